@@ -1,0 +1,77 @@
+# The front door. `make run` starts the local stack, `make test` runs every check the project has.
+# Both create the environments they need on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+TOOLS := .venv-tools
+PY := $(VENV)/bin/python
+SAM := $(TOOLS)/bin/sam
+CFN_LINT := $(TOOLS)/bin/cfn-lint
+REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= $(REGION)
+
+.PHONY: run test lint typecheck unit integration e2e validate build deploy bench openapi layer-requirements clean
+
+# --- environments: the app's own, and a separate one for the SAM CLI and cfn-lint (they pin boto3/pydantic)
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(TOOLS)/.installed: requirements/tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements/tools.txt
+	touch $@
+
+venv: $(VENV)/.installed
+tools: $(TOOLS)/.installed
+
+# --- the two commands of the README
+run: $(VENV)/.installed
+	$(PY) -m posthorn_local
+
+test: lint typecheck validate build unit integration e2e
+
+# --- checks
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/layer_requirements.py --check
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy layers/posthorn/posthorn functions local/posthorn_local
+
+validate: $(TOOLS)/.installed
+	$(CFN_LINT) template.yaml
+	$(SAM) validate --lint --region $(REGION)
+
+build: $(TOOLS)/.installed
+	$(SAM) build --region $(REGION) --parallel --cached
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit -q
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest tests/integration -q
+
+e2e: $(VENV)/.installed
+	$(PY) -m pytest tests/e2e -q
+
+deploy: build
+	$(SAM) deploy $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV),)
+
+bench: $(VENV)/.installed
+	$(PY) bench/run.py
+
+# --- generated files
+openapi: $(VENV)/.installed
+	$(PY) scripts/openapi.py --write
+
+layer-requirements: $(VENV)/.installed
+	$(PY) scripts/layer_requirements.py --write
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .ruff_cache .mypy_cache
