@@ -4,10 +4,11 @@ Progress (API.md): queued < sent < delivery_delayed < delivered < opened < click
 A later, lower event never lowers a status (a Delivery that arrives after its Bounce leaves ``bounced``).
 
 Terminal states ``rejected``, ``failed`` and ``suppressed`` rank above every progress state, so once a
-recipient is in one, no event changes it. They are ordered among themselves by how early in the pipeline the
-verdict is made - ``rejected`` (SES content scan) < ``failed`` (SES template rendering) < ``suppressed``
-(Posthorn, before SES is asked) - so ``advance`` is a plain maximum over one total order: the final status
-depends only on which events happened, never on the order SNS delivers them or on duplicates.
+recipient is in one, no delivery, open, bounce or complaint changes it. In the (practically impossible) case
+of two terminal verdicts, the one made earlier in the pipeline wins: ``rejected`` (SES content scan) <
+``failed`` (SES template rendering) < ``suppressed`` (Posthorn, before SES is asked). So ``advance`` is a
+plain maximum over one total order: the final status depends only on which events happened, never on the
+order SNS delivers them or on duplicates. (First-verdict-wins would make the result order-dependent.)
 """
 
 from __future__ import annotations
