@@ -17,7 +17,7 @@ export AWS_DEFAULT_REGION ?= $(REGION)
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check '.[dev]'
 	touch $@
 
 $(TOOLS)/.installed: requirements/tools.txt

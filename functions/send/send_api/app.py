@@ -1,0 +1,79 @@
+"""The resolver: middleware, error mapping and the routers. Routes live in `send_api.routes`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, HTTPBase
+
+from posthorn.errors import NotFound, PosthornError
+from send_api.auth import authorize
+from send_api.errors import error_body, error_response, validation_failure
+from send_api.routes import admin, email, health, messages
+
+logger = Logger()
+# A response that breaks its own schema is our bug: 500, never a client error.
+app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=500)
+
+API_DESCRIPTION = (
+    "Transactional email on your own AWS account. Authenticate with `Authorization: Bearer <api_key>` "
+    "or Basic `<username>:<secret>`. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`."
+)
+
+
+def authenticate_request(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    app.append_context(credential=authorize(app))
+    return next_middleware(app)
+
+
+app.use(middlewares=[authenticate_request])
+for router in (health.router, email.router, messages.router, admin.router):
+    app.include_router(router)
+
+app.enable_swagger(
+    path="/v1/docs",
+    title="Posthorn",
+    version="1.0.0",
+    description=API_DESCRIPTION,
+    security_schemes={"bearer": HTTPBearer(), "basic": HTTPBase(scheme="basic")},
+    security=[{"bearer": []}, {"basic": []}],
+)
+
+
+@app.exception_handler(PosthornError)
+def handle_domain_error(error: PosthornError) -> Response:
+    if error.status >= 500:
+        logger.warning("request failed", extra={"code": error.code, "reason": error.message})
+    return error_response(error)
+
+
+@app.exception_handler(RequestValidationError)
+def handle_invalid_request(error: RequestValidationError) -> Response:
+    # Powertools validates the body before any middleware runs: authenticate first, so a caller without a
+    # valid credential learns nothing about the request's shape.
+    try:
+        authorize(app)
+    except PosthornError as auth_error:
+        return error_response(auth_error)
+    content_type = app.current_event.headers.get("content-type", "") or ""
+    return error_response(validation_failure(list(error.errors()), content_type.lower()))
+
+
+@app.not_found
+def handle_not_found(_: Any) -> Response:
+    event = app.current_event
+    return error_response(NotFound(f"no route {event.http_method} {event.path}"))
+
+
+@app.exception_handler(Exception)
+def handle_unexpected(_: Exception) -> Response:
+    logger.exception("unexpected error")
+    return Response(
+        status_code=500,
+        content_type="application/json",
+        body=error_body("internal_error", "something went wrong on our side; it has been logged"),
+    )

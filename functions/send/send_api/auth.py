@@ -1,0 +1,56 @@
+"""Which permission each route needs, and authenticating the caller before anything else happens."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+from posthorn.errors import PosthornError
+from posthorn.logic.credentials import authenticate, require
+from posthorn.models.credentials import Credential, Permission
+from send_api import dependencies
+
+PUBLIC = frozenset({("GET", "/v1/health"), ("GET", "/v1/docs")})
+PERMISSIONS: dict[tuple[str, str], Permission] = {
+    ("POST", "/v1/email"): Permission.SEND,
+    ("POST", "/v1/email/batch"): Permission.SEND,
+    ("GET", "/v1/messages/{message_id}"): Permission.READ,
+    ("GET", "/v1/suppressions"): Permission.READ,
+    ("GET", "/v1/suppressions/{email}"): Permission.READ,
+    ("POST", "/v1/suppressions"): Permission.SEND,
+    ("DELETE", "/v1/suppressions/{email}"): Permission.SEND,
+    ("POST", "/v1/files"): Permission.FILES,
+    ("POST", "/v1/files/uploads"): Permission.FILES,
+    ("GET", "/v1/files/{file_key}"): Permission.FILES,
+    ("DELETE", "/v1/files/{file_key}"): Permission.FILES,
+    ("POST", "/v1/domains"): Permission.ADMIN,
+    ("GET", "/v1/domains/{domain}"): Permission.ADMIN,
+    ("POST", "/v1/credentials"): Permission.ADMIN,
+    ("GET", "/v1/credentials"): Permission.ADMIN,
+    ("PATCH", "/v1/credentials/{username}"): Permission.ADMIN,
+}
+
+
+def route_key(app: BaseRouter) -> tuple[str, str]:
+    event = app.current_event
+    return event.http_method.upper(), event.resource or event.path
+
+
+def authorize(app: BaseRouter) -> Credential | None:
+    """Authenticate the request and check the route's permission. Public routes need no credential."""
+    key = route_key(app)
+    if key in PUBLIC:
+        return None
+    credential = authenticate(
+        app.current_event.headers.get("authorization"), dependencies.store(), dependencies.pepper()
+    )
+    permission = PERMISSIONS.get(key)
+    if permission is not None:
+        require(credential, permission)
+    return credential
+
+
+def current_credential(app: BaseRouter) -> Credential:
+    credential = app.context.get("credential")
+    if not isinstance(credential, Credential):
+        raise PosthornError("route reached without a credential")
+    return credential

@@ -1,0 +1,58 @@
+"""The adapters the routes use, built on first use and kept for warm invocations."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from posthorn.adapters.clock import SystemClock
+from posthorn.adapters.dynamodb import DynamoStore
+from posthorn.adapters.secrets import secret_json, secret_string
+from posthorn.adapters.ses_identities import AutoVerifiedIdentities, SesIdentities
+from posthorn.adapters.ses_smtp import SesSmtpTransport, SmtpSettings
+from posthorn.logic.ports import DomainIdentities
+from posthorn.settings import Settings, get_settings
+
+clock = SystemClock()
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+@cache
+def store() -> DynamoStore:
+    return DynamoStore(settings().table_name)
+
+
+@cache
+def pepper() -> bytes:
+    return secret_string(settings().pepper_secret_id).encode()
+
+
+@cache
+def transport() -> SesSmtpTransport:
+    s = settings()
+    secret = secret_json(s.ses_smtp_secret_id)
+    return SesSmtpTransport(
+        SmtpSettings(
+            host=s.ses_smtp_host,
+            port=s.ses_smtp_port,
+            tls=s.ses_smtp_tls,
+            username=secret["username"],
+            password=secret["password"],
+            ca_file=s.ses_smtp_ca_file,
+            timeout=s.ses_smtp_timeout_seconds,
+        )
+    )
+
+
+@cache
+def identities() -> DomainIdentities:
+    return AutoVerifiedIdentities() if settings().auto_verify_domains else SesIdentities()
+
+
+def reset() -> None:
+    """Forget every cached adapter (tests and the local stack change the environment between runs)."""
+    for cached in (store, pepper, transport, identities):
+        cached.cache_clear()
+    get_settings.cache_clear()

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from posthorn.errors import NotFound
+from posthorn.models.messages import EventView, MessageView
+from send_api import dependencies
+from send_api.auth import current_credential
+
+router = APIGatewayRouter()
+
+
+@router.get("/v1/messages/<message_id>", summary="A message, its recipients and its event timeline", tags=["messages"])
+def get_message(message_id: str) -> MessageView:
+    credential = current_credential(router)
+    found = dependencies.store().get_message(message_id)
+    if found is None or not credential.owns_domain(found[0].domain):
+        raise NotFound(f"no message {message_id}")
+    record, events = found
+    timeline = sorted(
+        (EventView.model_validate(event) for event in events), key=lambda event: event.timestamp
+    )
+    return MessageView(
+        message_id=record.message_id,
+        status=record.status,
+        created_at=record.created_at,
+        from_email=record.from_email,
+        subject=record.subject,
+        tags=record.tags,
+        metadata=record.metadata,
+        client_reference=record.client_reference,
+        ses_message_id=record.ses_message_id,
+        error=record.error,
+        recipients=record.recipients,
+        events=timeline,
+    )

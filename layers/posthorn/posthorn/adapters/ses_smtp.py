@@ -1,0 +1,246 @@
+"""Where SMTP is spoken: Amazon SES's SMTP interface (or the local stand-in for it).
+
+- TLS always: STARTTLS on 587/25/2587, implicit TLS on 465/2465; certificates verified.
+- Connections are pooled and reused across warm invocations. SES closes idle connections after about
+  ten seconds, so one idle longer than `max_idle` is replaced, and one idle more than a second is checked
+  with NOOP. A connection found dead before DATA is replaced and the transaction restarted: nothing was sent.
+- 4xx replies, dropped connections and timeouts are retried with capped exponential backoff while the
+  caller's deadline allows; a 5xx is final.
+- The one ambiguous moment: the connection drops after the final "." and before SES's reply. SES may
+  have accepted the message. The transaction is retried (at-least-once): a rare duplicate is preferred
+  to a lost message. The receipt says so (`after_ambiguous_drop`).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from posthorn.logic.ports import DeliveryReceipt, DeliveryRejected, DeliveryUnavailable
+
+_SES_ID = re.compile(rb"^Ok\s+(\S+)", re.IGNORECASE)
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str, *, drop_connection: bool, ambiguous: bool = False) -> None:
+        super().__init__(reason)
+        self.drop_connection = drop_connection
+        self.ambiguous = ambiguous
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str
+    password: str
+    tls: Literal["starttls", "tls"] = "starttls"
+    ca_file: str | None = None
+    timeout: float = 10.0
+    local_hostname: str = "posthorn"  # never let smtplib resolve our own FQDN on a cold start
+
+
+class _Connection:
+    def __init__(self, smtp: smtplib.SMTP) -> None:
+        self.smtp = smtp
+        self.last_used = time.monotonic()
+
+    def close(self) -> None:
+        try:
+            self.smtp.close()
+        except OSError:
+            pass
+
+
+class SesSmtpTransport:
+    """A pool of authenticated SMTP connections to SES, safe to share between threads."""
+
+    max_idle = 8.0
+    check_after_idle = 1.0
+    backoff_base = 0.2
+    backoff_cap = 2.0
+    max_pooled = 8
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self._sleep = sleep
+        self._clock = clock
+        self._idle: list[_Connection] = []
+        self._lock = threading.Lock()
+        self._context = ssl.create_default_context(cafile=settings.ca_file)
+        self.connections_opened = 0
+
+    # --- public ------------------------------------------------------------------------------------
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, *, deadline: float) -> DeliveryReceipt:
+        attempt = 0
+        while True:
+            connection: _Connection | None = None
+            try:
+                connection = self._acquire()
+                receipt = self._transaction(connection, mail_from, rcpt_to, raw)
+            except _Transient as failure:
+                if connection is not None:
+                    self._discard(connection) if failure.drop_connection else self._release(connection)
+                delay = min(self.backoff_cap, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
+                if self._clock() + delay >= deadline:
+                    raise DeliveryUnavailable(str(failure)) from None
+                self._sleep(delay)
+                attempt += 1
+                continue
+            except DeliveryRejected:
+                if connection is not None:
+                    self._release(connection)
+                raise
+            self._release(connection)
+            return receipt
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            try:
+                connection.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                connection.close()
+
+    # --- the pool ----------------------------------------------------------------------------------
+    def _acquire(self) -> _Connection:
+        while True:
+            with self._lock:
+                connection = self._idle.pop() if self._idle else None
+            if connection is None:
+                return self._open()
+            idle_for = self._clock() - connection.last_used
+            if idle_for > self.max_idle:
+                connection.close()
+                continue
+            if idle_for > self.check_after_idle and not self._alive(connection):
+                connection.close()
+                continue
+            return connection
+
+    def _release(self, connection: _Connection) -> None:
+        connection.last_used = self._clock()
+        with self._lock:
+            if len(self._idle) < self.max_pooled:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def _discard(self, connection: _Connection) -> None:
+        connection.close()
+
+    @staticmethod
+    def _alive(connection: _Connection) -> bool:
+        try:
+            return connection.smtp.noop()[0] == 250
+        except (smtplib.SMTPException, OSError):
+            return False
+
+    def _open(self) -> _Connection:
+        s = self.settings
+        try:
+            smtp: smtplib.SMTP
+            if s.tls == "tls":
+                smtp = smtplib.SMTP_SSL(
+                    s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout, context=self._context
+                )
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout)
+                smtp.ehlo()
+                smtp.starttls(context=self._context)
+            smtp.ehlo()
+            smtp.login(s.username, s.password)
+        except smtplib.SMTPAuthenticationError as error:
+            raise DeliveryRejected(error.smtp_code, _text(error.smtp_error)) from None
+        except ssl.SSLCertVerificationError as error:
+            raise DeliveryUnavailable(f"the SMTP server's certificate did not verify: {error}") from None
+        except smtplib.SMTPResponseException as error:
+            raise _Transient(f"{error.smtp_code} {_text(error.smtp_error)}", drop_connection=True) from None
+        except (smtplib.SMTPException, OSError) as error:
+            raise _Transient(f"cannot connect to {s.host}:{s.port}: {error}", drop_connection=True) from None
+        self.connections_opened += 1
+        return _Connection(smtp)
+
+    # --- one transaction ---------------------------------------------------------------------------
+    def _transaction(self, connection: _Connection, mail_from: str, rcpt_to: list[str], raw: bytes) -> DeliveryReceipt:
+        smtp = connection.smtp
+        data = _LEADING_DOT.sub(b"..", _BARE_LF.sub(b"\r\n", raw))
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        phase = "MAIL"
+        try:
+            options = [f"SIZE={len(data)}"] if smtp.has_extn("size") else []
+            _expect(smtp.mail(mail_from, options), "MAIL FROM", smtp)
+            phase = "RCPT"
+            refused: dict[str, str] = {}
+            for recipient in rcpt_to:
+                code, reply = smtp.rcpt(recipient)
+                if code >= 500:
+                    refused[recipient] = f"{code} {_text(reply)}"
+                elif code not in (250, 251):
+                    _expect((code, reply), "RCPT TO", smtp)
+            if len(refused) == len(rcpt_to):
+                smtp.rset()
+                first = next(iter(refused.values()))
+                raise DeliveryRejected(int(first[:3]), f"every recipient was refused: {first[4:]}")
+            phase = "DATA"
+            _expect(smtp.docmd("DATA"), "DATA", smtp, wanted=354)
+            phase = "content"
+            smtp.send(data + b".\r\n")
+            phase = "final reply"
+            code, reply = smtp.getreply()
+        except smtplib.SMTPServerDisconnected as error:
+            raise _Transient(
+                f"connection lost during {phase}: {error}", drop_connection=True, ambiguous=phase == "final reply"
+            ) from None
+        except (OSError, smtplib.SMTPException) as error:
+            raise _Transient(f"{phase} failed: {error}", drop_connection=True, ambiguous=phase == "final reply") from None
+        if code != 250:
+            _raise_for(code, reply, "end of DATA", smtp)
+        match = _SES_ID.match(reply)
+        if match is None:
+            raise DeliveryRejected(code, f"unexpected reply to DATA, no SES message id: {_text(reply)}")
+        return DeliveryReceipt(ses_message_id=match.group(1).decode("ascii"), refused=refused)
+
+
+def _expect(reply: tuple[int, bytes], command: str, smtp: smtplib.SMTP, wanted: int = 250) -> None:
+    code, text = reply
+    if code != wanted:
+        _raise_for(code, text, command, smtp)
+
+
+def _raise_for(code: int, text: bytes, command: str, smtp: smtplib.SMTP) -> None:
+    message = f"{code} {_text(text)} (after {command})"
+    if 400 <= code < 500:
+        # 421 means SES is closing the connection; others leave it usable after RSET.
+        if code != 421:
+            try:
+                smtp.rset()
+            except (smtplib.SMTPException, OSError):
+                raise _Transient(message, drop_connection=True) from None
+        raise _Transient(message, drop_connection=code == 421)
+    try:
+        smtp.rset()
+    except (smtplib.SMTPException, OSError):
+        pass
+    raise DeliveryRejected(code, f"{_text(text)} (after {command})")
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

@@ -1,0 +1,73 @@
+"""`Idempotency-Key`: the same key and body replay the first response; a different body, or a first
+request still in flight, is a conflict. Keys are scoped to the credential and kept 24 hours.
+
+A claim is a lease: if the process that claimed a key dies mid-request, the key can be claimed again once
+the lease runs out, so a crash never blocks a client's retry for a whole day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from posthorn.errors import IdempotencyConflict, ValidationFailed
+
+MAX_KEY_LENGTH = 256
+LEASE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: str
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    fingerprint: str
+    response: StoredResponse | None  # None while the first request is in flight
+
+
+class IdempotencyStore(Protocol):
+    def claim(self, scope_key: str, fingerprint: str, *, now: int, lease_seconds: int, ttl_seconds: int) -> (
+        IdempotencyRecord | None
+    ):
+        """Claim the key; None when claimed, else the record that holds it."""
+        ...
+
+    def complete(self, scope_key: str, response: StoredResponse, *, expires_at: int) -> None: ...
+
+    def release(self, scope_key: str) -> None: ...
+
+
+def fingerprint(body: Any) -> str:
+    """A hash of the request body's meaning: the same JSON with other whitespace or key order is the same."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def scope_key(username: str, key: str) -> str:
+    if not key or len(key) > MAX_KEY_LENGTH or any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+        raise ValidationFailed.on("Idempotency-Key", f"must be 1-{MAX_KEY_LENGTH} printable characters")
+    return f"{username}#{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def begin(
+    store: IdempotencyStore, scope: str, body_fingerprint: str, *, now: int, ttl_seconds: int
+) -> StoredResponse | None:
+    """Claim the key for this request; return the first response to replay, or None to go ahead."""
+    existing = store.claim(scope, body_fingerprint, now=now, lease_seconds=LEASE_SECONDS, ttl_seconds=ttl_seconds)
+    if existing is None:
+        return None
+    if existing.fingerprint != body_fingerprint:
+        raise IdempotencyConflict("this Idempotency-Key was used with a different request body")
+    if existing.response is None:
+        raise IdempotencyConflict("a request with this Idempotency-Key is still in flight; retry shortly")
+    return existing.response
+
+
+def should_remember(status: int) -> bool:
+    """Remember final answers. A 5xx or 429 may succeed on retry, so the key is released instead."""
+    return status < 500 and status != 429

@@ -1,0 +1,176 @@
+"""Sending one message: sender checks, templating, suppression, MIME, the record, then SES.
+
+The message and its recipients are stored before the SMTP transaction, so a message SES accepted always
+has a record; the record is then updated with SES's message id or the reason it failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from time import monotonic
+
+from posthorn.errors import (
+    AllRecipientsSuppressed,
+    DomainNotVerified,
+    PayloadTooLarge,
+    SenderNotAllowed,
+    UpstreamRejected,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
+from posthorn.logic.ids import new_message_id
+from posthorn.logic.mime import MAX_MESSAGE_BYTES, Envelope, Mailbox, MimePart, build_message
+from posthorn.logic.ports import (
+    Clock,
+    DeliveryRejected,
+    DeliveryUnavailable,
+    DomainStore,
+    MailTransport,
+    MessageStore,
+)
+from posthorn.logic.templating import render_fields
+from posthorn.models.addresses import domain_of
+from posthorn.models.credentials import Credential
+from posthorn.models.email import RESERVED_TAG, Recipient, SendEmailRequest
+from posthorn.models.messages import MessageRecord, RecipientResult, RecipientState, RecipientType, SendResult
+
+
+@dataclass(frozen=True)
+class SendContext:
+    """The adapters and settings one send needs."""
+
+    messages: MessageStore
+    domains: DomainStore
+    transport: MailTransport
+    clock: Clock
+    configuration_set: str
+    budget_seconds: float
+
+
+def check_sender(credential: Credential, from_email: str, domains: DomainStore) -> str:
+    domain = domain_of(from_email)
+    if not credential.owns_domain(domain):
+        raise SenderNotAllowed(f"this credential may not send from {domain}")
+    record = domains.get_domain(domain)
+    if record is None or not record.verified:
+        raise DomainNotVerified(f"{domain} is not verified yet: publish its DNS records (GET /v1/domains/{domain})")
+    return domain
+
+
+def recipients_of(request: SendEmailRequest) -> list[tuple[Recipient, RecipientType]]:
+    """Every distinct address once, in request order; the first of to/cc/bcc that names it wins."""
+    seen: set[str] = set()
+    result: list[tuple[Recipient, RecipientType]] = []
+    groups: list[tuple[list[Recipient], RecipientType]] = [(request.to, "to"), (request.cc, "cc"), (request.bcc, "bcc")]
+    for group, kind in groups:
+        for recipient in group:
+            key = recipient.email.lower()
+            if key not in seen:
+                seen.add(key)
+                result.append((recipient, kind))
+    return result
+
+
+def decode_inline_attachments(request: SendEmailRequest) -> list[MimePart]:
+    parts: list[MimePart] = []
+    for index, attachment in enumerate(request.attachments):
+        if attachment.file_key is not None:
+            raise ValidationFailed.on(f"attachments[{index}].file_key", "unknown file_key")
+        assert attachment.content is not None and attachment.name is not None
+        try:
+            data = base64.b64decode(attachment.content, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationFailed.on(f"attachments[{index}].content", "is not valid base64") from None
+        parts.append(
+            MimePart(
+                name=attachment.name,
+                content_type=attachment.content_type or "application/octet-stream",
+                data=data,
+                content_id=attachment.content_id,
+            )
+        )
+    return parts
+
+
+def send_email(request: SendEmailRequest, credential: Credential, context: SendContext) -> SendResult:
+    deadline = monotonic() + context.budget_seconds
+    domain = check_sender(credential, request.from_email, context.domains)
+    fields = {"subject": request.subject, "body_text": request.body_text, "body_html": request.body_html}
+    if request.template_data is not None:
+        fields = render_fields(fields, request.template_data, html_fields={"body_html"})
+
+    recipients = recipients_of(request)
+    suppressed = context.messages.suppressed_addresses(domain, [r.email for r, _ in recipients])
+    if len(suppressed) == len(recipients):
+        raise AllRecipientsSuppressed("every recipient is on the suppression list for " + domain)
+
+    now = context.clock.now()
+    message_id = new_message_id(int(now.timestamp() * 1000))
+    attachments = decode_inline_attachments(request)
+    envelope = Envelope(
+        message_id=message_id,
+        sender=Mailbox(request.from_email, request.from_name),
+        to=[Mailbox(r.email, r.name) for r in request.to],
+        cc=[Mailbox(r.email, r.name) for r in request.cc],
+        reply_to=Mailbox(request.reply_to_email, request.reply_to_name) if request.reply_to_email else None,
+        subject=fields["subject"] or "",
+        date=now,
+        text=fields["body_text"],
+        html=fields["body_html"],
+        headers=request.headers,
+        attachments=attachments,
+        list_unsubscribe=request.list_unsubscribe,
+        one_click_unsubscribe=request.has_one_click_unsubscribe,
+        ses_tags={RESERVED_TAG: message_id, **{tag: "true" for tag in request.tags}},
+        configuration_set=context.configuration_set or None,
+    )
+    raw = build_message(envelope)
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise PayloadTooLarge(f"the encoded message is {len(raw)} bytes; SES accepts at most {MAX_MESSAGE_BYTES}")
+
+    states = [
+        RecipientState(email=r.email, type=kind, status="suppressed" if r.email in suppressed else "queued")
+        for r, kind in recipients
+    ]
+    record = MessageRecord(
+        message_id=message_id,
+        username=credential.username,
+        domain=domain,
+        from_email=request.from_email,
+        subject=envelope.subject,
+        status="queued",
+        created_at=now,
+        recipients=states,
+        tags=request.tags,
+        metadata=request.metadata,
+        client_reference=request.client_reference,
+        configuration_set=envelope.configuration_set,
+    )
+    context.messages.create_message(record)
+
+    deliverable = [state.email for state in states if state.status == "queued"]
+    try:
+        receipt = context.transport.send(request.from_email, deliverable, raw, deadline=deadline)
+    except DeliveryRejected as rejected:
+        context.messages.mark_failed(message_id, f"SES refused the message: {rejected}", deliverable)
+        raise UpstreamRejected(f"SES refused the message: {rejected}") from None
+    except DeliveryUnavailable as unavailable:
+        context.messages.mark_failed(message_id, f"SES unavailable: {unavailable}", deliverable)
+        raise UpstreamUnavailable(f"SES is unavailable; the message was not sent: {unavailable}") from None
+
+    statuses = {
+        email: ("rejected" if email in receipt.refused else "sent") for email in deliverable
+    }
+    context.messages.mark_sent(message_id, receipt.ses_message_id, statuses)
+    results = [
+        RecipientResult(email=state.email, type=state.type, status=statuses.get(state.email, state.status))
+        for state in states
+    ]
+    return SendResult(
+        message_id=message_id,
+        status="sent",
+        count=sum(1 for status in statuses.values() if status == "sent"),
+        recipients=results,
+    )

@@ -1,0 +1,63 @@
+"""Email address and header-value rules shared by the request models."""
+
+from __future__ import annotations
+
+import re
+from email.utils import parseaddr
+
+# RFC 5321/5322 dot-atom local part (ASCII: SES does not support SMTPUTF8 local parts).
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+MAX_ADDRESS_LENGTH = 254
+
+
+def normalize_domain(domain: str) -> str:
+    """Lower-case a domain and turn an internationalized one into its ASCII (IDNA) form; ValueError if invalid."""
+    domain = domain.strip().rstrip(".").lower()
+    if not domain:
+        raise ValueError("domain is empty")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError as error:
+        raise ValueError(f"domain {domain!r} is not a valid internationalized name") from error
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or len(ascii_domain) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise ValueError(f"{domain!r} is not a valid domain name")
+    if labels[-1].isdigit():
+        raise ValueError(f"{domain!r} is not a valid domain name")
+    return ascii_domain
+
+
+def normalize_address(address: str) -> str:
+    """Validate an addr-spec and return it with its domain in lower-case ASCII; ValueError if invalid."""
+    if "\r" in address or "\n" in address:
+        raise ValueError("must not contain CR or LF")
+    address = address.strip()
+    local, at, domain = address.rpartition("@")
+    if not at or not local:
+        raise ValueError(f"{address!r} is not an email address")
+    if len(local) > 64 or not _LOCAL_PART.match(local):
+        raise ValueError(f"{address!r} is not an email address")
+    normalized = f"{local}@{normalize_domain(domain)}"
+    if len(normalized) > MAX_ADDRESS_LENGTH:
+        raise ValueError(f"address is longer than {MAX_ADDRESS_LENGTH} characters")
+    return normalized
+
+
+def split_display_address(value: str) -> tuple[str, str]:
+    """`"Jane <jane@example.com>"` → `("Jane", "jane@example.com")`; a bare address keeps an empty name."""
+    if "<" in value:
+        name, address = parseaddr(value)
+        if address:
+            return name, address
+    return "", value
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def reject_line_breaks(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("must not contain CR or LF")
+    return value

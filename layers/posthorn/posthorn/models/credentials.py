@@ -1,0 +1,93 @@
+"""Credentials: who may call the API, for which domains, with which permissions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from posthorn.models.addresses import normalize_domain
+
+
+class Permission(StrEnum):
+    SEND = "send"
+    READ = "read"
+    FILES = "files"
+    ADMIN = "admin"
+
+
+class CredentialStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+Domain = Annotated[str, StringConstraints(max_length=253), AfterValidator(normalize_domain)]
+
+
+class Credential(BaseModel):
+    """A stored credential. `secret_hash` is a keyed hash; the secret itself is never stored."""
+
+    username: str
+    secret_hash: str
+    name: str
+    domains: list[str]
+    permissions: list[Permission]
+    status: CredentialStatus
+    rate_limit_per_second: int | None = None
+    created_at: datetime
+
+    def may(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def owns_domain(self, domain: str) -> bool:
+        return domain.lower() in self.domains
+
+
+class CreateCredentialRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
+    domains: list[Domain] = Field(default_factory=list, max_length=100)
+    permissions: list[Permission] = Field(min_length=1)
+    rate_limit_per_second: int | None = Field(default=None, ge=1, le=10_000)
+
+    @field_validator("domains", "permissions")
+    @classmethod
+    def _unique(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(values))
+
+
+class UpdateCredentialRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: CredentialStatus
+
+
+class CredentialView(BaseModel):
+    """What the API shows of a credential: never the secret, never its hash."""
+
+    username: str
+    name: str
+    domains: list[str]
+    permissions: list[Permission]
+    status: CredentialStatus
+    rate_limit_per_second: int | None = None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, credential: Credential) -> CredentialView:
+        return cls.model_validate(credential.model_dump(exclude={"secret_hash"}))
+
+
+class CreatedCredential(CredentialView):
+    """Returned once, on creation: the only time the secret is shown."""
+
+    secret: str
+    api_key: str
+
+
+class CredentialList(BaseModel):
+    credentials: list[CredentialView]

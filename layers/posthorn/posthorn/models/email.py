@@ -1,0 +1,168 @@
+"""The `POST /v1/email` request: every rule API.md states, enforced at the edge by pydantic."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from posthorn.models.addresses import normalize_address, reject_line_breaks, split_display_address
+
+MAX_RECIPIENTS = 50
+MAX_TAGS = 10
+MAX_METADATA = 20
+RESERVED_TAG = "posthorn_message_id"
+
+# Headers the API refuses: those API.md reserves, and those Posthorn writes itself from other fields.
+RESERVED_HEADERS = frozenset(
+    {
+        "from", "to", "cc", "bcc", "subject", "mime-version", "reply-to", "sender", "return-path",
+        "date", "message-id", "list-unsubscribe", "list-unsubscribe-post",
+    }
+)  # fmt: skip
+_HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")  # printable ASCII except ':' (RFC 5322 ftext)
+_TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_UNSUBSCRIBE_URI = re.compile(r"^<(mailto:[^<>\s]+|https?://[^<>\s]+)>$")
+
+Address = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_address)]
+DisplayName = Annotated[str, StringConstraints(max_length=256), AfterValidator(reject_line_breaks)]
+SingleLine = Annotated[str, AfterValidator(reject_line_breaks)]
+
+
+def _address_object(value: Any) -> Any:
+    """Recipients may be plain strings (`"a@b.c"` or `"Name <a@b.c>"`); turn them into objects."""
+    if isinstance(value, str):
+        name, address = split_display_address(value)
+        return {"email": address, "name": name or None}
+    return value
+
+
+class Recipient(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Address
+    name: DisplayName | None = None
+
+
+RecipientField = Annotated[Recipient, BeforeValidator(_address_object)]
+
+
+class Attachment(BaseModel):
+    """Either inline content (`name`, `content`, `content_type`) or a `file_key` from the file cache."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_line_breaks)] | None = (
+        None
+    )
+    content: str | None = None
+    content_type: Annotated[str, StringConstraints(max_length=255), AfterValidator(reject_line_breaks)] | None = None
+    content_id: Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_line_breaks)] | None = (
+        None
+    )
+    file_key: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
+
+    @model_validator(mode="after")
+    def _content_or_file_key(self) -> Attachment:
+        if self.file_key is not None:
+            if self.content is not None:
+                raise ValueError("give either content or file_key, not both")
+            return self
+        if self.content is None:
+            raise ValueError("content (base64) or file_key is required")
+        if not self.name:
+            raise ValueError("name is required with content")
+        return self
+
+
+class SendEmailRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    from_email: Address
+    from_name: DisplayName | None = None
+    to: list[RecipientField] = Field(min_length=1)
+    cc: list[RecipientField] = Field(default_factory=list)
+    bcc: list[RecipientField] = Field(default_factory=list)
+    reply_to_email: Address | None = None
+    reply_to_name: DisplayName | None = None
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=998), AfterValidator(reject_line_breaks)]
+    body_text: str | None = None
+    body_html: str | None = None
+    template_data: dict[str, str | int | float | bool] | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+    headers: dict[str, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+    metadata: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=64)],
+        Annotated[str, StringConstraints(max_length=1024)],
+    ] = Field(default_factory=dict, max_length=MAX_METADATA)
+    client_reference: Annotated[str, StringConstraints(max_length=256)] | None = None
+    track_opens: bool = False
+    track_clicks: bool = False
+    list_unsubscribe: SingleLine | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if not _TAG.match(tag):
+                raise ValueError(f"tag {tag!r} must be 1-64 characters of A-Z, a-z, 0-9, _ and -")
+            if tag == RESERVED_TAG:
+                raise ValueError(f"tag {tag!r} is reserved")
+        if len(set(tags)) != len(tags):
+            raise ValueError("tags must be unique")
+        return tags
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        seen: set[str] = set()
+        for name, value in headers.items():
+            lowered = name.lower()
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"header name {name!r} must be printable ASCII without ':' or spaces")
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"header {name!r} must not contain CR or LF")
+            if lowered in RESERVED_HEADERS or lowered.startswith(("content-", "x-ses-")):
+                raise ValueError(f"header {name!r} is reserved; use the matching field instead")
+            if lowered in seen:
+                raise ValueError(f"header {name!r} is given twice")
+            seen.add(lowered)
+        return headers
+
+    @field_validator("list_unsubscribe")
+    @classmethod
+    def _list_unsubscribe(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        uris = [part.strip() for part in value.split(",")]
+        if not uris or not all(_UNSUBSCRIBE_URI.match(uri) for uri in uris):
+            raise ValueError("must be one or more <mailto:...> or <https://...> URIs separated by commas")
+        return ", ".join(uris)
+
+    @model_validator(mode="after")
+    def _message_rules(self) -> SendEmailRequest:
+        if self.body_text is None and self.body_html is None:
+            raise ValueError("at least one of body_text and body_html is required")
+        if len(self.to) + len(self.cc) + len(self.bcc) > MAX_RECIPIENTS:
+            raise ValueError(f"to, cc and bcc together may hold at most {MAX_RECIPIENTS} recipients")
+        if self.reply_to_name is not None and self.reply_to_email is None:
+            raise ValueError("reply_to_name needs reply_to_email")
+        return self
+
+    @property
+    def has_one_click_unsubscribe(self) -> bool:
+        return self.list_unsubscribe is not None and "<https://" in self.list_unsubscribe
+
+
+RecipientType = Literal["to", "cc", "bcc"]

@@ -1,0 +1,59 @@
+"""Settings: one pydantic model read from the environment once per process (the template sets the values)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    table_name: str
+    bucket_name: str = ""
+    events_topic_arn: str = ""
+    send_queue_url: str = ""
+
+    ses_smtp_host: str
+    ses_smtp_port: int = 587
+    ses_smtp_tls: Literal["starttls", "tls"] = "starttls"
+    ses_smtp_secret_id: str
+    # Only the local stack sets this: the CA of its self-signed certificate. Deployed, the system CAs verify SES.
+    ses_smtp_ca_file: str | None = None
+    ses_smtp_timeout_seconds: float = 10.0
+    # The time one API request may spend on SES retries before it answers 503 (API Gateway stops at 29 s).
+    send_budget_seconds: float = 12.0
+
+    pepper_secret_id: str
+
+    configuration_set_plain: str = ""
+    configuration_set_opens: str = ""
+    configuration_set_clicks: str = ""
+    configuration_set_opens_clicks: str = ""
+
+    default_rate_limit_per_second: int = Field(default=10, ge=1)
+    file_retention_days: int = Field(default=30, ge=1)
+    auto_verify_domains: bool = False
+    idempotency_ttl_seconds: int = 24 * 3600
+
+    def configuration_set(self, *, track_opens: bool, track_clicks: bool) -> str:
+        if track_opens and track_clicks:
+            return self.configuration_set_opens_clicks
+        if track_opens:
+            return self.configuration_set_opens
+        if track_clicks:
+            return self.configuration_set_clicks
+        return self.configuration_set_plain
+
+
+def _from_environment() -> Settings:
+    import os
+
+    fields = Settings.model_fields
+    values = {name: os.environ[name.upper()] for name in fields if os.environ.get(name.upper(), "") != ""}
+    return Settings.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return _from_environment()

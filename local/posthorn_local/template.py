@@ -1,0 +1,105 @@
+"""Reading `template.yaml`: the routes, the functions' environment and the resources, so the local stack and
+the tests are built from the same file that deploys, and cannot drift from it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (`!Ref X` → `{"Ref": "X"}`, `!Sub s` → `{"Fn::Sub": s}`)."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@cache
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # as in the template: /v1/messages/{message_id}
+    function: str  # logical id
+    handler: str  # module.attribute
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        return re.compile(f"^{regex}$")
+
+
+def resources(kind: str | None = None) -> dict[str, dict[str, Any]]:
+    all_resources: dict[str, dict[str, Any]] = load()["Resources"]
+    return {name: r for name, r in all_resources.items() if kind is None or r["Type"] == kind}
+
+
+def function(logical_id: str) -> dict[str, Any]:
+    return resources()[logical_id]["Properties"]
+
+
+def handler_of(logical_id: str) -> str:
+    return str(function(logical_id)["Handler"])
+
+
+def routes() -> list[Route]:
+    found = []
+    for name, resource in resources("AWS::Serverless::Function").items():
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] == "Api":
+                props = event["Properties"]
+                found.append(Route(props["Method"].upper(), props["Path"], name, resource["Properties"]["Handler"]))
+    return found
+
+
+def global_environment() -> dict[str, Any]:
+    return dict(load()["Globals"]["Function"]["Environment"]["Variables"])
+
+
+def function_environment(logical_id: str) -> dict[str, Any]:
+    own = function(logical_id).get("Environment", {}).get("Variables", {})
+    return {**global_environment(), **own}
+
+
+def parameter_default(name: str) -> Any:
+    return load()["Parameters"][name].get("Default")
+
+
+def resolve_environment(variables: dict[str, Any], physical_ids: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
+    """Turn the template's variables into values: `!Ref Resource` → its local physical id, `!Ref Param` → the
+    parameter's default, literals as they are, and `overrides` for whatever only makes sense locally."""
+    environment: dict[str, str] = {}
+    for name, value in variables.items():
+        if name in overrides:
+            environment[name] = overrides[name]
+        elif isinstance(value, str | int | float):
+            environment[name] = str(value)
+        elif isinstance(value, dict) and "Ref" in value:
+            ref = value["Ref"]
+            environment[name] = physical_ids[ref] if ref in physical_ids else str(parameter_default(ref))
+        else:
+            raise KeyError(f"environment variable {name} needs a local value: {value!r}")
+    return environment

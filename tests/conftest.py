@@ -1,0 +1,139 @@
+"""Fixtures: AWS as moto (resources made from template.yaml), SES as a real SMTP server with STARTTLS and
+AUTH on loopback, and the real handlers invoked with API Gateway events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from posthorn_local.provision import LocalSmtpSecret, environment, provision
+from posthorn_local.ses_smtp_server import FaultPlan, LocalSes
+from posthorn_local.tls import TlsMaterial, make_tls_material
+from tests.support.api import ApiClient
+
+SMTP = LocalSmtpSecret(username="AKIALOCALSMTPUSER", password="local-smtp-password")
+ADMIN_KEY = "ph_admin.admin-secret-for-tests-only-0123456789"
+SENDER_DOMAIN = "example.com"
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
+    return make_tls_material(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def local_ses(tls: TlsMaterial) -> Iterator[LocalSes]:
+    with LocalSes(username=SMTP.username, password=SMTP.password, tls=tls, faults=FaultPlan(seed=1)) as server:
+        yield server
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def _reset_caches() -> None:
+    from send_api import dependencies
+
+    dependencies.reset()
+
+
+@dataclass
+class Stack:
+    """One test's AWS (moto) with the template's resources, and the environment the functions see."""
+
+    ids: dict[str, str]
+    env: dict[str, str]
+    session: Any
+
+    @property
+    def table(self) -> str:
+        return self.ids["Table"]
+
+
+@pytest.fixture
+def stack(
+    aws_credentials: None, local_ses: LocalSes, tls: TlsMaterial, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Stack]:
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        ids = provision(session, prefix="test", smtp=SMTP)
+        env = environment(
+            "SendFunction",
+            ids,
+            {
+                "SES_SMTP_HOST": "localhost",
+                "SES_SMTP_PORT": str(local_ses.port),
+                "SES_SMTP_TLS": "starttls",
+                "SES_SMTP_SECRET_ID": ids["SesSmtpSecretId"],
+                "AUTO_VERIFY_DOMAINS": "true",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_NAMESPACE": "PosthornTest",
+            },
+        )
+        env["SES_SMTP_CA_FILE"] = str(tls.ca_file)
+        env["SEND_BUDGET_SECONDS"] = "2"
+        env["POWERTOOLS_TRACE_DISABLED"] = "true"
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        _reset_caches()
+        yield Stack(ids=ids, env=env, session=session)
+        _reset_caches()
+
+
+@pytest.fixture
+def admin(stack: Stack) -> str:
+    """Seed the first admin credential the way a fresh stack gets one; return its api_key."""
+    from posthorn.logic.credentials import seed_credential
+    from posthorn.models.credentials import Permission
+    from send_api import dependencies
+
+    seed_credential(
+        dependencies.store(),
+        dependencies.pepper(),
+        ADMIN_KEY,
+        name="admin",
+        permissions=[Permission.ADMIN],
+        domains=[],
+        now=datetime.now(UTC),
+    )
+    return ADMIN_KEY
+
+
+@pytest.fixture
+def api(stack: Stack) -> ApiClient:
+    return ApiClient()
+
+
+@pytest.fixture
+def sender_key(api: ApiClient, admin: str) -> str:
+    """A credential for example.com with send and read, its domain registered and verified."""
+    assert api.post("/v1/domains", {"domain": SENDER_DOMAIN}, api_key=admin).status == 201
+    created = api.post(
+        "/v1/credentials",
+        {"name": "app", "domains": [SENDER_DOMAIN], "permissions": ["send", "read"]},
+        api_key=admin,
+    )
+    assert created.status == 201, created.body
+    return str(created.json["api_key"])
+
+
+@pytest.fixture
+def events_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "events"
