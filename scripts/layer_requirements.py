@@ -31,7 +31,9 @@ def main() -> int:
         REQUIREMENTS.write_text(expected)
         return 0
     if not REQUIREMENTS.exists() or REQUIREMENTS.read_text() != expected:
-        print(f"{REQUIREMENTS.relative_to(ROOT)} is out of date: run `make layer-requirements`", file=sys.stderr)
+        print(
+            f"{REQUIREMENTS.relative_to(ROOT)} is out of date: run `make layer-requirements`", file=sys.stderr
+        )
         return 1
     return 0
 

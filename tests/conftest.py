@@ -30,7 +30,9 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
 
 @pytest.fixture
 def local_ses(tls: TlsMaterial) -> Iterator[LocalSes]:
-    with LocalSes(username=SMTP.username, password=SMTP.password, tls=tls, faults=FaultPlan(seed=1)) as server:
+    with LocalSes(
+        username=SMTP.username, password=SMTP.password, tls=tls, faults=FaultPlan(seed=1)
+    ) as server:
         yield server
 
 

@@ -58,7 +58,8 @@ def provision(session: Any, *, prefix: str, smtp: LocalSmtpSecret) -> dict[str, 
     pepper = manager.create_secret(Name=f"{prefix}/credential-pepper", SecretString=secrets.token_urlsafe(48))
     ids["CredentialPepperSecret"] = pepper["ARN"]
     smtp_secret = manager.create_secret(
-        Name=f"{prefix}/ses-smtp", SecretString=json.dumps({"username": smtp.username, "password": smtp.password})
+        Name=f"{prefix}/ses-smtp",
+        SecretString=json.dumps({"username": smtp.username, "password": smtp.password}),
     )
     ids["SesSmtpSecretId"] = smtp_secret["ARN"]
     return ids

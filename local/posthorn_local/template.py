@@ -27,7 +27,7 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
 
 
@@ -71,7 +71,9 @@ def routes() -> list[Route]:
         for event in resource["Properties"].get("Events", {}).values():
             if event["Type"] == "Api":
                 props = event["Properties"]
-                found.append(Route(props["Method"].upper(), props["Path"], name, resource["Properties"]["Handler"]))
+                found.append(
+                    Route(props["Method"].upper(), props["Path"], name, resource["Properties"]["Handler"])
+                )
     return found
 
 
@@ -88,7 +90,9 @@ def parameter_default(name: str) -> Any:
     return load()["Parameters"][name].get("Default")
 
 
-def resolve_environment(variables: dict[str, Any], physical_ids: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
+def resolve_environment(
+    variables: dict[str, Any], physical_ids: dict[str, str], overrides: dict[str, str]
+) -> dict[str, str]:
     """Turn the template's variables into values: `!Ref Resource` → its local physical id, `!Ref Param` → the
     parameter's default, literals as they are, and `overrides` for whatever only makes sense locally."""
     environment: dict[str, str] = {}

@@ -7,7 +7,12 @@ from tests.support.api import ApiClient
 def test_send_reaches_local_ses(api: ApiClient, sender_key: str, local_ses: LocalSes) -> None:
     response = api.post(
         "/v1/email",
-        {"from_email": "hello@example.com", "to": ["user@example.net"], "subject": "Hi", "body_text": "Hello"},
+        {
+            "from_email": "hello@example.com",
+            "to": ["user@example.net"],
+            "subject": "Hi",
+            "body_text": "Hello",
+        },
         api_key=sender_key,
     )
     assert response.status == 200, response.body

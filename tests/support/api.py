@@ -66,7 +66,13 @@ class ApiClient:
         matched = match_route(self.routes, method, path)
         resource, parameters = (matched[0].path, matched[1]) if matched else (path, {})
         event = build_event(
-            method, path, resource=resource, path_parameters=parameters, headers=all_headers, body=body, query=query
+            method,
+            path,
+            resource=resource,
+            path_parameters=parameters,
+            headers=all_headers,
+            body=body,
+            query=query,
         )
         return self.invoke_event(event)
 

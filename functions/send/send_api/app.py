@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, HTTPBase
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBase, HTTPBearer
 
 from posthorn.errors import NotFound, PosthornError
 from send_api.auth import authorize
@@ -21,7 +21,7 @@ app = APIGatewayRestResolver(enable_validation=True, response_validation_error_h
 
 API_DESCRIPTION = (
     "Transactional email on your own AWS account. Authenticate with `Authorization: Bearer <api_key>` "
-    "or Basic `<username>:<secret>`. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`."
+    'or Basic `<username>:<secret>`. Errors are `{"error": {"code", "message", "details"}}`.'
 )
 
 

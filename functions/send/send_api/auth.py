@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from posthorn.errors import PosthornError
 from posthorn.logic.credentials import authenticate, require
@@ -31,7 +34,7 @@ PERMISSIONS: dict[tuple[str, str], Permission] = {
 
 
 def route_key(app: BaseRouter) -> tuple[str, str]:
-    event = app.current_event
+    event = cast(APIGatewayProxyEvent, app.current_event)
     return event.http_method.upper(), event.resource or event.path
 
 

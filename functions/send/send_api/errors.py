@@ -49,7 +49,10 @@ def validation_failure(errors: Sequence[dict[str, Any]], content_type: str) -> P
         return InvalidJson("the request body is not valid JSON (send Content-Type: application/json)")
     if content_type and not content_type.startswith("application/json"):
         return InvalidJson("the request body must be JSON, sent with Content-Type: application/json")
-    if any(error.get("type") in {"model_attributes_type", "dict_type"} and len(error["loc"]) <= 1 for error in errors):
+    if any(
+        error.get("type") in {"model_attributes_type", "dict_type"} and len(error["loc"]) <= 1
+        for error in errors
+    ):
         return InvalidJson("the request body must be a JSON object")
     details = []
     for error in errors:
@@ -57,5 +60,7 @@ def validation_failure(errors: Sequence[dict[str, Any]], content_type: str) -> P
         if not detail["field"]:
             detail.pop("field")
         details.append(detail)
-    summary = "; ".join(f"{d['field']}: {d['message']}" if "field" in d else d["message"] for d in details[:3])
+    summary = "; ".join(
+        f"{d['field']}: {d['message']}" if "field" in d else d["message"] for d in details[:3]
+    )
     return ValidationFailed(f"the request is invalid: {summary}", details=details)

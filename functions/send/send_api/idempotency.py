@@ -39,10 +39,14 @@ def idempotent(app: BaseRouter, credential: Credential, handle: Callable[[], Res
     scope = idempotency.scope_key(credential.username, key)
     now = int(time.time())
     ttl = dependencies.settings().idempotency_ttl_seconds
-    replay = idempotency.begin(store, scope, idempotency.fingerprint(app.current_event.json_body), now=now, ttl_seconds=ttl)
+    replay = idempotency.begin(
+        store, scope, idempotency.fingerprint(app.current_event.json_body), now=now, ttl_seconds=ttl
+    )
     if replay is not None:
         response = Response(
-            status_code=replay.status, content_type=content_types.APPLICATION_JSON, body=json.loads(replay.body)
+            status_code=replay.status,
+            content_type=content_types.APPLICATION_JSON,
+            body=json.loads(replay.body),
         )
         response.headers[REPLAY_HEADER] = "true"
         return response

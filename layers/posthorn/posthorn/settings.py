@@ -18,7 +18,7 @@ class Settings(BaseModel):
     ses_smtp_port: int = 587
     ses_smtp_tls: Literal["starttls", "tls"] = "starttls"
     ses_smtp_secret_id: str
-    # Only the local stack sets this: the CA of its self-signed certificate. Deployed, the system CAs verify SES.
+    # Only the local stack sets this: the CA of its self-signed certificate. Deployed, system CAs verify SES.
     ses_smtp_ca_file: str | None = None
     ses_smtp_timeout_seconds: float = 10.0
     # The time one API request may spend on SES retries before it answers 503 (API Gateway stops at 29 s).

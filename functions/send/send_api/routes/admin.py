@@ -49,7 +49,9 @@ def create(request: Annotated[CreateCredentialRequest, Body(embed=False)]) -> Re
     store = dependencies.store()
     for index, domain in enumerate(request.domains):
         if store.get_domain(domain) is None:
-            raise ValidationFailed.on(f"domains[{index}]", f"{domain} is not registered: POST /v1/domains first")
+            raise ValidationFailed.on(
+                f"domains[{index}]", f"{domain} is not registered: POST /v1/domains first"
+            )
     created = create_credential(request, store, dependencies.pepper(), dependencies.clock.now())
     return json_response(201, created)
 
@@ -60,7 +62,9 @@ def list_credentials() -> CredentialList:
     return CredentialList(credentials=[CredentialView.of(c) for c in credentials])
 
 
-@router.patch("/v1/credentials/<username>", summary="Suspend, reactivate or revoke a credential", tags=["admin"])
+@router.patch(
+    "/v1/credentials/<username>", summary="Suspend, reactivate or revoke a credential", tags=["admin"]
+)
 def update(username: str, request: Annotated[UpdateCredentialRequest, Body(embed=False)]) -> CredentialView:
     store = dependencies.store()
     current = store.get_credential(username)

@@ -33,7 +33,9 @@ def send(
         domains=dependencies.store(),
         transport=dependencies.transport(),
         clock=dependencies.clock,
-        configuration_set=settings.configuration_set(track_opens=message.track_opens, track_clicks=message.track_clicks),
+        configuration_set=settings.configuration_set(
+            track_opens=message.track_opens, track_clicks=message.track_clicks
+        ),
         budget_seconds=settings.send_budget_seconds,
     )
     return idempotent(

@@ -10,7 +10,9 @@ from send_api.auth import current_credential
 router = APIGatewayRouter()
 
 
-@router.get("/v1/messages/<message_id>", summary="A message, its recipients and its event timeline", tags=["messages"])
+@router.get(
+    "/v1/messages/<message_id>", summary="A message, its recipients and its event timeline", tags=["messages"]
+)
 def get_message(message_id: str) -> MessageView:
     credential = current_credential(router)
     found = dependencies.store().get_message(message_id)

@@ -13,5 +13,6 @@ def client(service: str) -> Any:
     from botocore.config import Config
 
     return boto3.session.Session().client(
-        service, config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+        service,
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10),
     )

@@ -16,7 +16,6 @@ message with its recipients and events, and one conditional update changes a rec
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -141,7 +140,12 @@ class DynamoStore:
 
     def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
         names: dict[str, str] = {"#s": "status"}
-        values: dict[str, Any] = {":sent": "sent", ":ses": ses_message_id, ":g": f"SES#{ses_message_id}", ":m": "MSG"}
+        values: dict[str, Any] = {
+            ":sent": "sent",
+            ":ses": ses_message_id,
+            ":g": f"SES#{ses_message_id}",
+            ":m": "MSG",
+        }
         updates = ["#s = :sent", "ses_message_id = :ses", "gsi1pk = :g", "gsi1sk = :m"]
         for index, (email, status) in enumerate(statuses.items()):
             names[f"#r{index}"] = email.lower()
@@ -200,7 +204,9 @@ class DynamoStore:
         found: set[str] = set()
         keys = [to_item({"pk": f"SUPP#{domain}", "sk": address}) for address in wanted]
         for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {self.table: {"Keys": keys[start : start + 100], "ProjectionExpression": "sk"}}
+            request: dict[str, Any] = {
+                self.table: {"Keys": keys[start : start + 100], "ProjectionExpression": "sk"}
+            }
             while request:
                 response = self.db.batch_get_item(RequestItems=request)
                 found.update(from_item(item)["sk"] for item in response["Responses"].get(self.table, []))
@@ -227,7 +233,8 @@ class DynamoStore:
                     ),
                 },
                 ConditionExpression=(
-                    "attribute_not_exists(pk) OR #ttl < :now OR (#state = :in_progress AND lease_until < :now)"
+                    "attribute_not_exists(pk) OR #ttl < :now"
+                    " OR (#state = :in_progress AND lease_until < :now)"
                 ),
                 ExpressionAttributeNames={"#ttl": "ttl", "#state": "state"},
                 ExpressionAttributeValues=to_item({":now": now, ":in_progress": "in_progress"}),
@@ -249,7 +256,9 @@ class DynamoStore:
         self.db.update_item(
             TableName=self.table,
             Key=to_item({"pk": f"IDEM#{scope_key}", "sk": "IDEM"}),
-            UpdateExpression="SET #state = :done, response_status = :status, response_body = :body, #ttl = :ttl",
+            UpdateExpression=(
+                "SET #state = :done, response_status = :status, response_body = :body, #ttl = :ttl"
+            ),
             ExpressionAttributeNames={"#state": "state", "#ttl": "ttl"},
             ExpressionAttributeValues=to_item(
                 {":done": "completed", ":status": response.status, ":body": response.body, ":ttl": expires_at}

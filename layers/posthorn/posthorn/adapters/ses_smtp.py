@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import smtplib
@@ -55,10 +56,8 @@ class _Connection:
         self.last_used = time.monotonic()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.smtp.close()
-        except OSError:
-            pass
 
 
 class SesSmtpTransport:
@@ -178,7 +177,9 @@ class SesSmtpTransport:
         return _Connection(smtp)
 
     # --- one transaction ---------------------------------------------------------------------------
-    def _transaction(self, connection: _Connection, mail_from: str, rcpt_to: list[str], raw: bytes) -> DeliveryReceipt:
+    def _transaction(
+        self, connection: _Connection, mail_from: str, rcpt_to: list[str], raw: bytes
+    ) -> DeliveryReceipt:
         smtp = connection.smtp
         data = _LEADING_DOT.sub(b"..", _BARE_LF.sub(b"\r\n", raw))
         if not data.endswith(b"\r\n"):
@@ -207,10 +208,14 @@ class SesSmtpTransport:
             code, reply = smtp.getreply()
         except smtplib.SMTPServerDisconnected as error:
             raise _Transient(
-                f"connection lost during {phase}: {error}", drop_connection=True, ambiguous=phase == "final reply"
+                f"connection lost during {phase}: {error}",
+                drop_connection=True,
+                ambiguous=phase == "final reply",
             ) from None
         except (OSError, smtplib.SMTPException) as error:
-            raise _Transient(f"{phase} failed: {error}", drop_connection=True, ambiguous=phase == "final reply") from None
+            raise _Transient(
+                f"{phase} failed: {error}", drop_connection=True, ambiguous=phase == "final reply"
+            ) from None
         if code != 250:
             _raise_for(code, reply, "end of DATA", smtp)
         match = _SES_ID.match(reply)
@@ -235,10 +240,8 @@ def _raise_for(code: int, text: bytes, command: str, smtp: smtplib.SMTP) -> None
             except (smtplib.SMTPException, OSError):
                 raise _Transient(message, drop_connection=True) from None
         raise _Transient(message, drop_connection=code == 421)
-    try:
+    with contextlib.suppress(smtplib.SMTPException, OSError):
         smtp.rset()
-    except (smtplib.SMTPException, OSError):
-        pass
     raise DeliveryRejected(code, f"{_text(text)} (after {command})")
 
 

@@ -114,7 +114,7 @@ def seed_credential(
     domains: list[str],
     now: datetime,
 ) -> Credential:
-    """Store a credential whose api_key is already chosen (the first admin of a stack, `POSTHORN_ADMIN_KEY`)."""
+    """Store a credential whose api_key is already chosen: a stack's first admin (`POSTHORN_ADMIN_KEY`)."""
     username, secret = parse_api_key(key)
     credential = Credential(
         username=username,

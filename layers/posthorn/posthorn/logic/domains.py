@@ -13,7 +13,10 @@ def dns_records(domain: str, identity: IdentityStatus) -> list[DnsRecord]:
     """Easy DKIM's three CNAMEs, plus a DMARC policy to start from."""
     records = [
         DnsRecord(
-            type="CNAME", name=f"{token}._domainkey.{domain}", value=f"{token}.dkim.amazonses.com", purpose="dkim"
+            type="CNAME",
+            name=f"{token}._domainkey.{domain}",
+            value=f"{token}.dkim.amazonses.com",
+            purpose="dkim",
         )
         for token in identity.dkim_tokens
     ]

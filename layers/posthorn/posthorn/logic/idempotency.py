@@ -31,9 +31,9 @@ class IdempotencyRecord:
 
 
 class IdempotencyStore(Protocol):
-    def claim(self, scope_key: str, fingerprint: str, *, now: int, lease_seconds: int, ttl_seconds: int) -> (
-        IdempotencyRecord | None
-    ):
+    def claim(
+        self, scope_key: str, fingerprint: str, *, now: int, lease_seconds: int, ttl_seconds: int
+    ) -> IdempotencyRecord | None:
         """Claim the key; None when claimed, else the record that holds it."""
         ...
 
@@ -58,7 +58,9 @@ def begin(
     store: IdempotencyStore, scope: str, body_fingerprint: str, *, now: int, ttl_seconds: int
 ) -> StoredResponse | None:
     """Claim the key for this request; return the first response to replay, or None to go ahead."""
-    existing = store.claim(scope, body_fingerprint, now=now, lease_seconds=LEASE_SECONDS, ttl_seconds=ttl_seconds)
+    existing = store.claim(
+        scope, body_fingerprint, now=now, lease_seconds=LEASE_SECONDS, ttl_seconds=ttl_seconds
+    )
     if existing is None:
         return None
     if existing.fingerprint != body_fingerprint:

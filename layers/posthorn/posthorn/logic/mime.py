@@ -12,12 +12,13 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
+from email.utils import format_datetime
+from typing import cast
+
+from posthorn.models.addresses import domain_of
 
 # 7-bit clean output: non-ASCII bodies become quoted-printable or base64, so no relay needs 8BITMIME.
 POLICY = SMTP.clone(cte_type="7bit")
-from email.utils import format_datetime
-
-from posthorn.models.addresses import domain_of
 
 # SES's limit is 40 MB for the whole message after encoding.
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024
@@ -88,7 +89,9 @@ def build_message(envelope: Envelope) -> bytes:
     for name, value in envelope.headers.items():
         message[name] = value
     if envelope.ses_tags:
-        message["X-SES-MESSAGE-TAGS"] = ", ".join(f"{key}={value}" for key, value in envelope.ses_tags.items())
+        message["X-SES-MESSAGE-TAGS"] = ", ".join(
+            f"{key}={value}" for key, value in envelope.ses_tags.items()
+        )
     if envelope.configuration_set:
         message["X-SES-CONFIGURATION-SET"] = envelope.configuration_set
 
@@ -111,7 +114,7 @@ def _set_bodies(message: EmailMessage, envelope: Envelope) -> None:
         message.set_content(envelope.html, subtype="html", charset="utf-8")
     if not inline:
         return
-    html_part = message if envelope.text is None else message.get_payload()[1]  # type: ignore[index]
+    html_part = message if envelope.text is None else cast(list[EmailMessage], message.get_payload())[1]
     for part in inline:
         maintype, _, subtype = part.content_type.partition("/")
         html_part.add_related(

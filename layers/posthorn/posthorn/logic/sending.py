@@ -55,7 +55,9 @@ def check_sender(credential: Credential, from_email: str, domains: DomainStore) 
         raise SenderNotAllowed(f"this credential may not send from {domain}")
     record = domains.get_domain(domain)
     if record is None or not record.verified:
-        raise DomainNotVerified(f"{domain} is not verified yet: publish its DNS records (GET /v1/domains/{domain})")
+        raise DomainNotVerified(
+            f"{domain} is not verified yet: publish its DNS records (GET /v1/domains/{domain})"
+        )
     return domain
 
 
@@ -63,7 +65,11 @@ def recipients_of(request: SendEmailRequest) -> list[tuple[Recipient, RecipientT
     """Every distinct address once, in request order; the first of to/cc/bcc that names it wins."""
     seen: set[str] = set()
     result: list[tuple[Recipient, RecipientType]] = []
-    groups: list[tuple[list[Recipient], RecipientType]] = [(request.to, "to"), (request.cc, "cc"), (request.bcc, "bcc")]
+    groups: list[tuple[list[Recipient], RecipientType]] = [
+        (request.to, "to"),
+        (request.cc, "cc"),
+        (request.bcc, "bcc"),
+    ]
     for group, kind in groups:
         for recipient in group:
             key = recipient.email.lower()
@@ -78,7 +84,8 @@ def decode_inline_attachments(request: SendEmailRequest) -> list[MimePart]:
     for index, attachment in enumerate(request.attachments):
         if attachment.file_key is not None:
             raise ValidationFailed.on(f"attachments[{index}].file_key", "unknown file_key")
-        assert attachment.content is not None and attachment.name is not None
+        assert attachment.content is not None
+        assert attachment.name is not None
         try:
             data = base64.b64decode(attachment.content, validate=True)
         except (binascii.Error, ValueError):
@@ -128,7 +135,9 @@ def send_email(request: SendEmailRequest, credential: Credential, context: SendC
     )
     raw = build_message(envelope)
     if len(raw) > MAX_MESSAGE_BYTES:
-        raise PayloadTooLarge(f"the encoded message is {len(raw)} bytes; SES accepts at most {MAX_MESSAGE_BYTES}")
+        raise PayloadTooLarge(
+            f"the encoded message is {len(raw)} bytes; SES accepts at most {MAX_MESSAGE_BYTES}"
+        )
 
     states = [
         RecipientState(email=r.email, type=kind, status="suppressed" if r.email in suppressed else "queued")
@@ -160,9 +169,7 @@ def send_email(request: SendEmailRequest, credential: Credential, context: SendC
         context.messages.mark_failed(message_id, f"SES unavailable: {unavailable}", deliverable)
         raise UpstreamUnavailable(f"SES is unavailable; the message was not sent: {unavailable}") from None
 
-    statuses = {
-        email: ("rejected" if email in receipt.refused else "sent") for email in deliverable
-    }
+    statuses = {email: ("rejected" if email in receipt.refused else "sent") for email in deliverable}
     context.messages.mark_sent(message_id, receipt.ses_message_id, statuses)
     results = [
         RecipientResult(email=state.email, type=state.type, status=statuses.get(state.email, state.status))

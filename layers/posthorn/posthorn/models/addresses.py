@@ -12,7 +12,7 @@ MAX_ADDRESS_LENGTH = 254
 
 
 def normalize_domain(domain: str) -> str:
-    """Lower-case a domain and turn an internationalized one into its ASCII (IDNA) form; ValueError if invalid."""
+    """Lower-case a domain, internationalized ones in their ASCII (IDNA) form; ValueError if invalid."""
     domain = domain.strip().rstrip(".").lower()
     if not domain:
         raise ValueError("domain is empty")

@@ -62,14 +62,18 @@ class Attachment(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_line_breaks)] | None = (
-        None
-    )
+    name: (
+        Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_line_breaks)]
+        | None
+    ) = None
     content: str | None = None
-    content_type: Annotated[str, StringConstraints(max_length=255), AfterValidator(reject_line_breaks)] | None = None
-    content_id: Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_line_breaks)] | None = (
-        None
-    )
+    content_type: (
+        Annotated[str, StringConstraints(max_length=255), AfterValidator(reject_line_breaks)] | None
+    ) = None
+    content_id: (
+        Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_line_breaks)]
+        | None
+    ) = None
     file_key: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
 
     @model_validator(mode="after")
@@ -95,7 +99,9 @@ class SendEmailRequest(BaseModel):
     bcc: list[RecipientField] = Field(default_factory=list)
     reply_to_email: Address | None = None
     reply_to_name: DisplayName | None = None
-    subject: Annotated[str, StringConstraints(min_length=1, max_length=998), AfterValidator(reject_line_breaks)]
+    subject: Annotated[
+        str, StringConstraints(min_length=1, max_length=998), AfterValidator(reject_line_breaks)
+    ]
     body_text: str | None = None
     body_html: str | None = None
     template_data: dict[str, str | int | float | bool] | None = None
