@@ -13,6 +13,8 @@ class Settings(BaseModel):
     bucket_name: str = ""
     events_topic_arn: str = ""
     send_queue_url: str = ""
+    # Where the events function puts SNS records it cannot parse (the template's EventsDeadLetterQueue).
+    events_dead_letter_queue_url: str = ""
 
     ses_smtp_host: str
     ses_smtp_port: int = 587

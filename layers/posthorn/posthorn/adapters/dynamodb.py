@@ -7,10 +7,14 @@
 | message      | MSG#<message_id>    | MSG               | SES#<ses_message_id> / MSG           |
 | event        | MSG#<message_id>    | EVT#<event_key>   |                                      |
 | suppression  | SUPP#<domain>       | <address>         |                                      |
+| unmatched    | UNMATCHED#<ses id>  | EVT#<event_key>   |                       (ttl: 30 d)    |
 | idempotency  | IDEM#<scope>        | IDEM              |                       (ttl: 24 h)    |
 
 A message item holds its recipients as a map keyed by lower-cased address, so one query returns a
 message with its recipients and events, and one conditional update changes a recipient's status.
+Each recipient carries its status's rank; an update only applies when it raises the rank, so a late or
+repeated event never lowers a status. Every update bumps the message's `version`; the message status is
+recomputed from the updated item and written only if no later version has written it already.
 """
 
 from __future__ import annotations
@@ -22,9 +26,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from posthorn.adapters.aws import client
 from posthorn.logic.idempotency import IdempotencyRecord, StoredResponse
+from posthorn.logic.notifications import RecipientEvent
+from posthorn.logic.recipient_status import message_status, rank
 from posthorn.models.credentials import Credential, CredentialStatus
 from posthorn.models.domains import DomainRecord
 from posthorn.models.messages import MessageRecord, RecipientState
+from posthorn.models.suppressions import Suppression
+
+UNMATCHED_TTL_SECONDS = 30 * 24 * 3600
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -39,11 +48,11 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; everything Posthorn stores as a number is an integer."""
+    """DynamoDB numbers come back as Decimal: integers become int, the rest float."""
     from decimal import Decimal
 
     if isinstance(value, Decimal):
-        return int(value)
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
         return {key: _plain(inner) for key, inner in value.items()}
     if isinstance(value, list):
@@ -129,50 +138,111 @@ class DynamoStore:
     def create_message(self, record: MessageRecord) -> None:
         values = record.model_dump(mode="json", exclude={"recipients"})
         recipients = {
-            state.email.lower(): {**state.model_dump(), "position": position}
+            state.email.lower(): {**state.model_dump(), "rank": rank(state.status), "position": position}
             for position, state in enumerate(record.recipients)
         }
         self.db.put_item(
             TableName=self.table,
-            Item=to_item({"pk": f"MSG#{record.message_id}", "sk": "MSG", **values, "recipients": recipients}),
+            Item=to_item(
+                {
+                    "pk": f"MSG#{record.message_id}",
+                    "sk": "MSG",
+                    **values,
+                    "recipients": recipients,
+                    "version": 0,
+                    "status_version": 0,
+                }
+            ),
             ConditionExpression="attribute_not_exists(pk)",
         )
 
     def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
-        names: dict[str, str] = {"#s": "status"}
-        values: dict[str, Any] = {
-            ":sent": "sent",
-            ":ses": ses_message_id,
-            ":g": f"SES#{ses_message_id}",
-            ":m": "MSG",
-        }
-        updates = ["#s = :sent", "ses_message_id = :ses", "gsi1pk = :g", "gsi1sk = :m"]
-        for index, (email, status) in enumerate(statuses.items()):
-            names[f"#r{index}"] = email.lower()
-            values[f":r{index}"] = status
-            updates.append(f"recipients.#r{index}.#s = :r{index}")
-        self.db.update_item(
-            TableName=self.table,
-            Key=message_key(message_id),
-            UpdateExpression="SET " + ", ".join(updates),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=to_item(values),
+        self.advance_recipients(
+            message_id,
+            statuses,
+            fields={"ses_message_id": ses_message_id, "gsi1pk": f"SES#{ses_message_id}", "gsi1sk": "MSG"},
         )
 
     def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
-        names: dict[str, str] = {"#s": "status", "#e": "error"}
-        values: dict[str, Any] = {":failed": "failed", ":reason": reason}
-        updates = ["#s = :failed", "#e = :reason"]
-        for index, email in enumerate(emails):
+        self.advance_recipients(message_id, dict.fromkeys(emails, "failed"), fields={"error": reason})
+
+    def advance_recipients(
+        self, message_id: str, statuses: dict[str, str], fields: dict[str, Any] | None = None
+    ) -> MessageRecord | None:
+        """Raise recipients' statuses (never lower them), set `fields`, and settle the message status.
+
+        One conditional update covers every recipient when all of them move up, which is the usual case;
+        otherwise each recipient is updated on its own condition. Returns None for an unknown message."""
+        fields = fields or {}
+        attributes = self._update_recipients(message_id, statuses, fields)
+        if attributes is None:
+            attributes = self._update_recipients(message_id, {}, fields) if fields else None
+            for email, status in statuses.items():
+                attributes = self._update_recipients(message_id, {email: status}, {}) or attributes
+            if attributes is None:
+                item = self.db.get_item(
+                    TableName=self.table, Key=message_key(message_id), ConsistentRead=True
+                )
+                if "Item" not in item:
+                    return None
+                attributes = item["Item"]
+        values = from_item(attributes)
+        self._settle_status(message_id, values)
+        recipients = sorted(values.pop("recipients", {}).values(), key=lambda r: r["position"])
+        return MessageRecord.model_validate({**values, "recipients": recipients})
+
+    def _update_recipients(
+        self, message_id: str, statuses: dict[str, str], fields: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        names = {"#v": "version"}
+        values: dict[str, Any] = {":one": 1}
+        updates = ["#v = #v + :one"]
+        conditions = ["attribute_exists(pk)"]
+        if statuses:
+            names.update({"#s": "status", "#k": "rank"})
+        for index, (email, status) in enumerate(statuses.items()):
             names[f"#r{index}"] = email.lower()
-            updates.append(f"recipients.#r{index}.#s = :failed")
-        self.db.update_item(
-            TableName=self.table,
-            Key=message_key(message_id),
-            UpdateExpression="SET " + ", ".join(updates),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=to_item(values),
-        )
+            values[f":s{index}"] = status
+            values[f":k{index}"] = rank(status)
+            updates += [f"recipients.#r{index}.#s = :s{index}", f"recipients.#r{index}.#k = :k{index}"]
+            conditions.append(f"recipients.#r{index}.#k < :k{index}")
+        for index, (name, value) in enumerate(fields.items()):
+            names[f"#f{index}"] = name
+            values[f":f{index}"] = value
+            updates.append(f"#f{index} = :f{index}")
+        try:
+            response = self.db.update_item(
+                TableName=self.table,
+                Key=message_key(message_id),
+                UpdateExpression="SET " + ", ".join(updates),
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            return None
+        return dict(response["Attributes"])
+
+    def _settle_status(self, message_id: str, values: dict[str, Any]) -> None:
+        status = message_status(r["status"] for r in values.get("recipients", {}).values())
+        if status.value == values.get("status"):
+            return
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key=message_key(message_id),
+                UpdateExpression="SET #s = :s, status_version = :v",
+                ConditionExpression="attribute_not_exists(status_version) OR status_version < :v",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=to_item({":s": status.value, ":v": values["version"]}),
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            pass  # a later update already settled the status from a newer view of the recipients
+
+    def get_message_record(self, message_id: str) -> MessageRecord | None:
+        found = self.get_message(message_id)
+        return found[0] if found else None
 
     def get_message(self, message_id: str) -> tuple[MessageRecord, list[dict[str, Any]]] | None:
         """The message with its recipients (in request order) and its stored events."""
@@ -212,6 +282,83 @@ class DynamoStore:
                 found.update(from_item(item)["sk"] for item in response["Responses"].get(self.table, []))
                 request = response.get("UnprocessedKeys") or {}
         return {wanted[address] for address in found}
+
+    def add_suppression(self, entry: Suppression) -> bool:
+        """Suppress an address for a domain; the first reason recorded is kept. True when it is new."""
+        try:
+            self.db.put_item(
+                TableName=self.table,
+                Item=to_item(
+                    {"pk": f"SUPP#{entry.domain}", "sk": entry.email.lower(), **entry.model_dump(mode="json")}
+                ),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def get_suppression(self, domain: str, email: str) -> Suppression | None:
+        item = self.db.get_item(
+            TableName=self.table, Key=to_item({"pk": f"SUPP#{domain}", "sk": email.lower()})
+        )
+        return Suppression.model_validate(from_item(item["Item"])) if "Item" in item else None
+
+    def list_suppressions(self, domain: str) -> list[Suppression]:
+        paginator = self.db.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues=to_item({":p": f"SUPP#{domain}"}),
+        )
+        return [Suppression.model_validate(from_item(item)) for page in pages for item in page["Items"]]
+
+    def delete_suppression(self, domain: str, email: str) -> bool:
+        response = self.db.delete_item(
+            TableName=self.table,
+            Key=to_item({"pk": f"SUPP#{domain}", "sk": email.lower()}),
+            ReturnValues="ALL_OLD",
+        )
+        return "Attributes" in response
+
+    # --- events ------------------------------------------------------------------------------------
+    def message_id_for_ses(self, ses_message_id: str) -> str | None:
+        response = self.db.query(
+            TableName=self.table,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :p AND gsi1sk = :s",
+            ExpressionAttributeValues=to_item({":p": f"SES#{ses_message_id}", ":s": "MSG"}),
+            ProjectionExpression="message_id",
+        )
+        items = response.get("Items", [])
+        return str(from_item(items[0])["message_id"]) if items else None
+
+    def put_event(self, message_id: str, event: RecipientEvent) -> bool:
+        """Store an event once: False when the same event (same key) is already there."""
+        return self._put_once(f"MSG#{message_id}", event, ttl=None)
+
+    def put_unmatched_event(self, event: RecipientEvent, *, now: int) -> bool:
+        """Keep an event for a message Posthorn does not know, where an operator can query it."""
+        return self._put_once(f"UNMATCHED#{event.ses_message_id}", event, ttl=now + UNMATCHED_TTL_SECONDS)
+
+    def _put_once(self, pk: str, event: RecipientEvent, *, ttl: int | None) -> bool:
+        item = {
+            "pk": pk,
+            "sk": f"EVT#{event.event_key}",
+            "type": event.type.value,
+            "timestamp": event.timestamp.isoformat(),
+            "recipient": event.recipient,
+            "details": _storable(event.details),
+            "ses_message_id": event.ses_message_id,
+            "origin": event.origin,
+            "ttl": ttl,
+        }
+        try:
+            self.db.put_item(
+                TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(sk)"
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     # --- idempotency -------------------------------------------------------------------------------
     def claim(
@@ -267,3 +414,11 @@ class DynamoStore:
 
     def release(self, scope_key: str) -> None:
         self.db.delete_item(TableName=self.table, Key=to_item({"pk": f"IDEM#{scope_key}", "sk": "IDEM"}))
+
+
+def _storable(details: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB takes no floats and no empty strings in sets: keep JSON-like details as plain JSON types."""
+    import json
+    from decimal import Decimal
+
+    return dict(json.loads(json.dumps(details, default=str), parse_float=Decimal))

@@ -1,0 +1,60 @@
+"""Lambda entry point of the events function (EventsFunction in template.yaml), subscribed to the SNS topic
+that SES's configuration sets and identity notifications publish to."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from posthorn.adapters.clock import SystemClock
+from posthorn.adapters.dead_letters import SqsDeadLetters
+from posthorn.adapters.dynamodb import DynamoStore
+from posthorn.logic.events import Outcomes, record_sns_messages
+from posthorn.settings import get_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+clock = SystemClock()
+
+
+class UnprocessableRecords(Exception):
+    """Raised when malformed records cannot be parked: Lambda retries, then its own DLQ takes the event."""
+
+
+@cache
+def store() -> DynamoStore:
+    return DynamoStore(get_settings().table_name)
+
+
+def _park_malformed(records: list[dict[str, Any]], outcomes: Outcomes) -> None:
+    if not outcomes.malformed:
+        return
+    queue_url = get_settings().events_dead_letter_queue_url
+    for index, error in outcomes.malformed:
+        logger.warning("malformed SES notification", extra={"record": index, "reason": error.reason})
+        if not queue_url:
+            raise UnprocessableRecords(
+                f"{len(outcomes.malformed)} malformed record(s) and no dead-letter queue"
+            )
+        SqsDeadLetters(queue_url).park(records[index], error.reason)
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records: list[dict[str, Any]] = event.get("Records") or []
+    messages = [str((record.get("Sns") or {}).get("Message", "")) for record in records]
+    outcomes = record_sns_messages(messages, store(), clock.now())
+    for outcome, count in outcomes.counts.items():
+        metrics.add_metric(name=f"Events_{outcome}", unit=MetricUnit.Count, value=count)
+    if outcomes.counts["unmatched"]:
+        logger.warning("events for unknown messages kept under UNMATCHED#", extra=dict(outcomes.counts))
+    _park_malformed(records, outcomes)
+    logger.info("notifications processed", extra=dict(outcomes.counts))
+    return {"records": len(records), "outcomes": dict(outcomes.counts)}

@@ -1,0 +1,33 @@
+"""The suppression list: addresses a domain no longer sends to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from posthorn.models.credentials import Domain
+from posthorn.models.email import Address
+
+SuppressionReason = Literal["bounce", "complaint", "manual"]
+
+
+class Suppression(BaseModel):
+    email: str
+    domain: str
+    reason: SuppressionReason
+    created_at: datetime
+    source_message_id: str | None = None
+
+
+class SuppressionList(BaseModel):
+    suppressions: list[Suppression]
+
+
+class CreateSuppressionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Address
+    reason: Literal["manual"] = "manual"
+    domain: Domain | None = None

@@ -1,0 +1,236 @@
+"""The events function, fed the documented SNS/SES shapes from events/, against moto."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from posthorn.models.messages import MessageRecord, RecipientState
+from posthorn_local.apigw import LambdaContext
+from tests.conftest import Stack
+from tests.support.api import ApiClient
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+MESSAGE_ID = "msg_01JTESTFIXTURE0000000000"
+SES_ID = "010001234567890a-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee-000000"
+RECIPIENT = "user@example.net"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def invoke(event: dict[str, Any]) -> dict[str, Any]:
+    from ses_events.handler import lambda_handler
+
+    return lambda_handler(event, LambdaContext(function_name="events"))
+
+
+@pytest.fixture
+def events_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    from ses_events import handler
+
+    monkeypatch.setenv("EVENTS_DEAD_LETTER_QUEUE_URL", stack.ids["EventsDeadLetterQueue"])
+    handler.store.cache_clear()
+    yield stack
+    handler.store.cache_clear()
+
+
+@pytest.fixture
+def sent_message(events_env: Stack) -> str:
+    """The message the fixtures speak of, as the send path leaves it: stored, then sent with SES's id."""
+    from send_api import dependencies
+
+    store = dependencies.store()
+    store.create_message(
+        MessageRecord(
+            message_id=MESSAGE_ID,
+            username="ph_test",
+            domain="example.com",
+            from_email="hello@example.com",
+            subject="Hello",
+            status="queued",
+            created_at=datetime.now(UTC),
+            recipients=[RecipientState(email=RECIPIENT, type="to", status="queued")],
+        )
+    )
+    store.mark_sent(MESSAGE_ID, SES_ID, {RECIPIENT: "sent"})
+    return MESSAGE_ID
+
+
+def message() -> tuple[MessageRecord, list[dict[str, Any]]]:
+    from send_api import dependencies
+
+    found = dependencies.store().get_message(MESSAGE_ID)
+    assert found is not None
+    return found
+
+
+def recipient_status() -> str:
+    return message()[0].recipients[0].status
+
+
+@pytest.mark.parametrize(
+    ("fixture_name", "status", "event_type"),
+    [
+        ("sns_event_send", "sent", "send"),
+        ("sns_event_delivery", "delivered", "delivery"),
+        ("sns_event_delivery_delay", "delivery_delayed", "delivery_delay"),
+        ("sns_event_open", "opened", "open"),
+        ("sns_event_click", "clicked", "click"),
+        ("sns_event_bounce_permanent", "bounced", "bounce"),
+        ("sns_event_bounce_transient", "bounced", "bounce"),
+        ("sns_event_complaint", "complained", "complaint"),
+        ("sns_event_reject", "rejected", "reject"),
+        ("sns_event_rendering_failure", "failed", "rendering_failure"),
+        ("sns_event_subscription", "sent", "subscription"),
+        ("sns_notification_bounce", "bounced", "bounce"),
+        ("sns_notification_complaint", "complained", "complaint"),
+        ("sns_notification_delivery", "delivered", "delivery"),
+    ],
+)
+def test_each_documented_shape_lands_in_the_timeline(
+    sent_message: str, fixture_name: str, status: str, event_type: str
+) -> None:
+    result = invoke(fixture(fixture_name))
+    record, events = message()
+    assert result["outcomes"]["recorded"] == 1
+    assert record.recipients[0].status == status
+    assert [event["type"] for event in events] == [event_type]
+    assert record.status == status
+
+
+def test_bounce_details_reach_the_api(sent_message: str, api: ApiClient, sender_key: str) -> None:
+    invoke(fixture("sns_event_bounce_permanent"))
+    # The fixture message belongs to example.com, the sender credential's domain.
+    view = api.get(f"/v1/messages/{MESSAGE_ID}", api_key=sender_key)
+    assert view.status == 200, view.body
+    [event] = view.json["events"]
+    assert event["type"] == "bounce"
+    assert event["recipient"] == RECIPIENT
+    assert event["details"]["bounce_type"] == "Permanent"
+    assert "diagnostic_code" in event["details"]
+    assert view.json["recipients"] == [{"email": RECIPIENT, "type": "to", "status": "bounced"}]
+
+
+def test_permanent_bounce_suppresses_and_transient_does_not(sent_message: str) -> None:
+    from send_api import dependencies
+
+    invoke(fixture("sns_event_bounce_transient"))
+    assert dependencies.store().get_suppression("example.com", RECIPIENT) is None
+    invoke(fixture("sns_event_bounce_permanent"))
+    suppression = dependencies.store().get_suppression("example.com", RECIPIENT)
+    assert suppression is not None
+    assert suppression.reason == "bounce"
+    assert suppression.source_message_id == MESSAGE_ID
+
+
+def test_complaint_suppresses_with_reason_complaint(sent_message: str) -> None:
+    from send_api import dependencies
+
+    invoke(fixture("sns_notification_complaint"))
+    suppression = dependencies.store().get_suppression("example.com", RECIPIENT)
+    assert suppression is not None
+    assert suppression.reason == "complaint"
+
+
+def test_same_notification_delivered_twice_is_recorded_once(sent_message: str) -> None:
+    first = invoke(fixture("sns_event_delivery"))
+    second = invoke(fixture("sns_event_delivery"))
+    assert first["outcomes"]["recorded"] == 1
+    assert second["outcomes"]["duplicate"] == 1
+    assert len(message()[1]) == 1
+
+
+def test_same_bounce_in_both_formats_is_recorded_once(sent_message: str) -> None:
+    invoke(fixture("sns_event_bounce_permanent"))
+    invoke(fixture("sns_notification_bounce"))
+    assert [event["type"] for event in message()[1]] == ["bounce"]
+
+
+def test_classic_notification_without_tags_matches_by_ses_message_id(sent_message: str) -> None:
+    result = invoke(fixture("sns_notification_delivery"))
+    assert result["outcomes"]["recorded"] == 1
+    assert recipient_status() == "delivered"
+
+
+def test_late_delivery_after_bounce_does_not_lower_status(sent_message: str) -> None:
+    invoke(fixture("sns_event_bounce_permanent"))
+    invoke(fixture("sns_event_delivery"))
+    invoke(fixture("sns_event_send"))
+    assert recipient_status() == "bounced"
+    assert message()[0].status == "bounced"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shuffled_and_repeated_deliveries_end_in_the_same_state(sent_message: str, seed: int) -> None:
+    names = [
+        "sns_event_send",
+        "sns_event_delivery",
+        "sns_event_open",
+        "sns_event_click",
+        "sns_notification_delivery",
+    ]
+    sequence = names * 2
+    random.Random(seed).shuffle(sequence)
+    for name in sequence:
+        invoke(fixture(name))
+    record, events = message()
+    assert record.recipients[0].status == "clicked"
+    assert sorted(event["type"] for event in events) == ["click", "delivery", "open", "send"]
+
+
+def test_event_for_unknown_message_is_kept_for_operators(events_env: Stack) -> None:
+    result = invoke(fixture("sns_notification_bounce"))
+    assert result["outcomes"]["unmatched"] == 1
+    items = events_env.session.client("dynamodb").query(
+        TableName=events_env.table,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": f"UNMATCHED#{SES_ID}"}},
+    )["Items"]
+    assert len(items) == 1
+    assert items[0]["type"]["S"] == "bounce"
+
+
+def test_unknown_event_type_is_counted_not_fatal(sent_message: str) -> None:
+    result = invoke(fixture("sns_event_unknown_type"))
+    assert result["outcomes"] == {"unknown_type": 1}
+    assert message()[1] == []
+
+
+def test_malformed_record_is_parked_and_the_others_are_recorded(sent_message: str, events_env: Stack) -> None:
+    batch = fixture("sns_batch_mixed")
+    batch["Records"].insert(1, fixture("sns_malformed")["Records"][0])
+    result = invoke(batch)
+    assert result["outcomes"]["malformed"] == 1
+    assert result["outcomes"]["recorded"] == 4  # send, delivery (once for both formats), open, click
+    sqs = events_env.session.client("sqs")
+    parked = sqs.receive_message(
+        QueueUrl=events_env.ids["EventsDeadLetterQueue"],
+        MaxNumberOfMessages=10,
+        MessageAttributeNames=["All"],
+    )["Messages"]
+    assert len(parked) == 1
+    assert (
+        json.loads(parked[0]["Body"])["Sns"]["Message"]
+        == fixture("sns_malformed")["Records"][0]["Sns"]["Message"]
+    )
+    assert parked[0]["MessageAttributes"]["reason"]["StringValue"] == "SNS message is not JSON"
+
+
+def test_malformed_record_without_dead_letter_queue_fails_the_invocation(
+    sent_message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ses_events.handler import UnprocessableRecords
+
+    monkeypatch.delenv("EVENTS_DEAD_LETTER_QUEUE_URL")
+    from posthorn.settings import get_settings
+
+    get_settings.cache_clear()
+    with pytest.raises(UnprocessableRecords):
+        invoke(fixture("sns_malformed"))
