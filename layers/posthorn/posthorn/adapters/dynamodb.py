@@ -19,6 +19,7 @@ recomputed from the updated item and written only if no later version has writte
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -228,7 +229,8 @@ class DynamoStore:
         status = message_status(r["status"] for r in values.get("recipients", {}).values())
         if status.value == values.get("status"):
             return
-        try:
+        # A failed condition means a later update already settled the status from a newer view.
+        with contextlib.suppress(self.db.exceptions.ConditionalCheckFailedException):
             self.db.update_item(
                 TableName=self.table,
                 Key=message_key(message_id),
@@ -237,8 +239,6 @@ class DynamoStore:
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=to_item({":s": status.value, ":v": values["version"]}),
             )
-        except self.db.exceptions.ConditionalCheckFailedException:
-            pass  # a later update already settled the status from a newer view of the recipients
 
     def get_message_record(self, message_id: str) -> MessageRecord | None:
         found = self.get_message(message_id)
