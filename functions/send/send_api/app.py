@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBase, HTTPBea
 from posthorn.errors import NotFound, PosthornError
 from send_api.auth import authorize
 from send_api.errors import error_body, error_response, validation_failure
-from send_api.routes import admin, email, health, messages
+from send_api.routes import admin, email, health, messages, suppressions
 
 logger = Logger()
 # A response that breaks its own schema is our bug: 500, never a client error.
@@ -31,7 +31,7 @@ def authenticate_request(app: APIGatewayRestResolver, next_middleware: NextMiddl
 
 
 app.use(middlewares=[authenticate_request])
-for router in (health.router, email.router, messages.router, admin.router):
+for router in (health.router, email.router, messages.router, suppressions.router, admin.router):
     app.include_router(router)
 
 app.enable_swagger(
