@@ -9,6 +9,9 @@ SAM := $(TOOLS)/bin/sam
 CFN_LINT := $(TOOLS)/bin/cfn-lint
 REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
+# The import roots of the layer, the functions and the dev-only local stack (pytest reads the same list
+# from pyproject.toml).
+SOURCES := PYTHONPATH=layers/posthorn:functions/send:functions/bounce:local:.
 export AWS_DEFAULT_REGION ?= $(REGION)
 
 .PHONY: run test lint typecheck unit integration e2e validate build deploy bench openapi layer-requirements clean
@@ -31,7 +34,7 @@ tools: $(TOOLS)/.installed
 
 # --- the two commands of the README
 run: $(VENV)/.installed
-	$(PY) -m posthorn_local
+	$(SOURCES) $(PY) -m posthorn_local
 
 test: lint typecheck validate build unit integration e2e
 
@@ -68,7 +71,7 @@ bench: $(VENV)/.installed
 
 # --- generated files
 openapi: $(VENV)/.installed
-	$(PY) scripts/openapi.py --write
+	$(SOURCES) $(PY) scripts/openapi.py --write
 
 layer-requirements: $(VENV)/.installed
 	$(PY) scripts/layer_requirements.py --write

@@ -1,0 +1,40 @@
+"""The API's shape cannot drift: the committed OpenAPI document, the template's routes and the permissions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from posthorn_local import template
+from send_api.auth import PERMISSIONS, PUBLIC
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_committed_openapi_document_matches_the_code() -> None:
+    from scripts.openapi import DOCUMENT, render, served_document
+
+    assert DOCUMENT.read_text() == render(served_document()), "run `make openapi` and commit docs/openapi.json"
+
+
+def test_every_template_route_is_public_or_has_a_permission() -> None:
+    routes = {(route.method, route.path) for route in template.routes()}
+    assert routes == set(PERMISSIONS) | set(PUBLIC)
+
+
+def test_every_documented_path_is_deployed() -> None:
+    from scripts.openapi import served_document
+
+    deployed = {(route.method, route.path) for route in template.routes()}
+    documented = {
+        (method.upper(), path) for path, operations in served_document()["paths"].items() for method in operations
+    }
+    assert documented <= deployed
+
+
+def test_layer_requirements_are_generated_from_pyproject() -> None:
+    result = subprocess.run(
+        [sys.executable, "scripts/layer_requirements.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
