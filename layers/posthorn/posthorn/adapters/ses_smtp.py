@@ -166,6 +166,10 @@ class SesSmtpTransport:
             smtp.ehlo()
             smtp.login(s.username, s.password)
         except smtplib.SMTPAuthenticationError as error:
+            if error.smtp_code < 500:  # e.g. 454 Temporary authentication failure: retry
+                raise _Transient(
+                    f"{error.smtp_code} {_text(error.smtp_error)} (after AUTH)", drop_connection=True
+                ) from None
             raise DeliveryRejected(error.smtp_code, _text(error.smtp_error)) from None
         except ssl.SSLCertVerificationError as error:
             raise DeliveryUnavailable(f"the SMTP server's certificate did not verify: {error}") from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 from datetime import datetime
@@ -57,7 +56,7 @@ def parse_authorization(header: str | None) -> tuple[str, str]:
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, non-ASCII input, UnicodeDecodeError
             raise Unauthorized("the Basic credentials are not valid base64") from None
         username, colon, secret = decoded.partition(":")
         if colon and username and secret:

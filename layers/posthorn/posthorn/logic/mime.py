@@ -97,14 +97,17 @@ def build_message(envelope: Envelope) -> bytes:
 
     _set_bodies(message, envelope)
     for part in envelope.attachments:
-        if part.content_id is None:
+        # Inline parts belong to an HTML body; without one they are ordinary attachments.
+        if part.content_id is None or envelope.html is None:
             maintype, _, subtype = part.content_type.partition("/")
             message.add_attachment(part.data, maintype=maintype, subtype=subtype, filename=part.name)
     return message.as_bytes()
 
 
 def _set_bodies(message: EmailMessage, envelope: Envelope) -> None:
-    inline = [part for part in envelope.attachments if part.content_id is not None]
+    inline = [
+        part for part in envelope.attachments if part.content_id is not None and envelope.html is not None
+    ]
     if envelope.text is not None:
         message.set_content(envelope.text, subtype="plain", charset="utf-8")
         if envelope.html is not None:

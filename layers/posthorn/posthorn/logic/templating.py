@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
-from posthorn.errors import MissingTemplateData
+from posthorn.errors import MissingTemplateData, ValidationFailed
+from posthorn.models.addresses import has_line_break
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -24,9 +25,16 @@ def render(text: str, data: Mapping[str, str], *, escape_html: bool) -> str:
 
 
 def render_fields(
-    fields: Mapping[str, str | None], data: Mapping[str, str | int | float | bool], *, html_fields: set[str]
+    fields: Mapping[str, str | None],
+    data: Mapping[str, str | int | float | bool],
+    *,
+    html_fields: set[str],
+    single_line_fields: Collection[str] = ("subject",),
 ) -> dict[str, str | None]:
-    """Render every field, or raise `MissingTemplateData` naming every placeholder without a value."""
+    """Render every field, or raise `MissingTemplateData` naming every placeholder without a value.
+
+    A value used in a single-line field (the subject, a header) may not hold a line break: that would
+    be header injection, and the email package refuses it."""
     values = {name: _as_text(value) for name, value in data.items()}
     missing = [
         {"field": f"template_data.{name}", "message": f"no value for {{{name}}} used in {field}"}
@@ -38,6 +46,13 @@ def render_fields(
     if missing:
         names = ", ".join(dict.fromkeys(item["field"].split(".", 1)[1] for item in missing))
         raise MissingTemplateData(f"template_data has no value for: {names}", details=missing)
+    for field in single_line_fields:
+        text = fields.get(field)
+        for name in placeholders(text or ""):
+            if has_line_break(values[name]):
+                raise ValidationFailed.on(
+                    f"template_data.{name}", f"must not contain CR, LF or other line breaks: used in {field}"
+                )
     return {
         field: None if text is None else render(text, values, escape_html=field in html_fields)
         for field, text in fields.items()

@@ -9,6 +9,8 @@ from email.utils import parseaddr
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 MAX_ADDRESS_LENGTH = 254
+# Every character str.splitlines() breaks on: the email package refuses header values holding any of them.
+_LINE_BREAK = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 
 def normalize_domain(domain: str) -> str:
@@ -57,7 +59,12 @@ def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
 
+def has_line_break(value: str) -> bool:
+    """CR, LF, or any other character that ends a line (VT, FF, NEL, U+2028, ...)."""
+    return _LINE_BREAK.search(value) is not None
+
+
 def reject_line_breaks(value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise ValueError("must not contain CR or LF")
+    if has_line_break(value):
+        raise ValueError("must not contain CR, LF or other line breaks")
     return value

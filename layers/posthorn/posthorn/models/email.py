@@ -16,7 +16,12 @@ from pydantic import (
     model_validator,
 )
 
-from posthorn.models.addresses import normalize_address, reject_line_breaks, split_display_address
+from posthorn.models.addresses import (
+    has_line_break,
+    normalize_address,
+    reject_line_breaks,
+    split_display_address,
+)
 
 MAX_RECIPIENTS = 50
 MAX_TAGS = 10
@@ -33,6 +38,23 @@ RESERVED_HEADERS = frozenset(
 _HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")  # printable ASCII except ':' (RFC 5322 ftext)
 _TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _UNSUBSCRIBE_URI = re.compile(r"^<(mailto:[^<>\s]+|https?://[^<>\s]+)>$")
+# type/subtype, RFC 2045 tokens, no parameters; multipart/* and message/* would break the MIME structure.
+_MEDIA_TYPE = re.compile(
+    r"^(?!multipart/|message/)[A-Za-z0-9][\w!#$&^.+-]*/[A-Za-z0-9][\w!#$&^.+-]*$", re.ASCII | re.IGNORECASE
+)
+_CONTENT_ID = re.compile(r"^[!-;=?-~]+$")  # printable ASCII without '<', '>' or spaces
+# "Amazon SES unsupported attachment types" (SES developer guide): SES refuses messages carrying these.
+BLOCKED_EXTENSIONS = frozenset(
+    {
+        "ade", "adp", "app", "asp", "bas", "bat", "cer", "chm", "cmd", "com", "cpl", "crt", "csh", "der",
+        "exe", "fxp", "gadget", "hlp", "hta", "inf", "ins", "isp", "its", "js", "jse", "ksh", "lib", "lnk",
+        "mad", "maf", "mag", "mam", "maq", "mar", "mas", "mat", "mau", "mav", "maw", "mda", "mdb", "mde",
+        "mdt", "mdw", "mdz", "msc", "msh", "msh1", "msh2", "mshxml", "msh1xml", "msh2xml", "msi", "msp",
+        "mst", "ops", "pcd", "pif", "plg", "prf", "prg", "reg", "scf", "scr", "sct", "shb", "shs", "sys",
+        "ps1", "ps1xml", "ps2", "ps2xml", "psc1", "psc2", "tmp", "url", "vb", "vbe", "vbs", "vps",
+        "vsmacros", "vss", "vst", "vsw", "vxd", "ws", "wsc", "wsf", "wsh", "xnk",
+    }
+)  # fmt: skip
 
 Address = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_address)]
 DisplayName = Annotated[str, StringConstraints(max_length=256), AfterValidator(reject_line_breaks)]
@@ -75,6 +97,29 @@ class Attachment(BaseModel):
         | None
     ) = None
     file_key: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _allowed_extension(cls, name: str | None) -> str | None:
+        # Trailing dots and spaces are dropped by Windows, so "a.exe." is an .exe too.
+        _, dot, extension = (name or "").rstrip(". ").rpartition(".")
+        if dot and extension.lower() in BLOCKED_EXTENSIONS:
+            raise ValueError(f"SES does not accept .{extension.lower()} attachments")
+        return name
+
+    @field_validator("content_type")
+    @classmethod
+    def _media_type(cls, value: str | None) -> str | None:
+        if value is not None and not _MEDIA_TYPE.match(value):
+            raise ValueError("must be a media type such as application/pdf (no parameters, not multipart)")
+        return value
+
+    @field_validator("content_id")
+    @classmethod
+    def _content_id(cls, value: str | None) -> str | None:
+        if value is not None and not _CONTENT_ID.match(value):
+            raise ValueError("must be printable ASCII without '<', '>' or spaces")
+        return value
 
     @model_validator(mode="after")
     def _content_or_file_key(self) -> Attachment:
@@ -137,8 +182,8 @@ class SendEmailRequest(BaseModel):
             lowered = name.lower()
             if not _HEADER_NAME.match(name):
                 raise ValueError(f"header name {name!r} must be printable ASCII without ':' or spaces")
-            if "\r" in value or "\n" in value:
-                raise ValueError(f"header {name!r} must not contain CR or LF")
+            if has_line_break(value):
+                raise ValueError(f"header {name!r} must not contain CR, LF or other line breaks")
             if lowered in RESERVED_HEADERS or lowered.startswith(("content-", "x-ses-")):
                 raise ValueError(f"header {name!r} is reserved; use the matching field instead")
             if lowered in seen:

@@ -1,0 +1,160 @@
+"""Credentials: hashing secrets, parsing Authorization headers, authenticating against a fake store."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+
+import pytest
+
+from posthorn.errors import CredentialSuspended, Forbidden, Unauthorized
+from posthorn.logic.credentials import (
+    authenticate,
+    create_credential,
+    hash_secret,
+    parse_api_key,
+    parse_authorization,
+    require,
+    seed_credential,
+)
+from posthorn.models.credentials import CreateCredentialRequest, CredentialStatus, Permission
+from tests.support.fakes import FakeCredentialStore
+
+PEPPER = b"pepper-for-tests"
+NOW = datetime(2026, 1, 2, tzinfo=UTC)
+KEY = "ph_user.s3cret-value"
+
+
+def basic(value: str) -> str:
+    return "Basic " + base64.b64encode(value.encode()).decode()
+
+
+@pytest.fixture
+def store() -> FakeCredentialStore:
+    store = FakeCredentialStore()
+    seed_credential(
+        store, PEPPER, KEY, name="app", permissions=[Permission.SEND], domains=["example.com"], now=NOW
+    )
+    return store
+
+
+def test_hash_is_keyed_by_pepper_and_username() -> None:
+    reference = hash_secret(PEPPER, "u", "s")
+    assert reference == hash_secret(PEPPER, "u", "s")
+    assert reference.startswith("hmac-sha256$")
+    assert reference != hash_secret(b"other pepper", "u", "s")
+    assert reference != hash_secret(PEPPER, "v", "s")
+
+
+def test_stored_credential_holds_a_hash_not_the_secret(store: FakeCredentialStore) -> None:
+    stored = store.credentials["ph_user"]
+    assert "s3cret-value" not in stored.model_dump_json()
+    assert stored.secret_hash == hash_secret(PEPPER, "ph_user", "s3cret-value")
+
+
+def test_created_credential_returns_secret_once_and_stores_only_its_hash() -> None:
+    store = FakeCredentialStore()
+    created = create_credential(
+        CreateCredentialRequest(name="app", domains=["Example.COM"], permissions=["send", "send"]),
+        store,
+        PEPPER,
+        NOW,
+    )
+    assert created.api_key == f"{created.username}.{created.secret}"
+    assert created.domains == ["example.com"]
+    assert created.permissions == [Permission.SEND]
+    stored = store.credentials[created.username]
+    assert created.secret not in stored.model_dump_json()
+    assert authenticate(f"Bearer {created.api_key}", store, PEPPER).username == created.username
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Bearer ph_user.s3cret", ("ph_user", "s3cret")),
+        ("bearer   ph_user.s3cret.with.dots  ", ("ph_user", "s3cret.with.dots")),
+        (basic("ph_user:s3cret"), ("ph_user", "s3cret")),
+        (basic("ph_user:pass:with:colons"), ("ph_user", "pass:with:colons")),
+        ("BASIC " + base64.b64encode(b"u:p").decode(), ("u", "p")),
+    ],
+)
+def test_authorization_header_forms(header: str, expected: tuple[str, str]) -> None:
+    assert parse_authorization(header) == expected
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer nodot",
+        "Bearer .secret",
+        "Bearer user.",
+        "Token ph_user.s3cret",
+        "ph_user.s3cret",
+        "Basic !!!not-base64!!!",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic " + base64.b64encode(b":secret").decode(),
+        "Basic " + base64.b64encode(b"user:").decode(),
+        "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),
+        "Basic ñññ",
+        "Basic dXNlcjpwYXNz\u00e9",
+    ],
+)
+def test_malformed_authorization_is_unauthorized(header: str | None) -> None:
+    with pytest.raises(Unauthorized):
+        parse_authorization(header)
+
+
+def test_parse_api_key_splits_at_the_first_dot() -> None:
+    assert parse_api_key("ph_a.b.c") == ("ph_a", "b.c")
+
+
+def test_bearer_and_basic_authenticate_the_same_credential(store: FakeCredentialStore) -> None:
+    by_bearer = authenticate(f"Bearer {KEY}", store, PEPPER)
+    by_basic = authenticate(basic("ph_user:s3cret-value"), store, PEPPER)
+    assert by_bearer.username == by_basic.username == "ph_user"
+
+
+def test_wrong_secret_is_unauthorized(store: FakeCredentialStore) -> None:
+    with pytest.raises(Unauthorized, match="wrong secret"):
+        authenticate("Bearer ph_user.wrong", store, PEPPER)
+
+
+def test_unknown_username_is_unauthorized_with_the_same_message(store: FakeCredentialStore) -> None:
+    with pytest.raises(Unauthorized, match="wrong secret"):
+        authenticate("Bearer ph_nobody.s3cret-value", store, PEPPER)
+
+
+def test_revoked_credential_is_unauthorized(store: FakeCredentialStore) -> None:
+    store.set_credential_status("ph_user", CredentialStatus.REVOKED)
+    with pytest.raises(Unauthorized, match="revoked"):
+        authenticate(f"Bearer {KEY}", store, PEPPER)
+
+
+def test_suspended_credential_is_credential_suspended(store: FakeCredentialStore) -> None:
+    store.set_credential_status("ph_user", CredentialStatus.SUSPENDED)
+    with pytest.raises(CredentialSuspended) as caught:
+        authenticate(f"Bearer {KEY}", store, PEPPER)
+    assert (caught.value.status, caught.value.code) == (403, "credential_suspended")
+
+
+def test_suspended_credential_with_wrong_secret_is_unauthorized(store: FakeCredentialStore) -> None:
+    store.set_credential_status("ph_user", CredentialStatus.SUSPENDED)
+    with pytest.raises(Unauthorized):
+        authenticate("Bearer ph_user.wrong", store, PEPPER)
+
+
+def test_missing_permission_is_forbidden(store: FakeCredentialStore) -> None:
+    credential = store.credentials["ph_user"]
+    require(credential, Permission.SEND)
+    with pytest.raises(Forbidden) as caught:
+        require(credential, Permission.ADMIN)
+    assert (caught.value.status, caught.value.code) == (403, "forbidden")
+
+
+def test_owns_domain_is_case_insensitive(store: FakeCredentialStore) -> None:
+    credential = store.credentials["ph_user"]
+    assert credential.owns_domain("EXAMPLE.com")
+    assert not credential.owns_domain("sub.example.com")
