@@ -14,7 +14,8 @@ export SAM_CLI_TELEMETRY := 0
 SOURCES := PYTHONPATH=layers/posthorn:functions/send:functions/bounce:local:.
 export AWS_DEFAULT_REGION ?= $(REGION)
 
-.PHONY: run test lint typecheck unit integration e2e validate build deploy bench openapi layer-requirements clean
+
+.PHONY: admin-credential run test lint typecheck unit integration e2e validate build deploy bench openapi layer-requirements clean
 
 # --- environments: the app's own, and a separate one for the SAM CLI and cfn-lint (they pin boto3/pydantic)
 $(VENV)/.installed: pyproject.toml
@@ -65,6 +66,9 @@ e2e: $(VENV)/.installed
 
 deploy: build
 	$(SAM) deploy $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV),)
+
+admin-credential: $(VENV)/.installed
+	$(SOURCES) $(PY) scripts/create_admin.py --stack $(or $(STACK),$(if $(filter prod,$(CONFIG_ENV)),posthorn-prod,posthorn-dev))
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
