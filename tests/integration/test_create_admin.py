@@ -1,4 +1,4 @@
-"""The first admin credential of a deployed stack, made by scripts/create_admin.py from the stack's outputs."""
+"""A deployed stack's first admin credential, made by scripts/create_admin.py from the stack's outputs."""
 
 from __future__ import annotations
 
