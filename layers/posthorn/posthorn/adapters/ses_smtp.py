@@ -152,6 +152,17 @@ class SesSmtpTransport:
             return False
 
     def _open(self) -> _Connection:
+        opened: list[smtplib.SMTP] = []
+        try:
+            smtp = self._connect(opened)
+        except BaseException:
+            for half_open in opened:  # failed STARTTLS or AUTH: close the socket, never leak it
+                _Connection(half_open).close()
+            raise
+        self.connections_opened += 1
+        return _Connection(smtp)
+
+    def _connect(self, opened: list[smtplib.SMTP]) -> smtplib.SMTP:
         s = self.settings
         try:
             smtp: smtplib.SMTP
@@ -159,8 +170,10 @@ class SesSmtpTransport:
                 smtp = smtplib.SMTP_SSL(
                     s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout, context=self._context
                 )
+                opened.append(smtp)
             else:
                 smtp = smtplib.SMTP(s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout)
+                opened.append(smtp)
                 smtp.ehlo()
                 smtp.starttls(context=self._context)
             smtp.ehlo()
@@ -177,8 +190,7 @@ class SesSmtpTransport:
             raise _Transient(f"{error.smtp_code} {_text(error.smtp_error)}", drop_connection=True) from None
         except (smtplib.SMTPException, OSError) as error:
             raise _Transient(f"cannot connect to {s.host}:{s.port}: {error}", drop_connection=True) from None
-        self.connections_opened += 1
-        return _Connection(smtp)
+        return smtp
 
     # --- one transaction ---------------------------------------------------------------------------
     def _transaction(

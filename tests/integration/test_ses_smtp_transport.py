@@ -1,0 +1,284 @@
+"""The SES SMTP transport against the local SES (STARTTLS + AUTH on loopback): connection pooling, retries
+on SES's transient replies, permanent refusals, and how the API answers each of them."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from posthorn.adapters.ses_smtp import SesSmtpTransport, SmtpSettings
+from posthorn.logic.ports import DeliveryRejected, DeliveryUnavailable
+from posthorn_local.ses_smtp_server import FaultPlan, LocalSes
+from posthorn_local.tls import TlsMaterial
+from tests.conftest import SMTP, Stack
+from tests.support.api import ApiClient
+from tests.support.fakes import ManualMonotonic
+
+RAW = b"From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nHello\r\n"
+BUDGET = 2.0
+
+
+class Harness:
+    """A transport on a clock the test moves: backoff sleeps advance it, so retries take no real time."""
+
+    def __init__(
+        self, ses: LocalSes, material: TlsMaterial, *, password: str = SMTP.password, **settings: Any
+    ) -> None:
+        self.clock = ManualMonotonic()
+        self.sleeps: list[float] = []
+        self.transport = SesSmtpTransport(
+            SmtpSettings(
+                host="localhost",
+                port=ses.port,
+                username=SMTP.username,
+                password=password,
+                ca_file=str(material.ca_file),
+                timeout=5.0,
+                **settings,
+            ),
+            sleep=self._sleep,
+            clock=self.clock,
+        )
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.clock.advance(seconds)
+
+    def send(self, raw: bytes = RAW, rcpt: tuple[str, ...] = ("b@example.net",)) -> Any:
+        return self.transport.send("a@example.com", list(rcpt), raw, deadline=self.clock() + BUDGET)
+
+
+@pytest.fixture
+def harness(local_ses: LocalSes, tls: TlsMaterial) -> Iterator[Harness]:
+    made = Harness(local_ses, tls)
+    yield made
+    made.transport.close()
+
+
+# --- the transport on its own ------------------------------------------------------------------------
+def test_send_returns_the_ses_message_id(harness: Harness, local_ses: LocalSes) -> None:
+    receipt = harness.send()
+    [received] = local_ses.outbox.list()
+    assert receipt.ses_message_id == received.ses_message_id
+    assert receipt.refused == {}
+    assert received.raw == RAW
+
+
+def test_two_sends_in_a_row_use_one_connection(harness: Harness, local_ses: LocalSes) -> None:
+    harness.send()
+    harness.clock.advance(0.5)
+    harness.send()
+    assert harness.transport.connections_opened == 1
+    assert len(local_ses.outbox) == 2
+
+
+def test_connection_idle_over_a_second_is_checked_and_kept(harness: Harness) -> None:
+    harness.send()
+    harness.clock.advance(harness.transport.check_after_idle + 1)
+    harness.send()
+    assert harness.transport.connections_opened == 1
+
+
+def test_connection_idle_longer_than_max_idle_is_replaced(harness: Harness, local_ses: LocalSes) -> None:
+    harness.send()
+    harness.clock.advance(harness.transport.max_idle + 0.1)
+    harness.send()
+    assert harness.transport.connections_opened == 2
+    assert len(local_ses.outbox) == 2
+
+
+@pytest.mark.parametrize(("reply", "connections"), [("421", 2), ("451", 1), ("454", 1), ("drop", 2)])
+def test_transient_reply_once_is_retried_and_sent_once(
+    harness: Harness, local_ses: LocalSes, reply: str, connections: int
+) -> None:
+    local_ses.faults.force(reply)
+    receipt = harness.send()
+    [received] = local_ses.outbox.list()
+    assert receipt.ses_message_id == received.ses_message_id
+    assert local_ses.faults.injected[reply] == 1
+    assert len(harness.sleeps) == 1
+    # 421 and a dropped connection need a new connection; 451/454 keep the one they had after RSET.
+    assert harness.transport.connections_opened == connections
+
+
+def test_persistent_throttling_gives_up_within_the_deadline(harness: Harness, local_ses: LocalSes) -> None:
+    local_ses.faults.force(*["454"] * 50)
+    with pytest.raises(DeliveryUnavailable, match="454"):
+        harness.send()
+    assert len(local_ses.outbox) == 0
+    assert sum(harness.sleeps) < BUDGET
+    assert len(harness.sleeps) >= 2
+    assert local_ses.faults.injected["454"] == len(harness.sleeps) + 1
+
+
+def test_backoff_grows_between_attempts(harness: Harness, local_ses: LocalSes) -> None:
+    local_ses.faults.force(*["451"] * 50)
+    with pytest.raises(DeliveryUnavailable):
+        harness.send()
+    base, cap = harness.transport.backoff_base, harness.transport.backoff_cap
+    for attempt, delay in enumerate(harness.sleeps):
+        assert min(cap, base * 2**attempt) * 0.5 <= delay <= min(cap, base * 2**attempt)
+
+
+def test_554_is_rejected_at_once_and_the_connection_kept(harness: Harness, local_ses: LocalSes) -> None:
+    local_ses.faults.force("554")
+    with pytest.raises(DeliveryRejected) as caught:
+        harness.send()
+    assert caught.value.code == 554
+    assert harness.sleeps == []
+    harness.send()
+    assert harness.transport.connections_opened == 1
+    assert len(local_ses.outbox) == 1
+
+
+def test_lines_starting_with_a_dot_and_bare_newlines_arrive_intact(
+    harness: Harness, local_ses: LocalSes
+) -> None:
+    raw = b"Subject: dots\r\n\r\n.one\r\n..two\n.\nlast line\n"
+    harness.send(raw)
+    assert local_ses.outbox.list()[0].raw == raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def test_wrong_password_is_a_permanent_rejection(local_ses: LocalSes, tls: TlsMaterial) -> None:
+    harness = Harness(local_ses, tls, password="wrong")
+    with pytest.raises(DeliveryRejected) as caught:
+        harness.send()
+    assert caught.value.code == 535
+    assert harness.sleeps == []
+    assert harness.transport.connections_opened == 0
+
+
+def test_temporary_auth_failure_is_retried(
+    harness: Harness, local_ses: LocalSes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_login = smtplib.SMTP.login
+    calls: list[str] = []
+
+    def flaky_login(self: smtplib.SMTP, user: str, password: str, **kwargs: Any) -> Any:
+        calls.append(user)
+        if len(calls) == 1:
+            raise smtplib.SMTPAuthenticationError(454, b"Temporary authentication failure")
+        return real_login(self, user, password, **kwargs)
+
+    monkeypatch.setattr(smtplib.SMTP, "login", flaky_login)
+    harness.send()
+    assert len(calls) == 2
+    assert len(local_ses.outbox) == 1
+
+
+def test_untrusted_certificate_is_unavailable_without_retry(local_ses: LocalSes, tls: TlsMaterial) -> None:
+    harness = Harness(local_ses, tls)
+    harness.transport = SesSmtpTransport(
+        SmtpSettings(host="localhost", port=local_ses.port, username=SMTP.username, password=SMTP.password),
+        sleep=harness._sleep,
+        clock=harness.clock,
+    )
+    with pytest.raises(DeliveryUnavailable, match="certificate"):
+        harness.send()
+    assert harness.sleeps == []
+
+
+def test_implicit_tls_is_supported(tls: TlsMaterial) -> None:
+    with LocalSes(
+        username=SMTP.username, password=SMTP.password, tls=tls, mode="tls", faults=FaultPlan()
+    ) as ses:
+        harness = Harness(ses, tls, tls="tls")
+        receipt = harness.send()
+        harness.transport.close()
+        assert receipt.ses_message_id == ses.outbox.list()[0].ses_message_id
+
+
+# --- through the API ---------------------------------------------------------------------------------
+MESSAGE = {"from_email": "hello@example.com", "to": ["user@example.net"], "subject": "Hi", "body_text": "x"}
+
+
+def message_records(stack: Stack) -> list[dict[str, Any]]:
+    from posthorn.adapters.dynamodb import from_item
+
+    items = stack.session.client("dynamodb").scan(TableName=stack.table)["Items"]
+    return [from_item(item) for item in items if item["sk"]["S"] == "MSG"]
+
+
+def test_transient_ses_replies_then_success_are_200_with_one_message_each(
+    api: ApiClient, sender_key: str, local_ses: LocalSes
+) -> None:
+    for count, reply in enumerate(("421", "451", "454", "drop"), start=1):
+        local_ses.faults.force(reply)
+        response = api.post("/v1/email", MESSAGE, api_key=sender_key)
+        assert response.status == 200, (reply, response.body)
+        assert response.json["status"] == "sent"
+        assert len(local_ses.outbox) == count, reply
+        assert local_ses.faults.injected[reply] == 1
+
+
+def test_persistent_454_is_503_and_the_message_is_recorded_failed(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, stack: Stack
+) -> None:
+    local_ses.faults.force(*["454"] * 50)
+    response = api.post("/v1/email", MESSAGE, api_key=sender_key)
+    assert response.status == 503, response.body
+    assert response.json["error"]["code"] == "upstream_unavailable"
+    assert len(local_ses.outbox) == 0
+    [record] = message_records(stack)
+    assert record["status"] == "failed"
+    assert "454" in record["error"]
+    assert record["recipients"]["user@example.net"]["status"] == "failed"
+
+
+def test_554_is_502_and_the_message_is_recorded_failed(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, stack: Stack
+) -> None:
+    local_ses.faults.force("554")
+    response = api.post("/v1/email", MESSAGE, api_key=sender_key)
+    assert response.status == 502, response.body
+    assert response.json["error"]["code"] == "upstream_rejected"
+    [record] = message_records(stack)
+    assert record["status"] == "failed"
+    assert "554" in record["error"]
+    view = api.get(f"/v1/messages/{record['message_id']}", api_key=sender_key).json
+    assert view["status"] == "failed"
+    assert view["recipients"] == [{"email": "user@example.net", "type": "to", "status": "failed"}]
+
+
+def test_two_api_sends_in_a_row_open_one_connection(
+    api: ApiClient, sender_key: str, local_ses: LocalSes
+) -> None:
+    from send_api import dependencies
+
+    for _ in range(2):
+        assert api.post("/v1/email", MESSAGE, api_key=sender_key).status == 200
+    assert dependencies.transport().connections_opened == 1
+    assert len(local_ses.outbox) == 2
+
+
+def test_api_replaces_a_connection_idle_longer_than_max_idle(
+    api: ApiClient, sender_key: str, local_ses: LocalSes
+) -> None:
+    from send_api import dependencies
+
+    transport = dependencies.transport()
+    transport.max_idle = 0.0
+    for _ in range(2):
+        assert api.post("/v1/email", MESSAGE, api_key=sender_key).status == 200
+    assert transport.connections_opened == 2
+
+
+def test_wrong_smtp_password_is_502_and_the_message_recorded_failed(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, stack: Stack
+) -> None:
+    # A misconfigured SMTP secret is answered as SES refusing the message (502 upstream_rejected), with no
+    # retry; arguably a 503 (our configuration, not the message) would tell the client to retry later.
+    stack.session.client("secretsmanager").put_secret_value(
+        SecretId=stack.ids["SesSmtpSecretId"],
+        SecretString=json.dumps({"username": SMTP.username, "password": "wrong"}),
+    )
+    response = api.post("/v1/email", MESSAGE, api_key=sender_key)
+    assert response.status == 502, response.body
+    assert response.json["error"]["code"] == "upstream_rejected"
+    assert "535" in response.json["error"]["message"]
+    [record] = message_records(stack)
+    assert record["status"] == "failed"
