@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_committed_openapi_document_matches_the_code() -> None:
     from scripts.openapi import DOCUMENT, render, served_document
 
-    assert DOCUMENT.read_text() == render(served_document()), "run `make openapi` and commit docs/openapi.json"
+    assert DOCUMENT.read_text() == render(served_document()), "run `make openapi`, commit docs/openapi.json"
 
 
 def test_every_template_route_is_public_or_has_a_permission() -> None:
@@ -27,9 +27,8 @@ def test_every_documented_path_is_deployed() -> None:
     from scripts.openapi import served_document
 
     deployed = {(route.method, route.path) for route in template.routes()}
-    documented = {
-        (method.upper(), path) for path, operations in served_document()["paths"].items() for method in operations
-    }
+    paths = served_document()["paths"]
+    documented = {(method.upper(), path) for path, operations in paths.items() for method in operations}
     assert documented <= deployed
 
 
