@@ -44,6 +44,37 @@ def test_plain_string_recipient_with_display_name_is_split() -> None:
     assert (parsed.to[0].name, parsed.to[0].email) == ("Jane Doe", "jane@example.net")
 
 
+@pytest.mark.parametrize(
+    ("value", "name", "email"),
+    [
+        ("<only@example.net>", None, "only@example.net"),
+        ('"Doe, Jane" <jane@example.net>', "Doe, Jane", "jane@example.net"),
+        ('"A \\"B\\" C" <j@example.net>', 'A "B" C', "j@example.net"),
+        ("a@example.net <b@example.net>", "a@example.net", "b@example.net"),
+        ("  Jane   < jane@example.net > ", "Jane", "jane@example.net"),
+    ],
+)
+def test_plain_string_recipient_forms(value: str, name: str | None, email: str) -> None:
+    [recipient] = SendEmailRequest.model_validate(request(to=[value])).to
+    assert (recipient.name, recipient.email) == (name, email)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Jane <jane@example.net>, Bob <bob@example.net>",
+        "bob@example.net, Jane <jane@example.net>",
+        "Doe; Jane <jane@example.net>",
+        "Jane <jane@example.net> trailing",
+        "Jane <jane@example.net",
+        "Jane <>",
+        "a@example.net, b@example.net",
+    ],
+)
+def test_plain_string_that_is_not_exactly_one_mailbox_is_refused(value: str) -> None:
+    assert locations(request(to=["ok@example.net", value])) == [("to", 1, "email")]
+
+
 def test_recipient_domain_is_lower_cased_and_local_part_kept() -> None:
     parsed = SendEmailRequest.model_validate(request(to=[{"email": "John.Smith@Example.NET"}]))
     assert parsed.to[0].email == "John.Smith@example.net"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from email.utils import parseaddr
 
 # RFC 5321/5322 dot-atom local part (ASCII: SES does not support SMTPUTF8 local parts).
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 MAX_ADDRESS_LENGTH = 254
+# `Display Name <addr-spec>`: one mailbox, nothing before or after it.
+_NAME_ADDR = re.compile(r"^\s*(?P<name>[^<>]*?)\s*<(?P<address>[^<>]*)>\s*$")
 # Every character str.splitlines() breaks on: the email package refuses header values holding any of them.
 _LINE_BREAK = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
@@ -47,12 +48,20 @@ def normalize_address(address: str) -> str:
 
 
 def split_display_address(value: str) -> tuple[str, str]:
-    """`"Jane <jane@example.com>"` → `("Jane", "jane@example.com")`; a bare address keeps an empty name."""
-    if "<" in value:
-        name, address = parseaddr(value)
-        if address:
-            return name, address
-    return "", value
+    """`"Jane <jane@example.com>"` → `("Jane", "jane@example.com")`; a bare address keeps an empty name.
+
+    Exactly one mailbox: anything else (`"a <x@y>, b <z@y>"`, text after the `>`, an unquoted `,` or `;`
+    in the name) is returned whole, so address validation refuses it instead of silently sending to the
+    first address of a list, or to an address written in the display name."""
+    match = _NAME_ADDR.match(value)
+    if match is None:
+        return "", value
+    name, address = match.group("name"), match.group("address")
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = re.sub(r"\\(.)", r"\1", name[1:-1])
+    elif any(separator in name for separator in ',;"'):
+        return "", value
+    return name, address
 
 
 def domain_of(address: str) -> str:
