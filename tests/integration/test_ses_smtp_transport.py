@@ -143,6 +143,39 @@ def test_lines_starting_with_a_dot_and_bare_newlines_arrive_intact(
     assert local_ses.outbox.list()[0].raw == raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
+def refuse_at_rcpt(monkeypatch: pytest.MonkeyPatch, refused: set[str]) -> None:
+    """SES answers 550 at RCPT TO for these addresses (the local SES itself accepts every valid one)."""
+    real_rcpt = smtplib.SMTP.rcpt
+
+    def rcpt(self: smtplib.SMTP, recipient: str, options: Any = ()) -> tuple[int, bytes]:
+        if recipient in refused:
+            return 550, b"Mailbox unavailable"
+        return real_rcpt(self, recipient, options)
+
+    monkeypatch.setattr(smtplib.SMTP, "rcpt", rcpt)
+
+
+def test_recipient_refused_at_rcpt_is_reported_and_the_rest_sent(
+    harness: Harness, local_ses: LocalSes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_at_rcpt(monkeypatch, {"bad@example.net"})
+    receipt = harness.send(rcpt=("good@example.net", "bad@example.net"))
+    assert receipt.refused == {"bad@example.net": "550 Mailbox unavailable"}
+    assert local_ses.outbox.list()[0].rcpt_to == ("good@example.net",)
+
+
+def test_every_recipient_refused_is_a_rejection_and_nothing_is_sent(
+    harness: Harness, local_ses: LocalSes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_at_rcpt(monkeypatch, {"bad@example.net", "worse@example.net"})
+    with pytest.raises(DeliveryRejected) as caught:
+        harness.send(rcpt=("bad@example.net", "worse@example.net"))
+    assert caught.value.code == 550
+    assert len(local_ses.outbox) == 0
+    harness.send()
+    assert harness.transport.connections_opened == 1
+
+
 def test_wrong_password_is_a_permanent_rejection(local_ses: LocalSes, tls: TlsMaterial) -> None:
     harness = Harness(local_ses, tls, password="wrong")
     with pytest.raises(DeliveryRejected) as caught:
@@ -282,3 +315,20 @@ def test_wrong_smtp_password_is_502_and_the_message_recorded_failed(
     assert "535" in response.json["error"]["message"]
     [record] = message_records(stack)
     assert record["status"] == "failed"
+
+
+def test_recipient_refused_by_ses_is_listed_rejected(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_at_rcpt(monkeypatch, {"bad@example.net"})
+    body = {**MESSAGE, "to": ["good@example.net", "bad@example.net"]}
+    response = api.post("/v1/email", body, api_key=sender_key)
+    assert response.status == 200, response.body
+    assert response.json["count"] == 1
+    assert [r["status"] for r in response.json["recipients"]] == ["sent", "rejected"]
+    view = api.get(f"/v1/messages/{response.json['message_id']}", api_key=sender_key).json
+    assert {r["email"]: r["status"] for r in view["recipients"]} == {
+        "good@example.net": "sent",
+        "bad@example.net": "rejected",
+    }
+    assert local_ses.outbox.list()[0].rcpt_to == ("good@example.net",)
