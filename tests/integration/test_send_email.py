@@ -222,11 +222,6 @@ def test_send_with_body_that_is_not_a_json_object_is_400(api: ApiClient, sender_
     assert_error(api.request("POST", PATH, raw=raw, api_key=sender_key), 400, "invalid_json")
 
 
-@pytest.mark.xfail(
-    reason="Powertools' _normalize_field_value takes item [0] of a list body, so a JSON array of messages "
-    "sends the first one (200); send_api never refuses it",
-    strict=True,
-)
 def test_send_with_json_array_of_messages_is_400_and_sends_nothing(
     api: ApiClient, sender_key: str, local_ses: LocalSes
 ) -> None:
@@ -236,21 +231,11 @@ def test_send_with_json_array_of_messages_is_400_and_sends_nothing(
     assert_error(response, 400, "invalid_json")
 
 
-@pytest.mark.xfail(
-    reason="send_api/errors.py validation_failure: an empty or `null` body is 422 'Field required' with no "
-    "field, not 400 invalid_json",
-    strict=True,
-)
 @pytest.mark.parametrize("raw", [b"", b"null"])
 def test_send_with_empty_or_null_body_is_400(api: ApiClient, sender_key: str, raw: bytes) -> None:
     assert_error(api.request("POST", PATH, raw=raw, api_key=sender_key), 400, "invalid_json")
 
 
-@pytest.mark.xfail(
-    reason="send_api/app.py: Powertools raises RequestUnsupportedContentType for a non-JSON Content-Type, "
-    "which no handler maps, so it is a 500",
-    strict=True,
-)
 def test_send_with_wrong_content_type_is_400(api: ApiClient, sender_key: str) -> None:
     response = api.request(
         "POST",
@@ -557,11 +542,6 @@ def test_idempotency_key_is_released_after_an_upstream_failure_so_a_retry_sends(
     assert len(local_ses.outbox) == 1
 
 
-@pytest.mark.xfail(
-    reason="send_api/idempotency.py: with an Idempotency-Key, an error becomes a Response whose body is "
-    "validated against SendResult, so every error (and its replay) is a 500",
-    strict=True,
-)
 def test_idempotent_request_that_fails_keeps_its_error_status_and_replays_it(
     api: ApiClient, sender_key: str
 ) -> None:
@@ -575,11 +555,6 @@ def test_idempotent_request_that_fails_keeps_its_error_status_and_replays_it(
     assert second.headers.get("Idempotent-Replayed") == "true"
 
 
-@pytest.mark.xfail(
-    reason="send_api/idempotency.py: a 503 under an Idempotency-Key is turned into a 500 by response "
-    "validation against SendResult",
-    strict=True,
-)
 def test_idempotent_send_that_hits_ses_throttling_is_503(
     api: ApiClient, sender_key: str, local_ses: LocalSes
 ) -> None:

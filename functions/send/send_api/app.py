@@ -7,12 +7,16 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBase, HTTPBearer
 
-from posthorn.errors import NotFound, PosthornError
+from posthorn.errors import InvalidJson, NotFound, PosthornError
 from send_api.auth import authorize
 from send_api.errors import error_body, error_response, validation_failure
+from send_api.idempotency import Replay
 from send_api.routes import admin, email, health, messages, suppressions
 
 logger = Logger()
@@ -30,7 +34,17 @@ def authenticate_request(app: APIGatewayRestResolver, next_middleware: NextMiddl
     return next_middleware(app)
 
 
-app.use(middlewares=[authenticate_request])
+def require_json_object(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """Powertools validates a JSON array body by its first item; API.md wants a body that is not an object
+    refused as a whole."""
+    event = app.current_event
+    content_type = (event.headers.get("content-type") or "").lower()
+    if event.body and content_type.startswith("application/json") and not isinstance(event.json_body, dict):
+        raise InvalidJson("the request body must be a JSON object")
+    return next_middleware(app)
+
+
+app.use(middlewares=[authenticate_request, require_json_object])
 for router in (health.router, email.router, messages.router, suppressions.router, admin.router):
     app.include_router(router)
 
@@ -51,8 +65,13 @@ def handle_domain_error(error: PosthornError) -> Response:
     return error_response(error)
 
 
-@app.exception_handler(RequestValidationError)
-def handle_invalid_request(error: RequestValidationError) -> Response:
+@app.exception_handler(Replay)
+def handle_replay(replay: Replay) -> Response:
+    return replay.response()
+
+
+@app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
+def handle_invalid_request(error: RequestValidationError | RequestUnsupportedContentType) -> Response:
     # Powertools validates the body before any middleware runs: authenticate first, so a caller without a
     # valid credential learns nothing about the request's shape.
     try:

@@ -50,7 +50,7 @@ def validation_failure(errors: Sequence[dict[str, Any]], content_type: str) -> P
     if content_type and not content_type.startswith("application/json"):
         return InvalidJson("the request body must be JSON, sent with Content-Type: application/json")
     if any(
-        error.get("type") in {"model_attributes_type", "dict_type"} and len(error["loc"]) <= 1
+        error.get("type") in {"model_attributes_type", "dict_type", "missing"} and len(error["loc"]) <= 1
         for error in errors
     ):
         return InvalidJson("the request body must be a JSON object")

@@ -15,9 +15,27 @@ from posthorn.errors import PosthornError
 from posthorn.logic import idempotency
 from posthorn.models.credentials import Credential
 from send_api import dependencies
-from send_api.errors import error_response
+from send_api.errors import error_body
 
 REPLAY_HEADER = "Idempotent-Replayed"
+
+
+class Replay(Exception):  # noqa: N818 - not an error: the stored answer, raised past response validation
+    """The first answer to this key, to send again as it was. Raised, not returned, because Powertools
+    validates a route's returned Response against the route's success model, and the first answer may
+    have been an error."""
+
+    def __init__(self, stored: idempotency.StoredResponse) -> None:
+        super().__init__(stored.status)
+        self.stored = stored
+
+    def response(self) -> Response:
+        return Response(
+            status_code=self.stored.status,
+            content_type=content_types.APPLICATION_JSON,
+            body=self.stored.body,
+            headers={REPLAY_HEADER: "true"},
+        )
 
 
 def json_response(status: int, body: BaseModel | dict[str, Any]) -> Response:
@@ -39,27 +57,24 @@ def idempotent(app: BaseRouter, credential: Credential, handle: Callable[[], Res
     scope = idempotency.scope_key(credential.username, key)
     now = int(time.time())
     ttl = dependencies.settings().idempotency_ttl_seconds
-    replay = idempotency.begin(
-        store, scope, idempotency.fingerprint(app.current_event.json_body), now=now, ttl_seconds=ttl
-    )
+    body_fingerprint = idempotency.fingerprint(app.current_event.json_body)
+    replay = idempotency.begin(store, scope, body_fingerprint, now=now, ttl_seconds=ttl)
     if replay is not None:
-        response = Response(
-            status_code=replay.status,
-            content_type=content_types.APPLICATION_JSON,
-            body=json.loads(replay.body),
-        )
-        response.headers[REPLAY_HEADER] = "true"
-        return response
+        raise Replay(replay)
+
+    def remember(status: int, body: str) -> None:
+        if idempotency.should_remember(status):
+            store.complete(scope, idempotency.StoredResponse(status, body), expires_at=now + ttl)
+        else:
+            store.release(scope)
+
     try:
         response = handle()
     except PosthornError as error:
-        response = error_response(error)
+        remember(error.status, error_body(error.code, error.message, error.details))
+        raise
     except BaseException:
         store.release(scope)
         raise
-    body = _serialized(response.body)
-    if idempotency.should_remember(response.status_code):
-        store.complete(scope, idempotency.StoredResponse(response.status_code, body), expires_at=now + ttl)
-    else:
-        store.release(scope)
+    remember(response.status_code, _serialized(response.body))
     return response
