@@ -1,0 +1,115 @@
+"""`make run`: start the local stack on 127.0.0.1 and keep it running until Ctrl-C or SIGTERM.
+
+Environment: `POSTHORN_PORT` (default 3000), `POSTHORN_ADMIN_KEY` (`<username>.<secret>`; generated when
+unset). The functions' packages come from PYTHONPATH, which the Makefile sets
+(`layers/posthorn:functions/send:functions/bounce:local`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+from types import FrameType
+
+from posthorn_local.stack import LocalStack
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _port() -> int:
+    text = os.environ.get("POSTHORN_PORT", "").strip() or "3000"
+    if not text.isdigit() or int(text) > 65535:
+        raise SystemExit(f"POSTHORN_PORT must be a port number (0-65535), not {text!r}")
+    return int(text)
+
+
+def banner(stack: LocalStack) -> str:
+    api, admin = stack.api_url, shlex.quote(stack.admin_key or "")
+    origin = (
+        "generated; set POSTHORN_ADMIN_KEY to choose it"
+        if stack.admin_key_generated
+        else "POSTHORN_ADMIN_KEY"
+    )
+    json_header = "-H 'Content-Type: application/json'"
+    return f"""
+Posthorn local stack is running (development only).
+  API            {api}
+  Local pages    {api}/_local/   (outbox: {api}/_local/outbox)
+  Admin api_key  {stack.admin_key}   ({origin})
+  Local SES      {stack.smtp_host}:{stack.ses.port}   (SMTP, STARTTLS + AUTH; CA {stack.ca_file})
+  AWS (moto)     {stack.moto_url}
+
+Try it:
+  API={api}
+  ADMIN={admin}
+  curl -sS -X POST "$API/v1/domains" -H "Authorization: Bearer $ADMIN" {json_header} \\
+    -d '{{"domain": "example.com"}}'
+  KEY=$(curl -sS -X POST "$API/v1/credentials" -H "Authorization: Bearer $ADMIN" {json_header} \\
+    -d '{{"name": "app", "domains": ["example.com"], "permissions": ["send", "read"]}}' \\
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["api_key"])')
+  curl -sS -X POST "$API/v1/email" -H "Authorization: Bearer $KEY" {json_header} \\
+    -d '{{"from_email": "hello@example.com", "to": ["success@simulator.amazonses.com"],
+         "subject": "Hello", "body_text": "It works."}}'
+
+Press Ctrl-C to stop.
+""".rstrip()
+
+
+def _configure_logging() -> None:
+    formatter = logging.Formatter(LOG_FORMAT)
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+    # The stack's own lines get a handler of their own: Powertools filters the root handlers so they drop
+    # every logger whose name contains its service name ("posthorn"), which includes "posthorn_local".
+    own = logging.getLogger("posthorn_local")
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter)
+    own.addHandler(handler)
+    own.setLevel(logging.INFO)
+    own.propagate = False
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every address at INFO
+
+
+def main() -> int:
+    _configure_logging()
+
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C forces the exit
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    try:
+        stack = LocalStack(port=_port(), admin_key=os.environ.get("POSTHORN_ADMIN_KEY") or None)
+        stack.start()
+    except ValueError as error:
+        print(f"posthorn-local: {error}", file=sys.stderr)
+        return 2
+    except ImportError as error:
+        print(
+            f"posthorn-local: {error}; run it with `make run`, or with "
+            "PYTHONPATH=layers/posthorn:functions/send:functions/bounce:local",
+            file=sys.stderr,
+        )
+        return 1
+    except OSError as error:
+        print(f"posthorn-local: cannot start: {error}", file=sys.stderr)
+        return 1
+    try:
+        print(banner(stack), flush=True)
+        while not stopping.wait(1.0):
+            pass
+        print("\nStopping…", flush=True)
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,351 @@
+"""The local API: an HTTP server (stdlib) that does what API Gateway and Lambda do when deployed.
+
+Every route of template.yaml goes to its function's handler with the REST API proxy event (`apigw`); the
+answer becomes the HTTP response. A handler that raises, or answers something that is not a proxy response,
+gets API Gateway's `502 {"message": "Internal server error"}`. Paths outside the template are a JSON 404.
+
+The `/_local/*` routes (API.md, "The local stack") are served here and never deployed: the outbox, the raw
+messages, SES Open/Click events, and `POST /_local/sns` into the events function. `GET /_local/` renders
+`LocalHttpServer.index_page`; replace it (or pass `index_page=`) to serve a richer page.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import json
+import logging
+import re
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from posthorn_local.apigw import LambdaContext, build_event, decode_response, match_route
+from posthorn_local.ses_events_publisher import EventsPublisher, click_event, open_event
+from posthorn_local.ses_smtp_server import Outbox
+from posthorn_local.template import Route
+
+logger = logging.getLogger(__name__)
+
+# API Gateway refuses request bodies over 10 MB before the function runs.
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+INTERNAL_ERROR = {"message": "Internal server error"}
+
+Response = tuple[int, dict[str, str], bytes]
+
+
+class LambdaFunction:
+    """One function of the template run in this process like a single Lambda instance: its handler is
+    imported on first use and invocations run one at a time (the handlers keep per-invocation state)."""
+
+    def __init__(self, logical_id: str, handler: str) -> None:
+        self.logical_id = logical_id
+        self.handler = handler
+        self._lock = threading.Lock()
+        self._function: Callable[[dict[str, Any], Any], Any] | None = None
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self._lock:
+            if self._function is None:
+                module, _, attribute = self.handler.rpartition(".")
+                self._function = getattr(importlib.import_module(module), attribute)
+            return self._function(event, LambdaContext(function_name=f"posthorn-local-{self.logical_id}"))
+
+
+@dataclass
+class LocalServices:
+    """What the `/_local/*` routes read and drive."""
+
+    outbox: Outbox
+    publisher: EventsPublisher
+    events_function: LambdaFunction
+
+
+IndexPage = Callable[[LocalServices], str]
+
+
+def _subject(raw: bytes) -> str:
+    return str(BytesParser(policy=policy.default).parsebytes(raw, headersonly=True).get("Subject", ""))
+
+
+def minimal_index_page(services: LocalServices) -> str:
+    """A plain listing of the outbox and of the published SES events (every value escaped)."""
+    e = html.escape
+    rows = "".join(
+        "<tr>"
+        f"<td><a href='/_local/outbox/{e(m.id)}/raw'>{e(m.id)}</a></td>"
+        f"<td>{e(m.received_at.isoformat(timespec='seconds'))}</td>"
+        f"<td>{e(m.mail_from)}</td><td>{e(', '.join(m.rcpt_to))}</td>"
+        f"<td>{e(_subject(m.raw))}</td><td>{m.size}</td>"
+        "</tr>"
+        for m in services.outbox.list()
+    )
+    events = "".join(
+        f"<li>{e(p.at.isoformat(timespec='seconds'))} {e(p.event_type)} {e(p.ses_message_id)} "
+        f"{e(', '.join(p.recipients))}{'' if p.ok else ' — failed: ' + e(p.error or '')}</li>"
+        for p in services.publisher.published()
+    )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Posthorn local</title></head>"
+        "<body><h1>Posthorn local outbox</h1><table><thead><tr><th>id</th><th>received</th><th>from</th>"
+        "<th>to</th><th>subject</th><th>bytes</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+        f"<h2>SES events published</h2><ul>{events}</ul></body></html>"
+    )
+
+
+def _json(status: int, value: Any, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(value, default=str).encode()
+    return status, {"Content-Type": "application/json", **(headers or {})}, body
+
+
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """API.md's error shape."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return _json(status, {"error": error}, headers)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class LocalHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        routes: list[Route],
+        functions: dict[str, LambdaFunction],
+        services: LocalServices,
+        index_page: IndexPage = minimal_index_page,
+    ) -> None:
+        super().__init__(address, _RequestHandler)
+        self.routes = routes
+        self.functions = functions
+        self.services = services
+        self.index_page = index_page
+        self._local_routes: list[tuple[str, re.Pattern[str], str, Callable[..., Response]]] = [
+            ("GET", re.compile(r"/_local/?"), "/_local/", self._index),
+            ("GET", re.compile(r"/_local/outbox"), "/_local/outbox", self._outbox),
+            ("GET", re.compile(r"/_local/outbox/(?P<id>[^/]+)/raw"), "/_local/outbox/{id}/raw", self._raw),
+            (
+                "POST",
+                re.compile(r"/_local/outbox/(?P<id>[^/]+)/open"),
+                "/_local/outbox/{id}/open",
+                self._open,
+            ),
+            (
+                "POST",
+                re.compile(r"/_local/outbox/(?P<id>[^/]+)/click"),
+                "/_local/outbox/{id}/click",
+                self._click,
+            ),
+            ("POST", re.compile(r"/_local/sns"), "/_local/sns", self._sns),
+            ("GET", re.compile(r"/_local/events"), "/_local/events", self._events),
+        ]
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    # --- dispatch -------------------------------------------------------------------------------
+    def respond(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str
+    ) -> tuple[str, Response]:
+        """(route name for the access log, response) for one request."""
+        split = urlsplit(target)
+        path = split.path
+        if path == "/_local" or path.startswith("/_local/"):
+            return self._local(method, path, body)
+        matched = match_route(self.routes, method, path)
+        if matched is None:
+            allowed = sorted({route.method for route in self.routes if route.pattern.match(path)})
+            if allowed:
+                return "(method not allowed)", _error(
+                    405,
+                    "method_not_allowed",
+                    f"{method} is not allowed here",
+                    headers={"Allow": ", ".join(allowed)},
+                )
+            return "(no route)", _error(404, "not_found", "no such route")
+        route, parameters = matched
+        event = build_event(
+            method,
+            path,  # API Gateway's REST `path` keeps the percent-encoding; path parameters are decoded
+            resource=route.path,
+            path_parameters={name: unquote(value) for name, value in parameters.items()},
+            query=split.query,
+            headers=headers,
+            body=body if body else None,
+            source_ip=client_ip,
+        )
+        return route.path, self._invoke_api(route, event)
+
+    def _invoke_api(self, route: Route, event: dict[str, Any]) -> Response:
+        request_id = event["requestContext"]["requestId"]
+        try:
+            answer = self.functions[route.function].invoke(event)
+            status, headers, body = decode_response(answer)
+        except Exception:
+            logger.error(
+                "%s failed on %s %s:\n%s", route.function, route.method, route.path, traceback.format_exc()
+            )
+            return _json(502, INTERNAL_ERROR, {"x-amzn-RequestId": request_id})
+        return status, {**headers, "x-amzn-RequestId": request_id}, body
+
+    def _local(self, method: str, path: str, body: bytes) -> tuple[str, Response]:
+        for route_method, pattern, name, action in self._local_routes:
+            found = pattern.fullmatch(path)
+            if found and route_method == method:
+                return name, action(body=body, **found.groupdict())
+            if found:
+                return name, _error(405, "method_not_allowed", f"{method} is not allowed here")
+        return "(no route)", _error(404, "not_found", "no such local route")
+
+    # --- /_local/* ------------------------------------------------------------------------------
+    def _index(self, body: bytes) -> Response:
+        page = self.index_page(self.services)
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
+
+    def _outbox(self, body: bytes) -> Response:
+        return _json(200, {"messages": [m.to_summary() for m in self.services.outbox.list()]})
+
+    def _events(self, body: bytes) -> Response:
+        return _json(200, {"events": [p.to_json() for p in self.services.publisher.published()]})
+
+    def _raw(self, body: bytes, id: str) -> Response:
+        message = self.services.outbox.get(id)
+        if message is None:
+            return _error(404, "not_found", "no outbox message has this id")
+        return 200, {"Content-Type": "message/rfc822"}, message.raw
+
+    def _open(self, body: bytes, id: str) -> Response:
+        message = self.services.outbox.get(id)
+        if message is None:
+            return _error(404, "not_found", "no outbox message has this id")
+        return self._publish(open_event(message))
+
+    def _click(self, body: bytes, id: str) -> Response:
+        request = _json_object(body)
+        if request is None:
+            return _error(400, "invalid_json", 'the body must be a JSON object: {"link": "<url>"}')
+        link = request.get("link")
+        if not isinstance(link, str) or not link.strip():
+            return _error(
+                422, "validation_error", "link is required", [{"field": "link", "message": "a URL string"}]
+            )
+        message = self.services.outbox.get(id)
+        if message is None:
+            return _error(404, "not_found", "no outbox message has this id")
+        return self._publish(click_event(message, link))
+
+    def _publish(self, event: dict[str, Any]) -> Response:
+        try:
+            result = self.services.publisher.publish(event)
+        except Exception as error:
+            return self._function_error(error)
+        return _json(200, {"event": event, "result": result})
+
+    def _sns(self, body: bytes) -> Response:
+        event = _json_object(body)
+        if event is None:
+            return _error(400, "invalid_json", 'the body must be a Lambda SNS event: {"Records": [...]}')
+        try:
+            result = self.services.events_function.invoke(event)
+        except Exception as error:
+            return self._function_error(error)
+        return _json(200, result)
+
+    def _function_error(self, error: Exception) -> Response:
+        logger.error("the events function failed:\n%s", traceback.format_exc())
+        return _error(500, "function_error", f"{type(error).__name__}: {error}")
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: LocalHttpServer
+    protocol_version = "HTTP/1.1"
+    server_version = "PosthornLocal"
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        body = self._read_body()
+        if body is None:
+            name, response = (
+                "(too large)",
+                _error(413, "payload_too_large", f"request bodies are limited to {MAX_REQUEST_BYTES} bytes"),
+            )
+            self.close_connection = True
+        else:
+            headers: dict[str, str] = {}
+            for header, value in self.headers.items():
+                headers[header] = f"{headers[header]}, {value}" if header in headers else value
+            name, response = self.server.respond(
+                self.command, self.path, headers, body, self.client_address[0]
+            )
+        status, headers_out, data = response
+        self.send_response(status)
+        for header, value in headers_out.items():
+            if header.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(header, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        # Route templates, never concrete paths: those may hold addresses.
+        logger.info("%s %s %d (%.0f ms)", self.command, name, status, (time.perf_counter() - started) * 1000)
+
+    def _read_body(self) -> bytes | None:
+        """The request body; None when it is over API Gateway's limit."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks, total = [], 0
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                total += size
+                if total > MAX_REQUEST_BYTES:
+                    return None
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The stdlib's access line holds the concrete path; _handle logs the route template instead.
+        logger.debug(format, *args)
+
+
+def serve(server: LocalHttpServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name="local-api", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,288 @@
+"""The whole local stack in one process: AWS (moto server), the template's resources, a local SES with
+STARTTLS and AUTH, SES events into the events function, and the API on 127.0.0.1.
+
+The functions run in this process, so the stack sets the process environment to what template.yaml gives
+them (resolved against the local resources) and restores it on `stop()`. Development only; never deployed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import sys
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from posthorn_local import template
+from posthorn_local.http_server import LambdaFunction, LocalHttpServer, LocalServices, serve
+from posthorn_local.provision import LocalSmtpSecret, environment, provision
+from posthorn_local.ses_events_publisher import EventsPublisher
+from posthorn_local.ses_smtp_server import LocalSes
+from posthorn_local.tls import make_tls_material
+
+logger = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+PREFIX = "posthorn-local"
+SEND_FUNCTION = "SendFunction"
+EVENTS_FUNCTION = "EventsFunction"
+
+# Modules whose cached clients and settings must be rebuilt when the environment changes (via reset()).
+_CACHES = ("send_api.dependencies", "ses_events.dependencies", "ses_events.handler")
+
+
+def _parse_admin_key(key: str) -> str:
+    username, dot, secret = key.partition(".")
+    if not (dot and username and secret):
+        raise ValueError("POSTHORN_ADMIN_KEY must be an api_key of the form <username>.<secret>")
+    return key
+
+
+class _Environment:
+    """Sets environment variables and puts the previous values back."""
+
+    def __init__(self) -> None:
+        self._saved: dict[str, str | None] = {}
+
+    def set(self, values: Mapping[str, str | None]) -> None:
+        for name, value in values.items():
+            self._saved.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def restore(self) -> None:
+        for name, value in self._saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved.clear()
+
+
+def reset_function_caches() -> None:
+    """Forget the functions' cached adapters, settings and boto3 clients (they hold endpoints and names)."""
+    for name in _CACHES:
+        module = sys.modules.get(name)
+        reset = getattr(module, "reset", None)
+        if callable(reset):
+            reset()
+    aws = sys.modules.get("posthorn.adapters.aws")
+    client = getattr(aws, "client", None)
+    if client is not None and hasattr(client, "cache_clear"):
+        client.cache_clear()
+
+
+class LocalStack:
+    """`start()` / `stop()`, or use as a context manager. `port=0` picks a free port for the API."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 3000,
+        admin_key: str | None = None,
+        smtp_port: int = 0,
+        event_delay_seconds: float = 0.5,
+    ) -> None:
+        self.requested_port = port
+        self.admin_key = _parse_admin_key(admin_key) if admin_key else None
+        self.admin_key_generated = admin_key is None
+        self.smtp_port = smtp_port
+        self.event_delay_seconds = event_delay_seconds
+        self.ids: dict[str, str] = {}
+        self.function_environment: dict[str, str] = {}
+        self._cleanup: contextlib.ExitStack | None = None
+        self._ses: LocalSes | None = None
+        self._http: LocalHttpServer | None = None
+        self._publisher: EventsPublisher | None = None
+        self.moto_url = ""
+        self.ca_file: Path | None = None
+
+    # --- what a caller needs once it runs --------------------------------------------------------
+    @property
+    def port(self) -> int:
+        assert self._http is not None, "the stack is not running"
+        return self._http.port
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def ses(self) -> LocalSes:
+        assert self._ses is not None, "the stack is not running"
+        return self._ses
+
+    @property
+    def publisher(self) -> EventsPublisher:
+        assert self._publisher is not None, "the stack is not running"
+        return self._publisher
+
+    @property
+    def smtp_host(self) -> str:
+        return "localhost"
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._cleanup is not None:
+            raise RuntimeError("the local stack is already running")
+        cleanup = contextlib.ExitStack()
+        try:
+            self._start(cleanup)
+        except BaseException:
+            cleanup.close()
+            raise
+        self._cleanup = cleanup
+
+    def stop(self) -> None:
+        """Stop the API, then SES (its pending callbacks), deliver queued events, restore the environment,
+        stop AWS. Safe to call twice."""
+        cleanup, self._cleanup = self._cleanup, None
+        if cleanup is not None:
+            cleanup.close()
+        self._ses = self._http = self._publisher = None
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _start(self, cleanup: contextlib.ExitStack) -> None:
+        state = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="posthorn-local-")))
+
+        # AWS: the moto server, and an environment that can only ever reach it.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request otherwise
+        moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+        moto.start()
+        cleanup.callback(_stop_moto, moto)
+        moto_host, moto_port = moto.get_host_and_port()
+        self.moto_url = f"http://{moto_host}:{moto_port}"
+
+        env = _Environment()
+        cleanup.callback(reset_function_caches)
+        cleanup.callback(env.restore)
+        env.set(
+            {
+                "AWS_ENDPOINT_URL": self.moto_url,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_SESSION_TOKEN": None,
+                "AWS_PROFILE": None,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                # A developer's own AWS config (profiles, per-service endpoints) must not leak in.
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": None,
+                **{name: None for name in os.environ if name.startswith("AWS_ENDPOINT_URL_")},
+            }
+        )
+        smtp = LocalSmtpSecret(
+            username="AKIA" + secrets.token_hex(8).upper(), password=secrets.token_urlsafe(24)
+        )
+        self.ids = provision(boto3.Session(region_name=REGION), prefix=PREFIX, smtp=smtp)
+
+        # The two functions, as Lambda would run them; SES events reach the events function.
+        functions = {
+            name: LambdaFunction(name, template.handler_of(name)) for name in (SEND_FUNCTION, EVENTS_FUNCTION)
+        }
+        publisher = EventsPublisher(
+            self.ids["EventsTopic"], functions[EVENTS_FUNCTION].invoke, delay_seconds=self.event_delay_seconds
+        )
+        publisher.start()
+        cleanup.callback(publisher.stop)
+        self._publisher = publisher
+
+        tls = make_tls_material(state / "tls")
+        self.ca_file = tls.ca_file
+        ses = LocalSes(
+            username=smtp.username,
+            password=smtp.password,
+            tls=tls,
+            host=HOST,
+            port=self.smtp_port,
+            mode="starttls",
+            on_message=publisher.on_message,
+        )
+        ses.start()
+        cleanup.callback(ses.stop)
+        self._ses = ses
+
+        self.function_environment = self._function_environment(ses.port, tls.ca_file)
+        env.set(self.function_environment)
+        reset_function_caches()
+        self._seed_admin()
+
+        server = LocalHttpServer(
+            (HOST, self.requested_port),
+            routes=template.routes(),
+            functions=functions,
+            services=LocalServices(ses.outbox, publisher, functions[EVENTS_FUNCTION]),
+        )
+        cleanup.callback(server.server_close)
+        thread = serve(server)
+        cleanup.callback(_stop_http, server, thread)
+        self._http = server
+
+    def _function_environment(self, smtp_port: int, ca_file: Path) -> dict[str, str]:
+        overrides = {
+            "SES_SMTP_HOST": self.smtp_host,
+            "SES_SMTP_PORT": str(smtp_port),
+            "SES_SMTP_TLS": "starttls",
+            "SES_SMTP_SECRET_ID": self.ids["SesSmtpSecretId"],
+            "AUTO_VERIFY_DOMAINS": "true",
+        }
+        # Both functions share this process, so they share one environment: the union of theirs.
+        values = {
+            **environment(EVENTS_FUNCTION, self.ids, overrides),
+            **environment(SEND_FUNCTION, self.ids, overrides),
+        }
+        values["SES_SMTP_CA_FILE"] = str(ca_file)  # local only: trust the local SES's throwaway CA
+        values["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
+        for name in ("POWERTOOLS_LOG_LEVEL", "POWERTOOLS_DEV", "POWERTOOLS_METRICS_DISABLED"):
+            if os.environ.get(name):
+                values[name] = os.environ[name]  # the developer's choice wins
+        return values
+
+    def _seed_admin(self) -> None:
+        from posthorn.logic.credentials import api_key, seed_credential
+        from posthorn.logic.ids import new_secret, new_username
+        from posthorn.models.credentials import Permission
+        from send_api import dependencies
+
+        if self.admin_key is None:
+            self.admin_key = api_key(new_username(), new_secret())
+        seed_credential(
+            dependencies.store(),
+            dependencies.pepper(),
+            self.admin_key,
+            name="local admin",
+            permissions=[Permission.ADMIN],
+            domains=[],
+            now=datetime.now(UTC),
+        )
+
+
+def _stop_moto(moto: ThreadedMotoServer) -> None:
+    moto.stop()
+    # ThreadedMotoServer.stop() shuts the server down but leaves its listening socket open.
+    server: Any = getattr(moto, "_server", None)
+    if server is not None:
+        server.server_close()
+
+
+def _stop_http(server: LocalHttpServer, thread: Any) -> None:
+    server.shutdown()
+    thread.join(timeout=5)
