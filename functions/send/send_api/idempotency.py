@@ -20,7 +20,7 @@ from send_api.errors import error_body
 REPLAY_HEADER = "Idempotent-Replayed"
 
 
-class Replay(Exception):  # noqa: N818 - not an error: the stored answer, raised past response validation
+class Replay(Exception):
     """The first answer to this key, to send again as it was. Raised, not returned, because Powertools
     validates a route's returned Response against the route's success model, and the first answer may
     have been an error."""
