@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -17,9 +16,9 @@ from posthorn.errors import InvalidJson, NotFound, PosthornError
 from send_api.auth import authorize
 from send_api.errors import error_body, error_response, validation_failure
 from send_api.idempotency import Replay
+from send_api.observability import logger
 from send_api.routes import admin, email, health, messages, suppressions
 
-logger = Logger()
 # A response that breaks its own schema is our bug: 500, never a client error.
 app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=500)
 

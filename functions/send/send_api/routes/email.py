@@ -5,6 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from aws_lambda_powertools.metrics import MetricUnit
 
 from posthorn.logic.sending import SendContext, send_email
 from posthorn.models.email import SendEmailRequest
@@ -12,6 +13,7 @@ from posthorn.models.messages import SendResult
 from send_api import dependencies
 from send_api.auth import current_credential
 from send_api.idempotency import idempotent, json_response
+from send_api.observability import metrics
 
 router = APIGatewayRouter()
 
@@ -38,6 +40,11 @@ def send(
         ),
         budget_seconds=settings.send_budget_seconds,
     )
-    return idempotent(
-        router, credential, lambda: json_response(200, send_email(message, credential, context))
-    )
+
+    def send_and_count() -> Response[SendResult]:
+        result = send_email(message, credential, context)
+        metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="RecipientsSent", unit=MetricUnit.Count, value=result.count)
+        return json_response(200, result)
+
+    return idempotent(router, credential, send_and_count)

@@ -1,0 +1,8 @@
+"""The function's one Logger and Metrics, configured from the POWERTOOLS_* variables the template sets."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics
+
+logger = Logger()
+metrics = Metrics()
