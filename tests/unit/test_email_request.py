@@ -250,6 +250,8 @@ def test_non_string_metadata_value_is_refused() -> None:
         "<ftp://example.com/unsub>",
         "<https://example.com/a b>",
         "<mailto:unsub@example.com>,",
+        "<mailto:unsub@example.com> <https://example.com/u>",
+        "<mailto:unsub@example.com>, junk",
         "",
         "<https://example.com/unsub>\r\nBcc: x@evil.test",
     ],
@@ -264,6 +266,15 @@ def test_list_unsubscribe_with_https_allows_one_click() -> None:
     )
     assert parsed.list_unsubscribe == "<mailto:unsub@example.com>, <https://example.com/unsub?u=1>"
     assert parsed.has_one_click_unsubscribe
+
+
+def test_list_unsubscribe_uri_may_contain_commas() -> None:
+    value = "<https://example.com/unsub?ids=1,2,3>,<mailto:unsub@example.com?subject=a,b>"
+    parsed = SendEmailRequest.model_validate(request(list_unsubscribe=value))
+    assert (
+        parsed.list_unsubscribe
+        == "<https://example.com/unsub?ids=1,2,3>, <mailto:unsub@example.com?subject=a,b>"
+    )
 
 
 @pytest.mark.parametrize("value", ["<mailto:unsub@example.com>", "<http://example.com/unsub>"])

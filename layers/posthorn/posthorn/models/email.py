@@ -38,6 +38,8 @@ RESERVED_HEADERS = frozenset(
 _HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")  # printable ASCII except ':' (RFC 5322 ftext)
 _TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _UNSUBSCRIBE_URI = re.compile(r"^<(mailto:[^<>\s]+|https?://[^<>\s]+)>$")
+_ANGLE_URI = re.compile(r"<[^<>]*>")
+_ANGLE_URI_LIST = re.compile(r"^\s*<[^<>]*>(\s*,\s*<[^<>]*>)*\s*$")
 # type/subtype, RFC 2045 tokens, no parameters; multipart/* and message/* would break the MIME structure.
 _MEDIA_TYPE = re.compile(
     r"^(?!multipart/|message/)[A-Za-z0-9][\w!#$&^.+-]*/[A-Za-z0-9][\w!#$&^.+-]*$", re.ASCII | re.IGNORECASE
@@ -196,7 +198,8 @@ class SendEmailRequest(BaseModel):
     def _list_unsubscribe(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        uris = [part.strip() for part in value.split(",")]
+        # Split between the angle brackets, not on every comma: a URI may itself contain commas.
+        uris = _ANGLE_URI.findall(value) if _ANGLE_URI_LIST.match(value) else []
         if not uris or not all(_UNSUBSCRIBE_URI.match(uri) for uri in uris):
             raise ValueError("must be one or more <mailto:...> or <https://...> URIs separated by commas")
         return ", ".join(uris)
