@@ -348,3 +348,23 @@ def test_has_line_break_ignores_tabs_and_ordinary_text() -> None:
 def test_bad_domain_is_refused(domain: str) -> None:
     with pytest.raises(ValueError, match=r"domain|valid"):
         normalize_domain(domain)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("body_text", "\udfff"),
+        ("body_html", "<p>\ud800</p>"),
+        ("template_data", {"name": "\ud800"}),
+        ("headers", {"X-Ref": "\udc00"}),
+        ("list_unsubscribe", "<https://example.com/\ud800>"),
+    ],
+)
+def test_lone_surrogate_escape_is_refused(field: str, value: Any) -> None:
+    # JSON "\ud800" decodes to a lone surrogate: it cannot be encoded into any email.
+    assert locations(request(**{field: value}))[0][0] == field
+
+
+def test_template_data_keeps_numbers_and_booleans() -> None:
+    data = {"n": 3, "f": 1.5, "b": True, "s": "text"}
+    assert SendEmailRequest.model_validate(request(template_data=data)).template_data == data

@@ -60,7 +60,19 @@ BLOCKED_EXTENSIONS = frozenset(
 
 Address = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_address)]
 DisplayName = Annotated[str, StringConstraints(max_length=256), AfterValidator(reject_line_breaks)]
-SingleLine = Annotated[str, AfterValidator(reject_line_breaks)]
+
+
+def _utf8(value: str) -> str:
+    """JSON's `\\ud800` escapes decode to lone surrogates, which no email can carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogate escapes)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_utf8)]
+SingleLine = Annotated[str, AfterValidator(reject_line_breaks), AfterValidator(_utf8)]
 
 
 def _address_object(value: Any) -> Any:
@@ -149,11 +161,11 @@ class SendEmailRequest(BaseModel):
     subject: Annotated[
         str, StringConstraints(min_length=1, max_length=998), AfterValidator(reject_line_breaks)
     ]
-    body_text: str | None = None
-    body_html: str | None = None
+    body_text: Text | None = None
+    body_html: Text | None = None
     template_data: dict[str, str | int | float | bool] | None = None
     attachments: list[Attachment] = Field(default_factory=list)
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, Text] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
     metadata: dict[
         Annotated[str, StringConstraints(min_length=1, max_length=64)],
@@ -175,6 +187,19 @@ class SendEmailRequest(BaseModel):
         if len(set(tags)) != len(tags):
             raise ValueError("tags must be unique")
         return tags
+
+    @field_validator("template_data")
+    @classmethod
+    def _template_values(
+        cls, data: dict[str, str | int | float | bool] | None
+    ) -> dict[str, str | int | float | bool] | None:
+        for name, value in (data or {}).items():
+            if isinstance(value, str):
+                try:
+                    _utf8(value)
+                except ValueError as error:
+                    raise ValueError(f"{name}: {error}") from None
+        return data
 
     @field_validator("headers")
     @classmethod
