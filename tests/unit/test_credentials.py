@@ -127,6 +127,12 @@ def test_unknown_username_is_unauthorized_with_the_same_message(store: FakeCrede
         authenticate("Bearer ph_nobody.s3cret-value", store, PEPPER)
 
 
+def test_overlong_username_is_unauthorized_without_a_lookup(store: FakeCredentialStore) -> None:
+    with pytest.raises(Unauthorized):
+        authenticate("Bearer " + "u" * 3000 + ".secret", store, PEPPER)
+    assert store.lookups == []
+
+
 def test_revoked_credential_is_unauthorized(store: FakeCredentialStore) -> None:
     store.set_credential_status("ph_user", CredentialStatus.REVOKED)
     with pytest.raises(Unauthorized, match="revoked"):

@@ -20,6 +20,7 @@ from posthorn.models.credentials import (
 )
 
 HASH_SCHEME = "hmac-sha256"
+MAX_USERNAME_LENGTH = 128
 # Compared against when the username is unknown, so a miss costs the same time as a wrong secret.
 _DUMMY_HASH = f"{HASH_SCHEME}${'0' * 64}"
 
@@ -67,7 +68,8 @@ def parse_authorization(header: str | None) -> tuple[str, str]:
 
 def authenticate(header: str | None, store: CredentialStore, pepper: bytes) -> Credential:
     username, secret = parse_authorization(header)
-    credential = store.get_credential(username)
+    # DynamoDB refuses keys over 2048 bytes with an error, not a miss: never look such a name up.
+    credential = store.get_credential(username) if len(username) <= MAX_USERNAME_LENGTH else None
     expected = credential.secret_hash if credential else _DUMMY_HASH
     if not hmac.compare_digest(hash_secret(pepper, username, secret), expected) or credential is None:
         raise Unauthorized("unknown credential or wrong secret")
