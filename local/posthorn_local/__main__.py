@@ -99,7 +99,7 @@ def main() -> int:
         )
         return 1
     except OSError as error:
-        print(f"posthorn-local: cannot start: {error}", file=sys.stderr)
+        print(f"posthorn-local: cannot start: {error} (POSTHORN_PORT sets the port)", file=sys.stderr)
         return 1
     try:
         print(banner(stack), flush=True)

@@ -56,7 +56,13 @@ class LambdaFunction:
             if self._function is None:
                 module, _, attribute = self.handler.rpartition(".")
                 self._function = getattr(importlib.import_module(module), attribute)
-            return self._function(event, LambdaContext(function_name=f"posthorn-local-{self.logical_id}"))
+            name = f"posthorn-local-{self.logical_id}"
+            context = LambdaContext(
+                function_name=name,
+                invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+                log_group_name=f"/aws/lambda/{name}",
+            )
+            return self._function(event, context)
 
 
 @dataclass
