@@ -51,9 +51,9 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _reset_caches() -> None:
-    from send_api import dependencies
+    from posthorn_local.stack import reset_function_caches
 
-    dependencies.reset()
+    reset_function_caches()
 
 
 @dataclass

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import secrets
-import sys
 import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -35,9 +34,6 @@ REGION = "us-east-1"
 PREFIX = "posthorn-local"
 SEND_FUNCTION = "SendFunction"
 EVENTS_FUNCTION = "EventsFunction"
-
-# Modules whose cached clients and settings must be rebuilt when the environment changes (via reset()).
-_CACHES = ("send_api.dependencies", "ses_events.dependencies", "ses_events.handler")
 
 
 def _parse_admin_key(key: str) -> str:
@@ -72,15 +68,11 @@ class _Environment:
 
 def reset_function_caches() -> None:
     """Forget the functions' cached adapters, settings and boto3 clients (they hold endpoints and names)."""
-    for name in _CACHES:
-        module = sys.modules.get(name)
-        reset = getattr(module, "reset", None)
-        if callable(reset):
-            reset()
-    aws = sys.modules.get("posthorn.adapters.aws")
-    client = getattr(aws, "client", None)
-    if client is not None and hasattr(client, "cache_clear"):
-        client.cache_clear()
+    from send_api import dependencies
+    from ses_events import handler
+
+    dependencies.reset()
+    handler.reset()
 
 
 class LocalStack:

@@ -36,9 +36,8 @@ def events_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
     from ses_events import handler
 
     monkeypatch.setenv("EVENTS_DEAD_LETTER_QUEUE_URL", stack.ids["EventsDeadLetterQueue"])
-    handler.store.cache_clear()
-    yield stack
-    handler.store.cache_clear()
+    handler.reset()
+    return stack
 
 
 @pytest.fixture
@@ -229,8 +228,8 @@ def test_malformed_record_without_dead_letter_queue_fails_the_invocation(
     from ses_events.handler import UnprocessableRecords
 
     monkeypatch.delenv("EVENTS_DEAD_LETTER_QUEUE_URL")
-    from posthorn.settings import get_settings
+    from ses_events import handler
 
-    get_settings.cache_clear()
+    handler.reset()
     with pytest.raises(UnprocessableRecords):
         invoke(fixture("sns_malformed"))

@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from posthorn.adapters import reset_adapters
 from posthorn.adapters.clock import SystemClock
 from posthorn.adapters.dead_letters import SqsDeadLetters
 from posthorn.adapters.dynamodb import DynamoStore
@@ -29,6 +30,12 @@ class UnprocessableRecords(Exception):
 @cache
 def store() -> DynamoStore:
     return DynamoStore(get_settings().table_name)
+
+
+def reset() -> None:
+    """Forget cached adapters (tests and the local stack change the environment)."""
+    store.cache_clear()
+    reset_adapters()
 
 
 def _park_malformed(records: list[dict[str, Any]], outcomes: Outcomes) -> None:

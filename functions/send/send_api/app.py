@@ -81,6 +81,16 @@ def handle_invalid_request(error: RequestValidationError | RequestUnsupportedCon
     return error_response(validation_failure(list(error.errors()), content_type.lower()))
 
 
+@app.exception_handler(RecursionError)
+def handle_deeply_nested_body(_: RecursionError) -> Response:
+    # json.loads raises RecursionError, not JSONDecodeError, on bodies nested thousands deep.
+    try:
+        authorize(app)
+    except PosthornError as auth_error:
+        return error_response(auth_error)
+    return error_response(InvalidJson("the request body is nested too deeply"))
+
+
 @app.not_found
 def handle_not_found(_: Any) -> Response:
     event = app.current_event

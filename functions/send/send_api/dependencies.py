@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from posthorn.adapters import reset_adapters
 from posthorn.adapters.clock import SystemClock
 from posthorn.adapters.dynamodb import DynamoStore
 from posthorn.adapters.secrets import secret_json, secret_string
@@ -52,7 +53,7 @@ def identities() -> DomainIdentities:
 
 
 def reset() -> None:
-    """Forget every cached adapter (tests and the local stack change the environment between runs)."""
+    """Forget every cached adapter and client (tests and the local stack change the environment)."""
     for cached in (store, pepper, transport, identities):
         cached.cache_clear()
-    get_settings.cache_clear()
+    reset_adapters()
