@@ -1,0 +1,12 @@
+"""Adapters: the only code that speaks boto3 or SMTP."""
+
+
+def reset_adapters() -> None:
+    """Forget cached clients, secrets and settings (the environment changed: tests, the local stack)."""
+    from posthorn.adapters.aws import client
+    from posthorn.adapters.secrets import secret_string
+    from posthorn.settings import get_settings
+
+    client.cache_clear()
+    secret_string.cache_clear()
+    get_settings.cache_clear()

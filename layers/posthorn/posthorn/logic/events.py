@@ -52,6 +52,9 @@ def record_event(event: RecipientEvent, store: EventStore, now: datetime, outcom
         store.put_unmatched_event(event, now=int(now.timestamp()))
         outcomes.add("unmatched")
         return
+    # The status first: its conditional update also says whether the message exists. A reader may see the
+    # new status a few milliseconds before the event that caused it; both writes are idempotent, so a retry
+    # after a crash between them still stores the event.
     status = status_for_event(event.type)
     record: MessageRecord | None = None
     if status is not None and event.recipient is not None:
