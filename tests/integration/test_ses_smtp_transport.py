@@ -332,3 +332,18 @@ def test_recipient_refused_by_ses_is_listed_rejected(
         "bad@example.net": "rejected",
     }
     assert local_ses.outbox.list()[0].rcpt_to == ("good@example.net",)
+
+
+def test_message_over_the_advertised_size_is_refused_without_a_transaction(
+    tls: TlsMaterial,
+) -> None:
+    with LocalSes(username=SMTP.username, password=SMTP.password, tls=tls, max_message_size=1000) as small:
+        harness = Harness(small, tls)
+        big = RAW + b"x" * 2000 + b"\r\n"
+        with pytest.raises(DeliveryRejected) as refused:
+            harness.send(raw=big)
+        assert refused.value.code == 552
+        assert "takes at most 1000" in refused.value.reply
+        assert len(small.outbox) == 0
+        assert harness.send().ses_message_id  # the connection is still good for a message that fits
+        harness.transport.close()

@@ -200,6 +200,11 @@ class SesSmtpTransport:
         data = _LEADING_DOT.sub(b"..", _BARE_LF.sub(b"\r\n", raw))
         if not data.endswith(b"\r\n"):
             data += b"\r\n"
+        advertised = smtp.esmtp_features.get("size", "") if smtp.has_extn("size") else ""
+        if advertised.isdigit() and 0 < int(advertised) < len(data):
+            raise DeliveryRejected(
+                552, f"the message is {len(data)} bytes; the server takes at most {advertised}"
+            )
         phase = "MAIL"
         try:
             options = [f"SIZE={len(data)}"] if smtp.has_extn("size") else []
