@@ -34,7 +34,7 @@ def local_ses(tls: TlsMaterial) -> Iterator[LocalSes]:
 
 @pytest.fixture(scope="module")
 def stack(local_ses: LocalSes, tls: TlsMaterial) -> Iterator[Stack]:
-    from send_api import dependencies
+    from posthorn_local.stack import reset_function_caches
 
     with pytest.MonkeyPatch.context() as patch, mock_aws():
         for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
@@ -61,9 +61,9 @@ def stack(local_ses: LocalSes, tls: TlsMaterial) -> Iterator[Stack]:
         env.update(SES_SMTP_CA_FILE=str(tls.ca_file), SEND_BUDGET_SECONDS="2")
         for name, value in env.items():
             patch.setenv(name, value)
-        dependencies.reset()
+        reset_function_caches()
         yield Stack(ids=ids, env=env, session=session)
-        dependencies.reset()
+        reset_function_caches()
 
 
 @pytest.fixture(scope="module")
