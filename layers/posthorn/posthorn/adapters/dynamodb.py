@@ -13,13 +13,12 @@
 A message item holds its recipients as a map keyed by lower-cased address, so one query returns a
 message with its recipients and events, and one conditional update changes a recipient's status.
 Each recipient carries its status's rank; an update only applies when it raises the rank, so a late or
-repeated event never lowers a status. Every update bumps the message's `version`; the message status is
-recomputed from the updated item and written only if no later version has written it already.
+repeated event never lowers a status. The message status is not stored: it is a function of the
+recipients' statuses (`message_status`), computed on every read, so it can never disagree with them.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -137,7 +136,7 @@ class DynamoStore:
 
     # --- messages ----------------------------------------------------------------------------------
     def create_message(self, record: MessageRecord) -> None:
-        values = record.model_dump(mode="json", exclude={"recipients"})
+        values = record.model_dump(mode="json", exclude={"recipients", "status"})
         recipients = {
             state.email.lower(): {**state.model_dump(), "rank": rank(state.status), "position": position}
             for position, state in enumerate(record.recipients)
@@ -150,8 +149,6 @@ class DynamoStore:
                     "sk": "MSG",
                     **values,
                     "recipients": recipients,
-                    "version": 0,
-                    "status_version": 0,
                 }
             ),
             ConditionExpression="attribute_not_exists(pk)",
@@ -170,34 +167,31 @@ class DynamoStore:
     def advance_recipients(
         self, message_id: str, statuses: dict[str, str], fields: dict[str, Any] | None = None
     ) -> MessageRecord | None:
-        """Raise recipients' statuses (never lower them), set `fields`, and settle the message status.
+        """Raise recipients' statuses (never lower them) and set `fields`. Returns None for an unknown
+        message.
 
-        One conditional update covers every recipient when all of them move up, which is the usual case;
-        otherwise each recipient is updated on its own condition. Returns None for an unknown message."""
+        One conditional update covers every recipient when all of them move up, the usual case. When the
+        condition fails, DynamoDB hands back the item as it is (ReturnValuesOnConditionCheckFailure), so a
+        single late event costs one call; with several recipients or fields, each part is then applied on
+        its own condition."""
         fields = fields or {}
-        attributes = self._update_recipients(message_id, statuses, fields)
-        if attributes is None:
-            attributes = self._update_recipients(message_id, {}, fields) if fields else None
+        updated, current = self._update_recipients(message_id, statuses, fields)
+        if updated is None and current is not None and (fields or len(statuses) > 1):
+            if fields:
+                updated, current = self._update_recipients(message_id, {}, fields)
             for email, status in statuses.items():
-                attributes = self._update_recipients(message_id, {email: status}, {}) or attributes
-            if attributes is None:
-                item = self.db.get_item(
-                    TableName=self.table, Key=message_key(message_id), ConsistentRead=True
-                )
-                if "Item" not in item:
-                    return None
-                attributes = item["Item"]
-        values = from_item(attributes)
-        self._settle_status(message_id, values)
-        recipients = sorted(values.pop("recipients", {}).values(), key=lambda r: r["position"])
-        return MessageRecord.model_validate({**values, "recipients": recipients})
+                moved, current = self._update_recipients(message_id, {email: status}, {})
+                updated = moved or updated
+        attributes = updated or current
+        return _message_record(from_item(attributes)) if attributes is not None else None
 
     def _update_recipients(
         self, message_id: str, statuses: dict[str, str], fields: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        names = {"#v": "version"}
-        values: dict[str, Any] = {":one": 1}
-        updates = ["#v = #v + :one"]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """One conditional update: (the item after it, None), or (None, the item as it was, if any)."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        updates: list[str] = []
         conditions = ["attribute_exists(pk)"]
         if statuses:
             names.update({"#s": "status", "#k": "rank"})
@@ -211,6 +205,9 @@ class DynamoStore:
             names[f"#f{index}"] = name
             values[f":f{index}"] = value
             updates.append(f"#f{index} = :f{index}")
+        if not updates:
+            item = self.db.get_item(TableName=self.table, Key=message_key(message_id), ConsistentRead=True)
+            return None, item.get("Item")
         try:
             response = self.db.update_item(
                 TableName=self.table,
@@ -220,25 +217,11 @@ class DynamoStore:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(values),
                 ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except self.db.exceptions.ConditionalCheckFailedException:
-            return None
-        return dict(response["Attributes"])
-
-    def _settle_status(self, message_id: str, values: dict[str, Any]) -> None:
-        status = message_status(r["status"] for r in values.get("recipients", {}).values())
-        if status.value == values.get("status"):
-            return
-        # A failed condition means a later update already settled the status from a newer view.
-        with contextlib.suppress(self.db.exceptions.ConditionalCheckFailedException):
-            self.db.update_item(
-                TableName=self.table,
-                Key=message_key(message_id),
-                UpdateExpression="SET #s = :s, status_version = :v",
-                ConditionExpression="attribute_not_exists(status_version) OR status_version < :v",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=to_item({":s": status.value, ":v": values["version"]}),
-            )
+        except self.db.exceptions.ConditionalCheckFailedException as failed:
+            return None, failed.response.get("Item")
+        return dict(response["Attributes"]), None
 
     def get_message_record(self, message_id: str) -> MessageRecord | None:
         found = self.get_message(message_id)
@@ -259,12 +242,8 @@ class DynamoStore:
         message = next((item for item in items if item["sk"] == "MSG"), None)
         if message is None:
             return None
-        recipients = sorted(message.pop("recipients", {}).values(), key=lambda r: r["position"])
-        record = MessageRecord.model_validate(
-            {**message, "recipients": [RecipientState.model_validate(r) for r in recipients]}
-        )
         events = [item for item in items if item["sk"].startswith("EVT#")]
-        return record, events
+        return _message_record(message), events
 
     # --- suppressions ------------------------------------------------------------------------------
     def suppressed_addresses(self, domain: str, emails: Iterable[str]) -> set[str]:
@@ -414,6 +393,15 @@ class DynamoStore:
 
     def release(self, scope_key: str) -> None:
         self.db.delete_item(TableName=self.table, Key=to_item({"pk": f"IDEM#{scope_key}", "sk": "IDEM"}))
+
+
+def _message_record(values: dict[str, Any]) -> MessageRecord:
+    """A stored message item → its record, recipients in request order, status derived from theirs."""
+    recipients = sorted(values.pop("recipients", {}).values(), key=lambda r: r["position"])
+    states = [RecipientState.model_validate(r) for r in recipients]
+    return MessageRecord.model_validate(
+        {**values, "recipients": states, "status": message_status(state.status for state in states).value}
+    )
 
 
 def _storable(details: dict[str, Any]) -> dict[str, Any]:
