@@ -4,6 +4,7 @@ AUTH on loopback, and the real handlers invoked with API Gateway events."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,26 +37,6 @@ def local_ses(tls: TlsMaterial) -> Iterator[LocalSes]:
         yield server
 
 
-@pytest.fixture
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-
-def _reset_caches() -> None:
-    from posthorn_local.stack import reset_function_caches
-
-    reset_function_caches()
-
-
 @dataclass
 class Stack:
     """One test's AWS (moto) with the template's resources, and the environment the functions see."""
@@ -69,10 +50,18 @@ class Stack:
         return self.ids["Table"]
 
 
-@pytest.fixture
-def stack(
-    aws_credentials: None, local_ses: LocalSes, tls: TlsMaterial, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Stack]:
+@contextmanager
+def moto_stack(local_ses: LocalSes, tls: TlsMaterial, patch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """moto in-process with the template's resources, the functions' environment pointing at it and at the
+    local SES, and the functions' caches reset on the way in and out."""
+    from posthorn_local.stack import reset_function_caches
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        patch.delenv(name, raising=False)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        patch.setenv(name, "testing")
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        patch.setenv(name, "us-east-1")
     with mock_aws():
         session = boto3.Session(region_name="us-east-1")
         ids = provision(session, prefix="test", smtp=SMTP)
@@ -89,14 +78,18 @@ def stack(
                 "POWERTOOLS_METRICS_NAMESPACE": "PosthornTest",
             },
         )
-        env["SES_SMTP_CA_FILE"] = str(tls.ca_file)
-        env["SEND_BUDGET_SECONDS"] = "2"
-        env["POWERTOOLS_TRACE_DISABLED"] = "true"
+        env.update(SES_SMTP_CA_FILE=str(tls.ca_file), SEND_BUDGET_SECONDS="2")
         for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        _reset_caches()
+            patch.setenv(name, value)
+        reset_function_caches()
         yield Stack(ids=ids, env=env, session=session)
-        _reset_caches()
+        reset_function_caches()
+
+
+@pytest.fixture
+def stack(local_ses: LocalSes, tls: TlsMaterial, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    with moto_stack(local_ses, tls, monkeypatch) as made:
+        yield made
 
 
 @pytest.fixture

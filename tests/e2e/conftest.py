@@ -8,44 +8,15 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from importlib.util import find_spec
 from typing import Any
 
 import pytest
 
 from posthorn_local.stack import LocalStack
+from tests.support.api import ApiResponse
 
 ADMIN_KEY = "ph_e2eadmin.e2e-admin-secret-not-for-production-0123456789"
 SENDER_DOMAIN = "example.com"
-
-
-def _events_function_exists() -> bool:
-    try:
-        return find_spec("ses_events.handler") is not None
-    except ModuleNotFoundError:
-        return False
-
-
-needs_events_function = pytest.mark.skipif(
-    not _events_function_exists(),
-    reason="ses_events.handler (functions/bounce) does not exist yet: SES events have no function to reach",
-)
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def error_code(self) -> str:
-        return str(self.json["error"]["code"])
 
 
 class Http:
@@ -62,7 +33,7 @@ class Http:
         *,
         api_key: str | None = None,
         headers: dict[str, str] | None = None,
-    ) -> Response:
+    ) -> ApiResponse:
         all_headers = dict(headers or {})
         data: bytes | None
         if isinstance(body, bytes):
@@ -78,15 +49,15 @@ class Http:
         request = urllib.request.Request(url, data=data, method=method, headers=all_headers)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=15) as answer:  # noqa: S310
-                return Response(answer.status, dict(answer.headers.items()), answer.read())
+                return ApiResponse(answer.status, dict(answer.headers.items()), answer.read())
         except urllib.error.HTTPError as error:
             with error:
-                return Response(error.code, dict(error.headers.items()), error.read())
+                return ApiResponse(error.code, dict(error.headers.items()), error.read())
 
-    def get(self, path: str, **kwargs: Any) -> Response:
+    def get(self, path: str, **kwargs: Any) -> ApiResponse:
         return self.request("GET", path, **kwargs)
 
-    def post(self, path: str, body: Any = None, **kwargs: Any) -> Response:
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> ApiResponse:
         return self.request("POST", path, body, **kwargs)
 
 

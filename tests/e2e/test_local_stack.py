@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import pytest
 
-from tests.e2e.conftest import ADMIN_KEY, Http, basic_auth, needs_events_function
+from tests.e2e.conftest import ADMIN_KEY, Http, basic_auth
 
 pytestmark = pytest.mark.e2e
 
@@ -199,7 +199,6 @@ def test_local_page_lists_the_outbox(http: Http, sender_key: str) -> None:
 
 
 # ------------------------------------------------------------------------- SES events coming back
-@needs_events_function
 def test_bounce_simulator_ends_bounced(http: Http, sender_key: str) -> None:
     bounce = label("bounce")
     message_id = send(http, sender_key, to=[bounce])
@@ -208,7 +207,6 @@ def test_bounce_simulator_ends_bounced(http: Http, sender_key: str) -> None:
     assert any(e["type"] == "bounce" and e["recipient"] == bounce for e in message["events"])
 
 
-@needs_events_function
 def test_each_simulator_address_gets_its_outcome(http: Http, sender_key: str) -> None:
     recipients = {
         f"success@{SIMULATOR}": "delivered",
@@ -224,7 +222,6 @@ def test_each_simulator_address_gets_its_outcome(http: Http, sender_key: str) ->
     )
 
 
-@needs_events_function
 def test_open_and_click_move_the_status_up(http: Http, sender_key: str) -> None:
     recipient = f"success@{SIMULATOR}"
     message_id = send(http, sender_key, to=[recipient], track_opens=True, track_clicks=True)
@@ -240,7 +237,6 @@ def test_open_and_click_move_the_status_up(http: Http, sender_key: str) -> None:
     wait_for_statuses(http, sender_key, message_id, {recipient: "clicked"}, frozenset({"open", "click"}))
 
 
-@needs_events_function
 def test_local_sns_delivers_a_lambda_sns_event_to_the_events_function(http: Http) -> None:
     event = json.loads((EVENTS_DIR / "sns_event_delivery.json").read_text())
     response = http.post("/_local/sns", event)

@@ -23,16 +23,5 @@ def get_message(message_id: str) -> MessageView:
         (EventView.model_validate(event) for event in events), key=lambda event: event.timestamp
     )
     return MessageView(
-        message_id=record.message_id,
-        status=record.status,
-        created_at=record.created_at,
-        from_email=record.from_email,
-        subject=record.subject,
-        tags=record.tags,
-        metadata=record.metadata,
-        client_reference=record.client_reference,
-        ses_message_id=record.ses_message_id,
-        error=record.error,
-        recipients=record.recipients,
-        events=timeline,
+        **record.model_dump(exclude={"username", "domain", "configuration_set"}), events=timeline
     )

@@ -27,25 +27,6 @@ class CredentialStatus(StrEnum):
 Domain = Annotated[str, StringConstraints(max_length=253), AfterValidator(normalize_domain)]
 
 
-class Credential(BaseModel):
-    """A stored credential. `secret_hash` is a keyed hash; the secret itself is never stored."""
-
-    username: str
-    secret_hash: str
-    name: str
-    domains: list[str]
-    permissions: list[Permission]
-    status: CredentialStatus
-    rate_limit_per_second: int | None = None
-    created_at: datetime
-
-    def may(self, permission: Permission) -> bool:
-        return permission in self.permissions
-
-    def owns_domain(self, domain: str) -> bool:
-        return domain.lower() in self.domains
-
-
 class CreateCredentialRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -80,6 +61,18 @@ class CredentialView(BaseModel):
     @classmethod
     def of(cls, credential: Credential) -> CredentialView:
         return cls.model_validate(credential.model_dump(exclude={"secret_hash"}))
+
+    def may(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def owns_domain(self, domain: str) -> bool:
+        return domain.lower() in self.domains
+
+
+class Credential(CredentialView):
+    """A stored credential. `secret_hash` is a keyed hash; the secret itself is never stored."""
+
+    secret_hash: str
 
 
 class CreatedCredential(CredentialView):
