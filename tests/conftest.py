@@ -3,6 +3,7 @@ AUTH on loopback, and the real handlers invoked with API Gateway events."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,12 @@ from posthorn_local.provision import LocalSmtpSecret, environment, provision
 from posthorn_local.ses_smtp_server import FaultPlan, LocalSes
 from posthorn_local.tls import TlsMaterial, make_tls_material
 from tests.support.api import ApiClient
+
+# Powertools reads these when a function module is first imported (its Logger and Metrics), which may
+# happen before any fixture runs: set them for the whole session, as the template's Globals do.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "posthorn")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "PosthornTest")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 SMTP = LocalSmtpSecret(username="AKIALOCALSMTPUSER", password="local-smtp-password")
 ADMIN_KEY = "ph_admin.admin-secret-for-tests-only-0123456789"

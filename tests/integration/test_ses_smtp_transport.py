@@ -185,11 +185,11 @@ def test_every_recipient_refused_is_a_rejection_and_nothing_is_sent(
     assert harness.transport.connections_opened == 1
 
 
-def test_wrong_password_is_a_permanent_rejection(local_ses: LocalSes, tls: TlsMaterial) -> None:
+def test_wrong_password_is_unavailable_at_once_not_retried(local_ses: LocalSes, tls: TlsMaterial) -> None:
     harness = Harness(local_ses, tls, password="wrong")
-    with pytest.raises(DeliveryRejected) as caught:
+    with pytest.raises(DeliveryUnavailable, match="535") as caught:
         harness.send()
-    assert caught.value.code == 535
+    assert "SMTP secret" in str(caught.value)
     assert harness.sleeps == []
     assert harness.transport.connections_opened == 0
 
@@ -309,18 +309,17 @@ def test_api_replaces_a_connection_idle_longer_than_max_idle(
     assert transport.connections_opened == 2
 
 
-def test_wrong_smtp_password_is_502_and_the_message_recorded_failed(
+def test_wrong_smtp_password_is_503_and_the_message_recorded_failed(
     api: ApiClient, sender_key: str, local_ses: LocalSes, stack: Stack
 ) -> None:
-    # A misconfigured SMTP secret is answered as SES refusing the message (502 upstream_rejected), with no
-    # retry; arguably a 503 (our configuration, not the message) would tell the client to retry later.
+    # A misconfigured SMTP secret is our fault, not the message's: 503 tells the client to retry later.
     stack.session.client("secretsmanager").put_secret_value(
         SecretId=stack.ids["SesSmtpSecretId"],
         SecretString=json.dumps({"username": SMTP.username, "password": "wrong"}),
     )
     response = api.post("/v1/email", MESSAGE, api_key=sender_key)
-    assert response.status == 502, response.body
-    assert response.json["error"]["code"] == "upstream_rejected"
+    assert response.status == 503, response.body
+    assert response.json["error"]["code"] == "upstream_unavailable"
     assert "535" in response.json["error"]["message"]
     [record] = message_records(stack)
     assert stored_status(record["message_id"]) == "failed"
@@ -356,3 +355,21 @@ def test_message_over_the_advertised_size_is_refused_without_a_transaction(
         assert len(small.outbox) == 0
         assert harness.send().ses_message_id  # the connection is still good for a message that fits
         harness.transport.close()
+
+
+def test_retry_after_a_drop_past_the_final_dot_is_flagged_ambiguous(
+    harness: Harness, local_ses: LocalSes
+) -> None:
+    local_ses.faults.force("drop")  # the server hangs up after the content, before its reply
+    receipt = harness.send()
+    assert receipt.after_ambiguous_drop is True
+    assert harness.send().after_ambiguous_drop is False
+
+
+def test_socket_waits_are_bounded_by_the_remaining_budget(harness: Harness, local_ses: LocalSes) -> None:
+    harness.send()
+    [connection] = harness.transport._idle
+    local_ses.faults.reply_delay = 0.0
+    harness.transport.send("a@example.com", ["b@example.net"], RAW, deadline=harness.clock() + 0.7)
+    assert connection.smtp.sock is not None
+    assert connection.smtp.sock.gettimeout() == pytest.approx(0.7)

@@ -5,7 +5,8 @@
   ten seconds, so one idle longer than `max_idle` is replaced, and one idle more than a second is checked
   with NOOP. A connection found dead before DATA is replaced and the transaction restarted: nothing was sent.
 - 4xx replies, dropped connections and timeouts are retried with capped exponential backoff while the
-  caller's deadline allows; a 5xx is final.
+  caller's deadline allows; every socket wait is also bounded by what is left of it. A 5xx is final.
+- SES refusing our SMTP credentials (535) is our configuration, not the message: DeliveryUnavailable.
 - The one ambiguous moment: the connection drops after the final "." and before SES's reply. SES may
   have accepted the message. The transaction is retried (at-least-once): a rare duplicate is preferred
   to a lost message. The receipt says so (`after_ambiguous_drop`).
@@ -21,7 +22,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from posthorn.logic.ports import DeliveryReceipt, DeliveryRejected, DeliveryUnavailable
@@ -87,12 +88,15 @@ class SesSmtpTransport:
     # --- public ------------------------------------------------------------------------------------
     def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, *, deadline: float) -> DeliveryReceipt:
         attempt = 0
+        ambiguous = False
         while True:
             connection: _Connection | None = None
+            timeout = max(0.5, min(self.settings.timeout, deadline - self._clock()))
             try:
-                connection = self._acquire()
+                connection = self._acquire(timeout)
                 receipt = self._transaction(connection, mail_from, rcpt_to, raw)
             except _Transient as failure:
+                ambiguous = ambiguous or failure.ambiguous
                 if connection is not None:
                     self._discard(connection) if failure.drop_connection else self._release(connection)
                 delay = min(self.backoff_cap, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
@@ -106,7 +110,7 @@ class SesSmtpTransport:
                     self._release(connection)
                 raise
             self._release(connection)
-            return receipt
+            return replace(receipt, after_ambiguous_drop=ambiguous)
 
     def close(self) -> None:
         with self._lock:
@@ -118,12 +122,15 @@ class SesSmtpTransport:
                 connection.close()
 
     # --- the pool ----------------------------------------------------------------------------------
-    def _acquire(self) -> _Connection:
+    def _acquire(self, timeout: float) -> _Connection:
+        """A live connection whose socket waits at most `timeout` seconds for any reply."""
         while True:
             with self._lock:
                 connection = self._idle.pop() if self._idle else None
             if connection is None:
-                return self._open()
+                return self._open(timeout)
+            if connection.smtp.sock is not None:
+                connection.smtp.sock.settimeout(timeout)
             idle_for = self._clock() - connection.last_used
             if idle_for > self.max_idle:
                 connection.close()
@@ -151,10 +158,10 @@ class SesSmtpTransport:
         except (smtplib.SMTPException, OSError):
             return False
 
-    def _open(self) -> _Connection:
+    def _open(self, timeout: float) -> _Connection:
         opened: list[smtplib.SMTP] = []
         try:
-            smtp = self._connect(opened)
+            smtp = self._connect(opened, timeout)
         except BaseException:
             for half_open in opened:  # failed STARTTLS or AUTH: close the socket, never leak it
                 _Connection(half_open).close()
@@ -162,17 +169,17 @@ class SesSmtpTransport:
         self.connections_opened += 1
         return _Connection(smtp)
 
-    def _connect(self, opened: list[smtplib.SMTP]) -> smtplib.SMTP:
+    def _connect(self, opened: list[smtplib.SMTP], timeout: float) -> smtplib.SMTP:
         s = self.settings
         try:
             smtp: smtplib.SMTP
             if s.tls == "tls":
                 smtp = smtplib.SMTP_SSL(
-                    s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout, context=self._context
+                    s.host, s.port, local_hostname=s.local_hostname, timeout=timeout, context=self._context
                 )
                 opened.append(smtp)
             else:
-                smtp = smtplib.SMTP(s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout)
+                smtp = smtplib.SMTP(s.host, s.port, local_hostname=s.local_hostname, timeout=timeout)
                 opened.append(smtp)
                 smtp.ehlo()
                 smtp.starttls(context=self._context)
@@ -183,7 +190,10 @@ class SesSmtpTransport:
                 raise _Transient(
                     f"{error.smtp_code} {_text(error.smtp_error)} (after AUTH)", drop_connection=True
                 ) from None
-            raise DeliveryRejected(error.smtp_code, _text(error.smtp_error)) from None
+            raise DeliveryUnavailable(
+                f"SES refused Posthorn's SMTP credentials ({error.smtp_code} {_text(error.smtp_error)}): "
+                "check the SES SMTP secret"
+            ) from None
         except ssl.SSLCertVerificationError as error:
             raise DeliveryUnavailable(f"the SMTP server's certificate did not verify: {error}") from None
         except smtplib.SMTPResponseException as error:

@@ -41,6 +41,8 @@ class DeliveryReceipt:
 
     ses_message_id: str
     refused: dict[str, str] = field(default_factory=dict)
+    # True when an earlier attempt lost its connection after the final "." (SES may have the message twice).
+    after_ambiguous_drop: bool = False
 
 
 class DeliveryRejected(Exception):
