@@ -15,7 +15,7 @@ SOURCES := PYTHONPATH=layers/posthorn:functions/send:functions/bounce:local:.
 export AWS_DEFAULT_REGION ?= $(REGION)
 
 
-.PHONY: admin-credential run test lint typecheck unit integration e2e validate build deploy bench openapi layer-requirements clean
+.PHONY: admin-credential run test lint typecheck unit integration e2e browser validate build deploy bench openapi layer-requirements clean
 
 # --- environments: the app's own, and a separate one for the SAM CLI and cfn-lint (they pin boto3/pydantic)
 $(VENV)/.installed: pyproject.toml
@@ -61,8 +61,12 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration -q
 
-e2e: $(VENV)/.installed
+e2e: $(VENV)/.installed browser
 	$(PY) -m pytest tests/e2e -q
+
+# The browser tests drive Debian's Chromium (Playwright's own browser downloads are not used).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
 deploy: build
 	$(SAM) deploy $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV),)

@@ -6,7 +6,8 @@ gets API Gateway's `502 {"message": "Internal server error"}`. Paths outside the
 
 The `/_local/*` routes (API.md, "The local stack") are served here and never deployed: the outbox, the raw
 messages, SES Open/Click events, and `POST /_local/sns` into the events function. `GET /_local/` renders
-`LocalHttpServer.index_page`; replace it (or pass `index_page=`) to serve a richer page.
+`LocalHttpServer.index_page` (by default the outbox page of `posthorn_local/web/`, whose script reads
+`GET /_local/outbox/{id}`: the parsed message with its Posthorn record, read from the store directly).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import html
 import importlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -24,9 +26,12 @@ from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
+from posthorn.adapters.dynamodb import DynamoStore
+from posthorn_local import outbox_view
 from posthorn_local.apigw import LambdaContext, build_event, decode_response, match_route
 from posthorn_local.ses_events_publisher import EventsPublisher, click_event, open_event
 from posthorn_local.ses_smtp_server import Outbox
@@ -37,6 +42,34 @@ logger = logging.getLogger(__name__)
 # API Gateway refuses request bodies over 10 MB before the function runs.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 INTERNAL_ERROR = {"message": "Internal server error"}
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+ASSET_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# The page's scripts and styles are its own files; the message preview (an `<iframe sandbox srcdoc>`, which
+# inherits this policy) may use inline styles and show images, never run scripts or submit forms.
+PAGE_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: http: https:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": PAGE_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
 Response = tuple[int, dict[str, str], bytes]
 
@@ -72,6 +105,9 @@ class LocalServices:
     outbox: Outbox
     publisher: EventsPublisher
     events_function: LambdaFunction
+    # Where the page reads Posthorn messages; None: the table named by TABLE_NAME, which the local stack
+    # sets in this process for the functions.
+    store: DynamoStore | None = None
 
 
 IndexPage = Callable[[LocalServices], str]
@@ -79,6 +115,11 @@ IndexPage = Callable[[LocalServices], str]
 
 def _subject(raw: bytes) -> str:
     return str(BytesParser(policy=policy.default).parsebytes(raw, headersonly=True).get("Subject", ""))
+
+
+def outbox_page(services: LocalServices) -> str:
+    """The outbox page (`web/index.html`), its list already filled in for a first paint without script."""
+    return outbox_view.index_page((WEB_DIR / "index.html").read_text(), services.outbox.list())
 
 
 def minimal_index_page(services: LocalServices) -> str:
@@ -144,16 +185,30 @@ class LocalHttpServer(ThreadingHTTPServer):
         routes: list[Route],
         functions: dict[str, LambdaFunction],
         services: LocalServices,
-        index_page: IndexPage = minimal_index_page,
+        index_page: IndexPage = outbox_page,
     ) -> None:
         super().__init__(address, _RequestHandler)
         self.routes = routes
         self.functions = functions
         self.services = services
         self.index_page = index_page
+        self._store_lock = threading.Lock()
         self._local_routes: list[tuple[str, re.Pattern[str], str, Callable[..., Response]]] = [
             ("GET", re.compile(r"/_local/?"), "/_local/", self._index),
             ("GET", re.compile(r"/_local/outbox"), "/_local/outbox", self._outbox),
+            ("GET", re.compile(r"/_local/outbox/(?P<id>[^/]+)"), "/_local/outbox/{id}", self._message),
+            (
+                "GET",
+                re.compile(r"/_local/outbox/(?P<id>[^/]+)/attachments/(?P<index>[0-9]{1,6})"),
+                "/_local/outbox/{id}/attachments/{index}",
+                self._attachment,
+            ),
+            (
+                "GET",
+                re.compile(r"/_local/assets/(?P<name>[a-z0-9-]+\.(?:css|js|svg))"),
+                "/_local/assets",
+                self._asset,
+            ),
             ("GET", re.compile(r"/_local/outbox/(?P<id>[^/]+)/raw"), "/_local/outbox/{id}/raw", self._raw),
             (
                 "POST",
@@ -232,10 +287,55 @@ class LocalHttpServer(ThreadingHTTPServer):
     # --- /_local/* ------------------------------------------------------------------------------
     def _index(self, body: bytes) -> Response:
         page = self.index_page(self.services)
-        return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
+        return 200, {"Content-Type": "text/html; charset=utf-8", **PAGE_HEADERS}, page.encode()
+
+    def _asset(self, body: bytes, name: str) -> Response:
+        path = WEB_DIR / name
+        if not path.is_file():
+            return _error(404, "not_found", "no such asset")
+        return 200, {"Content-Type": ASSET_TYPES[path.suffix], **PAGE_HEADERS}, path.read_bytes()
 
     def _outbox(self, body: bytes) -> Response:
-        return _json(200, {"messages": [m.to_summary() for m in self.services.outbox.list()]})
+        """API.md's items, plus subject, From, To, the Posthorn message id and its status (null when the
+        store does not know it) for the page."""
+        summaries = [outbox_view.summary(m) for m in self.services.outbox.list()]
+        store = self._store()
+        ids = [s["posthorn_message_id"] for s in summaries if s["posthorn_message_id"]]
+        known = outbox_view.statuses(store, ids) if store is not None and ids else {}
+        for item in summaries:
+            item["status"] = known.get(item["posthorn_message_id"] or "")
+        return _json(200, {"messages": summaries})
+
+    def _message(self, body: bytes, id: str) -> Response:
+        """The parsed message (outbox_view.message_view) and its Posthorn `record` (null if unknown)."""
+        message = self.services.outbox.get(id)
+        if message is None:
+            return _error(404, "not_found", "no outbox message has this id")
+        view = outbox_view.message_view(message)
+        store, posthorn_id = self._store(), view["posthorn_message_id"]
+        view["record"] = outbox_view.record_view(store, posthorn_id) if store and posthorn_id else None
+        return _json(200, view, {"Cache-Control": "no-store"})
+
+    def _attachment(self, body: bytes, id: str, index: str) -> Response:
+        message = self.services.outbox.get(id)
+        found = outbox_view.part(message, int(index)) if message is not None else None
+        if found is None:
+            return _error(404, "not_found", "no such attachment")
+        filename = found.filename or f"part-{found.index}"
+        headers = {
+            "Content-Type": found.safe_content_type,
+            # A download, never a page of this origin: the content is whatever the sender attached.
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "X-Content-Type-Options": "nosniff",
+        }
+        return 200, headers, found.data
+
+    def _store(self) -> DynamoStore | None:
+        with self._store_lock:
+            if self.services.store is None and os.environ.get("TABLE_NAME"):
+                self.services.store = DynamoStore(os.environ["TABLE_NAME"])
+            return self.services.store
 
     def _events(self, body: bytes) -> Response:
         return _json(200, {"events": [p.to_json() for p in self.services.publisher.published()]})

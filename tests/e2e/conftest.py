@@ -70,6 +70,11 @@ def basic_auth(api_key: str) -> dict[str, str]:
 def stack() -> Iterator[LocalStack]:
     with LocalStack(port=0, admin_key=ADMIN_KEY, event_delay_seconds=0.2) as running:
         yield running
+        # moto keeps its resources process-wide, across servers: empty it so the next module's stack can
+        # create the template's resources again.
+        # The stack's own loopback moto server (always http://127.0.0.1).
+        reset = urllib.request.Request(running.moto_url + "/moto-api/reset", method="POST")  # noqa: S310
+        urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
 
 
 @pytest.fixture(scope="module")

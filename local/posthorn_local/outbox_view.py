@@ -1,0 +1,291 @@
+"""What the local web page shows of an outbox message: the MIME parsed into JSON, and the Posthorn record.
+
+`summary` is one row of the outbox list (envelope plus a few headers, parsed from the header block only);
+`message_view` is the whole message: headers, text and HTML bodies, attachments' metadata and the links the
+HTML holds; `part` returns one attachment's bytes for download; `record_view` and `statuses` read the
+Posthorn message (recipients, events) straight from the store: the page is development-only.
+Nothing here escapes for HTML: the page builds its DOM from text, and renders the HTML body in a sandbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import html as html_text
+import re
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage, Message, MIMEPart
+from email.parser import BytesParser
+from html.parser import HTMLParser
+from typing import Any, cast
+
+from posthorn.adapters.dynamodb import DynamoStore, from_item, message_key
+from posthorn.logic.notifications import POSTHORN_MESSAGE_ID_TAG
+from posthorn.models.messages import EventView, MessageView
+from posthorn_local.ses_events_publisher import parse_message_tags
+from posthorn_local.ses_smtp_server import OutboxMessage
+
+# Inline images (`cid:` references) become data: URLs in the preview up to this many bytes in all.
+MAX_INLINE_BYTES = 5 * 1024 * 1024
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_FOLD = re.compile(r"\r?\n[ \t]*")
+_TEXT_LINK = re.compile(r"https?://[^\s<>\"')\]]+")
+_BATCH = 100  # BatchGetItem's limit
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+OUTBOX_MARKER = "<!--outbox-->"
+# Events with the same timestamp (SES stamps in milliseconds) are shown in the order they happen in.
+_LIFECYCLE = (
+    "send",
+    "reject",
+    "rendering_failure",
+    "delivery_delay",
+    "delivery",
+    "bounce",
+    "complaint",
+    "open",
+    "click",
+    "subscription",
+)
+
+
+def _parse(raw: bytes, *, headers_only: bool = False) -> EmailMessage:
+    parser = BytesParser(policy=policy.default)
+    return cast(EmailMessage, parser.parsebytes(raw, headersonly=headers_only))
+
+
+def _header_block(raw: bytes) -> bytes:
+    end = _HEADER_END.search(raw)
+    return raw[: end.end()] if end else raw
+
+
+def _header(message: Message, name: str) -> str | None:
+    value = message.get(name)
+    return None if value is None else _FOLD.sub(" ", str(value)).strip()
+
+
+def _addresses(message: Message, name: str) -> list[str]:
+    header = message.get(name)
+    addresses = getattr(header, "addresses", None)
+    if addresses:
+        return [str(address) for address in addresses]
+    return [str(header)] if header else []
+
+
+def posthorn_message_id(message: Message) -> str | None:
+    """The Posthorn message id the send path put in `X-SES-MESSAGE-TAGS`."""
+    values = parse_message_tags(_header(message, "X-SES-MESSAGE-TAGS")).get(POSTHORN_MESSAGE_ID_TAG)
+    return values[0] if values else None
+
+
+def summary(message: OutboxMessage) -> dict[str, Any]:
+    """`GET /_local/outbox`'s item plus what the page lists: subject, From, To and the Posthorn id."""
+    headers = _parse(_header_block(message.raw), headers_only=True)
+    return {
+        **message.to_summary(),
+        "subject": _header(headers, "Subject") or "",
+        "from": _addresses(headers, "From"),
+        "to": _addresses(headers, "To"),
+        "posthorn_message_id": posthorn_message_id(headers),
+    }
+
+
+@dataclass(frozen=True)
+class Part:
+    """One attachment (or inline part) of a message, decoded."""
+
+    index: int
+    filename: str | None
+    content_type: str
+    disposition: str | None
+    content_id: str | None
+    data: bytes
+
+    @property
+    def safe_content_type(self) -> str:
+        """The part's media type when it is a plain `type/subtype`, else application/octet-stream."""
+        return self.content_type if _MEDIA_TYPE.fullmatch(self.content_type) else "application/octet-stream"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "disposition": self.disposition,
+            "content_id": self.content_id,
+            "size": len(self.data),
+        }
+
+
+def _text(part: MIMEPart) -> str:
+    try:
+        return str(part.get_content())
+    except (LookupError, UnicodeError):  # an unknown or lying charset: show what can be shown
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+
+
+def _parts(message: EmailMessage, bodies: tuple[MIMEPart | None, ...]) -> list[Part]:
+    """Every leaf part that is not the text or HTML body, numbered by its position among the leaves."""
+    parts = []
+    leaves = (part for part in message.walk() if not part.is_multipart())
+    for index, leaf in enumerate(leaves):
+        if any(leaf is body for body in bodies):
+            continue
+        payload = leaf.get_payload(decode=True)
+        content_id = leaf.get("Content-ID")
+        parts.append(
+            Part(
+                index=index,
+                filename=leaf.get_filename(),
+                content_type=leaf.get_content_type(),
+                disposition=leaf.get_content_disposition(),
+                content_id=str(content_id).strip().strip("<>") if content_id else None,
+                data=payload if isinstance(payload, bytes) else b"",
+            )
+        )
+    return parts
+
+
+def _bodies(message: EmailMessage) -> tuple[MIMEPart | None, MIMEPart | None]:
+    return message.get_body(("plain",)), message.get_body(("html",))
+
+
+def part(message: OutboxMessage, index: int) -> Part | None:
+    """The attachment at `index` (as listed by `message_view`), or None."""
+    parsed = _parse(message.raw)
+    return next((p for p in _parts(parsed, _bodies(parsed)) if p.index == index), None)
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("a", "area"):
+            href = dict(attrs).get("href")
+            if href:
+                self.links.append(href.strip())
+
+
+def links(html: str | None, text: str | None = None) -> list[str]:
+    """The http(s) links of the HTML body (then of the text body), each once, in order."""
+    found = []
+    if html:
+        parser = _Links()
+        parser.feed(html)
+        parser.close()
+        found.extend(parser.links)
+    if text:
+        found.extend(_TEXT_LINK.findall(text))
+    return list(dict.fromkeys(link for link in found if link.lower().startswith(("http://", "https://"))))
+
+
+def inline_images(html: str, parts: list[Part]) -> str:
+    """`html` with `cid:` references to inline image parts replaced by data: URLs (the preview has no other
+    way to reach them: it is sandboxed, with an opaque origin)."""
+    budget = MAX_INLINE_BYTES
+    for inline in parts:
+        if not (inline.content_id and inline.content_type.startswith("image/")):
+            continue
+        if len(inline.data) > budget:
+            continue
+        budget -= len(inline.data)
+        url = f"data:{inline.content_type};base64,{base64.b64encode(inline.data).decode()}"
+        html = re.sub(re.escape(f"cid:{inline.content_id}"), url, html, flags=re.IGNORECASE)
+    return html
+
+
+def message_view(message: OutboxMessage) -> dict[str, Any]:
+    """The message as the page shows it. `html_preview` is `html` with inline images resolved."""
+    parsed = _parse(message.raw)
+    text_part, html_part = _bodies(parsed)
+    text = _text(text_part) if text_part is not None else None
+    html = _text(html_part) if html_part is not None else None
+    parts = _parts(parsed, (text_part, html_part))
+    return {
+        **message.to_summary(),
+        "subject": _header(parsed, "Subject") or "",
+        "from": _addresses(parsed, "From"),
+        "to": _addresses(parsed, "To"),
+        "cc": _addresses(parsed, "Cc"),
+        "reply_to": _addresses(parsed, "Reply-To"),
+        "date": _header(parsed, "Date"),
+        "posthorn_message_id": posthorn_message_id(parsed),
+        "headers": [{"name": name, "value": _FOLD.sub(" ", str(value))} for name, value in parsed.items()],
+        "text": text,
+        "html": html,
+        "html_preview": inline_images(html, parts) if html is not None else None,
+        "links": links(html, text),
+        "attachments": [p.to_json() for p in parts],
+    }
+
+
+def record_view(store: DynamoStore, message_id: str) -> dict[str, Any] | None:
+    """The Posthorn message as `GET /v1/messages/{id}` answers it, or None. Events are oldest first, and in
+    lifecycle order within one millisecond (a Send before its Delivery)."""
+    found = store.get_message(message_id)
+    if found is None:
+        return None
+    record, events = found
+    timeline = sorted((EventView.model_validate(event) for event in events), key=_timeline_order)
+    view = MessageView(
+        message_id=record.message_id,
+        status=record.status,
+        created_at=record.created_at,
+        from_email=record.from_email,
+        subject=record.subject,
+        tags=record.tags,
+        metadata=record.metadata,
+        client_reference=record.client_reference,
+        ses_message_id=record.ses_message_id,
+        error=record.error,
+        recipients=record.recipients,
+        events=timeline,
+    )
+    return view.model_dump(mode="json")
+
+
+def _timeline_order(event: EventView) -> tuple[Any, ...]:
+    lifecycle = _LIFECYCLE.index(event.type) if event.type in _LIFECYCLE else len(_LIFECYCLE)
+    return event.timestamp, lifecycle, event.recipient or ""
+
+
+def statuses(store: DynamoStore, message_ids: list[str]) -> dict[str, str]:
+    """Each known Posthorn message's status, read in batches (one request per 100 messages)."""
+    unique = list(dict.fromkeys(message_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(unique), _BATCH):
+        request: dict[str, Any] = {
+            store.table: {
+                "Keys": [message_key(message_id) for message_id in unique[start : start + _BATCH]],
+                "ProjectionExpression": "message_id, #s",
+                "ExpressionAttributeNames": {"#s": "status"},
+            }
+        }
+        while request:
+            answer = store.db.batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(store.table, []):
+                values = from_item(item)
+                found[str(values["message_id"])] = str(values["status"])
+            request = answer.get("UnprocessedKeys") or {}
+    return found
+
+
+def index_page(template: str, messages: list[OutboxMessage]) -> str:
+    """`template` with the outbox list (newest first) rendered where it says `<!--outbox-->`, every value
+    escaped, so the page shows the outbox before (or without) its script."""
+    e = html_text.escape
+    rows = []
+    for message in messages:
+        item = summary(message)
+        to = ", ".join(item["to"] or item["rcpt_to"])
+        received = item["received_at"]
+        rows.append(
+            f'<li><a class="item" href="#{e(message.id)}" data-id="{e(message.id)}">'
+            f'<span class="subject">{e(item["subject"] or "(no subject)")}</span>'
+            f'<span class="who">{e(to)}</span>'
+            f'<time datetime="{e(received)}">{e(received[:19].replace("T", " "))}</time>'
+            "</a></li>"
+        )
+    return template.replace(OUTBOX_MARKER, "".join(rows), 1)

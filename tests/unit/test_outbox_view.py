@@ -1,0 +1,141 @@
+"""The local page's view of an outbox message: MIME parsed into JSON, links, inline images, the listing."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from posthorn.adapters.dynamodb import DynamoStore
+from posthorn.logic.mime import Envelope, Mailbox, MimePart, build_message
+from posthorn.models.messages import MessageRecord, RecipientState
+from posthorn_local import outbox_view
+from posthorn_local.ses_smtp_server import OutboxMessage
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+HTML = (
+    '<p>Hi <a href="https://example.com/a?x=1&amp;y=2">one</a> <a href="mailto:x@example.com">mail</a>'
+    '<a href="https://example.com/a?x=1&amp;y=2">again</a> <img src="cid:logo@x"></p>'
+)
+
+
+def outbox_message(**overrides: Any) -> OutboxMessage:
+    values: dict[str, Any] = {
+        "message_id": "msg_01TEST",
+        "sender": Mailbox("hello@example.com", "Zoë's Café"),
+        "to": [Mailbox("user@example.net", "Jürgen")],
+        "cc": [Mailbox("team@example.net", None)],
+        "subject": "Grüße <b>&</b>",
+        "date": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "text": "Hello, see https://example.com/text.",
+        "html": HTML,
+        "ses_tags": {"posthorn_message_id": "msg_01TEST"},
+        "attachments": [
+            MimePart(name="logo.png", data=PNG, content_type="image/png", content_id="logo@x"),
+            MimePart(name="report.pdf", data=b"%PDF-1.4", content_type="application/pdf"),
+        ],
+    }
+    values.update(overrides)
+    raw = build_message(Envelope(**values))
+    return OutboxMessage.create("hello@example.com", ("user@example.net", "hidden@example.org"), raw)
+
+
+def test_message_view_decodes_headers_bodies_and_attachments() -> None:
+    message = outbox_message()
+    view = outbox_view.message_view(message)
+    assert view["id"] == message.id
+    assert view["subject"] == "Grüße <b>&</b>"
+    assert view["from"] == ["Zoë's Café <hello@example.com>"]
+    assert view["to"] == ["Jürgen <user@example.net>"]
+    assert view["cc"] == ["team@example.net"]
+    assert view["rcpt_to"] == ["user@example.net", "hidden@example.org"]
+    assert view["posthorn_message_id"] == "msg_01TEST"
+    assert view["text"].startswith("Hello, see")
+    assert view["html"].startswith("<p>Hi")
+    assert {"name": "Subject", "value": "Grüße <b>&</b>"} in view["headers"]
+    attachments = {a["filename"]: a for a in view["attachments"]}
+    assert attachments["logo.png"]["content_id"] == "logo@x"
+    assert attachments["logo.png"]["size"] == len(PNG)
+    assert attachments["report.pdf"]["content_type"] == "application/pdf"
+    assert attachments["report.pdf"]["disposition"] == "attachment"
+
+
+def test_links_are_the_http_links_of_html_then_text_each_once() -> None:
+    view = outbox_view.message_view(outbox_message())
+    assert view["links"] == ["https://example.com/a?x=1&y=2", "https://example.com/text."]
+    assert outbox_view.links("<a href=' javascript:alert(1)'>x</a>", "ftp://x") == []
+
+
+def test_preview_resolves_inline_images_to_data_urls() -> None:
+    view = outbox_view.message_view(outbox_message())
+    assert "cid:logo@x" in view["html"]
+    assert f"data:image/png;base64,{base64.b64encode(PNG).decode()}" in view["html_preview"]
+    assert "cid:" not in view["html_preview"]
+
+
+def test_part_returns_the_bytes_listed_at_that_index() -> None:
+    message = outbox_message()
+    listed = {a["filename"]: a["index"] for a in outbox_view.message_view(message)["attachments"]}
+    found = outbox_view.part(message, listed["report.pdf"])
+    assert found is not None
+    assert found.data == b"%PDF-1.4"
+    assert outbox_view.part(message, 99) is None
+
+
+def test_unusual_media_types_download_as_octet_stream() -> None:
+    part = outbox_view.Part(1, "x", "text/html\r\nx: y", None, None, b"")
+    assert part.safe_content_type == "application/octet-stream"
+    assert outbox_view.Part(1, "x", "application/pdf", None, None, b"").safe_content_type == "application/pdf"
+
+
+def test_text_only_message_has_no_html() -> None:
+    view = outbox_view.message_view(outbox_message(html=None, attachments=[], ses_tags={}))
+    assert view["html"] is None
+    assert view["html_preview"] is None
+    assert view["attachments"] == []
+    assert view["posthorn_message_id"] is None
+
+
+def test_summary_reads_the_header_block() -> None:
+    item = outbox_view.summary(outbox_message())
+    assert item["subject"] == "Grüße <b>&</b>"
+    assert item["to"] == ["Jürgen <user@example.net>"]
+    assert item["posthorn_message_id"] == "msg_01TEST"
+
+
+def test_index_page_lists_newest_first_and_escapes_everything() -> None:
+    older = outbox_message(subject="older")
+    newer = outbox_message(subject='<script>alert("x")</script>')
+    page = outbox_view.index_page("<ol><!--outbox--></ol>", [newer, older])
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert page.index(newer.id) < page.index(older.id)
+
+
+def test_timeline_puts_events_of_one_millisecond_in_lifecycle_order() -> None:
+    class Store:
+        def get_message(self, message_id: str) -> Any:
+            record = MessageRecord(
+                message_id=message_id,
+                username="u",
+                domain="example.com",
+                from_email="hello@example.com",
+                subject="Hi",
+                status="clicked",
+                created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                recipients=[RecipientState(email="a@example.net", type="to", status="clicked")],
+            )
+            same, later = "2026-01-01T00:00:00.001000+00:00", "2026-01-01T00:00:01+00:00"
+            events = [  # as DynamoDB returns them: by sort key, i.e. by type name
+                {"type": "click", "timestamp": later, "recipient": "a@example.net", "details": {"link": "x"}},
+                {"type": "delivery", "timestamp": same, "recipient": "a@example.net", "details": {}},
+                {"type": "send", "timestamp": same, "recipient": "a@example.net", "details": {}},
+            ]
+            return record, events
+
+    view = outbox_view.record_view(cast(DynamoStore, Store()), "msg_01TEST")
+    assert view is not None
+    assert [e["type"] for e in view["events"]] == ["send", "delivery", "click"]
+    assert view["recipients"] == [{"email": "a@example.net", "type": "to", "status": "clicked"}]
