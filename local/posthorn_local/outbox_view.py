@@ -19,7 +19,7 @@ from email.parser import BytesParser
 from html.parser import HTMLParser
 from typing import Any, cast
 
-from posthorn.adapters.dynamodb import DynamoStore, from_item, message_key
+from posthorn.adapters.dynamodb import DynamoStore
 from posthorn.logic.notifications import POSTHORN_MESSAGE_ID_TAG
 from posthorn.models.messages import EventView, MessageView
 from posthorn_local.ses_events_publisher import parse_message_tags
@@ -30,7 +30,6 @@ MAX_INLINE_BYTES = 5 * 1024 * 1024
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _FOLD = re.compile(r"\r?\n[ \t]*")
 _TEXT_LINK = re.compile(r"https?://[^\s<>\"')\]]+")
-_BATCH = 100  # BatchGetItem's limit
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 OUTBOX_MARKER = "<!--outbox-->"
 # Events with the same timestamp (SES stamps in milliseconds) are shown in the order they happen in.
@@ -252,24 +251,8 @@ def _timeline_order(event: EventView) -> tuple[Any, ...]:
 
 
 def statuses(store: DynamoStore, message_ids: list[str]) -> dict[str, str]:
-    """Each known Posthorn message's status, read in batches (one request per 100 messages)."""
-    unique = list(dict.fromkeys(message_ids))
-    found: dict[str, str] = {}
-    for start in range(0, len(unique), _BATCH):
-        request: dict[str, Any] = {
-            store.table: {
-                "Keys": [message_key(message_id) for message_id in unique[start : start + _BATCH]],
-                "ProjectionExpression": "message_id, #s",
-                "ExpressionAttributeNames": {"#s": "status"},
-            }
-        }
-        while request:
-            answer = store.db.batch_get_item(RequestItems=request)
-            for item in answer.get("Responses", {}).get(store.table, []):
-                values = from_item(item)
-                found[str(values["message_id"])] = str(values["status"])
-            request = answer.get("UnprocessedKeys") or {}
-    return found
+    """Each known Posthorn message's status."""
+    return store.message_statuses(message_ids)
 
 
 def index_page(template: str, messages: list[OutboxMessage]) -> str:

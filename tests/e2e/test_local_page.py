@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from posthorn_local.stack import LocalStack
-from tests.e2e.conftest import Http, needs_events_function
+from tests.e2e.conftest import Http
 from tests.e2e.test_local_stack import SIMULATOR, label, send, wait_for_statuses
 
-pytestmark = [pytest.mark.e2e, needs_events_function]
+pytestmark = [pytest.mark.e2e]
 
 CHROMIUM = os.environ.get("POSTHORN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -223,6 +223,26 @@ class DynamoStore:
             return None, failed.response.get("Item")
         return dict(response["Attributes"]), None
 
+    def message_statuses(self, message_ids: Iterable[str]) -> dict[str, str]:
+        """The status of each known message, read 100 at a time (recipients only, not the events)."""
+        unique = list(dict.fromkeys(message_ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(unique), 100):
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": [message_key(message_id) for message_id in unique[start : start + 100]],
+                    "ProjectionExpression": "message_id, recipients",
+                }
+            }
+            while request:
+                answer = self.db.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    values = from_item(item)
+                    recipients = values.get("recipients", {}).values()
+                    found[str(values["message_id"])] = message_status(r["status"] for r in recipients).value
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
     def get_message_record(self, message_id: str) -> MessageRecord | None:
         found = self.get_message(message_id)
         return found[0] if found else None
