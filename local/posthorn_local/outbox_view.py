@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from posthorn.adapters.dynamodb import DynamoStore
 from posthorn.logic.notifications import POSTHORN_MESSAGE_ID_TAG
-from posthorn.models.messages import EventView, MessageView
+from posthorn.models.messages import MessageView
 from posthorn_local.ses_events_publisher import parse_message_tags
 from posthorn_local.ses_smtp_server import OutboxMessage
 
@@ -32,19 +32,6 @@ _FOLD = re.compile(r"\r?\n[ \t]*")
 _TEXT_LINK = re.compile(r"https?://[^\s<>\"')\]]+")
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 OUTBOX_MARKER = "<!--outbox-->"
-# Events with the same timestamp (SES stamps in milliseconds) are shown in the order they happen in.
-_LIFECYCLE = (
-    "send",
-    "reject",
-    "rendering_failure",
-    "delivery_delay",
-    "delivery",
-    "bounce",
-    "complaint",
-    "open",
-    "click",
-    "subscription",
-)
 
 
 def _parse(raw: bytes, *, headers_only: bool = False) -> EmailMessage:
@@ -227,27 +214,8 @@ def record_view(store: DynamoStore, message_id: str) -> dict[str, Any] | None:
     if found is None:
         return None
     record, events = found
-    timeline = sorted((EventView.model_validate(event) for event in events), key=_timeline_order)
-    view = MessageView(
-        message_id=record.message_id,
-        status=record.status,
-        created_at=record.created_at,
-        from_email=record.from_email,
-        subject=record.subject,
-        tags=record.tags,
-        metadata=record.metadata,
-        client_reference=record.client_reference,
-        ses_message_id=record.ses_message_id,
-        error=record.error,
-        recipients=record.recipients,
-        events=timeline,
-    )
+    view = MessageView.of(record, events)
     return view.model_dump(mode="json")
-
-
-def _timeline_order(event: EventView) -> tuple[Any, ...]:
-    lifecycle = _LIFECYCLE.index(event.type) if event.type in _LIFECYCLE else len(_LIFECYCLE)
-    return event.timestamp, lifecycle, event.recipient or ""
 
 
 def statuses(store: DynamoStore, message_ids: list[str]) -> dict[str, str]:

@@ -203,3 +203,19 @@ def test_message_status_is_order_independent() -> None:
 
 def test_message_status_without_recipients_is_queued() -> None:
     assert message_status([]) is S.QUEUED
+
+
+def test_timeline_orders_same_millisecond_events_by_lifecycle() -> None:
+    from datetime import UTC, datetime
+
+    from posthorn.models.messages import EventView, timeline
+
+    moment = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    later = datetime(2026, 11, 21, 12, 0, 1, tzinfo=UTC)
+    events = [
+        EventView(type="open", timestamp=moment),
+        EventView(type="delivery", timestamp=moment),
+        EventView(type="click", timestamp=later),
+        EventView(type="send", timestamp=moment),
+    ]
+    assert [event.type for event in timeline(events)] == ["send", "delivery", "open", "click"]

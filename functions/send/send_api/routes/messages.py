@@ -3,7 +3,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn.errors import NotFound
-from posthorn.models.messages import EventView, MessageView
+from posthorn.models.messages import MessageView
 from send_api import dependencies
 from send_api.auth import current_credential
 
@@ -19,9 +19,4 @@ def get_message(message_id: str) -> MessageView:
     if found is None or not credential.owns_domain(found[0].domain):
         raise NotFound(f"no message {message_id}")
     record, events = found
-    timeline = sorted(
-        (EventView.model_validate(event) for event in events), key=lambda event: event.timestamp
-    )
-    return MessageView(
-        **record.model_dump(exclude={"username", "domain", "configuration_set"}), events=timeline
-    )
+    return MessageView.of(record, events)

@@ -9,6 +9,20 @@ from pydantic import BaseModel, Field
 
 RecipientType = Literal["to", "cc", "bcc"]
 
+# The order events happen in for one recipient; SES stamps in milliseconds, so ties are common.
+LIFECYCLE = (
+    "send",
+    "reject",
+    "rendering_failure",
+    "delivery_delay",
+    "delivery",
+    "bounce",
+    "complaint",
+    "open",
+    "click",
+    "subscription",
+)
+
 
 class RecipientState(BaseModel):
     email: str
@@ -39,6 +53,15 @@ class EventView(BaseModel):
     recipient: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
+    def timeline_position(self) -> tuple[datetime, int, str]:
+        """Sort key of a timeline: by time, and events of the same millisecond in the order they happen."""
+        lifecycle = LIFECYCLE.index(self.type) if self.type in LIFECYCLE else len(LIFECYCLE)
+        return self.timestamp, lifecycle, self.recipient or ""
+
+
+def timeline(events: list[EventView]) -> list[EventView]:
+    return sorted(events, key=EventView.timeline_position)
+
 
 class MessageView(BaseModel):
     message_id: str
@@ -53,6 +76,12 @@ class MessageView(BaseModel):
     error: str | None = None
     recipients: list[RecipientState]
     events: list[EventView]
+
+    @classmethod
+    def of(cls, record: MessageRecord, events: list[dict[str, Any]]) -> MessageView:
+        """What `GET /v1/messages/{id}` answers: the record without its owner fields, and its timeline."""
+        ordered = timeline([EventView.model_validate(event) for event in events])
+        return cls(**record.model_dump(exclude={"username", "domain", "configuration_set"}), events=ordered)
 
 
 class RecipientResult(BaseModel):
