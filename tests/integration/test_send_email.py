@@ -17,6 +17,7 @@ from posthorn_local.ses_smtp_server import FaultPlan, LocalSes, OutboxMessage
 from posthorn_local.tls import TlsMaterial
 from tests.conftest import ADMIN_KEY, SENDER_DOMAIN, SMTP, Stack, moto_stack
 from tests.support.api import ApiClient, ApiResponse
+from tests.support.bodies import email_body as message
 
 PATH = "/v1/email"
 
@@ -68,17 +69,6 @@ def _fresh_outbox(local_ses: LocalSes) -> Iterator[None]:
     local_ses.faults.script.clear()
     yield
     local_ses.faults.script.clear()
-
-
-def message(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "from_email": "hello@example.com",
-        "to": ["user@example.net"],
-        "subject": "Hi",
-        "body_text": "Hello",
-    }
-    body.update(overrides)
-    return {key: value for key, value in body.items() if value is not ...}
 
 
 def b64(data: bytes) -> str:

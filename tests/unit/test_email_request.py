@@ -9,17 +9,7 @@ from pydantic import ValidationError
 
 from posthorn.models.addresses import has_line_break, normalize_address, normalize_domain
 from posthorn.models.email import MAX_RECIPIENTS, SendEmailRequest
-
-
-def request(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "from_email": "hello@example.com",
-        "to": ["user@example.net"],
-        "subject": "Hi",
-        "body_text": "Hello",
-    }
-    body.update(overrides)
-    return {key: value for key, value in body.items() if value is not ...}
+from tests.support.bodies import email_body as request
 
 
 def errors_of(body: dict[str, Any]) -> list[dict[str, Any]]:
