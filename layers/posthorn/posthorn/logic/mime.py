@@ -12,7 +12,7 @@ which the file cache does once per file) is spliced in, so the message holds one
 
 from __future__ import annotations
 
-import binascii
+import base64
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,15 +31,25 @@ POLICY = SMTP.clone(cte_type="7bit")
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 # RFC 2045: base64 lines of at most 76 characters, i.e. 57 bytes of input each.
 _BASE64_LINE_BYTES = 57
+_BLOCK_BYTES = _BASE64_LINE_BYTES * 1024
+
+Base64Body = bytes | bytearray
 
 
-def encode_base64_body(data: bytes) -> bytes:
-    """`data` as a base64 MIME body: 76-character lines separated (not ended) by CRLF."""
+def encode_base64_body(data: bytes) -> Base64Body:
+    """`data` as a base64 MIME body: 76-character lines separated (not ended) by CRLF. Written block by
+    block into one buffer of the final size, so encoding holds ~1.05x the result, not a list of lines.
+    The buffer is shared by every message that attaches it and never modified."""
+    size = encoded_size(len(data))
+    body = bytearray(size + 2)
     view = memoryview(data)
-    return b"\r\n".join(
-        binascii.b2a_base64(view[start : start + _BASE64_LINE_BYTES], newline=False)
-        for start in range(0, len(data), _BASE64_LINE_BYTES)
-    )
+    position = 0
+    for start in range(0, len(data), _BLOCK_BYTES):
+        block = base64.encodebytes(view[start : start + _BLOCK_BYTES]).replace(b"\n", b"\r\n")
+        body[position : position + len(block)] = block
+        position += len(block)
+    del body[size:]  # the last line's CRLF
+    return body
 
 
 def encoded_size(size: int) -> int:
@@ -64,9 +74,9 @@ class MimePart:
     content_type: str
     data: bytes = b""
     content_id: str | None = None
-    base64_body: bytes | None = None
+    base64_body: Base64Body | None = None
 
-    def body(self) -> bytes:
+    def body(self) -> Base64Body:
         return self.base64_body if self.base64_body is not None else encode_base64_body(self.data)
 
 
@@ -148,7 +158,7 @@ def _splice(skeleton: bytes, placeholders: dict[bytes, MimePart]) -> bytes:
     if not placeholders:
         return skeleton
     located = sorted((skeleton.index(token), token) for token in placeholders)
-    pieces: list[bytes] = []
+    pieces: list[Base64Body] = []
     start = 0
     for position, token in located:
         pieces += [skeleton[start:position], placeholders[token].body()]

@@ -125,7 +125,7 @@ class FileUnavailable(Exception):
 class FileContent:
     """A cached file ready to attach: its base64 MIME body (encoded once), and its first bytes for checks."""
 
-    base64_body: bytes
+    base64_body: bytes | bytearray  # never modified: shared by every message that attaches the file
     head: bytes
     size: int
     sha256: str
