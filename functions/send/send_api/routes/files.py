@@ -84,8 +84,8 @@ def upload_file(
     cache = dependencies.file_cache()
     if name is None and header_type == "application/json":
         try:
-            body = json.loads(router.current_event.body or "")
-        except ValueError:
+            body = json.loads(_raw_body() or b"null")
+        except (ValueError, RecursionError):
             raise InvalidJson("the request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise InvalidJson("the request body must be a JSON object")

@@ -66,7 +66,9 @@ class S3Objects:
         self.s3.delete_object(Bucket=self.bucket, Key=key)
 
     def presign_put(self, key: str, *, content_type: str, size: int, expires_in: int) -> str:
-        """A PUT URL whose signature covers Content-Type and Content-Length: S3 refuses other values."""
+        """A PUT URL whose signature covers Content-Type and Content-Length: S3 refuses other values.
+        Signed with the function's role credentials, it also stops working when those expire (Lambda's
+        are valid for hours, longer than the default hour)."""
         return str(
             self.s3.generate_presigned_url(
                 "put_object",
