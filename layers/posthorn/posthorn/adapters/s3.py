@@ -67,8 +67,8 @@ class S3Objects:
 
     def presign_put(self, key: str, *, content_type: str, size: int, expires_in: int) -> str:
         """A PUT URL whose signature covers Content-Type and Content-Length: S3 refuses other values.
-        Signed with the function's role credentials, it also stops working when those expire (Lambda's
-        are valid for hours, longer than the default hour)."""
+        Signed with the function's temporary role credentials, it stops working when they expire, if that
+        comes before `expires_in`."""
         return str(
             self.s3.generate_presigned_url(
                 "put_object",
