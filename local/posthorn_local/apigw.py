@@ -11,9 +11,22 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from posthorn_local import template
 from posthorn_local.template import Route
 
-TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
+
+def is_binary(content_type: str, binary_types: list[str] | None = None) -> bool:
+    """Whether API Gateway base64-encodes a body of this type: it matches one of the API's
+    BinaryMediaTypes (`type/subtype`, `type/*` or `*/*`); every other body reaches Lambda as text."""
+    kind = content_type.split(";")[0].strip().lower()
+    if not kind:
+        return False
+    major = kind.split("/")[0]
+    for pattern in template.binary_media_types() if binary_types is None else binary_types:
+        pattern = pattern.lower()
+        if pattern in (kind, "*/*") or pattern == f"{major}/*":
+            return True
+    return False
 
 
 @dataclass
@@ -55,11 +68,11 @@ def build_event(
 ) -> dict[str, Any]:
     headers = dict(headers or {})
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-    is_text = body is None or not content_type or content_type.startswith(TEXT_TYPES)
+    is_text = body is None or not is_binary(content_type)
     if body is None:
         encoded_body = None
     elif is_text:
-        encoded_body = body.decode("utf-8", "replace")
+        encoded_body = body.decode("utf-8", "replace")  # as API Gateway: text is text
     else:
         encoded_body = base64.b64encode(body).decode("ascii")
     multi_query = parse_qs(query, keep_blank_values=True) if query else None

@@ -39,8 +39,13 @@ from posthorn_local.template import Route
 
 logger = logging.getLogger(__name__)
 
-# API Gateway refuses request bodies over 10 MB before the function runs.
+# API Gateway refuses request bodies over 10 MB before the function runs (template.yaml's
+# REQUEST_TOO_LARGE gateway response), and Lambda refuses events over 6 MB: a binary body is base64 in the
+# event, so about 4.5 MB of raw bytes reach the function.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
+MAX_EVENT_BYTES = 6 * 1024 * 1024
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+TOO_LARGE = "Request body over {limit}; use POST /v1/files/uploads"  # as in template.yaml
 INTERNAL_ERROR = {"message": "Internal server error"}
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -261,6 +266,8 @@ class LocalHttpServer(ThreadingHTTPServer):
             body=body if body else None,
             source_ip=client_ip,
         )
+        if len(json.dumps(event)) > MAX_EVENT_BYTES:
+            return route.path, _error(413, "payload_too_large", TOO_LARGE.format(limit="Lambda's 6 MB event"))
         return route.path, self._invoke_api(route, event)
 
     def _invoke_api(self, route: Route, event: dict[str, Any]) -> Response:
@@ -404,7 +411,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if body is None:
             name, response = (
                 "(too large)",
-                _error(413, "payload_too_large", f"request bodies are limited to {MAX_REQUEST_BYTES} bytes"),
+                _error(413, "payload_too_large", TOO_LARGE.format(limit="10 MB")),
             )
             self.close_connection = True
         else:
@@ -443,6 +450,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_REQUEST_BYTES:
+            # Read and drop the body (as API Gateway takes the whole request before answering 413), so the
+            # client, still sending, gets the answer instead of a broken pipe. Absurd sizes are cut off.
+            remaining = length if length <= DRAIN_LIMIT_BYTES else 0
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1024 * 1024))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
             return None
         return self.rfile.read(length) if length > 0 else b""
 

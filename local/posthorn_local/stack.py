@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import tempfile
+import urllib.request
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -268,6 +269,12 @@ class LocalStack:
 
 
 def _stop_moto(moto: ThreadedMotoServer) -> None:
+    # moto keeps its resources in this process's memory, beyond the server: forget them, so that a stack
+    # started later in the same process (another test module) provisions into an empty account.
+    host, port = moto.get_host_and_port()
+    reset = urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+    with contextlib.suppress(OSError), urllib.request.urlopen(reset, timeout=10):  # noqa: S310 - loopback
+        pass
     moto.stop()
     # ThreadedMotoServer.stop() shuts the server down but leaves its listening socket open.
     server: Any = getattr(moto, "_server", None)

@@ -77,6 +77,12 @@ def routes() -> list[Route]:
     return found
 
 
+def binary_media_types() -> list[str]:
+    """The API's BinaryMediaTypes as media types (`image~1*` → `image/*`)."""
+    api = next(iter(resources("AWS::Serverless::Api").values()))
+    return [str(kind).replace("~1", "/") for kind in api["Properties"].get("BinaryMediaTypes", [])]
+
+
 def global_environment() -> dict[str, Any]:
     return dict(load()["Globals"]["Function"]["Environment"]["Variables"])
 

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from posthorn.logic.idempotency import IdempotencyRecord, StoredResponse
+from posthorn.logic.ports import StoredObject
 from posthorn.models.credentials import Credential, CredentialStatus
+from posthorn.models.files import FileRecord, FileStatus
 
 
 @dataclass
@@ -89,3 +91,76 @@ class ManualMonotonic:
 
     def advance(self, seconds: float) -> None:
         self.value += seconds
+
+
+@dataclass
+class FakeFileStore:
+    """The file records and blob reference counts of `DynamoFileStore`, in memory."""
+
+    files: dict[str, FileRecord] = field(default_factory=dict)
+    blobs: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def put_file(self, record: FileRecord) -> None:
+        assert record.file_key not in self.files
+        self.files[record.file_key] = record
+
+    def get_file(self, file_key: str) -> FileRecord | None:
+        return self.files.get(file_key)
+
+    def delete_file(self, file_key: str) -> FileRecord | None:
+        return self.files.pop(file_key, None)
+
+    def settle_upload(
+        self, file_key: str, status: FileStatus, *, sha256: str | None = None, rejection: str | None = None
+    ) -> FileRecord | None:
+        record = self.files.get(file_key)
+        if record is None or record.status != "pending":
+            return None
+        updated = record.model_copy(update={"status": status, "sha256": sha256, "rejection": rejection})
+        self.files[file_key] = updated
+        return updated
+
+    def reference_blob(self, owner: str, sha256: str, *, expires_at: int) -> int:
+        self.blobs[(owner, sha256)] = self.blobs.get((owner, sha256), 0) + 1
+        return self.blobs[(owner, sha256)]
+
+    def release_blob(self, owner: str, sha256: str) -> int:
+        if (owner, sha256) not in self.blobs:
+            return 0
+        self.blobs[(owner, sha256)] -= 1
+        return self.blobs[(owner, sha256)]
+
+    def forget_blob(self, owner: str, sha256: str) -> bool:
+        if self.blobs.get((owner, sha256), 0) > 0:
+            return False
+        self.blobs.pop((owner, sha256), None)
+        return True
+
+
+@dataclass
+class FakeObjectStore:
+    """A bucket in memory that counts reads."""
+
+    objects: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    reads: int = 0
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = (data, content_type)
+
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        self.reads += 1
+        return self.objects.get(key)
+
+    def open(self, key: str) -> StoredObject | None:
+        self.reads += 1
+        if key not in self.objects:
+            return None
+        data, content_type = self.objects[key]
+        chunks = (data[start : start + 1000] for start in range(0, len(data), 1000))
+        return StoredObject(content_type=content_type, size=len(data), chunks=chunks, close=lambda: None)
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    def presign_put(self, key: str, *, content_type: str, size: int, expires_in: int) -> str:
+        return f"https://bucket.example/{key}?type={content_type}&size={size}&expires={expires_in}"

@@ -208,3 +208,27 @@ def test_builder_refuses_line_breaks_in_headers_rather_than_injecting(breaker: s
     # The request model refuses these first (tests/unit/test_email_request.py); this is the last line.
     with pytest.raises(ValueError, match="linefeed"):
         build(subject=f"Hi{breaker}Bcc: evil@x.test")
+
+
+def test_pre_encoded_attachment_body_is_spliced_in_and_decodes_exactly() -> None:
+    from posthorn.logic.mime import encode_base64_body
+
+    data = bytes(range(256)) * 50
+    part = MimePart(
+        "data.bin", "application/octet-stream", content_id=None, base64_body=encode_base64_body(data)
+    )
+    raw, message = build(text="Plain", html="<p>Rich</p>", attachments=[part])
+    assert b"posthorn-attachment-" not in raw
+    [attachment] = list(message.iter_attachments())
+    assert attachment["Content-Transfer-Encoding"] == "base64"
+    assert attachment.get_content() == data
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+
+
+def test_several_attachments_each_get_their_own_body() -> None:
+    parts = [MimePart(f"{n}.bin", "application/octet-stream", bytes([n]) * (100 + n)) for n in range(5)]
+    image = MimePart("logo.png", "image/png", b"\x89PNG" * 30, content_id="logo")
+    _, message = build(text="t", html='<img src="cid:logo">', attachments=[*parts, image])
+    assert [a.get_content() for a in message.iter_attachments()] == [p.data for p in parts]
+    related = next(p for p in message.walk() if p.get_content_type() == "multipart/related")
+    assert cast(EmailMessage, related).get_payload()[1].get_content() == image.data

@@ -6,10 +6,12 @@ from functools import cache
 
 from posthorn.adapters import reset_adapters
 from posthorn.adapters.clock import SystemClock
-from posthorn.adapters.dynamodb import DynamoStore
+from posthorn.adapters.dynamodb import DynamoFileStore, DynamoStore
+from posthorn.adapters.s3 import S3Objects
 from posthorn.adapters.secrets import secret_json, secret_string
 from posthorn.adapters.ses_identities import AutoVerifiedIdentities, SesIdentities
 from posthorn.adapters.ses_smtp import SesSmtpTransport, SmtpSettings
+from posthorn.logic.file_cache import ContentCache, FileCache
 from posthorn.logic.ports import DomainIdentities
 from posthorn.settings import Settings, get_settings
 
@@ -52,8 +54,22 @@ def identities() -> DomainIdentities:
     return AutoVerifiedIdentities() if settings().auto_verify_domains else SesIdentities()
 
 
+@cache
+def file_cache() -> FileCache:
+    """One per process: its content cache is what lets many messages share one read of a cached file."""
+    s = settings()
+    return FileCache(
+        files=DynamoFileStore(s.table_name),
+        objects=S3Objects(s.bucket_name),
+        clock=clock,
+        retention_days=s.file_retention_days,
+        upload_url_seconds=s.file_upload_url_seconds,
+        contents=ContentCache(s.file_cache_max_bytes),
+    )
+
+
 def reset() -> None:
     """Forget every cached adapter and client (tests and the local stack change the environment)."""
-    for cached in (store, pepper, transport, identities):
+    for cached in (store, pepper, transport, identities, file_cache):
         cached.cache_clear()
     reset_adapters()

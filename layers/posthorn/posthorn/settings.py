@@ -35,6 +35,10 @@ class Settings(BaseModel):
 
     default_rate_limit_per_second: int = Field(default=10, ge=1)
     file_retention_days: int = Field(default=30, ge=1)
+    # How long a presigned upload URL (POST /v1/files/uploads) stays valid.
+    file_upload_url_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # Cached files kept in memory per warm function for attaching to many messages (base64 bodies).
+    file_cache_max_bytes: int = Field(default=96 * 1024 * 1024, ge=0)
     auto_verify_domains: bool = False
     idempotency_ttl_seconds: int = 24 * 3600
 

@@ -39,6 +39,7 @@ def send(
             track_opens=message.track_opens, track_clicks=message.track_clicks
         ),
         budget_seconds=settings.send_budget_seconds,
+        files=dependencies.file_cache(),
     )
 
     def send_and_count() -> Response[SendResult]:

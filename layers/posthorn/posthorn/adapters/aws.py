@@ -12,7 +12,11 @@ def client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
+    # S3: SigV4 everywhere, so presigned URLs sign their Content-Type and Content-Length headers.
+    signing = {"signature_version": "s3v4"} if service == "s3" else {}
     return boto3.session.Session().client(
         service,
-        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10),
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10, **signing
+        ),
     )

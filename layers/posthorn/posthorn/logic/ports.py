@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from posthorn.models.credentials import Credential, CredentialStatus
 from posthorn.models.domains import DomainRecord
+from posthorn.models.files import FileRecord, FileStatus
 from posthorn.models.messages import MessageRecord
 
 
@@ -73,3 +74,72 @@ class DomainIdentities(Protocol):
 
     def create(self, domain: str) -> IdentityStatus: ...
     def status(self, domain: str) -> IdentityStatus: ...
+
+
+# --- the file cache ---------------------------------------------------------------------------------
+class FileStore(Protocol):
+    """File metadata (`FILE#<file_key>`), and reference counts of objects shared by identical uploads."""
+
+    def put_file(self, record: FileRecord) -> None: ...
+    def get_file(self, file_key: str) -> FileRecord | None: ...
+    def delete_file(self, file_key: str) -> FileRecord | None: ...
+    def settle_upload(
+        self, file_key: str, status: FileStatus, *, sha256: str | None = None, rejection: str | None = None
+    ) -> FileRecord | None:
+        """Move a `pending` file to `ready` or `rejected`; None if it is no longer pending."""
+        ...
+
+    def reference_blob(self, owner: str, sha256: str, *, expires_at: int) -> int: ...
+    def release_blob(self, owner: str, sha256: str) -> int: ...
+    def forget_blob(self, owner: str, sha256: str) -> bool:
+        """Drop the blob's record if nothing references it any more; True when it was dropped."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object being read: `chunks` streams it; `close()` when done, read to the end or not."""
+
+    content_type: str
+    size: int
+    chunks: Iterator[bytes]
+    close: Callable[[], None]
+
+
+class ObjectStore(Protocol):
+    """The bucket (S3): private objects under keys that only the service hands around."""
+
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        """(bytes, content type), or None when there is no such object."""
+        ...
+
+    def open(self, key: str) -> StoredObject | None: ...
+    def delete(self, key: str) -> None: ...
+    def presign_put(self, key: str, *, content_type: str, size: int, expires_in: int) -> str: ...
+
+
+class FileUnavailable(Exception):
+    """A file key this credential cannot attach: unknown, deleted, expired, foreign, unchecked."""
+
+
+@dataclass(frozen=True)
+class FileContent:
+    """A cached file ready to attach: its base64 MIME body (encoded once), and its first bytes for checks."""
+
+    base64_body: bytes | bytearray  # never modified: shared by every message that attaches the file
+    head: bytes
+    size: int
+    sha256: str
+
+
+class CachedFiles(Protocol):
+    """What sending needs from the file cache."""
+
+    def usable(self, file_key: str, credential: Credential, now: datetime) -> FileRecord:
+        """The file if this credential may attach it now; FileUnavailable otherwise."""
+        ...
+
+    def content(self, record: FileRecord) -> FileContent:
+        """Its bytes, read from storage at most once per process while they stay cached."""
+        ...

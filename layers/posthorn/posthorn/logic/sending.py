@@ -6,8 +6,6 @@ has a record; the record is then updated with SES's message id or the reason it 
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from time import monotonic
 
@@ -18,11 +16,12 @@ from posthorn.errors import (
     SenderNotAllowed,
     UpstreamRejected,
     UpstreamUnavailable,
-    ValidationFailed,
 )
+from posthorn.logic.attachments import resolve_attachments
 from posthorn.logic.ids import new_message_id
-from posthorn.logic.mime import MAX_MESSAGE_BYTES, Envelope, Mailbox, MimePart, build_message
+from posthorn.logic.mime import MAX_MESSAGE_BYTES, Envelope, Mailbox, build_message
 from posthorn.logic.ports import (
+    CachedFiles,
     Clock,
     DeliveryRejected,
     DeliveryUnavailable,
@@ -47,6 +46,8 @@ class SendContext:
     clock: Clock
     configuration_set: str
     budget_seconds: float
+    # The file cache, for attachments given by file_key (without it, a file_key is unknown).
+    files: CachedFiles | None = None
 
 
 def check_sender(credential: Credential, from_email: str, domains: DomainStore) -> str:
@@ -79,28 +80,6 @@ def recipients_of(request: SendEmailRequest) -> list[tuple[Recipient, RecipientT
     return result
 
 
-def decode_inline_attachments(request: SendEmailRequest) -> list[MimePart]:
-    parts: list[MimePart] = []
-    for index, attachment in enumerate(request.attachments):
-        if attachment.file_key is not None:
-            raise ValidationFailed.on(f"attachments[{index}].file_key", "unknown file_key")
-        assert attachment.content is not None
-        assert attachment.name is not None
-        try:
-            data = base64.b64decode(attachment.content, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValidationFailed.on(f"attachments[{index}].content", "is not valid base64") from None
-        parts.append(
-            MimePart(
-                name=attachment.name,
-                content_type=attachment.content_type or "application/octet-stream",
-                data=data,
-                content_id=attachment.content_id,
-            )
-        )
-    return parts
-
-
 def send_email(request: SendEmailRequest, credential: Credential, context: SendContext) -> SendResult:
     deadline = monotonic() + context.budget_seconds
     domain = check_sender(credential, request.from_email, context.domains)
@@ -115,7 +94,10 @@ def send_email(request: SendEmailRequest, credential: Credential, context: SendC
 
     now = context.clock.now()
     message_id = new_message_id(int(now.timestamp() * 1000))
-    attachments = decode_inline_attachments(request)
+    body_bytes = sum(len(body.encode()) for body in (fields["body_text"], fields["body_html"]) if body)
+    attachments = resolve_attachments(
+        request.attachments, credential, context.files, now, body_bytes=body_bytes
+    )
     envelope = Envelope(
         message_id=message_id,
         sender=Mailbox(request.from_email, request.from_name),

@@ -22,6 +22,7 @@ from posthorn.models.addresses import (
     reject_line_breaks,
     split_display_address,
 )
+from posthorn.models.files import FileName, MediaType
 
 MAX_RECIPIENTS = 50
 MAX_TAGS = 10
@@ -40,23 +41,8 @@ _TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _UNSUBSCRIBE_URI = re.compile(r"^<(mailto:[^<>\s]+|https?://[^<>\s]+)>$")
 _ANGLE_URI = re.compile(r"<[^<>]*>")
 _ANGLE_URI_LIST = re.compile(r"^\s*<[^<>]*>(\s*,\s*<[^<>]*>)*\s*$")
-# type/subtype, RFC 2045 tokens, no parameters; multipart/* and message/* would break the MIME structure.
-_MEDIA_TYPE = re.compile(
-    r"^(?!multipart/|message/)[A-Za-z0-9][\w!#$&^.+-]*/[A-Za-z0-9][\w!#$&^.+-]*$", re.ASCII | re.IGNORECASE
-)
+
 _CONTENT_ID = re.compile(r"^[!-;=?-~]+$")  # printable ASCII without '<', '>' or spaces
-# "Amazon SES unsupported attachment types" (SES developer guide): SES refuses messages carrying these.
-BLOCKED_EXTENSIONS = frozenset(
-    {
-        "ade", "adp", "app", "asp", "bas", "bat", "cer", "chm", "cmd", "com", "cpl", "crt", "csh", "der",
-        "exe", "fxp", "gadget", "hlp", "hta", "inf", "ins", "isp", "its", "js", "jse", "ksh", "lib", "lnk",
-        "mad", "maf", "mag", "mam", "maq", "mar", "mas", "mat", "mau", "mav", "maw", "mda", "mdb", "mde",
-        "mdt", "mdw", "mdz", "msc", "msh", "msh1", "msh2", "mshxml", "msh1xml", "msh2xml", "msi", "msp",
-        "mst", "ops", "pcd", "pif", "plg", "prf", "prg", "reg", "scf", "scr", "sct", "shb", "shs", "sys",
-        "ps1", "ps1xml", "ps2", "ps2xml", "psc1", "psc2", "tmp", "url", "vb", "vbe", "vbs", "vps",
-        "vsmacros", "vss", "vst", "vsw", "vxd", "ws", "wsc", "wsf", "wsh", "xnk",
-    }
-)  # fmt: skip
 
 Address = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_address)]
 DisplayName = Annotated[str, StringConstraints(max_length=256), AfterValidator(reject_line_breaks)]
@@ -98,35 +84,14 @@ class Attachment(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: (
-        Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_line_breaks)]
-        | None
-    ) = None
+    name: FileName | None = None
     content: str | None = None
-    content_type: (
-        Annotated[str, StringConstraints(max_length=255), AfterValidator(reject_line_breaks)] | None
-    ) = None
+    content_type: MediaType | None = None
     content_id: (
         Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_line_breaks)]
         | None
     ) = None
     file_key: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _allowed_extension(cls, name: str | None) -> str | None:
-        # Trailing dots and spaces are dropped by Windows, so "a.exe." is an .exe too.
-        _, dot, extension = (name or "").rstrip(". ").rpartition(".")
-        if dot and extension.lower() in BLOCKED_EXTENSIONS:
-            raise ValueError(f"SES does not accept .{extension.lower()} attachments")
-        return name
-
-    @field_validator("content_type")
-    @classmethod
-    def _media_type(cls, value: str | None) -> str | None:
-        if value is not None and not _MEDIA_TYPE.match(value):
-            raise ValueError("must be a media type such as application/pdf (no parameters, not multipart)")
-        return value
 
     @field_validator("content_id")
     @classmethod

@@ -1,0 +1,146 @@
+"""The file cache (permission `files`): upload once, attach by `file_key` in any number of messages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated, Any, TypeVar
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import BaseModel, ValidationError
+
+from posthorn.errors import InvalidJson, ValidationFailed
+from posthorn.logic.attachments import MAX_FILE_BYTES, FileProblem, decode_base64
+from posthorn.models.files import (
+    CreateUploadRequest,
+    FileView,
+    RawUploadParameters,
+    UploadFileRequest,
+    UploadView,
+)
+from send_api import dependencies
+from send_api.auth import current_credential
+from send_api.errors import validation_failure
+from send_api.idempotency import json_response
+
+router = APIGatewayRouter()
+Model = TypeVar("Model", bound=BaseModel)
+
+# Content types HTTP clients send by default: they say nothing about the file, so its name decides.
+_UNDECLARED = frozenset({"", "application/octet-stream", "application/x-www-form-urlencoded"})
+
+UPLOAD_DESCRIPTION = f"""Two forms:
+- **raw**: the file's bytes as the body, `?name=invoice.pdf`, and the file's type as `Content-Type` (or
+  `?content_type=`; without either, or with `application/octet-stream`, the type follows the name).
+- **JSON** (`Content-Type: application/json`, no `?name=`):
+  `{{"name", "content": "<base64>", "content_type"}}`.
+
+Files are checked before they are stored: SES's blocked extensions, empty files, a type that does not fit
+the name, bytes that are not what the type says (images, PDF, archives), executables. At most
+{MAX_FILE_BYTES} bytes (what still fits in a 40 MB message once encoded); API Gateway refuses request
+bodies over 10 MB (and Lambda events over 6 MB, about 4.5 MB of raw bytes): use `POST /v1/files/uploads`
+for larger files. The same bytes uploaded again by the same credential share storage."""
+
+
+def _parse(model: type[Model], values: Any) -> Model:
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        raise validation_failure(errors, "application/json") from None
+
+
+def _media_type(header: str | None) -> str:
+    return (header or "").split(";")[0].strip().lower()
+
+
+def _raw_body() -> bytes:
+    event = router.current_event
+    body = event.body or ""
+    if not event.is_base64_encoded:
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body)
+    except (binascii.Error, ValueError):  # API Gateway's own encoding: never the client's fault
+        raise ValidationFailed.on("body", "could not be decoded") from None
+
+
+@router.post(
+    "/v1/files",
+    summary="Upload a file to the cache",
+    description=UPLOAD_DESCRIPTION,
+    tags=["files"],
+    responses={201: {"description": "Stored", "content": {"application/json": {"model": FileView}}}},
+)
+def upload_file(
+    name: Annotated[str | None, Query(description="The file's name (raw uploads)")] = None,
+    content_type: Annotated[str | None, Query(description="The file's type (raw uploads)")] = None,
+) -> Response[FileView]:
+    credential = current_credential(router)
+    header_type = _media_type(router.current_event.headers.get("content-type"))
+    cache = dependencies.file_cache()
+    if name is None and header_type == "application/json":
+        try:
+            body = json.loads(_raw_body() or b"null")
+        except (ValueError, RecursionError):
+            raise InvalidJson("the request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise InvalidJson("the request body must be a JSON object")
+        request = _parse(UploadFileRequest, body)
+        try:
+            data = decode_base64(request.content)
+        except FileProblem as problem:
+            raise ValidationFailed.on(problem.field, problem.message) from None
+        record = cache.upload(credential, request.name, request.content_type, data)
+        return json_response(201, FileView.of(record))
+
+    if header_type.startswith("multipart/"):
+        raise ValidationFailed.on("body", "send the file's bytes as the body, not a multipart form")
+    declared = (
+        content_type if content_type is not None else (None if header_type in _UNDECLARED else header_type)
+    )
+    parameters = _parse(RawUploadParameters, {"name": name, "content_type": declared})
+    data = _raw_body()
+    record = cache.upload(
+        credential, parameters.name, parameters.content_type, data, fields={"content": "body"}
+    )
+    return json_response(201, FileView.of(record))
+
+
+@router.post(
+    "/v1/files/uploads",
+    summary="A presigned S3 PUT for a large file",
+    description=(
+        "For files over API Gateway's request limit. PUT exactly `size` bytes to `upload_url` with the "
+        "headers in `upload_headers` before `upload_expires_at`. The bytes are checked (size, type) on "
+        "first use: `GET /v1/files/{file_key}` then says `ready` or `rejected`."
+    ),
+    tags=["files"],
+    responses={201: {"description": "Upload URL", "content": {"application/json": {"model": UploadView}}}},
+)
+def create_upload(request: Annotated[CreateUploadRequest, Body(embed=False)]) -> Response[UploadView]:
+    upload = dependencies.file_cache().create_upload(
+        current_credential(router), request.name, request.content_type, request.size
+    )
+    view = UploadView(
+        file_key=upload.record.file_key,
+        upload_url=upload.url,
+        upload_headers=upload.headers,
+        upload_expires_at=upload.url_expires_at,
+        expires_at=upload.record.expires_at,
+    )
+    return json_response(201, view)
+
+
+@router.get("/v1/files/<file_key>", summary="A cached file's metadata", tags=["files"])
+def get_file(file_key: str) -> FileView:
+    return FileView.of(dependencies.file_cache().get(current_credential(router), file_key))
+
+
+@router.delete("/v1/files/<file_key>", summary="Delete a cached file", tags=["files"])
+def delete_file(file_key: str) -> Response[None]:
+    dependencies.file_cache().delete(current_credential(router), file_key)
+    return Response(status_code=204)
