@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ["layers/posthorn", "functions/send", "functions/bounce", "local", "."]
-BENCHMARKS = ["bench/attachments.py", "bench/events.py"]
+BENCHMARKS = ["bench/cold_start.py", "bench/attachments.py", "bench/events.py"]
 
 
 def main() -> int:
