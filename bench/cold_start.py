@@ -30,6 +30,7 @@ def milliseconds(code: str) -> float:
     command = [sys.executable, "-c", TIMER.format(code=code)]
     samples = []
     for run in range(RUNS + 1):
+        # Our own interpreter running a fixed snippet.
         output = subprocess.run(
             command, cwd=ROOT, env=environment, capture_output=True, text=True, check=True
         )
