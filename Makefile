@@ -11,7 +11,7 @@ REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 # The import roots of the layer, the functions and the dev-only local stack (pytest reads the same list
 # from pyproject.toml).
-SOURCES := PYTHONPATH=layers/posthorn:functions/send:functions/bounce:local:.
+SOURCES := PYTHONPATH=layers/posthorn:functions/send:functions/bounce:functions/worker:local:.
 export AWS_DEFAULT_REGION ?= $(REGION)
 
 
@@ -46,7 +46,7 @@ lint: $(VENV)/.installed
 	$(PY) scripts/layer_requirements.py --check
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy layers/posthorn/posthorn functions local/posthorn_local
+	$(VENV)/bin/mypy layers/posthorn/posthorn functions/send functions/bounce functions/worker local/posthorn_local
 
 validate: $(TOOLS)/.installed
 	$(CFN_LINT) template.yaml

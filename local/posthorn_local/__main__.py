@@ -1,8 +1,9 @@
 """`make run`: start the local stack on 127.0.0.1 and keep it running until Ctrl-C or SIGTERM.
 
 Environment: `POSTHORN_PORT` (default 3000), `POSTHORN_ADMIN_KEY` (`<username>.<secret>`; generated when
-unset). The functions' packages come from PYTHONPATH, which the Makefile sets
-(`layers/posthorn:functions/send:functions/bounce:local`).
+unset), `POSTHORN_SES_MAX_SEND_RATE` (the send worker's pace; default the template's SesMaxSendRate).
+The functions' packages come from PYTHONPATH, which the Makefile sets
+(`layers/posthorn:functions/send:functions/bounce:functions/worker:local`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,23 @@ def _port() -> int:
     return int(text)
 
 
+def _send_rate() -> float | None:
+    """`POSTHORN_SES_MAX_SEND_RATE`: the send worker's pace (default: the template's SesMaxSendRate)."""
+    text = os.environ.get("POSTHORN_SES_MAX_SEND_RATE", "").strip()
+    if not text:
+        return None
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if rate <= 0:
+        raise SystemExit(f"POSTHORN_SES_MAX_SEND_RATE must be a positive number, not {text!r}")
+    return rate
+
+
 def banner(stack: LocalStack) -> str:
     api, admin = stack.api_url, shlex.quote(stack.admin_key or "")
+    rate = stack.function_environment.get("SES_MAX_SEND_RATE", "?")
     origin = (
         "generated; set POSTHORN_ADMIN_KEY to choose it"
         if stack.admin_key_generated
@@ -42,6 +58,7 @@ Posthorn local stack is running (development only).
   Admin api_key  {stack.admin_key}   ({origin})
   Local SES      {stack.smtp_host}:{stack.ses.port}   (SMTP, STARTTLS + AUTH; CA {stack.ca_file})
   AWS (moto)     {stack.moto_url}
+  Send worker    drains the send queue at {rate} messages/s (POSTHORN_SES_MAX_SEND_RATE)
 
 Try it:
   API={api}
@@ -86,7 +103,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
 
     try:
-        stack = LocalStack(port=_port(), admin_key=os.environ.get("POSTHORN_ADMIN_KEY") or None)
+        stack = LocalStack(
+            port=_port(),
+            admin_key=os.environ.get("POSTHORN_ADMIN_KEY") or None,
+            ses_max_send_rate=_send_rate(),
+        )
         stack.start()
     except ValueError as error:
         print(f"posthorn-local: {error}", file=sys.stderr)
@@ -94,7 +115,7 @@ def main() -> int:
     except ImportError as error:
         print(
             f"posthorn-local: {error}; run it with `make run`, or with "
-            "PYTHONPATH=layers/posthorn:functions/send:functions/bounce:local",
+            "PYTHONPATH=layers/posthorn:functions/send:functions/bounce:functions/worker:local",
             file=sys.stderr,
         )
         return 1

@@ -48,8 +48,13 @@ def provision(session: Any, *, prefix: str, smtp: LocalSmtpSecret) -> dict[str, 
         ids[logical_id] = sns.create_topic(Name=f"{prefix}-{logical_id}")["TopicArn"]
 
     sqs = session.client("sqs")
-    for logical_id in template.resources("AWS::SQS::Queue"):
-        ids[logical_id] = sqs.create_queue(QueueName=f"{prefix}-{logical_id}")["QueueUrl"]
+    queues = template.resources("AWS::SQS::Queue")
+    # Dead-letter queues first: a queue's RedrivePolicy names its dead-letter queue's ARN.
+    for logical_id in sorted(queues, key=lambda name: "RedrivePolicy" in queues[name]["Properties"]):
+        attributes = queue_attributes(queues[logical_id]["Properties"], ids, sqs)
+        ids[logical_id] = sqs.create_queue(QueueName=f"{prefix}-{logical_id}", Attributes=attributes)[
+            "QueueUrl"
+        ]
 
     for logical_id in template.resources("AWS::SES::ConfigurationSet"):
         ids[logical_id] = f"{prefix}-{logical_id}".lower()
@@ -63,6 +68,23 @@ def provision(session: Any, *, prefix: str, smtp: LocalSmtpSecret) -> dict[str, 
     )
     ids["SesSmtpSecretId"] = smtp_secret["ARN"]
     return ids
+
+
+def queue_attributes(properties: dict[str, Any], ids: dict[str, str], sqs: Any) -> dict[str, str]:
+    """The queue's timing and its redrive policy as template.yaml declares them (the rest is AWS-only)."""
+    attributes: dict[str, str] = {
+        name: str(properties[name])
+        for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+        if name in properties
+    }
+    redrive = properties.get("RedrivePolicy")
+    if redrive:
+        target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        arn = sqs.get_queue_attributes(QueueUrl=ids[target], AttributeNames=["QueueArn"])["Attributes"]
+        attributes["RedrivePolicy"] = json.dumps(
+            {"deadLetterTargetArn": arn["QueueArn"], "maxReceiveCount": int(redrive["maxReceiveCount"])}
+        )
+    return attributes
 
 
 def environment(function: str, ids: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from moto.server import ThreadedMotoServer
 from posthorn_local import template
 from posthorn_local.http_server import LambdaFunction, LocalHttpServer, LocalServices, serve
 from posthorn_local.provision import LocalSmtpSecret, environment, provision
+from posthorn_local.queue_poller import QueuePoller
 from posthorn_local.ses_events_publisher import EventsPublisher
 from posthorn_local.ses_smtp_server import LocalSes
 from posthorn_local.tls import make_tls_material
@@ -35,6 +36,7 @@ REGION = "us-east-1"
 PREFIX = "posthorn-local"
 SEND_FUNCTION = "SendFunction"
 EVENTS_FUNCTION = "EventsFunction"
+SEND_WORKER_FUNCTION = "SendWorkerFunction"
 
 
 def _parse_admin_key(key: str) -> str:
@@ -70,10 +72,12 @@ class _Environment:
 def reset_function_caches() -> None:
     """Forget the functions' cached adapters, settings and boto3 clients (they hold endpoints and names)."""
     from send_api import dependencies
+    from send_worker import handler as worker
     from ses_events import handler
 
     dependencies.reset()
     handler.reset()
+    worker.reset()
 
 
 class LocalStack:
@@ -86,18 +90,22 @@ class LocalStack:
         admin_key: str | None = None,
         smtp_port: int = 0,
         event_delay_seconds: float = 0.5,
+        ses_max_send_rate: float | None = None,
     ) -> None:
         self.requested_port = port
         self.admin_key = _parse_admin_key(admin_key) if admin_key else None
         self.admin_key_generated = admin_key is None
         self.smtp_port = smtp_port
         self.event_delay_seconds = event_delay_seconds
+        # None: the template's SesMaxSendRate default, as deployed.
+        self.ses_max_send_rate = ses_max_send_rate
         self.ids: dict[str, str] = {}
         self.function_environment: dict[str, str] = {}
         self._cleanup: contextlib.ExitStack | None = None
         self._ses: LocalSes | None = None
         self._http: LocalHttpServer | None = None
         self._publisher: EventsPublisher | None = None
+        self._poller: QueuePoller | None = None
         self.moto_url = ""
         self.ca_file: Path | None = None
 
@@ -122,6 +130,12 @@ class LocalStack:
         return self._publisher
 
     @property
+    def send_queue(self) -> QueuePoller:
+        """The send queue's poller (Lambda's event source mapping for the send worker)."""
+        assert self._poller is not None, "the stack is not running"
+        return self._poller
+
+    @property
     def smtp_host(self) -> str:
         return "localhost"
 
@@ -143,7 +157,7 @@ class LocalStack:
         cleanup, self._cleanup = self._cleanup, None
         if cleanup is not None:
             cleanup.close()
-        self._ses = self._http = self._publisher = None
+        self._ses = self._http = self._publisher = self._poller = None
 
     def __enter__(self) -> LocalStack:
         self.start()
@@ -187,9 +201,11 @@ class LocalStack:
         )
         self.ids = provision(boto3.Session(region_name=REGION), prefix=PREFIX, smtp=smtp)
 
-        # The two functions, as Lambda would run them; SES events reach the events function.
+        # The functions, as Lambda would run them; SES events reach the events function, the send queue
+        # the send worker.
         functions = {
-            name: LambdaFunction(name, template.handler_of(name)) for name in (SEND_FUNCTION, EVENTS_FUNCTION)
+            name: LambdaFunction(name, template.handler_of(name))
+            for name in (SEND_FUNCTION, EVENTS_FUNCTION, SEND_WORKER_FUNCTION)
         }
         publisher = EventsPublisher(
             self.ids["EventsTopic"], functions[EVENTS_FUNCTION].invoke, delay_seconds=self.event_delay_seconds
@@ -218,6 +234,15 @@ class LocalStack:
         reset_function_caches()
         self._seed_admin()
 
+        poller = QueuePoller(
+            boto3.client("sqs", region_name=REGION),
+            self.ids["SendQueue"],
+            functions[SEND_WORKER_FUNCTION].invoke,
+        )
+        poller.start()
+        cleanup.callback(poller.stop)
+        self._poller = poller
+
         server = LocalHttpServer(
             (HOST, self.requested_port),
             routes=template.routes(),
@@ -237,9 +262,12 @@ class LocalStack:
             "SES_SMTP_SECRET_ID": self.ids["SesSmtpSecretId"],
             "AUTO_VERIFY_DOMAINS": "true",
         }
-        # Both functions share this process, so they share one environment: the union of theirs.
+        if self.ses_max_send_rate is not None:
+            overrides["SES_MAX_SEND_RATE"] = str(self.ses_max_send_rate)
+        # The functions share this process, so they share one environment: the union of theirs.
         values = {
             **environment(EVENTS_FUNCTION, self.ids, overrides),
+            **environment(SEND_WORKER_FUNCTION, self.ids, overrides),
             **environment(SEND_FUNCTION, self.ids, overrides),
         }
         values["SES_SMTP_CA_FILE"] = str(ca_file)  # local only: trust the local SES's throwaway CA

@@ -14,14 +14,11 @@ from email.message import EmailMessage
 from typing import Any, cast
 from urllib.parse import parse_qs, quote, urlsplit
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from posthorn_local.provision import environment, provision
 from posthorn_local.ses_smtp_server import FaultPlan, LocalSes
 from posthorn_local.tls import TlsMaterial
-from tests.conftest import ADMIN_KEY, SENDER_DOMAIN, SMTP, Stack
+from tests.conftest import ADMIN_KEY, SENDER_DOMAIN, SMTP, Stack, moto_stack
 from tests.support.api import ApiClient, ApiResponse
 
 OTHER_DOMAIN = "other.org"
@@ -40,36 +37,8 @@ def local_ses(tls: TlsMaterial) -> Iterator[LocalSes]:
 
 @pytest.fixture(scope="module")
 def stack(local_ses: LocalSes, tls: TlsMaterial) -> Iterator[Stack]:
-    from send_api import dependencies
-
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-            patch.delenv(name, raising=False)
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            patch.setenv(name, "testing")
-        for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
-            patch.setenv(name, "us-east-1")
-        session = boto3.Session(region_name="us-east-1")
-        ids = provision(session, prefix="test", smtp=SMTP)
-        env = environment(
-            "SendFunction",
-            ids,
-            {
-                "SES_SMTP_HOST": "localhost",
-                "SES_SMTP_PORT": str(local_ses.port),
-                "SES_SMTP_TLS": "starttls",
-                "SES_SMTP_SECRET_ID": ids["SesSmtpSecretId"],
-                "AUTO_VERIFY_DOMAINS": "true",
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_NAMESPACE": "PosthornTest",
-            },
-        )
-        env.update(SES_SMTP_CA_FILE=str(tls.ca_file), SEND_BUDGET_SECONDS="2")
-        for name, value in env.items():
-            patch.setenv(name, value)
-        dependencies.reset()
-        yield Stack(ids=ids, env=env, session=session)
-        dependencies.reset()
+    with pytest.MonkeyPatch.context() as patch, moto_stack(local_ses, tls, patch) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from posthorn_local.tls import TlsMaterial
 from tests.conftest import ADMIN_KEY, SENDER_DOMAIN, SMTP, Stack, moto_stack
 from tests.support.api import ApiClient, ApiResponse
 from tests.support.bodies import email_body as message
+from tests.support.queue import make_queue_unavailable
 
 PATH = "/v1/email"
 
@@ -486,8 +487,9 @@ def test_idempotency_keys_are_per_credential(
 
 
 def test_idempotency_key_is_released_after_an_upstream_failure_so_a_retry_sends(
-    api: ApiClient, sender_key: str, local_ses: LocalSes
+    api: ApiClient, sender_key: str, local_ses: LocalSes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    make_queue_unavailable(monkeypatch)  # SES down and no queue to fall back to: a 503
     headers = {"Idempotency-Key": "retry-me"}
     local_ses.faults.force(*["454"] * 40)
     failed = api.post(PATH, message(), api_key=sender_key, headers=headers)
@@ -514,12 +516,18 @@ def test_idempotent_request_that_fails_keeps_its_error_status_and_replays_it(
     assert second.headers.get("Idempotent-Replayed") == "true"
 
 
-def test_idempotent_send_that_hits_ses_throttling_is_503(
+def test_idempotent_send_that_hits_ses_throttling_is_queued_and_replays_the_202(
     api: ApiClient, sender_key: str, local_ses: LocalSes
 ) -> None:
     local_ses.faults.force(*["454"] * 40)
-    response = api.post(PATH, message(), api_key=sender_key, headers={"Idempotency-Key": "throttled"})
-    assert_error(response, 503, "upstream_unavailable")
+    headers = {"Idempotency-Key": "throttled"}
+    first = api.post(PATH, message(), api_key=sender_key, headers=headers)
+    assert first.status == 202, first.body
+    assert first.json["status"] == "queued"
+    second = api.post(PATH, message(), api_key=sender_key, headers=headers)
+    assert second.status == 202
+    assert second.json == first.json
+    assert second.headers.get("Idempotent-Replayed") == "true"
 
 
 # --- suppression --------------------------------------------------------------------------------------

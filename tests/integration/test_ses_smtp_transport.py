@@ -17,6 +17,7 @@ from posthorn_local.tls import TlsMaterial
 from tests.conftest import SMTP, Stack
 from tests.support.api import ApiClient
 from tests.support.fakes import ManualMonotonic
+from tests.support.queue import make_queue_unavailable, take_queued
 
 RAW = b"From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nHello\r\n"
 BUDGET = 2.0
@@ -257,9 +258,27 @@ def test_transient_ses_replies_then_success_are_200_with_one_message_each(
         assert local_ses.faults.injected[reply] == 1
 
 
-def test_persistent_454_is_503_and_the_message_is_recorded_failed(
+def test_persistent_454_is_202_queued_with_the_message_stored_and_in_the_queue(
     api: ApiClient, sender_key: str, local_ses: LocalSes, stack: Stack
 ) -> None:
+    local_ses.faults.force(*["454"] * 50)
+    response = api.post("/v1/email", MESSAGE, api_key=sender_key)
+    assert response.status == 202, response.body
+    assert response.json["status"] == "queued"
+    assert response.json["recipients"] == [{"email": "user@example.net", "type": "to", "status": "queued"}]
+    assert len(local_ses.outbox) == 0
+    [record] = message_records(stack)
+    assert record["message_id"] == response.json["message_id"]
+    assert stored_status(record["message_id"]) == "queued"
+    [queued] = take_queued(stack.session, stack.ids["SendQueue"])
+    assert queued["message_id"] == record["message_id"]
+    assert b"Subject: Hi" in queued["raw"].encode()
+
+
+def test_persistent_454_when_the_queue_is_unreachable_too_is_503_and_recorded_failed(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_queue_unavailable(monkeypatch)
     local_ses.faults.force(*["454"] * 50)
     response = api.post("/v1/email", MESSAGE, api_key=sender_key)
     assert response.status == 503, response.body
@@ -309,20 +328,28 @@ def test_api_replaces_a_connection_idle_longer_than_max_idle(
     assert transport.connections_opened == 2
 
 
-def test_wrong_smtp_password_is_503_and_the_message_recorded_failed(
-    api: ApiClient, sender_key: str, local_ses: LocalSes, stack: Stack
+def test_wrong_smtp_password_is_queued_and_without_a_queue_is_503_recorded_failed(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A misconfigured SMTP secret is our fault, not the message's: 503 tells the client to retry later.
+    # A misconfigured SMTP secret is our fault, not the message's: the message waits in the queue (the
+    # worker retries it; fixing the secret in time sends it), or, with no queue, 503 says retry later.
     stack.session.client("secretsmanager").put_secret_value(
         SecretId=stack.ids["SesSmtpSecretId"],
         SecretString=json.dumps({"username": SMTP.username, "password": "wrong"}),
     )
+    queued = api.post("/v1/email", MESSAGE, api_key=sender_key)
+    assert queued.status == 202, queued.body
+    assert stored_status(queued.json["message_id"]) == "queued"
+
+    make_queue_unavailable(monkeypatch)
     response = api.post("/v1/email", MESSAGE, api_key=sender_key)
     assert response.status == 503, response.body
     assert response.json["error"]["code"] == "upstream_unavailable"
     assert "535" in response.json["error"]["message"]
-    [record] = message_records(stack)
-    assert stored_status(record["message_id"]) == "failed"
+    assert sorted(stored_status(record["message_id"]) for record in message_records(stack)) == [
+        "failed",
+        "queued",
+    ]
 
 
 def test_recipient_refused_by_ses_is_listed_rejected(

@@ -9,6 +9,7 @@ from posthorn.adapters.clock import SystemClock
 from posthorn.adapters.dynamodb import DynamoFileStore, DynamoStore
 from posthorn.adapters.s3 import S3Objects
 from posthorn.adapters.secrets import secret_json, secret_string
+from posthorn.adapters.send_queue import SqsSendQueue
 from posthorn.adapters.ses_identities import AutoVerifiedIdentities, SesIdentities
 from posthorn.adapters.ses_smtp import SesSmtpTransport, SmtpSettings
 from posthorn.logic.file_cache import ContentCache, FileCache
@@ -50,6 +51,11 @@ def transport() -> SesSmtpTransport:
 
 
 @cache
+def send_queue() -> SqsSendQueue:
+    return SqsSendQueue(settings().send_queue_url, settings().bucket_name)
+
+
+@cache
 def identities() -> DomainIdentities:
     return AutoVerifiedIdentities() if settings().auto_verify_domains else SesIdentities()
 
@@ -70,6 +76,6 @@ def file_cache() -> FileCache:
 
 def reset() -> None:
     """Forget every cached adapter and client (tests and the local stack change the environment)."""
-    for cached in (store, pepper, transport, identities, file_cache):
+    for cached in (store, pepper, transport, send_queue, identities, file_cache):
         cached.cache_clear()
     reset_adapters()

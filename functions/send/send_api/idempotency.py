@@ -38,9 +38,13 @@ class Replay(Exception):
         )
 
 
-def json_response(status: int, body: BaseModel | dict[str, Any]) -> Response:
+def json_response(
+    status: int, body: BaseModel | dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
     """A JSON answer with a status other than the route's default; Powertools validates and serializes it."""
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )
 
 
 def _serialized(body: Any) -> str:

@@ -75,8 +75,11 @@ class AllRecipientsSuppressed(PosthornError):
 class RateLimited(PosthornError):
     code, status = "rate_limited", 429
 
-    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+    def __init__(
+        self, message: str, *, retry_after_seconds: int, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
+        self.headers.update(headers or {})
         self.headers["Retry-After"] = str(retry_after_seconds)
 
 

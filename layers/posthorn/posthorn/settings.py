@@ -26,6 +26,16 @@ class Settings(BaseModel):
     # The time one API request may spend on SES retries before it answers 503 (API Gateway stops at 29 s).
     send_budget_seconds: float = 12.0
 
+    # The send queue and its worker (template: SendQueue, SendWorkerFunction).
+    ses_max_send_rate: float = Field(default=14.0, gt=0)
+    # Must equal SendQueue's maxReceiveCount: on the last receive the worker records the message `failed`.
+    send_max_receives: int = Field(default=5, ge=1)
+    # Backoff before a queued message is tried again: base * 2^(attempt - 1), at most the cap.
+    send_retry_base_seconds: float = Field(default=30.0, ge=0)
+    send_retry_cap_seconds: float = Field(default=900.0, ge=0)
+    # The time one queued message may spend on SMTP retries inside one worker invocation.
+    worker_send_budget_seconds: float = Field(default=8.0, gt=0)
+
     pepper_secret_id: str
 
     configuration_set_plain: str = ""

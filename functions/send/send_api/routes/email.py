@@ -1,17 +1,25 @@
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
 
+from posthorn.errors import PosthornError, ValidationFailed
+from posthorn.logic.batches import accept_batch
+from posthorn.logic.rate_limits import RateDecision, enforce
 from posthorn.logic.sending import SendContext, send_email
+from posthorn.models.batches import SendBatchRequest, SendBatchResult
+from posthorn.models.credentials import Credential
 from posthorn.models.email import SendEmailRequest
 from posthorn.models.messages import SendResult
 from send_api import dependencies
 from send_api.auth import current_credential
+from send_api.errors import validation_failure
 from send_api.idempotency import idempotent, json_response
 from send_api.observability import metrics
 
@@ -22,7 +30,13 @@ router = APIGatewayRouter()
     "/v1/email",
     summary="Send one message",
     tags=["sending"],
-    responses={200: {"description": "Sent", "content": {"application/json": {"model": SendResult}}}},
+    responses={
+        200: {"description": "Sent", "content": {"application/json": {"model": SendResult}}},
+        202: {
+            "description": "SES was briefly unavailable: stored and queued, to be sent by the worker",
+            "content": {"application/json": {"model": SendResult}},
+        },
+    },
 )
 def send(
     message: Annotated[SendEmailRequest, Body(embed=False)],
@@ -34,6 +48,7 @@ def send(
         messages=dependencies.store(),
         domains=dependencies.store(),
         transport=dependencies.transport(),
+        queue=dependencies.send_queue(),
         clock=dependencies.clock,
         configuration_set=settings.configuration_set(
             track_opens=message.track_opens, track_clicks=message.track_clicks
@@ -43,9 +58,76 @@ def send(
     )
 
     def send_and_count() -> Response[SendResult]:
+        limits = take_messages(credential, 1)
         result = send_email(message, credential, context)
+        if result.status == "queued":
+            metrics.add_metric(name="MessagesQueuedOnFallback", unit=MetricUnit.Count, value=1)
+            return json_response(202, result, limits.headers())
         metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="RecipientsSent", unit=MetricUnit.Count, value=result.count)
-        return json_response(200, result)
+        return json_response(200, result, limits.headers())
 
     return idempotent(router, credential, send_and_count)
+
+
+@router.post(
+    "/v1/email/batch",
+    summary="Queue up to 500 messages",
+    description=(
+        "Each message is validated on its own: a result per index says `queued` (with its message_id) or "
+        "`rejected` (with the error a single send would get). Accepted messages are stored before the "
+        "answer and sent by the send worker at the SES rate. The rate limit counts every message."
+    ),
+    tags=["sending"],
+    responses={202: {"description": "Accepted", "content": {"application/json": {"model": SendBatchResult}}}},
+)
+def send_batch(
+    batch: Annotated[SendBatchRequest, Body(embed=False)],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)] = None,
+) -> Response[SendBatchResult]:
+    credential = current_credential(router)
+    settings = dependencies.settings()
+    context = SendContext(
+        messages=dependencies.store(),
+        domains=dependencies.store(),
+        transport=dependencies.transport(),
+        queue=dependencies.send_queue(),
+        clock=dependencies.clock,
+        configuration_set=settings.configuration_set_plain,  # each message chooses its own below
+        budget_seconds=settings.send_budget_seconds,
+        files=dependencies.file_cache(),
+    )
+
+    def accept() -> Response[SendBatchResult]:
+        limits = take_messages(credential, len(batch.messages))
+        result = accept_batch(
+            [_validated(item) for item in batch.messages],
+            credential,
+            context,
+            lambda request: settings.configuration_set(
+                track_opens=request.track_opens, track_clicks=request.track_clicks
+            ),
+        )
+        metrics.add_metric(name="MessagesQueued", unit=MetricUnit.Count, value=result.count)
+        return json_response(202, result, limits.headers())
+
+    return idempotent(router, credential, accept)
+
+
+def take_messages(credential: Credential, count: int) -> RateDecision:
+    """Count messages against the credential's rate, shared by every instance (429 when over)."""
+    rate = credential.rate_limit_per_second or dependencies.settings().default_rate_limit_per_second
+    return enforce(
+        dependencies.store(), credential.username, rate=rate, count=count, now_us=time.time_ns() // 1000
+    )
+
+
+def _validated(item: Any) -> SendEmailRequest | PosthornError:
+    """One batch item checked exactly as `POST /v1/email` checks its body, with the same error."""
+    if not isinstance(item, dict):
+        return ValidationFailed("the message must be a JSON object (a POST /v1/email body)")
+    try:
+        return SendEmailRequest.model_validate(item)
+    except ValidationError as error:
+        errors = [{**detail, "loc": ("body", *detail["loc"])} for detail in error.errors()]
+        return validation_failure(errors, "application/json")

@@ -5,6 +5,7 @@
 | credential   | CRED#<username>     | CRED              | CREDENTIALS / <created_at>#<username> |
 | domain       | DOMAIN#<domain>     | DOMAIN            |                                      |
 | message      | MSG#<message_id>    | MSG               | SES#<ses_message_id> / MSG           |
+| rate / pace  | RATE#<key>          | RATE              |                       (ttl: 1 d idle) |
 | event        | MSG#<message_id>    | EVT#<event_key>   |                                      |
 | suppression  | SUPP#<domain>       | <address>         |                                      |
 | unmatched    | UNMATCHED#<ses id>  | EVT#<event_key>   |                       (ttl: 30 d)    |
@@ -17,18 +18,26 @@ message with its recipients and events, and one conditional update changes a rec
 Each recipient carries its status's rank; an update only applies when it raises the rank, so a late or
 repeated event never lowers a status. The message status is not stored: it is a function of the
 recipients' statuses (`message_status`), computed on every read, so it can never disagree with them.
+
+A queued message also carries `sending_until_ms` while a send worker holds it (`claim_for_sending`), so two
+deliveries of the same queue message never run two SMTP transactions at once, and one whose SES id is
+recorded is never sent again.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
 
 from posthorn.adapters.aws import client
 from posthorn.logic.idempotency import IdempotencyRecord, StoredResponse
 from posthorn.logic.notifications import RecipientEvent
+from posthorn.logic.ports import SendClaim
 from posthorn.logic.recipient_status import message_status, rank
 from posthorn.models.credentials import Credential, CredentialStatus
 from posthorn.models.domains import DomainRecord
@@ -37,6 +46,7 @@ from posthorn.models.messages import MessageRecord, RecipientState
 from posthorn.models.suppressions import Suppression
 
 UNMATCHED_TTL_SECONDS = 30 * 24 * 3600
+RATE_IDLE_TTL_SECONDS = 24 * 3600
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -67,8 +77,17 @@ def message_key(message_id: str) -> dict[str, Any]:
     return to_item({"pk": f"MSG#{message_id}", "sk": "MSG"})
 
 
+def _message_item(record: MessageRecord) -> dict[str, Any]:
+    values = record.model_dump(mode="json", exclude={"recipients", "status"})
+    recipients = {
+        state.email.lower(): {**state.model_dump(), "rank": rank(state.status), "position": position}
+        for position, state in enumerate(record.recipients)
+    }
+    return to_item({"pk": f"MSG#{record.message_id}", "sk": "MSG", **values, "recipients": recipients})
+
+
 class DynamoStore:
-    """Credentials, domains, messages, suppressions and idempotency records in the one table."""
+    """Credentials, domains, messages, suppressions, idempotency keys and rate buckets: the one table."""
 
     def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
         self.table = table_name
@@ -139,22 +158,70 @@ class DynamoStore:
 
     # --- messages ----------------------------------------------------------------------------------
     def create_message(self, record: MessageRecord) -> None:
-        values = record.model_dump(mode="json", exclude={"recipients", "status"})
-        recipients = {
-            state.email.lower(): {**state.model_dump(), "rank": rank(state.status), "position": position}
-            for position, state in enumerate(record.recipients)
-        }
         self.db.put_item(
+            TableName=self.table, Item=_message_item(record), ConditionExpression="attribute_not_exists(pk)"
+        )
+
+    def create_messages(self, records: list[MessageRecord]) -> set[str]:
+        """BatchWriteItem in chunks of 25, several chunks at once; unprocessed items are retried with backoff.
+        (No condition: BatchWriteItem takes none, and message ids are new random ids.) Returns the ids of
+        the messages that could not be stored."""
+        items = [_message_item(record) for record in records]
+        chunks = [items[start : start + 25] for start in range(0, len(items), 25)]
+        if not chunks:
+            return set()
+        failed: set[str] = set()
+        with ThreadPoolExecutor(max_workers=min(8, len(chunks))) as pool:
+            for unstored in pool.map(self._write_chunk, chunks):
+                failed |= unstored
+        return failed
+
+    def _write_chunk(self, items: list[dict[str, Any]], attempts: int = 6) -> set[str]:
+        pending = [{"PutRequest": {"Item": item}} for item in items]
+        for attempt in range(attempts):
+            try:
+                response = self.db.batch_write_item(RequestItems={self.table: pending})
+            except (BotoCoreError, ClientError):
+                response = {"UnprocessedItems": {self.table: pending}}
+            pending = response.get("UnprocessedItems", {}).get(self.table, [])
+            if not pending:
+                return set()
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        return {request["PutRequest"]["Item"]["message_id"]["S"] for request in pending}
+
+    def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
+        now_ms = int(now * 1000)
+        try:
+            response = self.db.update_item(
+                TableName=self.table,
+                Key=message_key(message_id),
+                UpdateExpression="SET sending_until_ms = :until",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND attribute_not_exists(ses_message_id)"
+                    " AND (attribute_not_exists(sending_until_ms) OR sending_until_ms < :now)"
+                ),
+                ExpressionAttributeValues=to_item(
+                    {":until": now_ms + int(lease_seconds * 1000), ":now": now_ms}
+                ),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.db.exceptions.ConditionalCheckFailedException as failed:
+            item = failed.response.get("Item")
+            if item is None:
+                return SendClaim("missing")
+            values = from_item(item)
+            if values.get("ses_message_id"):
+                return SendClaim("done", _message_record(values))
+            return SendClaim("busy", busy_for=max(0.0, (values["sending_until_ms"] - now_ms) / 1000))
+        return SendClaim("claimed", _message_record(from_item(response["Attributes"])))
+
+    def release_claim(self, message_id: str) -> None:
+        self.db.update_item(
             TableName=self.table,
-            Item=to_item(
-                {
-                    "pk": f"MSG#{record.message_id}",
-                    "sk": "MSG",
-                    **values,
-                    "recipients": recipients,
-                }
-            ),
-            ConditionExpression="attribute_not_exists(pk)",
+            Key=message_key(message_id),
+            UpdateExpression="REMOVE sending_until_ms",
+            ConditionExpression="attribute_exists(pk)",
         )
 
     def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
@@ -267,6 +334,56 @@ class DynamoStore:
             return None
         events = [item for item in items if item["sk"].startswith("EVT#")]
         return _message_record(message), events
+
+    # --- rate buckets ------------------------------------------------------------------------------
+    # `RateStore`: a GCRA timestamp per key (rate limits, send pacing), moved by conditional writes so that
+    # every instance shares it. Two cases, each one atomic update: the bucket is idle (`tat` absent or in
+    # the past: start from now), or busy (`tat` ahead of now: add the cost to it, unless `tat` is beyond
+    # the latest start allowed). A race between the two cases is retried.
+    def advance(
+        self, key: str, *, now_us: int, cost_us: int, latest_start_us: int | None
+    ) -> tuple[bool, int]:
+        item_key = to_item({"pk": f"RATE#{key}", "sk": "RATE"})
+        ttl = (now_us + cost_us) // 1_000_000 + RATE_IDLE_TTL_SECONDS
+        for _ in range(20):
+            try:
+                self.db.update_item(
+                    TableName=self.table,
+                    Key=item_key,
+                    UpdateExpression="SET tat = :tat, #ttl = :ttl",
+                    ConditionExpression="attribute_not_exists(tat) OR tat <= :now",
+                    ExpressionAttributeNames={"#ttl": "ttl"},
+                    ExpressionAttributeValues=to_item(
+                        {":tat": now_us + cost_us, ":now": now_us, ":ttl": ttl}
+                    ),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return True, now_us + cost_us
+            except self.db.exceptions.ConditionalCheckFailedException as failed:
+                current = int(from_item(failed.response["Item"])["tat"])
+            if latest_start_us is not None and current > latest_start_us:
+                return False, current
+            condition = "tat > :now" + (" AND tat <= :latest" if latest_start_us is not None else "")
+            values: dict[str, Any] = {":cost": cost_us, ":now": now_us, ":ttl": ttl}
+            if latest_start_us is not None:
+                values[":latest"] = latest_start_us
+            try:
+                response = self.db.update_item(
+                    TableName=self.table,
+                    Key=item_key,
+                    UpdateExpression="SET tat = tat + :cost, #ttl = :ttl",
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#ttl": "ttl"},
+                    ExpressionAttributeValues=to_item(values),
+                    ReturnValues="UPDATED_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return True, int(from_item(response["Attributes"])["tat"])
+            except self.db.exceptions.ConditionalCheckFailedException as failed:
+                current = int(from_item(failed.response["Item"])["tat"])
+            if current > now_us and latest_start_us is not None and current > latest_start_us:
+                return False, current
+        raise RuntimeError(f"rate bucket {key} kept changing under contention")
 
     # --- suppressions ------------------------------------------------------------------------------
     def suppressed_addresses(self, domain: str, emails: Iterable[str]) -> set[str]:

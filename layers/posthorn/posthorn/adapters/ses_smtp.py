@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from posthorn.logic.ports import DeliveryReceipt, DeliveryRejected, DeliveryUnavailable
+from posthorn.settings import Settings
 
 _SES_ID = re.compile(rb"^Ok\s+(\S+)", re.IGNORECASE)
 _BARE_LF = re.compile(rb"(?<!\r)\n")
@@ -278,3 +279,21 @@ def _raise_for(code: int, text: bytes, command: str, smtp: smtplib.SMTP) -> None
 
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def transport_from_settings(settings: Settings) -> SesSmtpTransport:
+    """The transport the settings describe, with the SMTP credentials from Secrets Manager."""
+    from posthorn.adapters.secrets import secret_json
+
+    secret = secret_json(settings.ses_smtp_secret_id)
+    return SesSmtpTransport(
+        SmtpSettings(
+            host=settings.ses_smtp_host,
+            port=settings.ses_smtp_port,
+            tls=settings.ses_smtp_tls,
+            username=secret["username"],
+            password=secret["password"],
+            ca_file=settings.ses_smtp_ca_file,
+            timeout=settings.ses_smtp_timeout_seconds,
+        )
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from posthorn.models.credentials import Credential, CredentialStatus
 from posthorn.models.domains import DomainRecord
@@ -34,6 +34,49 @@ class MessageStore(Protocol):
     def create_message(self, record: MessageRecord) -> None: ...
     def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None: ...
     def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None: ...
+    def create_messages(self, records: list[MessageRecord]) -> set[str]:
+        """Store many new messages at once; returns the ids that could not be stored."""
+        ...
+
+    def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
+        """Take the right to run the SMTP transaction for a queued message, for `lease_seconds`."""
+        ...
+
+    def release_claim(self, message_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SendClaim:
+    """`claimed`: this worker may send (`record` is the message). `done`: SES already has it, or it failed
+    for good. `busy`: another worker holds the claim for `busy_for` more seconds. `missing`: no record."""
+
+    state: Literal["claimed", "done", "busy", "missing"]
+    record: MessageRecord | None = None
+    busy_for: float = 0.0
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """What the send queue carries: a stored message's id and its MIME (the record holds the rest)."""
+
+    message_id: str
+    raw: bytes
+
+
+class SendQueue(Protocol):
+    def enqueue(self, messages: list[QueuedMessage]) -> set[str]:
+        """Queue messages for the send worker; returns the ids that could not be queued."""
+        ...
+
+
+class RateStore(Protocol):
+    def advance(
+        self, key: str, *, now_us: int, cost_us: int, latest_start_us: int | None
+    ) -> tuple[bool, int]:
+        """Atomically, for the timestamp `tat` stored under `key` (absent: 0): start = max(tat, now); when
+        `latest_start_us` is None or start <= it, set tat = start + cost and return (True, the new tat);
+        otherwise change nothing and return (False, tat)."""
+        ...
 
 
 @dataclass(frozen=True)

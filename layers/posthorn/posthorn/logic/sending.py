@@ -1,7 +1,10 @@
-"""Sending one message: sender checks, templating, suppression, MIME, the record, then SES.
+"""Sending one message: `prepare_message` (sender checks, templating, suppression, MIME, the record) and
+`deliver` (the SMTP transaction and its outcome on the record).
 
 The message and its recipients are stored before the SMTP transaction, so a message SES accepted always
-has a record; the record is then updated with SES's message id or the reason it failed.
+has a record; the record is then updated with SES's message id or the reason it failed. When SES stays
+unavailable for the request's budget, `send_email` hands the stored message to the send queue instead
+(202 `queued`); the send worker delivers it later with the same `deliver`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from posthorn.logic.ports import (
     DomainStore,
     MailTransport,
     MessageStore,
+    QueuedMessage,
+    SendQueue,
 )
 from posthorn.logic.templating import render_fields
 from posthorn.models.addresses import domain_of
@@ -43,6 +48,8 @@ class SendContext:
     messages: MessageStore
     domains: DomainStore
     transport: MailTransport
+    # Where a stored message waits when SES is briefly unavailable (None: answer 503 instead).
+    queue: SendQueue | None
     clock: Clock
     configuration_set: str
     budget_seconds: float
@@ -60,6 +67,39 @@ def check_sender(credential: Credential, from_email: str, domains: DomainStore) 
             f"{domain} is not verified yet: publish its DNS records (GET /v1/domains/{domain})"
         )
     return domain
+
+
+@dataclass(frozen=True)
+class PreparedMessage:
+    """A message ready for SES: its record (recipients `queued` or `suppressed`) and its MIME."""
+
+    record: MessageRecord
+    raw: bytes
+
+    @property
+    def message_id(self) -> str:
+        return self.record.message_id
+
+    @property
+    def deliverable(self) -> list[str]:
+        """The recipients still to hand to SES."""
+        return [state.email for state in self.record.recipients if state.status == "queued"]
+
+    def result(self, status: str, statuses: dict[str, str] | None = None) -> SendResult:
+        statuses = statuses or {}
+        recipients = [
+            RecipientResult(
+                email=state.email, type=state.type, status=statuses.get(state.email, state.status)
+            )
+            for state in self.record.recipients
+        ]
+        counted = "sent" if statuses else "queued"
+        return SendResult(
+            message_id=self.message_id,
+            status=status,
+            count=sum(1 for recipient in recipients if recipient.status == counted),
+            recipients=recipients,
+        )
 
 
 def recipients_of(request: SendEmailRequest) -> list[tuple[Recipient, RecipientType]]:
@@ -82,6 +122,24 @@ def recipients_of(request: SendEmailRequest) -> list[tuple[Recipient, RecipientT
 
 def send_email(request: SendEmailRequest, credential: Credential, context: SendContext) -> SendResult:
     deadline = monotonic() + context.budget_seconds
+    # Send now; if SES stays unavailable for the budget, queue the stored message (status `queued`).
+    prepared = prepare_message(request, credential, context)
+    context.messages.create_message(prepared.record)
+    try:
+        return deliver(prepared, context.transport, context.messages, deadline=deadline)
+    except DeliveryUnavailable as unavailable:
+        queue = context.queue
+        if queue is not None and not queue.enqueue([QueuedMessage(prepared.message_id, prepared.raw)]):
+            return prepared.result("queued")
+        reason = f"SES unavailable: {unavailable}"
+        context.messages.mark_failed(prepared.message_id, reason, prepared.deliverable)
+        raise UpstreamUnavailable(f"SES is unavailable; the message was not sent: {unavailable}") from None
+
+
+def prepare_message(
+    request: SendEmailRequest, credential: Credential, context: SendContext
+) -> PreparedMessage:
+    """Everything before SES: raises the API's errors for a message that cannot be sent; stores nothing."""
     domain = check_sender(credential, request.from_email, context.domains)
     fields = {"subject": request.subject, "body_text": request.body_text, "body_html": request.body_html}
     if request.template_data is not None:
@@ -139,27 +197,22 @@ def send_email(request: SendEmailRequest, credential: Credential, context: SendC
         client_reference=request.client_reference,
         configuration_set=envelope.configuration_set,
     )
-    context.messages.create_message(record)
+    return PreparedMessage(record=record, raw=raw)
 
-    deliverable = [state.email for state in states if state.status == "queued"]
+
+def deliver(
+    prepared: PreparedMessage, transport: MailTransport, messages: MessageStore, *, deadline: float
+) -> SendResult:
+    """One SMTP transaction for a stored message; SES's id (or its refusal) is recorded before returning.
+
+    Raises `UpstreamRejected` when SES refuses the message (recorded `failed`), and lets
+    `DeliveryUnavailable` through with the record untouched: the caller queues, retries or gives up."""
+    deliverable = prepared.deliverable
     try:
-        receipt = context.transport.send(request.from_email, deliverable, raw, deadline=deadline)
+        receipt = transport.send(prepared.record.from_email, deliverable, prepared.raw, deadline=deadline)
     except DeliveryRejected as rejected:
-        context.messages.mark_failed(message_id, f"SES refused the message: {rejected}", deliverable)
+        messages.mark_failed(prepared.message_id, f"SES refused the message: {rejected}", deliverable)
         raise UpstreamRejected(f"SES refused the message: {rejected}") from None
-    except DeliveryUnavailable as unavailable:
-        context.messages.mark_failed(message_id, f"SES unavailable: {unavailable}", deliverable)
-        raise UpstreamUnavailable(f"SES is unavailable; the message was not sent: {unavailable}") from None
-
     statuses = {email: ("rejected" if email in receipt.refused else "sent") for email in deliverable}
-    context.messages.mark_sent(message_id, receipt.ses_message_id, statuses)
-    results = [
-        RecipientResult(email=state.email, type=state.type, status=statuses.get(state.email, state.status))
-        for state in states
-    ]
-    return SendResult(
-        message_id=message_id,
-        status="sent",
-        count=sum(1 for status in statuses.values() if status == "sent"),
-        recipients=results,
-    )
+    messages.mark_sent(prepared.message_id, receipt.ses_message_id, statuses)
+    return prepared.result("sent", statuses)

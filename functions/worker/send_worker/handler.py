@@ -1,0 +1,81 @@
+"""Lambda entry point of the send worker (SendWorkerFunction in template.yaml), fed by SendQueue in batches
+of up to 10 with ReportBatchItemFailures: only the messages it reports are retried."""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from posthorn.adapters import reset_adapters
+from posthorn.adapters.dynamodb import DynamoStore
+from posthorn.adapters.send_queue import SqsWorkQueue
+from posthorn.adapters.ses_smtp import SesSmtpTransport, transport_from_settings
+from posthorn.logic.rate_limits import reserve_slots
+from posthorn.logic.worker import WorkerContext, drain
+from posthorn.settings import get_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+# The one schedule every worker takes its send times from (the SES account's maximum send rate).
+SES_PACE_KEY = "ses-max-send-rate"
+
+
+@cache
+def store() -> DynamoStore:
+    return DynamoStore(get_settings().table_name)
+
+
+@cache
+def transport() -> SesSmtpTransport:
+    """One connection pool per warm instance: consecutive batches reuse the SES connection."""
+    return transport_from_settings(get_settings())
+
+
+def reset() -> None:
+    """Forget cached adapters (tests and the local stack change the environment)."""
+    for cached in (store, transport):
+        cached.cache_clear()
+    reset_adapters()
+
+
+def _reserve_slots(count: int) -> list[float]:
+    rate = get_settings().ses_max_send_rate
+    return reserve_slots(store(), SES_PACE_KEY, rate=rate, count=count, now_us=time.time_ns() // 1000)
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = get_settings()
+    queue = SqsWorkQueue(event.get("Records") or [], settings.send_queue_url, settings.bucket_name)
+    report = drain(
+        queue.items,
+        WorkerContext(
+            messages=store(),
+            transport=transport(),
+            queue=queue,
+            reserve_slots=_reserve_slots,
+            wall_clock=time.time,
+            monotonic=time.monotonic,
+            sleep=time.sleep,
+            time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+            max_receives=settings.send_max_receives,
+            send_budget_seconds=settings.worker_send_budget_seconds,
+            retry_base_seconds=settings.send_retry_base_seconds,
+            retry_cap_seconds=settings.send_retry_cap_seconds,
+        ),
+    )
+    for outcome, count in report.outcomes.items():
+        metrics.add_metric(name=f"Queued_{outcome}", unit=MetricUnit.Count, value=count)
+    if report.outcomes["gave_up"] or report.outcomes["missing"] or report.outcomes["unreadable"]:
+        logger.warning("queued messages failed for good", extra=dict(report.outcomes))
+    logger.info("queue batch processed", extra=dict(report.outcomes))
+    return {"batchItemFailures": [{"itemIdentifier": item_id} for item_id in report.failed_items]}

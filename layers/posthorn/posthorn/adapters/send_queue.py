@@ -1,0 +1,176 @@
+"""The send queue (SQS) and the bodies too big for it (S3).
+
+An SQS message is `{"message_id", "raw"}` (the MIME as ASCII text) or `{"message_id", "body_key"}` when the
+message is over `INLINE_LIMIT`: the MIME then waits in the files bucket under `queue/<message_id>.eml`
+(private, encrypted, expired by the bucket's lifecycle rule) and the worker deletes it once the message's
+outcome is recorded. The record in DynamoDB holds everything else (sender, recipients, status).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from posthorn.adapters.aws import client
+from posthorn.logic.ports import QueuedMessage
+from posthorn.logic.worker import QueuedBodyMissing, QueueItem
+
+# SQS takes 256 KB per message and per SendMessageBatch call (1 MiB since 2025; 256 KB stays portable).
+INLINE_LIMIT = 200 * 1024
+BATCH_BYTES = 250 * 1024
+BATCH_ENTRIES = 10
+BODY_PREFIX = "queue/"
+
+
+def encode(message: QueuedMessage) -> str:
+    try:
+        return json.dumps({"message_id": message.message_id, "raw": message.raw.decode("ascii")})
+    except UnicodeDecodeError:  # the MIME Posthorn builds is 7-bit; keep anything else intact anyway
+        raw_b64 = base64.b64encode(message.raw).decode()
+        return json.dumps({"message_id": message.message_id, "raw_b64": raw_b64})
+
+
+def body_key(message_id: str) -> str:
+    return f"{BODY_PREFIX}{message_id}.eml"
+
+
+class SqsSendQueue:
+    """`SendQueue`: SendMessageBatch in groups of 10 (and 250 KB), several groups at once."""
+
+    def __init__(self, queue_url: str, bucket: str) -> None:
+        self.queue_url = queue_url
+        self.bucket = bucket
+
+    def enqueue(self, messages: list[QueuedMessage]) -> set[str]:
+        failed: set[str] = set()
+        bodies: list[tuple[str, str]] = []
+        big: list[QueuedMessage] = []
+        for message in messages:
+            body = encode(message)
+            if len(body) > INLINE_LIMIT:
+                big.append(message)
+            else:
+                bodies.append((message.message_id, body))
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for message, parked in zip(big, pool.map(self._park, big), strict=True):
+                if parked:
+                    key = body_key(message.message_id)
+                    bodies.append(
+                        (message.message_id, json.dumps({"message_id": message.message_id, "body_key": key}))
+                    )
+                else:
+                    failed.add(message.message_id)
+            for unsent in pool.map(self._send_batch, _batches(bodies)):
+                failed |= unsent
+        return failed
+
+    def _park(self, message: QueuedMessage) -> bool:
+        try:
+            client("s3").put_object(
+                Bucket=self.bucket,
+                Key=body_key(message.message_id),
+                Body=message.raw,
+                ContentType="message/rfc822",
+                ServerSideEncryption="AES256",
+            )
+        except (BotoCoreError, ClientError):
+            return False
+        return True
+
+    def _send_batch(self, entries: list[tuple[str, str]], attempts: int = 5) -> set[str]:
+        pending = entries
+        for attempt in range(attempts):
+            try:
+                response = client("sqs").send_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[{"Id": message_id, "MessageBody": body} for message_id, body in pending],
+                )
+                refused = {entry["Id"] for entry in response.get("Failed", [])}
+            except (BotoCoreError, ClientError):
+                refused = {message_id for message_id, _ in pending}
+            pending = [(message_id, body) for message_id, body in pending if message_id in refused]
+            if not pending:
+                return set()
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        return {message_id for message_id, _ in pending}
+
+
+def _batches(bodies: list[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
+    batch: list[tuple[str, str]] = []
+    size = 0
+    for entry in bodies:
+        length = len(entry[1])
+        if batch and (len(batch) == BATCH_ENTRIES or size + length > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += length
+    if batch:
+        yield batch
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    receipt_handle: str
+    body: dict[str, Any]
+
+
+class SqsWorkQueue:
+    """`WorkQueue` over the records of one Lambda SQS event."""
+
+    def __init__(self, records: list[dict[str, Any]], queue_url: str, bucket: str) -> None:
+        self.queue_url = queue_url
+        self.bucket = bucket
+        self.items: list[QueueItem] = []
+        self._deliveries: dict[str, _Delivery] = {}
+        for record in records:
+            item_id = str(record["messageId"])
+            try:
+                body = json.loads(record["body"])
+                message_id = str(body["message_id"]) if isinstance(body, dict) else None
+            except (ValueError, KeyError):
+                body, message_id = {}, None
+            receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
+            self.items.append(QueueItem(id=item_id, message_id=message_id, receive_count=receives))
+            self._deliveries[item_id] = _Delivery(str(record.get("receiptHandle", "")), body)
+
+    def load_raw(self, item: QueueItem) -> bytes:
+        body = self._deliveries[item.id].body
+        if "raw" in body:
+            return str(body["raw"]).encode("ascii")
+        if "raw_b64" in body:
+            return base64.b64decode(body["raw_b64"])
+        try:
+            response = client("s3").get_object(Bucket=self.bucket, Key=str(body["body_key"]))
+            return bytes(response["Body"].read())
+        except (KeyError, BotoCoreError, ClientError) as error:
+            raise QueuedBodyMissing(f"the queued MIME could not be read: {error}") from None
+
+    def retry_after(self, item: QueueItem, seconds: int) -> None:
+        client("sqs").change_message_visibility(
+            QueueUrl=self.queue_url,
+            ReceiptHandle=self._deliveries[item.id].receipt_handle,
+            VisibilityTimeout=max(0, min(seconds, 43_200)),
+        )
+
+    def defer(self, item: QueueItem, seconds: int) -> None:
+        client("sqs").send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=json.dumps(self._deliveries[item.id].body),
+            DelaySeconds=max(0, min(seconds, 900)),
+        )
+
+    def finished(self, item: QueueItem) -> None:
+        key = self._deliveries[item.id].body.get("body_key")
+        if key:
+            # If this fails, the bucket's lifecycle rule expires the object.
+            with contextlib.suppress(BotoCoreError, ClientError):
+                client("s3").delete_object(Bucket=self.bucket, Key=str(key))

@@ -1,0 +1,150 @@
+"""Accepting a batch: every item prepared on its own (the same checks and errors as a single send), then
+every accepted message stored and queued in bulk before the answer.
+
+Five hundred messages cost a handful of calls, not thousands: one domain lookup per sending domain, one
+suppression lookup per 100 recipients, records written with BatchWriteItem (25 per call) and queue messages
+sent with SendMessageBatch (10 per call), several calls at a time. A message whose record was written but
+could not be queued is marked `failed` at once, so no record waits for a queue message that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+
+from posthorn.errors import PosthornError, UpstreamUnavailable
+from posthorn.logic.ports import DomainStore, MessageStore, QueuedMessage, SendClaim
+from posthorn.logic.sending import PreparedMessage, SendContext, prepare_message, recipients_of
+from posthorn.models.addresses import domain_of
+from posthorn.models.batches import BatchItemResult, ErrorObject, SendBatchResult
+from posthorn.models.credentials import Credential
+from posthorn.models.domains import DomainRecord
+from posthorn.models.email import SendEmailRequest
+from posthorn.models.messages import MessageRecord
+
+
+def error_object(error: PosthornError) -> ErrorObject:
+    return ErrorObject(code=error.code, message=error.message, details=error.details or None)
+
+
+def accept_batch(
+    items: Sequence[SendEmailRequest | PosthornError],
+    credential: Credential,
+    context: SendContext,
+    configuration_set_for: Callable[[SendEmailRequest], str],
+) -> SendBatchResult:
+    """`items` are the batch's messages, already validated: a request, or the error that refused it.
+    Every accepted message goes to `context.queue`; none is sent here."""
+    if context.queue is None:
+        raise ValueError("a batch needs the send queue")
+    queue = context.queue
+    results: dict[int, BatchItemResult] = {}
+    requests = [item for item in items if isinstance(item, SendEmailRequest)]
+    domains = _DomainsOnce(context.domains)
+    suppressions = _KnownSuppressions(context.messages, _owned_domains(requests, credential, domains))
+    suppressions.prefetch(requests)
+    prepared: dict[int, PreparedMessage] = {}
+    for index, item in enumerate(items):
+        if isinstance(item, PosthornError):
+            results[index] = _rejected(index, item)
+            continue
+        item_context = replace(
+            context, messages=suppressions, domains=domains, configuration_set=configuration_set_for(item)
+        )
+        try:
+            prepared[index] = prepare_message(item, credential, item_context)
+        except PosthornError as error:
+            results[index] = _rejected(index, error)
+
+    unstored = context.messages.create_messages([message.record for message in prepared.values()])
+    unqueued = queue.enqueue(
+        [QueuedMessage(m.message_id, m.raw) for m in prepared.values() if m.message_id not in unstored]
+    )
+    for index, message in prepared.items():
+        if message.message_id in unstored:
+            results[index] = _rejected(
+                index, UpstreamUnavailable("the message could not be stored; retry it")
+            )
+        elif message.message_id in unqueued:
+            reason = "the message could not be queued"
+            context.messages.mark_failed(message.message_id, reason, message.deliverable)
+            results[index] = _rejected(index, UpstreamUnavailable(f"{reason}; retry it"))
+        else:
+            results[index] = BatchItemResult(index=index, status="queued", message_id=message.message_id)
+    ordered = [results[index] for index in range(len(items))]
+    return SendBatchResult(count=sum(1 for r in ordered if r.status == "queued"), results=ordered)
+
+
+def _rejected(index: int, error: PosthornError) -> BatchItemResult:
+    return BatchItemResult(index=index, status="rejected", error=error_object(error))
+
+
+def _owned_domains(
+    requests: Iterable[SendEmailRequest], credential: Credential, domains: DomainStore
+) -> set[str]:
+    owned = set()
+    for request in requests:
+        domain = domain_of(request.from_email)
+        if credential.owns_domain(domain) and domains.get_domain(domain) is not None:
+            owned.add(domain)
+    return owned
+
+
+class _DomainsOnce:
+    """A `DomainStore` that reads each domain once per batch."""
+
+    def __init__(self, store: DomainStore) -> None:
+        self._store = store
+        self._seen: dict[str, DomainRecord | None] = {}
+
+    def get_domain(self, domain: str) -> DomainRecord | None:
+        if domain not in self._seen:
+            self._seen[domain] = self._store.get_domain(domain)
+        return self._seen[domain]
+
+    def put_domain(self, record: DomainRecord) -> None:
+        self._store.put_domain(record)
+        self._seen.pop(record.domain, None)
+
+
+class _KnownSuppressions:
+    """A `MessageStore` whose suppression lookups were made for the whole batch at once, per domain."""
+
+    def __init__(self, store: MessageStore, domains: set[str]) -> None:
+        self._store = store
+        self._domains = domains
+        self._suppressed: dict[str, set[str]] = {}
+
+    def prefetch(self, requests: Iterable[SendEmailRequest]) -> None:
+        wanted: dict[str, set[str]] = {domain: set() for domain in self._domains}
+        for request in requests:
+            domain = domain_of(request.from_email)
+            if domain in wanted:
+                wanted[domain].update(recipient.email.lower() for recipient, _ in recipients_of(request))
+        for domain, emails in wanted.items():
+            found = self._store.suppressed_addresses(domain, sorted(emails))
+            self._suppressed[domain] = {email.lower() for email in found}
+
+    def suppressed_addresses(self, domain: str, emails: Iterable[str]) -> set[str]:
+        if domain not in self._suppressed:
+            return self._store.suppressed_addresses(domain, emails)
+        return {email for email in emails if email.lower() in self._suppressed[domain]}
+
+    # The rest goes straight to the store.
+    def create_message(self, record: MessageRecord) -> None:
+        self._store.create_message(record)
+
+    def create_messages(self, records: list[MessageRecord]) -> set[str]:
+        return self._store.create_messages(records)
+
+    def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
+        self._store.mark_sent(message_id, ses_message_id, statuses)
+
+    def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
+        self._store.mark_failed(message_id, reason, emails)
+
+    def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
+        return self._store.claim_for_sending(message_id, now=now, lease_seconds=lease_seconds)
+
+    def release_claim(self, message_id: str) -> None:
+        self._store.release_claim(message_id)

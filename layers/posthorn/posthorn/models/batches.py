@@ -1,0 +1,48 @@
+"""`POST /v1/email/batch`: up to 500 messages, each validated on its own, and a result per index."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_BATCH_MESSAGES = 500
+
+
+class SendBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Items are validated one by one (a bad item is rejected, the others are queued), so the batch's own
+    # schema only counts them; each item is a `POST /v1/email` body.
+    messages: list[Any] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_MESSAGES,
+        description="Up to 500 messages, each a POST /v1/email body (SendEmailRequest)",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/SendEmailRequest"}},
+    )
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class ErrorObject(BaseModel):
+    """API.md's error object: the one a single send would have answered with."""
+
+    code: str
+    message: str
+    details: list[dict[str, str]] | None = Field(default=None, exclude_if=_absent)
+
+
+class BatchItemResult(BaseModel):
+    """`queued` with its `message_id`, or `rejected` with its `error` (the absent one is left out)."""
+
+    index: int
+    status: Literal["queued", "rejected"]
+    message_id: str | None = Field(default=None, exclude_if=_absent)
+    error: ErrorObject | None = Field(default=None, exclude_if=_absent)
+
+
+class SendBatchResult(BaseModel):
+    count: int = Field(description="How many messages were accepted (queued)")
+    results: list[BatchItemResult]

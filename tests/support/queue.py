@@ -1,0 +1,45 @@
+"""The send queue in tests: what is waiting in it, and a queue that cannot be reached."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+
+MISSING_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/no-such-queue"
+
+
+def take_queued(session: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Receive and delete every message waiting in the queue; their bodies."""
+    sqs = session.client("sqs")
+    bodies: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def waiting_count(session: Any, queue_url: str) -> int:
+    """Messages in the queue: visible, in flight, or delayed."""
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    attributes = session.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
+    return sum(int(value) for value in attributes["Attributes"].values())
+
+
+def make_queue_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API's send queue points at a queue that does not exist: every enqueue fails."""
+    from posthorn.adapters.send_queue import SqsSendQueue
+    from send_api import dependencies
+
+    @cache
+    def unreachable() -> SqsSendQueue:
+        return SqsSendQueue(MISSING_QUEUE_URL, dependencies.settings().bucket_name)
+
+    monkeypatch.setattr(dependencies, "send_queue", unreachable)
