@@ -164,3 +164,19 @@ class FakeObjectStore:
 
     def presign_put(self, key: str, *, content_type: str, size: int, expires_in: int) -> str:
         return f"https://bucket.example/{key}?type={content_type}&size={size}&expires={expires_in}"
+
+
+@dataclass
+class FakeRateStore:
+    """`RateStore` in memory: the same compare-and-move of one timestamp per key as the DynamoDB adapter."""
+
+    tats: dict[str, int] = field(default_factory=dict)
+
+    def advance(
+        self, key: str, *, now_us: int, cost_us: int, latest_start_us: int | None
+    ) -> tuple[bool, int]:
+        start = max(self.tats.get(key, 0), now_us)
+        if latest_start_us is not None and start > latest_start_us:
+            return False, self.tats[key]
+        self.tats[key] = start + cost_us
+        return True, self.tats[key]

@@ -1,0 +1,124 @@
+"""Per-credential rate limits through the API, with the buckets in moto's DynamoDB (the template's table)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from posthorn.adapters.dynamodb import DynamoStore
+from posthorn.logic.rate_limits import take
+from tests.conftest import SENDER_DOMAIN, Stack
+from tests.support.api import ApiClient
+from tests.support.queue import waiting_count
+
+SECOND = 1_000_000
+
+
+def message(index: int = 0) -> dict[str, Any]:
+    return {
+        "from_email": "hello@example.com",
+        "to": [f"u{index}@example.net"],
+        "subject": "Hi",
+        "body_text": "x",
+    }
+
+
+def credential(api: ApiClient, admin: str, rate: int | None) -> str:
+    assert api.post("/v1/domains", {"domain": SENDER_DOMAIN}, api_key=admin).status in (200, 201)
+    body: dict[str, Any] = {"name": "app", "domains": [SENDER_DOMAIN], "permissions": ["send", "read"]}
+    if rate is not None:
+        body["rate_limit_per_second"] = rate
+    created = api.post("/v1/credentials", body, api_key=admin)
+    assert created.status == 201, created.body
+    return str(created.json["api_key"])
+
+
+def test_over_the_credentials_rate_is_429_with_retry_after_and_ratelimit_headers(
+    api: ApiClient, admin: str
+) -> None:
+    key = credential(api, admin, rate=2)
+    first = api.post("/v1/email", message(), api_key=key)
+    assert first.status == 200, first.body
+    assert first.headers["RateLimit-Limit"] == "2"
+    assert first.headers["RateLimit-Remaining"] == "1"
+    assert api.post("/v1/email", message(), api_key=key).status == 200
+    refused = api.post("/v1/email", message(), api_key=key)
+    assert refused.status == 429, refused.body
+    assert refused.json["error"]["code"] == "rate_limited"
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.headers["RateLimit-Limit"] == "2"
+    assert refused.headers["RateLimit-Remaining"] == "0"
+    assert int(refused.headers["RateLimit-Reset"]) >= 1
+    time.sleep(0.6)
+    assert api.post("/v1/email", message(), api_key=key).status == 200
+
+
+def test_the_default_rate_applies_to_a_credential_without_one(
+    api: ApiClient, admin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from posthorn_local.stack import reset_function_caches
+
+    monkeypatch.setenv("DEFAULT_RATE_LIMIT_PER_SECOND", "3")
+    reset_function_caches()
+    key = credential(api, admin, rate=None)
+    answers = [api.post("/v1/email", message(), api_key=key).status for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+
+
+def test_a_batch_counts_every_message_and_a_refused_batch_stores_nothing(
+    api: ApiClient, admin: str, stack: Stack
+) -> None:
+    key = credential(api, admin, rate=2)
+    accepted = api.post("/v1/email/batch", {"messages": [message(i) for i in range(6)]}, api_key=key)
+    assert accepted.status == 202, accepted.body
+    assert accepted.headers["RateLimit-Remaining"] == "0"
+    assert accepted.headers["RateLimit-Reset"] == "3"  # six messages at two a second
+    refused = api.post("/v1/email/batch", {"messages": [message(9)]}, api_key=key)
+    assert refused.status == 429
+    assert api.post("/v1/email", message(), api_key=key).status == 429
+    assert waiting_count(stack.session, stack.ids["SendQueue"]) == 6
+
+
+def test_a_batch_larger_than_the_rate_is_accepted_and_the_credential_waits_out_its_messages(
+    api: ApiClient, admin: str
+) -> None:
+    key = credential(api, admin, rate=10)
+    accepted = api.post("/v1/email/batch", {"messages": [message(i) for i in range(50)]}, api_key=key)
+    assert accepted.status == 202, accepted.body
+    refused = api.post("/v1/email", message(), api_key=key)
+    assert refused.status == 429
+    assert int(refused.headers["Retry-After"]) in (4, 5)
+
+
+def test_an_idempotent_replay_costs_no_rate(api: ApiClient, admin: str) -> None:
+    key = credential(api, admin, rate=1)
+    headers = {"Idempotency-Key": "once"}
+    assert api.post("/v1/email", message(), api_key=key, headers=headers).status == 200
+    replay = api.post("/v1/email", message(), api_key=key, headers=headers)
+    assert replay.status == 200
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_a_429_releases_the_idempotency_key(api: ApiClient, admin: str) -> None:
+    key = credential(api, admin, rate=1)
+    assert api.post("/v1/email", message(), api_key=key).status == 200
+    headers = {"Idempotency-Key": "later"}
+    assert api.post("/v1/email", message(), api_key=key, headers=headers).status == 429
+    time.sleep(1.05)
+    retried = api.post("/v1/email", message(), api_key=key, headers=headers)
+    assert retried.status == 200, retried.body
+    assert "Idempotent-Replayed" not in retried.headers
+
+
+def test_one_bucket_is_shared_by_every_instance(stack: Stack) -> None:
+    """Four "instances" (each its own store and client) take turns on one credential's bucket. (DynamoDB's
+    conditional writes make this hold under real concurrency too; moto does not serialize them.)"""
+    now = time.time_ns() // 1000
+    instances = [DynamoStore(stack.table, stack.session.client("dynamodb")) for _ in range(4)]
+    admitted = [
+        take(instances[turn % 4], "credential#shared", rate=20, count=1, now_us=now).allowed
+        for turn in range(40)
+    ]
+    assert admitted == [True] * 20 + [False] * 20
