@@ -43,7 +43,9 @@ TRANSIENT_REPLIES = {
 }
 PERMANENT_REPLY = "554 Transaction failed: Message rejected by the local SES fault plan."
 DROP = "drop"
-OUTCOMES = frozenset({"ok", DROP, "554", *TRANSIENT_REPLIES})
+# SES's ambiguous window: the message is accepted, then the connection drops before the 250 reaches us.
+ACCEPTED_DROP = "accept_drop"
+OUTCOMES = frozenset({"ok", DROP, ACCEPTED_DROP, "554", *TRANSIENT_REPLIES})
 
 _ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
 
@@ -137,14 +139,17 @@ class Outbox:
 class FaultPlan:
     """What the local SES does to each transaction's DATA reply; mutable while the server runs.
 
-    `script` entries ("ok", "421", "451", "454", "554", "drop") are consumed one per transaction
-    before the random rates apply. Rates are probabilities drawn from a seeded `random.Random`.
+    `script` entries ("ok", "421", "451", "454", "554", "drop", "accept_drop") are consumed one per
+    transaction before the random rates apply. Rates are probabilities drawn from a seeded `random.Random`.
+    "drop" hangs up before the message is accepted; "accept_drop" keeps the message and then hangs up
+    before the 250 reply: the client cannot know SES has it (the one ambiguous window).
     `reply_delay` seconds are waited before every reply (once per multi-line reply).
     """
 
     transient_rate: float = 0.0
     permanent_rate: float = 0.0
     drop_rate: float = 0.0
+    accepted_drop_rate: float = 0.0
     reply_delay: float = 0.0
     seed: int | None = None
     script: list[str] = field(default_factory=list)
@@ -155,7 +160,7 @@ class FaultPlan:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         _check_outcomes(self.script)
-        rates = (self.transient_rate, self.permanent_rate, self.drop_rate)
+        rates = (self.transient_rate, self.permanent_rate, self.drop_rate, self.accepted_drop_rate)
         if any(not 0.0 <= rate <= 1.0 for rate in rates) or sum(rates) > 1.0:
             raise ValueError("fault rates must be within 0..1 and add up to at most 1")
 
@@ -185,6 +190,8 @@ class FaultPlan:
             return "554"
         if draw < self.drop_rate + self.permanent_rate + self.transient_rate:
             return self.rng.choice(sorted(TRANSIENT_REPLIES))
+        if draw < self.drop_rate + self.permanent_rate + self.transient_rate + self.accepted_drop_rate:
+            return ACCEPTED_DROP
         return "ok"
 
 
@@ -331,6 +338,8 @@ class _SesHandler:
         )
         self._ses.outbox.add(message)
         server.call_after_reply(lambda: self._ses.notify(message))
+        if outcome == ACCEPTED_DROP:
+            server.hang_up_instead_of_replying()
         return f"250 Ok {message.ses_message_id}"
 
 

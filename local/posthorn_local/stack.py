@@ -131,7 +131,7 @@ class LocalStack:
 
     @property
     def send_queue(self) -> QueuePoller:
-        """The send queue's poller (Lambda's event source mapping for the send worker)."""
+        """One of the send queue's pollers (Lambda's event source mapping for the send worker)."""
         assert self._poller is not None, "the stack is not running"
         return self._poller
 
@@ -201,11 +201,9 @@ class LocalStack:
         )
         self.ids = provision(boto3.Session(region_name=REGION), prefix=PREFIX, smtp=smtp)
 
-        # The functions, as Lambda would run them; SES events reach the events function, the send queue
-        # the send worker.
+        # The functions, as Lambda would run them; SES events reach the events function.
         functions = {
-            name: LambdaFunction(name, template.handler_of(name))
-            for name in (SEND_FUNCTION, EVENTS_FUNCTION, SEND_WORKER_FUNCTION)
+            name: LambdaFunction(name, template.handler_of(name)) for name in (SEND_FUNCTION, EVENTS_FUNCTION)
         }
         publisher = EventsPublisher(
             self.ids["EventsTopic"], functions[EVENTS_FUNCTION].invoke, delay_seconds=self.event_delay_seconds
@@ -234,14 +232,16 @@ class LocalStack:
         reset_function_caches()
         self._seed_admin()
 
-        poller = QueuePoller(
-            boto3.client("sqs", region_name=REGION),
-            self.ids["SendQueue"],
-            functions[SEND_WORKER_FUNCTION].invoke,
-        )
-        poller.start()
-        cleanup.callback(poller.stop)
-        self._poller = poller
+        # The send worker as Lambda's SQS event source runs it: up to MaximumConcurrency instances at once
+        # (the template's SendWorkerConcurrency), each taking batches of up to 10 from SendQueue.
+        sqs = boto3.client("sqs", region_name=REGION)
+        for instance in range(int(template.parameter_default("SendWorkerConcurrency"))):
+            worker = LambdaFunction(SEND_WORKER_FUNCTION, template.handler_of(SEND_WORKER_FUNCTION))
+            poller = QueuePoller(sqs, self.ids["SendQueue"], worker.invoke)
+            poller.start()
+            cleanup.callback(poller.stop)
+            if instance == 0:
+                self._poller = poller
 
         server = LocalHttpServer(
             (HOST, self.requested_port),

@@ -393,6 +393,16 @@ def test_retry_after_a_drop_past_the_final_dot_is_flagged_ambiguous(
     assert harness.send().after_ambiguous_drop is False
 
 
+def test_a_drop_after_ses_accepted_the_message_is_the_one_duplicate_window(
+    harness: Harness, local_ses: LocalSes
+) -> None:
+    local_ses.faults.force("accept_drop")  # SES keeps the message, and the 250 never reaches us
+    receipt = harness.send()
+    assert receipt.after_ambiguous_drop is True
+    assert len(local_ses.outbox) == 2  # at-least-once: the retry sent it again
+    assert receipt.ses_message_id == local_ses.outbox.list()[0].ses_message_id
+
+
 def test_socket_waits_are_bounded_by_the_remaining_budget(harness: Harness, local_ses: LocalSes) -> None:
     harness.send()
     [connection] = harness.transport._idle
