@@ -1,0 +1,202 @@
+"""The send worker's decisions (logic/worker.py) with in-memory fakes: what is sent, retried, deferred, given
+up, and what is never sent twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from posthorn.logic.ports import DeliveryReceipt, DeliveryRejected, DeliveryUnavailable, SendClaim
+from posthorn.logic.worker import QueueItem, WorkerContext, backoff_seconds, drain
+from posthorn.models.messages import MessageRecord, RecipientState
+
+
+def record(message_id: str, status: str = "queued") -> MessageRecord:
+    return MessageRecord(
+        message_id=message_id,
+        username="ph_user",
+        domain="example.com",
+        from_email="hello@example.com",
+        subject="Hi",
+        status=status,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        recipients=[RecipientState(email="a@example.net", type="to", status=status)],
+    )
+
+
+@dataclass
+class Store:
+    records: dict[str, MessageRecord] = field(default_factory=dict)
+    claimed: set[str] = field(default_factory=set)
+    sent: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    released: list[str] = field(default_factory=list)
+
+    def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
+        if message_id not in self.records:
+            return SendClaim("missing")
+        if message_id in self.sent:
+            return SendClaim("done", self.records[message_id])
+        if message_id in self.claimed:
+            return SendClaim("busy", busy_for=30.0)
+        self.claimed.add(message_id)
+        return SendClaim("claimed", self.records[message_id])
+
+    def release_claim(self, message_id: str) -> None:
+        self.claimed.discard(message_id)
+        self.released.append(message_id)
+
+    def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
+        self.sent[message_id] = ses_message_id
+
+    def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
+        self.failed[message_id] = reason
+
+    # unused by the worker
+    def suppressed_addresses(self, domain: str, emails: Iterable[str]) -> set[str]:
+        return set()
+
+    def create_message(self, record: MessageRecord) -> None: ...
+    def create_messages(self, records: list[MessageRecord]) -> set[str]:
+        return set()
+
+
+@dataclass
+class Transport:
+    outcomes: list[str] = field(default_factory=list)  # "ok", "unavailable", "rejected"
+    sends: int = 0
+
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, *, deadline: float) -> DeliveryReceipt:
+        self.sends += 1
+        outcome = self.outcomes.pop(0) if self.outcomes else "ok"
+        if outcome == "unavailable":
+            raise DeliveryUnavailable("454 Throttling failure")
+        if outcome == "rejected":
+            raise DeliveryRejected(554, "Message rejected")
+        return DeliveryReceipt(ses_message_id=f"ses-{self.sends}")
+
+
+@dataclass
+class Queue:
+    retried: dict[str, int] = field(default_factory=dict)
+    deferred: dict[str, int] = field(default_factory=dict)
+    done: list[str] = field(default_factory=list)
+
+    def load_raw(self, item: QueueItem) -> bytes:
+        return b"Subject: Hi\r\n\r\nHello\r\n"
+
+    def retry_after(self, item: QueueItem, seconds: int) -> None:
+        self.retried[item.id] = seconds
+
+    def defer(self, item: QueueItem, seconds: int) -> None:
+        self.deferred[item.id] = seconds
+
+    def finished(self, item: QueueItem) -> None:
+        self.done.append(item.id)
+
+
+def context(store: Store, transport: Transport, queue: Queue, *, time_left: float = 25.0) -> WorkerContext:
+    return WorkerContext(
+        messages=store,
+        transport=transport,
+        queue=queue,
+        reserve_slots=lambda count: [1000.0 + index for index in range(count)],
+        wall_clock=lambda: 1000.0,
+        monotonic=lambda: 50.0,
+        sleep=lambda seconds: None,
+        time_left=lambda: time_left,
+        max_receives=5,
+        send_budget_seconds=8.0,
+        retry_base_seconds=30.0,
+        retry_cap_seconds=900.0,
+    )
+
+
+def item(message_id: str | None, receives: int = 1, item_id: str | None = None) -> QueueItem:
+    return QueueItem(id=item_id or f"q-{message_id}", message_id=message_id, receive_count=receives)
+
+
+def test_claimed_messages_are_sent_recorded_and_finished() -> None:
+    store, transport, queue = Store({"m1": record("m1"), "m2": record("m2")}), Transport(), Queue()
+    report = drain([item("m1"), item("m2")], context(store, transport, queue))
+    assert report.failed_items == []
+    assert store.sent == {"m1": "ses-1", "m2": "ses-2"}
+    assert queue.done == ["q-m1", "q-m2"]
+
+
+def test_a_message_with_an_ses_id_is_acknowledged_without_sending() -> None:
+    store, transport, queue = Store({"m1": record("m1")}, sent={"m1": "ses-0"}), Transport(), Queue()
+    report = drain([item("m1", receives=2)], context(store, transport, queue))
+    assert transport.sends == 0
+    assert report.failed_items == []
+    assert report.outcomes["already_done"] == 1
+
+
+def test_a_message_no_longer_queued_is_not_sent() -> None:
+    store, transport, queue = Store({"m1": record("m1", status="failed")}), Transport(), Queue()
+    assert drain([item("m1")], context(store, transport, queue)).failed_items == []
+    assert transport.sends == 0
+
+
+def test_two_copies_in_one_batch_are_sent_once() -> None:
+    store, transport, queue = Store({"m1": record("m1")}), Transport(), Queue()
+    report = drain([item("m1", item_id="a"), item("m1", item_id="b")], context(store, transport, queue))
+    assert transport.sends == 1
+    assert report.failed_items == []
+
+
+def test_a_message_another_worker_holds_is_deferred_without_counting_an_attempt() -> None:
+    store, transport, queue = Store({"m1": record("m1")}, claimed={"m1"}), Transport(), Queue()
+    report = drain([item("m1")], context(store, transport, queue))
+    assert transport.sends == 0
+    assert queue.deferred == {"q-m1": 31}
+    assert report.failed_items == []  # acknowledged: the deferred copy is a new queue message
+
+
+def test_a_transient_failure_releases_the_claim_and_retries_after_a_backoff() -> None:
+    store, transport, queue = Store({"m1": record("m1")}), Transport(["unavailable"]), Queue()
+    report = drain([item("m1", receives=2)], context(store, transport, queue))
+    assert report.failed_items == ["q-m1"]
+    assert store.released == ["m1"]
+    assert 30 <= queue.retried["q-m1"] <= 60
+    assert store.failed == {}
+
+
+def test_the_last_allowed_receive_marks_the_message_failed_before_the_dead_letter_queue() -> None:
+    store, transport, queue = Store({"m1": record("m1")}), Transport(["unavailable"]), Queue()
+    report = drain([item("m1", receives=5)], context(store, transport, queue))
+    assert report.failed_items == ["q-m1"]  # SQS moves it to the dead-letter queue on its next receive
+    assert queue.retried == {"q-m1": 0}
+    assert "not sent after 5 attempts" in store.failed["m1"]
+    assert "454" in store.failed["m1"]
+
+
+def test_a_permanent_refusal_is_recorded_failed_and_acknowledged() -> None:
+    store, transport, queue = Store({"m1": record("m1")}), Transport(["rejected"]), Queue()
+    report = drain([item("m1")], context(store, transport, queue))
+    assert report.failed_items == []
+    assert "554" in store.failed["m1"]
+    assert queue.done == ["q-m1"]
+
+
+def test_a_message_there_is_no_time_left_for_is_deferred_untried() -> None:
+    store, transport, queue = Store({"m1": record("m1")}), Transport(), Queue()
+    report = drain([item("m1")], context(store, transport, queue, time_left=9.0))
+    assert transport.sends == 0
+    assert store.released == ["m1"]
+    assert "q-m1" in queue.deferred
+    assert report.failed_items == []
+
+
+def test_unreadable_and_unknown_messages_are_left_to_the_dead_letter_queue() -> None:
+    store, transport, queue = Store(), Transport(), Queue()
+    report = drain([item(None, item_id="x"), item("ghost")], context(store, transport, queue))
+    assert report.failed_items == ["x", "q-ghost"]
+    assert transport.sends == 0
+
+
+def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:
+    assert 15 <= backoff_seconds(1, 30, 900) <= 30
+    assert 60 <= backoff_seconds(3, 30, 900) <= 120
+    assert 450 <= backoff_seconds(10, 30, 900) <= 900
