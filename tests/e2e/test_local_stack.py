@@ -68,9 +68,9 @@ def outbox_entry(http: Http, message_id: str) -> tuple[dict[str, Any], EmailMess
 def wait_for_statuses(
     http: Http, key: str, message_id: str, expected: dict[str, str], event_types: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
-    """Poll GET /v1/messages/{id} (up to 5 s) until each recipient has its expected status and the message
+    """Poll GET /v1/messages/{id} (up to 15 s) until each recipient has its expected status and the message
     lists events of every type in `event_types` (a status and its event need not appear at once)."""
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while True:
         message = http.get(f"/v1/messages/{message_id}", api_key=key)
         assert message.status == 200, message.body

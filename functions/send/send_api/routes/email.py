@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -117,9 +116,8 @@ def send_batch(
 def take_messages(credential: Credential, count: int) -> RateDecision:
     """Count messages against the credential's rate, shared by every instance (429 when over)."""
     rate = credential.rate_limit_per_second or dependencies.settings().default_rate_limit_per_second
-    return enforce(
-        dependencies.store(), credential.username, rate=rate, count=count, now_us=time.time_ns() // 1000
-    )
+    now_us = int(dependencies.clock.now().timestamp() * 1_000_000)
+    return enforce(dependencies.store(), credential.username, rate=rate, count=count, now_us=now_us)
 
 
 def _validated(item: Any) -> SendEmailRequest | PosthornError:
