@@ -8,10 +8,10 @@ from posthorn.adapters import reset_adapters
 from posthorn.adapters.clock import SystemClock
 from posthorn.adapters.dynamodb import DynamoFileStore, DynamoStore
 from posthorn.adapters.s3 import S3Objects
-from posthorn.adapters.secrets import secret_json, secret_string
+from posthorn.adapters.secrets import secret_string
 from posthorn.adapters.send_queue import SqsSendQueue
 from posthorn.adapters.ses_identities import AutoVerifiedIdentities, SesIdentities
-from posthorn.adapters.ses_smtp import SesSmtpTransport, SmtpSettings
+from posthorn.adapters.ses_smtp import SesSmtpTransport, transport_from_settings
 from posthorn.logic.file_cache import ContentCache, FileCache
 from posthorn.logic.ports import DomainIdentities
 from posthorn.settings import Settings, get_settings
@@ -35,19 +35,7 @@ def pepper() -> bytes:
 
 @cache
 def transport() -> SesSmtpTransport:
-    s = settings()
-    secret = secret_json(s.ses_smtp_secret_id)
-    return SesSmtpTransport(
-        SmtpSettings(
-            host=s.ses_smtp_host,
-            port=s.ses_smtp_port,
-            tls=s.ses_smtp_tls,
-            username=secret["username"],
-            password=secret["password"],
-            ca_file=s.ses_smtp_ca_file,
-            timeout=s.ses_smtp_timeout_seconds,
-        )
-    )
+    return transport_from_settings(settings())
 
 
 @cache

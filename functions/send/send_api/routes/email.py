@@ -42,18 +42,10 @@ def send(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)] = None,
 ) -> Response[SendResult]:
     credential = current_credential(router)
-    settings = dependencies.settings()
-    context = SendContext(
-        messages=dependencies.store(),
-        domains=dependencies.store(),
-        transport=dependencies.transport(),
-        queue=dependencies.send_queue(),
-        clock=dependencies.clock,
-        configuration_set=settings.configuration_set(
+    context = send_context(
+        dependencies.settings().configuration_set(
             track_opens=message.track_opens, track_clicks=message.track_clicks
-        ),
-        budget_seconds=settings.send_budget_seconds,
-        files=dependencies.file_cache(),
+        )
     )
 
     def send_and_count() -> Response[SendResult]:
@@ -86,16 +78,7 @@ def send_batch(
 ) -> Response[SendBatchResult]:
     credential = current_credential(router)
     settings = dependencies.settings()
-    context = SendContext(
-        messages=dependencies.store(),
-        domains=dependencies.store(),
-        transport=dependencies.transport(),
-        queue=dependencies.send_queue(),
-        clock=dependencies.clock,
-        configuration_set=settings.configuration_set_plain,  # each message chooses its own below
-        budget_seconds=settings.send_budget_seconds,
-        files=dependencies.file_cache(),
-    )
+    context = send_context(settings.configuration_set_plain)  # each message chooses its own below
 
     def accept() -> Response[SendBatchResult]:
         limits = take_messages(credential, len(batch.messages))
@@ -111,6 +94,20 @@ def send_batch(
         return json_response(202, result, limits.headers())
 
     return idempotent(router, credential, accept)
+
+
+def send_context(configuration_set: str) -> SendContext:
+    """The adapters a send needs, as this function's warm process holds them."""
+    return SendContext(
+        messages=dependencies.store(),
+        domains=dependencies.store(),
+        transport=dependencies.transport(),
+        queue=dependencies.send_queue(),
+        clock=dependencies.clock,
+        configuration_set=configuration_set,
+        budget_seconds=dependencies.settings().send_budget_seconds,
+        files=dependencies.file_cache(),
+    )
 
 
 def take_messages(credential: Credential, count: int) -> RateDecision:

@@ -86,8 +86,8 @@ def _message_item(record: MessageRecord) -> dict[str, Any]:
     return to_item({"pk": f"MSG#{record.message_id}", "sk": "MSG", **values, "recipients": recipients})
 
 
-class DynamoStore:
-    """Credentials, domains, messages, suppressions, idempotency keys and rate buckets: the one table."""
+class _Table:
+    """The one table, and a DynamoDB client made on first use (or the one given, in tests and scripts)."""
 
     def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
         self.table = table_name
@@ -98,6 +98,10 @@ class DynamoStore:
         if self._client is None:
             self._client = client("dynamodb")
         return self._client
+
+
+class DynamoStore(_Table):
+    """Credentials, domains, messages, suppressions, idempotency keys and rate buckets: the one table."""
 
     # --- credentials -------------------------------------------------------------------------------
     def get_credential(self, username: str) -> Credential | None:
@@ -544,19 +548,9 @@ def _message_record(values: dict[str, Any]) -> MessageRecord:
     )
 
 
-class DynamoFileStore:
+class DynamoFileStore(_Table):
     """The file cache's records in the same table (`FileStore`): a file per key, and a reference count per
     object shared by an owner's uploads of the same bytes."""
-
-    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
-        self.table = table_name
-        self._client = dynamodb
-
-    @property
-    def db(self) -> Any:
-        if self._client is None:
-            self._client = client("dynamodb")
-        return self._client
 
     @staticmethod
     def _file_key(file_key: str) -> dict[str, Any]:
