@@ -10,19 +10,21 @@ Printed: S3 GetObject calls per file (counted with a botocore event hook), the p
 during the sends (tracemalloc), and the process's resident memory (current and peak, from /proc).
 For comparison, the same with the content cache turned off (10 messages: each one reads S3 again).
 
-Run by `make bench` (bench/run.py); alone: PYTHONPATH=layers/posthorn:local python bench/attachments.py
+Run by `make bench` (bench/run.py); alone: PYTHONPATH=layers/posthorn:functions/send:functions/bounce:
+functions/worker:local:. python bench/attachments.py
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import sys
 import time
 import tracemalloc
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from bench.report import Row, run
 
 FILE_BYTES = 5 * 1024 * 1024
 MESSAGES = 100
@@ -78,7 +80,7 @@ class Result:
     seconds: float
 
 
-def run(label: str, messages: int, cache_bytes: int) -> Result:
+def run_sends(label: str, messages: int, cache_bytes: int) -> Result:
     import boto3
     from moto import mock_aws
 
@@ -131,8 +133,8 @@ def run(label: str, messages: int, cache_bytes: int) -> Result:
         )
         transport = NullTransport()
         context = SendContext(
-            messages=store, domains=store, transport=transport, clock=Clock(), configuration_set="",
-            budget_seconds=10, files=files,
+            messages=store, domains=store, transport=transport, queue=None, clock=Clock(),
+            configuration_set="", budget_seconds=10, files=files,
         )  # fmt: skip
         requests = [
             SendEmailRequest.model_validate(
@@ -174,53 +176,35 @@ def run(label: str, messages: int, cache_bytes: int) -> Result:
         )
 
 
-def mib(value: float) -> str:
-    return f"{value / (1024 * 1024):.1f} MiB"
+def main() -> list[Row]:
+    from posthorn.logic.mime import encoded_size
 
-
-def main() -> int:
-    results = [
-        run(f"{MESSAGES} messages, one cached 5 MB file", MESSAGES, 96 * 1024 * 1024),
-        run(f"{UNCACHED_MESSAGES} messages, content cache off", UNCACHED_MESSAGES, 0),
-    ]
-    print("Attachments: messages sharing one 5 MB file-cache attachment, built through send_email")
-    print("(in-process moto for DynamoDB and S3, a null transport for SES; no queue worker exists yet)")
-    header = (
-        "scenario",
-        "msgs",
-        "S3 reads/file",
-        "msg size",
-        "peak: 1st msg",
-        "peak: rest",
-        "held",
-        "peak RSS",
-    )
-    rows = [
-        (
-            r.label,
-            str(r.messages),
-            str(r.s3_reads),
-            mib(r.message_bytes),
-            mib(r.first_peak),
-            mib(r.rest_peak),
-            mib(r.held),
-            "+" + mib(r.rss_peak_delta_kib * 1024) if r.rss_peak_delta_kib else "n/a",
+    cached = run_sends(f"{MESSAGES} messages, one cached 5 MB file", MESSAGES, 96 * 1024 * 1024)
+    uncached = run_sends(f"{UNCACHED_MESSAGES} messages, content cache off", UNCACHED_MESSAGES, 0)
+    encoded = encoded_size(FILE_BYTES)
+    peak = cached.rss_peak_delta_kib * 1024
+    ok = cached.s3_reads == 1 and cached.messages == MESSAGES and peak <= 2 * encoded
+    return [
+        Row(
+            figure=f"4. memory: {MESSAGES} sends sharing one 5 MB file (peak RSS over idle vs encoded file)",
+            ours=round(peak / 2**20, 1),
+            baseline=round(encoded / 2**20, 1),
+            unit="MiB",
+            ratio=round(peak / encoded, 2),
+            target="<= 2x, 1 S3 read",
+            passed=ok,
+            details={
+                "s3_reads": cached.s3_reads,
+                "message_mib": round(cached.message_bytes / 2**20, 1),
+                "python_peak_first_mib": round(cached.first_peak / 2**20, 1),
+                "python_peak_rest_mib": round(cached.rest_peak / 2**20, 1),
+                "seconds": round(cached.seconds, 1),
+                "uncached_s3_reads": uncached.s3_reads,
+                "uncached_peak_rss_mib": round(uncached.rss_peak_delta_kib / 1024, 1),
+            },
         )
-        for r in results
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-    print(
-        "peak: Python allocations (tracemalloc) above those before the sends, while the first message is\n"
-        "built (it reads and encodes the file) and while the others are; held: still allocated after the\n"
-        "last send (the cached base64 body, and moto's records of the messages); peak RSS: the\n"
-        "process's peak resident memory during the sends above its resident memory before them.\n"
-        f"Time for {MESSAGES} sends: {results[0].seconds:.1f} s."
-    )
-    ok = results[0].s3_reads == 1 and results[0].messages == MESSAGES
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

@@ -1,16 +1,17 @@
-"""Events throughput: SNS notifications through the events function against in-process moto, against a
-minimal loop doing the same DynamoDB writes (a conditional status update and a conditional event put per
-notification). Prints one row; `--json` prints it as JSON for bench/run.py."""
+"""Figure 5, events: 1,000 SNS notifications through the events function's handler against in-process moto,
+against a minimal loop doing the same DynamoDB writes (a conditional status update and a conditional event
+put per notification). Alone: `python bench/events.py` (`--json` for bench/run.py)."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from bench.report import Row, run
 
 NOTIFICATIONS = 1000
 MESSAGES = 250
@@ -52,7 +53,7 @@ def notification(message_id: str, ses_id: str, kind: str, at: datetime) -> dict[
     return {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(message)}}]}
 
 
-def main() -> dict[str, Any]:
+def main() -> list[Row]:
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",
@@ -86,10 +87,10 @@ def main() -> dict[str, Any]:
         )
         os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
         reset_function_caches()
-        from send_api import dependencies
+        from posthorn.adapters.dynamodb import DynamoStore
         from ses_events.handler import lambda_handler
 
-        store = dependencies.store()
+        store = DynamoStore(ids["Table"])
         now = datetime.now(UTC)
         plan = []
         for index in range(MESSAGES):
@@ -139,20 +140,20 @@ def main() -> dict[str, Any]:
             )
         baseline = time.perf_counter() - started
 
-    return {
-        "figure": "events: 1,000 SNS notifications vs bare DynamoDB writes (in-process moto)",
-        "ours_ms_per_notification": round(ours / NOTIFICATIONS * 1000, 2),
-        "baseline_ms_per_notification": round(baseline / NOTIFICATIONS * 1000, 2),
-        "notifications_per_second": round(NOTIFICATIONS / ours),
-        "ratio": round(ours / baseline, 2),
-        "target": "<= 1.5x",
-    }
+    per_ours, per_baseline = ours / NOTIFICATIONS * 1000, baseline / NOTIFICATIONS * 1000
+    return [
+        Row(
+            figure="5. events: 1,000 SNS notifications (ms each)",
+            ours=round(per_ours, 2),
+            baseline=round(per_baseline, 2),
+            unit="ms",
+            ratio=round(ours / baseline, 2),
+            target="<= 1.5x",
+            passed=ours / baseline <= 1.5,
+            details={"notifications_per_second": round(NOTIFICATIONS / ours)},
+        )
+    ]
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--json", action="store_true")
-    result = main()
-    print(
-        json.dumps(result) if parser.parse_args().json else "\n".join(f"{k}: {v}" for k, v in result.items())
-    )
+    run(main)

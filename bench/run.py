@@ -1,21 +1,36 @@
-"""`make bench`: run each benchmark script in a fresh interpreter (so its memory figures are its own) and
-print what it prints. The scripts find the project's packages through PYTHONPATH, as pytest does through
-pyproject.toml's `pythonpath`."""
+"""`make bench`: run each benchmark script in a fresh interpreter (so its memory figures are its own), collect
+the rows each prints with `--json`, print them as one table and write bench/results.json.
+
+The scripts find the project's packages through PYTHONPATH, as pytest does through pyproject.toml's
+`pythonpath`. Alone, any script prints its own rows: `PYTHONPATH=... python bench/events.py`.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["layers/posthorn", "functions/send", "functions/bounce", "local", "."]
+sys.path.insert(0, str(ROOT))
+
+from bench.report import table  # noqa: E402  (bench/ is not installed; the repository root is its home)
+
+SOURCES = ["layers/posthorn", "functions/send", "functions/bounce", "functions/worker", "local", "."]
+# In the order of the issue's figures.
 BENCHMARKS = ["bench/cold_start.py", "bench/attachments.py", "bench/events.py"]
+# Figures of the issue that no script measures yet: listed, so the table always shows all five.
+NOT_MEASURED = ["2. worker throughput", "3. batch accept"]
+RESULTS = ROOT / "bench" / "results.json"
 
 
-def main() -> int:
-    environment = {
+def environment() -> dict[str, str]:
+    env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(str(ROOT / path) for path in SOURCES),
         # Never a real AWS account: the benchmarks run against in-process moto.
@@ -26,14 +41,69 @@ def main() -> int:
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     }
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        environment.pop(name, None)
-    failed = 0
+        env.pop(name, None)
+    return env
+
+
+def run_script(script: str, env: dict[str, str]) -> tuple[list[dict[str, object]], float, bool]:
+    """The rows one script printed, its wall time, and whether it ran. A script that broke gives one
+    failed row."""
+    started = time.monotonic()
+    command = [sys.executable, str(ROOT / script), "--json"]  # our own scripts, by fixed paths
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - started
+    if result.stderr.strip():
+        sys.stderr.write(result.stderr)
+    try:
+        rows = json.loads(result.stdout.strip().splitlines()[-1])["rows"]
+        if result.returncode == 0:
+            return list(rows), elapsed, True
+    except (IndexError, ValueError, KeyError, TypeError):
+        pass
+    failure = f"{script} exited with {result.returncode}"
+    row = {"figure": failure, "ours": None, "baseline": None, "unit": "", "ratio": None, "target": "-"}
+    return [{**row, "passed": False, "details": {"stdout": result.stdout[-2000:]}}], elapsed, False
+
+
+def main() -> int:
+    env = environment()
+    rows: list[dict[str, object]] = []
+    timings: dict[str, float] = {}
+    broken = 0
     for script in BENCHMARKS:
-        print(f"== {script}", flush=True)
-        command = [sys.executable, str(ROOT / script)]  # our own scripts, by fixed paths
-        result = subprocess.run(command, cwd=ROOT, env=environment, check=False)
-        failed += result.returncode != 0
-    return 1 if failed else 0
+        print(f"running {script} ...", file=sys.stderr, flush=True)
+        script_rows, timings[script], ran = run_script(script, env)
+        rows += script_rows
+        broken += not ran
+    for figure in NOT_MEASURED:
+        rows.append({"figure": f"{figure}: not measured yet", "ours": None, "baseline": None, "unit": "",
+                     "ratio": None, "target": "-", "passed": False, "details": {}})  # fmt: skip
+    rows.sort(key=lambda row: str(row["figure"]).split(".")[0])
+    print(table(rows))
+    for row in rows:
+        if row.get("details"):
+            details = ", ".join(f"{key}={value}" for key, value in dict(row["details"]).items())
+            print(f"- {row['figure']}: {details}")
+    total = sum(timings.values())
+    print(f"({total:.0f} s: " + ", ".join(f"{Path(s).stem} {t:.0f} s" for s, t in timings.items()) + ")")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                },
+                "seconds": {Path(s).stem: round(t, 1) for s, t in timings.items()},
+                "rows": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    # Unmet targets show as FAIL in the table; the exit status is for scripts that broke.
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":
