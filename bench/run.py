@@ -23,9 +23,13 @@ from bench.report import table  # noqa: E402  (bench/ is not installed; the repo
 
 SOURCES = ["layers/posthorn", "functions/send", "functions/bounce", "functions/worker", "local", "."]
 # In the order of the issue's figures.
-BENCHMARKS = ["bench/cold_start.py", "bench/attachments.py", "bench/events.py"]
-# Figures of the issue that no script measures yet: listed, so the table always shows all five.
-NOT_MEASURED = ["2. worker throughput", "3. batch accept"]
+BENCHMARKS = [
+    "bench/cold_start.py",
+    "bench/worker.py",
+    "bench/batch.py",
+    "bench/attachments.py",
+    "bench/events.py",
+]
 RESULTS = ROOT / "bench" / "results.json"
 
 
@@ -75,10 +79,6 @@ def main() -> int:
         script_rows, timings[script], ran = run_script(script, env)
         rows += script_rows
         broken += not ran
-    for figure in NOT_MEASURED:
-        rows.append({"figure": f"{figure}: not measured yet", "ours": None, "baseline": None, "unit": "",
-                     "ratio": None, "target": "-", "passed": False, "details": {}})  # fmt: skip
-    rows.sort(key=lambda row: str(row["figure"]).split(".")[0])
     print(table(rows))
     for row in rows:
         if row.get("details"):
