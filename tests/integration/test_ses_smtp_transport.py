@@ -153,6 +153,11 @@ def test_lines_starting_with_a_dot_and_bare_newlines_arrive_intact(
     assert local_ses.outbox.list()[0].raw == raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
+def test_a_message_without_a_final_line_end_gets_one(harness: Harness, local_ses: LocalSes) -> None:
+    harness.send(b"Subject: end\r\n\r\nno line end after this")
+    assert local_ses.outbox.list()[0].raw == b"Subject: end\r\n\r\nno line end after this\r\n"
+
+
 def refuse_at_rcpt(monkeypatch: pytest.MonkeyPatch, refused: set[str]) -> None:
     """SES answers 550 at RCPT TO for these addresses (the local SES itself accepts every valid one)."""
     real_rcpt = smtplib.SMTP.rcpt

@@ -32,6 +32,19 @@ def test_every_documented_path_is_deployed() -> None:
     assert documented <= deployed
 
 
+def test_docs_without_format_is_swagger_ui_with_the_document_inlined() -> None:
+    from posthorn_local.apigw import LambdaContext, build_event
+    from send_api.app import app
+
+    event = build_event("GET", "/v1/docs", resource="/v1/docs")
+    response = app.resolve(event, LambdaContext())
+    assert response["statusCode"] == 200
+    assert response["multiValueHeaders"]["Content-Type"] == ["text/html"]
+    assert "SwaggerUIBundle" in response["body"]
+    assert '"title": "Posthorn"' in response["body"]
+    assert '"url": "/prod"' in response["body"]  # the stage is in the path on the execute-api URL
+
+
 def test_layer_requirements_are_generated_from_pyproject() -> None:
     result = subprocess.run(
         [sys.executable, "scripts/layer_requirements.py", "--check"], cwd=ROOT, capture_output=True, text=True

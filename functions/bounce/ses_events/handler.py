@@ -6,10 +6,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from posthorn import tracing
 from posthorn.adapters import reset_adapters
 from posthorn.adapters.clock import SystemClock
 from posthorn.adapters.dead_letters import SqsDeadLetters
@@ -18,7 +19,7 @@ from posthorn.logic.events import Outcomes, record_sns_messages
 from posthorn.settings import get_settings
 
 logger = Logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 metrics = Metrics()
 clock = SystemClock()
 

@@ -7,10 +7,11 @@ import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from posthorn import tracing
 from posthorn.adapters import reset_adapters
 from posthorn.adapters.dynamodb import DynamoStore
 from posthorn.adapters.send_queue import SqsWorkQueue
@@ -20,7 +21,7 @@ from posthorn.logic.worker import WorkerContext, drain
 from posthorn.settings import get_settings
 
 logger = Logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 metrics = Metrics()
 
 # The one schedule every worker takes its send times from (the SES account's maximum send rate).

@@ -36,11 +36,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from posthorn.adapters.aws import client
 from posthorn.logic.idempotency import IdempotencyRecord, StoredResponse
-from posthorn.logic.notifications import RecipientEvent
 from posthorn.logic.ports import SendClaim
 from posthorn.logic.recipient_status import message_status, rank
 from posthorn.models.credentials import Credential, CredentialStatus
 from posthorn.models.domains import DomainRecord
+from posthorn.models.events import RecipientEvent
 from posthorn.models.files import FileRecord, FileStatus
 from posthorn.models.messages import MessageRecord, RecipientState
 from posthorn.models.suppressions import Suppression

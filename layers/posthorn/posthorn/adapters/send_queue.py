@@ -20,8 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from posthorn.adapters.aws import client
-from posthorn.logic.ports import QueuedMessage
-from posthorn.logic.worker import QueuedBodyMissing, QueueItem
+from posthorn.logic.ports import QueuedBodyMissing, QueuedMessage, QueueItem
 
 # SQS takes 256 KB per message and per SendMessageBatch call (1 MiB since 2025; 256 KB stays portable).
 INLINE_LIMIT = 200 * 1024

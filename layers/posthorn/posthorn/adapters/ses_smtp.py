@@ -208,17 +208,19 @@ class SesSmtpTransport:
         self, connection: _Connection, mail_from: str, rcpt_to: list[str], raw: bytes
     ) -> DeliveryReceipt:
         smtp = connection.smtp
+        # CRLF line ends and dot-stuffing: `sub` returns the message itself when nothing changes (Posthorn's
+        # MIME is CRLF throughout and its base64 lines never start with "."), so it is not copied.
         data = _LEADING_DOT.sub(b"..", _BARE_LF.sub(b"\r\n", raw))
-        if not data.endswith(b"\r\n"):
-            data += b"\r\n"
+        # The end of the data (the last line's CRLF if missing, then "."), sent after the message rather than
+        # appended to it: appending copies the whole message, up to 40 MB.
+        end = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
+        size = len(data) + len(end) - 3
         advertised = smtp.esmtp_features.get("size", "") if smtp.has_extn("size") else ""
-        if advertised.isdigit() and 0 < int(advertised) < len(data):
-            raise DeliveryRejected(
-                552, f"the message is {len(data)} bytes; the server takes at most {advertised}"
-            )
+        if advertised.isdigit() and 0 < int(advertised) < size:
+            raise DeliveryRejected(552, f"the message is {size} bytes; the server takes at most {advertised}")
         phase = "MAIL"
         try:
-            options = [f"SIZE={len(data)}"] if smtp.has_extn("size") else []
+            options = [f"SIZE={size}"] if smtp.has_extn("size") else []
             _expect(smtp.mail(mail_from, options), "MAIL FROM", smtp)
             phase = "RCPT"
             refused: dict[str, str] = {}
@@ -235,7 +237,8 @@ class SesSmtpTransport:
             phase = "DATA"
             _expect(smtp.docmd("DATA"), "DATA", smtp, wanted=354)
             phase = "content"
-            smtp.send(data + b".\r\n")
+            smtp.send(data)
+            smtp.send(end)
             phase = "final reply"
             code, reply = smtp.getreply()
         except smtplib.SMTPServerDisconnected as error:

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from posthorn.errors import PosthornError, UpstreamUnavailable
+from posthorn.logic.delivery import PreparedMessage
 from posthorn.logic.ports import DomainStore, MessageStore, QueuedMessage, SendClaim
-from posthorn.logic.sending import PreparedMessage, SendContext, prepare_message, recipients_of
+from posthorn.logic.sending import SendContext, prepare_message, recipients_of
 from posthorn.models.addresses import domain_of
 from posthorn.models.batches import BatchItemResult, ErrorObject, SendBatchResult
 from posthorn.models.credentials import Credential

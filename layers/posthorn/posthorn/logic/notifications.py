@@ -15,11 +15,13 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parseaddr
-from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
+# EventType and RecipientEvent live in models/events.py (the API and the store need them, not the SES
+# notification models); they are imported here for the code that turns notifications into them.
+from posthorn.models.events import EventType, RecipientEvent
 from posthorn.models.ses_notifications import (
     Bounce,
     BounceEvent,
@@ -50,21 +52,6 @@ POSTHORN_MESSAGE_ID_TAG = "posthorn_message_id"
 ParsedNotification = SesNotification | UnknownNotification
 
 
-class EventType(StrEnum):
-    """Posthorn's event names (API.md, "Messages and events")."""
-
-    SEND = "send"
-    REJECT = "reject"
-    BOUNCE = "bounce"
-    COMPLAINT = "complaint"
-    DELIVERY = "delivery"
-    DELIVERY_DELAY = "delivery_delay"
-    OPEN = "open"
-    CLICK = "click"
-    RENDERING_FAILURE = "rendering_failure"
-    SUBSCRIPTION = "subscription"
-
-
 class MalformedNotification(ValueError):
     """The SNS message is not JSON, not an object, or a known SES type with the wrong shape.
 
@@ -75,26 +62,6 @@ class MalformedNotification(ValueError):
         self.reason = reason
         self.errors = tuple(errors)
         super().__init__("; ".join([reason, *self.errors[:5]]))
-
-
-class RecipientEvent(BaseModel):
-    """One thing that happened to one recipient of a message (to all of it when ``recipient`` is None).
-
-    ``event_key`` is equal for the same SES event however often and in whichever format it arrives, and
-    differs for different events; store events conditionally on it.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    ses_message_id: str
-    posthorn_message_id: str | None
-    type: EventType
-    recipient: str | None
-    timestamp: AwareDatetime
-    details: dict[str, Any]
-    suppresses: bool
-    event_key: str
-    origin: Literal["event", "notification"]
 
 
 def parse_sns_message(message: str) -> ParsedNotification:

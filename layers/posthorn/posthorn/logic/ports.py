@@ -69,6 +69,35 @@ class SendQueue(Protocol):
         ...
 
 
+# --- the send worker's queue (logic/worker.py; adapters/send_queue.py implements it) ---
+class QueuedBodyMissing(Exception):
+    """The queued MIME could not be read (its S3 object is gone or unreadable)."""
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    id: str  # the queue's id for this delivery
+    message_id: str | None  # None: the queue message could not be read
+    receive_count: int
+
+
+class WorkQueue(Protocol):
+    def load_raw(self, item: QueueItem) -> bytes: ...
+
+    def retry_after(self, item: QueueItem, seconds: int) -> None:
+        """Make the item visible again after `seconds` (it is reported as failed, so not deleted)."""
+        ...
+
+    def finished(self, item: QueueItem) -> None:
+        """The message's outcome is recorded; what was kept only for sending it can go."""
+        ...
+
+    def defer(self, item: QueueItem, seconds: int) -> None:
+        """Queue the item again as a new message after `seconds`: it was not tried, so this delivery must
+        not count as an attempt (the item is then acknowledged)."""
+        ...
+
+
 class RateStore(Protocol):
     def advance(
         self, key: str, *, now_us: int, cost_us: int, latest_start_us: int | None

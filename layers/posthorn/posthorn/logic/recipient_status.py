@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-from posthorn.logic.notifications import EventType
+from posthorn.models.events import EventType
 
 
 class RecipientStatus(StrEnum):

@@ -1,5 +1,5 @@
 """Sending one message: `prepare_message` (sender checks, templating, suppression, MIME, the record) and
-`deliver` (the SMTP transaction and its outcome on the record).
+`deliver` (the SMTP transaction and its outcome on the record, in `logic/delivery.py`).
 
 The message and its recipients are stored before the SMTP transaction, so a message SES accepted always
 has a record; the record is then updated with SES's message id or the reason it failed. When SES stays
@@ -17,16 +17,15 @@ from posthorn.errors import (
     DomainNotVerified,
     PayloadTooLarge,
     SenderNotAllowed,
-    UpstreamRejected,
     UpstreamUnavailable,
 )
 from posthorn.logic.attachments import resolve_attachments
+from posthorn.logic.delivery import PreparedMessage, deliver
 from posthorn.logic.ids import new_message_id
 from posthorn.logic.mime import MAX_MESSAGE_BYTES, Envelope, Mailbox, build_message
 from posthorn.logic.ports import (
     CachedFiles,
     Clock,
-    DeliveryRejected,
     DeliveryUnavailable,
     DomainStore,
     MailTransport,
@@ -38,7 +37,7 @@ from posthorn.logic.templating import render_fields
 from posthorn.models.addresses import domain_of
 from posthorn.models.credentials import Credential
 from posthorn.models.email import RESERVED_TAG, Recipient, SendEmailRequest
-from posthorn.models.messages import MessageRecord, RecipientResult, RecipientState, RecipientType, SendResult
+from posthorn.models.messages import MessageRecord, RecipientState, RecipientType, SendResult
 
 
 @dataclass(frozen=True)
@@ -67,39 +66,6 @@ def check_sender(credential: Credential, from_email: str, domains: DomainStore) 
             f"{domain} is not verified yet: publish its DNS records (GET /v1/domains/{domain})"
         )
     return domain
-
-
-@dataclass(frozen=True)
-class PreparedMessage:
-    """A message ready for SES: its record (recipients `queued` or `suppressed`) and its MIME."""
-
-    record: MessageRecord
-    raw: bytes
-
-    @property
-    def message_id(self) -> str:
-        return self.record.message_id
-
-    @property
-    def deliverable(self) -> list[str]:
-        """The recipients still to hand to SES."""
-        return [state.email for state in self.record.recipients if state.status == "queued"]
-
-    def result(self, status: str, statuses: dict[str, str] | None = None) -> SendResult:
-        statuses = statuses or {}
-        recipients = [
-            RecipientResult(
-                email=state.email, type=state.type, status=statuses.get(state.email, state.status)
-            )
-            for state in self.record.recipients
-        ]
-        counted = "sent" if statuses else "queued"
-        return SendResult(
-            message_id=self.message_id,
-            status=status,
-            count=sum(1 for recipient in recipients if recipient.status == counted),
-            recipients=recipients,
-        )
 
 
 def recipients_of(request: SendEmailRequest) -> list[tuple[Recipient, RecipientType]]:
@@ -198,21 +164,3 @@ def prepare_message(
         configuration_set=envelope.configuration_set,
     )
     return PreparedMessage(record=record, raw=raw)
-
-
-def deliver(
-    prepared: PreparedMessage, transport: MailTransport, messages: MessageStore, *, deadline: float
-) -> SendResult:
-    """One SMTP transaction for a stored message; SES's id (or its refusal) is recorded before returning.
-
-    Raises `UpstreamRejected` when SES refuses the message (recorded `failed`), and lets
-    `DeliveryUnavailable` through with the record untouched: the caller queues, retries or gives up."""
-    deliverable = prepared.deliverable
-    try:
-        receipt = transport.send(prepared.record.from_email, deliverable, prepared.raw, deadline=deadline)
-    except DeliveryRejected as rejected:
-        messages.mark_failed(prepared.message_id, f"SES refused the message: {rejected}", deliverable)
-        raise UpstreamRejected(f"SES refused the message: {rejected}") from None
-    statuses = {email: ("rejected" if email in receipt.refused else "sent") for email in deliverable}
-    messages.mark_sent(prepared.message_id, receipt.ses_message_id, statuses)
-    return prepared.result("sent", statuses)

@@ -24,43 +24,21 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from posthorn.errors import UpstreamRejected
-from posthorn.logic.ports import DeliveryUnavailable, MailTransport, MessageStore
-from posthorn.logic.sending import PreparedMessage, deliver
+from posthorn.logic.delivery import PreparedMessage, deliver
+from posthorn.logic.ports import (
+    DeliveryUnavailable,
+    MailTransport,
+    MessageStore,
+    QueuedBodyMissing,
+    QueueItem,
+    WorkQueue,
+)
 from posthorn.models.messages import MessageRecord
 
 # Kept free at the end of an invocation, so the worker never dies mid-transaction at Lambda's timeout.
 SAFETY_MARGIN_SECONDS = 3.0
-
-
-class QueuedBodyMissing(Exception):
-    """The queued MIME could not be read (its S3 object is gone or unreadable)."""
-
-
-@dataclass(frozen=True)
-class QueueItem:
-    id: str  # the queue's id for this delivery
-    message_id: str | None  # None: the queue message could not be read
-    receive_count: int
-
-
-class WorkQueue(Protocol):
-    def load_raw(self, item: QueueItem) -> bytes: ...
-
-    def retry_after(self, item: QueueItem, seconds: int) -> None:
-        """Make the item visible again after `seconds` (it is reported as failed, so not deleted)."""
-        ...
-
-    def finished(self, item: QueueItem) -> None:
-        """The message's outcome is recorded; what was kept only for sending it can go."""
-        ...
-
-    def defer(self, item: QueueItem, seconds: int) -> None:
-        """Queue the item again as a new message after `seconds`: it was not tried, so this delivery must
-        not count as an attempt (the item is then acknowledged)."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator, StringConstraints
 
 # RFC 5321/5322 dot-atom local part (ASCII: SES does not support SMTPUTF8 local parts).
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
@@ -77,3 +80,7 @@ def reject_line_breaks(value: str) -> str:
     if has_line_break(value):
         raise ValueError("must not contain CR, LF or other line breaks")
     return value
+
+
+# An email address field (requests, suppressions): validated and normalized by `normalize_address`.
+Address = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_address)]

@@ -17,8 +17,8 @@ from pydantic import (
 )
 
 from posthorn.models.addresses import (
+    Address,
     has_line_break,
-    normalize_address,
     reject_line_breaks,
     split_display_address,
 )
@@ -44,7 +44,6 @@ _ANGLE_URI_LIST = re.compile(r"^\s*<[^<>]*>(\s*,\s*<[^<>]*>)*\s*$")
 
 _CONTENT_ID = re.compile(r"^[!-;=?-~]+$")  # printable ASCII without '<', '>' or spaces
 
-Address = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_address)]
 DisplayName = Annotated[str, StringConstraints(max_length=256), AfterValidator(reject_line_breaks)]
 
 

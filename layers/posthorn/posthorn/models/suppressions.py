@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from posthorn.models.addresses import Address
 from posthorn.models.credentials import Domain
-from posthorn.models.email import Address
 
 SuppressionReason = Literal["bounce", "complaint", "manual"]
 

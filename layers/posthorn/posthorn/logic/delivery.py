@@ -1,0 +1,62 @@
+"""Delivering one stored, prepared message: the SMTP transaction and its outcome on the record. Used by a
+single send (`logic/sending.py`, which also prepares the message) and by the send worker (`logic/worker.py`,
+which gets the MIME from the queue and so never imports the MIME builder)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from posthorn.errors import UpstreamRejected
+from posthorn.logic.ports import DeliveryRejected, MailTransport, MessageStore
+from posthorn.models.messages import MessageRecord, RecipientResult, SendResult
+
+
+@dataclass(frozen=True)
+class PreparedMessage:
+    """A message ready for SES: its record (recipients `queued` or `suppressed`) and its MIME."""
+
+    record: MessageRecord
+    raw: bytes
+
+    @property
+    def message_id(self) -> str:
+        return self.record.message_id
+
+    @property
+    def deliverable(self) -> list[str]:
+        """The recipients still to hand to SES."""
+        return [state.email for state in self.record.recipients if state.status == "queued"]
+
+    def result(self, status: str, statuses: dict[str, str] | None = None) -> SendResult:
+        statuses = statuses or {}
+        recipients = [
+            RecipientResult(
+                email=state.email, type=state.type, status=statuses.get(state.email, state.status)
+            )
+            for state in self.record.recipients
+        ]
+        counted = "sent" if statuses else "queued"
+        return SendResult(
+            message_id=self.message_id,
+            status=status,
+            count=sum(1 for recipient in recipients if recipient.status == counted),
+            recipients=recipients,
+        )
+
+
+def deliver(
+    prepared: PreparedMessage, transport: MailTransport, messages: MessageStore, *, deadline: float
+) -> SendResult:
+    """One SMTP transaction for a stored message; SES's id (or its refusal) is recorded before returning.
+
+    Raises `UpstreamRejected` when SES refuses the message (recorded `failed`), and lets
+    `DeliveryUnavailable` through with the record untouched: the caller queues, retries or gives up."""
+    deliverable = prepared.deliverable
+    try:
+        receipt = transport.send(prepared.record.from_email, deliverable, prepared.raw, deadline=deadline)
+    except DeliveryRejected as rejected:
+        messages.mark_failed(prepared.message_id, f"SES refused the message: {rejected}", deliverable)
+        raise UpstreamRejected(f"SES refused the message: {rejected}") from None
+    statuses = {email: ("rejected" if email in receipt.refused else "sent") for email in deliverable}
+    messages.mark_sent(prepared.message_id, receipt.ses_message_id, statuses)
+    return prepared.result("sent", statuses)

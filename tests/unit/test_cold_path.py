@@ -1,0 +1,54 @@
+"""What each function's handler module imports at init (Lambda's cold start), checked in a fresh
+interpreter with only that function's code and the layer on the path. bench/cold_start.py measures the
+time; these keep out what a function never needs at init."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def imported_at_init(code_uri: str, module: str) -> set[str]:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / code_uri), str(ROOT / "layers/posthorn")]),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "posthorn",
+    }
+    code = f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))"
+    command = [sys.executable, "-c", code]  # our interpreter, importing one of our modules
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=True)  # noqa: S603
+    return set(json.loads(result.stdout))
+
+
+FUNCTIONS = [
+    ("functions/send", "send_api.handler"),
+    ("functions/bounce", "ses_events.handler"),
+    ("functions/worker", "send_worker.handler"),
+]
+
+
+@pytest.mark.parametrize(("code_uri", "module"), FUNCTIONS)
+def test_no_function_imports_the_xray_sdk_when_tracing_is_off(code_uri: str, module: str) -> None:
+    assert not any(name.startswith("aws_xray_sdk") for name in imported_at_init(code_uri, module))
+
+
+def test_the_api_imports_neither_the_openapi_models_nor_ses_notifications_nor_the_worker() -> None:
+    modules = imported_at_init("functions/send", "send_api.handler")
+    assert "aws_lambda_powertools.event_handler.openapi.models" not in modules  # only GET /v1/docs
+    assert "posthorn.models.ses_notifications" not in modules
+    assert "posthorn.logic.notifications" not in modules
+    assert "posthorn.logic.worker" not in modules
+
+
+def test_the_worker_does_not_import_the_mime_builder() -> None:
+    modules = imported_at_init("functions/worker", "send_worker.handler")
+    assert "posthorn.logic.mime" not in modules
+    assert "posthorn.logic.sending" not in modules

@@ -1,0 +1,68 @@
+"""The functions' tracer: Powertools' Tracer (botocore only) where tracing is on, a stand-in elsewhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from posthorn import tracing
+
+
+def handler(event: dict[str, Any], context: Any) -> str:
+    return "answer"
+
+
+@pytest.fixture
+def in_lambda(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    for name in ("POWERTOOLS_TRACE_DISABLED", "AWS_SAM_LOCAL"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_tracing_is_on_in_lambda(in_lambda: pytest.MonkeyPatch) -> None:
+    assert tracing.tracing_enabled()
+
+
+@pytest.mark.parametrize("value", ["true", "TRUE", "1", "yes", "on"])
+def test_trace_disabled_turns_it_off_in_lambda(in_lambda: pytest.MonkeyPatch, value: str) -> None:
+    in_lambda.setenv("POWERTOOLS_TRACE_DISABLED", value)
+    assert not tracing.tracing_enabled()
+
+
+def test_trace_disabled_false_leaves_it_on(in_lambda: pytest.MonkeyPatch) -> None:
+    in_lambda.setenv("POWERTOOLS_TRACE_DISABLED", "false")
+    assert tracing.tracing_enabled()
+
+
+def test_sam_local_is_not_traced(in_lambda: pytest.MonkeyPatch) -> None:
+    in_lambda.setenv("AWS_SAM_LOCAL", "true")
+    assert not tracing.tracing_enabled()
+
+
+def test_outside_lambda_is_not_traced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAMBDA_TASK_ROOT", raising=False)
+    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+    assert not tracing.tracing_enabled()
+
+
+def test_untraced_decorator_returns_the_handler_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    tracer = tracing.tracer()
+    assert tracer.capture_lambda_handler(capture_response=False)(handler) is handler
+    assert tracer.capture_lambda_handler(handler) is handler
+
+
+def test_traced_functions_patch_only_botocore(in_lambda: pytest.MonkeyPatch) -> None:
+    import aws_lambda_powertools
+
+    made: list[dict[str, Any]] = []
+
+    class RecordingTracer:
+        def __init__(self, **options: Any) -> None:
+            made.append(options)
+
+    in_lambda.setattr(aws_lambda_powertools, "Tracer", RecordingTracer)
+    assert isinstance(tracing.tracer(), RecordingTracer)
+    assert made == [{"patch_modules": ["botocore"]}]
