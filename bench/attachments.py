@@ -129,7 +129,7 @@ def sqs_events(stack: BenchStack) -> list[dict[str, Any]]:
 
 
 def main() -> list[Row]:
-    from posthorn.logic.mime import encoded_size
+    from posthorn.logic.raw_message import encoded_size
 
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",

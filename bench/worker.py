@@ -293,7 +293,7 @@ def main() -> list[Row]:
             # The same MIME, sender and recipient for the baseline, shared out as evenly as can be.
             bodies = [json.loads(m["Body"]) for batch in batches for m in batch]
             prebuilt = [
-                ("hello@example.com", [f"user{i}@example.net"], str(body["raw"]).encode("ascii"))
+                ("hello@example.com", [f"user{i}@example.net"], "".join(body["parts"]).encode("ascii"))
                 for i, body in enumerate(bodies)
             ]
             ses.clear()

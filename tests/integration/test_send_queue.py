@@ -217,7 +217,7 @@ def test_a_message_over_200_kb_waits_in_s3_and_arrives_intact(
     assert response.json["count"] == 1, response.body
     message_id = response.json["results"][0]["message_id"]
     s3 = stack.session.client("s3")
-    key = f"queue/{message_id}.eml"
+    key = f"queue/{message_id}.json"
     assert s3.head_object(Bucket=stack.ids["FilesBucket"], Key=key)["ContentLength"] > 300 * 1024
 
     worker.run_until_empty(timeout=10)
@@ -226,6 +226,98 @@ def test_a_message_over_200_kb_waits_in_s3_and_arrives_intact(
     [part] = [p for p in parsed.walk() if p.get_filename() == "big.bin"]
     assert part.get_payload(decode=True) == data
     assert s3.list_objects_v2(Bucket=stack.ids["FilesBucket"], Prefix="queue/").get("KeyCount", 0) == 0
+
+
+@pytest.fixture
+def files_key(api: ApiClient, admin: str, sender_key: str) -> str:
+    """A credential of example.com (the sender's domain) with send, read and files."""
+    body = {"name": "files", "domains": ["example.com"], "permissions": ["send", "read", "files"]}
+    created = api.post("/v1/credentials", body, api_key=admin)
+    assert created.status == 201, created.body
+    return str(created.json["api_key"])
+
+
+def upload_file(api: ApiClient, key: str, data: bytes) -> str:
+    response = api.request(
+        "POST",
+        "/v1/files",
+        raw=data,
+        headers={"Content-Type": "application/octet-stream"},
+        api_key=key,
+        query="name=report.bin",
+    )
+    assert response.status == 201, response.body
+    return str(response.json["file_key"])
+
+
+def test_queued_messages_carry_a_cached_file_by_reference_and_arrive_with_its_bytes(
+    api: ApiClient, files_key: str, local_ses: LocalSes, stack: Stack, worker: QueuePoller
+) -> None:
+    data = os.urandom(400 * 1024)
+    file_key = upload_file(api, files_key, data)
+    messages = [message(index, attachments=[{"file_key": file_key}]) for index in range(3)]
+    response = api.post(BATCH, {"messages": messages}, api_key=files_key)
+    assert response.json["count"] == 3, response.body
+
+    bodies = take_queued(stack.session, stack.ids["SendQueue"])
+    assert all(len(json.dumps(body)) < 8 * 1024 for body in bodies)  # the 400 KB file is not in them
+    assert [part["file_key"] for body in bodies for part in body["parts"] if isinstance(part, dict)] == [
+        file_key
+    ] * 3
+    sqs = stack.session.client("sqs")
+    for body in bodies:
+        sqs.send_message(QueueUrl=stack.ids["SendQueue"], MessageBody=json.dumps(body))
+    worker.run_until_empty(timeout=10)
+
+    assert len(local_ses.outbox.list()) == 3
+    for received in local_ses.outbox.list():
+        [part] = [p for p in message_from_bytes(received.raw).walk() if p.get_filename() == "report.bin"]
+        assert part.get_payload(decode=True) == data
+
+
+def test_a_cached_file_deleted_while_its_message_waits_fails_the_message_with_the_reason(
+    api: ApiClient, files_key: str, local_ses: LocalSes, worker: QueuePoller
+) -> None:
+    file_key = upload_file(api, files_key, b"quarterly figures" * 100)
+    response = api.post(
+        BATCH, {"messages": [message(attachments=[{"file_key": file_key}])]}, api_key=files_key
+    )
+    message_id = response.json["results"][0]["message_id"]
+    assert api.delete(f"/v1/files/{file_key}", api_key=files_key).status == 204
+
+    worker.run_until_empty(timeout=10)
+
+    assert local_ses.outbox.list() == []
+    viewed = view(api, files_key, message_id)
+    assert viewed["status"] == "failed"
+    assert file_key in viewed["error"]
+    assert "no longer" in viewed["error"]
+
+
+@pytest.mark.parametrize("form", ["raw", "body_key"])
+def test_messages_queued_in_the_earlier_format_are_still_sent(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, stack: Stack, worker: QueuePoller, form: str
+) -> None:
+    """Queue messages written before file references (`raw`, or an `.eml` under `body_key`) survive an
+    upgrade."""
+    response = api.post(BATCH, {"messages": [message()]}, api_key=sender_key)
+    message_id = response.json["results"][0]["message_id"]
+    [body] = take_queued(stack.session, stack.ids["SendQueue"])
+    raw = b"".join(part.encode() for part in body["parts"])
+    if form == "raw":
+        old = {"message_id": message_id, "raw": raw.decode()}
+    else:
+        key = f"queue/{message_id}.eml"
+        stack.session.client("s3").put_object(Bucket=stack.ids["FilesBucket"], Key=key, Body=raw)
+        old = {"message_id": message_id, "body_key": key}
+    sqs = stack.session.client("sqs")
+    sqs.send_message(QueueUrl=stack.ids["SendQueue"], MessageBody=json.dumps(old))
+
+    worker.run_until_empty(timeout=10)
+
+    [received] = local_ses.outbox.list()
+    assert received.raw == raw
+    assert view(api, sender_key, message_id)["status"] == "sent"
 
 
 # --- the worker -----------------------------------------------------------------------------------------

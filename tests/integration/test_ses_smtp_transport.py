@@ -12,6 +12,7 @@ import pytest
 
 from posthorn.adapters.ses_smtp import SesSmtpTransport, SmtpSettings
 from posthorn.logic.ports import DeliveryRejected, DeliveryUnavailable
+from posthorn.logic.raw_message import RawMessage, encode_base64_body
 from posthorn_local.ses_smtp_server import FaultPlan, LocalSes
 from posthorn_local.tls import TlsMaterial
 from tests.conftest import SMTP, Stack
@@ -49,8 +50,9 @@ class Harness:
         self.sleeps.append(seconds)
         self.clock.advance(seconds)
 
-    def send(self, raw: bytes = RAW, rcpt: tuple[str, ...] = ("b@example.net",)) -> Any:
-        return self.transport.send("a@example.com", list(rcpt), raw, deadline=self.clock() + BUDGET)
+    def send(self, raw: bytes | RawMessage = RAW, rcpt: tuple[str, ...] = ("b@example.net",)) -> Any:
+        message = RawMessage.of(raw) if isinstance(raw, bytes) else raw
+        return self.transport.send("a@example.com", list(rcpt), message, deadline=self.clock() + BUDGET)
 
 
 @pytest.fixture
@@ -151,6 +153,31 @@ def test_lines_starting_with_a_dot_and_bare_newlines_arrive_intact(
     raw = b"Subject: dots\r\n\r\n.one\r\n..two\n.\nlast line\n"
     harness.send(raw)
     assert local_ses.outbox.list()[0].raw == raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        (b"Subject: split\r", b"\n\r\nbody\r\n"),  # a CRLF split between two pieces
+        (b"Subject: dot\r\n\r\n", b".starts a line\r\n"),  # a "." at a line's start, a piece's start
+        (b"Subject: dot\r\n\r\nmid", b".line, not a line start\r\n"),
+        (b"Subject: bare\r\n\r\nx", b"\n.y\n", b"", b"z"),  # bare LFs, an empty piece, no final CRLF
+    ],
+)
+def test_a_message_in_pieces_arrives_as_the_same_message_in_one_piece(
+    harness: Harness, local_ses: LocalSes, pieces: tuple[bytes, ...]
+) -> None:
+    harness.send(b"".join(pieces))
+    harness.send(RawMessage(pieces))
+    whole, in_pieces = local_ses.outbox.list()
+    assert in_pieces.raw == whole.raw
+
+
+def test_a_base64_body_piece_is_sent_as_it_is(harness: Harness, local_ses: LocalSes) -> None:
+    body = encode_base64_body(bytes(range(256)) * 40)
+    head = b"Subject: file\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    harness.send(RawMessage((head, body, b"\r\n"), base64_bodies=frozenset({1})))
+    assert local_ses.outbox.list()[0].raw == head + bytes(body) + b"\r\n"
 
 
 def test_a_message_without_a_final_line_end_gets_one(harness: Harness, local_ses: LocalSes) -> None:
@@ -277,7 +304,7 @@ def test_persistent_454_is_202_queued_with_the_message_stored_and_in_the_queue(
     assert stored_status(record["message_id"]) == "queued"
     [queued] = take_queued(stack.session, stack.ids["SendQueue"])
     assert queued["message_id"] == record["message_id"]
-    assert b"Subject: Hi" in queued["raw"].encode()
+    assert "Subject: Hi" in "".join(part for part in queued["parts"] if isinstance(part, str))
 
 
 def test_persistent_454_when_the_queue_is_unreachable_too_is_503_and_recorded_failed(
@@ -412,6 +439,8 @@ def test_socket_waits_are_bounded_by_the_remaining_budget(harness: Harness, loca
     harness.send()
     [connection] = harness.transport._idle
     local_ses.faults.reply_delay = 0.0
-    harness.transport.send("a@example.com", ["b@example.net"], RAW, deadline=harness.clock() + 0.7)
+    harness.transport.send(
+        "a@example.com", ["b@example.net"], RawMessage.of(RAW), deadline=harness.clock() + 0.7
+    )
     assert connection.smtp.sock is not None
     assert connection.smtp.sock.gettimeout() == pytest.approx(0.7)

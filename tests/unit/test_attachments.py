@@ -28,10 +28,10 @@ from posthorn.logic.mime import (
     Mailbox,
     MimePart,
     build_message,
-    encode_base64_body,
 )
-from posthorn.logic.mime import encoded_size as mime_encoded_size
 from posthorn.logic.ports import FileContent, FileUnavailable
+from posthorn.logic.raw_message import encode_base64_body
+from posthorn.logic.raw_message import encoded_size as mime_encoded_size
 from posthorn.models.credentials import Credential, CredentialStatus, Permission
 from posthorn.models.email import Attachment
 from posthorn.models.files import FileRecord, UploadFileRequest

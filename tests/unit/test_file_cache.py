@@ -10,8 +10,8 @@ import pytest
 
 from posthorn.errors import NotFound, PayloadTooLarge, ValidationFailed
 from posthorn.logic.file_cache import FILE_KEY, ContentCache, FileCache, new_file_key
-from posthorn.logic.mime import encode_base64_body
 from posthorn.logic.ports import FileContent, FileUnavailable
+from posthorn.logic.raw_message import encode_base64_body
 from posthorn.models.credentials import Credential, CredentialStatus, Permission
 from tests.support.fakes import FakeFileStore, FakeObjectStore, FixedClock
 

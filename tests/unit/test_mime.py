@@ -41,7 +41,7 @@ def content(part: EmailMessage) -> Any:
 
 
 def build(**overrides: Any) -> tuple[bytes, EmailMessage]:
-    raw = build_message(envelope(**overrides))
+    raw = build_message(envelope(**overrides)).as_bytes()
     return raw, parse(raw)
 
 
@@ -211,7 +211,7 @@ def test_builder_refuses_line_breaks_in_headers_rather_than_injecting(breaker: s
 
 
 def test_pre_encoded_attachment_body_is_spliced_in_and_decodes_exactly() -> None:
-    from posthorn.logic.mime import encode_base64_body
+    from posthorn.logic.raw_message import encode_base64_body
 
     data = bytes(range(256)) * 50
     part = MimePart(

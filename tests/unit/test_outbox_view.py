@@ -38,7 +38,7 @@ def outbox_message(**overrides: Any) -> OutboxMessage:
         ],
     }
     values.update(overrides)
-    raw = build_message(Envelope(**values))
+    raw = build_message(Envelope(**values)).as_bytes()
     return OutboxMessage.create("hello@example.com", ("user@example.net", "hidden@example.org"), raw)
 
 

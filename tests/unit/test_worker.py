@@ -7,7 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from posthorn.logic.ports import DeliveryReceipt, DeliveryRejected, DeliveryUnavailable, SendClaim
+from posthorn.logic.ports import (
+    DeliveryReceipt,
+    DeliveryRejected,
+    DeliveryUnavailable,
+    FileUnavailable,
+    SendClaim,
+)
+from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
 from posthorn.logic.worker import QueueItem, WorkerContext, backoff_seconds, drain
 from posthorn.models.messages import MessageRecord, RecipientState
 
@@ -66,9 +73,13 @@ class Store:
 class Transport:
     outcomes: list[str] = field(default_factory=list)  # "ok", "unavailable", "rejected"
     sends: int = 0
+    messages: list[bytes] = field(default_factory=list)
 
-    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, *, deadline: float) -> DeliveryReceipt:
+    def send(
+        self, mail_from: str, rcpt_to: list[str], raw: RawMessage, *, deadline: float
+    ) -> DeliveryReceipt:
         self.sends += 1
+        self.messages.append(raw.as_bytes())
         outcome = self.outcomes.pop(0) if self.outcomes else "ok"
         if outcome == "unavailable":
             raise DeliveryUnavailable("454 Throttling failure")
@@ -82,9 +93,10 @@ class Queue:
     retried: dict[str, int] = field(default_factory=dict)
     deferred: dict[str, int] = field(default_factory=dict)
     done: list[str] = field(default_factory=list)
+    parts: list[Base64Body | FileBody] = field(default_factory=lambda: [b"Subject: Hi\r\n\r\nHello\r\n"])
 
-    def load_raw(self, item: QueueItem) -> bytes:
-        return b"Subject: Hi\r\n\r\nHello\r\n"
+    def load(self, item: QueueItem) -> list[Base64Body | FileBody]:
+        return self.parts
 
     def retry_after(self, item: QueueItem, seconds: int) -> None:
         self.retried[item.id] = seconds
@@ -96,11 +108,31 @@ class Queue:
         self.done.append(item.id)
 
 
-def context(store: Store, transport: Transport, queue: Queue, *, time_left: float = 25.0) -> WorkerContext:
+@dataclass
+class Attachments:
+    """Cached files by reference: `bodies` holds the ones still stored."""
+
+    bodies: dict[FileBody, bytes] = field(default_factory=dict)
+
+    def body(self, ref: FileBody) -> Base64Body:
+        if ref not in self.bodies:
+            raise FileUnavailable(f"{ref.file_key} is no longer stored")
+        return self.bodies[ref]
+
+
+def context(
+    store: Store,
+    transport: Transport,
+    queue: Queue,
+    *,
+    time_left: float = 25.0,
+    attachments: Attachments | None = None,
+) -> WorkerContext:
     return WorkerContext(
         messages=store,
         transport=transport,
         queue=queue,
+        attachments=attachments or Attachments(),
         reserve_slots=lambda count: [1000.0 + index for index in range(count)],
         wall_clock=lambda: 1000.0,
         monotonic=lambda: 50.0,
@@ -200,3 +232,32 @@ def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:
     assert 15 <= backoff_seconds(1, 30, 900) <= 30
     assert 60 <= backoff_seconds(3, 30, 900) <= 120
     assert 450 <= backoff_seconds(10, 30, 900) <= 900
+
+
+FILE = FileBody("fk_" + "a" * 32, "files/ph_user/" + "0" * 64, "0" * 64)
+
+
+def test_a_queued_file_reference_is_sent_as_the_files_body() -> None:
+    store, transport = Store(records={"m1": record("m1")}), Transport()
+    queue = Queue(parts=[b"Subject: Hi\r\n\r\n--b\r\n", FILE, b"\r\n--b--\r\n"])
+    attachments = Attachments({FILE: b"QUJD"})
+
+    report = drain([QueueItem("q1", "m1", 1)], context(store, transport, queue, attachments=attachments))
+
+    assert report.outcomes["sent"] == 1
+    assert transport.messages == [b"Subject: Hi\r\n\r\n--b\r\nQUJD\r\n--b--\r\n"]
+
+
+def test_an_attachment_deleted_while_queued_fails_the_message_at_once() -> None:
+    store, transport = Store(records={"m1": record("m1")}), Transport()
+    queue = Queue(parts=[b"Subject: Hi\r\n\r\n", FILE])
+
+    report = drain([QueueItem("q1", "m1", 1)], context(store, transport, queue))
+
+    assert report.outcomes["attachment_gone"] == 1
+    assert transport.sends == 0
+    assert "no longer available" in store.failed["m1"]
+    assert FILE.file_key in store.failed["m1"]
+    assert queue.done == ["q1"]
+    assert not queue.retried
+    assert not report.failed_items

@@ -12,7 +12,8 @@ from posthorn.adapters.secrets import secret_string
 from posthorn.adapters.send_queue import SqsSendQueue
 from posthorn.adapters.ses_identities import AutoVerifiedIdentities, SesIdentities
 from posthorn.adapters.ses_smtp import SesSmtpTransport, transport_from_settings
-from posthorn.logic.file_cache import ContentCache, FileCache
+from posthorn.logic.file_bodies import ContentCache
+from posthorn.logic.file_cache import FileCache
 from posthorn.logic.ports import DomainIdentities
 from posthorn.settings import Settings, get_settings
 

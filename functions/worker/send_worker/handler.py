@@ -14,8 +14,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from posthorn import tracing
 from posthorn.adapters import reset_adapters
 from posthorn.adapters.dynamodb import DynamoStore
+from posthorn.adapters.s3 import S3Objects
 from posthorn.adapters.send_queue import SqsWorkQueue
 from posthorn.adapters.ses_smtp import SesSmtpTransport, transport_from_settings
+from posthorn.logic.file_bodies import ContentCache, StoredFileBodies
 from posthorn.logic.rate_limits import reserve_slots
 from posthorn.logic.worker import WorkerContext, drain
 from posthorn.settings import get_settings
@@ -39,9 +41,16 @@ def transport() -> SesSmtpTransport:
     return transport_from_settings(get_settings())
 
 
+@cache
+def attachments() -> StoredFileBodies:
+    """One per warm instance: a file attached to many queued messages is read from S3 once."""
+    settings = get_settings()
+    return StoredFileBodies(S3Objects(settings.bucket_name), ContentCache(settings.file_cache_max_bytes))
+
+
 def reset() -> None:
     """Forget cached adapters (tests and the local stack change the environment)."""
-    for cached in (store, transport):
+    for cached in (store, transport, attachments):
         cached.cache_clear()
     reset_adapters()
 
@@ -63,6 +72,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             messages=store(),
             transport=transport(),
             queue=queue,
+            attachments=attachments(),
             reserve_slots=_reserve_slots,
             wall_clock=time.time,
             monotonic=time.monotonic,
@@ -76,7 +86,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     for outcome, count in report.outcomes.items():
         metrics.add_metric(name=f"Queued_{outcome}", unit=MetricUnit.Count, value=count)
-    if report.outcomes["gave_up"] or report.outcomes["missing"] or report.outcomes["unreadable"]:
+    if any(report.outcomes[outcome] for outcome in ("gave_up", "missing", "unreadable", "attachment_gone")):
         logger.warning("queued messages failed for good", extra=dict(report.outcomes))
     logger.info("queue batch processed", extra=dict(report.outcomes))
     return {"batchItemFailures": [{"itemIdentifier": item_id} for item_id in report.failed_items]}

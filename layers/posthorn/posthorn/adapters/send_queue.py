@@ -1,9 +1,15 @@
-"""The send queue (SQS) and the bodies too big for it (S3).
+"""The send queue (SQS) and the messages too big for it (S3).
 
-An SQS message is `{"message_id", "raw"}` (the MIME as ASCII text) or `{"message_id", "body_key"}` when the
-message is over `INLINE_LIMIT`: the MIME then waits in the files bucket under `queue/<message_id>.eml`
-(private, encrypted, expired by the bucket's lifecycle rule) and the worker deletes it once the message's
-outcome is recorded. The record in DynamoDB holds everything else (sender, recipients, status).
+An SQS message is `{"message_id", "parts"}`: the MIME as `RawMessage.parts()` gives it, each part a string
+(ASCII text), `{"b64": ...}` (anything else, kept intact) or `{"file_key", "object_key", "sha256"}` (a
+file-cache attachment, by reference: the worker reads the file once per process, not once per message).
+When that is over `INLINE_LIMIT`, the same document waits in the files bucket under
+`queue/<message_id>.json` (private, encrypted, expired by the bucket's lifecycle rule) and SQS carries
+`{"message_id", "parts_key"}`; the worker deletes the object once the message's outcome is recorded. The
+record in DynamoDB holds everything else (sender, recipients, status).
+
+Messages queued before file references existed (`raw`, `raw_b64`, or `body_key` for an `.eml`) are still
+read, so an upgrade loses nothing in flight.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from posthorn.adapters.aws import client
 from posthorn.logic.ports import QueuedBodyMissing, QueuedMessage, QueueItem
+from posthorn.logic.raw_message import Base64Body, FileBody
 
 # SQS takes 256 KB per message and per SendMessageBatch call (1 MiB since 2025; 256 KB stays portable).
 INLINE_LIMIT = 200 * 1024
@@ -29,16 +36,37 @@ BATCH_ENTRIES = 10
 BODY_PREFIX = "queue/"
 
 
+def encode_parts(parts: list[Base64Body | FileBody]) -> list[str | dict[str, str]]:
+    encoded: list[str | dict[str, str]] = []
+    for part in parts:
+        if isinstance(part, FileBody):
+            encoded.append({"file_key": part.file_key, "object_key": part.object_key, "sha256": part.sha256})
+            continue
+        try:
+            encoded.append(part.decode("ascii"))
+        except UnicodeDecodeError:  # the MIME Posthorn builds is 7-bit; keep anything else intact anyway
+            encoded.append({"b64": base64.b64encode(part).decode()})
+    return encoded
+
+
+def decode_parts(encoded: list[Any]) -> list[Base64Body | FileBody]:
+    parts: list[Base64Body | FileBody] = []
+    for part in encoded:
+        if isinstance(part, str):
+            parts.append(part.encode("ascii"))
+        elif "b64" in part:
+            parts.append(base64.b64decode(part["b64"]))
+        else:
+            parts.append(FileBody(str(part["file_key"]), str(part["object_key"]), str(part["sha256"])))
+    return parts
+
+
 def encode(message: QueuedMessage) -> str:
-    try:
-        return json.dumps({"message_id": message.message_id, "raw": message.raw.decode("ascii")})
-    except UnicodeDecodeError:  # the MIME Posthorn builds is 7-bit; keep anything else intact anyway
-        raw_b64 = base64.b64encode(message.raw).decode()
-        return json.dumps({"message_id": message.message_id, "raw_b64": raw_b64})
+    return json.dumps({"message_id": message.message_id, "parts": encode_parts(message.raw.parts())})
 
 
-def body_key(message_id: str) -> str:
-    return f"{BODY_PREFIX}{message_id}.eml"
+def parts_key(message_id: str) -> str:
+    return f"{BODY_PREFIX}{message_id}.json"
 
 
 class SqsSendQueue:
@@ -51,33 +79,32 @@ class SqsSendQueue:
     def enqueue(self, messages: list[QueuedMessage]) -> set[str]:
         failed: set[str] = set()
         bodies: list[tuple[str, str]] = []
-        big: list[QueuedMessage] = []
+        big: list[tuple[str, str]] = []
         for message in messages:
             body = encode(message)
             if len(body) > INLINE_LIMIT:
-                big.append(message)
+                big.append((message.message_id, body))
             else:
                 bodies.append((message.message_id, body))
         with ThreadPoolExecutor(max_workers=8) as pool:
-            for message, parked in zip(big, pool.map(self._park, big), strict=True):
+            for (message_id, _), parked in zip(big, pool.map(self._park, big), strict=True):
                 if parked:
-                    key = body_key(message.message_id)
-                    bodies.append(
-                        (message.message_id, json.dumps({"message_id": message.message_id, "body_key": key}))
-                    )
+                    key = parts_key(message_id)
+                    bodies.append((message_id, json.dumps({"message_id": message_id, "parts_key": key})))
                 else:
-                    failed.add(message.message_id)
+                    failed.add(message_id)
             for unsent in pool.map(self._send_batch, _batches(bodies)):
                 failed |= unsent
         return failed
 
-    def _park(self, message: QueuedMessage) -> bool:
+    def _park(self, entry: tuple[str, str]) -> bool:
+        message_id, body = entry
         try:
             client("s3").put_object(
                 Bucket=self.bucket,
-                Key=body_key(message.message_id),
-                Body=message.raw,
-                ContentType="message/rfc822",
+                Key=parts_key(message_id),
+                Body=body.encode(),
+                ContentType="application/json",
                 ServerSideEncryption="AES256",
             )
         except (BotoCoreError, ClientError):
@@ -141,17 +168,24 @@ class SqsWorkQueue:
             self.items.append(QueueItem(id=item_id, message_id=message_id, receive_count=receives))
             self._deliveries[item_id] = _Delivery(str(record.get("receiptHandle", "")), body)
 
-    def load_raw(self, item: QueueItem) -> bytes:
+    def load(self, item: QueueItem) -> list[Base64Body | FileBody]:
         body = self._deliveries[item.id].body
-        if "raw" in body:
-            return str(body["raw"]).encode("ascii")
-        if "raw_b64" in body:
-            return base64.b64decode(body["raw_b64"])
         try:
-            response = client("s3").get_object(Bucket=self.bucket, Key=str(body["body_key"]))
-            return bytes(response["Body"].read())
-        except (KeyError, BotoCoreError, ClientError) as error:
-            raise QueuedBodyMissing(f"the queued MIME could not be read: {error}") from None
+            if "parts" in body:
+                return decode_parts(body["parts"])
+            if "parts_key" in body:
+                return decode_parts(json.loads(self._read(str(body["parts_key"])))["parts"])
+            if "raw" in body:
+                return [str(body["raw"]).encode("ascii")]
+            if "raw_b64" in body:
+                return [base64.b64decode(body["raw_b64"])]
+            return [self._read(str(body["body_key"]))]
+        except (KeyError, TypeError, ValueError, BotoCoreError, ClientError) as error:
+            raise QueuedBodyMissing(f"the queued MIME could not be read: {error!r}") from None
+
+    def _read(self, key: str) -> bytes:
+        response = client("s3").get_object(Bucket=self.bucket, Key=key)
+        return bytes(response["Body"].read())
 
     def retry_after(self, item: QueueItem, seconds: int) -> None:
         client("sqs").change_message_visibility(
@@ -168,7 +202,8 @@ class SqsWorkQueue:
         )
 
     def finished(self, item: QueueItem) -> None:
-        key = self._deliveries[item.id].body.get("body_key")
+        body = self._deliveries[item.id].body
+        key = body.get("parts_key") or body.get("body_key")
         if key:
             # If this fails, the bucket's lifecycle rule expires the object.
             with contextlib.suppress(BotoCoreError, ClientError):

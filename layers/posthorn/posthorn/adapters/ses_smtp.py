@@ -21,16 +21,44 @@ import smtplib
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from posthorn.logic.ports import DeliveryReceipt, DeliveryRejected, DeliveryUnavailable
+from posthorn.logic.raw_message import Base64Body, RawMessage
 from posthorn.settings import Settings
 
 _SES_ID = re.compile(rb"^Ok\s+(\S+)", re.IGNORECASE)
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _smtp_data(raw: RawMessage) -> Iterator[Base64Body]:
+    """The message as DATA wants it, piece by piece: CRLF line ends, a line starting with "." doubled, and
+    the final ".". A piece is copied only if it needs a fix; base64 bodies (`raw.base64_bodies`) cannot, and
+    are not even scanned. A piece's first character is fixed in the context of the previous piece's last."""
+    last = b"\n"  # the character before the piece ("\n": a line starts here)
+    for index, piece in enumerate(raw.pieces):
+        if not piece:
+            continue
+        if index not in raw.base64_bodies and not _clean(piece, at_line_start=last == b"\n"):
+            # One character of context (CRLF for a line start) so that the regexes see where the piece
+            # starts; it is cut off again afterwards.
+            context = {b"\n": b"\r\n", b"\r": b"\r"}.get(last, b"-")
+            piece = _LEADING_DOT.sub(b"..", _BARE_LF.sub(b"\r\n", context + piece))[len(context) :]
+        yield piece
+        last = bytes(piece[-1:])
+    yield b".\r\n" if last == b"\n" else b"\r\n.\r\n"
+
+
+def _clean(piece: Base64Body, *, at_line_start: bool) -> bool:
+    """No bare LF and no line starting with "." (memchr-speed scans; the regexes are ~20x slower)."""
+    return (
+        piece.count(b"\n") == piece.count(b"\r\n")
+        and b"\n." not in piece
+        and not (at_line_start and piece.startswith(b"."))
+    )
 
 
 class _Transient(Exception):
@@ -87,7 +115,9 @@ class SesSmtpTransport:
         self.connections_opened = 0
 
     # --- public ------------------------------------------------------------------------------------
-    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, *, deadline: float) -> DeliveryReceipt:
+    def send(
+        self, mail_from: str, rcpt_to: list[str], raw: RawMessage, *, deadline: float
+    ) -> DeliveryReceipt:
         attempt = 0
         ambiguous = False
         while True:
@@ -205,16 +235,11 @@ class SesSmtpTransport:
 
     # --- one transaction ---------------------------------------------------------------------------
     def _transaction(
-        self, connection: _Connection, mail_from: str, rcpt_to: list[str], raw: bytes
+        self, connection: _Connection, mail_from: str, rcpt_to: list[str], raw: RawMessage
     ) -> DeliveryReceipt:
         smtp = connection.smtp
-        # CRLF line ends and dot-stuffing: `sub` returns the message itself when nothing changes (Posthorn's
-        # MIME is CRLF throughout and its base64 lines never start with "."), so it is not copied.
-        data = _LEADING_DOT.sub(b"..", _BARE_LF.sub(b"\r\n", raw))
-        # The end of the data (the last line's CRLF if missing, then "."), sent after the message rather than
-        # appended to it: appending copies the whole message, up to 40 MB.
-        end = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
-        size = len(data) + len(end) - 3
+        data = list(_smtp_data(raw))
+        size = sum(len(piece) for piece in data) - 3  # SIZE counts the message, not the final ".\r\n"
         advertised = smtp.esmtp_features.get("size", "") if smtp.has_extn("size") else ""
         if advertised.isdigit() and 0 < int(advertised) < size:
             raise DeliveryRejected(552, f"the message is {size} bytes; the server takes at most {advertised}")
@@ -237,8 +262,8 @@ class SesSmtpTransport:
             phase = "DATA"
             _expect(smtp.docmd("DATA"), "DATA", smtp, wanted=354)
             phase = "content"
-            smtp.send(data)
-            smtp.send(end)
+            for piece in data:
+                smtp.send(piece)
             phase = "final reply"
             code, reply = smtp.getreply()
         except smtplib.SMTPServerDisconnected as error:

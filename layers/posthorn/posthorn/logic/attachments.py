@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from posthorn.errors import PayloadTooLarge, ValidationFailed
-from posthorn.logic.mime import MAX_MESSAGE_BYTES, MimePart, encoded_size
+from posthorn.logic.file_bodies import HEAD_BYTES
+from posthorn.logic.mime import MAX_MESSAGE_BYTES, MimePart
 from posthorn.logic.ports import CachedFiles, FileUnavailable
+from posthorn.logic.raw_message import FileBody, encoded_size
 from posthorn.models.credentials import Credential
 from posthorn.models.email import Attachment
 from posthorn.models.files import FileRecord, extension_of
 
 OCTET_STREAM = "application/octet-stream"
-# How much of a file the signature checks look at.
-HEAD_BYTES = 4096
 # Room for the message's headers and MIME structure when estimating its size from its parts.
 _MESSAGE_OVERHEAD = 16 * 1024
 _PART_OVERHEAD = 1024
@@ -251,7 +251,11 @@ def _part(planned: _Planned, files: CachedFiles | None) -> MimePart:
     except (FileProblem, FileUnavailable) as problem:
         raise _fail(planned.index, "file_key", str(problem)) from None
     return MimePart(
-        planned.name, planned.content_type, content_id=planned.content_id, base64_body=content.base64_body
+        planned.name,
+        planned.content_type,
+        content_id=planned.content_id,
+        base64_body=content.base64_body,
+        source=FileBody(planned.record.file_key, planned.record.object_key, content.sha256),
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from posthorn.errors import UpstreamRejected
 from posthorn.logic.ports import DeliveryRejected, MailTransport, MessageStore
+from posthorn.logic.raw_message import RawMessage
 from posthorn.models.messages import MessageRecord, RecipientResult, SendResult
 
 
@@ -16,7 +17,7 @@ class PreparedMessage:
     """A message ready for SES: its record (recipients `queued` or `suppressed`) and its MIME."""
 
     record: MessageRecord
-    raw: bytes
+    raw: RawMessage
 
     @property
     def message_id(self) -> str:

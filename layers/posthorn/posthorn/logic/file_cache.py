@@ -19,21 +19,20 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from posthorn.errors import NotFound, ValidationFailed
 from posthorn.logic.attachments import (
-    HEAD_BYTES,
     FileProblem,
     check_bytes,
     check_file,
     check_file_size,
     check_type,
 )
-from posthorn.logic.mime import encode_base64_body
+from posthorn.logic.file_bodies import HEAD_BYTES, ContentCache
 from posthorn.logic.ports import Clock, FileContent, FileStore, FileUnavailable, ObjectStore
+from posthorn.logic.raw_message import encode_base64_body
 from posthorn.models.credentials import Credential
 from posthorn.models.files import FileRecord
 
@@ -47,43 +46,6 @@ def new_file_key() -> str:
 
 def may_use(record: FileRecord, credential: Credential) -> bool:
     return record.owner == credential.username or any(credential.owns_domain(d) for d in record.domains)
-
-
-class ContentCache:
-    """Least-recently-used file contents, bounded by their total size in bytes."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple[str, str], FileContent] = OrderedDict()
-        self._bytes = 0
-
-    @staticmethod
-    def _cost(content: FileContent) -> int:
-        return len(content.base64_body) + len(content.head)
-
-    def get(self, file_key: str, sha256: str) -> FileContent | None:
-        content = self._entries.get((file_key, sha256))
-        if content is not None:
-            self._entries.move_to_end((file_key, sha256))
-        return content
-
-    def put(self, file_key: str, content: FileContent) -> None:
-        cost = self._cost(content)
-        if cost > self.max_bytes:
-            return
-        self.discard(file_key)
-        self._entries[(file_key, content.sha256)] = content
-        self._bytes += cost
-        while self._bytes > self.max_bytes:
-            _, evicted = self._entries.popitem(last=False)
-            self._bytes -= self._cost(evicted)
-
-    def discard(self, file_key: str) -> None:
-        for key in [key for key in self._entries if key[0] == file_key]:
-            self._bytes -= self._cost(self._entries.pop(key))
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def _validation(problem: FileProblem, fields: dict[str, str]) -> ValidationFailed:

@@ -7,12 +7,12 @@ encoded by the stdlib's SMTP policy (RFC 2047 words, RFC 2231 filenames), lines 
 Attachment bodies do not go through the stdlib: it would base64-encode each one into a str, then copy it
 line by line into every enclosing multipart (0.6 s and ~4 copies for 5 MB). The stdlib writes the headers
 and the structure around a one-line placeholder per attachment; the base64 body (`encode_base64_body`,
-which the file cache does once per file) is spliced in, so the message holds one copy of each attachment.
+which the file cache does once per file) takes the placeholder's place as a piece of the `RawMessage`
+(`logic/raw_message.py`), so no attachment is copied into the message at all.
 """
 
 from __future__ import annotations
 
-import base64
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +22,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from typing import cast
 
+from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage, encode_base64_body
 from posthorn.models.addresses import domain_of
 
 # 7-bit clean output: non-ASCII bodies become quoted-printable or base64, so no relay needs 8BITMIME.
@@ -29,33 +30,6 @@ POLICY = SMTP.clone(cte_type="7bit")
 
 # SES's limit is 40 MB for the whole message after encoding.
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024
-# RFC 2045: base64 lines of at most 76 characters, i.e. 57 bytes of input each.
-_BASE64_LINE_BYTES = 57
-_BLOCK_BYTES = _BASE64_LINE_BYTES * 1024
-
-Base64Body = bytes | bytearray
-
-
-def encode_base64_body(data: bytes) -> Base64Body:
-    """`data` as a base64 MIME body: 76-character lines separated (not ended) by CRLF. Written block by
-    block into one buffer of the final size, so encoding holds ~1.05x the result, not a list of lines.
-    The buffer is shared by every message that attaches it and never modified."""
-    size = encoded_size(len(data))
-    body = bytearray(size + 2)
-    view = memoryview(data)
-    position = 0
-    for start in range(0, len(data), _BLOCK_BYTES):
-        block = base64.encodebytes(view[start : start + _BLOCK_BYTES]).replace(b"\n", b"\r\n")
-        body[position : position + len(block)] = block
-        position += len(block)
-    del body[size:]  # the last line's CRLF
-    return body
-
-
-def encoded_size(size: int) -> int:
-    """The length of `encode_base64_body` of `size` bytes, without encoding anything."""
-    lines = -(-size // _BASE64_LINE_BYTES)
-    return 4 * -(-size // 3) + 2 * max(lines - 1, 0)
 
 
 @dataclass(frozen=True)
@@ -75,6 +49,7 @@ class MimePart:
     data: bytes = b""
     content_id: str | None = None
     base64_body: Base64Body | None = None
+    source: FileBody | None = None  # the cached file `base64_body` is the body of
 
     def body(self) -> Base64Body:
         return self.base64_body if self.base64_body is not None else encode_base64_body(self.data)
@@ -110,7 +85,7 @@ def _message_id_header(envelope: Envelope) -> str:
     return f"<{envelope.message_id}@{domain_of(envelope.sender.email)}>"
 
 
-def build_message(envelope: Envelope) -> bytes:
+def build_message(envelope: Envelope) -> RawMessage:
     message = EmailMessage(policy=POLICY)
     message["From"] = _address(envelope.sender)
     message["To"] = [_address(mailbox) for mailbox in envelope.to]
@@ -153,18 +128,24 @@ def _hold_place(mime_part: EmailMessage, part: MimePart, placeholders: dict[byte
     placeholders[token.encode("ascii")] = part
 
 
-def _splice(skeleton: bytes, placeholders: dict[bytes, MimePart]) -> bytes:
-    """Replace each placeholder line by its attachment's base64 body, copying each body once."""
-    if not placeholders:
-        return skeleton
+def _splice(skeleton: bytes, placeholders: dict[bytes, MimePart]) -> RawMessage:
+    """The message with each placeholder line replaced by its attachment's base64 body, as pieces: a
+    cached file's body stays the one shared buffer."""
     located = sorted((skeleton.index(token), token) for token in placeholders)
     pieces: list[Base64Body] = []
+    files: dict[int, FileBody] = {}
+    bodies: set[int] = set()
     start = 0
     for position, token in located:
-        pieces += [skeleton[start:position], placeholders[token].body()]
+        part = placeholders[token]
+        pieces.append(skeleton[start:position])
+        if part.source is not None:
+            files[len(pieces)] = part.source
+        bodies.add(len(pieces))
+        pieces.append(part.body())
         start = position + len(token)
     pieces.append(skeleton[start:])
-    return b"".join(pieces)
+    return RawMessage(tuple(pieces), files, frozenset(bodies))
 
 
 def _set_bodies(message: EmailMessage, envelope: Envelope, placeholders: dict[bytes, MimePart]) -> None:

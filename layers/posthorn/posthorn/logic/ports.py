@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
 from posthorn.models.credentials import Credential, CredentialStatus
 from posthorn.models.domains import DomainRecord
 from posthorn.models.files import FileRecord, FileStatus
@@ -57,10 +58,11 @@ class SendClaim:
 
 @dataclass(frozen=True)
 class QueuedMessage:
-    """What the send queue carries: a stored message's id and its MIME (the record holds the rest)."""
+    """What the send queue carries: a stored message's id and its MIME, cached attachments by reference
+    (the record holds the rest)."""
 
     message_id: str
-    raw: bytes
+    raw: RawMessage
 
 
 class SendQueue(Protocol):
@@ -82,7 +84,9 @@ class QueueItem:
 
 
 class WorkQueue(Protocol):
-    def load_raw(self, item: QueueItem) -> bytes: ...
+    def load(self, item: QueueItem) -> list[Base64Body | FileBody]:
+        """The queued MIME as `RawMessage.parts()` gave it: cached attachments still by reference."""
+        ...
 
     def retry_after(self, item: QueueItem, seconds: int) -> None:
         """Make the item visible again after `seconds` (it is reported as failed, so not deleted)."""
@@ -132,7 +136,9 @@ class DeliveryUnavailable(Exception):
 
 
 class MailTransport(Protocol):
-    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, *, deadline: float) -> DeliveryReceipt: ...
+    def send(
+        self, mail_from: str, rcpt_to: list[str], raw: RawMessage, *, deadline: float
+    ) -> DeliveryReceipt: ...
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,14 @@ class FileContent:
     head: bytes
     size: int
     sha256: str
+
+
+class AttachmentBodies(Protocol):
+    """What the send worker needs from the file cache: the bodies of a queued message's attachments."""
+
+    def body(self, ref: FileBody) -> Base64Body:
+        """The cached file's base64 body; FileUnavailable when it is gone or holds other bytes."""
+        ...
 
 
 class CachedFiles(Protocol):

@@ -11,6 +11,9 @@ For each queue message (at-least-once, so possibly a second copy):
    after a backoff. On the last receive SQS allows (`send_max_receives`, the queue's maxReceiveCount) the
    record is marked `failed` with the last reply first, and then the queue moves the message to the
    dead-letter queue: the record never stays `queued`.
+5. Cached attachments come by reference (`RawMessage.assemble`, `AttachmentBodies`): each file is read
+   once per process however many messages attach it. One deleted or expired while the message waited
+   fails the message at once, with the reason on its record.
 
 The ambiguous window: if the connection drops after the final "." and before SES's reply, or the worker
 dies after SES's 250 and before the SES id is written, SES may have the message and the record does not
@@ -28,13 +31,16 @@ from dataclasses import dataclass, field
 from posthorn.errors import UpstreamRejected
 from posthorn.logic.delivery import PreparedMessage, deliver
 from posthorn.logic.ports import (
+    AttachmentBodies,
     DeliveryUnavailable,
+    FileUnavailable,
     MailTransport,
     MessageStore,
     QueuedBodyMissing,
     QueueItem,
     WorkQueue,
 )
+from posthorn.logic.raw_message import RawMessage
 from posthorn.models.messages import MessageRecord
 
 # Kept free at the end of an invocation, so the worker never dies mid-transaction at Lambda's timeout.
@@ -46,6 +52,7 @@ class WorkerContext:
     messages: MessageStore
     transport: MailTransport
     queue: WorkQueue
+    attachments: AttachmentBodies
     reserve_slots: Callable[[int], list[float]]  # the next n send times, epoch seconds
     wall_clock: Callable[[], float]
     monotonic: Callable[[], float]
@@ -115,23 +122,31 @@ def drain(items: list[QueueItem], context: WorkerContext) -> DrainReport:
         context.sleep(wait)
         outcome = _send(item, record, context)
         report.outcomes[outcome] += 1
-        if outcome not in ("sent", "rejected"):
+        if outcome not in ("sent", "rejected", "attachment_gone"):
             report.failed_items.append(item.id)
     return report
 
 
 def _send(item: QueueItem, record: MessageRecord, context: WorkerContext) -> str:
     message_id = record.message_id
-    prepared = PreparedMessage(record=record, raw=b"")
+    prepared = PreparedMessage(record=record, raw=RawMessage(()))
     deadline = context.monotonic() + min(
         context.send_budget_seconds, context.time_left() - SAFETY_MARGIN_SECONDS
     )
     try:
-        prepared = PreparedMessage(record=record, raw=context.queue.load_raw(item))
+        raw = RawMessage.assemble(context.queue.load(item), context.attachments.body)
+        prepared = PreparedMessage(record=record, raw=raw)
         deliver(prepared, context.transport, context.messages, deadline=deadline)
     except UpstreamRejected:
         context.queue.finished(item)  # recorded `failed` with SES's reply
         return "rejected"
+    except FileUnavailable as gone:
+        # An attached file-cache key was deleted (or expired) while the message waited: no retry brings
+        # it back, so the message fails at once with the reason on its record.
+        reason = f"an attachment is no longer available: {gone}"
+        context.messages.mark_failed(message_id, reason, prepared.deliverable)
+        context.queue.finished(item)
+        return "attachment_gone"
     except (DeliveryUnavailable, QueuedBodyMissing) as failure:
         if item.receive_count >= context.max_receives:
             reason = f"not sent after {item.receive_count} attempts: {failure}"
