@@ -52,3 +52,27 @@ def test_the_worker_does_not_import_the_mime_builder() -> None:
     modules = imported_at_init("functions/worker", "send_worker.handler")
     assert "posthorn.logic.mime" not in modules
     assert "posthorn.logic.sending" not in modules
+
+
+@pytest.mark.parametrize(("code_uri", "module"), FUNCTIONS)
+def test_in_lambda_the_init_runs_without_the_collector_and_leaves_it_on(code_uri: str, module: str) -> None:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / code_uri), str(ROOT / "layers/posthorn")]),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "posthorn",
+        "LAMBDA_TASK_ROOT": str(ROOT / code_uri),
+    }
+    code = (
+        "import gc, json, sys\n"
+        "during_init = []  # collections once posthorn.coldstart is imported\n"
+        "gc.callbacks.append(lambda phase, _: during_init.append('posthorn.coldstart' in sys.modules))\n"
+        f"import {module}\n"
+        "print(json.dumps([any(during_init), gc.isenabled(), gc.get_freeze_count()]))"
+    )
+    command = [sys.executable, "-c", code]  # our interpreter, importing one of our modules
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=True)  # noqa: S603
+    collected_during_init, enabled, frozen = json.loads(result.stdout)
+    assert not collected_during_init
+    assert enabled
+    assert frozen > 10_000  # the init's objects: never walked again
