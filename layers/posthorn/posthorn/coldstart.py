@@ -7,7 +7,8 @@ cold start (measured with `gc.callbacks` in bench/cold_start.py's environment; t
 plus one client, spends ~28 ms on it). So during the init the collector is off; at its end the survivors
 are frozen (`gc.freeze`: moved to a generation the collector never walks), so the warm invocations'
 collections do not walk them either, and the collector is back on. Reference counting frees everything
-as usual; only the few cycles the imports leave behind (a few hundred objects) are kept.
+as usual; what the collector alone could free is kept: the few cycles the imports leave behind (a few
+hundred objects), and any init-time object that later becomes part of a garbage cycle.
 
 Only in Lambda (LAMBDA_TASK_ROOT set: a fresh process whose first act is this import). Elsewhere (tests,
 the local stack, which imports handlers in a long-running threaded process) it does nothing.
