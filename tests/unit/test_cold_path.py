@@ -52,3 +52,67 @@ def test_the_worker_does_not_import_the_mime_builder() -> None:
     modules = imported_at_init("functions/worker", "send_worker.handler")
     assert "posthorn.logic.mime" not in modules
     assert "posthorn.logic.sending" not in modules
+
+
+@pytest.mark.parametrize(("code_uri", "module"), FUNCTIONS)
+def test_in_lambda_the_init_runs_without_the_collector_and_leaves_it_on(code_uri: str, module: str) -> None:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / code_uri), str(ROOT / "layers/posthorn")]),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "posthorn",
+        "LAMBDA_TASK_ROOT": str(ROOT / code_uri),
+    }
+    code = (
+        "import gc, json, sys\n"
+        "during_init = []  # collections once posthorn.coldstart is imported\n"
+        "gc.callbacks.append(lambda phase, _: during_init.append('posthorn.coldstart' in sys.modules))\n"
+        f"import {module}\n"
+        "print(json.dumps([any(during_init), gc.isenabled(), gc.get_freeze_count()]))"
+    )
+    command = [sys.executable, "-c", code]  # our interpreter, importing one of our modules
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=True)  # noqa: S603
+    collected_during_init, enabled, frozen = json.loads(result.stdout)
+    assert not collected_during_init
+    assert enabled
+    assert frozen > 10_000  # the init's objects: never walked again
+
+
+# Models only some routes use are built on their first use, not at init (`defer_build`).
+ROUTE_ONLY_MODELS = [
+    "posthorn.models.credentials:CreateCredentialRequest",
+    "posthorn.models.credentials:UpdateCredentialRequest",
+    "posthorn.models.credentials:CreatedCredential",
+    "posthorn.models.credentials:CredentialList",
+    "posthorn.models.domains:CreateDomainRequest",
+    "posthorn.models.suppressions:SuppressionList",
+    "posthorn.models.suppressions:CreateSuppressionRequest",
+    "posthorn.models.files:UploadFileRequest",
+    "posthorn.models.files:RawUploadParameters",
+    "posthorn.models.files:CreateUploadRequest",
+    "posthorn.models.files:FileView",
+    "posthorn.models.files:UploadView",
+    "posthorn.models.messages:EventView",
+    "posthorn.models.messages:MessageView",
+]
+
+
+def test_the_api_builds_route_only_models_on_first_use() -> None:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "functions/send"), str(ROOT / "layers/posthorn")]),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "posthorn",
+    }
+    code = (
+        "import importlib, json, sys, send_api.handler\n"
+        "built = []\n"
+        "for name in sys.argv[1:]:\n"
+        "    module, _, model = name.partition(':')\n"
+        "    if getattr(importlib.import_module(module), model).__pydantic_complete__:\n"
+        "        built.append(name)\n"
+        "print(json.dumps(built))"
+    )
+    command = [sys.executable, "-c", code, *ROUTE_ONLY_MODELS]  # our interpreter, importing our modules
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=True)  # noqa: S603
+    assert json.loads(result.stdout) == []

@@ -6,20 +6,25 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from posthorn.coldstart import lambda_init
 
-from posthorn import tracing
-from posthorn.adapters import reset_adapters
-from posthorn.adapters.clock import SystemClock
-from posthorn.adapters.dead_letters import SqsDeadLetters
-from posthorn.adapters.dynamodb import DynamoStore
-from posthorn.logic.events import Outcomes, record_sns_messages
-from posthorn.settings import get_settings
+# Lambda's init is this module's import: see posthorn/coldstart.py.
+with lambda_init():
+    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from posthorn import tracing
+    from posthorn.adapters import reset_adapters
+    from posthorn.adapters.clock import SystemClock
+    from posthorn.adapters.dead_letters import SqsDeadLetters
+    from posthorn.adapters.dynamodb import DynamoStore
+    from posthorn.logic.events import Outcomes, record_sns_messages
+    from posthorn.settings import get_settings
+
+    tracer = tracing.tracer()  # imports the X-Ray SDK where tracing is on
 
 logger = Logger()
-tracer = tracing.tracer()
 metrics = Metrics()
 clock = SystemClock()
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from posthorn.coldstart import lambda_init
 
-from posthorn import tracing
-from send_api.app import app
-from send_api.observability import logger, metrics
+# Lambda's init is this module's import: see posthorn/coldstart.py.
+with lambda_init():
+    from aws_lambda_powertools.logging import correlation_paths
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-tracer = tracing.tracer()
+    from posthorn import tracing
+    from send_api.app import app
+    from send_api.observability import logger, metrics
+
+    tracer = tracing.tracer()  # imports the X-Ray SDK where tracing is on
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)

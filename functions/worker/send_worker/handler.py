@@ -7,23 +7,28 @@ import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from posthorn.coldstart import lambda_init
 
-from posthorn import tracing
-from posthorn.adapters import reset_adapters
-from posthorn.adapters.dynamodb import DynamoStore
-from posthorn.adapters.s3 import S3Objects
-from posthorn.adapters.send_queue import SqsWorkQueue
-from posthorn.adapters.ses_smtp import SesSmtpTransport, transport_from_settings
-from posthorn.logic.file_bodies import ContentCache, StoredFileBodies
-from posthorn.logic.rate_limits import reserve_slots
-from posthorn.logic.worker import WorkerContext, drain
-from posthorn.settings import get_settings
+# Lambda's init is this module's import: see posthorn/coldstart.py.
+with lambda_init():
+    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from posthorn import tracing
+    from posthorn.adapters import reset_adapters
+    from posthorn.adapters.dynamodb import DynamoStore
+    from posthorn.adapters.s3 import S3Objects
+    from posthorn.adapters.send_queue import SqsWorkQueue
+    from posthorn.adapters.ses_smtp import SesSmtpTransport, transport_from_settings
+    from posthorn.logic.file_bodies import ContentCache, StoredFileBodies
+    from posthorn.logic.rate_limits import reserve_slots
+    from posthorn.logic.worker import WorkerContext, drain
+    from posthorn.settings import get_settings
+
+    tracer = tracing.tracer()  # imports the X-Ray SDK where tracing is on
 
 logger = Logger()
-tracer = tracing.tracer()
 metrics = Metrics()
 
 # The one schedule every worker takes its send times from (the SES account's maximum send rate).

@@ -27,8 +27,11 @@ class CredentialStatus(StrEnum):
 Domain = Annotated[str, StringConstraints(max_length=253), AfterValidator(normalize_domain)]
 
 
+# The admin routes' models are built on first use (`defer_build`): no other route and no other function
+# uses them, and building a model at import costs ~0.3-1 ms of every cold start. `Credential` is used by
+# every authenticated request, so it is built at import.
 class CreateCredentialRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
     domains: list[Domain] = Field(default_factory=list, max_length=100)
@@ -42,7 +45,7 @@ class CreateCredentialRequest(BaseModel):
 
 
 class UpdateCredentialRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     status: CredentialStatus
 
@@ -78,9 +81,13 @@ class Credential(CredentialView):
 class CreatedCredential(CredentialView):
     """Returned once, on creation: the only time the secret is shown."""
 
+    model_config = ConfigDict(defer_build=True)
+
     secret: str
     api_key: str
 
 
 class CredentialList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     credentials: list[CredentialView]

@@ -34,7 +34,8 @@ class DomainRecord(BaseModel):
         return self.status is DomainStatus.VERIFIED
 
 
+# Built on first use (`defer_build`): only POST /v1/domains takes it (see models/credentials.py).
 class CreateDomainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     domain: Domain

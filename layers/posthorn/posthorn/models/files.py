@@ -87,10 +87,12 @@ class FileRecord(BaseModel):
     expires_at: datetime
 
 
+# The file routes' models are built on first use (`defer_build`; see models/credentials.py). `FileRecord`
+# is read by every send that attaches a cached file: built at import.
 class UploadFileRequest(BaseModel):
     """`POST /v1/files` with a JSON body."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: FileName
     content: str = Field(description="The file's bytes, base64")
@@ -100,7 +102,7 @@ class UploadFileRequest(BaseModel):
 class RawUploadParameters(BaseModel):
     """`POST /v1/files?name=...` with the raw bytes as the body."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: FileName
     content_type: MediaType | None = None
@@ -109,7 +111,7 @@ class RawUploadParameters(BaseModel):
 class CreateUploadRequest(BaseModel):
     """`POST /v1/files/uploads`: a presigned PUT for a file of exactly `size` bytes of `content_type`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: FileName
     content_type: MediaType | None = Field(default=None, description="Inferred from the name when omitted")
@@ -117,6 +119,8 @@ class CreateUploadRequest(BaseModel):
 
 
 class FileView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     file_key: str
     name: str
     content_type: str
@@ -143,6 +147,8 @@ class FileView(BaseModel):
 
 
 class UploadView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     file_key: str
     upload_url: str = Field(description="PUT the bytes here, with exactly the headers in upload_headers")
     upload_method: Literal["PUT"] = "PUT"

@@ -21,12 +21,16 @@ class Suppression(BaseModel):
     source_message_id: str | None = None
 
 
+# The suppression routes' models are built on first use (`defer_build`; see models/credentials.py).
+# `Suppression` is what the events function stores on every bounce: built at import.
 class SuppressionList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     suppressions: list[Suppression]
 
 
 class CreateSuppressionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     email: Address
     reason: Literal["manual"] = "manual"
