@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from posthorn import tracing
 from posthorn.adapters import reset_adapters
+from posthorn.adapters.aws import client
 from posthorn.adapters.dynamodb import DynamoStore
 from posthorn.adapters.send_queue import SqsWorkQueue
 from posthorn.adapters.ses_smtp import SesSmtpTransport, transport_from_settings
@@ -30,7 +31,9 @@ SES_PACE_KEY = "ses-max-send-rate"
 
 @cache
 def store() -> DynamoStore:
-    return DynamoStore(get_settings().table_name)
+    """Its client made now, on the invocation's thread: `drain` claims a batch's messages on several threads
+    at once, and each would otherwise make one of its own on a cold start."""
+    return DynamoStore(get_settings().table_name, client("dynamodb"))
 
 
 @cache
@@ -78,5 +81,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name=f"Queued_{outcome}", unit=MetricUnit.Count, value=count)
     if report.outcomes["gave_up"] or report.outcomes["missing"] or report.outcomes["unreadable"]:
         logger.warning("queued messages failed for good", extra=dict(report.outcomes))
+    for error in report.errors:
+        logger.error("queued message sent but not recorded: it may be sent again", extra={"error": error})
     logger.info("queue batch processed", extra=dict(report.outcomes))
     return {"batchItemFailures": [{"itemIdentifier": item_id} for item_id in report.failed_items]}
