@@ -4,9 +4,13 @@ up, and what is never sent twice."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+import pytest
 
 from posthorn.logic.ports import DeliveryReceipt, DeliveryRejected, DeliveryUnavailable, SendClaim
 from posthorn.logic.worker import QueueItem, WorkerContext, backoff_seconds, drain
@@ -97,6 +101,9 @@ class Queue:
         self.done.append(item.id)
 
 
+STORE_CALLS = ThreadPoolExecutor(max_workers=10)
+
+
 def context(store: Store, transport: Transport, queue: Queue, *, time_left: float = 25.0) -> WorkerContext:
     return WorkerContext(
         messages=store,
@@ -107,6 +114,7 @@ def context(store: Store, transport: Transport, queue: Queue, *, time_left: floa
         monotonic=lambda: 50.0,
         sleep=lambda seconds: None,
         time_left=lambda: time_left,
+        store_calls=STORE_CALLS,
         max_receives=5,
         send_budget_seconds=8.0,
         retry_base_seconds=30.0,
@@ -295,6 +303,29 @@ def test_a_message_whose_record_write_failed_is_reported_failed_and_keeps_its_cl
     [error] = report.errors
     assert error.startswith("m1:")
     assert "DynamoDB unreachable" in error
+
+
+@dataclass
+class LateStore(Store):
+    def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
+        time.sleep(0.2)
+        super().mark_sent(message_id, ses_message_id, statuses)
+
+
+@dataclass
+class BrokenQueue(Queue):
+    def load_raw(self, item: QueueItem) -> bytes:
+        if item.message_id == "m2":
+            raise RuntimeError("unexpected")
+        return super().load_raw(item)
+
+
+def test_a_drain_that_fails_midway_still_waits_for_the_writes_under_way() -> None:
+    store, transport, queue = LateStore({"m1": record("m1"), "m2": record("m2")}), Transport(), BrokenQueue()
+    with pytest.raises(RuntimeError, match="unexpected"):
+        drain([item("m1"), item("m2")], context(store, transport, queue))
+    assert store.sent == {"m1": "ses-1"}
+    assert queue.done == []  # the invocation failed: SQS hands the whole batch back
 
 
 def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:

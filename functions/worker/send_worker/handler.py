@@ -4,6 +4,7 @@ of up to 10 with ReportBatchItemFailures: only the messages it reports are retri
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
@@ -27,6 +28,7 @@ metrics = Metrics()
 
 # The one schedule every worker takes its send times from (the SES account's maximum send rate).
 SES_PACE_KEY = "ses-max-send-rate"
+BATCH_SIZE = 10  # SendQueue's event source mapping in template.yaml
 
 
 @cache
@@ -40,6 +42,12 @@ def store() -> DynamoStore:
 def transport() -> SesSmtpTransport:
     """One connection pool per warm instance: consecutive batches reuse the SES connection."""
     return transport_from_settings(get_settings())
+
+
+@cache
+def store_calls() -> ThreadPoolExecutor:
+    """One thread per message of a batch (SendQueue's BatchSize), started once per warm instance."""
+    return ThreadPoolExecutor(max_workers=BATCH_SIZE, thread_name_prefix="store")
 
 
 def reset() -> None:
@@ -71,6 +79,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             monotonic=time.monotonic,
             sleep=time.sleep,
             time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+            store_calls=store_calls(),
             max_receives=settings.send_max_receives,
             send_budget_seconds=settings.worker_send_budget_seconds,
             retry_base_seconds=settings.send_retry_base_seconds,

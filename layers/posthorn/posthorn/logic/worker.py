@@ -27,7 +27,8 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent import futures
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
 from posthorn.errors import UpstreamRejected
@@ -56,6 +57,9 @@ class WorkerContext:
     monotonic: Callable[[], float]
     sleep: Callable[[float], None]
     time_left: Callable[[], float]  # seconds until the invocation must have returned
+    # Threads for the store's round trips: a batch's claims side by side, SES's ids written during the next
+    # transaction. As many as a batch has messages; kept across invocations (starting them costs).
+    store_calls: Executor
     max_receives: int
     send_budget_seconds: float
     retry_base_seconds: float
@@ -78,11 +82,12 @@ def backoff_seconds(receive_count: int, base: float, cap: float) -> int:
 
 def drain(items: list[QueueItem], context: WorkerContext) -> DrainReport:
     report = DrainReport()
-    # One thread per claim: each is a round trip to the store, so the batch's claims wait side by side. The
-    # same threads then write SES's ids while the next transactions run.
-    with ThreadPoolExecutor(max_workers=max(1, len(items)), thread_name_prefix="drain") as pool:
-        claimed = _claim(_first_copies(items, report), context, pool, report)
-        recording = _send_claimed(claimed, context, pool, report)
+    claimed = _claim(_first_copies(items, report), context, report)
+    recording: list[tuple[QueueItem, Future[SendResult]]] = []
+    try:
+        _send_claimed(claimed, context, report, recording)
+    finally:  # no write is left running when the invocation ends, even a failed one
+        futures.wait([written for _, written in recording])
     for item, written in recording:
         _acknowledge(item, written, context, report)
     return report
@@ -105,11 +110,12 @@ def _first_copies(items: list[QueueItem], report: DrainReport) -> list[tuple[Que
 
 
 def _claim(
-    items: list[tuple[QueueItem, str]], context: WorkerContext, pool: Executor, report: DrainReport
+    items: list[tuple[QueueItem, str]], context: WorkerContext, report: DrainReport
 ) -> list[tuple[QueueItem, MessageRecord]]:
-    """Claim every item at once; those this worker is to send, with their records."""
+    """Claim every item at once (each claim is a round trip to the store); those this worker is to send,
+    with their records."""
     lease = context.send_budget_seconds + 60
-    claims = pool.map(
+    claims = context.store_calls.map(
         lambda message_id: context.messages.claim_for_sending(
             message_id, now=context.wall_clock(), lease_seconds=lease
         ),
@@ -138,12 +144,11 @@ def _claim(
 def _send_claimed(
     claimed: list[tuple[QueueItem, MessageRecord]],
     context: WorkerContext,
-    pool: Executor,
     report: DrainReport,
-) -> list[tuple[QueueItem, Future[SendResult]]]:
-    """Send each claimed message in its slot. Those SES accepted are returned with their record writes, which
-    run on `pool` while the next transaction does (their outcome waits for `_acknowledge`)."""
-    recording: list[tuple[QueueItem, Future[SendResult]]] = []
+    recording: list[tuple[QueueItem, Future[SendResult]]],
+) -> None:
+    """Send each claimed message in its slot. Those SES accepted go to `recording` with their record writes,
+    which run while the next transaction does; their outcome waits for `_acknowledge`."""
     slots = context.reserve_slots(len(claimed))
     for (item, record), slot in zip(claimed, slots, strict=True):
         wait = max(0.0, slot - context.wall_clock())
@@ -153,15 +158,15 @@ def _send_claimed(
             context.queue.defer(item, math.ceil(wait))
             report.outcomes["deferred"] += 1
             continue
-        context.sleep(wait)
+        if wait > 0:  # even sleep(0) gives up the CPU
+            context.sleep(wait)
         outcome = _send(item, record, context)
         if isinstance(outcome, Accepted):
-            recording.append((item, pool.submit(outcome.record, context.messages)))
+            recording.append((item, context.store_calls.submit(outcome.record, context.messages)))
             continue
         report.outcomes[outcome] += 1
         if outcome != "rejected":
             report.failed_items.append(item.id)
-    return recording
 
 
 def _acknowledge(
