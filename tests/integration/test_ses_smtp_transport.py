@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -86,6 +87,15 @@ def test_two_sends_in_a_row_use_one_connection(harness: Harness, local_ses: Loca
     harness.send()
     assert harness.transport.connections_opened == 1
     assert len(local_ses.outbox) == 2
+
+
+def test_pooled_connections_send_without_waiting_for_acks(harness: Harness) -> None:
+    """The end of data follows the message as a second write; with Nagle's algorithm on it would wait for
+    the server's delayed ACK of the first (about 40 ms a message)."""
+    harness.send()
+    [connection] = harness.transport._idle
+    assert connection.smtp.sock is not None
+    assert connection.smtp.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
 def test_connection_idle_over_a_second_is_checked_and_kept(harness: Harness) -> None:

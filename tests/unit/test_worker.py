@@ -3,9 +3,14 @@ up, and what is never sent twice."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+import pytest
 
 from posthorn.logic.ports import (
     DeliveryReceipt,
@@ -108,6 +113,9 @@ class Queue:
         self.done.append(item.id)
 
 
+STORE_CALLS = ThreadPoolExecutor(max_workers=10)
+
+
 @dataclass
 class Attachments:
     """Cached files by reference: `bodies` holds the ones still stored."""
@@ -138,6 +146,7 @@ def context(
         monotonic=lambda: 50.0,
         sleep=lambda seconds: None,
         time_left=lambda: time_left,
+        store_calls=STORE_CALLS,
         max_receives=5,
         send_budget_seconds=8.0,
         retry_base_seconds=30.0,
@@ -226,6 +235,131 @@ def test_unreadable_and_unknown_messages_are_left_to_the_dead_letter_queue() -> 
     report = drain([item(None, item_id="x"), item("ghost")], context(store, transport, queue))
     assert report.failed_items == ["x", "q-ghost"]
     assert transport.sends == 0
+
+
+# --- what runs side by side --------------------------------------------------------------------------
+WAIT = 5.0  # seconds a fake waits for the other side before failing the test
+
+
+class MeetingStore(Store):
+    """Each claim waits for the batch's other claim: made one after the other, the first one never returns."""
+
+    def __init__(self, records: dict[str, MessageRecord]) -> None:
+        super().__init__(records)
+        self.meeting = threading.Barrier(len(records))
+
+    def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
+        self.meeting.wait(timeout=WAIT)
+        return super().claim_for_sending(message_id, now=now, lease_seconds=lease_seconds)
+
+
+def test_a_batch_claims_its_messages_side_by_side() -> None:
+    store, transport, queue = MeetingStore({"m1": record("m1"), "m2": record("m2")}), Transport(), Queue()
+    report = drain([item("m1"), item("m2")], context(store, transport, queue))
+    assert report.failed_items == []
+    assert store.sent == {"m1": "ses-1", "m2": "ses-2"}
+
+
+class Events:
+    """What happened, in order, across threads."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.second_send = threading.Event()
+
+    def note(self, event: str) -> None:
+        self.log.append(event)
+
+
+@dataclass
+class NotingTransport(Transport):
+    events: Events = field(default_factory=Events)
+
+    def send(
+        self, mail_from: str, rcpt_to: list[str], raw: RawMessage, *, deadline: float
+    ) -> DeliveryReceipt:
+        receipt = super().send(mail_from, rcpt_to, raw, deadline=deadline)
+        self.events.note(f"sent {receipt.ses_message_id}")
+        if self.sends == 2:
+            self.events.second_send.set()
+        return receipt
+
+
+@dataclass
+class SlowStore(Store):
+    """Writes m1's SES id only once the next transaction has gone through, or not at all (`fail`)."""
+
+    events: Events = field(default_factory=Events)
+    fail: bool = False
+
+    def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
+        if message_id == "m1":
+            if not self.events.second_send.wait(timeout=WAIT):
+                raise AssertionError("the next transaction waited for m1's record")
+            if self.fail:
+                raise ConnectionError("DynamoDB unreachable")
+        super().mark_sent(message_id, ses_message_id, statuses)
+        self.events.note(f"recorded {message_id}")
+
+
+@dataclass
+class NotingQueue(Queue):
+    events: Events = field(default_factory=Events)
+
+    def finished(self, item: QueueItem) -> None:
+        super().finished(item)
+        self.events.note(f"finished {item.id}")
+
+
+def test_ses_ids_are_recorded_during_the_next_transaction_and_acknowledged_after() -> None:
+    events = Events()
+    store = SlowStore({"m1": record("m1"), "m2": record("m2")}, events=events)
+    transport, queue = NotingTransport(events=events), NotingQueue(events=events)
+    report = drain([item("m1"), item("m2")], context(store, transport, queue))
+    assert report.failed_items == []
+    assert report.outcomes["sent"] == 2
+    assert store.sent == {"m1": "ses-1", "m2": "ses-2"}
+    log = events.log
+    assert log.index("sent ses-2") < log.index("recorded m1") < log.index("finished q-m1")
+    assert log.index("recorded m2") < log.index("finished q-m2")
+
+
+def test_a_message_whose_record_write_failed_is_reported_failed_and_keeps_its_claim() -> None:
+    events = Events()
+    store = SlowStore({"m1": record("m1"), "m2": record("m2")}, events=events, fail=True)
+    transport, queue = NotingTransport(events=events), NotingQueue(events=events)
+    report = drain([item("m1"), item("m2")], context(store, transport, queue))
+    assert report.failed_items == ["q-m1"]  # comes back; the claim makes the retry wait out its lease
+    assert report.outcomes == {"sent": 1, "unrecorded": 1}
+    assert queue.done == ["q-m2"]
+    assert store.sent == {"m2": "ses-2"}
+    assert store.released == []
+    [error] = report.errors
+    assert error.startswith("m1:")
+    assert "DynamoDB unreachable" in error
+
+
+@dataclass
+class LateStore(Store):
+    def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
+        time.sleep(0.2)
+        super().mark_sent(message_id, ses_message_id, statuses)
+
+
+@dataclass
+class BrokenQueue(Queue):
+    def load(self, item: QueueItem) -> list[Base64Body | FileBody]:
+        if item.message_id == "m2":
+            raise RuntimeError("unexpected")
+        return super().load(item)
+
+
+def test_a_drain_that_fails_midway_still_waits_for_the_writes_under_way() -> None:
+    store, transport, queue = LateStore({"m1": record("m1"), "m2": record("m2")}), Transport(), BrokenQueue()
+    with pytest.raises(RuntimeError, match="unexpected"):
+        drain([item("m1"), item("m2")], context(store, transport, queue))
+    assert store.sent == {"m1": "ses-1"}
+    assert queue.done == []  # the invocation failed: SQS hands the whole batch back
 
 
 def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:

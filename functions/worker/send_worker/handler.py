@@ -4,6 +4,7 @@ of up to 10 with ReportBatchItemFailures: only the messages it reports are retri
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
@@ -17,6 +18,7 @@ with lambda_init():
 
     from posthorn import tracing
     from posthorn.adapters import reset_adapters
+    from posthorn.adapters.aws import client
     from posthorn.adapters.dynamodb import DynamoStore
     from posthorn.adapters.s3 import S3Objects
     from posthorn.adapters.send_queue import SqsWorkQueue
@@ -33,11 +35,14 @@ metrics = Metrics()
 
 # The one schedule every worker takes its send times from (the SES account's maximum send rate).
 SES_PACE_KEY = "ses-max-send-rate"
+BATCH_SIZE = 10  # SendQueue's event source mapping in template.yaml
 
 
 @cache
 def store() -> DynamoStore:
-    return DynamoStore(get_settings().table_name)
+    """Its client made now, on the invocation's thread: `drain` claims a batch's messages on several threads
+    at once, and each would otherwise make one of its own on a cold start."""
+    return DynamoStore(get_settings().table_name, client("dynamodb"))
 
 
 @cache
@@ -51,6 +56,12 @@ def attachments() -> StoredFileBodies:
     """One per warm instance: a file attached to many queued messages is read from S3 once."""
     settings = get_settings()
     return StoredFileBodies(S3Objects(settings.bucket_name), ContentCache(settings.file_cache_max_bytes))
+
+
+@cache
+def store_calls() -> ThreadPoolExecutor:
+    """One thread per message of a batch (SendQueue's BatchSize), started once per warm instance."""
+    return ThreadPoolExecutor(max_workers=BATCH_SIZE, thread_name_prefix="store")
 
 
 def reset() -> None:
@@ -83,6 +94,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             monotonic=time.monotonic,
             sleep=time.sleep,
             time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+            store_calls=store_calls(),
             max_receives=settings.send_max_receives,
             send_budget_seconds=settings.worker_send_budget_seconds,
             retry_base_seconds=settings.send_retry_base_seconds,
@@ -93,5 +105,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name=f"Queued_{outcome}", unit=MetricUnit.Count, value=count)
     if any(report.outcomes[outcome] for outcome in ("gave_up", "missing", "unreadable", "attachment_gone")):
         logger.warning("queued messages failed for good", extra=dict(report.outcomes))
+    for error in report.errors:
+        logger.error("queued message sent but not recorded: it may be sent again", extra={"error": error})
     logger.info("queue batch processed", extra=dict(report.outcomes))
     return {"batchItemFailures": [{"itemIdentifier": item_id} for item_id in report.failed_items]}

@@ -1,6 +1,7 @@
 """Delivering one stored, prepared message: the SMTP transaction and its outcome on the record. Used by a
 single send (`logic/sending.py`, which also prepares the message) and by the send worker (`logic/worker.py`,
-which gets the MIME from the queue and so never imports the MIME builder)."""
+which gets the MIME from the queue and so never imports the MIME builder, and records SES's id while its
+next transaction runs: `transmit`, then `Accepted.record`)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,25 @@ class PreparedMessage:
         )
 
 
-def deliver(
+@dataclass(frozen=True)
+class Accepted:
+    """SES accepted the message (250): what its record is still to say. Until `record` has run, a later
+    copy of the message would not know SES has it."""
+
+    prepared: PreparedMessage
+    ses_message_id: str
+    statuses: dict[str, str]
+
+    def record(self, messages: MessageStore) -> SendResult:
+        messages.mark_sent(self.prepared.message_id, self.ses_message_id, self.statuses)
+        return self.prepared.result("sent", self.statuses)
+
+
+def transmit(
     prepared: PreparedMessage, transport: MailTransport, messages: MessageStore, *, deadline: float
-) -> SendResult:
-    """One SMTP transaction for a stored message; SES's id (or its refusal) is recorded before returning.
+) -> Accepted:
+    """The SMTP transaction for a stored message, without recording SES's id: the send worker writes it while
+    its next transaction runs.
 
     Raises `UpstreamRejected` when SES refuses the message (recorded `failed`), and lets
     `DeliveryUnavailable` through with the record untouched: the caller queues, retries or gives up."""
@@ -59,5 +75,11 @@ def deliver(
         messages.mark_failed(prepared.message_id, f"SES refused the message: {rejected}", deliverable)
         raise UpstreamRejected(f"SES refused the message: {rejected}") from None
     statuses = {email: ("rejected" if email in receipt.refused else "sent") for email in deliverable}
-    messages.mark_sent(prepared.message_id, receipt.ses_message_id, statuses)
-    return prepared.result("sent", statuses)
+    return Accepted(prepared, receipt.ses_message_id, statuses)
+
+
+def deliver(
+    prepared: PreparedMessage, transport: MailTransport, messages: MessageStore, *, deadline: float
+) -> SendResult:
+    """`transmit`, then SES's id recorded before returning."""
+    return transmit(prepared, transport, messages, deadline=deadline).record(messages)

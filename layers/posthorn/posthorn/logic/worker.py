@@ -1,11 +1,14 @@
 """The send worker's use case: deliver queued messages at the SES rate, exactly once where SMTP allows.
 
 For each queue message (at-least-once, so possibly a second copy):
-1. Claim the stored message (`claim_for_sending`, a conditional write). A message whose SES id is recorded
-   is `done` and acknowledged without sending; one claimed by another worker is retried after the claim.
+1. Claim the stored message (`claim_for_sending`, a conditional write; the batch's claims are made side by
+   side). A message whose SES id is recorded is `done` and acknowledged without sending; one claimed by
+   another worker is retried after the claim.
 2. Wait for a send slot: slots are taken from one schedule at `SES_MAX_SEND_RATE` shared by every worker.
-3. `deliver` over the pooled SMTP transport. SES's id is written to the record before the queue message
-   is acknowledged, so a later copy finds it (step 1) and sends nothing.
+3. The SMTP transaction over the pooled transport (`transmit`). SES's id is written to the record on
+   another thread while the next transaction runs, and the queue message is acknowledged only once that
+   write has succeeded, so a later copy finds it (step 1) and sends nothing. If the write fails, the queue
+   message is reported failed and comes back.
 4. A permanent refusal (5xx) marks the message `failed` with SES's reply. A transient failure (421, 451,
    454, a dropped connection, a timeout) releases the claim and makes the queue message visible again
    after a backoff. On the last receive SQS allows (`send_max_receives`, the queue's maxReceiveCount) the
@@ -16,8 +19,9 @@ For each queue message (at-least-once, so possibly a second copy):
    fails the message at once, with the reason on its record.
 
 The ambiguous window: if the connection drops after the final "." and before SES's reply, or the worker
-dies after SES's 250 and before the SES id is written, SES may have the message and the record does not
-say so. The claim runs out and a retry sends it again: a rare duplicate, never a loss (at-least-once).
+dies (or the write fails) after SES's 250 and before the SES id is written, SES may have the message and
+the record does not say so. The claim runs out and a retry sends it again: a rare duplicate, never a loss
+(at-least-once).
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
 from posthorn.errors import UpstreamRejected
-from posthorn.logic.delivery import PreparedMessage, deliver
+from posthorn.logic.delivery import Accepted, PreparedMessage, transmit
 from posthorn.logic.ports import (
     AttachmentBodies,
     DeliveryUnavailable,
@@ -41,7 +47,7 @@ from posthorn.logic.ports import (
     WorkQueue,
 )
 from posthorn.logic.raw_message import RawMessage
-from posthorn.models.messages import MessageRecord
+from posthorn.models.messages import MessageRecord, SendResult
 
 # Kept free at the end of an invocation, so the worker never dies mid-transaction at Lambda's timeout.
 SAFETY_MARGIN_SECONDS = 3.0
@@ -58,6 +64,9 @@ class WorkerContext:
     monotonic: Callable[[], float]
     sleep: Callable[[float], None]
     time_left: Callable[[], float]  # seconds until the invocation must have returned
+    # Threads for the store's round trips: a batch's claims side by side, SES's ids written during the next
+    # transaction. As many as a batch has messages; kept across invocations (starting them costs).
+    store_calls: Executor
     max_receives: int
     send_budget_seconds: float
     retry_base_seconds: float
@@ -68,6 +77,7 @@ class WorkerContext:
 class DrainReport:
     failed_items: list[str] = field(default_factory=list)  # to report to SQS (batchItemFailures)
     outcomes: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)  # for the log: what went wrong where no outcome says it
 
 
 def backoff_seconds(receive_count: int, base: float, cap: float) -> int:
@@ -79,22 +89,47 @@ def backoff_seconds(receive_count: int, base: float, cap: float) -> int:
 
 def drain(items: list[QueueItem], context: WorkerContext) -> DrainReport:
     report = DrainReport()
-    claimed: list[tuple[QueueItem, str, MessageRecord]] = []
+    claimed = _claim(_first_copies(items, report), context, report)
+    recording: list[tuple[QueueItem, Future[SendResult]]] = []
+    try:
+        _send_claimed(claimed, context, report, recording)
+    finally:  # no write is left running when the invocation ends, even a failed one
+        futures.wait([written for _, written in recording])
+    for item, written in recording:
+        _acknowledge(item, written, context, report)
+    return report
+
+
+def _first_copies(items: list[QueueItem], report: DrainReport) -> list[tuple[QueueItem, str]]:
+    """The items to claim, with their message ids: unreadable items and second copies are settled here."""
+    first: list[tuple[QueueItem, str]] = []
     seen: set[str] = set()
     for item in items:
         if item.message_id is None:
             report.outcomes["unreadable"] += 1  # left to the queue: the dead-letter queue keeps it
             report.failed_items.append(item.id)
-            continue
-        if item.message_id in seen:  # two copies in one batch: the first one stands for both
+        elif item.message_id in seen:  # two copies in one batch: the first one stands for both
             report.outcomes["already_done"] += 1
-            continue
-        seen.add(item.message_id)
-        claim = context.messages.claim_for_sending(
-            item.message_id,
-            now=context.wall_clock(),
-            lease_seconds=context.send_budget_seconds + 60,
-        )
+        else:
+            seen.add(item.message_id)
+            first.append((item, item.message_id))
+    return first
+
+
+def _claim(
+    items: list[tuple[QueueItem, str]], context: WorkerContext, report: DrainReport
+) -> list[tuple[QueueItem, MessageRecord]]:
+    """Claim every item at once (each claim is a round trip to the store); those this worker is to send,
+    with their records."""
+    lease = context.send_budget_seconds + 60
+    claims = context.store_calls.map(
+        lambda message_id: context.messages.claim_for_sending(
+            message_id, now=context.wall_clock(), lease_seconds=lease
+        ),
+        [message_id for _, message_id in items],
+    )
+    claimed: list[tuple[QueueItem, MessageRecord]] = []
+    for (item, _), claim in zip(items, claims, strict=True):
         if claim.state == "done" or (
             claim.record is not None and not any(r.status == "queued" for r in claim.record.recipients)
         ):
@@ -104,30 +139,61 @@ def drain(items: list[QueueItem], context: WorkerContext) -> DrainReport:
             report.outcomes["busy"] += 1
             context.queue.defer(item, math.ceil(claim.busy_for) + 1)
         elif claim.state == "missing":
-            report.outcomes["missing"] += 1  # never stored: nothing to send; the dead-letter queue keeps it
+            # Never stored: nothing to send; the dead-letter queue keeps it.
+            report.outcomes["missing"] += 1
             report.failed_items.append(item.id)
         else:
             assert claim.record is not None
-            claimed.append((item, item.message_id, claim.record))
+            claimed.append((item, claim.record))
+    return claimed
 
+
+def _send_claimed(
+    claimed: list[tuple[QueueItem, MessageRecord]],
+    context: WorkerContext,
+    report: DrainReport,
+    recording: list[tuple[QueueItem, Future[SendResult]]],
+) -> None:
+    """Send each claimed message in its slot. Those SES accepted go to `recording` with their record writes,
+    which run while the next transaction does; their outcome waits for `_acknowledge`."""
     slots = context.reserve_slots(len(claimed))
-    for (item, message_id, record), slot in zip(claimed, slots, strict=True):
+    for (item, record), slot in zip(claimed, slots, strict=True):
         wait = max(0.0, slot - context.wall_clock())
         if wait + context.send_budget_seconds > context.time_left() - SAFETY_MARGIN_SECONDS:
             # Out of time for this invocation: hand it back untried (its slot goes unused).
-            context.messages.release_claim(message_id)
+            context.messages.release_claim(record.message_id)
             context.queue.defer(item, math.ceil(wait))
             report.outcomes["deferred"] += 1
             continue
-        context.sleep(wait)
+        if wait > 0:  # even sleep(0) gives up the CPU
+            context.sleep(wait)
         outcome = _send(item, record, context)
+        if isinstance(outcome, Accepted):
+            recording.append((item, context.store_calls.submit(outcome.record, context.messages)))
+            continue
         report.outcomes[outcome] += 1
-        if outcome not in ("sent", "rejected", "attachment_gone"):
+        if outcome not in ("rejected", "attachment_gone"):
             report.failed_items.append(item.id)
-    return report
 
 
-def _send(item: QueueItem, record: MessageRecord, context: WorkerContext) -> str:
+def _acknowledge(
+    item: QueueItem, written: Future[SendResult], context: WorkerContext, report: DrainReport
+) -> None:
+    """A message SES accepted is acknowledged only once its record says so: a later copy then finds SES's id
+    and sends nothing. When the write failed, the queue message is reported failed and comes back; its claim
+    is kept, so the retry waits out the lease and sends again (the duplicate window described above)."""
+    error = written.exception()
+    if error is None:
+        context.queue.finished(item)
+        report.outcomes["sent"] += 1
+        return
+    report.outcomes["unrecorded"] += 1
+    report.failed_items.append(item.id)
+    report.errors.append(f"{item.message_id}: SES accepted it, and its id could not be recorded: {error!r}")
+
+
+def _send(item: QueueItem, record: MessageRecord, context: WorkerContext) -> Accepted | str:
+    """The SMTP transaction: SES's acceptance (its id still to record), or the outcome, already settled."""
     message_id = record.message_id
     prepared = PreparedMessage(record=record, raw=RawMessage(()))
     deadline = context.monotonic() + min(
@@ -136,7 +202,7 @@ def _send(item: QueueItem, record: MessageRecord, context: WorkerContext) -> str
     try:
         raw = RawMessage.assemble(context.queue.load(item), context.attachments.body)
         prepared = PreparedMessage(record=record, raw=raw)
-        deliver(prepared, context.transport, context.messages, deadline=deadline)
+        return transmit(prepared, context.transport, context.messages, deadline=deadline)
     except UpstreamRejected:
         context.queue.finished(item)  # recorded `failed` with SES's reply
         return "rejected"
@@ -157,5 +223,3 @@ def _send(item: QueueItem, record: MessageRecord, context: WorkerContext) -> str
         delay = backoff_seconds(item.receive_count, context.retry_base_seconds, context.retry_cap_seconds)
         context.queue.retry_after(item, delay)
         return "retry"
-    context.queue.finished(item)
-    return "sent"
