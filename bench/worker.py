@@ -110,6 +110,13 @@ class InMemoryDynamo:
         with self._lock:
             self.records[message_id] = self.records[message_id].model_copy(update={"error": reason})
 
+    def suppressed_addresses(self, domain: str, emails: Any) -> set[str]:
+        self._call()  # one BatchGetItem per sending domain and batch; nobody is suppressed here
+        return set()
+
+    def mark_suppressed(self, message_id: str, emails: Any) -> None:
+        raise AssertionError("nobody is suppressed in this benchmark")
+
     def advance(
         self, key: str, *, now_us: int, cost_us: int, latest_start_us: int | None
     ) -> tuple[bool, int]:

@@ -204,6 +204,28 @@ def test_batch_recipient_on_the_suppression_list_is_not_sent_to(
     assert received.rcpt_to == ("here@example.net",)
 
 
+def test_a_recipient_suppressed_while_the_batch_waited_is_not_sent_to(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, worker: QueuePoller
+) -> None:
+    batch = {"messages": [message(0, to=["stays@example.net", "bounced@example.net"]), message(1)]}
+    response = api.post(BATCH, batch, api_key=sender_key)
+    assert response.json["count"] == 2, response.body
+    added = api.post("/v1/suppressions", {"email": "bounced@example.net"}, api_key=sender_key)
+    assert added.status in (200, 201), added.body
+
+    worker.run_until_empty(timeout=10)
+
+    assert sorted(received.rcpt_to for received in local_ses.outbox.list()) == [
+        ("stays@example.net",),
+        ("user1@example.net",),
+    ]
+    viewed = view(api, sender_key, response.json["results"][0]["message_id"])
+    assert {r["email"]: r["status"] for r in viewed["recipients"]} == {
+        "stays@example.net": "sent",
+        "bounced@example.net": "suppressed",
+    }
+
+
 def test_a_message_over_200_kb_waits_in_s3_and_arrives_intact(
     api: ApiClient, sender_key: str, local_ses: LocalSes, stack: Stack, worker: QueuePoller
 ) -> None:

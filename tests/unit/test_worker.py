@@ -44,6 +44,9 @@ class Store:
     sent: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     released: list[str] = field(default_factory=list)
+    suppressions: set[str] = field(default_factory=set)  # lower-case addresses, any domain
+    suppressed: dict[str, set[str]] = field(default_factory=dict)
+    lookups: int = 0
 
     def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
         if message_id not in self.records:
@@ -65,9 +68,14 @@ class Store:
     def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
         self.failed[message_id] = reason
 
-    # unused by the worker
+    def mark_suppressed(self, message_id: str, emails: Iterable[str]) -> None:
+        self.suppressed.setdefault(message_id, set()).update(emails)
+
     def suppressed_addresses(self, domain: str, emails: Iterable[str]) -> set[str]:
-        return set()
+        self.lookups += 1
+        return {email for email in emails if email.lower() in self.suppressions}
+
+    # unused by the worker
 
     def create_message(self, record: MessageRecord) -> None: ...
     def create_messages(self, records: list[MessageRecord]) -> set[str]:
@@ -79,12 +87,14 @@ class Transport:
     outcomes: list[str] = field(default_factory=list)  # "ok", "unavailable", "rejected"
     sends: int = 0
     messages: list[bytes] = field(default_factory=list)
+    rcpt_to: list[list[str]] = field(default_factory=list)
 
     def send(
         self, mail_from: str, rcpt_to: list[str], raw: RawMessage, *, deadline: float
     ) -> DeliveryReceipt:
         self.sends += 1
         self.messages.append(raw.as_bytes())
+        self.rcpt_to.append(rcpt_to)
         outcome = self.outcomes.pop(0) if self.outcomes else "ok"
         if outcome == "unavailable":
             raise DeliveryUnavailable("454 Throttling failure")
@@ -164,6 +174,35 @@ def test_claimed_messages_are_sent_recorded_and_finished() -> None:
     assert report.failed_items == []
     assert store.sent == {"m1": "ses-1", "m2": "ses-2"}
     assert queue.done == ["q-m1", "q-m2"]
+
+
+def to_two(message_id: str) -> MessageRecord:
+    recipients = [
+        RecipientState(email=e, type="to", status="queued") for e in ("a@example.net", "B@example.net")
+    ]
+    return record(message_id).model_copy(update={"recipients": recipients})
+
+
+def test_a_recipient_suppressed_while_the_message_waited_is_not_sent_to() -> None:
+    store = Store({"m1": to_two("m1"), "m2": record("m2")}, suppressions={"b@example.net"})
+    transport, queue = Transport(), Queue()
+    report = drain([item("m1"), item("m2")], context(store, transport, queue))
+
+    assert transport.rcpt_to == [["a@example.net"], ["a@example.net"]]
+    assert store.suppressed == {"m1": {"B@example.net"}}
+    assert report.outcomes["sent"] == 2
+    assert store.lookups == 1  # one lookup for the batch's domain, not one per message
+
+
+def test_a_message_whose_every_recipient_was_suppressed_meanwhile_is_not_sent() -> None:
+    store = Store({"m1": to_two("m1")}, suppressions={"a@example.net", "b@example.net"})
+    transport, queue = Transport(), Queue()
+    report = drain([item("m1")], context(store, transport, queue))
+    assert transport.sends == 0
+    assert store.suppressed == {"m1": {"a@example.net", "B@example.net"}}
+    assert report.outcomes == {"suppressed": 1}
+    assert queue.done == ["q-m1"]
+    assert report.failed_items == []
 
 
 def test_a_message_with_an_ses_id_is_acknowledged_without_sending() -> None:

@@ -238,6 +238,9 @@ class DynamoStore(_Table):
     def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
         self.advance_recipients(message_id, dict.fromkeys(emails, "failed"), fields={"error": reason})
 
+    def mark_suppressed(self, message_id: str, emails: Iterable[str]) -> None:
+        self.advance_recipients(message_id, dict.fromkeys(emails, "suppressed"))
+
     def advance_recipients(
         self, message_id: str, statuses: dict[str, str], fields: dict[str, Any] | None = None
     ) -> MessageRecord | None:

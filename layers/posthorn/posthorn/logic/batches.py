@@ -144,6 +144,9 @@ class _KnownSuppressions:
     def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
         self._store.mark_failed(message_id, reason, emails)
 
+    def mark_suppressed(self, message_id: str, emails: Iterable[str]) -> None:
+        self._store.mark_suppressed(message_id, emails)
+
     def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
         return self._store.claim_for_sending(message_id, now=now, lease_seconds=lease_seconds)
 

@@ -14,7 +14,9 @@ For each queue message (at-least-once, so possibly a second copy):
    after a backoff. On the last receive SQS allows (`send_max_receives`, the queue's maxReceiveCount) the
    record is marked `failed` with the last reply first, and then the queue moves the message to the
    dead-letter queue: the record never stays `queued`.
-5. Cached attachments come by reference (`RawMessage.assemble`, `AttachmentBodies`): each file is read
+5. Recipients suppressed since the message was accepted (a bounce or complaint while it waited) are marked
+   `suppressed` and not sent to; a message left with no one to send to is not sent at all.
+6. Cached attachments come by reference (`RawMessage.assemble`, `AttachmentBodies`): each file is read
    once per process however many messages attach it. One deleted or expired while the message waited
    fails the message at once, with the reason on its record.
 
@@ -156,8 +158,17 @@ def _send_claimed(
 ) -> None:
     """Send each claimed message in its slot. Those SES accepted go to `recording` with their record writes,
     which run while the next transaction does; their outcome waits for `_acknowledge`."""
+    # Suppressions since the messages were accepted (a bounce or complaint while they waited), looked up
+    # while the send slots are taken; a message left with no one to send to does not use its slot.
+    looked_up = context.store_calls.submit(_suppressed_since_accepted, claimed, context.messages)
     slots = context.reserve_slots(len(claimed))
+    suppressed = looked_up.result()
     for (item, record), slot in zip(claimed, slots, strict=True):
+        if record.message_id in suppressed:
+            remaining = _suppress(item, record, suppressed[record.message_id], context, report)
+            if remaining is None:
+                continue
+            record = remaining
         wait = max(0.0, slot - context.wall_clock())
         if wait + context.send_budget_seconds > context.time_left() - SAFETY_MARGIN_SECONDS:
             # Out of time for this invocation: hand it back untried (its slot goes unused).
@@ -174,6 +185,46 @@ def _send_claimed(
         report.outcomes[outcome] += 1
         if outcome not in ("rejected", "attachment_gone"):
             report.failed_items.append(item.id)
+
+
+def _suppressed_since_accepted(
+    claimed: list[tuple[QueueItem, MessageRecord]], messages: MessageStore
+) -> dict[str, set[str]]:
+    """Per message, the recipients still to send to that are suppressed now: one lookup per sending domain."""
+    by_domain: dict[str, list[MessageRecord]] = {}
+    for _, record in claimed:
+        by_domain.setdefault(record.domain, []).append(record)
+    found: dict[str, set[str]] = {}
+    for domain, records in by_domain.items():
+        emails = {
+            state.email for record in records for state in record.recipients if state.status == "queued"
+        }
+        now_suppressed = {email.lower() for email in messages.suppressed_addresses(domain, sorted(emails))}
+        for record in records:
+            hit = {
+                state.email
+                for state in record.recipients
+                if state.status == "queued" and state.email.lower() in now_suppressed
+            }
+            if hit:
+                found[record.message_id] = hit
+    return found
+
+
+def _suppress(
+    item: QueueItem, record: MessageRecord, emails: set[str], context: WorkerContext, report: DrainReport
+) -> MessageRecord | None:
+    """Record the newly suppressed recipients; the record left to send, or None when no one is left."""
+    context.messages.mark_suppressed(record.message_id, emails)
+    recipients = [
+        state.model_copy(update={"status": "suppressed"}) if state.email in emails else state
+        for state in record.recipients
+    ]
+    if any(state.status == "queued" for state in recipients):
+        return record.model_copy(update={"recipients": recipients})
+    report.outcomes["suppressed"] += 1
+    context.queue.finished(item)
+    return None
 
 
 def _acknowledge(
