@@ -52,8 +52,11 @@ validate: $(TOOLS)/.installed
 	$(CFN_LINT) template.yaml
 	$(SAM) validate --lint --region $(REGION)
 
+# The layer is built by layers/posthorn/Makefile (BuildMethod: makefile) with its bytecode; the check fails
+# the build if any module of the built layer would be compiled on Lambda's cold start instead.
 build: $(TOOLS)/.installed
 	$(SAM) build --region $(REGION) --parallel --cached
+	$(PYTHON) scripts/check_layer_bytecode.py
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit -q

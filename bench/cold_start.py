@@ -10,7 +10,8 @@ What the child interpreter sees is what the deployed function sees:
   on as deployed (`Tracing: Active`; POWERTOOLS_TRACE_DISABLED unset): the X-Ray SDK runs in its Lambda
   mode;
 - bytecode caches for everything, ours included (compiled once by a warm-up run), as the baseline's
-  site-packages have them. (SAM's builder ships no .pyc; see the README's Benchmarks section.)
+  site-packages have them, and as the built layer has them (layers/posthorn/Makefile compiles it; SAM's
+  Python builder shipped no .pyc).
 
 The runs of all snippets are interleaved, so a burst of load on this shared machine hits them alike; the
 figure is the ratio of medians, the milliseconds are context. Alone: `python bench/cold_start.py`.
