@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from posthorn.adapters.aws import client
+from posthorn.adapters.aws import client, side_by_side
 from posthorn.logic.idempotency import IdempotencyRecord, StoredResponse
 from posthorn.logic.ports import SendClaim
 from posthorn.logic.recipient_status import message_status, rank
@@ -175,9 +174,8 @@ class DynamoStore(_Table):
         if not chunks:
             return set()
         failed: set[str] = set()
-        with ThreadPoolExecutor(max_workers=min(8, len(chunks))) as pool:
-            for unstored in pool.map(self._write_chunk, chunks):
-                failed |= unstored
+        for unstored in side_by_side().map(self._write_chunk, chunks):
+            failed |= unstored
         return failed
 
     def _write_chunk(self, items: list[dict[str, Any]], attempts: int = 6) -> set[str]:

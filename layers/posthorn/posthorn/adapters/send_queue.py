@@ -19,13 +19,12 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from posthorn.adapters.aws import client
+from posthorn.adapters.aws import client, side_by_side
 from posthorn.logic.ports import QueuedBodyMissing, QueuedMessage, QueueItem
 from posthorn.logic.raw_message import Base64Body, FileBody
 
@@ -86,15 +85,15 @@ class SqsSendQueue:
                 big.append((message.message_id, body))
             else:
                 bodies.append((message.message_id, body))
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            for (message_id, _), parked in zip(big, pool.map(self._park, big), strict=True):
-                if parked:
-                    key = parts_key(message_id)
-                    bodies.append((message_id, json.dumps({"message_id": message_id, "parts_key": key})))
-                else:
-                    failed.add(message_id)
-            for unsent in pool.map(self._send_batch, _batches(bodies)):
-                failed |= unsent
+        pool = side_by_side()
+        for (message_id, _), parked in zip(big, pool.map(self._park, big), strict=True):
+            if parked:
+                key = parts_key(message_id)
+                bodies.append((message_id, json.dumps({"message_id": message_id, "parts_key": key})))
+            else:
+                failed.add(message_id)
+        for unsent in pool.map(self._send_batch, _batches(bodies)):
+            failed |= unsent
         return failed
 
     def _park(self, entry: tuple[str, str]) -> bool:

