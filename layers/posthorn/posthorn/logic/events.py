@@ -28,7 +28,10 @@ from posthorn.models.suppressions import Suppression
 
 class EventStore(Protocol):
     def message_id_for_ses(self, ses_message_id: str) -> str | None: ...
-    def advance_recipients(self, message_id: str, statuses: dict[str, str]) -> MessageRecord | None: ...
+    def advance_recipients(self, message_id: str, statuses: dict[str, str]) -> bool:
+        """Raise the recipients' statuses (never lower them); False when there is no such message."""
+        ...
+
     def get_message_record(self, message_id: str) -> MessageRecord | None: ...
     def put_event(self, message_id: str, event: RecipientEvent) -> bool: ...
     def put_unmatched_event(self, event: RecipientEvent, *, now: int) -> bool: ...
@@ -58,14 +61,20 @@ def record_event(event: RecipientEvent, store: EventStore, now: datetime, outcom
     status = status_for_event(event.type)
     record: MessageRecord | None = None
     if status is not None and event.recipient is not None:
-        record = store.advance_recipients(message_id, {event.recipient: status.value})
+        known = store.advance_recipients(message_id, {event.recipient: status.value})
     else:
         record = store.get_message_record(message_id)
-    if record is None:
+        known = record is not None
+    if not known:
         store.put_unmatched_event(event, now=int(now.timestamp()))
         outcomes.add("unmatched")
         return
     if event.suppresses and event.recipient is not None:
+        # The sending domain is the record's (bounces and complaints only: one read more, rarely).
+        record = record or store.get_message_record(message_id)
+        if record is None:  # deleted in between: nothing to scope the suppression to
+            outcomes.add("unmatched")
+            return
         suppressed = store.add_suppression(
             Suppression(
                 email=event.recipient,
