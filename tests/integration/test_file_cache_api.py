@@ -651,3 +651,24 @@ def test_bad_presigned_upload_request_is_refused(
 ) -> None:
     response = api.post("/v1/files/uploads", body, api_key=key)
     assert_error(response, status, "validation_error" if status == 422 else "payload_too_large", field)
+
+
+def test_file_storage_failing_on_send_is_503_and_nothing_is_sent(
+    api: ApiClient, key: str, local_ses: LocalSes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from posthorn.adapters.s3 import S3Objects
+    from posthorn.logic.ports import StorageUnavailable
+    from send_api.dependencies import file_cache
+
+    file_key = uploaded(api, key, PDF, "report.pdf", "application/pdf")
+    file_cache().contents.discard(file_key)  # not read yet by this instance: S3 must be asked
+
+    def slow_down(self: S3Objects, object_key: str) -> None:
+        raise StorageUnavailable(f"S3 could not read {object_key}: SlowDown")
+
+    monkeypatch.setattr(S3Objects, "read", slow_down)
+    response = send(api, key, [{"file_key": file_key}])
+
+    assert_error(response, 503, "upstream_unavailable")
+    assert "files/" not in response.body.decode()  # object keys stay in the log
+    assert local_ses.outbox.list() == []

@@ -18,6 +18,7 @@ from posthorn.logic.ports import (
     DeliveryUnavailable,
     FileUnavailable,
     SendClaim,
+    StorageUnavailable,
 )
 from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
 from posthorn.logic.worker import QueueItem, WorkerContext, backoff_seconds, drain
@@ -434,3 +435,30 @@ def test_an_attachment_deleted_while_queued_fails_the_message_at_once() -> None:
     assert queue.done == ["q1"]
     assert not queue.retried
     assert not report.failed_items
+
+
+@dataclass
+class FlakyStorage(Attachments):
+    """The object store failing for now (S3 throttling, or a body broken off)."""
+
+    def body(self, ref: FileBody) -> Base64Body:
+        raise StorageUnavailable("S3 could not read the file: SlowDown")
+
+
+def test_storage_failing_for_an_attachment_retries_that_message_alone() -> None:
+    store, transport = Store(records={"m1": record("m1"), "m2": record("m2")}), Transport()
+
+    @dataclass
+    class TwoMessages(Queue):
+        def load(self, item: QueueItem) -> list[Base64Body | FileBody]:
+            return [b"Subject: Hi\r\n\r\n", FILE] if item.message_id == "m2" else self.parts
+
+    queue = TwoMessages()
+    report = drain([item("m1"), item("m2")], context(store, transport, queue, attachments=FlakyStorage()))
+
+    assert report.outcomes == {"sent": 1, "retry": 1}
+    assert queue.done == ["q-m1"]
+    assert report.failed_items == ["q-m2"]
+    assert store.released == ["m2"]
+    assert queue.retried["q-m2"] > 0
+    assert "m2" not in store.failed

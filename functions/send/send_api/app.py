@@ -11,7 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from posthorn.errors import InvalidJson, NotFound, PosthornError
+from posthorn.errors import InvalidJson, NotFound, PosthornError, UpstreamUnavailable
+from posthorn.logic.ports import StorageUnavailable
 from send_api.auth import authorize, route_key
 from send_api.errors import error_body, error_response, validation_failure
 from send_api.idempotency import Replay
@@ -98,6 +99,14 @@ def handle_deeply_nested_body(_: RecursionError) -> Response:
     except PosthornError as auth_error:
         return error_response(auth_error)
     return error_response(InvalidJson("the request body is nested too deeply"))
+
+
+@app.exception_handler(StorageUnavailable)
+def handle_storage_unavailable(error: StorageUnavailable) -> Response:
+    # A cached file could not be read from S3 just now; nothing was stored or sent for this request. The
+    # detail (object keys) is for the log, not the client.
+    logger.warning("file storage unavailable", extra={"reason": str(error)})
+    return error_response(UpstreamUnavailable("file storage is unavailable just now; retry the request"))
 
 
 @app.not_found

@@ -7,15 +7,28 @@ mean "no such object" here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from posthorn.adapters.aws import client
-from posthorn.logic.ports import StoredObject
+from posthorn.logic.ports import StorageUnavailable, StoredObject
 
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound", "403", "AccessDenied"})
 CHUNK_BYTES = 1024 * 1024
+
+
+# How a body's stream breaks off: botocore's IncompleteReadError/ResponseStreamingError, the socket, or
+# urllib3 reading from a connection it already closed (ValueError).
+_BROKEN_OFF = (BotoCoreError, OSError, ValueError)
+
+
+def _chunks(key: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    except _BROKEN_OFF as error:
+        raise StorageUnavailable(f"reading {key} broke off: {error!r}") from None
 
 
 def _missing(error: ClientError) -> bool:
@@ -37,30 +50,41 @@ class S3Objects:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
     def read(self, key: str) -> tuple[bytes, str] | None:
+        response = self._get(key)
+        if response is None:
+            return None
+        body = response["Body"]
         try:
-            response = self.s3.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            if _missing(error):
-                return None
-            raise
-        with response["Body"] as body:
+            # Through StreamingBody itself, which checks the length: `with body` reads its raw stream,
+            # and a connection that ends early would pass for the whole object.
             return body.read(), str(response.get("ContentType", ""))
+        except _BROKEN_OFF as error:
+            raise StorageUnavailable(f"reading {key} broke off: {error!r}") from None
+        finally:
+            body.close()
 
     def open(self, key: str) -> StoredObject | None:
-        try:
-            response = self.s3.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            if _missing(error):
-                return None
-            raise
-
+        response = self._get(key)
+        if response is None:
+            return None
         body = response["Body"]
         return StoredObject(
             content_type=str(response.get("ContentType", "")),
             size=int(response["ContentLength"]),
-            chunks=body.iter_chunks(CHUNK_BYTES),
+            chunks=_chunks(key, body.iter_chunks(CHUNK_BYTES)),
             close=body.close,
         )
+
+    def _get(self, key: str) -> dict[str, Any] | None:
+        """GetObject: None for a missing object; StorageUnavailable when S3 fails (throttling, 5xx)."""
+        try:
+            return dict(self.s3.get_object(Bucket=self.bucket, Key=key))
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise StorageUnavailable(f"S3 could not read {key}: {error}") from None
+        except BotoCoreError as error:
+            raise StorageUnavailable(f"S3 could not read {key}: {error}") from None
 
     def delete(self, key: str) -> None:
         self.s3.delete_object(Bucket=self.bucket, Key=key)

@@ -205,6 +205,10 @@ class FileUnavailable(Exception):
     """A file key this credential cannot attach: unknown, deleted, expired, foreign, unchecked."""
 
 
+class StorageUnavailable(Exception):
+    """The object store failed to answer, or broke off while an object was read: a retry may succeed."""
+
+
 @dataclass(frozen=True)
 class FileContent:
     """A cached file ready to attach: its base64 MIME body (encoded once), and its first bytes for checks."""

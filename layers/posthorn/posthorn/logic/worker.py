@@ -46,6 +46,7 @@ from posthorn.logic.ports import (
     MessageStore,
     QueuedBodyMissing,
     QueueItem,
+    StorageUnavailable,
     WorkQueue,
 )
 from posthorn.logic.raw_message import RawMessage
@@ -264,7 +265,7 @@ def _send(item: QueueItem, record: MessageRecord, context: WorkerContext) -> Acc
         context.messages.mark_failed(message_id, reason, prepared.deliverable)
         context.queue.finished(item)
         return "attachment_gone"
-    except (DeliveryUnavailable, QueuedBodyMissing) as failure:
+    except (DeliveryUnavailable, QueuedBodyMissing, StorageUnavailable) as failure:
         if item.receive_count >= context.max_receives:
             reason = f"not sent after {item.receive_count} attempts: {failure}"
             context.messages.mark_failed(message_id, reason, prepared.deliverable)
