@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from bench.report import Row, run
-from bench.services import local_ses, moto_server
-from bench.stack import BenchStack, start
+from bench.stack import BenchStack, served_stack
 
 FILE_BYTES = 5 * 1024 * 1024
 MESSAGES = 100
@@ -122,40 +119,22 @@ def in_process(target: Any, *args: Any) -> dict[str, Any]:
 def sqs_events(stack: BenchStack) -> list[dict[str, Any]]:
     from posthorn_local.queue_poller import sqs_event
 
-    arn = stack.session.client("sqs").get_queue_attributes(
-        QueueUrl=stack.ids["SendQueue"], AttributeNames=["QueueArn"]
-    )["Attributes"]["QueueArn"]
+    arn = stack.queue_arn()
     return [sqs_event(batch, arn, "us-east-1") for batch in stack.receive_all()]
 
 
 def main() -> list[Row]:
     from posthorn.logic.raw_message import encoded_size
 
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-        POWERTOOLS_SERVICE_NAME="posthorn",
-    )
-    with (
-        tempfile.TemporaryDirectory(prefix="posthorn-bench-") as directory,
-        local_ses(Path(directory), reply_delay=0.0) as ses,
-        moto_server() as endpoint,
-    ):
-        os.environ["AWS_ENDPOINT_URL"] = endpoint
-        stack = start(
-            smtp_port=ses.port,
-            ca_file=str(ses.ca_file),
-            username=ses.username,
-            password=ses.password,
-            SES_MAX_SEND_RATE="100000",
-            DEFAULT_RATE_LIMIT_PER_SECOND="100000",
-            # The local SES (aiosmtpd, line by line) takes seconds over a 7 MB DATA on this machine, where
-            # SES takes a fraction of one: patience, so that no transaction times out and is sent twice.
-            SES_SMTP_TIMEOUT_SECONDS="60",
-            WORKER_SEND_BUDGET_SECONDS="20",
-        )
+    with served_stack(
+        reply_delay=0.0,
+        SES_MAX_SEND_RATE="100000",
+        DEFAULT_RATE_LIMIT_PER_SECOND="100000",
+        # The local SES (aiosmtpd, line by line) takes seconds over a 7 MB DATA on this machine, where
+        # SES takes a fraction of one: patience, so that no transaction times out and is sent twice.
+        SES_SMTP_TIMEOUT_SECONDS="60",
+        WORKER_SEND_BUDGET_SECONDS="20",
+    ) as (stack, ses):
         from send_api import dependencies
 
         credential = dependencies.store().get_credential("ph_bench")

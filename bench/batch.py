@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from bench.report import Row, run
-from bench.stack import message, start
+from bench.stack import fake_aws_credentials, message, start
 
 MESSAGES = 500
 ROUNDS = int(os.environ.get("BENCH_BATCH_ROUNDS", "3"))
@@ -28,13 +28,7 @@ TARGET = 1.5
 
 
 def main() -> list[Row]:
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-        POWERTOOLS_SERVICE_NAME="posthorn",
-    )
+    fake_aws_credentials()
     os.environ.pop("AWS_ENDPOINT_URL", None)
     import boto3
     from moto import mock_aws

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.report import Row, run
+from bench.stack import fake_aws_credentials
 
 NOTIFICATIONS = 1000
 MESSAGES = 250
@@ -54,14 +55,9 @@ def notification(message_id: str, ses_id: str, kind: str, at: datetime) -> dict[
 
 
 def main() -> list[Row]:
+    fake_aws_credentials()
     os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="WARNING",
-        POWERTOOLS_METRICS_NAMESPACE="Bench",
-        POWERTOOLS_SERVICE_NAME="posthorn",
+        POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_LOG_LEVEL="WARNING", POWERTOOLS_METRICS_NAMESPACE="Bench"
     )
     import boto3
     from moto import mock_aws

@@ -9,7 +9,7 @@ are elsewhere): their work does not share the measured process's interpreter loc
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -58,22 +58,11 @@ def _serve_ses(commands: Connection, directory: str, username: str, password: st
 @contextmanager
 def local_ses(directory: Path, *, reply_delay: float) -> Iterator[SesProcess]:
     username, password = "AKIABENCHSMTPUSER", "bench-smtp-password"
-    ours, theirs = _SPAWN.Pipe()
-    process = _SPAWN.Process(
-        target=_serve_ses, args=(theirs, str(directory), username, password, reply_delay), daemon=True
-    )
-    process.start()
-    try:
-        if not ours.poll(60):
-            raise RuntimeError("the local SES did not start")
-        port, ca_file = ours.recv()
-        yield SesProcess(int(port), Path(ca_file), username, password, ours)
-        ours.send("stop")
-        process.join(timeout=10)
-    finally:
-        if process.is_alive():
-            process.kill()
-            process.join()
+    with _served("the local SES", _serve_ses, str(directory), username, password, reply_delay) as (
+        commands,
+        (port, ca_file),
+    ):
+        yield SesProcess(int(port), Path(ca_file), username, password, commands)
 
 
 def _serve_moto(commands: Connection) -> None:
@@ -92,14 +81,21 @@ def _serve_moto(commands: Connection) -> None:
 @contextmanager
 def moto_server() -> Iterator[str]:
     """The moto server's URL, for AWS_ENDPOINT_URL."""
+    with _served("the moto server", _serve_moto) as (_, (host, port)):
+        yield f"http://{host}:{port}"
+
+
+@contextmanager
+def _served(what: str, serve: Callable[..., None], *args: Any) -> Iterator[tuple[Connection, Any]]:
+    """`serve(commands, *args)` in a process of its own: the command pipe and the first thing it sends (where
+    it listens) once it is ready; told to stop afterwards, killed if it does not."""
     ours, theirs = _SPAWN.Pipe()
-    process = _SPAWN.Process(target=_serve_moto, args=(theirs,), daemon=True)
+    process = _SPAWN.Process(target=serve, args=(theirs, *args), daemon=True)
     process.start()
     try:
         if not ours.poll(60):
-            raise RuntimeError("the moto server did not start")
-        host, port = ours.recv()
-        yield f"http://{host}:{port}"
+            raise RuntimeError(f"{what} did not start")
+        yield ours, ours.recv()
         ours.send("stop")
         process.join(timeout=10)
     finally:

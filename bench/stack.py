@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from bench.services import SesProcess, local_ses, moto_server
 
 SENDER_KEY = "ph_bench.bench-secret-for-benchmarks-only-0123456789"
 DOMAIN = "example.com"
@@ -38,6 +44,12 @@ class BenchStack:
         status, _, raw = decode_response(lambda_handler(event, LambdaContext(function_name="send")))
         return status, json.loads(raw) if raw else None
 
+    def queue_arn(self, queue: str = "SendQueue") -> str:
+        attributes = self.session.client("sqs").get_queue_attributes(
+            QueueUrl=self.ids[queue], AttributeNames=["QueueArn"]
+        )
+        return str(attributes["Attributes"]["QueueArn"])
+
     def empty_queue(self, queue: str = "SendQueue") -> None:
         """Delete and create the queue again, as the template declares it (moto's SQS slows down with every
         message a queue holds, and only lets a queue be purged once a minute)."""
@@ -65,6 +77,38 @@ class BenchStack:
             if not received:
                 return batches
             batches.append(received)
+
+
+def fake_aws_credentials() -> None:
+    """Credentials and a region for moto (never a real account), and the service name Powertools logs."""
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        POWERTOOLS_SERVICE_NAME="posthorn",
+    )
+
+
+@contextmanager
+def served_stack(*, reply_delay: float, **settings: str) -> Iterator[tuple[BenchStack, SesProcess]]:
+    """The local SES and the moto server, each in a process of its own, and the stack provisioned into that
+    moto server (AWS_ENDPOINT_URL points at it)."""
+    fake_aws_credentials()
+    with (
+        tempfile.TemporaryDirectory(prefix="posthorn-bench-") as directory,
+        local_ses(Path(directory), reply_delay=reply_delay) as ses,
+        moto_server() as endpoint,
+    ):
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        stack = start(
+            smtp_port=ses.port,
+            ca_file=str(ses.ca_file),
+            username=ses.username,
+            password=ses.password,
+            **settings,
+        )
+        yield stack, ses
 
 
 def start(*, smtp_port: int, ca_file: str, username: str, password: str, **settings: str) -> BenchStack:

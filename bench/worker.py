@@ -35,16 +35,13 @@ import os
 import smtplib
 import ssl
 import statistics
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from bench.report import Row, run
-from bench.services import local_ses, moto_server
-from bench.stack import BenchStack, message, start
+from bench.stack import BenchStack, message, served_stack
 
 MESSAGES = 500
 CONNECTIONS = 8
@@ -238,35 +235,15 @@ def in_processes(target: Any, shares: list[tuple[Any, ...]]) -> tuple[float, lis
 def main() -> list[Row]:
     from posthorn_local.queue_poller import sqs_event
 
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-        POWERTOOLS_SERVICE_NAME="posthorn",
-    )
     ours_seconds: list[float] = []
     baseline_seconds: list[float] = []
     checks: list[dict[str, Any]] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="posthorn-bench-") as directory,
-        local_ses(Path(directory), reply_delay=REPLY_DELAY) as ses,
-        moto_server() as endpoint,
-    ):
-        os.environ["AWS_ENDPOINT_URL"] = endpoint
-        stack = start(
-            smtp_port=ses.port,
-            ca_file=str(ses.ca_file),
-            username=ses.username,
-            password=ses.password,
-            SES_MAX_SEND_RATE="100000",
-            DEFAULT_RATE_LIMIT_PER_SECOND="100000",
-        )
+    with served_stack(
+        reply_delay=REPLY_DELAY, SES_MAX_SEND_RATE="100000", DEFAULT_RATE_LIMIT_PER_SECOND="100000"
+    ) as (stack, ses):
         from posthorn.adapters.dynamodb import DynamoStore
 
-        arn = stack.session.client("sqs").get_queue_attributes(
-            QueueUrl=stack.ids["SendQueue"], AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        arn = stack.queue_arn()
         smtp = (ses.port, str(ses.ca_file), ses.username, ses.password)
 
         def shares(batches: list[list[dict[str, Any]]], with_records: bool) -> list[tuple[Any, ...]]:
