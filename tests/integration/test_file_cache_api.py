@@ -666,7 +666,7 @@ def test_file_storage_failing_on_send_is_503_and_nothing_is_sent(
     def slow_down(self: S3Objects, object_key: str) -> None:
         raise StorageUnavailable(f"S3 could not read {object_key}: SlowDown")
 
-    monkeypatch.setattr(S3Objects, "read", slow_down)
+    monkeypatch.setattr(S3Objects, "open", slow_down)
     response = send(api, key, [{"file_key": file_key}])
 
     assert_error(response, 503, "upstream_unavailable")

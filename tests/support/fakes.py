@@ -147,10 +147,6 @@ class FakeObjectStore:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.objects[key] = (data, content_type)
 
-    def read(self, key: str) -> tuple[bytes, str] | None:
-        self.reads += 1
-        return self.objects.get(key)
-
     def open(self, key: str) -> StoredObject | None:
         self.reads += 1
         if key not in self.objects:

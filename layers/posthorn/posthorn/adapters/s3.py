@@ -49,20 +49,6 @@ class S3Objects:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
-    def read(self, key: str) -> tuple[bytes, str] | None:
-        response = self._get(key)
-        if response is None:
-            return None
-        body = response["Body"]
-        try:
-            # Through StreamingBody itself, which checks the length: `with body` reads its raw stream,
-            # and a connection that ends early would pass for the whole object.
-            return body.read(), str(response.get("ContentType", ""))
-        except _BROKEN_OFF as error:
-            raise StorageUnavailable(f"reading {key} broke off: {error!r}") from None
-        finally:
-            body.close()
-
     def open(self, key: str) -> StoredObject | None:
         response = self._get(key)
         if response is None:

@@ -1,16 +1,17 @@
 """Cached files' base64 bodies, read from storage at most once per process while they stay cached.
 
 `ContentCache` is the bounded per-process cache the API's file cache (`logic/file_cache.py`) and the send
-worker share the shape of. `StoredFileBodies` is the send worker's side: a queued message names its cached
-attachments by `FileBody` (object and sha256), and the worker reads each object once, streaming it from
-storage into its base64 body (the object's bytes are never held whole beside their encoding).
+worker share the shape of, and `read_content` how both read a file: streamed from storage into its base64
+body, hashed on the way (the object's bytes are never held whole beside their encoding).
+`StoredFileBodies` is the send worker's side: a queued message names its cached attachments by `FileBody`
+(object and sha256), and the worker reads each object once.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from posthorn.logic.ports import FileContent, FileUnavailable, ObjectStore
 from posthorn.logic.raw_message import Base64Body, FileBody, encode_base64_chunks
@@ -69,31 +70,52 @@ class StoredFileBodies:
         cached = self.contents.get(ref.file_key, ref.sha256)
         if cached is not None:
             return cached.base64_body
-        stored = self.objects.open(ref.object_key)
-        if stored is None:
+        read = read_content(self.objects, ref.object_key)
+        if read is None:
             raise FileUnavailable(
                 f"{ref.file_key} is no longer stored (deleted or expired since it was queued)"
             )
-        digest = hashlib.sha256()
-        head = bytearray()
-        try:
-            body = encode_base64_chunks(_observed(stored.chunks, digest, head), stored.size)
-        except ValueError as short:
-            raise FileUnavailable(f"{ref.file_key} could not be read whole: {short}") from None
-        finally:
-            stored.close()
-        if digest.hexdigest() != ref.sha256:
+        content, _ = read
+        if content.sha256 != ref.sha256:
             raise FileUnavailable(f"{ref.file_key} holds other bytes than when the message was accepted")
-        self.contents.put(
-            ref.file_key, FileContent(base64_body=body, head=bytes(head), size=stored.size, sha256=ref.sha256)
-        )
-        return body
+        self.contents.put(ref.file_key, content)
+        return content.base64_body
 
 
-def _observed(chunks: Iterator[bytes], digest: hashlib._Hash, head: bytearray) -> Iterator[bytes]:
-    """The chunks as they are, hashed, and the first HEAD_BYTES of them kept in `head`."""
-    for chunk in chunks:
-        digest.update(chunk)
-        if len(head) < HEAD_BYTES:
-            head += chunk[: HEAD_BYTES - len(head)]
-        yield chunk
+def read_content(objects: ObjectStore, key: str) -> tuple[FileContent, str] | None:
+    """An object streamed into its base64 body (its bytes are never held whole beside their encoding), with
+    its sha256, first bytes and size, and the content type it was stored with; None when there is none."""
+    stored = objects.open(key)
+    if stored is None:
+        return None
+    seen = Observed()
+    try:
+        body = encode_base64_chunks(seen.watch(stored.chunks), stored.size)
+    except ValueError as short:
+        raise FileUnavailable(f"the stored file could not be read whole: {short}") from None
+    finally:
+        stored.close()
+    content = FileContent(base64_body=body, head=bytes(seen.head), size=seen.size, sha256=seen.sha256)
+    return content, stored.content_type
+
+
+class Observed:
+    """What went through `watch`: its sha256, its first HEAD_BYTES and its size."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self.head = bytearray()
+        self.size = 0
+
+    def watch(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """The chunks as they are."""
+        for chunk in chunks:
+            self._digest.update(chunk)
+            if len(self.head) < HEAD_BYTES:
+                self.head += chunk[: HEAD_BYTES - len(self.head)]
+            self.size += len(chunk)
+            yield chunk
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()

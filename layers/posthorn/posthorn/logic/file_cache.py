@@ -30,9 +30,8 @@ from posthorn.logic.attachments import (
     check_file_size,
     check_type,
 )
-from posthorn.logic.file_bodies import HEAD_BYTES, ContentCache
+from posthorn.logic.file_bodies import ContentCache, Observed, read_content
 from posthorn.logic.ports import Clock, FileContent, FileStore, FileUnavailable, ObjectStore
-from posthorn.logic.raw_message import encode_base64_body
 from posthorn.models.credentials import Credential
 from posthorn.models.files import FileRecord
 
@@ -190,24 +189,19 @@ class FileCache:
             cached = self.contents.get(record.file_key, record.sha256)
             if cached is not None:
                 return cached
-        stored = self.objects.read(record.object_key)
-        if stored is None:
+        read = read_content(self.objects, record.object_key)
+        if read is None:
             if record.status == "pending":
                 raise FileUnavailable("the presigned upload for this file_key has not arrived yet")
             raise FileUnavailable("the file is no longer stored")
-        data, content_type = stored
-        sha256 = hashlib.sha256(data).hexdigest()
+        content, content_type = read
         if record.status == "pending":
-            problem = self._upload_problem(record, content_type, data[:HEAD_BYTES], len(data))
-            record = self._settle(record, sha256, problem)
-        elif sha256 != record.sha256:
+            problem = self._upload_problem(record, content_type, content.head, content.size)
+            record = self._settle(record, content.sha256, problem)
+        elif content.sha256 != record.sha256:
             # A presigned URL stays valid for a while after its upload was checked: bytes PUT later are
             # never sent under the checked file's name.
             raise FileUnavailable("the stored bytes changed after the upload was checked")
-        content = FileContent(
-            base64_body=encode_base64_body(data), head=data[:HEAD_BYTES], size=len(data), sha256=sha256
-        )
-        del data
         self.contents.put(record.file_key, content)
         return content
 
@@ -242,22 +236,17 @@ class FileCache:
         stored = self.objects.open(record.object_key)
         if stored is None:
             return record
-        head = b""
-        digest = hashlib.sha256()
-        size = 0
+        seen = Observed()
         try:
             if stored.size != record.size:
                 problem: str | None = f"{stored.size} bytes arrived; the upload was created for {record.size}"
             else:
-                for chunk in stored.chunks:
-                    if len(head) < HEAD_BYTES:
-                        head += chunk[: HEAD_BYTES - len(head)]
-                    digest.update(chunk)
-                    size += len(chunk)
-                problem = self._upload_problem(record, stored.content_type, head, size)
+                for _ in seen.watch(stored.chunks):
+                    pass
+                problem = self._upload_problem(record, stored.content_type, bytes(seen.head), seen.size)
         finally:
             stored.close()
         try:
-            return self._settle(record, digest.hexdigest(), problem)
+            return self._settle(record, seen.sha256, problem)
         except FileUnavailable:
             return self.files.get_file(record.file_key) or record
