@@ -61,7 +61,7 @@ class Stack:
 def moto_stack(local_ses: LocalSes, tls: TlsMaterial, patch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """moto in-process with the template's resources, the functions' environment pointing at it and at the
     local SES, and the functions' caches reset on the way in and out."""
-    from posthorn_local.stack import reset_function_caches
+    from posthorn import wiring
 
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         patch.delenv(name, raising=False)
@@ -91,9 +91,9 @@ def moto_stack(local_ses: LocalSes, tls: TlsMaterial, patch: pytest.MonkeyPatch)
         )
         for name, value in env.items():
             patch.setenv(name, value)
-        reset_function_caches()
+        wiring.reset()
         yield Stack(ids=ids, env=env, session=session)
-        reset_function_caches()
+        wiring.reset()
 
 
 @pytest.fixture
@@ -105,13 +105,13 @@ def stack(local_ses: LocalSes, tls: TlsMaterial, monkeypatch: pytest.MonkeyPatch
 @pytest.fixture
 def admin(stack: Stack) -> str:
     """Seed the first admin credential the way a fresh stack gets one; return its api_key."""
+    from posthorn import wiring
     from posthorn.logic.credentials import seed_credential
     from posthorn.models.credentials import Permission
-    from send_api import dependencies
 
     seed_credential(
-        dependencies.store(),
-        dependencies.pepper(),
+        wiring.credentials(),
+        wiring.pepper(),
         ADMIN_KEY,
         name="admin",
         permissions=[Permission.ADMIN],

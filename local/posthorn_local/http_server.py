@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from posthorn.adapters.dynamodb import DynamoStore
+from posthorn import wiring
+from posthorn.adapters.dynamodb.messages import MessageRepository
 from posthorn_local import outbox_view
 from posthorn_local.apigw import LambdaContext, build_event, decode_response, match_route
 from posthorn_local.ses_events_publisher import EventsPublisher, click_event, open_event
@@ -110,9 +111,6 @@ class LocalServices:
     outbox: Outbox
     publisher: EventsPublisher
     events_function: LambdaFunction
-    # Where the page reads Posthorn messages; None: the table named by TABLE_NAME, which the local stack
-    # sets in this process for the functions.
-    store: DynamoStore | None = None
 
 
 IndexPage = Callable[[LocalServices], str]
@@ -197,7 +195,6 @@ class LocalHttpServer(ThreadingHTTPServer):
         self.functions = functions
         self.services = services
         self.index_page = index_page
-        self._store_lock = threading.Lock()
         self._local_routes: list[tuple[str, re.Pattern[str], str, Callable[..., Response]]] = [
             ("GET", re.compile(r"/_local/?"), "/_local/", self._index),
             ("GET", re.compile(r"/_local/outbox"), "/_local/outbox", self._outbox),
@@ -338,11 +335,9 @@ class LocalHttpServer(ThreadingHTTPServer):
         }
         return 200, headers, found.data
 
-    def _store(self) -> DynamoStore | None:
-        with self._store_lock:
-            if self.services.store is None and os.environ.get("TABLE_NAME"):
-                self.services.store = DynamoStore(os.environ["TABLE_NAME"])
-            return self.services.store
+    def _store(self) -> MessageRepository | None:
+        """Where the page reads Posthorn messages: the table the local stack gives the functions."""
+        return wiring.messages() if os.environ.get("TABLE_NAME") else None
 
     def _events(self, body: bytes) -> Response:
         return _json(200, {"events": [p.to_json() for p in self.services.publisher.published()]})

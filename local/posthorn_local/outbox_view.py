@@ -19,7 +19,7 @@ from email.parser import BytesParser
 from html.parser import HTMLParser
 from typing import Any, cast
 
-from posthorn.adapters.dynamodb import DynamoStore
+from posthorn.adapters.dynamodb.messages import MessageRepository
 from posthorn.logic.notifications import POSTHORN_MESSAGE_ID_TAG
 from posthorn.models.messages import MessageView
 from posthorn_local.ses_events_publisher import parse_message_tags
@@ -207,7 +207,7 @@ def message_view(message: OutboxMessage) -> dict[str, Any]:
     }
 
 
-def record_view(store: DynamoStore, message_id: str) -> dict[str, Any] | None:
+def record_view(store: MessageRepository, message_id: str) -> dict[str, Any] | None:
     """The Posthorn message as `GET /v1/messages/{id}` answers it, or None. Events are oldest first, and in
     lifecycle order within one millisecond (a Send before its Delivery)."""
     found = store.get_message(message_id)
@@ -218,7 +218,7 @@ def record_view(store: DynamoStore, message_id: str) -> dict[str, Any] | None:
     return view.model_dump(mode="json")
 
 
-def statuses(store: DynamoStore, message_ids: list[str]) -> dict[str, str]:
+def statuses(store: MessageRepository, message_ids: list[str]) -> dict[str, str]:
     """Each known Posthorn message's status."""
     return store.message_statuses(message_ids)
 

@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from posthorn import wiring
 from posthorn_local import template
 from posthorn_local.http_server import LambdaFunction, LocalHttpServer, LocalServices, serve
 from posthorn_local.provision import LocalSmtpSecret, environment, provision
@@ -67,17 +68,6 @@ class _Environment:
             else:
                 os.environ[name] = value
         self._saved.clear()
-
-
-def reset_function_caches() -> None:
-    """Forget the functions' cached adapters, settings and boto3 clients (they hold endpoints and names)."""
-    from send_api import dependencies
-    from send_worker import handler as worker
-    from ses_events import handler
-
-    dependencies.reset()
-    handler.reset()
-    worker.reset()
 
 
 class LocalStack:
@@ -178,7 +168,7 @@ class LocalStack:
         self.moto_url = f"http://{moto_host}:{moto_port}"
 
         env = _Environment()
-        cleanup.callback(reset_function_caches)
+        cleanup.callback(wiring.reset)
         cleanup.callback(env.restore)
         env.set(
             {
@@ -229,7 +219,7 @@ class LocalStack:
 
         self.function_environment = self._function_environment(ses.port, tls.ca_file)
         env.set(self.function_environment)
-        reset_function_caches()
+        wiring.reset()
         self._seed_admin()
 
         # The send worker as Lambda's SQS event source runs it: up to MaximumConcurrency instances at once
@@ -281,13 +271,12 @@ class LocalStack:
         from posthorn.logic.credentials import api_key, seed_credential
         from posthorn.logic.ids import new_secret, new_username
         from posthorn.models.credentials import Permission
-        from send_api import dependencies
 
         if self.admin_key is None:
             self.admin_key = api_key(new_username(), new_secret())
         seed_credential(
-            dependencies.store(),
-            dependencies.pepper(),
+            wiring.credentials(),
+            wiring.pepper(),
             self.admin_key,
             name="local admin",
             permissions=[Permission.ADMIN],

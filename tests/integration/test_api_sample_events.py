@@ -24,13 +24,13 @@ def load(name: str) -> dict[str, Any]:
 @pytest.fixture
 def sample_credential(api: ApiClient, admin: str) -> None:
     """The credential the sample events carry, allowed to send for example.com."""
+    from posthorn import wiring
     from posthorn.logic.credentials import seed_credential
-    from send_api import dependencies
 
     assert api.post("/v1/domains", {"domain": "example.com"}, api_key=admin).status == 201
     seed_credential(
-        dependencies.store(),
-        dependencies.pepper(),
+        wiring.credentials(),
+        wiring.pepper(),
         SAMPLE_API_KEY,
         name="sample",
         permissions=[Permission.SEND, Permission.READ, Permission.ADMIN],

@@ -158,9 +158,9 @@ def test_send_from_a_domain_not_on_the_credential_is_403(api: ApiClient, admin: 
 def test_send_from_a_pending_domain_is_403_domain_not_verified(
     api: ApiClient, admin: str, local_ses: LocalSes
 ) -> None:
-    from send_api import dependencies
+    from posthorn import wiring
 
-    dependencies.store().put_domain(
+    wiring.domains().put_domain(
         DomainRecord(
             domain="pending.example",
             status=DomainStatus.PENDING,

@@ -11,10 +11,10 @@ from tests.support.api import ApiClient
 
 @pytest.fixture
 def deployed(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
-    from posthorn_local.stack import reset_function_caches
+    from posthorn import wiring
 
     monkeypatch.setenv("AUTO_VERIFY_DOMAINS", "false")
-    reset_function_caches()
+    wiring.reset()
     return stack
 
 

@@ -33,19 +33,19 @@ def invoke(event: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def events_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
-    from ses_events import handler
+    from posthorn import wiring
 
     monkeypatch.setenv("EVENTS_DEAD_LETTER_QUEUE_URL", stack.ids["EventsDeadLetterQueue"])
-    handler.reset()
+    wiring.reset()
     return stack
 
 
 @pytest.fixture
 def sent_message(events_env: Stack) -> str:
     """The message the fixtures speak of, as the send path leaves it: stored, then sent with SES's id."""
-    from send_api import dependencies
+    from posthorn import wiring
 
-    store = dependencies.store()
+    store = wiring.messages()
     store.create_message(
         MessageRecord(
             message_id=MESSAGE_ID,
@@ -63,9 +63,9 @@ def sent_message(events_env: Stack) -> str:
 
 
 def message() -> tuple[MessageRecord, list[dict[str, Any]]]:
-    from send_api import dependencies
+    from posthorn import wiring
 
-    found = dependencies.store().get_message(MESSAGE_ID)
+    found = wiring.messages().get_message(MESSAGE_ID)
     assert found is not None
     return found
 
@@ -118,22 +118,22 @@ def test_bounce_details_reach_the_api(sent_message: str, api: ApiClient, sender_
 
 
 def test_permanent_bounce_suppresses_and_transient_does_not(sent_message: str) -> None:
-    from send_api import dependencies
+    from posthorn import wiring
 
     invoke(fixture("sns_event_bounce_transient"))
-    assert dependencies.store().get_suppression("example.com", RECIPIENT) is None
+    assert wiring.suppressions().get_suppression("example.com", RECIPIENT) is None
     invoke(fixture("sns_event_bounce_permanent"))
-    suppression = dependencies.store().get_suppression("example.com", RECIPIENT)
+    suppression = wiring.suppressions().get_suppression("example.com", RECIPIENT)
     assert suppression is not None
     assert suppression.reason == "bounce"
     assert suppression.source_message_id == MESSAGE_ID
 
 
 def test_complaint_suppresses_with_reason_complaint(sent_message: str) -> None:
-    from send_api import dependencies
+    from posthorn import wiring
 
     invoke(fixture("sns_notification_complaint"))
-    suppression = dependencies.store().get_suppression("example.com", RECIPIENT)
+    suppression = wiring.suppressions().get_suppression("example.com", RECIPIENT)
     assert suppression is not None
     assert suppression.reason == "complaint"
 
@@ -228,8 +228,8 @@ def test_malformed_record_without_dead_letter_queue_fails_the_invocation(
     from ses_events.handler import UnprocessableRecords
 
     monkeypatch.delenv("EVENTS_DEAD_LETTER_QUEUE_URL")
-    from ses_events import handler
+    from posthorn import wiring
 
-    handler.reset()
+    wiring.reset()
     with pytest.raises(UnprocessableRecords):
         invoke(fixture("sns_malformed"))

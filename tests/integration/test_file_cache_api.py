@@ -48,11 +48,11 @@ def api(stack: Stack) -> ApiClient:
 
 @pytest.fixture(scope="module")
 def admin(stack: Stack) -> str:
+    from posthorn import wiring
     from posthorn.logic.credentials import seed_credential
     from posthorn.models.credentials import Permission
-    from send_api import dependencies
 
-    store, pepper, now = dependencies.store(), dependencies.pepper(), datetime.now(UTC)
+    store, pepper, now = wiring.credentials(), wiring.pepper(), datetime.now(UTC)
     seed_credential(
         store, pepper, ADMIN_KEY, name="admin", permissions=[Permission.ADMIN], domains=[], now=now
     )
@@ -658,7 +658,7 @@ def test_file_storage_failing_on_send_is_503_and_nothing_is_sent(
 ) -> None:
     from posthorn.adapters.s3 import S3Objects
     from posthorn.logic.ports import StorageUnavailable
-    from send_api.dependencies import file_cache
+    from posthorn.wiring import file_cache
 
     file_key = uploaded(api, key, PDF, "report.pdf", "application/pdf")
     file_cache().contents.discard(file_key)  # not read yet by this instance: S3 must be asked

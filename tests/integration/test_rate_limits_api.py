@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from posthorn.adapters.dynamodb import DynamoStore
+from posthorn.adapters.dynamodb.rate_limits import RateRepository
+from posthorn.adapters.dynamodb.table import Table
 from posthorn.logic.rate_limits import take
 from tests.conftest import SENDER_DOMAIN, Stack
 from tests.support.api import ApiClient
@@ -30,11 +31,11 @@ class ManualClock:
 
 
 @pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
-    from send_api import dependencies
+def clock(stack: Stack) -> ManualClock:
+    from posthorn import wiring
 
     manual = ManualClock()
-    monkeypatch.setattr(dependencies, "clock", manual)
+    wiring.override(wiring.clock, manual)
     return manual
 
 
@@ -78,12 +79,13 @@ def test_over_the_credentials_rate_is_429_with_retry_after_and_ratelimit_headers
 
 
 def test_the_default_rate_applies_to_a_credential_without_one(
-    api: ApiClient, admin: str, monkeypatch: pytest.MonkeyPatch
+    api: ApiClient, admin: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from posthorn_local.stack import reset_function_caches
+    from posthorn import wiring
 
     monkeypatch.setenv("DEFAULT_RATE_LIMIT_PER_SECOND", "3")
-    reset_function_caches()
+    wiring.reset()
+    wiring.override(wiring.clock, clock)
     key = credential(api, admin, rate=None)
     answers = [api.post("/v1/email", message(), api_key=key).status for _ in range(4)]
     assert answers == [200, 200, 200, 429]
@@ -138,7 +140,7 @@ def test_one_bucket_is_shared_by_every_instance(stack: Stack) -> None:
     """Four "instances" (each its own store and client) take turns on one credential's bucket. (DynamoDB's
     conditional writes make this hold under real concurrency too; moto does not serialize them.)"""
     now = 1_790_000_000 * SECOND
-    instances = [DynamoStore(stack.table, stack.session.client("dynamodb")) for _ in range(4)]
+    instances = [RateRepository(Table(stack.table, stack.session.client("dynamodb"))) for _ in range(4)]
     admitted = [
         take(instances[turn % 4], "credential#shared", rate=20, count=1, now_us=now).allowed
         for turn in range(40)

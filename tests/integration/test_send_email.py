@@ -39,11 +39,11 @@ def stack(local_ses: LocalSes, tls: TlsMaterial) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def admin(stack: Stack) -> str:
+    from posthorn import wiring
     from posthorn.logic.credentials import seed_credential
     from posthorn.models.credentials import Permission
-    from send_api import dependencies
 
-    store, pepper, now = dependencies.store(), dependencies.pepper(), datetime.now(UTC)
+    store, pepper, now = wiring.credentials(), wiring.pepper(), datetime.now(UTC)
     seed_credential(
         store, pepper, ADMIN_KEY, name="admin", permissions=[Permission.ADMIN], domains=[], now=now
     )

@@ -38,7 +38,7 @@ def message(index: int = 0, **overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def worker(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueuePoller]:
     """The send worker behind SendQueue: fast pace, no backoff wait, a short SMTP budget per attempt."""
-    from posthorn_local.stack import reset_function_caches
+    from posthorn import wiring
 
     for name, value in {
         "SES_MAX_SEND_RATE": "1000",
@@ -46,7 +46,7 @@ def worker(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueuePolle
         "WORKER_SEND_BUDGET_SECONDS": "0.5",
     }.items():
         monkeypatch.setenv(name, value)
-    reset_function_caches()
+    wiring.reset()
 
     def invoke(event: dict[str, Any]) -> Any:
         from send_worker.handler import lambda_handler
@@ -54,7 +54,7 @@ def worker(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueuePolle
         return lambda_handler(event, LambdaContext(function_name="send-worker"))
 
     yield QueuePoller(stack.session.client("sqs"), stack.ids["SendQueue"], invoke, wait_seconds=0)
-    reset_function_caches()
+    wiring.reset()
 
 
 def posthorn_ids(ses: LocalSes) -> Counter[str]:
@@ -373,11 +373,11 @@ def test_a_message_another_worker_is_sending_is_deferred_not_sent(
 ) -> None:
     import time
 
-    from send_api import dependencies
+    from posthorn import wiring
 
     response = api.post(BATCH, {"messages": [message()]}, api_key=sender_key)
     message_id = response.json["results"][0]["message_id"]
-    claim = dependencies.store().claim_for_sending(message_id, now=time.time(), lease_seconds=60)
+    claim = wiring.messages().claim_for_sending(message_id, now=time.time(), lease_seconds=60)
     assert claim.state == "claimed"
     assert worker.poll_once() == 1
     assert len(local_ses.outbox) == 0

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from posthorn.adapters.ses_smtp import SesSmtpTransport, SmtpSettings
-from posthorn.logic.ports import DeliveryRejected, DeliveryUnavailable
+from posthorn.errors import DeliveryRejected, DeliveryUnavailable
 from posthorn.logic.raw_message import RawMessage, encode_base64_body
 from posthorn_local.ses_smtp_server import FaultPlan, LocalSes
 from posthorn_local.tls import TlsMaterial
@@ -66,9 +66,9 @@ def harness(local_ses: LocalSes, tls: TlsMaterial) -> Iterator[Harness]:
 # --- the transport on its own ------------------------------------------------------------------------
 def stored_status(message_id: str) -> str:
     """The message status as the store reports it (derived from the recipients' statuses)."""
-    from send_api import dependencies
+    from posthorn import wiring
 
-    record = dependencies.store().get_message_record(message_id)
+    record = wiring.messages().get_message_record(message_id)
     assert record is not None
     return record.status
 
@@ -350,20 +350,20 @@ def test_554_is_502_and_the_message_is_recorded_failed(
 def test_two_api_sends_in_a_row_open_one_connection(
     api: ApiClient, sender_key: str, local_ses: LocalSes
 ) -> None:
-    from send_api import dependencies
+    from posthorn import wiring
 
     for _ in range(2):
         assert api.post("/v1/email", MESSAGE, api_key=sender_key).status == 200
-    assert dependencies.transport().connections_opened == 1
+    assert wiring.transport().connections_opened == 1
     assert len(local_ses.outbox) == 2
 
 
 def test_api_replaces_a_connection_idle_longer_than_max_idle(
     api: ApiClient, sender_key: str, local_ses: LocalSes
 ) -> None:
-    from send_api import dependencies
+    from posthorn import wiring
 
-    transport = dependencies.transport()
+    transport = wiring.transport()
     transport.max_idle = 0.0
     for _ in range(2):
         assert api.post("/v1/email", MESSAGE, api_key=sender_key).status == 200

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from posthorn.logic.idempotency import IdempotencyRecord, StoredResponse
-from posthorn.logic.ports import StoredObject
 from posthorn.models.credentials import Credential, CredentialStatus
 from posthorn.models.files import FileRecord, FileStatus
+from posthorn.ports import IdempotencyRecord, StoredObject, StoredResponse
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
 import pytest
@@ -35,11 +34,7 @@ def waiting_count(session: Any, queue_url: str) -> int:
 
 def make_queue_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     """The API's send queue points at a queue that does not exist: every enqueue fails."""
+    from posthorn import wiring
     from posthorn.adapters.send_queue import SqsSendQueue
-    from send_api import dependencies
 
-    @cache
-    def unreachable() -> SqsSendQueue:
-        return SqsSendQueue(MISSING_QUEUE_URL, dependencies.settings().bucket_name)
-
-    monkeypatch.setattr(dependencies, "send_queue", unreachable)
+    wiring.override(wiring.send_queue, SqsSendQueue(MISSING_QUEUE_URL, wiring.settings().bucket_name))

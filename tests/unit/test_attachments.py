@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from posthorn.errors import PayloadTooLarge, ValidationFailed
+from posthorn.errors import FileUnavailable, PayloadTooLarge, ValidationFailed
 from posthorn.logic.attachments import (
     MAX_FILE_BYTES,
     FileProblem,
@@ -24,17 +24,17 @@ from posthorn.logic.attachments import (
 )
 from posthorn.logic.mime import (
     MAX_MESSAGE_BYTES,
-    Envelope,
     Mailbox,
+    MessageContent,
     MimePart,
     build_message,
 )
-from posthorn.logic.ports import FileContent, FileUnavailable
 from posthorn.logic.raw_message import encode_base64_body
 from posthorn.logic.raw_message import encoded_size as mime_encoded_size
 from posthorn.models.credentials import Credential, CredentialStatus, Permission
 from posthorn.models.email import Attachment
 from posthorn.models.files import FileRecord, UploadFileRequest
+from posthorn.ports import FileContent
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(40)
 PDF = b"%PDF-1.7\n" + bytes(40)
@@ -178,11 +178,11 @@ def test_estimate_is_never_below_the_built_message() -> None:
     text, html = "Grüße " * 5000, "<p>Grüße</p>" * 3000
     sizes = [0, 1, 57, 100_000, 333_333]
     parts = [MimePart(f"f{size}.bin", "application/octet-stream", os.urandom(size)) for size in sizes]
-    envelope = Envelope(
+    content = MessageContent(
         message_id="m", sender=Mailbox("a@example.com"), to=[Mailbox("b@example.net")], cc=[], subject="s",
         date=NOW, text=text, html=html, attachments=parts,
     )  # fmt: skip
-    built = len(build_message(envelope))
+    built = len(build_message(content))
     estimate = estimated_message_size(len(text.encode()) + len(html.encode()), sizes)
     assert built <= estimate < built + 32 * 1024
 

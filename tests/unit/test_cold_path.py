@@ -45,7 +45,7 @@ def test_the_api_imports_neither_the_openapi_models_nor_ses_notifications_nor_th
     assert "aws_lambda_powertools.event_handler.openapi.models" not in modules  # only GET /v1/docs
     assert "posthorn.models.ses_notifications" not in modules
     assert "posthorn.logic.notifications" not in modules
-    assert "posthorn.logic.worker" not in modules
+    assert "posthorn.logic.queue_drain" not in modules
 
 
 def test_the_worker_does_not_import_the_mime_builder() -> None:

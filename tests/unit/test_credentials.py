@@ -18,6 +18,7 @@ from posthorn.logic.credentials import (
     seed_credential,
 )
 from posthorn.models.credentials import CreateCredentialRequest, CredentialStatus, Permission
+from send_api.errors import http_status
 from tests.support.fakes import FakeCredentialStore
 
 PEPPER = b"pepper-for-tests"
@@ -143,7 +144,7 @@ def test_suspended_credential_is_credential_suspended(store: FakeCredentialStore
     store.set_credential_status("ph_user", CredentialStatus.SUSPENDED)
     with pytest.raises(CredentialSuspended) as caught:
         authenticate(f"Bearer {KEY}", store, PEPPER)
-    assert (caught.value.status, caught.value.code) == (403, "credential_suspended")
+    assert (http_status(caught.value), caught.value.code) == (403, "credential_suspended")
 
 
 def test_suspended_credential_with_wrong_secret_is_unauthorized(store: FakeCredentialStore) -> None:
@@ -157,7 +158,7 @@ def test_missing_permission_is_forbidden(store: FakeCredentialStore) -> None:
     require(credential, Permission.SEND)
     with pytest.raises(Forbidden) as caught:
         require(credential, Permission.ADMIN)
-    assert (caught.value.status, caught.value.code) == (403, "forbidden")
+    assert (http_status(caught.value), caught.value.code) == (403, "forbidden")
 
 
 def test_owns_domain_is_case_insensitive(store: FakeCredentialStore) -> None:

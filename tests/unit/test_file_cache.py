@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from posthorn.errors import NotFound, PayloadTooLarge, ValidationFailed
+from posthorn.errors import FileUnavailable, NotFound, PayloadTooLarge, ValidationFailed
 from posthorn.logic.file_cache import FILE_KEY, ContentCache, FileCache, new_file_key
-from posthorn.logic.ports import FileContent, FileUnavailable
 from posthorn.logic.raw_message import encode_base64_body
 from posthorn.models.credentials import Credential, CredentialStatus, Permission
+from posthorn.ports import FileContent
 from tests.support.fakes import FakeFileStore, FakeObjectStore, FixedClock
 
 PDF = b"%PDF-1.7\n" + bytes(range(256))

@@ -10,12 +10,12 @@ from posthorn.errors import IdempotencyConflict, ValidationFailed
 from posthorn.logic.idempotency import (
     LEASE_SECONDS,
     MAX_KEY_LENGTH,
-    StoredResponse,
     begin,
     fingerprint,
     scope_key,
     should_remember,
 )
+from posthorn.ports import StoredResponse
 from tests.support.fakes import FakeIdempotencyStore
 
 TTL = 24 * 3600

@@ -10,12 +10,13 @@ from typing import Any, cast
 
 import pytest
 
-from posthorn.logic.mime import Envelope, Mailbox, MimePart, build_message
+from posthorn.logic.mime import Mailbox, MessageContent, MimePart, build_message
+from posthorn.logic.ses_stamp import SesStamp
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def envelope(**overrides: Any) -> Envelope:
+def message_content(**overrides: Any) -> MessageContent:
     values: dict[str, Any] = {
         "message_id": "msg_01TEST",
         "sender": Mailbox("hello@example.com", "Your App"),
@@ -27,7 +28,7 @@ def envelope(**overrides: Any) -> Envelope:
         "html": None,
     }
     values.update(overrides)
-    return Envelope(**values)
+    return MessageContent(**values)
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -41,7 +42,7 @@ def content(part: EmailMessage) -> Any:
 
 
 def build(**overrides: Any) -> tuple[bytes, EmailMessage]:
-    raw = build_message(envelope(**overrides)).as_bytes()
+    raw = build_message(message_content(**overrides)).as_bytes()
     return raw, parse(raw)
 
 
@@ -101,9 +102,7 @@ def test_custom_headers_are_written() -> None:
 
 
 def test_ses_message_tags_carry_the_message_id_and_the_tags() -> None:
-    _, message = build(
-        ses_tags={"posthorn_message_id": "msg_01TEST", "welcome": "true", "onboarding": "true"}
-    )
+    _, message = build(stamp=SesStamp("msg_01TEST", tags=("welcome", "onboarding")))
     # Folded after the colon when long; unfolding leaves the leading space, which SES ignores.
     assert (
         message["X-SES-MESSAGE-TAGS"].strip()
@@ -112,8 +111,8 @@ def test_ses_message_tags_carry_the_message_id_and_the_tags() -> None:
 
 
 def test_configuration_set_header_only_when_given() -> None:
-    _, with_set = build(configuration_set="posthorn-opens")
-    _, without = build(configuration_set=None)
+    _, with_set = build(stamp=SesStamp("msg_01TEST", configuration_set="posthorn-opens"))
+    _, without = build(stamp=SesStamp("msg_01TEST", configuration_set=None))
     assert with_set["X-SES-CONFIGURATION-SET"] == "posthorn-opens"
     assert without["X-SES-CONFIGURATION-SET"] is None
 

@@ -6,8 +6,9 @@ import base64
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from posthorn.adapters.dynamodb import DynamoStore
-from posthorn.logic.mime import Envelope, Mailbox, MimePart, build_message
+from posthorn.adapters.dynamodb.messages import MessageRepository
+from posthorn.logic.mime import Mailbox, MessageContent, MimePart, build_message
+from posthorn.logic.ses_stamp import SesStamp
 from posthorn.models.messages import MessageRecord, RecipientState
 from posthorn_local import outbox_view
 from posthorn_local.ses_smtp_server import OutboxMessage
@@ -31,14 +32,14 @@ def outbox_message(**overrides: Any) -> OutboxMessage:
         "date": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         "text": "Hello, see https://example.com/text.",
         "html": HTML,
-        "ses_tags": {"posthorn_message_id": "msg_01TEST"},
+        "stamp": SesStamp("msg_01TEST"),
         "attachments": [
             MimePart(name="logo.png", data=PNG, content_type="image/png", content_id="logo@x"),
             MimePart(name="report.pdf", data=b"%PDF-1.4", content_type="application/pdf"),
         ],
     }
     values.update(overrides)
-    raw = build_message(Envelope(**values)).as_bytes()
+    raw = build_message(MessageContent(**values)).as_bytes()
     return OutboxMessage.create("hello@example.com", ("user@example.net", "hidden@example.org"), raw)
 
 
@@ -91,7 +92,7 @@ def test_unusual_media_types_download_as_octet_stream() -> None:
 
 
 def test_text_only_message_has_no_html() -> None:
-    view = outbox_view.message_view(outbox_message(html=None, attachments=[], ses_tags={}))
+    view = outbox_view.message_view(outbox_message(html=None, attachments=[], stamp=None))
     assert view["html"] is None
     assert view["html_preview"] is None
     assert view["attachments"] == []
@@ -135,7 +136,7 @@ def test_timeline_puts_events_of_one_millisecond_in_lifecycle_order() -> None:
             ]
             return record, events
 
-    view = outbox_view.record_view(cast(DynamoStore, Store()), "msg_01TEST")
+    view = outbox_view.record_view(cast(MessageRepository, Store()), "msg_01TEST")
     assert view is not None
     assert [e["type"] for e in view["events"]] == ["send", "delivery", "click"]
     assert view["recipients"] == [{"email": "a@example.net", "type": "to", "status": "clicked"}]

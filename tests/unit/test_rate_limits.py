@@ -6,6 +6,7 @@ import pytest
 
 from posthorn.errors import RateLimited
 from posthorn.logic.rate_limits import enforce, reserve_slots, take
+from send_api.errors import http_status
 from tests.support.fakes import FakeRateStore
 
 SECOND = 1_000_000
@@ -67,7 +68,7 @@ def test_enforce_raises_rate_limited_with_retry_after_and_ratelimit_headers() ->
     enforce(store, "ph_user", rate=1, count=1, now_us=NOW)
     with pytest.raises(RateLimited) as raised:
         enforce(store, "ph_user", rate=1, count=1, now_us=NOW)
-    assert raised.value.status == 429
+    assert http_status(raised.value) == 429
     assert raised.value.code == "rate_limited"
     assert raised.value.headers == {
         "Retry-After": "1",

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from posthorn.errors import FileUnavailable
 from posthorn.logic.file_bodies import ContentCache, StoredFileBodies
-from posthorn.logic.mime import Envelope, Mailbox, MimePart, build_message
-from posthorn.logic.ports import FileUnavailable
+from posthorn.logic.mime import Mailbox, MessageContent, MimePart, build_message
 from posthorn.logic.raw_message import (
     FileBody,
     RawMessage,
@@ -51,7 +51,7 @@ def test_a_stream_shorter_or_longer_than_announced_is_refused() -> None:
 
 def test_a_built_message_holds_the_cached_body_itself_and_knows_which_file_it_is() -> None:
     body = encode_base64_body(DATA)
-    envelope = Envelope(
+    content = MessageContent(
         message_id="m1", sender=Mailbox("a@example.com"), to=[Mailbox("b@example.net")], cc=[],
         subject="Report", date=datetime(2026, 1, 1, tzinfo=UTC), text="See attached", html=None,
         attachments=[
@@ -59,7 +59,7 @@ def test_a_built_message_holds_the_cached_body_itself_and_knows_which_file_it_is
             MimePart("note.txt", "text/plain", b"inline bytes"),
         ],
     )  # fmt: skip
-    raw = build_message(envelope)
+    raw = build_message(content)
 
     [(index, ref)] = raw.files.items()
     assert ref == FILE

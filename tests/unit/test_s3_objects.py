@@ -12,7 +12,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from posthorn.adapters.s3 import S3Objects
-from posthorn.logic.ports import StorageUnavailable
+from posthorn.errors import StorageUnavailable
 
 BUCKET = "files"
 KEY = "files/ph_owner/abc"

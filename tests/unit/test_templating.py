@@ -6,6 +6,7 @@ import pytest
 
 from posthorn.errors import MissingTemplateData, ValidationFailed
 from posthorn.logic.templating import placeholders, render_fields
+from send_api.errors import http_status
 
 HTML = {"body_html"}
 
@@ -44,7 +45,7 @@ def test_missing_value_names_the_placeholder_and_where_it_is_used() -> None:
     with pytest.raises(MissingTemplateData) as caught:
         render_fields(fields("Hi {first_name}", "Order {order_id}"), {"first_name": "J"}, html_fields=HTML)
     assert caught.value.code == "missing_template_data"
-    assert caught.value.status == 422
+    assert http_status(caught.value) == 422
     assert "order_id" in caught.value.message
     assert caught.value.details == [
         {"field": "template_data.order_id", "message": "no value for {order_id} used in body_text"}

@@ -1,5 +1,5 @@
-"""The send worker's decisions (logic/worker.py) with in-memory fakes: what is sent, retried, deferred, given
-up, and what is never sent twice."""
+"""The send worker's decisions (logic/queue_drain.py) with in-memory fakes: what is sent, retried,
+deferred, given up, and what is never sent twice."""
 
 from __future__ import annotations
 
@@ -12,17 +12,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from posthorn.logic.ports import (
-    DeliveryReceipt,
-    DeliveryRejected,
-    DeliveryUnavailable,
-    FileUnavailable,
-    SendClaim,
-    StorageUnavailable,
-)
+from posthorn.errors import DeliveryRejected, DeliveryUnavailable, FileUnavailable, StorageUnavailable
+from posthorn.logic.queue_drain import DrainContext, backoff_seconds, drain
 from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
-from posthorn.logic.worker import QueueItem, WorkerContext, backoff_seconds, drain
 from posthorn.models.messages import MessageRecord, RecipientState
+from posthorn.ports import DeliveryReceipt, QueueItem, SendClaim
 
 
 def record(message_id: str, status: str = "queued") -> MessageRecord:
@@ -146,9 +140,10 @@ def context(
     *,
     time_left: float = 25.0,
     attachments: Attachments | None = None,
-) -> WorkerContext:
-    return WorkerContext(
+) -> DrainContext:
+    return DrainContext(
         messages=store,
+        suppressions=store,
         transport=transport,
         queue=queue,
         attachments=attachments or Attachments(),

@@ -3,7 +3,6 @@ that SES's configuration sets and identity notifications publish to."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from posthorn.coldstart import lambda_init
@@ -14,47 +13,31 @@ with lambda_init():
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from posthorn import tracing
-    from posthorn.adapters import reset_adapters
-    from posthorn.adapters.clock import SystemClock
-    from posthorn.adapters.dead_letters import SqsDeadLetters
-    from posthorn.adapters.dynamodb import DynamoStore
+    # What every invocation uses, imported during init (wiring's factories import on first use).
+    from posthorn import tracing, wiring
     from posthorn.logic.events import Outcomes, record_sns_messages
-    from posthorn.settings import get_settings
 
     tracer = tracing.tracer()  # imports the X-Ray SDK where tracing is on
 
 logger = Logger()
 metrics = Metrics()
-clock = SystemClock()
 
 
 class UnprocessableRecords(Exception):
     """Raised when malformed records cannot be parked: Lambda retries, then its own DLQ takes the event."""
 
 
-@cache
-def store() -> DynamoStore:
-    return DynamoStore(get_settings().table_name)
-
-
-def reset() -> None:
-    """Forget cached adapters (tests and the local stack change the environment)."""
-    store.cache_clear()
-    reset_adapters()
-
-
 def _park_malformed(records: list[dict[str, Any]], outcomes: Outcomes) -> None:
     if not outcomes.malformed:
         return
-    queue_url = get_settings().events_dead_letter_queue_url
+    dead_letters = wiring.dead_letters()
     for index, error in outcomes.malformed:
         logger.warning("malformed SES notification", extra={"record": index, "reason": error.reason})
-        if not queue_url:
+        if dead_letters is None:
             raise UnprocessableRecords(
                 f"{len(outcomes.malformed)} malformed record(s) and no dead-letter queue"
             )
-        SqsDeadLetters(queue_url).park(records[index], error.reason)
+        dead_letters.park(records[index], error.reason)
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -63,7 +46,7 @@ def _park_malformed(records: list[dict[str, Any]], outcomes: Outcomes) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records: list[dict[str, Any]] = event.get("Records") or []
     messages = [str((record.get("Sns") or {}).get("Message", "")) for record in records]
-    outcomes = record_sns_messages(messages, store(), clock.now())
+    outcomes = record_sns_messages(messages, wiring.messages(), wiring.suppressions(), wiring.clock().now())
     for outcome, count in outcomes.counts.items():
         metrics.add_metric(name=f"Events_{outcome}", unit=MetricUnit.Count, value=count)
     if outcomes.counts["unmatched"]:

@@ -11,10 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from posthorn.errors import InvalidJson, NotFound, PosthornError, UpstreamUnavailable
-from posthorn.logic.ports import StorageUnavailable
+from posthorn.errors import InvalidJson, NotFound, PosthornError, TransientError
 from send_api.auth import authorize, route_key
-from send_api.errors import error_body, error_response, validation_failure
+from send_api.errors import error_body, error_response, from_transient, http_status, validation_failure
 from send_api.idempotency import Replay
 from send_api.observability import logger
 from send_api.routes import admin, email, files, health, messages, suppressions
@@ -69,9 +68,17 @@ def openapi_document() -> Response[str]:
 
 @app.exception_handler(PosthornError)
 def handle_domain_error(error: PosthornError) -> Response:
-    if error.status >= 500:
+    if http_status(error) >= 500:
         logger.warning("request failed", extra={"code": error.code, "reason": error.message})
     return error_response(error)
+
+
+@app.exception_handler(TransientError)
+def handle_transient_error(error: TransientError) -> Response:
+    # The outside world failed for a moment (a cached file could not be read from S3 just now); nothing was
+    # stored or sent for this request.
+    logger.warning("dependency unavailable", extra={"kind": type(error).__name__, "reason": str(error)})
+    return error_response(from_transient(error))
 
 
 @app.exception_handler(Replay)
@@ -79,34 +86,20 @@ def handle_replay(replay: Replay) -> Response:
     return replay.response()
 
 
-@app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
-def handle_invalid_request(error: RequestValidationError | RequestUnsupportedContentType) -> Response:
+@app.exception_handler([RequestValidationError, RequestUnsupportedContentType, RecursionError])
+def handle_invalid_request(
+    error: RequestValidationError | RequestUnsupportedContentType | RecursionError,
+) -> Response:
     # Powertools validates the body before any middleware runs: authenticate first, so a caller without a
     # valid credential learns nothing about the request's shape.
     try:
         authorize(app)
     except PosthornError as auth_error:
         return error_response(auth_error)
+    if isinstance(error, RecursionError):  # json.loads raises it, not JSONDecodeError, on bodies nested deep
+        return error_response(InvalidJson("the request body is nested too deeply"))
     content_type = app.current_event.headers.get("content-type", "") or ""
     return error_response(validation_failure(list(error.errors()), content_type.lower()))
-
-
-@app.exception_handler(RecursionError)
-def handle_deeply_nested_body(_: RecursionError) -> Response:
-    # json.loads raises RecursionError, not JSONDecodeError, on bodies nested thousands deep.
-    try:
-        authorize(app)
-    except PosthornError as auth_error:
-        return error_response(auth_error)
-    return error_response(InvalidJson("the request body is nested too deeply"))
-
-
-@app.exception_handler(StorageUnavailable)
-def handle_storage_unavailable(error: StorageUnavailable) -> Response:
-    # A cached file could not be read from S3 just now; nothing was stored or sent for this request. The
-    # detail (object keys) is for the log, not the client.
-    logger.warning("file storage unavailable", extra={"reason": str(error)})
-    return error_response(UpstreamUnavailable("file storage is unavailable just now; retry the request"))
 
 
 @app.not_found

@@ -1,16 +1,18 @@
-"""Which permission each route needs, and authenticating the caller before anything else happens."""
+"""Which permission each route needs, and authenticating the caller before anything else happens. A route
+takes the caller's credential as a parameter: `credential: CallerCredential`."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Annotated, cast
 
+from aws_lambda_powertools.event_handler import Depends
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+from aws_lambda_powertools.event_handler.request import Request
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from posthorn.errors import PosthornError
+from posthorn import wiring
 from posthorn.logic.credentials import authenticate, require
 from posthorn.models.credentials import Credential, Permission
-from send_api import dependencies
 
 PUBLIC = frozenset({("GET", "/v1/health"), ("GET", "/v1/docs")})
 PERMISSIONS: dict[tuple[str, str], Permission] = {
@@ -44,7 +46,7 @@ def authorize(app: BaseRouter) -> Credential | None:
     if key in PUBLIC:
         return None
     credential = authenticate(
-        app.current_event.headers.get("authorization"), dependencies.store(), dependencies.pepper()
+        app.current_event.headers.get("authorization"), wiring.credentials(), wiring.pepper()
     )
     permission = PERMISSIONS.get(key)
     if permission is not None:
@@ -52,8 +54,12 @@ def authorize(app: BaseRouter) -> Credential | None:
     return credential
 
 
-def current_credential(app: BaseRouter) -> Credential:
-    credential = app.context.get("credential")
+def caller(request: Request) -> Credential:
+    """The credential the authentication middleware verified for this request."""
+    credential = request.context.get("credential")
     if not isinstance(credential, Credential):
-        raise PosthornError("route reached without a credential")
+        raise RuntimeError("route reached without a credential")
     return credential
+
+
+CallerCredential = Annotated[Credential, Depends(caller)]

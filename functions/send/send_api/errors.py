@@ -1,4 +1,6 @@
-"""The one place where errors become HTTP responses, in API.md's error shape."""
+"""The one place where errors become HTTP responses, in API.md's error shape: the status of each domain
+error (`HTTP_STATUS`, beside which the SMTP relay keeps its own reply table for the same classes), and what a
+transient failure of the outside world is answered with."""
 
 from __future__ import annotations
 
@@ -8,7 +10,48 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from posthorn.errors import InvalidJson, PosthornError, ValidationFailed
+from posthorn import errors
+from posthorn.errors import InvalidJson, PosthornError, TransientError, UpstreamUnavailable, ValidationFailed
+
+HTTP_STATUS: dict[type[PosthornError], int] = {
+    errors.InvalidJson: 400,
+    errors.Unauthorized: 401,
+    errors.CredentialSuspended: 403,
+    errors.Forbidden: 403,
+    errors.SenderNotAllowed: 403,
+    errors.DomainNotVerified: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.IdempotencyConflict: 409,
+    errors.PayloadTooLarge: 413,
+    errors.ValidationFailed: 422,
+    errors.MissingTemplateData: 422,
+    errors.AllRecipientsSuppressed: 422,
+    errors.RateLimited: 429,
+    errors.UpstreamRejected: 502,
+    errors.UpstreamUnavailable: 503,
+}
+
+# What a client is told when the outside world failed for a moment; the detail (object keys, replies) is
+# for the log, not the client. Nothing was accepted.
+TRANSIENT_ANSWER: dict[type[TransientError], str] = {
+    errors.StorageUnavailable: "file storage is unavailable just now; retry the request",
+}
+
+
+def http_status(error: PosthornError) -> int:
+    """The status API.md gives the error's class (or its nearest listed base); 500 for one it does not."""
+    for kind in type(error).__mro__:
+        if kind in HTTP_STATUS:
+            return HTTP_STATUS[kind]
+    return 500
+
+
+def from_transient(error: TransientError) -> PosthornError:
+    for kind in type(error).__mro__:
+        if kind in TRANSIENT_ANSWER:
+            return UpstreamUnavailable(TRANSIENT_ANSWER[kind])
+    return UpstreamUnavailable("a service Posthorn depends on is unavailable just now; retry the request")
 
 
 def error_body(code: str, message: str, details: list[dict[str, str]] | None = None) -> str:
@@ -20,7 +63,7 @@ def error_body(code: str, message: str, details: list[dict[str, str]] | None = N
 
 def error_response(error: PosthornError) -> Response:
     return Response(
-        status_code=error.status,
+        status_code=http_status(error),
         content_type=content_types.APPLICATION_JSON,
         body=error_body(error.code, error.message, error.details),
         headers=dict(error.headers),

@@ -11,11 +11,12 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from pydantic import BaseModel
 
+from posthorn import wiring
 from posthorn.errors import PosthornError
 from posthorn.logic import idempotency
 from posthorn.models.credentials import Credential
-from send_api import dependencies
-from send_api.errors import error_body
+from posthorn.ports import StoredResponse
+from send_api.errors import error_body, http_status
 
 REPLAY_HEADER = "Idempotent-Replayed"
 
@@ -25,7 +26,7 @@ class Replay(Exception):
     validates a route's returned Response against the route's success model, and the first answer may
     have been an error."""
 
-    def __init__(self, stored: idempotency.StoredResponse) -> None:
+    def __init__(self, stored: StoredResponse) -> None:
         super().__init__(stored.status)
         self.stored = stored
 
@@ -38,15 +39,6 @@ class Replay(Exception):
         )
 
 
-def json_response(
-    status: int, body: BaseModel | dict[str, Any], headers: dict[str, str] | None = None
-) -> Response:
-    """A JSON answer with a status other than the route's default; Powertools validates and serializes it."""
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
-    )
-
-
 def _serialized(body: Any) -> str:
     if isinstance(body, BaseModel):
         return body.model_dump_json()
@@ -57,10 +49,10 @@ def idempotent(app: BaseRouter, credential: Credential, handle: Callable[[], Res
     key = app.current_event.headers.get("idempotency-key")
     if key is None:
         return handle()
-    store = dependencies.store()
+    store = wiring.idempotency()
     scope = idempotency.scope_key(credential.username, key)
     now = int(time.time())
-    ttl = dependencies.settings().idempotency_ttl_seconds
+    ttl = wiring.settings().idempotency_ttl_seconds
     body_fingerprint = idempotency.fingerprint(app.current_event.json_body)
     replay = idempotency.begin(store, scope, body_fingerprint, now=now, ttl_seconds=ttl)
     if replay is not None:
@@ -68,14 +60,14 @@ def idempotent(app: BaseRouter, credential: Credential, handle: Callable[[], Res
 
     def remember(status: int, body: str) -> None:
         if idempotency.should_remember(status):
-            store.complete(scope, idempotency.StoredResponse(status, body), expires_at=now + ttl)
+            store.complete(scope, StoredResponse(status, body), expires_at=now + ttl)
         else:
             store.release(scope)
 
     try:
         response = handle()
     except PosthornError as error:
-        remember(error.status, error_body(error.code, error.message, error.details))
+        remember(http_status(error), error_body(error.code, error.message, error.details))
         raise
     except BaseException:
         store.release(scope)

@@ -1,13 +1,25 @@
-"""Domain errors. Each carries the API's error code and HTTP status; the API maps them in one place."""
+"""Every error the domain raises, in two families, and what the adapters report to the logic.
+
+- `PosthornError`: the request cannot be done as asked (a wrong secret, a foreign sender, a bad field).
+  Each carries its error code from API.md; retrying the same request gets the same answer. What a client
+  is told is each entry point's own concern: the HTTP status in `send_api/errors.py`, the SMTP reply in the
+  SMTP relay's reply table, both keyed by these classes.
+- `TransientError`: the outside world failed for a moment (storage, SES, a queued body not readable yet).
+  The logic retries, queues or gives up; an entry point that meets one answers "try again" (HTTP 503, SMTP
+  4xx) and has accepted nothing.
+
+`DeliveryRejected` and `FileUnavailable` are neither: they are final answers of the outside world (SES's
+5xx, a file key that can no longer be attached) that the logic turns into a domain error or an outcome.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 
+# --- the domain's errors: the request cannot be done as asked ------------------------------------------
 class PosthornError(Exception):
     code: ClassVar[str] = "internal_error"
-    status: ClassVar[int] = 500
 
     def __init__(self, message: str, *, details: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
@@ -17,47 +29,47 @@ class PosthornError(Exception):
 
 
 class InvalidJson(PosthornError):
-    code, status = "invalid_json", 400
+    code = "invalid_json"
 
 
 class Unauthorized(PosthornError):
-    code, status = "unauthorized", 401
+    code = "unauthorized"
 
 
 class CredentialSuspended(PosthornError):
-    code, status = "credential_suspended", 403
+    code = "credential_suspended"
 
 
 class Forbidden(PosthornError):
-    code, status = "forbidden", 403
+    code = "forbidden"
 
 
 class SenderNotAllowed(PosthornError):
-    code, status = "sender_not_allowed", 403
+    code = "sender_not_allowed"
 
 
 class DomainNotVerified(PosthornError):
-    code, status = "domain_not_verified", 403
+    code = "domain_not_verified"
 
 
 class NotFound(PosthornError):
-    code, status = "not_found", 404
+    code = "not_found"
 
 
 class Conflict(PosthornError):
-    code, status = "conflict", 409
+    code = "conflict"
 
 
 class IdempotencyConflict(PosthornError):
-    code, status = "idempotency_conflict", 409
+    code = "idempotency_conflict"
 
 
 class PayloadTooLarge(PosthornError):
-    code, status = "payload_too_large", 413
+    code = "payload_too_large"
 
 
 class ValidationFailed(PosthornError):
-    code, status = "validation_error", 422
+    code = "validation_error"
 
     @classmethod
     def on(cls, field: str, message: str) -> ValidationFailed:
@@ -65,27 +77,59 @@ class ValidationFailed(PosthornError):
 
 
 class MissingTemplateData(PosthornError):
-    code, status = "missing_template_data", 422
+    code = "missing_template_data"
 
 
 class AllRecipientsSuppressed(PosthornError):
-    code, status = "all_recipients_suppressed", 422
+    code = "all_recipients_suppressed"
 
 
 class RateLimited(PosthornError):
-    code, status = "rate_limited", 429
+    code = "rate_limited"
 
     def __init__(
         self, message: str, *, retry_after_seconds: int, headers: dict[str, str] | None = None
     ) -> None:
         super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
         self.headers.update(headers or {})
         self.headers["Retry-After"] = str(retry_after_seconds)
 
 
 class UpstreamRejected(PosthornError):
-    code, status = "upstream_rejected", 502
+    code = "upstream_rejected"
 
 
 class UpstreamUnavailable(PosthornError):
-    code, status = "upstream_unavailable", 503
+    code = "upstream_unavailable"
+
+
+# --- transient failures of the outside world: a retry may succeed ----------------------------------------
+class TransientError(Exception):
+    """Something outside failed for a moment; nothing was accepted because of it."""
+
+
+class StorageUnavailable(TransientError):
+    """The object store failed to answer, or broke off while an object was read: a retry may succeed."""
+
+
+class DeliveryUnavailable(TransientError):
+    """SES could not be reached, or kept answering with transient failures, within the time budget."""
+
+
+class QueuedBodyMissing(TransientError):
+    """The queued MIME could not be read (its S3 object is gone or unreadable)."""
+
+
+# --- final answers of the outside world, which the logic decides about -----------------------------------
+class DeliveryRejected(Exception):
+    """SES refused the message permanently (a 5xx reply)."""
+
+    def __init__(self, code: int, reply: str) -> None:
+        super().__init__(f"{code} {reply}")
+        self.code = code
+        self.reply = reply
+
+
+class FileUnavailable(Exception):
+    """A file key this credential cannot attach: unknown, deleted, expired, foreign, unchecked."""

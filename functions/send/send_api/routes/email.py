@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
+from posthorn import wiring
 from posthorn.errors import PosthornError, ValidationFailed
 from posthorn.logic.batches import accept_batch
 from posthorn.logic.rate_limits import RateDecision, enforce
@@ -16,13 +17,14 @@ from posthorn.models.batches import SendBatchRequest, SendBatchResult
 from posthorn.models.credentials import Credential
 from posthorn.models.email import SendEmailRequest
 from posthorn.models.messages import SendResult
-from send_api import dependencies
-from send_api.auth import current_credential
+from send_api.auth import CallerCredential
 from send_api.errors import validation_failure
-from send_api.idempotency import idempotent, json_response
+from send_api.idempotency import idempotent
 from send_api.observability import metrics
+from send_api.responses import json_response
 
 router = APIGatewayRouter()
+Sending = Annotated[SendContext, Depends(wiring.send_context)]
 
 
 @router.post(
@@ -39,14 +41,10 @@ router = APIGatewayRouter()
 )
 def send(
     message: Annotated[SendEmailRequest, Body(embed=False)],
+    credential: CallerCredential,
+    context: Sending,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)] = None,
 ) -> Response[SendResult]:
-    credential = current_credential(router)
-    context = send_context(
-        dependencies.settings().configuration_set(
-            track_opens=message.track_opens, track_clicks=message.track_clicks
-        )
-    )
 
     def send_and_count() -> Response[SendResult]:
         limits = take_messages(credential, 1)
@@ -74,47 +72,24 @@ def send(
 )
 def send_batch(
     batch: Annotated[SendBatchRequest, Body(embed=False)],
+    credential: CallerCredential,
+    context: Sending,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)] = None,
 ) -> Response[SendBatchResult]:
-    credential = current_credential(router)
-    settings = dependencies.settings()
-    context = send_context(settings.configuration_set_plain)  # each message chooses its own below
-
     def accept() -> Response[SendBatchResult]:
         limits = take_messages(credential, len(batch.messages))
-        result = accept_batch(
-            [_validated(item) for item in batch.messages],
-            credential,
-            context,
-            lambda request: settings.configuration_set(
-                track_opens=request.track_opens, track_clicks=request.track_clicks
-            ),
-        )
+        result = accept_batch([_validated(item) for item in batch.messages], credential, context)
         metrics.add_metric(name="MessagesQueued", unit=MetricUnit.Count, value=result.count)
         return json_response(202, result, limits.headers())
 
     return idempotent(router, credential, accept)
 
 
-def send_context(configuration_set: str) -> SendContext:
-    """The adapters a send needs, as this function's warm process holds them."""
-    return SendContext(
-        messages=dependencies.store(),
-        domains=dependencies.store(),
-        transport=dependencies.transport(),
-        queue=dependencies.send_queue(),
-        clock=dependencies.clock,
-        configuration_set=configuration_set,
-        budget_seconds=dependencies.settings().send_budget_seconds,
-        files=dependencies.file_cache(),
-    )
-
-
 def take_messages(credential: Credential, count: int) -> RateDecision:
     """Count messages against the credential's rate, shared by every instance (429 when over)."""
-    rate = credential.rate_limit_per_second or dependencies.settings().default_rate_limit_per_second
-    now_us = int(dependencies.clock.now().timestamp() * 1_000_000)
-    return enforce(dependencies.store(), credential.username, rate=rate, count=count, now_us=now_us)
+    rate = credential.rate_limit_per_second or wiring.settings().default_rate_limit_per_second
+    now_us = int(wiring.clock().now().timestamp() * 1_000_000)
+    return enforce(wiring.rate_limits(), credential.username, rate=rate, count=count, now_us=now_us)
 
 
 def _validated(item: Any) -> SendEmailRequest | PosthornError:

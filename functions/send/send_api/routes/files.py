@@ -7,13 +7,15 @@ import binascii
 import json
 from typing import Annotated, Any, TypeVar
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ValidationError
 
+from posthorn import wiring
 from posthorn.errors import InvalidJson, ValidationFailed
 from posthorn.logic.attachments import MAX_FILE_BYTES, FileProblem, decode_base64
+from posthorn.logic.file_cache import FileCache
 from posthorn.models.files import (
     CreateUploadRequest,
     FileView,
@@ -21,13 +23,13 @@ from posthorn.models.files import (
     UploadFileRequest,
     UploadView,
 )
-from send_api import dependencies
-from send_api.auth import current_credential
+from send_api.auth import CallerCredential
 from send_api.errors import validation_failure
-from send_api.idempotency import json_response
+from send_api.responses import json_response
 
 router = APIGatewayRouter()
 Model = TypeVar("Model", bound=BaseModel)
+Files = Annotated[FileCache, Depends(wiring.file_cache)]
 
 # Content types HTTP clients send by default: they say nothing about the file, so its name decides.
 _UNDECLARED = frozenset({"", "application/octet-stream", "application/x-www-form-urlencoded"})
@@ -76,12 +78,12 @@ def _raw_body() -> bytes:
     responses={201: {"description": "Stored", "content": {"application/json": {"model": FileView}}}},
 )
 def upload_file(
+    credential: CallerCredential,
+    cache: Files,
     name: Annotated[str | None, Query(description="The file's name (raw uploads)")] = None,
     content_type: Annotated[str | None, Query(description="The file's type (raw uploads)")] = None,
 ) -> Response[FileView]:
-    credential = current_credential(router)
     header_type = _media_type(router.current_event.headers.get("content-type"))
-    cache = dependencies.file_cache()
     if name is None and header_type == "application/json":
         try:
             body = json.loads(_raw_body() or b"null")
@@ -121,10 +123,10 @@ def upload_file(
     tags=["files"],
     responses={201: {"description": "Upload URL", "content": {"application/json": {"model": UploadView}}}},
 )
-def create_upload(request: Annotated[CreateUploadRequest, Body(embed=False)]) -> Response[UploadView]:
-    upload = dependencies.file_cache().create_upload(
-        current_credential(router), request.name, request.content_type, request.size
-    )
+def create_upload(
+    request: Annotated[CreateUploadRequest, Body(embed=False)], credential: CallerCredential, cache: Files
+) -> Response[UploadView]:
+    upload = cache.create_upload(credential, request.name, request.content_type, request.size)
     view = UploadView(
         file_key=upload.record.file_key,
         upload_url=upload.url,
@@ -136,11 +138,11 @@ def create_upload(request: Annotated[CreateUploadRequest, Body(embed=False)]) ->
 
 
 @router.get("/v1/files/<file_key>", summary="A cached file's metadata", tags=["files"])
-def get_file(file_key: str) -> FileView:
-    return FileView.of(dependencies.file_cache().get(current_credential(router), file_key))
+def get_file(file_key: str, credential: CallerCredential, cache: Files) -> FileView:
+    return FileView.of(cache.get(credential, file_key))
 
 
 @router.delete("/v1/files/<file_key>", summary="Delete a cached file", tags=["files"])
-def delete_file(file_key: str) -> Response[None]:
-    dependencies.file_cache().delete(current_credential(router), file_key)
+def delete_file(file_key: str, credential: CallerCredential, cache: Files) -> Response[None]:
+    cache.delete(credential, file_key)
     return Response(status_code=204)

@@ -5,45 +5,56 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from posthorn import wiring
 from posthorn.logic import suppressions
 from posthorn.models.suppressions import CreateSuppressionRequest, Suppression, SuppressionList
-from send_api import dependencies
-from send_api.auth import current_credential
-from send_api.idempotency import json_response
+from posthorn.ports import Clock, SuppressionStore
+from send_api.auth import CallerCredential
+from send_api.responses import json_response
 
 router = APIGatewayRouter()
 DomainFilter = Annotated[str | None, Query(description="Only this one of the credential's domains")]
+Suppressions = Annotated[SuppressionStore, Depends(wiring.suppressions)]
 
 
 @router.get(
     "/v1/suppressions", summary="The suppression list of the credential's domains", tags=["suppressions"]
 )
-def list_suppressions(domain: DomainFilter = None) -> SuppressionList:
-    entries = suppressions.list_for(current_credential(router), dependencies.store(), domain)
+def list_suppressions(
+    credential: CallerCredential, store: Suppressions, domain: DomainFilter = None
+) -> SuppressionList:
+    entries = suppressions.list_for(credential, store, domain)
     return SuppressionList(suppressions=entries)
 
 
 @router.get(
     "/v1/suppressions/<email>", summary="Whether an address is suppressed, per domain", tags=["suppressions"]
 )
-def get_suppression(email: str, domain: DomainFilter = None) -> SuppressionList:
-    entries = suppressions.find(current_credential(router), dependencies.store(), unquote(email), domain)
+def get_suppression(
+    email: str, credential: CallerCredential, store: Suppressions, domain: DomainFilter = None
+) -> SuppressionList:
+    entries = suppressions.find(credential, store, unquote(email), domain)
     return SuppressionList(suppressions=entries)
 
 
 @router.delete("/v1/suppressions/<email>", summary="Send to an address again", tags=["suppressions"])
-def delete_suppression(email: str, domain: DomainFilter = None) -> Response[None]:
-    suppressions.remove(current_credential(router), dependencies.store(), unquote(email), domain)
+def delete_suppression(
+    email: str, credential: CallerCredential, store: Suppressions, domain: DomainFilter = None
+) -> Response[None]:
+    suppressions.remove(credential, store, unquote(email), domain)
     return Response(status_code=204)
 
 
 @router.post("/v1/suppressions", summary="Suppress an address by hand", tags=["suppressions"])
-def add_suppression(request: Annotated[CreateSuppressionRequest, Body(embed=False)]) -> Response[Suppression]:
-    entry = suppressions.add_manual(
-        current_credential(router), dependencies.store(), request, dependencies.clock.now()
-    )
+def add_suppression(
+    request: Annotated[CreateSuppressionRequest, Body(embed=False)],
+    credential: CallerCredential,
+    store: Suppressions,
+    clock: Annotated[Clock, Depends(wiring.clock)],
+) -> Response[Suppression]:
+    entry = suppressions.add_manual(credential, store, request, clock.now())
     return json_response(201, entry)

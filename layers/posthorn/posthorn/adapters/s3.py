@@ -13,7 +13,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from posthorn.adapters.aws import client
-from posthorn.logic.ports import StorageUnavailable, StoredObject
+from posthorn.errors import StorageUnavailable
+from posthorn.ports import StoredObject
 
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound", "403", "AccessDenied"})
 CHUNK_BYTES = 1024 * 1024

@@ -25,8 +25,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from posthorn.adapters.aws import client, side_by_side
-from posthorn.logic.ports import QueuedBodyMissing, QueuedMessage, QueueItem
+from posthorn.errors import QueuedBodyMissing
 from posthorn.logic.raw_message import Base64Body, FileBody
+from posthorn.ports import QueuedMessage, QueueItem
 
 # SQS takes 256 KB per message and per SendMessageBatch call (1 MiB since 2025; 256 KB stays portable).
 INLINE_LIMIT = 200 * 1024

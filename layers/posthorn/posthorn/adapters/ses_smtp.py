@@ -28,8 +28,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from posthorn.logic.ports import DeliveryReceipt, DeliveryRejected, DeliveryUnavailable
+from posthorn.errors import DeliveryRejected, DeliveryUnavailable
 from posthorn.logic.raw_message import Base64Body, RawMessage
+from posthorn.ports import DeliveryReceipt
 from posthorn.settings import Settings
 
 _SES_ID = re.compile(rb"^Ok\s+(\S+)", re.IGNORECASE)

@@ -18,14 +18,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from posthorn.errors import PayloadTooLarge, ValidationFailed
+from posthorn.errors import FileUnavailable, PayloadTooLarge, ValidationFailed
 from posthorn.logic.file_bodies import HEAD_BYTES
 from posthorn.logic.mime import MAX_MESSAGE_BYTES, MimePart
-from posthorn.logic.ports import CachedFiles, FileUnavailable
 from posthorn.logic.raw_message import FileBody, encoded_size
 from posthorn.models.credentials import Credential
 from posthorn.models.email import Attachment
 from posthorn.models.files import FileRecord, extension_of
+from posthorn.ports import CachedFiles
 
 OCTET_STREAM = "application/octet-stream"
 # Room for the message's headers and MIME structure when estimating its size from its parts.

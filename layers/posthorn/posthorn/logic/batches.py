@@ -9,19 +9,18 @@ could not be queued is marked `failed` at once, so no record waits for a queue m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from posthorn.errors import PosthornError, UpstreamUnavailable
 from posthorn.logic.delivery import PreparedMessage
-from posthorn.logic.ports import DomainStore, MessageStore, QueuedMessage, SendClaim
 from posthorn.logic.sending import SendContext, prepare_message, recipients_of
 from posthorn.models.addresses import domain_of
 from posthorn.models.batches import BatchItemResult, ErrorObject, SendBatchResult
 from posthorn.models.credentials import Credential
 from posthorn.models.domains import DomainRecord
 from posthorn.models.email import SendEmailRequest
-from posthorn.models.messages import MessageRecord
+from posthorn.ports import QueuedMessage, SenderDomains, SuppressionLookup
 
 
 def error_object(error: PosthornError) -> ErrorObject:
@@ -29,10 +28,7 @@ def error_object(error: PosthornError) -> ErrorObject:
 
 
 def accept_batch(
-    items: Sequence[SendEmailRequest | PosthornError],
-    credential: Credential,
-    context: SendContext,
-    configuration_set_for: Callable[[SendEmailRequest], str],
+    items: Sequence[SendEmailRequest | PosthornError], credential: Credential, context: SendContext
 ) -> SendBatchResult:
     """`items` are the batch's messages, already validated: a request, or the error that refused it.
     Every accepted message goes to `context.queue`; none is sent here."""
@@ -42,16 +38,14 @@ def accept_batch(
     results: dict[int, BatchItemResult] = {}
     requests = [item for item in items if isinstance(item, SendEmailRequest)]
     domains = _DomainsOnce(context.domains)
-    suppressions = _KnownSuppressions(context.messages, _owned_domains(requests, credential, domains))
+    suppressions = _KnownSuppressions(context.suppressions, _owned_domains(requests, credential, domains))
     suppressions.prefetch(requests)
+    item_context = replace(context, suppressions=suppressions, domains=domains)
     prepared: dict[int, PreparedMessage] = {}
     for index, item in enumerate(items):
         if isinstance(item, PosthornError):
             results[index] = _rejected(index, item)
             continue
-        item_context = replace(
-            context, messages=suppressions, domains=domains, configuration_set=configuration_set_for(item)
-        )
         try:
             prepared[index] = prepare_message(item, credential, item_context)
         except PosthornError as error:
@@ -81,7 +75,7 @@ def _rejected(index: int, error: PosthornError) -> BatchItemResult:
 
 
 def _owned_domains(
-    requests: Iterable[SendEmailRequest], credential: Credential, domains: DomainStore
+    requests: Iterable[SendEmailRequest], credential: Credential, domains: SenderDomains
 ) -> set[str]:
     owned = set()
     for request in requests:
@@ -92,9 +86,9 @@ def _owned_domains(
 
 
 class _DomainsOnce:
-    """A `DomainStore` that reads each domain once per batch."""
+    """`SenderDomains` that reads each domain once per batch."""
 
-    def __init__(self, store: DomainStore) -> None:
+    def __init__(self, store: SenderDomains) -> None:
         self._store = store
         self._seen: dict[str, DomainRecord | None] = {}
 
@@ -103,15 +97,11 @@ class _DomainsOnce:
             self._seen[domain] = self._store.get_domain(domain)
         return self._seen[domain]
 
-    def put_domain(self, record: DomainRecord) -> None:
-        self._store.put_domain(record)
-        self._seen.pop(record.domain, None)
-
 
 class _KnownSuppressions:
-    """A `MessageStore` whose suppression lookups were made for the whole batch at once, per domain."""
+    """A `SuppressionLookup` whose lookups were made for the whole batch at once, per domain."""
 
-    def __init__(self, store: MessageStore, domains: set[str]) -> None:
+    def __init__(self, store: SuppressionLookup, domains: set[str]) -> None:
         self._store = store
         self._domains = domains
         self._suppressed: dict[str, set[str]] = {}
@@ -130,25 +120,3 @@ class _KnownSuppressions:
         if domain not in self._suppressed:
             return self._store.suppressed_addresses(domain, emails)
         return {email for email in emails if email.lower() in self._suppressed[domain]}
-
-    # The rest goes straight to the store.
-    def create_message(self, record: MessageRecord) -> None:
-        self._store.create_message(record)
-
-    def create_messages(self, records: list[MessageRecord]) -> set[str]:
-        return self._store.create_messages(records)
-
-    def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
-        self._store.mark_sent(message_id, ses_message_id, statuses)
-
-    def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
-        self._store.mark_failed(message_id, reason, emails)
-
-    def mark_suppressed(self, message_id: str, emails: Iterable[str]) -> None:
-        self._store.mark_suppressed(message_id, emails)
-
-    def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
-        return self._store.claim_for_sending(message_id, now=now, lease_seconds=lease_seconds)
-
-    def release_claim(self, message_id: str) -> None:
-        self._store.release_claim(message_id)

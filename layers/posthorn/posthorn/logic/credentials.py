@@ -1,4 +1,5 @@
-"""Credentials: creation, keyed hashing of secrets, and authenticating an Authorization header."""
+"""Credentials: creation, keyed hashing of secrets, status changes, and verifying a (username, secret) pair,
+whether it came in an HTTP `Authorization` header (`authenticate`) or an SMTP AUTH (`verify_secret`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import hashlib
 import hmac
 from datetime import datetime
 
-from posthorn.errors import CredentialSuspended, Forbidden, Unauthorized
+from posthorn.errors import CredentialSuspended, Forbidden, NotFound, Unauthorized, ValidationFailed
 from posthorn.logic.ids import new_secret, new_username
-from posthorn.logic.ports import CredentialStore
 from posthorn.models.credentials import (
     CreateCredentialRequest,
     CreatedCredential,
@@ -18,6 +18,7 @@ from posthorn.models.credentials import (
     CredentialView,
     Permission,
 )
+from posthorn.ports import CredentialStore, SenderDomains
 
 HASH_SCHEME = "hmac-sha256"
 MAX_USERNAME_LENGTH = 128
@@ -66,8 +67,9 @@ def parse_authorization(header: str | None) -> tuple[str, str]:
     raise Unauthorized("unsupported Authorization scheme: use Bearer or Basic")
 
 
-def authenticate(header: str | None, store: CredentialStore, pepper: bytes) -> Credential:
-    username, secret = parse_authorization(header)
+def verify_secret(username: str, secret: str, store: CredentialStore, pepper: bytes) -> Credential:
+    """The active credential `username` whose secret is `secret`. A miss costs what a wrong secret costs (the
+    same keyed hash, compared in constant time against a dummy) and answers with the same message."""
     # DynamoDB refuses keys over 2048 bytes with an error, not a miss: never look such a name up.
     credential = store.get_credential(username) if len(username) <= MAX_USERNAME_LENGTH else None
     expected = credential.secret_hash if credential else _DUMMY_HASH
@@ -80,14 +82,30 @@ def authenticate(header: str | None, store: CredentialStore, pepper: bytes) -> C
     return credential
 
 
+def authenticate(header: str | None, store: CredentialStore, pepper: bytes) -> Credential:
+    """The credential an HTTP `Authorization` header names (Bearer or Basic)."""
+    username, secret = parse_authorization(header)
+    return verify_secret(username, secret, store, pepper)
+
+
 def require(credential: Credential, permission: Permission) -> None:
     if not credential.may(permission):
         raise Forbidden(f"this credential lacks the '{permission.value}' permission")
 
 
 def create_credential(
-    request: CreateCredentialRequest, store: CredentialStore, pepper: bytes, now: datetime
+    request: CreateCredentialRequest,
+    store: CredentialStore,
+    domains: SenderDomains,
+    pepper: bytes,
+    now: datetime,
 ) -> CreatedCredential:
+    """A new credential for registered domains only; its secret is in the answer and nowhere else."""
+    for index, domain in enumerate(request.domains):
+        if domains.get_domain(domain) is None:
+            raise ValidationFailed.on(
+                f"domains[{index}]", f"{domain} is not registered: POST /v1/domains first"
+            )
     username, secret = new_username(), new_secret()
     credential = Credential(
         username=username,
@@ -103,6 +121,19 @@ def create_credential(
     return CreatedCredential(
         **CredentialView.of(credential).model_dump(), secret=secret, api_key=api_key(username, secret)
     )
+
+
+def change_status(username: str, status: CredentialStatus, store: CredentialStore) -> Credential:
+    """Suspend, reactivate or revoke. Revoking is final: a revoked credential is never active again."""
+    current = store.get_credential(username)
+    if current is None:
+        raise NotFound(f"no credential {username}")
+    if current.status is CredentialStatus.REVOKED and status is not CredentialStatus.REVOKED:
+        raise ValidationFailed.on("status", "a revoked credential cannot be reactivated; create a new one")
+    updated = store.set_credential_status(username, status)
+    if updated is None:
+        raise NotFound(f"no credential {username}")
+    return updated
 
 
 def seed_credential(

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from posthorn.errors import UpstreamRejected
-from posthorn.logic.ports import DeliveryRejected, MailTransport, MessageStore
+from posthorn.errors import DeliveryRejected, UpstreamRejected
 from posthorn.logic.raw_message import RawMessage
 from posthorn.models.messages import MessageRecord, RecipientResult, SendResult
+from posthorn.ports import DeliveryRecorder, MailTransport
 
 
 @dataclass(frozen=True)
@@ -55,13 +55,13 @@ class Accepted:
     ses_message_id: str
     statuses: dict[str, str]
 
-    def record(self, messages: MessageStore) -> SendResult:
+    def record(self, messages: DeliveryRecorder) -> SendResult:
         messages.mark_sent(self.prepared.message_id, self.ses_message_id, self.statuses)
         return self.prepared.result("sent", self.statuses)
 
 
 def transmit(
-    prepared: PreparedMessage, transport: MailTransport, messages: MessageStore, *, deadline: float
+    prepared: PreparedMessage, transport: MailTransport, messages: DeliveryRecorder, *, deadline: float
 ) -> Accepted:
     """The SMTP transaction for a stored message, without recording SES's id: the send worker writes it while
     its next transaction runs.
@@ -79,7 +79,7 @@ def transmit(
 
 
 def deliver(
-    prepared: PreparedMessage, transport: MailTransport, messages: MessageStore, *, deadline: float
+    prepared: PreparedMessage, transport: MailTransport, messages: DeliveryRecorder, *, deadline: float
 ) -> SendResult:
     """`transmit`, then SES's id recorded before returning."""
     return transmit(prepared, transport, messages, deadline=deadline).record(messages)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from posthorn.errors import NotFound
-from posthorn.logic.ports import DomainIdentities, DomainStore, IdentityStatus
 from posthorn.models.domains import DnsRecord, DomainRecord, DomainStatus
+from posthorn.ports import DomainIdentities, DomainStore, IdentityStatus
 
 
 def dns_records(domain: str, identity: IdentityStatus) -> list[DnsRecord]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from posthorn.logic.notifications import (
     EventType,
@@ -24,18 +23,7 @@ from posthorn.models.addresses import domain_of
 from posthorn.models.messages import MessageRecord
 from posthorn.models.ses_notifications import UnknownNotification
 from posthorn.models.suppressions import Suppression
-
-
-class EventStore(Protocol):
-    def message_id_for_ses(self, ses_message_id: str) -> str | None: ...
-    def advance_recipients(self, message_id: str, statuses: dict[str, str]) -> bool:
-        """Raise the recipients' statuses (never lower them); False when there is no such message."""
-        ...
-
-    def get_message_record(self, message_id: str) -> MessageRecord | None: ...
-    def put_event(self, message_id: str, event: RecipientEvent) -> bool: ...
-    def put_unmatched_event(self, event: RecipientEvent, *, now: int) -> bool: ...
-    def add_suppression(self, entry: Suppression) -> bool: ...
+from posthorn.ports import EventRecorder, SuppressionRecorder
 
 
 @dataclass
@@ -49,7 +37,13 @@ class Outcomes:
         self.counts[outcome] += amount
 
 
-def record_event(event: RecipientEvent, store: EventStore, now: datetime, outcomes: Outcomes) -> None:
+def record_event(
+    event: RecipientEvent,
+    store: EventRecorder,
+    suppressions: SuppressionRecorder,
+    now: datetime,
+    outcomes: Outcomes,
+) -> None:
     message_id = event.posthorn_message_id or store.message_id_for_ses(event.ses_message_id)
     if message_id is None:
         store.put_unmatched_event(event, now=int(now.timestamp()))
@@ -75,7 +69,7 @@ def record_event(event: RecipientEvent, store: EventStore, now: datetime, outcom
         if record is None:  # deleted in between: nothing to scope the suppression to
             outcomes.add("unmatched")
             return
-        suppressed = store.add_suppression(
+        suppressed = suppressions.add_suppression(
             Suppression(
                 email=event.recipient,
                 domain=record.domain or domain_of(record.from_email),
@@ -89,7 +83,9 @@ def record_event(event: RecipientEvent, store: EventStore, now: datetime, outcom
     outcomes.add(f"type_{event.type.value}")
 
 
-def record_sns_messages(messages: list[str], store: EventStore, now: datetime) -> Outcomes:
+def record_sns_messages(
+    messages: list[str], store: EventRecorder, suppressions: SuppressionRecorder, now: datetime
+) -> Outcomes:
     """Record every SNS message's events. Malformed messages are collected, never raised, so one bad
     record does not stop the others; unknown types are counted and otherwise ignored."""
     outcomes = Outcomes()
@@ -104,5 +100,5 @@ def record_sns_messages(messages: list[str], store: EventStore, now: datetime) -
             outcomes.add("ignored" if notification.ignored else "unknown_type")
             continue
         for event in to_recipient_events(notification):
-            record_event(event, store, now, outcomes)
+            record_event(event, store, suppressions, now, outcomes)
     return outcomes

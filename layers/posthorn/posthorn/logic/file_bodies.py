@@ -13,8 +13,9 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
-from posthorn.logic.ports import FileContent, FileUnavailable, ObjectStore
+from posthorn.errors import FileUnavailable
 from posthorn.logic.raw_message import Base64Body, FileBody, encode_base64_chunks
+from posthorn.ports import FileContent, ObjectStore
 
 # How much of a file the signature checks look at.
 HEAD_BYTES = 4096

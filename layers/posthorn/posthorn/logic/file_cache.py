@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from posthorn.errors import NotFound, ValidationFailed
+from posthorn.errors import FileUnavailable, NotFound, ValidationFailed
 from posthorn.logic.attachments import (
     FileProblem,
     check_bytes,
@@ -31,9 +31,9 @@ from posthorn.logic.attachments import (
     check_type,
 )
 from posthorn.logic.file_bodies import ContentCache, Observed, read_content
-from posthorn.logic.ports import Clock, FileContent, FileStore, FileUnavailable, ObjectStore
 from posthorn.models.credentials import Credential
 from posthorn.models.files import FileRecord
+from posthorn.ports import Clock, FileContent, FileStore, ObjectStore
 
 FILE_KEY = re.compile(r"^fk_[A-Za-z0-9_-]{32}$")
 UNKNOWN = "unknown file_key (never uploaded, deleted, expired, or not shared with this credential's domains)"

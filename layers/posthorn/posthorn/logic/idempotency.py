@@ -9,37 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from posthorn.errors import IdempotencyConflict, ValidationFailed
+from posthorn.ports import IdempotencyStore, StoredResponse
 
 MAX_KEY_LENGTH = 256
 LEASE_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    status: int
-    body: str
-
-
-@dataclass(frozen=True)
-class IdempotencyRecord:
-    fingerprint: str
-    response: StoredResponse | None  # None while the first request is in flight
-
-
-class IdempotencyStore(Protocol):
-    def claim(
-        self, scope_key: str, fingerprint: str, *, now: int, lease_seconds: int, ttl_seconds: int
-    ) -> IdempotencyRecord | None:
-        """Claim the key; None when claimed, else the record that holds it."""
-        ...
-
-    def complete(self, scope_key: str, response: StoredResponse, *, expires_at: int) -> None: ...
-
-    def release(self, scope_key: str) -> None: ...
 
 
 def fingerprint(body: Any) -> str:

@@ -23,6 +23,7 @@ from email.utils import format_datetime
 from typing import cast
 
 from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage, encode_base64_body
+from posthorn.logic.ses_stamp import SesStamp
 from posthorn.models.addresses import domain_of
 
 
@@ -74,8 +75,9 @@ class MimePart:
 
 
 @dataclass(frozen=True)
-class Envelope:
-    """Everything needed to write the message. Bcc recipients never appear in it."""
+class MessageContent:
+    """Everything needed to write the message (what the SMTP envelope's MAIL FROM and RCPT TO carry is
+    not in it: Bcc recipients never appear)."""
 
     message_id: str
     sender: Mailbox
@@ -90,8 +92,7 @@ class Envelope:
     attachments: list[MimePart] = field(default_factory=list)
     list_unsubscribe: str | None = None
     one_click_unsubscribe: bool = False
-    ses_tags: dict[str, str] = field(default_factory=dict)
-    configuration_set: str | None = None
+    stamp: SesStamp | None = None
 
 
 def _address(mailbox: Mailbox) -> Address:
@@ -99,40 +100,36 @@ def _address(mailbox: Mailbox) -> Address:
     return Address(display_name=mailbox.name or "", username=local, domain=domain)
 
 
-def _message_id_header(envelope: Envelope) -> str:
-    return f"<{envelope.message_id}@{domain_of(envelope.sender.email)}>"
+def _message_id_header(content: MessageContent) -> str:
+    return f"<{content.message_id}@{domain_of(content.sender.email)}>"
 
 
-def build_message(envelope: Envelope) -> RawMessage:
+def build_message(content: MessageContent) -> RawMessage:
     message = EmailMessage(policy=POLICY)
-    message["From"] = _address(envelope.sender)
-    message["To"] = [_address(mailbox) for mailbox in envelope.to]
-    if envelope.cc:
-        message["Cc"] = [_address(mailbox) for mailbox in envelope.cc]
-    if envelope.reply_to is not None:
-        message["Reply-To"] = _address(envelope.reply_to)
-    message["Subject"] = envelope.subject
-    message["Date"] = format_datetime(envelope.date)
-    message["Message-ID"] = _message_id_header(envelope)
+    message["From"] = _address(content.sender)
+    message["To"] = [_address(mailbox) for mailbox in content.to]
+    if content.cc:
+        message["Cc"] = [_address(mailbox) for mailbox in content.cc]
+    if content.reply_to is not None:
+        message["Reply-To"] = _address(content.reply_to)
+    message["Subject"] = content.subject
+    message["Date"] = format_datetime(content.date)
+    message["Message-ID"] = _message_id_header(content)
     message["MIME-Version"] = "1.0"
-    if envelope.list_unsubscribe:
-        message["List-Unsubscribe"] = envelope.list_unsubscribe
-        if envelope.one_click_unsubscribe:
+    if content.list_unsubscribe:
+        message["List-Unsubscribe"] = content.list_unsubscribe
+        if content.one_click_unsubscribe:
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    for name, value in envelope.headers.items():
+    for name, value in content.headers.items():
         message[name] = value
-    if envelope.ses_tags:
-        message["X-SES-MESSAGE-TAGS"] = ", ".join(
-            f"{key}={value}" for key, value in envelope.ses_tags.items()
-        )
-    if envelope.configuration_set:
-        message["X-SES-CONFIGURATION-SET"] = envelope.configuration_set
+    for name, value in content.stamp.headers() if content.stamp else ():
+        message[name] = value
 
     placeholders: dict[bytes, MimePart] = {}
-    _set_bodies(message, envelope, placeholders)
-    for part in envelope.attachments:
+    _set_bodies(message, content, placeholders)
+    for part in content.attachments:
         # Inline parts belong to an HTML body; without one they are ordinary attachments.
-        if part.content_id is None or envelope.html is None:
+        if part.content_id is None or content.html is None:
             maintype, _, subtype = part.content_type.partition("/")
             message.add_attachment(b"", maintype=maintype, subtype=subtype, filename=part.name)
             _hold_place(cast(list[EmailMessage], message.get_payload())[-1], part, placeholders)
@@ -166,20 +163,20 @@ def _splice(skeleton: bytes, placeholders: dict[bytes, MimePart]) -> RawMessage:
     return RawMessage(tuple(pieces), files, frozenset(bodies))
 
 
-def _set_bodies(message: EmailMessage, envelope: Envelope, placeholders: dict[bytes, MimePart]) -> None:
+def _set_bodies(message: EmailMessage, content: MessageContent, placeholders: dict[bytes, MimePart]) -> None:
     inline = [
-        part for part in envelope.attachments if part.content_id is not None and envelope.html is not None
+        part for part in content.attachments if part.content_id is not None and content.html is not None
     ]
-    if envelope.text is not None:
-        message.set_content(envelope.text, subtype="plain", charset="utf-8")
-        if envelope.html is not None:
-            message.add_alternative(envelope.html, subtype="html", charset="utf-8")
+    if content.text is not None:
+        message.set_content(content.text, subtype="plain", charset="utf-8")
+        if content.html is not None:
+            message.add_alternative(content.html, subtype="html", charset="utf-8")
     else:
-        assert envelope.html is not None
-        message.set_content(envelope.html, subtype="html", charset="utf-8")
+        assert content.html is not None
+        message.set_content(content.html, subtype="html", charset="utf-8")
     if not inline:
         return
-    html_part = message if envelope.text is None else cast(list[EmailMessage], message.get_payload())[1]
+    html_part = message if content.text is None else cast(list[EmailMessage], message.get_payload())[1]
     for part in inline:
         maintype, _, subtype = part.content_type.partition("/")
         html_part.add_related(

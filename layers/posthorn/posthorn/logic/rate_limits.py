@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 from posthorn.errors import RateLimited
-from posthorn.logic.ports import RateStore
+from posthorn.ports import RateStore
 
 MICROS = 1_000_000
 

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
 
 from posthorn.errors import NotFound, ValidationFailed
 from posthorn.models.credentials import Credential
 from posthorn.models.suppressions import CreateSuppressionRequest, Suppression
-
-
-class SuppressionStore(Protocol):
-    def add_suppression(self, entry: Suppression) -> bool: ...
-    def get_suppression(self, domain: str, email: str) -> Suppression | None: ...
-    def list_suppressions(self, domain: str) -> list[Suppression]: ...
-    def delete_suppression(self, domain: str, email: str) -> bool: ...
+from posthorn.ports import SuppressionStore
 
 
 def scope(credential: Credential, domain: str | None) -> list[str]:

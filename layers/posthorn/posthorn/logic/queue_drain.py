@@ -1,4 +1,5 @@
-"""The send worker's use case: deliver queued messages at the SES rate, exactly once where SMTP allows.
+"""Draining the send queue, the send worker's use case: deliver queued messages at the SES rate, exactly
+once where SMTP allows.
 
 For each queue message (at-least-once, so possibly a second copy):
 1. Claim the stored message (`claim_for_sending`, a conditional write; the batch's claims are made side by
@@ -36,29 +37,33 @@ from concurrent import futures
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
-from posthorn.errors import UpstreamRejected
-from posthorn.logic.delivery import Accepted, PreparedMessage, transmit
-from posthorn.logic.ports import (
-    AttachmentBodies,
+from posthorn.errors import (
     DeliveryUnavailable,
     FileUnavailable,
-    MailTransport,
-    MessageStore,
     QueuedBodyMissing,
-    QueueItem,
     StorageUnavailable,
-    WorkQueue,
+    UpstreamRejected,
 )
+from posthorn.logic.delivery import Accepted, PreparedMessage, transmit
 from posthorn.logic.raw_message import RawMessage
 from posthorn.models.messages import MessageRecord, SendResult
+from posthorn.ports import (
+    AttachmentBodies,
+    MailTransport,
+    QueueItem,
+    SendClaims,
+    SuppressionLookup,
+    WorkQueue,
+)
 
 # Kept free at the end of an invocation, so the worker never dies mid-transaction at Lambda's timeout.
 SAFETY_MARGIN_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
-class WorkerContext:
-    messages: MessageStore
+class DrainContext:
+    messages: SendClaims
+    suppressions: SuppressionLookup
     transport: MailTransport
     queue: WorkQueue
     attachments: AttachmentBodies
@@ -90,7 +95,7 @@ def backoff_seconds(receive_count: int, base: float, cap: float) -> int:
     return math.ceil(delay * random.uniform(0.5, 1.0))
 
 
-def drain(items: list[QueueItem], context: WorkerContext) -> DrainReport:
+def drain(items: list[QueueItem], context: DrainContext) -> DrainReport:
     report = DrainReport()
     claimed = _claim(_first_copies(items, report), context, report)
     recording: list[tuple[QueueItem, Future[SendResult]]] = []
@@ -120,7 +125,7 @@ def _first_copies(items: list[QueueItem], report: DrainReport) -> list[tuple[Que
 
 
 def _claim(
-    items: list[tuple[QueueItem, str]], context: WorkerContext, report: DrainReport
+    items: list[tuple[QueueItem, str]], context: DrainContext, report: DrainReport
 ) -> list[tuple[QueueItem, MessageRecord]]:
     """Claim every item at once (each claim is a round trip to the store); those this worker is to send,
     with their records."""
@@ -153,7 +158,7 @@ def _claim(
 
 def _send_claimed(
     claimed: list[tuple[QueueItem, MessageRecord]],
-    context: WorkerContext,
+    context: DrainContext,
     report: DrainReport,
     recording: list[tuple[QueueItem, Future[SendResult]]],
 ) -> None:
@@ -161,7 +166,7 @@ def _send_claimed(
     which run while the next transaction does; their outcome waits for `_acknowledge`."""
     # Suppressions since the messages were accepted (a bounce or complaint while they waited), looked up
     # while the send slots are taken; a message left with no one to send to does not use its slot.
-    looked_up = context.store_calls.submit(_suppressed_since_accepted, claimed, context.messages)
+    looked_up = context.store_calls.submit(_suppressed_since_accepted, claimed, context.suppressions)
     slots = context.reserve_slots(len(claimed))
     suppressed = looked_up.result()
     for (item, record), slot in zip(claimed, slots, strict=True):
@@ -189,7 +194,7 @@ def _send_claimed(
 
 
 def _suppressed_since_accepted(
-    claimed: list[tuple[QueueItem, MessageRecord]], messages: MessageStore
+    claimed: list[tuple[QueueItem, MessageRecord]], suppressions: SuppressionLookup
 ) -> dict[str, set[str]]:
     """Per message, the recipients still to send to that are suppressed now: one lookup per sending domain."""
     by_domain: dict[str, list[MessageRecord]] = {}
@@ -200,7 +205,8 @@ def _suppressed_since_accepted(
         emails = {
             state.email for record in records for state in record.recipients if state.status == "queued"
         }
-        now_suppressed = {email.lower() for email in messages.suppressed_addresses(domain, sorted(emails))}
+        found_now = suppressions.suppressed_addresses(domain, sorted(emails))
+        now_suppressed = {email.lower() for email in found_now}
         for record in records:
             hit = {
                 state.email
@@ -213,7 +219,7 @@ def _suppressed_since_accepted(
 
 
 def _suppress(
-    item: QueueItem, record: MessageRecord, emails: set[str], context: WorkerContext, report: DrainReport
+    item: QueueItem, record: MessageRecord, emails: set[str], context: DrainContext, report: DrainReport
 ) -> MessageRecord | None:
     """Record the newly suppressed recipients; the record left to send, or None when no one is left."""
     context.messages.mark_suppressed(record.message_id, emails)
@@ -229,7 +235,7 @@ def _suppress(
 
 
 def _acknowledge(
-    item: QueueItem, written: Future[SendResult], context: WorkerContext, report: DrainReport
+    item: QueueItem, written: Future[SendResult], context: DrainContext, report: DrainReport
 ) -> None:
     """A message SES accepted is acknowledged only once its record says so: a later copy then finds SES's id
     and sends nothing. When the write failed, the queue message is reported failed and comes back; its claim
@@ -244,7 +250,7 @@ def _acknowledge(
     report.errors.append(f"{item.message_id}: SES accepted it, and its id could not be recorded: {error!r}")
 
 
-def _send(item: QueueItem, record: MessageRecord, context: WorkerContext) -> Accepted | str:
+def _send(item: QueueItem, record: MessageRecord, context: DrainContext) -> Accepted | str:
     """The SMTP transaction: SES's acceptance (its id still to record), or the outcome, already settled."""
     message_id = record.message_id
     prepared = PreparedMessage(record=record, raw=RawMessage(()))

@@ -1,0 +1,17 @@
+"""Where DynamoDB is read and written: one table, one repository per aggregate, on the `Table` base.
+
+| item | pk | sk | gsi1pk / gsi1sk | module |
+| --- | --- | --- | --- | --- |
+| credential | CRED#<username> | CRED | CREDENTIALS / <created>#<username> | credentials.py |
+| domain | DOMAIN#<domain> | DOMAIN |  | domains.py |
+| message | MSG#<message_id> | MSG | SES#<ses_message_id> / MSG | messages.py |
+| event | MSG#<message_id> | EVT#<event_key> |  | messages.py |
+| unmatched | UNMATCHED#<ses id> | EVT#<event_key> | (ttl: 30 d) | messages.py |
+| suppression | SUPP#<domain> | <address> |  | suppressions.py |
+| rate / pace | RATE#<key> | RATE | (ttl: 1 d idle) | rate_limits.py |
+| idempotency | IDEM#<scope> | IDEM | (ttl: 24 h) | idempotency.py |
+| cached file | FILE#<file_key> | FILE | (ttl: its expires_at) | files.py |
+| shared blob | BLOB#<owner>#<sha256> | BLOB | (ttl: latest expiry; `refs` count) | files.py |
+
+Every repository of a process shares one `Table` (its name and one client, made on first use).
+"""

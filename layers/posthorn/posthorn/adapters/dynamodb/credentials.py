@@ -1,0 +1,54 @@
+"""Credentials (`CRED#<username>`), listed in creation order through gsi1 (`CREDENTIALS`)."""
+
+from __future__ import annotations
+
+from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
+from posthorn.models.credentials import Credential, CredentialStatus
+
+
+def _key(username: str) -> dict[str, str]:
+    return {"pk": f"CRED#{username}", "sk": "CRED"}
+
+
+class CredentialRepository(Repository):
+    def get_credential(self, username: str) -> Credential | None:
+        values = self.get(_key(username))
+        return Credential.model_validate(values) if values is not None else None
+
+    def put_credential(self, credential: Credential) -> None:
+        values = credential.model_dump(mode="json")
+        created = values["created_at"]
+        self.db.put_item(
+            TableName=self.table,
+            Item=to_item(
+                {
+                    **_key(credential.username),
+                    "gsi1pk": "CREDENTIALS",
+                    "gsi1sk": f"{created}#{credential.username}",
+                    **values,
+                }
+            ),
+        )
+
+    def list_credentials(self) -> list[Credential]:
+        items = self.query_all(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues=to_item({":p": "CREDENTIALS"}),
+        )
+        return [Credential.model_validate(item) for item in items]
+
+    def set_credential_status(self, username: str, status: CredentialStatus) -> Credential | None:
+        try:
+            response = self.db.update_item(
+                TableName=self.table,
+                Key=to_item(_key(username)),
+                UpdateExpression="SET #s = :s",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=to_item({":s": status.value}),
+                ReturnValues="ALL_NEW",
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            return None
+        return Credential.model_validate(from_item(response["Attributes"]))

@@ -1,0 +1,267 @@
+"""Messages (`MSG#<message_id>` / `MSG`), their recipients, and their events (`EVT#<event_key>` under the
+same key; `UNMATCHED#<ses id>` for events of a message Posthorn does not know).
+
+A message item holds its recipients as a map keyed by lower-cased address, so one query returns a
+message with its recipients and events, and one conditional update changes a recipient's status.
+Each recipient carries its status's rank; an update only applies when it raises the rank, so a late or
+repeated event never lowers a status. The message status is not stored: it is a function of the
+recipients' statuses (`message_status`), computed on every read, so it can never disagree with them.
+
+A queued message also carries `sending_until_ms` while a send worker holds it (`claim_for_sending`), so two
+deliveries of the same queue message never run two SMTP transactions at once, and one whose SES id is
+recorded is never sent again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from posthorn.adapters.aws import side_by_side
+from posthorn.adapters.dynamodb.table import Repository, from_item, storable, to_item
+from posthorn.logic.recipient_status import message_status, rank
+from posthorn.models.events import RecipientEvent
+from posthorn.models.messages import MessageRecord, RecipientState
+from posthorn.ports import SendClaim
+
+UNMATCHED_TTL_SECONDS = 30 * 24 * 3600
+
+
+def message_key(message_id: str) -> dict[str, Any]:
+    return to_item({"pk": f"MSG#{message_id}", "sk": "MSG"})
+
+
+def _message_item(record: MessageRecord) -> dict[str, Any]:
+    values = record.model_dump(mode="json", exclude={"recipients", "status"})
+    recipients = {
+        state.email.lower(): {**state.model_dump(), "rank": rank(state.status), "position": position}
+        for position, state in enumerate(record.recipients)
+    }
+    return to_item({"pk": f"MSG#{record.message_id}", "sk": "MSG", **values, "recipients": recipients})
+
+
+class MessageRepository(Repository):
+    # --- messages ----------------------------------------------------------------------------------
+    def create_message(self, record: MessageRecord) -> None:
+        self.db.put_item(
+            TableName=self.table, Item=_message_item(record), ConditionExpression="attribute_not_exists(pk)"
+        )
+
+    def create_messages(self, records: list[MessageRecord]) -> set[str]:
+        """BatchWriteItem in chunks of 25, several chunks at once; unprocessed items are retried with backoff.
+        (No condition: BatchWriteItem takes none, and message ids are new random ids.) Returns the ids of
+        the messages that could not be stored."""
+        items = [_message_item(record) for record in records]
+        chunks = [items[start : start + 25] for start in range(0, len(items), 25)]
+        if not chunks:
+            return set()
+        failed: set[str] = set()
+        for unstored in side_by_side().map(self._write_chunk, chunks):
+            failed |= unstored
+        return failed
+
+    def _write_chunk(self, items: list[dict[str, Any]], attempts: int = 6) -> set[str]:
+        pending = [{"PutRequest": {"Item": item}} for item in items]
+        for attempt in range(attempts):
+            try:
+                response = self.db.batch_write_item(RequestItems={self.table: pending})
+            except (BotoCoreError, ClientError):
+                response = {"UnprocessedItems": {self.table: pending}}
+            pending = response.get("UnprocessedItems", {}).get(self.table, [])
+            if not pending:
+                return set()
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        return {request["PutRequest"]["Item"]["message_id"]["S"] for request in pending}
+
+    def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
+        now_ms = int(now * 1000)
+        try:
+            response = self.db.update_item(
+                TableName=self.table,
+                Key=message_key(message_id),
+                UpdateExpression="SET sending_until_ms = :until",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND attribute_not_exists(ses_message_id)"
+                    " AND (attribute_not_exists(sending_until_ms) OR sending_until_ms < :now)"
+                ),
+                ExpressionAttributeValues=to_item(
+                    {":until": now_ms + int(lease_seconds * 1000), ":now": now_ms}
+                ),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.db.exceptions.ConditionalCheckFailedException as failed:
+            item = failed.response.get("Item")
+            if item is None:
+                return SendClaim("missing")
+            values = from_item(item)
+            if values.get("ses_message_id"):
+                return SendClaim("done", _message_record(values))
+            return SendClaim("busy", busy_for=max(0.0, (values["sending_until_ms"] - now_ms) / 1000))
+        return SendClaim("claimed", _message_record(from_item(response["Attributes"])))
+
+    def release_claim(self, message_id: str) -> None:
+        self.db.update_item(
+            TableName=self.table,
+            Key=message_key(message_id),
+            UpdateExpression="REMOVE sending_until_ms",
+            ConditionExpression="attribute_exists(pk)",
+        )
+
+    def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
+        self.advance_recipients(
+            message_id,
+            statuses,
+            fields={"ses_message_id": ses_message_id, "gsi1pk": f"SES#{ses_message_id}", "gsi1sk": "MSG"},
+        )
+
+    def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
+        self.advance_recipients(message_id, dict.fromkeys(emails, "failed"), fields={"error": reason})
+
+    def mark_suppressed(self, message_id: str, emails: Iterable[str]) -> None:
+        self.advance_recipients(message_id, dict.fromkeys(emails, "suppressed"))
+
+    def advance_recipients(
+        self, message_id: str, statuses: dict[str, str], fields: dict[str, Any] | None = None
+    ) -> bool:
+        """Raise recipients' statuses (never lower them) and set `fields`. False for an unknown message.
+
+        One conditional update covers every recipient when all of them move up, the usual case. When the
+        condition fails, DynamoDB hands back the item as it is (ReturnValuesOnConditionCheckFailure), so a
+        single late event costs one call; with several recipients or fields, each part is then applied on
+        its own condition. A successful update returns nothing (the item can be large: every recipient,
+        tags, metadata; moto serializing it was ~40% of an event's cost)."""
+        fields = fields or {}
+        moved, exists = self._update_recipients(message_id, statuses, fields)
+        if not moved and exists and (fields or len(statuses) > 1):
+            if fields:
+                self._update_recipients(message_id, {}, fields)
+            for email, status in statuses.items():
+                self._update_recipients(message_id, {email: status}, {})
+        return exists
+
+    def _update_recipients(
+        self, message_id: str, statuses: dict[str, str], fields: dict[str, Any]
+    ) -> tuple[bool, bool]:
+        """One conditional update: (whether it was applied, whether the message exists)."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        updates: list[str] = []
+        conditions = ["attribute_exists(pk)"]
+        if statuses:
+            names.update({"#s": "status", "#k": "rank"})
+        for index, (email, status) in enumerate(statuses.items()):
+            names[f"#r{index}"] = email.lower()
+            values[f":s{index}"] = status
+            values[f":k{index}"] = rank(status)
+            updates += [f"recipients.#r{index}.#s = :s{index}", f"recipients.#r{index}.#k = :k{index}"]
+            conditions.append(f"recipients.#r{index}.#k < :k{index}")
+        for index, (name, value) in enumerate(fields.items()):
+            names[f"#f{index}"] = name
+            values[f":f{index}"] = value
+            updates.append(f"#f{index} = :f{index}")
+        if not updates:
+            item = self.db.get_item(
+                TableName=self.table, Key=message_key(message_id), ProjectionExpression="pk"
+            )
+            return False, "Item" in item
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key=message_key(message_id),
+                UpdateExpression="SET " + ", ".join(updates),
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.db.exceptions.ConditionalCheckFailedException as failed:
+            return False, "Item" in failed.response
+        return True, True
+
+    def message_statuses(self, message_ids: Iterable[str]) -> dict[str, str]:
+        """The status of each known message, read 100 at a time (recipients only, not the events)."""
+        unique = list(dict.fromkeys(message_ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(unique), 100):
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": [message_key(message_id) for message_id in unique[start : start + 100]],
+                    "ProjectionExpression": "message_id, recipients",
+                }
+            }
+            while request:
+                answer = self.db.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    values = from_item(item)
+                    recipients = values.get("recipients", {}).values()
+                    found[str(values["message_id"])] = message_status(r["status"] for r in recipients).value
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def get_message_record(self, message_id: str) -> MessageRecord | None:
+        found = self.get_message(message_id)
+        return found[0] if found else None
+
+    def get_message(self, message_id: str) -> tuple[MessageRecord, list[dict[str, Any]]] | None:
+        """The message with its recipients (in request order) and its stored events."""
+        items = self.query_all(
+            KeyConditionExpression="pk = :p", ExpressionAttributeValues=to_item({":p": f"MSG#{message_id}"})
+        )
+        message = next((item for item in items if item["sk"] == "MSG"), None)
+        if message is None:
+            return None
+        events = [item for item in items if item["sk"].startswith("EVT#")]
+        return _message_record(message), events
+
+    # --- events ------------------------------------------------------------------------------------
+    def message_id_for_ses(self, ses_message_id: str) -> str | None:
+        response = self.db.query(
+            TableName=self.table,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :p AND gsi1sk = :s",
+            ExpressionAttributeValues=to_item({":p": f"SES#{ses_message_id}", ":s": "MSG"}),
+            ProjectionExpression="message_id",
+        )
+        items = response.get("Items", [])
+        return str(from_item(items[0])["message_id"]) if items else None
+
+    def put_event(self, message_id: str, event: RecipientEvent) -> bool:
+        """Store an event once: False when the same event (same key) is already there."""
+        return self._put_once(f"MSG#{message_id}", event, ttl=None)
+
+    def put_unmatched_event(self, event: RecipientEvent, *, now: int) -> bool:
+        """Keep an event for a message Posthorn does not know, where an operator can query it."""
+        return self._put_once(f"UNMATCHED#{event.ses_message_id}", event, ttl=now + UNMATCHED_TTL_SECONDS)
+
+    def _put_once(self, pk: str, event: RecipientEvent, *, ttl: int | None) -> bool:
+        item = {
+            "pk": pk,
+            "sk": f"EVT#{event.event_key}",
+            "type": event.type.value,
+            "timestamp": event.timestamp.isoformat(),
+            "recipient": event.recipient,
+            "details": storable(event.details),
+            "ses_message_id": event.ses_message_id,
+            "origin": event.origin,
+            "ttl": ttl,
+        }
+        try:
+            self.db.put_item(
+                TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(sk)"
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
+def _message_record(values: dict[str, Any]) -> MessageRecord:
+    """A stored message item → its record, recipients in request order, status derived from theirs."""
+    recipients = sorted(values.pop("recipients", {}).values(), key=lambda r: r["position"])
+    states = [RecipientState.model_validate(r) for r in recipients]
+    return MessageRecord.model_validate(
+        {**values, "recipients": states, "status": message_status(state.status for state in states).value}
+    )

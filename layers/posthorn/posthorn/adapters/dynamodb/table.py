@@ -1,0 +1,79 @@
+"""The one table every repository reads and writes, and the conversions between items and plain values."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from posthorn.adapters.aws import client
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: integers become int, the rest float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_plain(inner) for inner in value]
+    return value
+
+
+def storable(details: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB takes no floats and no empty strings in sets: keep JSON-like details as plain JSON types."""
+    return dict(json.loads(json.dumps(details, default=str), parse_float=Decimal))
+
+
+class Table:
+    """The table's name, and a DynamoDB client made on first use (or the one given, in tests and scripts).
+    Clients are thread-safe; `client()` makes one per process under a lock."""
+
+    def __init__(self, name: str, dynamodb: Any | None = None) -> None:
+        self.name = name
+        self._client = dynamodb
+
+    @property
+    def db(self) -> Any:
+        if self._client is None:
+            self._client = client("dynamodb")
+        return self._client
+
+
+class Repository:
+    """A repository's access to the table: `self.db` the client, `self.table` the table's name."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    @property
+    def table(self) -> str:
+        return self._table.name
+
+    @property
+    def db(self) -> Any:
+        return self._table.db
+
+    def get(self, key: dict[str, Any], *, consistent: bool = False) -> dict[str, Any] | None:
+        """The item under `key` as plain values, or None."""
+        options = {"ConsistentRead": True} if consistent else {}
+        item = self.db.get_item(TableName=self.table, Key=to_item(key), **options).get("Item")
+        return from_item(item) if item is not None else None
+
+    def query_all(self, **query: Any) -> list[dict[str, Any]]:
+        """Every item a query finds, page after page, as plain values."""
+        pages = self.db.get_paginator("query").paginate(TableName=self.table, **query)
+        return [from_item(item) for page in pages for item in page["Items"]]

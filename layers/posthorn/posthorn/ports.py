@@ -1,0 +1,330 @@
+"""What the logic needs from the outside world, one Protocol per consumer. The adapters implement them
+(`adapters/dynamodb/` one repository per aggregate, `adapters/s3.py`, `adapters/ses_smtp.py`, ...); tests
+pass the in-memory fakes of `tests/support/fakes.py`. Each port is as small as its consumer needs, so a fake
+implements nothing it is not asked for.
+
+| port | consumer | implemented by |
+|---|---|---|
+| `CredentialStore` | credentials, authentication | `CredentialRepository` |
+| `SenderDomains`, `DomainStore` | sending (the sender check), domains | `DomainRepository` |
+| `SuppressionLookup` | sending, batches, the send worker | `SuppressionRepository` |
+| `SuppressionStore` | the suppression routes | `SuppressionRepository` |
+| `SuppressionRecorder` | recording SES events | `SuppressionRepository` |
+| `DeliveryRecorder` | delivering (SES's id or the failure) | `MessageRepository` |
+| `MessageRecorder` | sending, batches (new records) | `MessageRepository` |
+| `SendClaims` | the send worker | `MessageRepository` |
+| `EventRecorder` | recording SES events | `MessageRepository` |
+| `MessageReader` | the message routes | `MessageRepository` |
+| `RateStore` | rate limits, send pacing | `RateRepository` |
+| `IdempotencyStore` | `Idempotency-Key` | `IdempotencyRepository` |
+| `FileStore` | the file cache | `FileRepository` |
+| `ObjectStore` | the file cache, the send worker | `S3Objects` |
+| `MailTransport` | delivering | `SesSmtpTransport` |
+| `SendQueue`, `WorkQueue` | sending, batches / the send worker | `SqsSendQueue` / `SqsWorkQueue` |
+| `DomainIdentities` | domains | `SesIdentities`, `AutoVerifiedIdentities` |
+| `CachedFiles`, `AttachmentBodies` | sending / the send worker | `FileCache` / `StoredFileBodies` |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:  # annotations only: importing the ports costs a function's cold start nothing
+    from collections.abc import Callable, Iterable, Iterator
+    from datetime import datetime
+
+    from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
+    from posthorn.models.credentials import Credential, CredentialStatus
+    from posthorn.models.domains import DomainRecord
+    from posthorn.models.events import RecipientEvent
+    from posthorn.models.files import FileRecord, FileStatus
+    from posthorn.models.messages import MessageRecord
+    from posthorn.models.suppressions import Suppression
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class ConfigurationSets(Protocol):
+    """The SES configuration set for a message's tracking choices (`Settings.configuration_set`)."""
+
+    def __call__(self, *, track_opens: bool, track_clicks: bool) -> str: ...
+
+
+# --- credentials and domains -------------------------------------------------------------------------
+class CredentialStore(Protocol):
+    def get_credential(self, username: str) -> Credential | None: ...
+    def put_credential(self, credential: Credential) -> None: ...
+    def list_credentials(self) -> list[Credential]: ...
+    def set_credential_status(self, username: str, status: CredentialStatus) -> Credential | None: ...
+
+
+class SenderDomains(Protocol):
+    """What the sender check reads."""
+
+    def get_domain(self, domain: str) -> DomainRecord | None: ...
+
+
+class DomainStore(SenderDomains, Protocol):
+    def put_domain(self, record: DomainRecord) -> None: ...
+
+
+@dataclass(frozen=True)
+class IdentityStatus:
+    verified: bool
+    dkim_tokens: list[str]
+
+
+class DomainIdentities(Protocol):
+    """The email provider's record of a sending domain (SES identities deployed, auto-verified locally)."""
+
+    def create(self, domain: str) -> IdentityStatus: ...
+    def status(self, domain: str) -> IdentityStatus: ...
+
+
+# --- suppressions ------------------------------------------------------------------------------------
+class SuppressionLookup(Protocol):
+    def suppressed_addresses(self, domain: str, emails: Iterable[str]) -> set[str]:
+        """Which of `emails` (as given) are suppressed for `domain`."""
+        ...
+
+
+class SuppressionRecorder(Protocol):
+    def add_suppression(self, entry: Suppression) -> bool:
+        """Suppress an address for a domain; the first reason recorded is kept. True when it is new."""
+        ...
+
+
+class SuppressionStore(SuppressionRecorder, Protocol):
+    def get_suppression(self, domain: str, email: str) -> Suppression | None: ...
+    def list_suppressions(self, domain: str) -> list[Suppression]: ...
+    def delete_suppression(self, domain: str, email: str) -> bool: ...
+
+
+# --- messages ----------------------------------------------------------------------------------------
+class DeliveryRecorder(Protocol):
+    """What a delivery writes to a stored message's record: SES's id, or why it failed."""
+
+    def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None: ...
+    def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None: ...
+
+
+class MessageRecorder(DeliveryRecorder, Protocol):
+    """Sending and batches: new records, then their outcome."""
+
+    def create_message(self, record: MessageRecord) -> None: ...
+    def create_messages(self, records: list[MessageRecord]) -> set[str]:
+        """Store many new messages at once; returns the ids that could not be stored."""
+        ...
+
+
+@dataclass(frozen=True)
+class SendClaim:
+    """`claimed`: this worker may send (`record` is the message). `done`: SES already has it, or it failed
+    for good. `busy`: another worker holds the claim for `busy_for` more seconds. `missing`: no record."""
+
+    state: Literal["claimed", "done", "busy", "missing"]
+    record: MessageRecord | None = None
+    busy_for: float = 0.0
+
+
+class SendClaims(DeliveryRecorder, Protocol):
+    """The send worker: the right to run a queued message's SMTP transaction, and what came of it."""
+
+    def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
+        """Take the right to run the SMTP transaction for a queued message, for `lease_seconds`."""
+        ...
+
+    def release_claim(self, message_id: str) -> None: ...
+    def mark_suppressed(self, message_id: str, emails: Iterable[str]) -> None:
+        """These recipients were suppressed after the message was accepted: they are not sent to."""
+        ...
+
+
+class EventRecorder(Protocol):
+    """Recording what SES says about a message."""
+
+    def message_id_for_ses(self, ses_message_id: str) -> str | None: ...
+    def advance_recipients(self, message_id: str, statuses: dict[str, str]) -> bool:
+        """Raise the recipients' statuses (never lower them); False when there is no such message."""
+        ...
+
+    def get_message_record(self, message_id: str) -> MessageRecord | None: ...
+    def put_event(self, message_id: str, event: RecipientEvent) -> bool: ...
+    def put_unmatched_event(self, event: RecipientEvent, *, now: int) -> bool: ...
+
+
+class MessageReader(Protocol):
+    def get_message(self, message_id: str) -> tuple[MessageRecord, list[dict[str, Any]]] | None:
+        """The message with its recipients (in request order) and its stored events."""
+        ...
+
+
+# --- rate limits and idempotency ---------------------------------------------------------------------
+class RateStore(Protocol):
+    def advance(
+        self, key: str, *, now_us: int, cost_us: int, latest_start_us: int | None
+    ) -> tuple[bool, int]:
+        """Atomically, for the timestamp `tat` stored under `key` (absent: 0): start = max(tat, now); when
+        `latest_start_us` is None or start <= it, set tat = start + cost and return (True, the new tat);
+        otherwise change nothing and return (False, tat)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: str
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    fingerprint: str
+    response: StoredResponse | None  # None while the first request is in flight
+
+
+class IdempotencyStore(Protocol):
+    def claim(
+        self, scope_key: str, fingerprint: str, *, now: int, lease_seconds: int, ttl_seconds: int
+    ) -> IdempotencyRecord | None:
+        """Claim the key; None when claimed, else the record that holds it."""
+        ...
+
+    def complete(self, scope_key: str, response: StoredResponse, *, expires_at: int) -> None: ...
+
+    def release(self, scope_key: str) -> None: ...
+
+
+# --- SES ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """SES accepted the message: its id from `250 Ok <id>`, and any recipients it refused at RCPT."""
+
+    ses_message_id: str
+    refused: dict[str, str] = field(default_factory=dict)
+    # True when an earlier attempt lost its connection after the final "." (SES may have the message twice).
+    after_ambiguous_drop: bool = False
+
+
+class MailTransport(Protocol):
+    def send(
+        self, mail_from: str, rcpt_to: list[str], raw: RawMessage, *, deadline: float
+    ) -> DeliveryReceipt: ...
+
+
+# --- the send queue ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QueuedMessage:
+    """What the send queue carries: a stored message's id and its MIME, cached attachments by reference
+    (the record holds the rest)."""
+
+    message_id: str
+    raw: RawMessage
+
+
+class SendQueue(Protocol):
+    def enqueue(self, messages: list[QueuedMessage]) -> set[str]:
+        """Queue messages for the send worker; returns the ids that could not be queued."""
+        ...
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    id: str  # the queue's id for this delivery
+    message_id: str | None  # None: the queue message could not be read
+    receive_count: int
+
+
+class WorkQueue(Protocol):
+    """The send worker's side of the queue (`logic/queue_drain.py`)."""
+
+    def load(self, item: QueueItem) -> list[Base64Body | FileBody]:
+        """The queued MIME as `RawMessage.parts()` gave it: cached attachments still by reference."""
+        ...
+
+    def retry_after(self, item: QueueItem, seconds: int) -> None:
+        """Make the item visible again after `seconds` (it is reported as failed, so not deleted)."""
+        ...
+
+    def finished(self, item: QueueItem) -> None:
+        """The message's outcome is recorded; what was kept only for sending it can go."""
+        ...
+
+    def defer(self, item: QueueItem, seconds: int) -> None:
+        """Queue the item again as a new message after `seconds`: it was not tried, so this delivery must
+        not count as an attempt (the item is then acknowledged)."""
+        ...
+
+
+# --- the file cache ----------------------------------------------------------------------------------
+class FileStore(Protocol):
+    """File metadata (`FILE#<file_key>`), and reference counts of objects shared by identical uploads."""
+
+    def put_file(self, record: FileRecord) -> None: ...
+    def get_file(self, file_key: str) -> FileRecord | None: ...
+    def delete_file(self, file_key: str) -> FileRecord | None: ...
+    def settle_upload(
+        self, file_key: str, status: FileStatus, *, sha256: str | None = None, rejection: str | None = None
+    ) -> FileRecord | None:
+        """Move a `pending` file to `ready` or `rejected`; None if it is no longer pending."""
+        ...
+
+    def reference_blob(self, owner: str, sha256: str, *, expires_at: int) -> int: ...
+    def release_blob(self, owner: str, sha256: str) -> int: ...
+    def forget_blob(self, owner: str, sha256: str) -> bool:
+        """Drop the blob's record if nothing references it any more; True when it was dropped."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object being read: `chunks` streams it; `close()` when done, read to the end or not."""
+
+    content_type: str
+    size: int
+    chunks: Iterator[bytes]
+    close: Callable[[], None]
+
+
+class ObjectStore(Protocol):
+    """The bucket (S3): private objects under keys that only the service hands around."""
+
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    def open(self, key: str) -> StoredObject | None:
+        """The object to read, or None when there is no such object."""
+        ...
+
+    def delete(self, key: str) -> None: ...
+    def presign_put(self, key: str, *, content_type: str, size: int, expires_in: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class FileContent:
+    """A cached file ready to attach: its base64 MIME body (encoded once), and its first bytes for checks."""
+
+    base64_body: bytes | bytearray  # never modified: shared by every message that attaches the file
+    head: bytes
+    size: int
+    sha256: str
+
+
+class AttachmentBodies(Protocol):
+    """What the send worker needs from the file cache: the bodies of a queued message's attachments."""
+
+    def body(self, ref: FileBody) -> Base64Body:
+        """The cached file's base64 body; FileUnavailable when it is gone or holds other bytes."""
+        ...
+
+
+class CachedFiles(Protocol):
+    """What sending needs from the file cache."""
+
+    def usable(self, file_key: str, credential: Credential, now: datetime) -> FileRecord:
+        """The file if this credential may attach it now; FileUnavailable otherwise."""
+        ...
+
+    def content(self, record: FileRecord) -> FileContent:
+        """Its bytes, read from storage at most once per process while they stay cached."""
+        ...

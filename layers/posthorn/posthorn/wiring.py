@@ -1,0 +1,254 @@
+"""Where every adapter is built: one cached factory per adapter and setting, for every entry point (the API,
+the events function, the send worker; the SMTP relay and the webhook sender to come).
+
+Each factory builds its adapter on first use and keeps it for the warm process, and imports its module only
+then: a function's init imports nothing a route or record it handles does not need (the cold start is its
+import). Tests and the local stack change the environment and call `reset()`, the one reset there is; a
+test replaces an adapter by passing its own fake to the logic, or with the API's `dependency_overrides`.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar, cast
+
+if TYPE_CHECKING:
+    from posthorn.adapters.dead_letters import SqsDeadLetters
+    from posthorn.adapters.dynamodb.credentials import CredentialRepository
+    from posthorn.adapters.dynamodb.domains import DomainRepository
+    from posthorn.adapters.dynamodb.files import FileRepository
+    from posthorn.adapters.dynamodb.idempotency import IdempotencyRepository
+    from posthorn.adapters.dynamodb.messages import MessageRepository
+    from posthorn.adapters.dynamodb.rate_limits import RateRepository
+    from posthorn.adapters.dynamodb.suppressions import SuppressionRepository
+    from posthorn.adapters.dynamodb.table import Table
+    from posthorn.adapters.s3 import S3Objects
+    from posthorn.adapters.send_queue import SqsSendQueue
+    from posthorn.adapters.ses_smtp import SesSmtpTransport
+    from posthorn.logic.file_bodies import ContentCache, StoredFileBodies
+    from posthorn.logic.file_cache import FileCache
+    from posthorn.logic.sending import SendContext
+    from posthorn.ports import Clock, DomainIdentities
+    from posthorn.settings import Settings
+
+Made = TypeVar("Made")
+SEND_QUEUE_BATCH_SIZE = 10  # SendQueue's event source mapping in template.yaml
+
+_made: dict[Callable[[], object], object] = {}
+_overrides: dict[Callable[[], object], object] = {}
+_building = threading.RLock()  # a factory may call others
+
+
+def _factory(build: Callable[[], Made]) -> Callable[[], Made]:
+    """Build once per process (under a lock: the send worker asks from several threads), then keep."""
+
+    @functools.wraps(build)
+    def made() -> Made:
+        with _building:
+            if made in _overrides:
+                return cast(Made, _overrides[made])
+            if made not in _made:
+                _made[made] = build()
+            return cast(Made, _made[made])
+
+    return made
+
+
+def override(factory: Callable[[], Made], made: Made) -> None:
+    """Tests: `factory` answers `made` until the next `reset()`. What was built before is built again, so
+    that whatever holds the replaced adapter (a `SendContext`, the file cache) holds `made` instead."""
+    with _building:
+        _overrides[factory] = made
+        _made.clear()
+
+
+def settings() -> Settings:
+    from posthorn.settings import get_settings
+
+    return get_settings()
+
+
+@_factory
+def clock() -> Clock:
+    from posthorn.adapters.clock import SystemClock
+
+    return SystemClock()
+
+
+@_factory
+def pepper() -> bytes:
+    """The key that hashes credential secrets (Secrets Manager)."""
+    from posthorn.adapters.secrets import secret_string
+
+    return secret_string(settings().pepper_secret_id).encode()
+
+
+# --- the table, one repository per aggregate -----------------------------------------------------------
+@_factory
+def table() -> Table:
+    """The one table and one client for every repository of the process."""
+    from posthorn.adapters.dynamodb.table import Table
+
+    return Table(settings().table_name)
+
+
+@_factory
+def credentials() -> CredentialRepository:
+    from posthorn.adapters.dynamodb.credentials import CredentialRepository
+
+    return CredentialRepository(table())
+
+
+@_factory
+def domains() -> DomainRepository:
+    from posthorn.adapters.dynamodb.domains import DomainRepository
+
+    return DomainRepository(table())
+
+
+@_factory
+def messages() -> MessageRepository:
+    from posthorn.adapters.dynamodb.messages import MessageRepository
+
+    return MessageRepository(table())
+
+
+@_factory
+def suppressions() -> SuppressionRepository:
+    from posthorn.adapters.dynamodb.suppressions import SuppressionRepository
+
+    return SuppressionRepository(table())
+
+
+@_factory
+def rate_limits() -> RateRepository:
+    from posthorn.adapters.dynamodb.rate_limits import RateRepository
+
+    return RateRepository(table())
+
+
+@_factory
+def idempotency() -> IdempotencyRepository:
+    from posthorn.adapters.dynamodb.idempotency import IdempotencyRepository
+
+    return IdempotencyRepository(table())
+
+
+@_factory
+def file_records() -> FileRepository:
+    from posthorn.adapters.dynamodb.files import FileRepository
+
+    return FileRepository(table())
+
+
+# --- SES, the queues, the bucket ------------------------------------------------------------------------
+@_factory
+def transport() -> SesSmtpTransport:
+    """One SMTP connection pool per warm process: consecutive sends reuse the SES connection."""
+    from posthorn.adapters.ses_smtp import transport_from_settings
+
+    return transport_from_settings(settings())
+
+
+@_factory
+def send_queue() -> SqsSendQueue:
+    from posthorn.adapters.send_queue import SqsSendQueue
+
+    return SqsSendQueue(settings().send_queue_url, settings().bucket_name)
+
+
+@_factory
+def identities() -> DomainIdentities:
+    from posthorn.adapters.ses_identities import AutoVerifiedIdentities, SesIdentities
+
+    return AutoVerifiedIdentities() if settings().auto_verify_domains else SesIdentities()
+
+
+@_factory
+def dead_letters() -> SqsDeadLetters | None:
+    """Where the events function parks records it cannot parse; None where the stack has no such queue."""
+    from posthorn.adapters.dead_letters import SqsDeadLetters
+
+    queue_url = settings().events_dead_letter_queue_url
+    return SqsDeadLetters(queue_url) if queue_url else None
+
+
+@_factory
+def objects() -> S3Objects:
+    from posthorn.adapters.s3 import S3Objects
+
+    return S3Objects(settings().bucket_name)
+
+
+# --- the file cache: what sending attaches by key ------------------------------------------------------
+@_factory
+def file_contents() -> ContentCache:
+    """Cached files' base64 bodies, one bounded cache per process (`FILE_CACHE_MAX_BYTES`): what lets many
+    messages share one read of a file, in the API's file cache and the worker's attachments alike."""
+    from posthorn.logic.file_bodies import ContentCache
+
+    return ContentCache(settings().file_cache_max_bytes)
+
+
+@_factory
+def file_cache() -> FileCache:
+    """The API's file cache: uploads, keys, and the contents of the files a message attaches."""
+    from posthorn.logic.file_cache import FileCache
+
+    s = settings()
+    return FileCache(
+        files=file_records(),
+        objects=objects(),
+        clock=clock(),
+        retention_days=s.file_retention_days,
+        upload_url_seconds=s.file_upload_url_seconds,
+        contents=file_contents(),
+    )
+
+
+@_factory
+def attachment_bodies() -> StoredFileBodies:
+    """The send worker's attachments: a queued message's cached files, each read from S3 once."""
+    from posthorn.logic.file_bodies import StoredFileBodies
+
+    return StoredFileBodies(objects(), file_contents())
+
+
+# --- what the use cases take -----------------------------------------------------------------------------
+@_factory
+def send_context() -> SendContext:
+    """The adapters a send needs (single sends and batches), as this warm process holds them."""
+    from posthorn.logic.sending import SendContext
+
+    s = settings()
+    return SendContext(
+        messages=messages(),
+        suppressions=suppressions(),
+        domains=domains(),
+        transport=transport(),
+        queue=send_queue(),
+        clock=clock(),
+        configuration_sets=s.configuration_set,
+        budget_seconds=s.send_budget_seconds,
+        files=file_cache(),
+    )
+
+
+@functools.cache
+def store_calls() -> ThreadPoolExecutor:
+    """The send worker's threads for store round trips, one per message of a batch, started once per warm
+    process and kept across resets: they hold no configuration."""
+    return ThreadPoolExecutor(max_workers=SEND_QUEUE_BATCH_SIZE, thread_name_prefix="store")
+
+
+def reset() -> None:
+    """Forget every adapter, client, secret and setting (the environment changed: tests, the local stack)."""
+    from posthorn.adapters import reset_adapters
+
+    with _building:
+        _made.clear()
+        _overrides.clear()
+    reset_adapters()
