@@ -135,11 +135,11 @@ def main() -> list[Row]:
         SES_SMTP_TIMEOUT_SECONDS="60",
         WORKER_SEND_BUDGET_SECONDS="20",
     ) as (stack, ses):
-        from send_api import dependencies
+        from posthorn import wiring
 
-        credential = dependencies.store().get_credential("ph_bench")
+        credential = wiring.credentials().get_credential("ph_bench")
         assert credential is not None
-        record = dependencies.file_cache().upload(
+        record = wiring.file_cache().upload(
             credential, "report.pdf", "application/pdf", b"%PDF-1.7\n" + os.urandom(FILE_BYTES - 9)
         )
         plain = {

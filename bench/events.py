@@ -62,10 +62,10 @@ def main() -> list[Row]:
     import boto3
     from moto import mock_aws
 
+    from posthorn import wiring
     from posthorn.models.messages import MessageRecord, RecipientState
     from posthorn_local.apigw import LambdaContext
     from posthorn_local.provision import LocalSmtpSecret, environment, provision
-    from posthorn_local.stack import reset_function_caches
 
     with mock_aws():
         session = boto3.Session(region_name="us-east-1")
@@ -82,11 +82,10 @@ def main() -> list[Row]:
             )
         )
         os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-        reset_function_caches()
-        from posthorn.adapters.dynamodb import DynamoStore
+        wiring.reset()
         from ses_events.handler import lambda_handler
 
-        store = DynamoStore(ids["Table"])
+        store = wiring.messages()
         now = datetime.now(UTC)
         plan = []
         for index in range(MESSAGES):

@@ -116,13 +116,12 @@ def start(*, smtp_port: int, ca_file: str, username: str, password: str, **setti
     AWS_ENDPOINT_URL set), set the functions' environment, and seed the sender and its domain."""
     import boto3
 
-    from posthorn.adapters.dynamodb import DynamoStore
+    from posthorn import wiring
     from posthorn.adapters.secrets import secret_string
     from posthorn.logic.credentials import seed_credential
     from posthorn.models.credentials import Permission
     from posthorn.models.domains import DomainRecord, DomainStatus
     from posthorn_local.provision import LocalSmtpSecret, environment, provision
-    from posthorn_local.stack import reset_function_caches
 
     session = boto3.Session(region_name="us-east-1")
     ids = provision(session, prefix="bench", smtp=LocalSmtpSecret(username, password))
@@ -143,14 +142,13 @@ def start(*, smtp_port: int, ca_file: str, username: str, password: str, **setti
             **settings,
         }
     )
-    reset_function_caches()
+    wiring.reset()
 
-    store = DynamoStore(ids["Table"])
     now = datetime.now(UTC)
     domain = DomainRecord(domain=DOMAIN, status=DomainStatus.VERIFIED, dns_records=[], created_at=now)
-    store.put_domain(domain)
+    wiring.domains().put_domain(domain)
     seed_credential(
-        store,
+        wiring.credentials(),
         secret_string(ids["CredentialPepperSecret"]).encode(),
         SENDER_KEY,
         name="bench",

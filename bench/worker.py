@@ -54,8 +54,9 @@ TARGET = 0.8
 
 
 class InMemoryDynamo:
-    """The part of `DynamoStore` the worker uses, as a network service: state in memory, every call
-    answered after `latency` seconds (waiting without the interpreter lock, as on a socket)."""
+    """The part of the table the worker uses (its messages, suppressions and pace schedule), as a network
+    service: state in memory, every call answered after `latency` seconds (waiting without the interpreter
+    lock, as on a socket)."""
 
     def __init__(self, records: dict[str, Any], latency: float) -> None:
         self.records = records
@@ -71,7 +72,7 @@ class InMemoryDynamo:
             self.calls += 1
 
     def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> Any:
-        from posthorn.logic.ports import SendClaim
+        from posthorn.ports import SendClaim
 
         self._call()
         with self._lock:
@@ -167,24 +168,25 @@ def _worker_instance(
     results: Any,
 ) -> None:
     """One worker instance: Lambda's init, then its share of the events as invocations."""
-    from unittest import mock
-
+    from posthorn import wiring
     from posthorn_local.apigw import LambdaContext
     from send_worker import handler
 
     dynamo = InMemoryDynamo(records, DYNAMODB_LATENCY) if records is not None else None
+    if dynamo is not None:  # the worker's repositories, all answered by the one in-memory table
+        for factory in (wiring.messages, wiring.suppressions, wiring.rate_limits):
+            wiring.override(factory, dynamo)
     failures = 0
-    with mock.patch.object(handler, "store", return_value=dynamo) if dynamo else _nothing():
-        ready.wait()
-        for event in events:
-            answer = handler.lambda_handler(event, LambdaContext(function_name="send-worker"))
-            failures += len(answer["batchItemFailures"])
-        finished = time.perf_counter()
+    ready.wait()
+    for event in events:
+        answer = handler.lambda_handler(event, LambdaContext(function_name="send-worker"))
+        failures += len(answer["batchItemFailures"])
+    finished = time.perf_counter()
     results.put(
         {
             "finished": finished,
             "failures": failures,
-            "connections": handler.transport().connections_opened,
+            "connections": wiring.transport().connections_opened,
             "recorded": sum(1 for r in dynamo.records.values() if r.ses_message_id) if dynamo else None,
             "dynamodb_calls": dynamo.calls if dynamo else None,
         }
@@ -203,12 +205,6 @@ def _baseline_connection(
         for mail_from, rcpt_to, raw in messages:
             smtp.sendmail(mail_from, rcpt_to, raw)
     results.put({"finished": time.perf_counter()})
-
-
-def _nothing() -> Any:
-    from contextlib import nullcontext
-
-    return nullcontext()
 
 
 def in_processes(target: Any, shares: list[tuple[Any, ...]]) -> tuple[float, list[dict[str, Any]]]:
@@ -241,14 +237,14 @@ def main() -> list[Row]:
     with served_stack(
         reply_delay=REPLY_DELAY, SES_MAX_SEND_RATE="100000", DEFAULT_RATE_LIMIT_PER_SECOND="100000"
     ) as (stack, ses):
-        from posthorn.adapters.dynamodb import DynamoStore
+        from posthorn import wiring
 
         arn = stack.queue_arn()
         smtp = (ses.port, str(ses.ca_file), ses.username, ses.password)
 
         def shares(batches: list[list[dict[str, Any]]], with_records: bool) -> list[tuple[Any, ...]]:
             """The events each instance gets (as Lambda hands them out: whoever is free takes the next)."""
-            store = DynamoStore(stack.ids["Table"])
+            store = wiring.messages()
             result = []
             for instance in range(CONNECTIONS):
                 mine = batches[instance::CONNECTIONS]

@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 
 import boto3
 
-from posthorn.adapters.dynamodb import DynamoStore
+from posthorn.adapters.dynamodb.credentials import CredentialRepository
+from posthorn.adapters.dynamodb.domains import DomainRepository
+from posthorn.adapters.dynamodb.table import Table
 from posthorn.logic.credentials import create_credential
 from posthorn.models.credentials import CreateCredentialRequest, Permission
 
@@ -39,10 +41,11 @@ def main() -> int:
     pepper = boto3.client("secretsmanager", region_name=args.region).get_secret_value(
         SecretId=outputs["CredentialPepperSecretArn"]
     )["SecretString"]
-    store = DynamoStore(outputs["TableName"], boto3.client("dynamodb", region_name=args.region))
+    table = Table(outputs["TableName"], boto3.client("dynamodb", region_name=args.region))
     created = create_credential(
         CreateCredentialRequest(name=args.name, permissions=[Permission.ADMIN]),
-        store,
+        CredentialRepository(table),
+        DomainRepository(table),
         pepper.encode(),
         datetime.now(UTC),
     )

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from posthorn.models.messages import MessageRecord, RecipientState
+from posthorn.models.messages import MessageRecord
 from posthorn_local.apigw import LambdaContext
 from tests.conftest import Stack
 from tests.support.api import ApiClient
+from tests.support.records import message_record
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 MESSAGE_ID = "msg_01JTESTFIXTURE0000000000"
@@ -47,15 +48,12 @@ def sent_message(events_env: Stack) -> str:
 
     store = wiring.messages()
     store.create_message(
-        MessageRecord(
-            message_id=MESSAGE_ID,
+        message_record(
+            MESSAGE_ID,
+            recipients=(RECIPIENT,),
             username="ph_test",
-            domain="example.com",
-            from_email="hello@example.com",
             subject="Hello",
-            status="queued",
             created_at=datetime.now(UTC),
-            recipients=[RecipientState(email=RECIPIENT, type="to", status="queued")],
         )
     )
     store.mark_sent(MESSAGE_ID, SES_ID, {RECIPIENT: "sent"})

@@ -657,7 +657,7 @@ def test_file_storage_failing_on_send_is_503_and_nothing_is_sent(
     api: ApiClient, key: str, local_ses: LocalSes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from posthorn.adapters.s3 import S3Objects
-    from posthorn.logic.ports import StorageUnavailable
+    from posthorn.errors import StorageUnavailable
     from posthorn.wiring import file_cache
 
     file_key = uploaded(api, key, PDF, "report.pdf", "application/pdf")

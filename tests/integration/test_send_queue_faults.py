@@ -33,7 +33,7 @@ def local_ses(tls: TlsMaterial) -> Iterator[LocalSes]:
 
 def records(stack: Stack, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The stored messages (one scan), each with its status derived from its recipients as on read."""
-    from posthorn.adapters.dynamodb import from_item
+    from posthorn.adapters.dynamodb.table import from_item
     from posthorn.logic.recipient_status import message_status
 
     scan = stack.session.client("dynamodb").get_paginator("scan")

@@ -282,7 +282,7 @@ MESSAGE = {"from_email": "hello@example.com", "to": ["user@example.net"], "subje
 
 
 def message_records(stack: Stack) -> list[dict[str, Any]]:
-    from posthorn.adapters.dynamodb import from_item
+    from posthorn.adapters.dynamodb.table import from_item
 
     items = stack.session.client("dynamodb").scan(TableName=stack.table)["Items"]
     return [from_item(item) for item in items if item["sk"]["S"] == "MSG"]

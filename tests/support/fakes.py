@@ -1,13 +1,29 @@
-"""In-memory stand-ins for the send path's ports: same behaviour as the adapters, no network."""
+"""In-memory stand-ins for the ports (`posthorn/ports.py`): same behaviour as the adapters, no network.
+The one set of fakes the unit tests share; each records what it was asked, for the tests to check."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from posthorn.errors import DeliveryRejected, DeliveryUnavailable, FileUnavailable
+from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage, encode_base64_body
 from posthorn.models.credentials import Credential, CredentialStatus
+from posthorn.models.domains import DomainRecord
 from posthorn.models.files import FileRecord, FileStatus
-from posthorn.ports import IdempotencyRecord, StoredObject, StoredResponse
+from posthorn.models.messages import MessageRecord
+from posthorn.ports import (
+    DeliveryReceipt,
+    FileContent,
+    IdempotencyRecord,
+    QueuedMessage,
+    QueueItem,
+    SendClaim,
+    StoredObject,
+    StoredResponse,
+)
 
 
 @dataclass
@@ -175,3 +191,233 @@ class FakeRateStore:
             return False, self.tats[key]
         self.tats[key] = start + cost_us
         return True, self.tats[key]
+
+
+# --- domains and suppressions ------------------------------------------------------------------------
+@dataclass
+class FakeDomains:
+    """`DomainStore` (and so `SenderDomains`) in memory; `lookups` lists every domain asked for."""
+
+    domains: dict[str, DomainRecord] = field(default_factory=dict)
+    lookups: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, *records: DomainRecord) -> FakeDomains:
+        return cls({record.domain: record for record in records})
+
+    def get_domain(self, domain: str) -> DomainRecord | None:
+        self.lookups.append(domain)
+        return self.domains.get(domain)
+
+    def put_domain(self, record: DomainRecord) -> None:
+        self.domains[record.domain] = record
+
+
+@dataclass
+class FakeSuppressions:
+    """`SuppressionLookup`: `suppressions` holds lower-case addresses, suppressed for any domain. `lookups`
+    counts the calls, `queries` says what each asked (the domain, the addresses)."""
+
+    suppressions: set[str] = field(default_factory=set)
+    lookups: int = 0
+    queries: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def suppressed_addresses(self, domain: str, emails: Iterable[str]) -> set[str]:
+        self.lookups += 1
+        asked = list(emails)
+        self.queries.append((domain, asked))
+        return {email for email in asked if email.lower() in self.suppressions}
+
+
+# --- messages ----------------------------------------------------------------------------------------
+def _never(_: Any) -> bool:
+    return False
+
+
+@dataclass
+class FakeMessages:
+    """`MessageRecorder` and `SendClaims` in memory: the records, and what was written about each.
+
+    `create_messages` does not store the records `unstorable` picks and returns their ids (BatchWriteItem's
+    unprocessed items); message ids are random, so it picks by record (`lambda r: r.subject == "b"`)."""
+
+    records: dict[str, MessageRecord] = field(default_factory=dict)
+    claimed: set[str] = field(default_factory=set)
+    sent: dict[str, str] = field(default_factory=dict)  # message id -> SES's id
+    failed: dict[str, str] = field(default_factory=dict)  # message id -> reason
+    released: list[str] = field(default_factory=list)
+    suppressed: dict[str, set[str]] = field(default_factory=dict)
+    statuses: dict[str, dict[str, str]] = field(default_factory=dict)  # what mark_sent said per recipient
+    failed_recipients: dict[str, list[str]] = field(default_factory=dict)  # what mark_failed named
+    created: list[str] = field(default_factory=list)  # ids, in the order they were stored
+    unstorable: Callable[[MessageRecord], bool] = _never
+
+    # MessageRecorder
+    def create_message(self, record: MessageRecord) -> None:
+        if record.message_id in self.records:  # the adapter's attribute_not_exists(pk)
+            raise AssertionError(f"{record.message_id} is stored already")
+        self.records[record.message_id] = record
+        self.created.append(record.message_id)
+
+    def create_messages(self, records: list[MessageRecord]) -> set[str]:
+        unstored = {record.message_id for record in records if self.unstorable(record)}
+        for record in records:
+            if record.message_id not in unstored:
+                self.records[record.message_id] = record
+                self.created.append(record.message_id)
+        return unstored
+
+    # DeliveryRecorder
+    def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
+        self.sent[message_id] = ses_message_id
+        self.statuses[message_id] = dict(statuses)
+
+    def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
+        self.failed[message_id] = reason
+        self.failed_recipients[message_id] = list(emails)
+
+    # SendClaims
+    def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
+        if message_id not in self.records:
+            return SendClaim("missing")
+        if message_id in self.sent:
+            return SendClaim("done", self.records[message_id])
+        if message_id in self.claimed:
+            return SendClaim("busy", busy_for=30.0)
+        self.claimed.add(message_id)
+        return SendClaim("claimed", self.records[message_id])
+
+    def release_claim(self, message_id: str) -> None:
+        self.claimed.discard(message_id)
+        self.released.append(message_id)
+
+    def mark_suppressed(self, message_id: str, emails: Iterable[str]) -> None:
+        self.suppressed.setdefault(message_id, set()).update(emails)
+
+
+@dataclass
+class FakeMessageReader:
+    """`MessageReader`: each message with its stored events, as `get_message` answers them."""
+
+    messages: dict[str, tuple[MessageRecord, list[dict[str, Any]]]] = field(default_factory=dict)
+
+    def get_message(self, message_id: str) -> tuple[MessageRecord, list[dict[str, Any]]] | None:
+        return self.messages.get(message_id)
+
+
+# --- SES and the send queue --------------------------------------------------------------------------
+@dataclass
+class FakeTransport:
+    """`MailTransport`: each send takes the next of `outcomes` ("ok" once they run out). SES's ids are
+    `ses-1`, `ses-2`, ... in the order of the sends."""
+
+    outcomes: list[str] = field(default_factory=list)  # "ok", "unavailable", "rejected"
+    sends: int = 0
+    messages: list[bytes] = field(default_factory=list)
+    rcpt_to: list[list[str]] = field(default_factory=list)
+
+    def send(
+        self, mail_from: str, rcpt_to: list[str], raw: RawMessage, *, deadline: float
+    ) -> DeliveryReceipt:
+        self.sends += 1
+        self.messages.append(raw.as_bytes())
+        self.rcpt_to.append(rcpt_to)
+        outcome = self.outcomes.pop(0) if self.outcomes else "ok"
+        if outcome == "unavailable":
+            raise DeliveryUnavailable("454 Throttling failure")
+        if outcome == "rejected":
+            raise DeliveryRejected(554, "Message rejected")
+        return DeliveryReceipt(ses_message_id=f"ses-{self.sends}")
+
+
+@dataclass
+class FakeSendQueue:
+    """`SendQueue`: `queued` holds what it took. It refuses every message when `unavailable`, and those that
+    `refuse` picks otherwise; `refused` lists the ids it answered as not queued."""
+
+    queued: list[QueuedMessage] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    calls: int = 0
+    unavailable: bool = False
+    refuse: Callable[[QueuedMessage], bool] = _never
+
+    def enqueue(self, messages: list[QueuedMessage]) -> set[str]:
+        self.calls += 1
+        failed: set[str] = set()
+        for message in messages:
+            if self.unavailable or self.refuse(message):
+                failed.add(message.message_id)
+                self.refused.append(message.message_id)
+            else:
+                self.queued.append(message)
+        return failed
+
+    @property
+    def queued_ids(self) -> list[str]:
+        return [message.message_id for message in self.queued]
+
+
+@dataclass
+class FakeWorkQueue:
+    """`WorkQueue`, the send worker's side: every item loads `parts`; what was done to each item by id."""
+
+    retried: dict[str, int] = field(default_factory=dict)
+    deferred: dict[str, int] = field(default_factory=dict)
+    done: list[str] = field(default_factory=list)
+    parts: list[Base64Body | FileBody] = field(default_factory=lambda: [b"Subject: Hi\r\n\r\nHello\r\n"])
+
+    def load(self, item: QueueItem) -> list[Base64Body | FileBody]:
+        return self.parts
+
+    def retry_after(self, item: QueueItem, seconds: int) -> None:
+        self.retried[item.id] = seconds
+
+    def defer(self, item: QueueItem, seconds: int) -> None:
+        self.deferred[item.id] = seconds
+
+    def finished(self, item: QueueItem) -> None:
+        self.done.append(item.id)
+
+
+@dataclass
+class FakeConfigurationSets:
+    """`ConfigurationSets`: a name per tracking choice, like `Settings.configuration_set`; `calls` lists the
+    (track_opens, track_clicks) asked for."""
+
+    calls: list[tuple[bool, bool]] = field(default_factory=list)
+
+    def __call__(self, *, track_opens: bool, track_clicks: bool) -> str:
+        self.calls.append((track_opens, track_clicks))
+        return "posthorn" + ("-opens" if track_opens else "") + ("-clicks" if track_clicks else "")
+
+
+# --- the file cache, seen from sending and from the send worker ---------------------------------------
+@dataclass
+class FakeAttachments:
+    """`AttachmentBodies`: cached files by reference; `bodies` holds the ones still stored."""
+
+    bodies: dict[FileBody, bytes] = field(default_factory=dict)
+
+    def body(self, ref: FileBody) -> Base64Body:
+        if ref not in self.bodies:
+            raise FileUnavailable(f"{ref.file_key} is no longer stored")
+        return self.bodies[ref]
+
+
+class FakeCachedFiles:
+    """`CachedFiles`: every file in `records` is usable by anyone; `reads` lists the contents read."""
+
+    def __init__(self, records: dict[str, FileRecord], contents: dict[str, bytes]) -> None:
+        self.records = records
+        self.contents = contents
+        self.reads: list[str] = []
+
+    def usable(self, file_key: str, credential: Credential, now: datetime) -> FileRecord:
+        if file_key not in self.records:
+            raise FileUnavailable("unknown file_key")
+        return self.records[file_key]
+
+    def content(self, record: FileRecord) -> FileContent:
+        self.reads.append(record.file_key)
+        data = self.contents[record.file_key]
+        return FileContent(encode_base64_body(data), data[:4096], len(data), "0" * 64)

@@ -37,4 +37,5 @@ def make_queue_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     from posthorn import wiring
     from posthorn.adapters.send_queue import SqsSendQueue
 
-    wiring.override(wiring.send_queue, SqsSendQueue(MISSING_QUEUE_URL, wiring.settings().bucket_name))
+    unreachable = SqsSendQueue(MISSING_QUEUE_URL, wiring.settings().bucket_name)
+    monkeypatch.setattr(wiring, "send_queue", lambda: unreachable)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from posthorn.errors import FileUnavailable, PayloadTooLarge, ValidationFailed
+from posthorn.errors import PayloadTooLarge, ValidationFailed
 from posthorn.logic.attachments import (
     MAX_FILE_BYTES,
     FileProblem,
@@ -34,7 +34,7 @@ from posthorn.logic.raw_message import encoded_size as mime_encoded_size
 from posthorn.models.credentials import Credential, CredentialStatus, Permission
 from posthorn.models.email import Attachment
 from posthorn.models.files import FileRecord, UploadFileRequest
-from posthorn.ports import FileContent
+from tests.support.fakes import FakeCachedFiles
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(40)
 PDF = b"%PDF-1.7\n" + bytes(40)
@@ -188,23 +188,6 @@ def test_estimate_is_never_below_the_built_message() -> None:
 
 
 # --- resolving a request's attachments ----------------------------------------------------------------
-class FakeCachedFiles:
-    def __init__(self, records: dict[str, FileRecord], contents: dict[str, bytes]) -> None:
-        self.records = records
-        self.contents = contents
-        self.reads: list[str] = []
-
-    def usable(self, file_key: str, credential: Credential, now: datetime) -> FileRecord:
-        if file_key not in self.records:
-            raise FileUnavailable("unknown file_key")
-        return self.records[file_key]
-
-    def content(self, record: FileRecord) -> FileContent:
-        self.reads.append(record.file_key)
-        data = self.contents[record.file_key]
-        return FileContent(encode_base64_body(data), data[:4096], len(data), "0" * 64)
-
-
 def record(file_key: str, name: str, content_type: str, size: int) -> FileRecord:
     return FileRecord(
         file_key=file_key, name=name, content_type=content_type, size=size, sha256="0" * 64,

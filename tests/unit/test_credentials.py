@@ -7,19 +7,23 @@ from datetime import UTC, datetime
 
 import pytest
 
-from posthorn.errors import CredentialSuspended, Forbidden, Unauthorized
+from posthorn.errors import CredentialSuspended, Forbidden, NotFound, Unauthorized, ValidationFailed
 from posthorn.logic.credentials import (
     authenticate,
+    change_status,
     create_credential,
     hash_secret,
     parse_api_key,
     parse_authorization,
     require,
     seed_credential,
+    verify_secret,
 )
 from posthorn.models.credentials import CreateCredentialRequest, CredentialStatus, Permission
+from posthorn.models.domains import DomainStatus
 from send_api.errors import http_status
-from tests.support.fakes import FakeCredentialStore
+from tests.support.fakes import FakeCredentialStore, FakeDomains
+from tests.support.records import domain_record
 
 PEPPER = b"pepper-for-tests"
 NOW = datetime(2026, 1, 2, tzinfo=UTC)
@@ -58,6 +62,7 @@ def test_created_credential_returns_secret_once_and_stores_only_its_hash() -> No
     created = create_credential(
         CreateCredentialRequest(name="app", domains=["Example.COM"], permissions=["send", "send"]),
         store,
+        FakeDomains.of(domain_record("example.com")),
         PEPPER,
         NOW,
     )
@@ -67,6 +72,37 @@ def test_created_credential_returns_secret_once_and_stores_only_its_hash() -> No
     stored = store.credentials[created.username]
     assert created.secret not in stored.model_dump_json()
     assert authenticate(f"Bearer {created.api_key}", store, PEPPER).username == created.username
+
+
+def test_a_credential_for_an_unregistered_domain_is_refused_and_nothing_is_stored() -> None:
+    store = FakeCredentialStore()
+    domains = FakeDomains.of(domain_record("example.com"))
+    request = CreateCredentialRequest(
+        name="app", domains=["example.org", "example.com"], permissions=["send"]
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        create_credential(request, store, domains, PEPPER, NOW)
+    [detail] = caught.value.details
+    assert detail["field"] == "domains[0]"
+    assert "example.org" in detail["message"]
+    assert store.credentials == {}
+
+
+def test_the_unregistered_domain_is_named_by_its_index() -> None:
+    domains = FakeDomains.of(domain_record("example.com"))
+    request = CreateCredentialRequest(
+        name="app", domains=["example.com", "example.org"], permissions=["send"]
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        create_credential(request, FakeCredentialStore(), domains, PEPPER, NOW)
+    assert [detail["field"] for detail in caught.value.details] == ["domains[1]"]
+
+
+def test_a_pending_domain_is_registered_enough_for_a_credential() -> None:
+    domains = FakeDomains.of(domain_record("example.com", status=DomainStatus.PENDING))
+    request = CreateCredentialRequest(name="app", domains=["example.com"], permissions=["send"])
+    created = create_credential(request, FakeCredentialStore(), domains, PEPPER, NOW)
+    assert created.domains == ["example.com"]
 
 
 @pytest.mark.parametrize(
@@ -165,3 +201,76 @@ def test_owns_domain_is_case_insensitive(store: FakeCredentialStore) -> None:
     credential = store.credentials["ph_user"]
     assert credential.owns_domain("EXAMPLE.com")
     assert not credential.owns_domain("sub.example.com")
+
+
+# --- status changes -----------------------------------------------------------------------------------
+def test_suspending_a_credential_stores_and_returns_its_new_status(store: FakeCredentialStore) -> None:
+    updated = change_status("ph_user", CredentialStatus.SUSPENDED, store)
+    assert updated.status is CredentialStatus.SUSPENDED
+    assert store.credentials["ph_user"].status is CredentialStatus.SUSPENDED
+
+
+def test_a_suspended_credential_can_be_reactivated(store: FakeCredentialStore) -> None:
+    change_status("ph_user", CredentialStatus.SUSPENDED, store)
+    assert change_status("ph_user", CredentialStatus.ACTIVE, store).status is CredentialStatus.ACTIVE
+    assert authenticate(f"Bearer {KEY}", store, PEPPER).username == "ph_user"
+
+
+@pytest.mark.parametrize("status", [CredentialStatus.ACTIVE, CredentialStatus.SUSPENDED])
+def test_a_revoked_credential_cannot_be_reactivated(
+    store: FakeCredentialStore, status: CredentialStatus
+) -> None:
+    change_status("ph_user", CredentialStatus.REVOKED, store)
+    with pytest.raises(ValidationFailed) as caught:
+        change_status("ph_user", status, store)
+    assert [detail["field"] for detail in caught.value.details] == ["status"]
+    assert store.credentials["ph_user"].status is CredentialStatus.REVOKED
+
+
+def test_revoking_a_revoked_credential_again_is_allowed(store: FakeCredentialStore) -> None:
+    change_status("ph_user", CredentialStatus.REVOKED, store)
+    assert change_status("ph_user", CredentialStatus.REVOKED, store).status is CredentialStatus.REVOKED
+
+
+def test_changing_the_status_of_an_unknown_username_is_not_found(store: FakeCredentialStore) -> None:
+    with pytest.raises(NotFound):
+        change_status("ph_nobody", CredentialStatus.SUSPENDED, store)
+    assert set(store.credentials) == {"ph_user"}
+
+
+# --- verifying a (username, secret) pair ----------------------------------------------------------------
+def test_verify_secret_returns_the_active_credential(store: FakeCredentialStore) -> None:
+    assert verify_secret("ph_user", "s3cret-value", store, PEPPER).username == "ph_user"
+
+
+def test_unknown_user_and_wrong_secret_get_the_same_answer(store: FakeCredentialStore) -> None:
+    with pytest.raises(Unauthorized) as unknown:
+        verify_secret("ph_nobody", "s3cret-value", store, PEPPER)
+    with pytest.raises(Unauthorized) as wrong:
+        verify_secret("ph_user", "wrong", store, PEPPER)
+    assert type(unknown.value) is type(wrong.value)
+    assert unknown.value.message == wrong.value.message
+    assert unknown.value.code == wrong.value.code
+    assert unknown.value.details == wrong.value.details
+
+
+def test_unknown_user_and_wrong_secret_take_the_same_path(
+    store: FakeCredentialStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each asks the store once and hashes the secret once: a miss costs what a wrong secret costs."""
+    from posthorn.logic import credentials
+
+    hashed: list[str] = []
+
+    def counting_hash(pepper: bytes, username: str, secret: str) -> str:
+        hashed.append(username)
+        return hash_secret(pepper, username, secret)
+
+    monkeypatch.setattr(credentials, "hash_secret", counting_hash)
+    for username, secret in [("ph_nobody", "s3cret-value"), ("ph_user", "wrong")]:
+        store.lookups.clear()
+        hashed.clear()
+        with pytest.raises(Unauthorized):
+            verify_secret(username, secret, store, PEPPER)
+        assert store.lookups == [username]
+        assert hashed == [username]

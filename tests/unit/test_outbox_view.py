@@ -9,9 +9,10 @@ from typing import Any, cast
 from posthorn.adapters.dynamodb.messages import MessageRepository
 from posthorn.logic.mime import Mailbox, MessageContent, MimePart, build_message
 from posthorn.logic.ses_stamp import SesStamp
-from posthorn.models.messages import MessageRecord, RecipientState
 from posthorn_local import outbox_view
 from posthorn_local.ses_smtp_server import OutboxMessage
+from tests.support.fakes import FakeMessageReader
+from tests.support.records import message_record
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -116,27 +117,16 @@ def test_index_page_lists_newest_first_and_escapes_everything() -> None:
 
 
 def test_timeline_puts_events_of_one_millisecond_in_lifecycle_order() -> None:
-    class Store:
-        def get_message(self, message_id: str) -> Any:
-            record = MessageRecord(
-                message_id=message_id,
-                username="u",
-                domain="example.com",
-                from_email="hello@example.com",
-                subject="Hi",
-                status="clicked",
-                created_at=datetime(2026, 1, 1, tzinfo=UTC),
-                recipients=[RecipientState(email="a@example.net", type="to", status="clicked")],
-            )
-            same, later = "2026-01-01T00:00:00.001000+00:00", "2026-01-01T00:00:01+00:00"
-            events = [  # as DynamoDB returns them: by sort key, i.e. by type name
-                {"type": "click", "timestamp": later, "recipient": "a@example.net", "details": {"link": "x"}},
-                {"type": "delivery", "timestamp": same, "recipient": "a@example.net", "details": {}},
-                {"type": "send", "timestamp": same, "recipient": "a@example.net", "details": {}},
-            ]
-            return record, events
+    record = message_record("msg_01TEST", username="u", status="clicked")
+    same, later = "2026-01-01T00:00:00.001000+00:00", "2026-01-01T00:00:01+00:00"
+    events: list[dict[str, Any]] = [  # as DynamoDB returns them: by sort key, i.e. by type name
+        {"type": "click", "timestamp": later, "recipient": "a@example.net", "details": {"link": "x"}},
+        {"type": "delivery", "timestamp": same, "recipient": "a@example.net", "details": {}},
+        {"type": "send", "timestamp": same, "recipient": "a@example.net", "details": {}},
+    ]
+    store = FakeMessageReader({"msg_01TEST": (record, events)})
 
-    view = outbox_view.record_view(cast(MessageRepository, Store()), "msg_01TEST")
+    view = outbox_view.record_view(cast(MessageRepository, store), "msg_01TEST")
     assert view is not None
     assert [e["type"] for e in view["events"]] == ["send", "delivery", "click"]
     assert view["recipients"] == [{"email": "a@example.net", "type": "to", "status": "clicked"}]

@@ -5,148 +5,48 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import pytest
 
-from posthorn.errors import DeliveryRejected, DeliveryUnavailable, FileUnavailable, StorageUnavailable
+from posthorn.errors import StorageUnavailable
 from posthorn.logic.queue_drain import DrainContext, backoff_seconds, drain
 from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
-from posthorn.models.messages import MessageRecord, RecipientState
+from posthorn.models.messages import MessageRecord
 from posthorn.ports import DeliveryReceipt, QueueItem, SendClaim
-
-
-def record(message_id: str, status: str = "queued") -> MessageRecord:
-    return MessageRecord(
-        message_id=message_id,
-        username="ph_user",
-        domain="example.com",
-        from_email="hello@example.com",
-        subject="Hi",
-        status=status,
-        created_at=datetime(2026, 1, 1, tzinfo=UTC),
-        recipients=[RecipientState(email="a@example.net", type="to", status=status)],
-    )
-
-
-@dataclass
-class Store:
-    records: dict[str, MessageRecord] = field(default_factory=dict)
-    claimed: set[str] = field(default_factory=set)
-    sent: dict[str, str] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)
-    released: list[str] = field(default_factory=list)
-    suppressions: set[str] = field(default_factory=set)  # lower-case addresses, any domain
-    suppressed: dict[str, set[str]] = field(default_factory=dict)
-    lookups: int = 0
-
-    def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
-        if message_id not in self.records:
-            return SendClaim("missing")
-        if message_id in self.sent:
-            return SendClaim("done", self.records[message_id])
-        if message_id in self.claimed:
-            return SendClaim("busy", busy_for=30.0)
-        self.claimed.add(message_id)
-        return SendClaim("claimed", self.records[message_id])
-
-    def release_claim(self, message_id: str) -> None:
-        self.claimed.discard(message_id)
-        self.released.append(message_id)
-
-    def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
-        self.sent[message_id] = ses_message_id
-
-    def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
-        self.failed[message_id] = reason
-
-    def mark_suppressed(self, message_id: str, emails: Iterable[str]) -> None:
-        self.suppressed.setdefault(message_id, set()).update(emails)
-
-    def suppressed_addresses(self, domain: str, emails: Iterable[str]) -> set[str]:
-        self.lookups += 1
-        return {email for email in emails if email.lower() in self.suppressions}
-
-    # unused by the worker
-
-    def create_message(self, record: MessageRecord) -> None: ...
-    def create_messages(self, records: list[MessageRecord]) -> set[str]:
-        return set()
-
-
-@dataclass
-class Transport:
-    outcomes: list[str] = field(default_factory=list)  # "ok", "unavailable", "rejected"
-    sends: int = 0
-    messages: list[bytes] = field(default_factory=list)
-    rcpt_to: list[list[str]] = field(default_factory=list)
-
-    def send(
-        self, mail_from: str, rcpt_to: list[str], raw: RawMessage, *, deadline: float
-    ) -> DeliveryReceipt:
-        self.sends += 1
-        self.messages.append(raw.as_bytes())
-        self.rcpt_to.append(rcpt_to)
-        outcome = self.outcomes.pop(0) if self.outcomes else "ok"
-        if outcome == "unavailable":
-            raise DeliveryUnavailable("454 Throttling failure")
-        if outcome == "rejected":
-            raise DeliveryRejected(554, "Message rejected")
-        return DeliveryReceipt(ses_message_id=f"ses-{self.sends}")
-
-
-@dataclass
-class Queue:
-    retried: dict[str, int] = field(default_factory=dict)
-    deferred: dict[str, int] = field(default_factory=dict)
-    done: list[str] = field(default_factory=list)
-    parts: list[Base64Body | FileBody] = field(default_factory=lambda: [b"Subject: Hi\r\n\r\nHello\r\n"])
-
-    def load(self, item: QueueItem) -> list[Base64Body | FileBody]:
-        return self.parts
-
-    def retry_after(self, item: QueueItem, seconds: int) -> None:
-        self.retried[item.id] = seconds
-
-    def defer(self, item: QueueItem, seconds: int) -> None:
-        self.deferred[item.id] = seconds
-
-    def finished(self, item: QueueItem) -> None:
-        self.done.append(item.id)
-
+from tests.support.fakes import (
+    FakeAttachments,
+    FakeMessages,
+    FakeSuppressions,
+    FakeTransport,
+    FakeWorkQueue,
+)
+from tests.support.records import message_record
 
 STORE_CALLS = ThreadPoolExecutor(max_workers=10)
 
 
-@dataclass
-class Attachments:
-    """Cached files by reference: `bodies` holds the ones still stored."""
-
-    bodies: dict[FileBody, bytes] = field(default_factory=dict)
-
-    def body(self, ref: FileBody) -> Base64Body:
-        if ref not in self.bodies:
-            raise FileUnavailable(f"{ref.file_key} is no longer stored")
-        return self.bodies[ref]
+def stored(*message_ids: str) -> dict[str, MessageRecord]:
+    """Queued messages' records, by id."""
+    return {message_id: message_record(message_id) for message_id in message_ids}
 
 
 def context(
-    store: Store,
-    transport: Transport,
-    queue: Queue,
+    store: FakeMessages,
+    transport: FakeTransport,
+    queue: FakeWorkQueue,
     *,
     time_left: float = 25.0,
-    attachments: Attachments | None = None,
+    attachments: FakeAttachments | None = None,
+    suppressions: FakeSuppressions | None = None,
 ) -> DrainContext:
     return DrainContext(
         messages=store,
-        suppressions=store,
+        suppressions=suppressions or FakeSuppressions(),
         transport=transport,
         queue=queue,
-        attachments=attachments or Attachments(),
+        attachments=attachments or FakeAttachments(),
         reserve_slots=lambda count: [1000.0 + index for index in range(count)],
         wall_clock=lambda: 1000.0,
         monotonic=lambda: 50.0,
@@ -165,7 +65,7 @@ def item(message_id: str | None, receives: int = 1, item_id: str | None = None) 
 
 
 def test_claimed_messages_are_sent_recorded_and_finished() -> None:
-    store, transport, queue = Store({"m1": record("m1"), "m2": record("m2")}), Transport(), Queue()
+    store, transport, queue = FakeMessages(stored("m1", "m2")), FakeTransport(), FakeWorkQueue()
     report = drain([item("m1"), item("m2")], context(store, transport, queue))
     assert report.failed_items == []
     assert store.sent == {"m1": "ses-1", "m2": "ses-2"}
@@ -173,27 +73,26 @@ def test_claimed_messages_are_sent_recorded_and_finished() -> None:
 
 
 def to_two(message_id: str) -> MessageRecord:
-    recipients = [
-        RecipientState(email=e, type="to", status="queued") for e in ("a@example.net", "B@example.net")
-    ]
-    return record(message_id).model_copy(update={"recipients": recipients})
+    return message_record(message_id, recipients=("a@example.net", "B@example.net"))
 
 
 def test_a_recipient_suppressed_while_the_message_waited_is_not_sent_to() -> None:
-    store = Store({"m1": to_two("m1"), "m2": record("m2")}, suppressions={"b@example.net"})
-    transport, queue = Transport(), Queue()
-    report = drain([item("m1"), item("m2")], context(store, transport, queue))
+    store = FakeMessages({"m1": to_two("m1"), "m2": message_record("m2")})
+    suppressions = FakeSuppressions({"b@example.net"})
+    transport, queue = FakeTransport(), FakeWorkQueue()
+    report = drain([item("m1"), item("m2")], context(store, transport, queue, suppressions=suppressions))
 
     assert transport.rcpt_to == [["a@example.net"], ["a@example.net"]]
     assert store.suppressed == {"m1": {"B@example.net"}}
     assert report.outcomes["sent"] == 2
-    assert store.lookups == 1  # one lookup for the batch's domain, not one per message
+    assert suppressions.lookups == 1  # one lookup for the batch's domain, not one per message
 
 
 def test_a_message_whose_every_recipient_was_suppressed_meanwhile_is_not_sent() -> None:
-    store = Store({"m1": to_two("m1")}, suppressions={"a@example.net", "b@example.net"})
-    transport, queue = Transport(), Queue()
-    report = drain([item("m1")], context(store, transport, queue))
+    store = FakeMessages({"m1": to_two("m1")})
+    suppressions = FakeSuppressions({"a@example.net", "b@example.net"})
+    transport, queue = FakeTransport(), FakeWorkQueue()
+    report = drain([item("m1")], context(store, transport, queue, suppressions=suppressions))
     assert transport.sends == 0
     assert store.suppressed == {"m1": {"a@example.net", "B@example.net"}}
     assert report.outcomes == {"suppressed": 1}
@@ -202,7 +101,8 @@ def test_a_message_whose_every_recipient_was_suppressed_meanwhile_is_not_sent() 
 
 
 def test_a_message_with_an_ses_id_is_acknowledged_without_sending() -> None:
-    store, transport, queue = Store({"m1": record("m1")}, sent={"m1": "ses-0"}), Transport(), Queue()
+    store = FakeMessages(stored("m1"), sent={"m1": "ses-0"})
+    transport, queue = FakeTransport(), FakeWorkQueue()
     report = drain([item("m1", receives=2)], context(store, transport, queue))
     assert transport.sends == 0
     assert report.failed_items == []
@@ -210,20 +110,21 @@ def test_a_message_with_an_ses_id_is_acknowledged_without_sending() -> None:
 
 
 def test_a_message_no_longer_queued_is_not_sent() -> None:
-    store, transport, queue = Store({"m1": record("m1", status="failed")}), Transport(), Queue()
+    store = FakeMessages({"m1": message_record("m1", status="failed")})
+    transport, queue = FakeTransport(), FakeWorkQueue()
     assert drain([item("m1")], context(store, transport, queue)).failed_items == []
     assert transport.sends == 0
 
 
 def test_two_copies_in_one_batch_are_sent_once() -> None:
-    store, transport, queue = Store({"m1": record("m1")}), Transport(), Queue()
+    store, transport, queue = FakeMessages(stored("m1")), FakeTransport(), FakeWorkQueue()
     report = drain([item("m1", item_id="a"), item("m1", item_id="b")], context(store, transport, queue))
     assert transport.sends == 1
     assert report.failed_items == []
 
 
 def test_a_message_another_worker_holds_is_deferred_without_counting_an_attempt() -> None:
-    store, transport, queue = Store({"m1": record("m1")}, claimed={"m1"}), Transport(), Queue()
+    store, transport, queue = FakeMessages(stored("m1"), claimed={"m1"}), FakeTransport(), FakeWorkQueue()
     report = drain([item("m1")], context(store, transport, queue))
     assert transport.sends == 0
     assert queue.deferred == {"q-m1": 31}
@@ -231,7 +132,7 @@ def test_a_message_another_worker_holds_is_deferred_without_counting_an_attempt(
 
 
 def test_a_transient_failure_releases_the_claim_and_retries_after_a_backoff() -> None:
-    store, transport, queue = Store({"m1": record("m1")}), Transport(["unavailable"]), Queue()
+    store, transport, queue = FakeMessages(stored("m1")), FakeTransport(["unavailable"]), FakeWorkQueue()
     report = drain([item("m1", receives=2)], context(store, transport, queue))
     assert report.failed_items == ["q-m1"]
     assert store.released == ["m1"]
@@ -240,7 +141,7 @@ def test_a_transient_failure_releases_the_claim_and_retries_after_a_backoff() ->
 
 
 def test_the_last_allowed_receive_marks_the_message_failed_before_the_dead_letter_queue() -> None:
-    store, transport, queue = Store({"m1": record("m1")}), Transport(["unavailable"]), Queue()
+    store, transport, queue = FakeMessages(stored("m1")), FakeTransport(["unavailable"]), FakeWorkQueue()
     report = drain([item("m1", receives=5)], context(store, transport, queue))
     assert report.failed_items == ["q-m1"]  # SQS moves it to the dead-letter queue on its next receive
     assert queue.retried == {"q-m1": 0}
@@ -249,7 +150,7 @@ def test_the_last_allowed_receive_marks_the_message_failed_before_the_dead_lette
 
 
 def test_a_permanent_refusal_is_recorded_failed_and_acknowledged() -> None:
-    store, transport, queue = Store({"m1": record("m1")}), Transport(["rejected"]), Queue()
+    store, transport, queue = FakeMessages(stored("m1")), FakeTransport(["rejected"]), FakeWorkQueue()
     report = drain([item("m1")], context(store, transport, queue))
     assert report.failed_items == []
     assert "554" in store.failed["m1"]
@@ -257,7 +158,7 @@ def test_a_permanent_refusal_is_recorded_failed_and_acknowledged() -> None:
 
 
 def test_a_message_there_is_no_time_left_for_is_deferred_untried() -> None:
-    store, transport, queue = Store({"m1": record("m1")}), Transport(), Queue()
+    store, transport, queue = FakeMessages(stored("m1")), FakeTransport(), FakeWorkQueue()
     report = drain([item("m1")], context(store, transport, queue, time_left=9.0))
     assert transport.sends == 0
     assert store.released == ["m1"]
@@ -266,7 +167,7 @@ def test_a_message_there_is_no_time_left_for_is_deferred_untried() -> None:
 
 
 def test_unreadable_and_unknown_messages_are_left_to_the_dead_letter_queue() -> None:
-    store, transport, queue = Store(), Transport(), Queue()
+    store, transport, queue = FakeMessages(), FakeTransport(), FakeWorkQueue()
     report = drain([item(None, item_id="x"), item("ghost")], context(store, transport, queue))
     assert report.failed_items == ["x", "q-ghost"]
     assert transport.sends == 0
@@ -276,7 +177,7 @@ def test_unreadable_and_unknown_messages_are_left_to_the_dead_letter_queue() -> 
 WAIT = 5.0  # seconds a fake waits for the other side before failing the test
 
 
-class MeetingStore(Store):
+class MeetingStore(FakeMessages):
     """Each claim waits for the batch's other claim: made one after the other, the first one never returns."""
 
     def __init__(self, records: dict[str, MessageRecord]) -> None:
@@ -289,7 +190,7 @@ class MeetingStore(Store):
 
 
 def test_a_batch_claims_its_messages_side_by_side() -> None:
-    store, transport, queue = MeetingStore({"m1": record("m1"), "m2": record("m2")}), Transport(), Queue()
+    store, transport, queue = MeetingStore(stored("m1", "m2")), FakeTransport(), FakeWorkQueue()
     report = drain([item("m1"), item("m2")], context(store, transport, queue))
     assert report.failed_items == []
     assert store.sent == {"m1": "ses-1", "m2": "ses-2"}
@@ -307,7 +208,7 @@ class Events:
 
 
 @dataclass
-class NotingTransport(Transport):
+class NotingTransport(FakeTransport):
     events: Events = field(default_factory=Events)
 
     def send(
@@ -321,7 +222,7 @@ class NotingTransport(Transport):
 
 
 @dataclass
-class SlowStore(Store):
+class SlowStore(FakeMessages):
     """Writes m1's SES id only once the next transaction has gone through, or not at all (`fail`)."""
 
     events: Events = field(default_factory=Events)
@@ -338,7 +239,7 @@ class SlowStore(Store):
 
 
 @dataclass
-class NotingQueue(Queue):
+class NotingQueue(FakeWorkQueue):
     events: Events = field(default_factory=Events)
 
     def finished(self, item: QueueItem) -> None:
@@ -348,7 +249,7 @@ class NotingQueue(Queue):
 
 def test_ses_ids_are_recorded_during_the_next_transaction_and_acknowledged_after() -> None:
     events = Events()
-    store = SlowStore({"m1": record("m1"), "m2": record("m2")}, events=events)
+    store = SlowStore(stored("m1", "m2"), events=events)
     transport, queue = NotingTransport(events=events), NotingQueue(events=events)
     report = drain([item("m1"), item("m2")], context(store, transport, queue))
     assert report.failed_items == []
@@ -361,7 +262,7 @@ def test_ses_ids_are_recorded_during_the_next_transaction_and_acknowledged_after
 
 def test_a_message_whose_record_write_failed_is_reported_failed_and_keeps_its_claim() -> None:
     events = Events()
-    store = SlowStore({"m1": record("m1"), "m2": record("m2")}, events=events, fail=True)
+    store = SlowStore(stored("m1", "m2"), events=events, fail=True)
     transport, queue = NotingTransport(events=events), NotingQueue(events=events)
     report = drain([item("m1"), item("m2")], context(store, transport, queue))
     assert report.failed_items == ["q-m1"]  # comes back; the claim makes the retry wait out its lease
@@ -375,14 +276,14 @@ def test_a_message_whose_record_write_failed_is_reported_failed_and_keeps_its_cl
 
 
 @dataclass
-class LateStore(Store):
+class LateStore(FakeMessages):
     def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
         time.sleep(0.2)
         super().mark_sent(message_id, ses_message_id, statuses)
 
 
 @dataclass
-class BrokenQueue(Queue):
+class BrokenQueue(FakeWorkQueue):
     def load(self, item: QueueItem) -> list[Base64Body | FileBody]:
         if item.message_id == "m2":
             raise RuntimeError("unexpected")
@@ -390,7 +291,7 @@ class BrokenQueue(Queue):
 
 
 def test_a_drain_that_fails_midway_still_waits_for_the_writes_under_way() -> None:
-    store, transport, queue = LateStore({"m1": record("m1"), "m2": record("m2")}), Transport(), BrokenQueue()
+    store, transport, queue = LateStore(stored("m1", "m2")), FakeTransport(), BrokenQueue()
     with pytest.raises(RuntimeError, match="unexpected"):
         drain([item("m1"), item("m2")], context(store, transport, queue))
     assert store.sent == {"m1": "ses-1"}
@@ -407,9 +308,9 @@ FILE = FileBody("fk_" + "a" * 32, "files/ph_user/" + "0" * 64, "0" * 64)
 
 
 def test_a_queued_file_reference_is_sent_as_the_files_body() -> None:
-    store, transport = Store(records={"m1": record("m1")}), Transport()
-    queue = Queue(parts=[b"Subject: Hi\r\n\r\n--b\r\n", FILE, b"\r\n--b--\r\n"])
-    attachments = Attachments({FILE: b"QUJD"})
+    store, transport = FakeMessages(stored("m1")), FakeTransport()
+    queue = FakeWorkQueue(parts=[b"Subject: Hi\r\n\r\n--b\r\n", FILE, b"\r\n--b--\r\n"])
+    attachments = FakeAttachments({FILE: b"QUJD"})
 
     report = drain([QueueItem("q1", "m1", 1)], context(store, transport, queue, attachments=attachments))
 
@@ -418,8 +319,8 @@ def test_a_queued_file_reference_is_sent_as_the_files_body() -> None:
 
 
 def test_an_attachment_deleted_while_queued_fails_the_message_at_once() -> None:
-    store, transport = Store(records={"m1": record("m1")}), Transport()
-    queue = Queue(parts=[b"Subject: Hi\r\n\r\n", FILE])
+    store, transport = FakeMessages(stored("m1")), FakeTransport()
+    queue = FakeWorkQueue(parts=[b"Subject: Hi\r\n\r\n", FILE])
 
     report = drain([QueueItem("q1", "m1", 1)], context(store, transport, queue))
 
@@ -433,7 +334,7 @@ def test_an_attachment_deleted_while_queued_fails_the_message_at_once() -> None:
 
 
 @dataclass
-class FlakyStorage(Attachments):
+class FlakyStorage(FakeAttachments):
     """The object store failing for now (S3 throttling, or a body broken off)."""
 
     def body(self, ref: FileBody) -> Base64Body:
@@ -441,10 +342,10 @@ class FlakyStorage(Attachments):
 
 
 def test_storage_failing_for_an_attachment_retries_that_message_alone() -> None:
-    store, transport = Store(records={"m1": record("m1"), "m2": record("m2")}), Transport()
+    store, transport = FakeMessages(records=stored("m1", "m2")), FakeTransport()
 
     @dataclass
-    class TwoMessages(Queue):
+    class TwoMessages(FakeWorkQueue):
         def load(self, item: QueueItem) -> list[Base64Body | FileBody]:
             return [b"Subject: Hi\r\n\r\n", FILE] if item.message_id == "m2" else self.parts
 

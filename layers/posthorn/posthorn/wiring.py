@@ -4,7 +4,8 @@ the events function, the send worker; the SMTP relay and the webhook sender to c
 Each factory builds its adapter on first use and keeps it for the warm process, and imports its module only
 then: a function's init imports nothing a route or record it handles does not need (the cold start is its
 import). Tests and the local stack change the environment and call `reset()`, the one reset there is; a
-test replaces an adapter by passing its own fake to the logic, or with the API's `dependency_overrides`.
+test replaces an adapter with `override(factory, fake)` (or the API's `dependency_overrides`, since routes
+take their adapters through `Depends` on these factories), or passes its fake to the logic directly.
 """
 
 from __future__ import annotations
@@ -218,9 +219,9 @@ def attachment_bodies() -> StoredFileBodies:
 
 
 # --- what the use cases take -----------------------------------------------------------------------------
-@_factory
 def send_context() -> SendContext:
-    """The adapters a send needs (single sends and batches), as this warm process holds them."""
+    """The adapters a send needs (single sends and batches), as this warm process holds them: assembled
+    per request (a few attribute reads), so it always holds what the factories answer now."""
     from posthorn.logic.sending import SendContext
 
     s = settings()

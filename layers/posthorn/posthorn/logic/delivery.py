@@ -1,7 +1,7 @@
 """Delivering one stored, prepared message: the SMTP transaction and its outcome on the record. Used by a
-single send (`logic/sending.py`, which also prepares the message) and by the send worker (`logic/worker.py`,
-which gets the MIME from the queue and so never imports the MIME builder, and records SES's id while its
-next transaction runs: `transmit`, then `Accepted.record`)."""
+single send (`logic/sending.py`, which also prepares the message) and by the send worker
+(`logic/queue_drain.py`, which gets the MIME from the queue and so never imports the MIME builder, and
+records SES's id while its next transaction runs: `transmit`, then `Accepted.record`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,57 @@
+"""Builders for the stored records the tests start from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from posthorn.models.domains import DomainRecord, DomainStatus
+from posthorn.models.messages import MessageRecord, RecipientState, RecipientType
+
+CREATED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def message_record(
+    message_id: str = "m1",
+    *,
+    recipients: Iterable[str | RecipientState] = ("a@example.net",),
+    status: str = "queued",
+    recipient_status: str | None = None,
+    recipient_type: RecipientType = "to",
+    username: str = "ph_user",
+    domain: str = "example.com",
+    from_email: str | None = None,
+    subject: str = "Hi",
+    created_at: datetime = CREATED_AT,
+    **fields: Any,
+) -> MessageRecord:
+    """A stored message. Recipients given as addresses are `recipient_type`, with `recipient_status`
+    (`status` unless told); `from_email` is hello@`domain`; `fields` sets the rest (tags, metadata, ...)."""
+    states = [
+        recipient
+        if isinstance(recipient, RecipientState)
+        else RecipientState(email=recipient, type=recipient_type, status=recipient_status or status)
+        for recipient in recipients
+    ]
+    return MessageRecord(
+        message_id=message_id,
+        username=username,
+        domain=domain,
+        from_email=from_email or f"hello@{domain}",
+        subject=subject,
+        status=status,
+        created_at=created_at,
+        recipients=states,
+        **fields,
+    )
+
+
+def domain_record(
+    domain: str = "example.com",
+    *,
+    status: DomainStatus = DomainStatus.VERIFIED,
+    created_at: datetime = CREATED_AT,
+) -> DomainRecord:
+    """A registered sending domain (verified unless told), without DNS records."""
+    return DomainRecord(domain=domain, status=status, dns_records=[], created_at=created_at)
