@@ -1,7 +1,8 @@
 """What the logic needs from the outside world, one Protocol per consumer. The adapters implement them
 (`adapters/dynamodb/` one repository per aggregate, `adapters/s3.py`, `adapters/ses_smtp.py`, ...); tests
 pass the in-memory fakes of `tests/support/fakes.py`. Each port is as small as its consumer needs, so a fake
-implements nothing it is not asked for.
+implements nothing it is not asked for. The values they exchange are NamedTuples: immutable like frozen
+dataclasses, and ~0.07 ms to define instead of ~0.5 ms, which every function's cold start pays.
 
 | port | consumer | implemented by |
 |---|---|---|
@@ -27,8 +28,9 @@ implements nothing it is not asked for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 if TYPE_CHECKING:  # annotations only: importing the ports costs a function's cold start nothing
     from collections.abc import Callable, Iterable, Iterator
@@ -71,8 +73,7 @@ class DomainStore(SenderDomains, Protocol):
     def put_domain(self, record: DomainRecord) -> None: ...
 
 
-@dataclass(frozen=True)
-class IdentityStatus:
+class IdentityStatus(NamedTuple):
     verified: bool
     dkim_tokens: list[str]
 
@@ -120,8 +121,7 @@ class MessageRecorder(DeliveryRecorder, Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class SendClaim:
+class SendClaim(NamedTuple):
     """`claimed`: this worker may send (`record` is the message). `done`: SES already has it, or it failed
     for good. `busy`: another worker holds the claim for `busy_for` more seconds. `missing`: no record."""
 
@@ -173,14 +173,12 @@ class RateStore(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class StoredResponse:
+class StoredResponse(NamedTuple):
     status: int
     body: str
 
 
-@dataclass(frozen=True)
-class IdempotencyRecord:
+class IdempotencyRecord(NamedTuple):
     fingerprint: str
     response: StoredResponse | None  # None while the first request is in flight
 
@@ -198,12 +196,11 @@ class IdempotencyStore(Protocol):
 
 
 # --- SES ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DeliveryReceipt:
+class DeliveryReceipt(NamedTuple):
     """SES accepted the message: its id from `250 Ok <id>`, and any recipients it refused at RCPT."""
 
     ses_message_id: str
-    refused: dict[str, str] = field(default_factory=dict)
+    refused: Mapping[str, str] = MappingProxyType({})
     # True when an earlier attempt lost its connection after the final "." (SES may have the message twice).
     after_ambiguous_drop: bool = False
 
@@ -215,8 +212,7 @@ class MailTransport(Protocol):
 
 
 # --- the send queue ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class QueuedMessage:
+class QueuedMessage(NamedTuple):
     """What the send queue carries: a stored message's id and its MIME, cached attachments by reference
     (the record holds the rest)."""
 
@@ -230,8 +226,7 @@ class SendQueue(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class QueueItem:
+class QueueItem(NamedTuple):
     id: str  # the queue's id for this delivery
     message_id: str | None  # None: the queue message could not be read
     receive_count: int
@@ -278,8 +273,7 @@ class FileStore(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class StoredObject:
+class StoredObject(NamedTuple):
     """An object being read: `chunks` streams it; `close()` when done, read to the end or not."""
 
     content_type: str
@@ -300,8 +294,7 @@ class ObjectStore(Protocol):
     def presign_put(self, key: str, *, content_type: str, size: int, expires_in: int) -> str: ...
 
 
-@dataclass(frozen=True)
-class FileContent:
+class FileContent(NamedTuple):
     """A cached file ready to attach: its base64 MIME body (encoded once), and its first bytes for checks."""
 
     base64_body: bytes | bytearray  # never modified: shared by every message that attaches the file

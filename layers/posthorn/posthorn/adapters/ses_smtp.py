@@ -25,7 +25,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from posthorn.errors import DeliveryRejected, DeliveryUnavailable
@@ -145,7 +145,7 @@ class SesSmtpTransport:
                     self._release(connection)
                 raise
             self._release(connection)
-            return replace(receipt, after_ambiguous_drop=ambiguous)
+            return receipt._replace(after_ambiguous_drop=ambiguous)
 
     def close(self) -> None:
         with self._lock:

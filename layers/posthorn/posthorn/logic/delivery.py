@@ -5,7 +5,7 @@ records SES's id while its next transaction runs: `transmit`, then `Accepted.rec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from posthorn.errors import DeliveryRejected, UpstreamRejected
 from posthorn.logic.raw_message import RawMessage
@@ -13,8 +13,7 @@ from posthorn.models.messages import MessageRecord, RecipientResult, SendResult
 from posthorn.ports import DeliveryRecorder, MailTransport
 
 
-@dataclass(frozen=True)
-class PreparedMessage:
+class PreparedMessage(NamedTuple):
     """A message ready for SES: its record (recipients `queued` or `suppressed`) and its MIME."""
 
     record: MessageRecord
@@ -46,8 +45,7 @@ class PreparedMessage:
         )
 
 
-@dataclass(frozen=True)
-class Accepted:
+class Accepted(NamedTuple):
     """SES accepted the message (250): what its record is still to say. Until `record` has run, a later
     copy of the message would not know SES has it."""
 

@@ -21,6 +21,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from posthorn.errors import FileUnavailable, NotFound, ValidationFailed
 from posthorn.logic.attachments import (
@@ -51,8 +52,7 @@ def _validation(problem: FileProblem, fields: dict[str, str]) -> ValidationFaile
     return ValidationFailed.on(fields.get(problem.field, problem.field), problem.message)
 
 
-@dataclass(frozen=True)
-class PresignedUpload:
+class PresignedUpload(NamedTuple):
     record: FileRecord
     url: str
     headers: dict[str, str]

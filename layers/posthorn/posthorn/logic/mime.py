@@ -20,7 +20,7 @@ from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
-from typing import cast
+from typing import NamedTuple, cast
 
 from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage, encode_base64_body
 from posthorn.logic.ses_stamp import SesStamp
@@ -51,14 +51,12 @@ POLICY = SMTP.clone(cte_type="7bit", header_factory=_HeaderClasses())
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Mailbox:
+class Mailbox(NamedTuple):
     email: str
     name: str | None = None
 
 
-@dataclass(frozen=True)
-class MimePart:
+class MimePart(NamedTuple):
     """An attachment. `content_id` makes it an inline part of the HTML body. `base64_body`, when given, is
     `encode_base64_body(data)` already (shared by every message that attaches the same cached file), and
     `data` may then be left empty."""

@@ -14,7 +14,7 @@ the SES maximum send rate, across every concurrent worker.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from posthorn.errors import RateLimited
 from posthorn.ports import RateStore
@@ -22,8 +22,7 @@ from posthorn.ports import RateStore
 MICROS = 1_000_000
 
 
-@dataclass(frozen=True)
-class RateDecision:
+class RateDecision(NamedTuple):
     allowed: bool
     limit: int
     remaining: int

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 Base64Body = bytes | bytearray
 
@@ -24,8 +25,7 @@ _BASE64_LINE_BYTES = 57
 _BLOCK_BYTES = _BASE64_LINE_BYTES * 1024
 
 
-@dataclass(frozen=True)
-class FileBody:
+class FileBody(NamedTuple):
     """Which file-cache object a piece of a message is the base64 body of, and the exact bytes (sha256)
     the message was accepted with."""
 

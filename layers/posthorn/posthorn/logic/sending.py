@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from time import monotonic
+from typing import NamedTuple
 
 from posthorn.errors import (
     AllRecipientsSuppressed,
@@ -86,8 +87,7 @@ def check_suppressions(domain: str, emails: Sequence[str], suppressions: Suppres
     return suppressed
 
 
-@dataclass(frozen=True)
-class NewMessage:
+class NewMessage(NamedTuple):
     """What a message's record says beyond its recipients, whichever entry point accepted it."""
 
     message_id: str

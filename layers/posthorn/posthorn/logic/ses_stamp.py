@@ -4,7 +4,7 @@ configuration set (tracking, and where SES publishes its events) and the message
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from posthorn.models.email import RESERVED_TAG
 
@@ -12,8 +12,7 @@ CONFIGURATION_SET_HEADER = "X-SES-CONFIGURATION-SET"
 MESSAGE_TAGS_HEADER = "X-SES-MESSAGE-TAGS"
 
 
-@dataclass(frozen=True)
-class SesStamp:
+class SesStamp(NamedTuple):
     message_id: str
     tags: tuple[str, ...] = ()
     configuration_set: str | None = None
