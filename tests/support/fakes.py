@@ -10,6 +10,7 @@ from typing import Any
 
 from posthorn.errors import DeliveryRejected, DeliveryUnavailable, FileUnavailable
 from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage, encode_base64_body
+from posthorn.logic.sending import SendContext
 from posthorn.models.credentials import Credential, CredentialStatus
 from posthorn.models.domains import DomainRecord
 from posthorn.models.files import FileRecord, FileStatus
@@ -421,3 +422,36 @@ class FakeCachedFiles:
         self.reads.append(record.file_key)
         data = self.contents[record.file_key]
         return FileContent(encode_base64_body(data), data[:4096], len(data), "0" * 64)
+
+
+@dataclass
+class SendFakes:
+    """Everything sending and batches talk to, in memory; the domains are registered and verified."""
+
+    domain_names: tuple[str, ...] = ("example.com",)
+    messages: FakeMessages = field(default_factory=FakeMessages)
+    suppressions: FakeSuppressions = field(default_factory=FakeSuppressions)
+    domains: FakeDomains | None = None
+    transport: FakeTransport = field(default_factory=FakeTransport)
+    queue: FakeSendQueue = field(default_factory=FakeSendQueue)
+    configuration_sets: FakeConfigurationSets = field(default_factory=FakeConfigurationSets)
+    clock: FixedClock = field(default_factory=FixedClock)
+
+    def __post_init__(self) -> None:
+        if self.domains is None:
+            from tests.support.records import domain_record
+
+            self.domains = FakeDomains.of(*(domain_record(name) for name in self.domain_names))
+
+    def context(self, *, with_queue: bool = True) -> SendContext:
+        assert self.domains is not None
+        return SendContext(
+            messages=self.messages,
+            suppressions=self.suppressions,
+            domains=self.domains,
+            transport=self.transport,
+            queue=self.queue if with_queue else None,
+            clock=self.clock,
+            configuration_sets=self.configuration_sets,
+            budget_seconds=5.0,
+        )

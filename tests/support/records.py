@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from posthorn.models.credentials import Credential, CredentialStatus, Permission
 from posthorn.models.domains import DomainRecord, DomainStatus
 from posthorn.models.messages import MessageRecord, RecipientState, RecipientType
 
@@ -55,3 +56,23 @@ def domain_record(
 ) -> DomainRecord:
     """A registered sending domain (verified unless told), without DNS records."""
     return DomainRecord(domain=domain, status=status, dns_records=[], created_at=created_at)
+
+
+def credential(
+    username: str = "ph_app",
+    *,
+    domains: Iterable[str] = ("example.com",),
+    permissions: Iterable[Permission] = (Permission.SEND,),
+    status: CredentialStatus = CredentialStatus.ACTIVE,
+    created_at: datetime = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+) -> Credential:
+    """A stored credential (its `secret_hash` is no real hash: for logic that never checks it)."""
+    return Credential(
+        username=username,
+        secret_hash="x",
+        name="app",
+        domains=list(domains),
+        permissions=list(permissions),
+        status=status,
+        created_at=created_at,
+    )

@@ -3,65 +3,30 @@ the lookups are made once for the whole batch, and every accepted message is sto
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from posthorn.errors import InvalidJson, PosthornError, ValidationFailed
 from posthorn.logic.batches import accept_batch
-from posthorn.logic.sending import SendContext
 from posthorn.models.batches import SendBatchResult
-from posthorn.models.credentials import Credential, CredentialStatus, Permission
 from posthorn.models.domains import DomainStatus
 from posthorn.models.email import SendEmailRequest
 from tests.support.bodies import email_body
 from tests.support.fakes import (
-    FakeConfigurationSets,
-    FakeDomains,
-    FakeMessages,
-    FakeSendQueue,
-    FakeSuppressions,
-    FakeTransport,
-    FixedClock,
+    SendFakes,
 )
-from tests.support.records import domain_record
+from tests.support.records import credential, domain_record
 
-CLOCK = FixedClock()
-CREDENTIAL = Credential(
-    username="ph_app",
-    secret_hash="x",
-    name="app",
-    domains=["example.com", "example.org"],
-    permissions=[Permission.SEND],
-    status=CredentialStatus.ACTIVE,
-    created_at=CLOCK.at,
-)
+CREDENTIAL = credential(domains=("example.com", "example.org"))
 
 
 @dataclass
-class Fakes:
+class Fakes(SendFakes):
     """Everything a batch talks to, in memory: example.com and example.org are registered and verified."""
 
-    messages: FakeMessages = field(default_factory=FakeMessages)
-    suppressions: FakeSuppressions = field(default_factory=FakeSuppressions)
-    domains: FakeDomains = field(
-        default_factory=lambda: FakeDomains.of(domain_record("example.com"), domain_record("example.org"))
-    )
-    transport: FakeTransport = field(default_factory=FakeTransport)
-    queue: FakeSendQueue = field(default_factory=FakeSendQueue)
-
-    def context(self, *, with_queue: bool = True) -> SendContext:
-        return SendContext(
-            messages=self.messages,
-            suppressions=self.suppressions,
-            domains=self.domains,
-            transport=self.transport,
-            queue=self.queue if with_queue else None,
-            clock=CLOCK,
-            configuration_sets=FakeConfigurationSets(),
-            budget_seconds=5.0,
-        )
+    domain_names: tuple[str, ...] = ("example.com", "example.org")
 
     def accept(self, *items: SendEmailRequest | PosthornError) -> SendBatchResult:
         return accept_batch(list(items), CREDENTIAL, self.context())

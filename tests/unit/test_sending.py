@@ -18,58 +18,28 @@ from posthorn.errors import (
     UpstreamUnavailable,
 )
 from posthorn.logic.raw_message import RawMessage
-from posthorn.logic.sending import SendContext, prepare_message, send_email
-from posthorn.models.credentials import Credential, CredentialStatus, Permission
+from posthorn.logic.sending import prepare_message, send_email
 from posthorn.models.domains import DomainStatus
 from posthorn.models.email import SendEmailRequest
 from posthorn.models.messages import MessageRecord
 from posthorn.ports import DeliveryReceipt
 from tests.support.bodies import email_body
 from tests.support.fakes import (
-    FakeConfigurationSets,
     FakeDomains,
     FakeMessages,
     FakeSendQueue,
-    FakeSuppressions,
     FakeTransport,
     FixedClock,
+    SendFakes,
 )
-from tests.support.records import domain_record
+from tests.support.records import credential, domain_record
 
-CLOCK = FixedClock()
-CREDENTIAL = Credential(
-    username="ph_app",
-    secret_hash="x",
-    name="app",
-    domains=["example.com"],
-    permissions=[Permission.SEND],
-    status=CredentialStatus.ACTIVE,
-    created_at=CLOCK.at,
-)
+CREDENTIAL = credential()
 
 
 @dataclass
-class Fakes:
+class Fakes(SendFakes):
     """Everything sending talks to, in memory: example.com is registered and verified."""
-
-    messages: FakeMessages = field(default_factory=FakeMessages)
-    suppressions: FakeSuppressions = field(default_factory=FakeSuppressions)
-    domains: FakeDomains = field(default_factory=lambda: FakeDomains.of(domain_record("example.com")))
-    transport: FakeTransport = field(default_factory=FakeTransport)
-    queue: FakeSendQueue = field(default_factory=FakeSendQueue)
-    configuration_sets: FakeConfigurationSets = field(default_factory=FakeConfigurationSets)
-
-    def context(self, *, with_queue: bool = True) -> SendContext:
-        return SendContext(
-            messages=self.messages,
-            suppressions=self.suppressions,
-            domains=self.domains,
-            transport=self.transport,
-            queue=self.queue if with_queue else None,
-            clock=CLOCK,
-            configuration_sets=self.configuration_sets,
-            budget_seconds=5.0,
-        )
 
     @property
     def record(self) -> MessageRecord:
@@ -167,7 +137,7 @@ def test_tags_metadata_and_client_reference_land_on_the_record(fakes: Fakes) -> 
     assert record.client_reference == "order-12345"
     assert (record.username, record.domain) == ("ph_app", "example.com")
     assert record.from_email == "hello@example.com"
-    assert record.created_at == CLOCK.at
+    assert record.created_at == FixedClock().at
     assert record.status == "queued"
     assert [(s.email, s.type, s.status) for s in record.recipients] == [("user@example.net", "to", "queued")]
 
