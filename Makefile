@@ -11,11 +11,11 @@ REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 # The import roots of the layer, the functions and the dev-only local stack (pytest reads the same list
 # from pyproject.toml).
-SOURCES := PYTHONPATH=layers/posthorn:functions/send:functions/bounce:functions/worker:local:.
+SOURCES := PYTHONPATH=layers/posthorn:functions/send:functions/bounce:functions/worker:services/smtp_relay:local:.
 export AWS_DEFAULT_REGION ?= $(REGION)
 
 
-.PHONY: admin-credential run test lint typecheck unit integration e2e browser validate build deploy bench openapi layer-requirements clean
+.PHONY: admin-credential run test lint typecheck unit integration e2e browser validate build deploy relay-image bench openapi layer-requirements clean
 
 # --- environments: the app's own, and a separate one for the SAM CLI and cfn-lint (they pin boto3/pydantic)
 $(VENV)/.installed: pyproject.toml
@@ -46,7 +46,7 @@ lint: $(VENV)/.installed
 	$(PY) scripts/layer_requirements.py --check
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy layers/posthorn/posthorn functions/send functions/bounce functions/worker local/posthorn_local
+	$(VENV)/bin/mypy layers/posthorn/posthorn functions/send functions/bounce functions/worker services/smtp_relay/smtp_relay local/posthorn_local
 
 validate: $(TOOLS)/.installed
 	$(CFN_LINT) template.yaml
@@ -76,6 +76,23 @@ deploy: build
 
 admin-credential: $(VENV)/.installed
 	$(SOURCES) $(PY) scripts/create_admin.py --stack $(or $(STACK),$(if $(filter prod,$(CONFIG_ENV)),posthorn-prod,posthorn-dev))
+
+# The SMTP relay's image, pushed to the stack's repository (output SmtpRelayRepositoryUri); needs Docker and
+# the AWS CLI, so it runs on a deploy machine. TAG defaults to the commit (-dirty with uncommitted changes).
+# It prints the deploy that moves the relay onto the image (docs/deploy.md, "SMTP relay").
+relay-image: STACK_NAME = $(or $(STACK),$(if $(filter prod,$(CONFIG_ENV)),posthorn-prod,posthorn-dev))
+relay-image: TAG ?= $(shell git describe --always --dirty --exclude='*')
+relay-image:
+	@set -euo pipefail; tag="$(TAG)"; \
+	uri=$$(aws cloudformation describe-stacks --region $(REGION) --stack-name $(STACK_NAME) --output text \
+	  --query "Stacks[0].Outputs[?OutputKey=='SmtpRelayRepositoryUri'].OutputValue"); \
+	if [ -z "$$uri" ] || [ "$$uri" = None ]; then \
+	  echo "$(STACK_NAME) has no SmtpRelayRepositoryUri output: deploy it with EnableSmtpRelay=true first" >&2; exit 1; fi; \
+	DOCKER_BUILDKIT=1 docker build --platform linux/amd64 -f services/smtp_relay/Dockerfile -t "$$uri:$$tag" .; \
+	aws ecr get-login-password --region $(REGION) | docker login --username AWS --password-stdin "$${uri%%/*}"; \
+	docker push "$$uri:$$tag"; \
+	echo "Pushed $$uri:$$tag. Roll it out (the first time, add SmtpRelayDesiredCount=2):"; \
+	echo "  make build && $(SAM) deploy $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV) ,)--parameter-overrides SmtpRelayImageTag=$$tag"
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py

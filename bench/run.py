@@ -21,7 +21,15 @@ sys.path.insert(0, str(ROOT))
 
 from bench.report import table  # noqa: E402  (bench/ is not installed; the repository root is its home)
 
-SOURCES = ["layers/posthorn", "functions/send", "functions/bounce", "functions/worker", "local", "."]
+SOURCES = [
+    "layers/posthorn",
+    "functions/send",
+    "functions/bounce",
+    "functions/worker",
+    "services/smtp_relay",
+    "local",
+    ".",
+]
 # In the order of the figures.
 BENCHMARKS = [
     "bench/cold_start.py",

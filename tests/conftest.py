@@ -15,7 +15,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from posthorn_local.apigw import LambdaContext
 from posthorn_local.provision import LocalSmtpSecret, environment, provision
+from posthorn_local.queue_poller import QueuePoller
 from posthorn_local.ses_smtp_server import FaultPlan, LocalSes
 from posthorn_local.tls import TlsMaterial, make_tls_material
 from tests.support.api import ApiClient
@@ -142,3 +144,25 @@ def sender_key(api: ApiClient, admin: str) -> str:
 @pytest.fixture
 def events_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "events"
+
+
+@pytest.fixture
+def worker(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueuePoller]:
+    """The send worker behind SendQueue: fast pace, no backoff wait, a short SMTP budget per attempt."""
+    from posthorn import wiring
+
+    for name, value in {
+        "SES_MAX_SEND_RATE": "1000",
+        "SEND_RETRY_BASE_SECONDS": "0",
+        "WORKER_SEND_BUDGET_SECONDS": "0.5",
+    }.items():
+        monkeypatch.setenv(name, value)
+    wiring.reset()
+
+    def invoke(event: dict[str, Any]) -> Any:
+        from send_worker.handler import lambda_handler
+
+        return lambda_handler(event, LambdaContext(function_name="send-worker"))
+
+    yield QueuePoller(stack.session.client("sqs"), stack.ids["SendQueue"], invoke, wait_seconds=0)
+    wiring.reset()

@@ -15,6 +15,9 @@ class TlsMaterial:
 
     ca_file: Path
     server_context: ssl.SSLContext
+    # The server certificate (with its chain) and key as PEM files, for servers that load files.
+    cert_file: Path
+    key_file: Path
 
     def client_context(self) -> ssl.SSLContext:
         """A verifying client context (hostname check on) that trusts only this CA."""
@@ -32,6 +35,9 @@ def make_tls_material(directory: Path, hostname: str = "localhost") -> TlsMateri
     cert.configure_cert(server_context)
 
     directory.mkdir(parents=True, exist_ok=True)
-    ca_file = directory / "ca.pem"
+    ca_file, cert_file, key_file = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    return TlsMaterial(ca_file=ca_file, server_context=server_context)
+    cert_file.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+    cert.private_key_pem.write_to_path(str(key_file))
+    key_file.chmod(0o600)
+    return TlsMaterial(ca_file=ca_file, server_context=server_context, cert_file=cert_file, key_file=key_file)

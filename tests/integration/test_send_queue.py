@@ -8,18 +8,16 @@ import base64
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
 from email import message_from_bytes
 from typing import Any
 
 import pytest
 
-from posthorn_local.apigw import LambdaContext
 from posthorn_local.queue_poller import QueuePoller
 from posthorn_local.ses_smtp_server import LocalSes
 from tests.conftest import Stack
 from tests.support.api import ApiClient
-from tests.support.queue import take_queued, waiting_count
+from tests.support.queue import posthorn_ids, take_queued, waiting_count
 
 BATCH = "/v1/email/batch"
 
@@ -33,40 +31,6 @@ def message(index: int = 0, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-
-
-@pytest.fixture
-def worker(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueuePoller]:
-    """The send worker behind SendQueue: fast pace, no backoff wait, a short SMTP budget per attempt."""
-    from posthorn import wiring
-
-    for name, value in {
-        "SES_MAX_SEND_RATE": "1000",
-        "SEND_RETRY_BASE_SECONDS": "0",
-        "WORKER_SEND_BUDGET_SECONDS": "0.5",
-    }.items():
-        monkeypatch.setenv(name, value)
-    wiring.reset()
-
-    def invoke(event: dict[str, Any]) -> Any:
-        from send_worker.handler import lambda_handler
-
-        return lambda_handler(event, LambdaContext(function_name="send-worker"))
-
-    yield QueuePoller(stack.session.client("sqs"), stack.ids["SendQueue"], invoke, wait_seconds=0)
-    wiring.reset()
-
-
-def posthorn_ids(ses: LocalSes) -> Counter[str]:
-    """How many times the local SES received each Posthorn message (its id is in X-SES-MESSAGE-TAGS)."""
-    counts: Counter[str] = Counter()
-    for received in ses.outbox.list():
-        tags = str(message_from_bytes(received.raw).get("X-SES-MESSAGE-TAGS", ""))
-        for tag in tags.split(","):
-            name, _, value = tag.strip().partition("=")
-            if name == "posthorn_message_id":
-                counts[value] += 1
-    return counts
 
 
 def view(api: ApiClient, key: str, message_id: str) -> dict[str, Any]:

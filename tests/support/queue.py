@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from email import message_from_bytes
 from typing import Any
 
 import pytest
+
+from posthorn_local.ses_smtp_server import LocalSes
 
 MISSING_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/no-such-queue"
 
@@ -39,3 +43,15 @@ def make_queue_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
 
     unreachable = SqsSendQueue(MISSING_QUEUE_URL, wiring.settings().bucket_name)
     monkeypatch.setattr(wiring, "send_queue", lambda: unreachable)
+
+
+def posthorn_ids(ses: LocalSes) -> Counter[str]:
+    """How many times the local SES received each Posthorn message (its id is in X-SES-MESSAGE-TAGS)."""
+    counts: Counter[str] = Counter()
+    for received in ses.outbox.list():
+        tags = str(message_from_bytes(received.raw).get("X-SES-MESSAGE-TAGS", ""))
+        for tag in tags.split(","):
+            name, _, value = tag.strip().partition("=")
+            if name == "posthorn_message_id":
+                counts[value] += 1
+    return counts

@@ -64,6 +64,10 @@ class IdempotencyConflict(PosthornError):
     code = "idempotency_conflict"
 
 
+class IdempotencyInFlight(IdempotencyConflict):
+    """The first request with this key is still being answered: a retry in a moment may be answered."""
+
+
 class PayloadTooLarge(PosthornError):
     code = "payload_too_large"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar, cast
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from posthorn.logic.file_bodies import ContentCache, StoredFileBodies
     from posthorn.logic.file_cache import FileCache
     from posthorn.logic.sending import SendContext
+    from posthorn.logic.smtp_intake import IntakeContext
     from posthorn.ports import Clock, DomainIdentities
     from posthorn.settings import Settings
 
@@ -235,6 +236,26 @@ def send_context() -> SendContext:
         configuration_sets=s.configuration_set,
         budget_seconds=s.send_budget_seconds,
         files=file_cache(),
+    )
+
+
+def intake_context(side_by_side: Executor) -> IntakeContext:
+    """What the SMTP relay's intake needs, with the relay's own threads for the calls it makes together."""
+    from posthorn.logic.smtp_intake import IntakeContext
+
+    s = settings()
+    return IntakeContext(
+        messages=messages(),
+        queue=send_queue(),
+        domains=domains(),
+        rate_limits=rate_limits(),
+        idempotency=idempotency(),
+        clock=clock(),
+        configuration_sets=s.configuration_set,
+        files=file_cache(),
+        default_rate_per_second=s.default_rate_limit_per_second,
+        idempotency_ttl_seconds=s.idempotency_ttl_seconds,
+        side_by_side=side_by_side,
     )
 
 

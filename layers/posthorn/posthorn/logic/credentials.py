@@ -67,6 +67,21 @@ def parse_authorization(header: str | None) -> tuple[str, str]:
     raise Unauthorized("unsupported Authorization scheme: use Bearer or Basic")
 
 
+# The SMTP AUTH username that says "the password is the whole api_key" (as Postmark's and Resend's do).
+API_KEY_USERNAME = "posthorn"
+
+
+def smtp_login(username: str, password: str) -> tuple[str, str]:
+    """The (username, secret) an SMTP AUTH names: the credential's username and secret; or username
+    `posthorn` and the api_key as password; or the api_key as both."""
+    if username == API_KEY_USERNAME or (username == password and "." in username):
+        try:
+            return parse_api_key(password)
+        except ValueError:
+            raise Unauthorized("the password is not an api_key of the form <username>.<secret>") from None
+    return username, password
+
+
 def verify_secret(username: str, secret: str, store: CredentialStore, pepper: bytes) -> Credential:
     """The active credential `username` whose secret is `secret`. A miss costs what a wrong secret costs (the
     same keyed hash, compared in constant time against a dummy) and answers with the same message."""

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-from posthorn.errors import IdempotencyConflict, ValidationFailed
+from posthorn.errors import IdempotencyConflict, IdempotencyInFlight, ValidationFailed
 from posthorn.ports import IdempotencyStore, StoredResponse
 
 MAX_KEY_LENGTH = 256
@@ -42,7 +42,7 @@ def begin(
     if existing.fingerprint != body_fingerprint:
         raise IdempotencyConflict("this Idempotency-Key was used with a different request body")
     if existing.response is None:
-        raise IdempotencyConflict("a request with this Idempotency-Key is still in flight; retry shortly")
+        raise IdempotencyInFlight("a request with this Idempotency-Key is still in flight; retry shortly")
     return existing.response
 
 

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.policy import SMTP
 from email.utils import format_datetime
 from typing import NamedTuple, cast
@@ -186,3 +186,13 @@ def _set_bodies(message: EmailMessage, content: MessageContent, placeholders: di
             disposition="inline",
         )
         _hold_place(cast(list[EmailMessage], html_part.get_payload())[-1], part, placeholders)
+
+
+def part_headers(part: MimePart, newline: bytes = b"\r\n") -> bytes:
+    """The header fields of an attachment part whose body is base64 (RFC 2231 names where they are not
+    ASCII), each ended by `newline`: what the SMTP relay writes around a cached file it adds."""
+    maintype, _, subtype = part.content_type.partition("/")
+    holder = MIMEPart(policy=POLICY)
+    holder.set_content(b"", maintype=maintype, subtype=subtype, filename=part.name)
+    head = holder.as_bytes().partition(b"\r\n\r\n")[0] + b"\r\n"
+    return head if newline == b"\r\n" else head.replace(b"\r\n", newline)

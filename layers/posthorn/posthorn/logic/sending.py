@@ -34,7 +34,13 @@ from posthorn.logic.templating import render_fields
 from posthorn.models.addresses import domain_of
 from posthorn.models.credentials import Credential
 from posthorn.models.email import Recipient, SendEmailRequest
-from posthorn.models.messages import MessageRecord, RecipientState, RecipientType, SendResult
+from posthorn.models.messages import (
+    MessageRecord,
+    MessageSource,
+    RecipientState,
+    RecipientType,
+    SendResult,
+)
 from posthorn.ports import (
     CachedFiles,
     Clock,
@@ -99,6 +105,7 @@ class NewMessage(NamedTuple):
     stamp: SesStamp
     metadata: dict[str, str]
     client_reference: str | None = None
+    source: MessageSource = "api"
 
 
 def new_record(
@@ -122,6 +129,7 @@ def new_record(
         metadata=message.metadata,
         client_reference=message.client_reference,
         configuration_set=message.stamp.configuration_set,
+        source=message.source,
     )
 
 

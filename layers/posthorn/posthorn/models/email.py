@@ -60,6 +60,41 @@ Text = Annotated[str, AfterValidator(_utf8)]
 SingleLine = Annotated[str, AfterValidator(reject_line_breaks), AfterValidator(_utf8)]
 
 
+def _tags(tags: list[str]) -> list[str]:
+    for tag in tags:
+        if not _TAG.match(tag):
+            raise ValueError(f"tag {tag!r} must be 1-64 characters of A-Z, a-z, 0-9, _ and -")
+        if tag == RESERVED_TAG:
+            raise ValueError(f"tag {tag!r} is reserved")
+    if len(set(tags)) != len(tags):
+        raise ValueError("tags must be unique")
+    return tags
+
+
+def _list_unsubscribe(value: str) -> str:
+    # Split between the angle brackets, not on every comma: a URI may itself contain commas.
+    uris = _ANGLE_URI.findall(value) if _ANGLE_URI_LIST.match(value) else []
+    if not uris or not all(_UNSUBSCRIBE_URI.match(uri) for uri in uris):
+        raise ValueError("must be one or more <mailto:...> or <https://...> URIs separated by commas")
+    return ", ".join(uris)
+
+
+# The fields a message carries beyond its content, the same whether they come as JSON (the API) or as
+# control headers (the SMTP relay, `models/controls.py`).
+Tags = Annotated[list[str], AfterValidator(_tags)]
+Metadata = dict[
+    Annotated[str, StringConstraints(min_length=1, max_length=64)],
+    Annotated[str, StringConstraints(max_length=1024)],
+]
+ClientReference = Annotated[str, StringConstraints(max_length=256)]
+ListUnsubscribe = Annotated[SingleLine, AfterValidator(_list_unsubscribe)]
+
+
+def has_one_click(list_unsubscribe: str | None) -> bool:
+    """`List-Unsubscribe-Post: List-Unsubscribe=One-Click` goes with an https URI (RFC 8058)."""
+    return list_unsubscribe is not None and "<https://" in list_unsubscribe
+
+
 def _address_object(value: Any) -> Any:
     """Recipients may be plain strings (`"a@b.c"` or `"Name <a@b.c>"`); turn them into objects."""
     if isinstance(value, str):
@@ -130,27 +165,12 @@ class SendEmailRequest(BaseModel):
     template_data: dict[str, str | int | float | bool] | None = None
     attachments: list[Attachment] = Field(default_factory=list)
     headers: dict[str, Text] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
-    metadata: dict[
-        Annotated[str, StringConstraints(min_length=1, max_length=64)],
-        Annotated[str, StringConstraints(max_length=1024)],
-    ] = Field(default_factory=dict, max_length=MAX_METADATA)
-    client_reference: Annotated[str, StringConstraints(max_length=256)] | None = None
+    tags: Tags = Field(default_factory=list, max_length=MAX_TAGS)
+    metadata: Metadata = Field(default_factory=dict, max_length=MAX_METADATA)
+    client_reference: ClientReference | None = None
     track_opens: bool = False
     track_clicks: bool = False
-    list_unsubscribe: SingleLine | None = None
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, tags: list[str]) -> list[str]:
-        for tag in tags:
-            if not _TAG.match(tag):
-                raise ValueError(f"tag {tag!r} must be 1-64 characters of A-Z, a-z, 0-9, _ and -")
-            if tag == RESERVED_TAG:
-                raise ValueError(f"tag {tag!r} is reserved")
-        if len(set(tags)) != len(tags):
-            raise ValueError("tags must be unique")
-        return tags
+    list_unsubscribe: ListUnsubscribe | None = None
 
     @field_validator("template_data")
     @classmethod
@@ -182,17 +202,6 @@ class SendEmailRequest(BaseModel):
             seen.add(lowered)
         return headers
 
-    @field_validator("list_unsubscribe")
-    @classmethod
-    def _list_unsubscribe(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        # Split between the angle brackets, not on every comma: a URI may itself contain commas.
-        uris = _ANGLE_URI.findall(value) if _ANGLE_URI_LIST.match(value) else []
-        if not uris or not all(_UNSUBSCRIBE_URI.match(uri) for uri in uris):
-            raise ValueError("must be one or more <mailto:...> or <https://...> URIs separated by commas")
-        return ", ".join(uris)
-
     @model_validator(mode="after")
     def _message_rules(self) -> SendEmailRequest:
         if self.body_text is None and self.body_html is None:
@@ -205,7 +214,7 @@ class SendEmailRequest(BaseModel):
 
     @property
     def has_one_click_unsubscribe(self) -> bool:
-        return self.list_unsubscribe is not None and "<https://" in self.list_unsubscribe
+        return has_one_click(self.list_unsubscribe)
 
 
 RecipientType = Literal["to", "cc", "bcc"]

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 RecipientType = Literal["to", "cc", "bcc"]
+# How a message came in: the HTTPS API or the SMTP relay.
+MessageSource = Literal["api", "smtp"]
 
 # The order events happen in for one recipient; SES stamps in milliseconds, so ties are common.
 LIFECYCLE = (
@@ -45,6 +47,7 @@ class MessageRecord(BaseModel):
     configuration_set: str | None = None
     ses_message_id: str | None = None
     error: str | None = None
+    source: MessageSource = "api"
 
 
 # What GET /v1/messages/{id} answers is built on first use (`defer_build`; see models/credentials.py): no
@@ -80,6 +83,7 @@ class MessageView(BaseModel):
     client_reference: str | None
     ses_message_id: str | None
     error: str | None = None
+    source: MessageSource = "api"
     recipients: list[RecipientState]
     events: list[EventView]
 

@@ -1,0 +1,285 @@
+"""A client's own MIME, as the SMTP relay passes it on: the header policy and the control headers.
+
+The client's bytes travel as it wrote them, except the header block:
+- the control headers (`CONTROL_HEADERS`, the names ZeptoMail, MailPace, OhMySMTP and Postmark document, so
+  a migration changes no code) are read into `MessageControls` and removed;
+- every `X-SES-*` header and any `Bcc:` are removed: a client must not choose the configuration set or the
+  tags SES obeys, and the envelope says who is Bcc;
+- SES's stamp (`logic/ses_stamp.py`) is added, and `Message-ID` and `Date` where the client gave none;
+- `X-List-Unsubscribe` becomes `List-Unsubscribe` (with one-click `List-Unsubscribe-Post` for https).
+File-cache attachments (`X-Posthorn-File-Key`, `X-TM-FILE-KEY`) are added as parts of the client's
+`multipart/mixed`, or the client's message is wrapped in one; the client's parts are never re-encoded, and
+a cached file's body stays the shared buffer it is in the file cache (a `RawMessage` piece).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from email.header import decode_header, make_header
+from email.utils import format_datetime, getaddresses
+from typing import Any, NamedTuple
+
+from pydantic import ValidationError
+
+from posthorn.errors import ValidationFailed
+from posthorn.logic.mime import MimePart, part_headers
+from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
+from posthorn.logic.ses_stamp import SesStamp
+from posthorn.models.addresses import domain_of
+from posthorn.models.controls import MessageControls
+
+# Control header (lower case) -> the field it sets. Metadata headers are a family: see METADATA_PREFIXES.
+CONTROL_HEADERS: dict[str, str] = {
+    "x-posthorn-tags": "tags",
+    "x-mailpace-tags": "tags",
+    "x-oms-tags": "tags",
+    "x-ohmysmtp-tags": "tags",
+    "x-pm-tag": "tags",
+    "x-posthorn-client-ref": "client_reference",
+    "x-tm-client-ref": "client_reference",
+    "x-posthorn-track-opens": "track_opens",
+    "x-tm-open-track": "track_opens",
+    "x-pm-trackopens": "track_opens",
+    "x-posthorn-track-clicks": "track_clicks",
+    "x-tm-click-track": "track_clicks",
+    "x-pm-tracklinks": "track_clicks",
+    "x-posthorn-file-key": "file_keys",
+    "x-tm-file-key": "file_keys",
+    "x-list-unsubscribe": "list_unsubscribe",
+    "x-posthorn-idempotency-key": "idempotency_key",
+}
+METADATA_PREFIXES = ("x-posthorn-metadata-", "x-pm-metadata-")
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+# Postmark's X-PM-TrackLinks names where links are tracked; `None` turns tracking off.
+_POSTMARK_LINK_TRACKING = frozenset({"htmlandtext", "htmlonly", "textonly"})
+
+
+class HeaderField(NamedTuple):
+    """One header field as the client wrote it: its name, and all its bytes (folded lines, line end)."""
+
+    name: str
+    raw: bytes
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+    def value(self) -> str:
+        """The value unfolded, RFC 2047 words decoded (for reading it, never for writing it again)."""
+        text = self.raw.split(b":", 1)[1].decode("utf-8", "replace")
+        unfolded = " ".join(line.strip() for line in text.splitlines()).strip()
+        try:
+            return str(make_header(decode_header(unfolded)))
+        except (ValueError, LookupError):  # a malformed or unknown encoded word: read it as written
+            return unfolded
+
+
+class ClientMessage(NamedTuple):
+    fields: list[HeaderField]
+    body: bytes  # everything after the blank line that ends the header block
+    newline: bytes  # the client's line end, which Posthorn's added lines use too
+
+    def values(self, name: str) -> list[str]:
+        return [field.value() for field in self.fields if field.key == name]
+
+    def first(self, name: str) -> str | None:
+        found = self.values(name)
+        return found[0] if found else None
+
+    def addresses(self, *names: str) -> list[str]:
+        """The addresses of these header fields (display names dropped), in order."""
+        found = [value for name in names for value in self.values(name)]
+        return [address for _, address in getaddresses(found) if address]
+
+    @property
+    def subject(self) -> str:
+        return self.first("subject") or ""
+
+
+def parse_client_message(raw: bytes) -> ClientMessage:
+    """Split the header block into its fields. ValidationFailed when it is not a header block at all."""
+    newline = b"\r\n" if b"\r\n" in raw[:2000] or not raw.count(b"\n") else b"\n"
+    fields: list[HeaderField] = []
+    position = 0
+    while position < len(raw):
+        end = raw.find(b"\n", position)
+        line_end = len(raw) if end < 0 else end + 1
+        line = raw[position:line_end]
+        if line in (b"\r\n", b"\n"):  # the blank line: the body follows
+            return ClientMessage(fields, raw[line_end:], newline)
+        if line[:1] in (b" ", b"\t"):
+            if not fields:
+                raise ValidationFailed("the message starts with a folded line, not a header field")
+            fields[-1] = HeaderField(fields[-1].name, fields[-1].raw + line)
+        else:
+            name, colon, _ = line.partition(b":")
+            if not colon or not name or any(byte <= 32 or byte >= 127 for byte in name):
+                raise ValidationFailed("the message's header block is malformed (a line that is no header)")
+            fields.append(HeaderField(name.decode("ascii"), line))
+        position = line_end
+    return ClientMessage(fields, b"", newline)
+
+
+def read_controls(message: ClientMessage) -> MessageControls:
+    """The control headers' settings, checked as the API checks the same fields. ValidationFailed names the
+    header that is wrong."""
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}  # field -> the header that set it
+    for field in message.fields:
+        target = CONTROL_HEADERS.get(field.key)
+        value = field.value()
+        if target is None:
+            prefix = next((p for p in METADATA_PREFIXES if field.key.startswith(p)), None)
+            if prefix is None:
+                continue
+            key = field.name[len(prefix) :]
+            values.setdefault("metadata", {})[key] = value
+            origin["metadata"] = origin.get("metadata", field.name)
+            continue
+        origin.setdefault(target, field.name)
+        if target == "tags":
+            tags = values.setdefault("tags", [])
+            tags.extend(tag for tag in (part.strip() for part in value.split(",")) if tag and tag not in tags)
+        elif target in ("track_opens", "track_clicks"):
+            values[target] = _flag(field, value)
+        elif target == "file_keys":
+            values.setdefault("file_keys", []).extend(_file_keys(value))
+        else:
+            values[target] = value
+    try:
+        return MessageControls.model_validate(values)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        target = str(first["loc"][0]) if first["loc"] else ""
+        header = origin.get(target, "a control header")
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise ValidationFailed.on(header, reason) from None
+
+
+def _flag(field: HeaderField, value: str) -> bool:
+    lowered = value.strip().lower()
+    if field.key == "x-pm-tracklinks":
+        if lowered == "none":
+            return False
+        if lowered in _POSTMARK_LINK_TRACKING:
+            return True
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValidationFailed.on(field.name, "must be true, false, 1, 0, yes or no")
+
+
+def _file_keys(value: str) -> list[dict[str, str]]:
+    """`key[:name],key[:name]`."""
+    found = []
+    for item in (part.strip() for part in value.split(",")):
+        if item:
+            key, _, name = item.partition(":")
+            found.append({"file_key": key.strip(), **({"name": name.strip()} if name.strip() else {})})
+    return found
+
+
+def _removed(field: HeaderField) -> bool:
+    key = field.key
+    return (
+        key in CONTROL_HEADERS
+        or key.startswith(METADATA_PREFIXES)
+        or key.startswith("x-ses-")
+        or key == "bcc"
+    )
+
+
+def relayed(
+    message: ClientMessage,
+    controls: MessageControls,
+    stamp: SesStamp,
+    *,
+    now: datetime,
+    attachments: Iterable[MimePart] = (),
+) -> RawMessage:
+    """The message to hand SES: the client's, with the header policy above applied."""
+    nl = message.newline
+    kept = [field for field in message.fields if not _removed(field)]
+    added: list[tuple[str, str]] = []
+    if controls.list_unsubscribe is not None:
+        kept = [field for field in kept if field.key not in ("list-unsubscribe", "list-unsubscribe-post")]
+        added.append(("List-Unsubscribe", controls.list_unsubscribe))
+        if controls.has_one_click_unsubscribe:
+            added.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    if not any(field.key == "message-id" for field in kept):
+        senders = message.addresses("from")
+        added.append(
+            ("Message-ID", f"<{stamp.message_id}@{domain_of(senders[0]) if senders else 'posthorn'}>")
+        )
+    if not any(field.key == "date" for field in kept):
+        added.append(("Date", format_datetime(now)))
+    added.extend(stamp.headers())
+
+    body: list[Base64Body] = [message.body]
+    files: dict[int, FileBody] = {}
+    parts = list(attachments)
+    if parts:
+        kept, added, body, files = _with_attachments(kept, added, message, parts)
+    head = b"".join(field.raw for field in kept) + b"".join(
+        f"{name}: {value}".encode() + nl for name, value in added
+    )
+    pieces: list[Base64Body] = [head + nl, *body]
+    offset = 1
+    return RawMessage(
+        tuple(pieces),
+        {index + offset: ref for index, ref in files.items()},
+        frozenset(index + offset for index in files),
+    )
+
+
+def _with_attachments(
+    kept: list[HeaderField], added: list[tuple[str, str]], message: ClientMessage, parts: list[MimePart]
+) -> tuple[list[HeaderField], list[tuple[str, str]], list[Base64Body], dict[int, FileBody]]:
+    """The cached files as parts of the client's `multipart/mixed`, or of one wrapped around its message.
+    Returns the header fields, added fields, body pieces and, by piece index, the cached files' bodies."""
+    nl = message.newline
+    content_type = next((field for field in kept if field.key == "content-type"), None)
+    boundary = _mixed_boundary(content_type)
+    closing = message.body.rfind(b"--" + boundary + b"--") if boundary is not None else -1
+    if boundary is not None and closing >= 0:
+        # Before the client's closing delimiter (the line end before it is part of that delimiter).
+        before, after = message.body[:closing], message.body[closing:]
+    else:
+        # Wrap: the client's own Content-* fields go with its message into the first part.
+        boundary = f"posthorn-{secrets.token_hex(12)}".encode()
+        moved = [field for field in kept if field.key.startswith("content-")]
+        kept = [field for field in kept if not field.key.startswith("content-")]
+        if not any(field.key == "mime-version" for field in kept):
+            added.insert(0, ("MIME-Version", "1.0"))
+        added.insert(0, ("Content-Type", f'multipart/mixed; boundary="{boundary.decode()}"'))
+        before = b"--" + boundary + nl + b"".join(field.raw for field in moved) + nl + message.body
+        if not before.endswith(nl):
+            before += nl
+        after = b"--" + boundary + b"--" + nl
+    body: list[Base64Body] = [before]
+    files: dict[int, FileBody] = {}
+    for part in parts:
+        body.append(b"--" + boundary + nl + part_headers(part, nl) + nl)
+        if part.source is not None:
+            files[len(body)] = part.source
+        body.append(part.body())
+        body.append(nl)
+    body.append(after)
+    return kept, added, body, files
+
+
+def _mixed_boundary(content_type: HeaderField | None) -> bytes | None:
+    if content_type is None:
+        return None
+    from email.message import Message
+
+    holder = Message()
+    holder["Content-Type"] = content_type.value()
+    if holder.get_content_type() != "multipart/mixed":
+        return None
+    boundary = holder.get_boundary()
+    return boundary.encode() if boundary else None

@@ -1,0 +1,42 @@
+"""Where an error gets its SMTP reply: the same domain error classes the API maps to HTTP statuses
+(`send_api/errors.py`, `HTTP_STATUS`), each to the reply API.md's "SMTP relay" section gives it. A permanent
+problem is a 5xx, a temporary one a 4xx, never the reverse."""
+
+from __future__ import annotations
+
+from posthorn import errors
+from posthorn.errors import PosthornError, RateLimited
+
+SMTP_REPLY: dict[type[PosthornError], str] = {
+    errors.Unauthorized: "535 5.7.8",
+    errors.CredentialSuspended: "535 5.7.8",
+    errors.Forbidden: "535 5.7.8",
+    errors.SenderNotAllowed: "550 5.7.1",
+    errors.DomainNotVerified: "550 5.7.1",
+    errors.AllRecipientsSuppressed: "550 5.1.1",
+    errors.PayloadTooLarge: "552 5.3.4",
+    errors.ValidationFailed: "550 5.6.0",
+    errors.IdempotencyInFlight: "451 4.3.0",
+    errors.IdempotencyConflict: "550 5.6.0",
+    errors.RateLimited: "451 4.7.1",
+    errors.UpstreamUnavailable: "451 4.3.0",
+    errors.UpstreamRejected: "554 5.3.0",
+}
+# The outside world failing for a moment (DynamoDB, SQS, S3): nothing was accepted, the client retries.
+TRANSIENT = "451 4.3.0 a service Posthorn depends on is unavailable just now; nothing was accepted, retry"
+# The credential store failing while a client authenticates.
+AUTH_UNAVAILABLE = "454 4.7.0 temporary authentication failure; retry"
+
+
+def smtp_reply(error: PosthornError) -> str:
+    """One reply line: the code API.md gives the error's class (or its nearest listed base), and its text."""
+    code = next((SMTP_REPLY[kind] for kind in type(error).__mro__ if kind in SMTP_REPLY), "451 4.3.0")
+    if isinstance(error, RateLimited):
+        return f"{code} rate limit exceeded, try again in {error.retry_after_seconds} s"
+    return f"{code} {_one_line(error.message)}"
+
+
+def _one_line(text: str) -> str:
+    """Reply text on one line, printable ASCII, within SMTP's line length."""
+    flat = " ".join(text.split())
+    return "".join(c if 32 <= ord(c) < 127 else "?" for c in flat)[:400]

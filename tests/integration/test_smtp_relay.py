@@ -1,0 +1,210 @@
+"""The SMTP relay with Python's smtplib (a client nobody here wrote): moto in-process where AWS would be, the
+relay on loopback with STARTTLS and implicit TLS, and the send worker delivering to the local SES. Every
+reply code of API.md's "SMTP relay" section is checked here or in the other clients' tests."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from posthorn_local.queue_poller import QueuePoller
+from posthorn_local.relay import LocalRelay
+from posthorn_local.ses_smtp_server import LocalSes
+from posthorn_local.tls import TlsMaterial
+from tests.conftest import Stack
+from tests.support.api import ApiClient
+from tests.support.queue import posthorn_ids, take_queued
+
+
+@pytest.fixture
+def relay(stack: Stack, tls: TlsMaterial) -> Iterator[LocalRelay]:
+    with LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file, cache_seconds=0) as running:
+        yield running
+
+
+def login_of(api_key: str) -> tuple[str, str]:
+    username, _, secret = api_key.partition(".")
+    return username, secret
+
+
+def client(relay: LocalRelay, tls: TlsMaterial, *, implicit: bool = False) -> smtplib.SMTP:
+    context = ssl.create_default_context(cafile=str(tls.ca_file))
+    if implicit:
+        return smtplib.SMTP_SSL("localhost", relay.tls_port, context=context, timeout=10)
+    smtp = smtplib.SMTP("localhost", relay.starttls_port, timeout=10)
+    smtp.starttls(context=context)
+    return smtp
+
+
+def message(headers: dict[str, str] | None = None) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = "App <hello@example.com>"
+    mail["To"] = "User <user@example.net>"
+    mail["Subject"] = "Grüße from SMTP"
+    for name, value in (headers or {}).items():
+        mail[name] = value
+    mail.set_content("Hello over SMTP")
+    return mail
+
+
+def send(smtp: smtplib.SMTP, mail: EmailMessage, rcpt: list[str] | None = None) -> str:
+    """The message id from `250 2.0.0 Ok: queued as <id>`."""
+    smtp.mail("hello@example.com")
+    for address in rcpt or ["user@example.net"]:
+        code, reply = smtp.rcpt(address)
+        assert code == 250, reply
+    code, reply = smtp.data(mail.as_bytes())
+    assert code == 250, reply
+    text = reply.decode()
+    assert text.startswith("2.0.0 Ok: queued as msg_"), text
+    return text.rsplit(" ", 1)[-1]
+
+
+def view(api: ApiClient, key: str, message_id: str) -> dict[str, Any]:
+    response = api.get(f"/v1/messages/{message_id}", api_key=key)
+    assert response.status == 200, response.body
+    return dict(response.json)
+
+
+def test_starttls_auth_and_a_message_is_queued_with_its_id_in_the_250(
+    relay: LocalRelay, tls: TlsMaterial, api: ApiClient, sender_key: str, stack: Stack
+) -> None:
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        message_id = send(smtp, message())
+    record = view(api, sender_key, message_id)
+    assert record["source"] == "smtp"
+    assert record["status"] == "queued"
+    assert record["subject"] == "Grüße from SMTP"
+    assert [(r["email"], r["type"]) for r in record["recipients"]] == [("user@example.net", "to")]
+    assert [body["message_id"] for body in take_queued(stack.session, stack.ids["SendQueue"])] == [message_id]
+
+
+def test_the_worker_delivers_the_clients_bytes_with_the_header_policy_applied(
+    relay: LocalRelay,
+    tls: TlsMaterial,
+    api: ApiClient,
+    sender_key: str,
+    worker: QueuePoller,
+    local_ses: LocalSes,
+) -> None:
+    mail = message(
+        {
+            "X-Posthorn-Tags": "welcome, beta",
+            "X-PM-Metadata-order_id": "42",
+            "X-TM-CLIENT-REF": "order-42",
+            "X-SES-CONFIGURATION-SET": "client-choice",
+            "X-SES-MESSAGE-TAGS": "evil=true",
+            "Bcc": "hidden@example.org",
+        }
+    )
+    with client(relay, tls, implicit=True) as smtp:
+        smtp.login("posthorn", sender_key)
+        message_id = send(smtp, mail, ["user@example.net", "hidden@example.org"])
+    worker.run_until_empty(timeout=20)
+    assert posthorn_ids(local_ses) == {message_id: 1}
+    [received] = local_ses.outbox.list()
+    assert sorted(received.rcpt_to) == ["hidden@example.org", "user@example.net"]
+    delivered = message_from_bytes(received.raw)
+    assert delivered["Bcc"] is None
+    assert delivered["X-Posthorn-Tags"] is None
+    assert delivered["X-PM-Metadata-order_id"] is None
+    assert delivered.get_all("X-SES-CONFIGURATION-SET") != ["client-choice"]
+    tags = delivered["X-SES-MESSAGE-TAGS"]
+    assert "evil" not in tags
+    assert f"posthorn_message_id={message_id}" in tags
+    assert "welcome=true" in tags
+    assert delivered["Message-ID"]
+    assert delivered.get_payload(decode=True).strip() == b"Hello over SMTP"
+    record = view(api, sender_key, message_id)
+    assert record["status"] == "sent"
+    assert record["tags"] == ["welcome", "beta"]
+    assert record["metadata"] == {"order_id": "42"}
+    assert record["client_reference"] == "order-42"
+    assert {(r["email"], r["type"]) for r in record["recipients"]} == {
+        ("user@example.net", "to"),
+        ("hidden@example.org", "bcc"),
+    }
+
+
+def test_a_resent_message_answers_the_first_id_and_is_queued_once(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str, stack: Stack
+) -> None:
+    mail = message({"Message-ID": "<resend-1@example.com>"})
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        first = send(smtp, mail)
+    with client(relay, tls) as smtp:  # the client lost the 250 and sends the same bytes again
+        smtp.login(*login_of(sender_key))
+        again = send(smtp, mail)
+    assert again == first
+    assert [body["message_id"] for body in take_queued(stack.session, stack.ids["SendQueue"])] == [first]
+
+
+def test_mail_before_starttls_is_530_and_auth_is_only_offered_after_tls(
+    relay: LocalRelay, tls: TlsMaterial
+) -> None:
+    with smtplib.SMTP("localhost", relay.starttls_port, timeout=10) as smtp:
+        smtp.ehlo()
+        assert not smtp.has_extn("auth")
+        assert smtp.has_extn("starttls")
+        code, reply = smtp.mail("hello@example.com")
+        assert (code, reply.decode()) == (530, "5.7.0 Must issue a STARTTLS command first")
+    with client(relay, tls) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("auth")
+        for extension in ("size", "8bitmime", "pipelining"):
+            assert smtp.has_extn(extension), extension
+
+
+def test_implicit_tls_offers_auth(relay: LocalRelay, tls: TlsMaterial) -> None:
+    with client(relay, tls, implicit=True) as smtp:
+        smtp.ehlo()
+        assert "PLAIN" in smtp.esmtp_features["auth"]
+        assert "LOGIN" in smtp.esmtp_features["auth"]
+        assert not smtp.has_extn("starttls")
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_wrong_secret_is_535_and_the_third_failure_closes_with_421(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str, mechanism: str
+) -> None:
+    username, _ = login_of(sender_key)
+    with client(relay, tls) as smtp:
+        smtp.ehlo()
+        smtp.user, smtp.password = username, "wrong"
+        answer = getattr(smtp, f"auth_{mechanism.lower()}")
+        for _ in range(3):
+            with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+                smtp.auth(mechanism, answer, initial_response_ok=mechanism == "PLAIN")
+            assert refused.value.smtp_code == 535
+            assert refused.value.smtp_error.startswith(b"5.7.8 unknown credential or wrong secret")
+        assert smtp.getreply()[0] == 421
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            smtp.noop()
+
+
+def test_mail_from_a_foreign_domain_is_550_5_7_1(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str
+) -> None:
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        code, reply = smtp.mail("someone@other.org")
+        assert code == 550
+        assert reply.startswith(b"5.7.1")
+
+
+def test_the_51st_recipient_is_452(relay: LocalRelay, tls: TlsMaterial, sender_key: str) -> None:
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        smtp.mail("hello@example.com")
+        for index in range(50):
+            assert smtp.rcpt(f"u{index}@example.net")[0] == 250
+        code, reply = smtp.rcpt("u50@example.net")
+        assert (code, reply[:5]) == (452, b"4.5.3")
