@@ -1,7 +1,9 @@
 """`make run`: start the local stack on 127.0.0.1 and keep it running until Ctrl-C or SIGTERM.
 
-Environment: `POSTHORN_PORT` (default 3000), `POSTHORN_ADMIN_KEY` (`<username>.<secret>`; generated when
-unset), `POSTHORN_SES_MAX_SEND_RATE` (the send worker's pace; default the template's SesMaxSendRate).
+Environment: `POSTHORN_PORT` (default 3000), `POSTHORN_SMTP_PORT` (the SMTP relay with STARTTLS, default
+2587), `POSTHORN_SMTPS_PORT` (the relay with implicit TLS, default 2465), `POSTHORN_ADMIN_KEY`
+(`<username>.<secret>`; generated when unset), `POSTHORN_SES_MAX_SEND_RATE` (the send worker's pace;
+default the template's SesMaxSendRate).
 The functions' packages come from PYTHONPATH, which the Makefile sets
 (`layers/posthorn:functions/send:functions/bounce:functions/worker:local`).
 """
@@ -21,10 +23,10 @@ from posthorn_local.stack import LocalStack
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def _port() -> int:
-    text = os.environ.get("POSTHORN_PORT", "").strip() or "3000"
+def _port(name: str = "POSTHORN_PORT", default: int = 3000) -> int:
+    text = os.environ.get(name, "").strip() or str(default)
     if not text.isdigit() or int(text) > 65535:
-        raise SystemExit(f"POSTHORN_PORT must be a port number (0-65535), not {text!r}")
+        raise SystemExit(f"{name} must be a port number (0-65535), not {text!r}")
     return int(text)
 
 
@@ -43,7 +45,7 @@ def _send_rate() -> float | None:
 
 
 def banner(stack: LocalStack) -> str:
-    api, admin = stack.api_url, shlex.quote(stack.admin_key or "")
+    api, admin, relay = stack.api_url, shlex.quote(stack.admin_key or ""), stack.relay
     rate = stack.function_environment.get("SES_MAX_SEND_RATE", "?")
     origin = (
         "generated; set POSTHORN_ADMIN_KEY to choose it"
@@ -56,6 +58,11 @@ Posthorn local stack is running (development only).
   API            {api}
   Local pages    {api}/_local/   (outbox: {api}/_local/outbox)
   Admin api_key  {stack.admin_key}   ({origin})
+  SMTP relay     host {stack.smtp_host}
+                 port {relay.starttls_port} (STARTTLS) or {relay.tls_port} (implicit TLS), AUTH PLAIN or LOGIN
+                 username: a credential's username, password: its secret
+                 (or username "posthorn", password: the whole api_key)
+                 CA: {api}/_local/ca.pem (also {stack.ca_file})
   Local SES      {stack.smtp_host}:{stack.ses.port}   (SMTP, STARTTLS + AUTH; CA {stack.ca_file})
   AWS (moto)     {stack.moto_url}
   Send worker    drains the send queue at {rate} messages/s (POSTHORN_SES_MAX_SEND_RATE)
@@ -71,6 +78,10 @@ Try it:
   curl -sS -X POST "$API/v1/email" -H "Authorization: Bearer $KEY" {json_header} \\
     -d '{{"from_email": "hello@example.com", "to": ["success@simulator.amazonses.com"],
          "subject": "Hello", "body_text": "It works."}}'
+  curl -sS "$API/_local/ca.pem" -o posthorn-ca.pem
+  swaks --server {stack.smtp_host}:{relay.starttls_port} --tls --tls-ca-path posthorn-ca.pem \\
+    --auth PLAIN --auth-user posthorn --auth-password "$KEY" \\
+    --from hello@example.com --to success@simulator.amazonses.com --header "Subject: Hello over SMTP"
 
 Press Ctrl-C to stop.
 """.rstrip()
@@ -105,6 +116,8 @@ def main() -> int:
     try:
         stack = LocalStack(
             port=_port(),
+            relay_port=_port("POSTHORN_SMTP_PORT", 2587),
+            relay_tls_port=_port("POSTHORN_SMTPS_PORT", 2465),
             admin_key=os.environ.get("POSTHORN_ADMIN_KEY") or None,
             ses_max_send_rate=_send_rate(),
         )
@@ -120,7 +133,11 @@ def main() -> int:
         )
         return 1
     except OSError as error:
-        print(f"posthorn-local: cannot start: {error} (POSTHORN_PORT sets the port)", file=sys.stderr)
+        print(
+            f"posthorn-local: cannot start: {error} "
+            "(POSTHORN_PORT, POSTHORN_SMTP_PORT and POSTHORN_SMTPS_PORT set the ports)",
+            file=sys.stderr,
+        )
         return 1
     try:
         print(banner(stack), flush=True)

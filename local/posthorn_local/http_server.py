@@ -111,6 +111,8 @@ class LocalServices:
     outbox: Outbox
     publisher: EventsPublisher
     events_function: LambdaFunction
+    # The local CA that signs the SMTP relay's (and the local SES's) certificate: `GET /_local/ca.pem`.
+    ca_file: Path | None = None
 
 
 IndexPage = Callable[[LocalServices], str]
@@ -225,6 +227,7 @@ class LocalHttpServer(ThreadingHTTPServer):
                 self._click,
             ),
             ("POST", re.compile(r"/_local/sns"), "/_local/sns", self._sns),
+            ("GET", re.compile(r"/_local/ca\.pem"), "/_local/ca.pem", self._ca),
             ("GET", re.compile(r"/_local/events"), "/_local/events", self._events),
         ]
 
@@ -338,6 +341,11 @@ class LocalHttpServer(ThreadingHTTPServer):
     def _store(self) -> MessageRepository | None:
         """Where the page reads Posthorn messages: the table the local stack gives the functions."""
         return wiring.messages() if os.environ.get("TABLE_NAME") else None
+
+    def _ca(self, body: bytes) -> Response:
+        if self.services.ca_file is None:
+            return _error(404, "not_found", "this stack has no local CA")
+        return 200, {"Content-Type": "application/x-pem-file"}, self.services.ca_file.read_bytes()
 
     def _events(self, body: bytes) -> Response:
         return _json(200, {"events": [p.to_json() for p in self.services.publisher.published()]})

@@ -26,6 +26,7 @@ from posthorn_local import template
 from posthorn_local.http_server import LambdaFunction, LocalHttpServer, LocalServices, serve
 from posthorn_local.provision import LocalSmtpSecret, environment, provision
 from posthorn_local.queue_poller import QueuePoller
+from posthorn_local.relay import LocalRelay
 from posthorn_local.ses_events_publisher import EventsPublisher
 from posthorn_local.ses_smtp_server import LocalSes
 from posthorn_local.tls import make_tls_material
@@ -79,6 +80,8 @@ class LocalStack:
         port: int = 3000,
         admin_key: str | None = None,
         smtp_port: int = 0,
+        relay_port: int = 0,
+        relay_tls_port: int = 0,
         event_delay_seconds: float = 0.5,
         ses_max_send_rate: float | None = None,
     ) -> None:
@@ -86,6 +89,9 @@ class LocalStack:
         self.admin_key = _parse_admin_key(admin_key) if admin_key else None
         self.admin_key_generated = admin_key is None
         self.smtp_port = smtp_port
+        # The SMTP relay's ports (STARTTLS, implicit TLS); 0: any free one.
+        self.relay_port = relay_port
+        self.relay_tls_port = relay_tls_port
         self.event_delay_seconds = event_delay_seconds
         # None: the template's SesMaxSendRate default, as deployed.
         self.ses_max_send_rate = ses_max_send_rate
@@ -96,6 +102,7 @@ class LocalStack:
         self._http: LocalHttpServer | None = None
         self._publisher: EventsPublisher | None = None
         self._poller: QueuePoller | None = None
+        self._relay: LocalRelay | None = None
         self.moto_url = ""
         self.ca_file: Path | None = None
 
@@ -126,6 +133,12 @@ class LocalStack:
         return self._poller
 
     @property
+    def relay(self) -> LocalRelay:
+        """The SMTP relay (its `starttls_port` and `tls_port`)."""
+        assert self._relay is not None, "the stack is not running"
+        return self._relay
+
+    @property
     def smtp_host(self) -> str:
         return "localhost"
 
@@ -147,7 +160,7 @@ class LocalStack:
         cleanup, self._cleanup = self._cleanup, None
         if cleanup is not None:
             cleanup.close()
-        self._ses = self._http = self._publisher = self._poller = None
+        self._ses = self._http = self._publisher = self._poller = self._relay = None
 
     def __enter__(self) -> LocalStack:
         self.start()
@@ -233,11 +246,23 @@ class LocalStack:
             if instance == 0:
                 self._poller = poller
 
+        # The SMTP relay as its ECS service runs it (the same package), with a certificate for localhost
+        # and 127.0.0.1 from the stack's CA.
+        relay = LocalRelay(
+            cert_file=tls.cert_file,
+            key_file=tls.key_file,
+            starttls_port=self.relay_port,
+            tls_port=self.relay_tls_port,
+        )
+        relay.start()
+        cleanup.callback(relay.stop)
+        self._relay = relay
+
         server = LocalHttpServer(
             (HOST, self.requested_port),
             routes=template.routes(),
             functions=functions,
-            services=LocalServices(ses.outbox, publisher, functions[EVENTS_FUNCTION]),
+            services=LocalServices(ses.outbox, publisher, functions[EVENTS_FUNCTION], tls.ca_file),
         )
         cleanup.callback(server.server_close)
         thread = serve(server)
