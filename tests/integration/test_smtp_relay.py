@@ -208,3 +208,209 @@ def test_the_51st_recipient_is_452(relay: LocalRelay, tls: TlsMaterial, sender_k
             assert smtp.rcpt(f"u{index}@example.net")[0] == 250
         code, reply = smtp.rcpt("u50@example.net")
         assert (code, reply[:5]) == (452, b"4.5.3")
+
+
+def credential(api: ApiClient, admin: str, **fields: Any) -> str:
+    body = {"name": "app", "domains": ["example.com"], "permissions": ["send", "read"], **fields}
+    created = api.post("/v1/credentials", body, api_key=admin)
+    assert created.status == 201, created.body
+    return str(created.json["api_key"])
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"status": "revoked"}, b"5.7.8 this credential has been revoked"),
+        ({"status": "suspended"}, b"5.7.8 this credential is suspended"),
+        (None, b"5.7.8 this credential lacks the 'send' permission"),
+    ],
+)
+def test_revoked_suspended_or_without_send_is_535_saying_which(
+    relay: LocalRelay,
+    tls: TlsMaterial,
+    api: ApiClient,
+    admin: str,
+    sender_key: str,
+    change: dict[str, str] | None,
+    reason: bytes,
+) -> None:
+    key = credential(api, admin, permissions=["read"]) if change is None else credential(api, admin)
+    if change is not None:
+        username = key.partition(".")[0]
+        assert api.patch(f"/v1/credentials/{username}", change, api_key=admin).status == 200
+    with client(relay, tls) as smtp, pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+        smtp.login(*login_of(key))
+    assert (refused.value.smtp_code, refused.value.smtp_error) == (535, reason)
+
+
+def test_the_credential_store_unreachable_at_auth_is_454(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from posthorn.adapters.dynamodb.credentials import CredentialRepository
+
+    def unreachable(self: CredentialRepository, username: str) -> None:
+        raise ConnectionError("DynamoDB is unreachable")
+
+    monkeypatch.setattr(CredentialRepository, "get_credential", unreachable)
+    with client(relay, tls) as smtp, pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+        smtp.login(*login_of(sender_key))
+    assert refused.value.smtp_code == 454
+    assert refused.value.smtp_error.startswith(b"4.7.0")
+
+
+def test_a_suppressed_recipient_is_550_5_1_1_at_rcpt_and_the_others_are_sent(
+    relay: LocalRelay, tls: TlsMaterial, api: ApiClient, sender_key: str, stack: Stack
+) -> None:
+    added = api.post("/v1/suppressions", {"email": "gone@example.net"}, api_key=sender_key)
+    assert added.status == 201, added.body
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        smtp.mail("hello@example.com")
+        code, reply = smtp.rcpt("Gone@example.net")
+        assert (code, reply[:5]) == (550, b"5.1.1")
+        assert smtp.rcpt("user@example.net")[0] == 250
+        code, reply = smtp.data(message().as_bytes())
+        assert code == 250, reply
+    message_id = reply.decode().rsplit(" ", 1)[-1]
+    record = view(api, sender_key, message_id)
+    assert [r["email"] for r in record["recipients"]] == ["user@example.net"]
+
+
+def test_over_the_credentials_rate_is_451_4_7_1_and_nothing_is_queued(
+    relay: LocalRelay, tls: TlsMaterial, api: ApiClient, admin: str, sender_key: str, stack: Stack
+) -> None:
+    key = credential(api, admin, rate_limit_per_second=1)
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(key))
+        send(smtp, message())
+        smtp.mail("hello@example.com")
+        smtp.rcpt("user@example.net")
+        code, reply = smtp.data(message().as_bytes())
+    assert code == 451
+    assert reply.decode().startswith("4.7.1 rate limit exceeded, try again in ")
+    assert len(take_queued(stack.session, stack.ids["SendQueue"])) == 1
+
+
+def test_a_message_over_the_size_limit_is_552_5_3_4(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str
+) -> None:
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        code, reply = smtp.mail("hello@example.com", options=["SIZE=45000000"])
+        assert (code, reply[:5]) == (552, b"5.3.4")
+        # A client is held to the SIZE it declared.
+        assert smtp.mail("hello@example.com", options=["SIZE=1000"])[0] == 250
+        smtp.rcpt("user@example.net")
+        code, reply = smtp.data(message().as_bytes() + (b"x" * 70 + b"\r\n") * 100)
+        assert (code, reply[:5]) == (552, b"5.3.4")
+
+
+def test_a_bad_control_header_is_550_5_6_0_naming_it(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str
+) -> None:
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        smtp.mail("hello@example.com")
+        smtp.rcpt("user@example.net")
+        code, reply = smtp.data(message({"X-Posthorn-Track-Opens": "perhaps"}).as_bytes())
+    assert code == 550
+    assert reply.decode().startswith("5.6.0 X-Posthorn-Track-Opens: ")
+
+
+def test_a_from_header_of_another_domain_is_550_5_7_1_at_the_end_of_data(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str
+) -> None:
+    mail = message()
+    mail.replace_header("From", "someone@other.org")
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        smtp.mail("hello@example.com")
+        smtp.rcpt("user@example.net")
+        code, reply = smtp.data(mail.as_bytes())
+    assert (code, reply[:5]) == (550, b"5.7.1")
+
+
+def test_the_queue_unreachable_is_451_4_3_0_and_the_record_is_failed(
+    relay: LocalRelay, tls: TlsMaterial, api: ApiClient, sender_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.queue import make_queue_unavailable
+
+    make_queue_unavailable(monkeypatch)
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        smtp.mail("hello@example.com")
+        smtp.rcpt("user@example.net")
+        code, reply = smtp.data(message().as_bytes())
+    assert (code, reply[:5]) == (451, b"4.3.0")
+
+
+def test_over_the_tasks_connection_limit_is_421(stack: Stack, tls: TlsMaterial) -> None:
+    with (
+        LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file, max_connections=1) as small,
+        smtplib.SMTP("localhost", small.starttls_port, timeout=10) as first,
+    ):
+        assert first.noop()[0] == 250
+        with pytest.raises(smtplib.SMTPConnectError) as refused:
+            smtplib.SMTP("localhost", small.starttls_port, timeout=10)
+        assert refused.value.smtp_code == 421
+
+
+def test_a_file_key_attaches_the_cached_file_to_the_clients_message(
+    relay: LocalRelay,
+    tls: TlsMaterial,
+    api: ApiClient,
+    admin: str,
+    sender_key: str,
+    worker: QueuePoller,
+    local_ses: LocalSes,
+) -> None:
+    key = credential(api, admin, permissions=["send", "read", "files"])
+    pdf = b"%PDF-1.7\n" + bytes(range(256)) * 40
+    uploaded = api.request(
+        "POST",
+        "/v1/files",
+        query="name=report.pdf",
+        raw=pdf,
+        api_key=key,
+        headers={"Content-Type": "application/pdf"},
+    )
+    assert uploaded.status == 201, uploaded.body
+    file_key = uploaded.json["file_key"]
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(key))
+        send(smtp, message({"X-TM-FILE-KEY": f"{file_key}:Rechnung März.pdf"}))
+    worker.run_until_empty(timeout=20)
+    [received] = local_ses.outbox.list()
+    delivered = message_from_bytes(received.raw)
+    assert delivered.get_content_type() == "multipart/mixed"
+    text, attachment = delivered.get_payload()  # type: ignore[misc]
+    assert text.get_payload(decode=True).strip() == b"Hello over SMTP"
+    assert attachment.get_filename() == "Rechnung März.pdf"
+    assert attachment.get_payload(decode=True) == pdf
+    assert delivered["X-TM-FILE-KEY"] is None
+
+
+def test_a_client_that_drops_the_connection_after_data_and_resends_gets_one_message(
+    relay: LocalRelay, tls: TlsMaterial, api: ApiClient, sender_key: str, stack: Stack
+) -> None:
+    import time
+
+    mail = message({"Message-ID": "<dropped-1@example.com>"})
+    smtp = client(relay, tls)
+    smtp.login(*login_of(sender_key))
+    smtp.mail("hello@example.com")
+    smtp.rcpt("user@example.net")
+    smtp.putcmd("data")
+    assert smtp.getreply()[0] == 354
+    smtp.send(mail.as_bytes().replace(b"\n.", b"\n..") + b"\r\n.\r\n")
+    time.sleep(0.5)  # the relay has the message; the client never reads the 250
+    smtp.close()
+    deadline = time.monotonic() + 10
+    while not (queued := take_queued(stack.session, stack.ids["SendQueue"])) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(queued) == 1
+    time.sleep(0.3)  # the duplicate check is completed just after the 250
+    with client(relay, tls) as again:
+        again.login(*login_of(sender_key))
+        assert send(again, mail) == queued[0]["message_id"]
+    assert take_queued(stack.session, stack.ids["SendQueue"]) == []

@@ -20,7 +20,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 from posthorn.errors import PosthornError, TransientError, Unauthorized
 from posthorn.logic.credentials import require, smtp_login
 from posthorn.logic.sending import check_sender
-from posthorn.logic.smtp_intake import IntakeContext, accept_client_message
+from posthorn.logic.smtp_intake import Accepted, IntakeContext, accept_client_message
 from posthorn.models.credentials import Credential, Permission
 from posthorn.models.email import MAX_RECIPIENTS
 from posthorn.ports import SuppressionLookup
@@ -67,7 +67,6 @@ class RelayHandler:
         self.gate = gate
         self.throttle = throttle
         self.max_auth_failures = max_auth_failures
-        self.in_flight = 0  # transactions between MAIL and the reply to DATA: a graceful stop waits for them
 
     async def _off_loop(self, call: Callable[[], Result]) -> Result:
         return await asyncio.get_running_loop().run_in_executor(self.threads, call)
@@ -202,11 +201,9 @@ class RelayHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         credential = _credential(session)
         raw = envelope.original_content or b""
-        self.in_flight += 1
+        rcpt_to = list(envelope.rcpt_tos)
         try:
-            accepted = await self._off_loop(
-                lambda: accept_client_message(credential, list(envelope.rcpt_tos), raw, self.intake())
-            )
+            accepted = await self._off_loop(lambda: self._accept(credential, rcpt_to, raw))
         except PosthornError as refused:
             log.info("message refused", extra={"username": credential.username, "reason": refused.code})
             return smtp_reply(refused)
@@ -216,8 +213,12 @@ class RelayHandler:
         except Exception:  # DynamoDB or SQS failing: nothing was accepted, the client retries
             log.exception("message not accepted")
             return TRANSIENT
-        finally:
-            self.in_flight -= 1
+        return f"250 2.0.0 Ok: queued as {accepted.message_id}"
+
+    def _accept(self, credential: Credential, rcpt_to: list[str], raw: bytes) -> Accepted:
+        """On a relay thread, to the end, even when the client hangs up meanwhile: a message stored and
+        queued has its duplicate check completed, so the client's resend gets this message's id."""
+        accepted = accept_client_message(credential, rcpt_to, raw, self.intake())
         if accepted.remember is not None:
             self.threads.submit(_quietly(accepted.remember))
         log.info(
@@ -226,11 +227,11 @@ class RelayHandler:
                 "username": credential.username,
                 "message_id": accepted.message_id,
                 "replayed": accepted.replayed,
-                "recipients": len(envelope.rcpt_tos),
+                "recipients": len(rcpt_to),
                 "bytes": len(raw),
             },
         )
-        return f"250 2.0.0 Ok: queued as {accepted.message_id}"
+        return accepted
 
 
 def _credential(session: Session) -> Credential:

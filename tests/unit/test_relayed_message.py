@@ -1,0 +1,211 @@
+"""The SMTP relay's header policy (logic/relayed_message.py): what a client's header block keeps, loses and
+gains, how control headers read, and how cached files join the client's MIME without re-encoding it."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import cast
+
+import pytest
+
+from posthorn.errors import ValidationFailed
+from posthorn.logic.mime import MimePart
+from posthorn.logic.raw_message import FileBody, encode_base64_body
+from posthorn.logic.relayed_message import parse_client_message, read_controls, relayed
+from posthorn.logic.ses_stamp import SesStamp
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+OWN_DATE = "Mon, 30 Nov 2026 10:00:00 +0000"
+STAMP = SesStamp("msg_01TEST", tags=("welcome",), configuration_set="posthorn-opens")
+
+
+def client_bytes(*headers: str, body: str = "Hello\r\n", newline: str = "\r\n") -> bytes:
+    lines = ["From: App <hello@example.com>", "To: user@example.net", "Subject: Hi", *headers]
+    return (newline.join(lines) + newline + newline + body.replace("\r\n", newline)).encode()
+
+
+def delivered(raw: bytes, *, attachments: list[MimePart] | None = None) -> tuple[bytes, EmailMessage]:
+    message = parse_client_message(raw)
+    out = relayed(message, read_controls(message), STAMP, now=NOW, attachments=attachments or [])
+    data = out.as_bytes()
+    return data, cast(EmailMessage, message_from_bytes(data, policy=policy.SMTP))
+
+
+# --- the header block ---------------------------------------------------------------------------------
+def test_the_body_and_kept_headers_travel_byte_for_byte() -> None:
+    raw = client_bytes(
+        "X-Custom: keep me", "Message-ID: <own@example.com>", "Date: Mon, 30 Nov 2026 10:00:00 +0000"
+    )
+    data, _ = delivered(raw)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert body == b"Hello\r\n"
+    assert head.startswith(raw.partition(b"\r\n\r\n")[0])  # the client's fields first, unchanged
+
+
+def test_control_headers_x_ses_headers_and_bcc_are_removed_and_ses_stamp_added() -> None:
+    raw = client_bytes(
+        "X-SES-CONFIGURATION-SET: client-choice",
+        "x-ses-message-tags: evil=true",
+        "Bcc: hidden@example.org",
+        "X-Posthorn-Tags: a",
+        "X-PM-Metadata-order: 42",
+        "X-Posthorn-Idempotency-Key: k1",
+    )
+    _, message = delivered(raw)
+    assert message.get_all("X-SES-CONFIGURATION-SET") == ["posthorn-opens"]
+    assert message.get_all("X-SES-MESSAGE-TAGS") == ["posthorn_message_id=msg_01TEST, welcome=true"]
+    for gone in ("Bcc", "X-Posthorn-Tags", "X-PM-Metadata-order", "X-Posthorn-Idempotency-Key"):
+        assert message[gone] is None, gone
+
+
+def test_message_id_and_date_are_added_only_where_missing() -> None:
+    _, added = delivered(client_bytes())
+    assert added["Message-ID"] == "<msg_01TEST@example.com>"
+    assert added["Date"] == "Tue, 01 Dec 2026 09:00:00 +0000"
+    _, kept = delivered(
+        client_bytes("Message-ID: <own@example.com>", "Date: Mon, 30 Nov 2026 10:00:00 +0000")
+    )
+    assert kept.get_all("Message-ID") == ["<own@example.com>"]
+    assert kept.get_all("Date") == ["Mon, 30 Nov 2026 10:00:00 +0000"]
+
+
+def test_folded_headers_are_one_field() -> None:
+    message = parse_client_message(client_bytes("X-Posthorn-Tags: one,\r\n two"))
+    assert read_controls(message).tags == ["one", "two"]
+
+
+def test_a_client_writing_lf_line_ends_gets_lf_line_ends_for_the_added_fields() -> None:
+    data, message = delivered(client_bytes(newline="\n"))
+    assert b"\r\n" not in data
+    assert message["X-SES-MESSAGE-TAGS"]
+
+
+def test_a_header_block_that_is_not_one_is_refused() -> None:
+    with pytest.raises(ValidationFailed, match="malformed"):
+        parse_client_message(b"this is not a header\r\n\r\nbody")
+    with pytest.raises(ValidationFailed, match="folded"):
+        parse_client_message(b" folded first: x\r\n\r\nbody")
+
+
+def test_x_list_unsubscribe_becomes_list_unsubscribe_with_one_click_for_https() -> None:
+    _, message = delivered(client_bytes("X-List-Unsubscribe: <https://example.com/u?x=1>"))
+    assert message["List-Unsubscribe"] == "<https://example.com/u?x=1>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["X-List-Unsubscribe"] is None
+    _, mailto = delivered(client_bytes("X-List-Unsubscribe: <mailto:u@example.com>"))
+    assert mailto["List-Unsubscribe-Post"] is None
+
+
+# --- control headers ------------------------------------------------------------------------------------
+def test_every_vendors_control_headers_read_as_the_api_fields() -> None:
+    controls = read_controls(
+        parse_client_message(
+            client_bytes(
+                "X-MailPace-Tags: a, b",
+                "X-OMS-Tags: c",
+                "X-OhMySMTP-Tags: d",
+                "X-PM-Tag: e",
+                "X-Posthorn-Metadata-user: 7",
+                "X-PM-Metadata-plan: pro",
+                "X-TM-CLIENT-REF: order-9",
+                "X-TM-OPEN-TRACK: yes",
+                "X-PM-TrackLinks: HtmlAndText",
+                "X-TM-FILE-KEY: fk_1:Invoice.pdf, fk_2",
+                "X-Posthorn-Idempotency-Key: retry-1",
+            )
+        )
+    )
+    assert controls.tags == ["a", "b", "c", "d", "e"]
+    assert controls.metadata == {"user": "7", "plan": "pro"}
+    assert controls.client_reference == "order-9"
+    assert (controls.track_opens, controls.track_clicks) == (True, True)
+    assert [(f.file_key, f.name) for f in controls.file_keys] == [("fk_1", "Invoice.pdf"), ("fk_2", None)]
+    assert controls.idempotency_key == "retry-1"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("X-Posthorn-Track-Clicks: true", True),
+        ("X-TM-CLICK-TRACK: 0", False),
+        ("X-PM-TrackLinks: None", False),
+        ("X-PM-TrackOpens: false", False),
+        ("X-Posthorn-Track-Opens: NO", False),
+    ],
+)
+def test_tracking_flags(header: str, expected: bool) -> None:
+    controls = read_controls(parse_client_message(client_bytes(header)))
+    assert (
+        controls.track_clicks if "Click" in header or "Links" in header else controls.track_opens
+    ) is expected
+
+
+@pytest.mark.parametrize(
+    ("header", "named"),
+    [
+        ("X-Posthorn-Track-Opens: maybe", "X-Posthorn-Track-Opens"),
+        ("X-PM-Tag: not a tag!", "X-PM-Tag"),
+        ("X-Posthorn-Tags: posthorn_message_id", "X-Posthorn-Tags"),
+        ("X-List-Unsubscribe: https://no-brackets.example", "X-List-Unsubscribe"),
+        ("X-TM-CLIENT-REF: " + "x" * 300, "X-TM-CLIENT-REF"),
+        ("X-Posthorn-Tags: " + ",".join(f"t{i}" for i in range(11)), "X-Posthorn-Tags"),
+    ],
+)
+def test_a_bad_control_header_is_refused_naming_it(header: str, named: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        read_controls(parse_client_message(client_bytes(header)))
+    assert refused.value.details[0]["field"] == named
+
+
+# --- cached files ---------------------------------------------------------------------------------------
+PDF = b"%PDF-1.7\n" + bytes(range(256)) * 20
+REF = FileBody(file_key="fk_1", object_key="files/u/abc", sha256="abc")
+
+
+def cached(name: str = "Rechnung März.pdf") -> MimePart:
+    return MimePart(name, "application/pdf", base64_body=encode_base64_body(PDF), source=REF)
+
+
+def test_a_single_part_message_is_wrapped_in_multipart_mixed_with_its_own_content_headers() -> None:
+    raw = client_bytes(
+        "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", body="Grüße\r\n"
+    )
+    data, message = delivered(raw, attachments=[cached()])
+    assert message.get_content_type() == "multipart/mixed"
+    text, attachment = message.iter_parts()
+    assert text["Content-Transfer-Encoding"] == "8bit"
+    assert "Grüße".encode() in data  # the client's part is not re-encoded
+    assert attachment.get_filename() == "Rechnung März.pdf"
+    assert attachment.get_payload(decode=True) == PDF
+
+
+def test_a_multipart_mixed_message_gains_the_files_as_its_last_parts() -> None:
+    boundary = "client-boundary"
+    body = (
+        f"--{boundary}\r\nContent-Type: text/plain\r\n\r\nSee attached\r\n"
+        f"--{boundary}\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; filename=a.csv\r\n\r\n"
+        f"x,y\r\n--{boundary}--\r\n"
+    )
+    raw = client_bytes(
+        "MIME-Version: 1.0", f'Content-Type: multipart/mixed; boundary="{boundary}"', body=body
+    )
+    _, message = delivered(raw, attachments=[cached("b.pdf")])
+    assert message.get_boundary() == boundary
+    names = [part.get_filename() for part in message.iter_parts()]
+    assert names == [None, "a.csv", "b.pdf"]
+    assert list(message.iter_parts())[2].get_payload(decode=True) == PDF
+
+
+def test_a_cached_files_body_stays_the_shared_buffer_and_the_queue_carries_it_by_reference() -> None:
+    part = cached()
+    message = parse_client_message(client_bytes())
+    out = relayed(message, read_controls(message), STAMP, now=NOW, attachments=[part])
+    [(index, ref)] = out.files.items()
+    assert ref == REF
+    assert out.pieces[index] is part.base64_body
+    assert index in out.base64_bodies
+    assert isinstance(out.parts()[index], FileBody)
+    assert base64.b64decode(bytes(out.pieces[index])) == PDF

@@ -1,0 +1,180 @@
+"""Accepting a relayed message (logic/smtp_intake.py) with in-memory fakes: the checks, the record, the
+queue, the duplicate check of a resent message, the rate limit, and what is undone when a step fails."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import pytest
+
+from posthorn.errors import (
+    IdempotencyConflict,
+    IdempotencyInFlight,
+    RateLimited,
+    SenderNotAllowed,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
+from posthorn.logic.smtp_intake import Accepted, IntakeContext, accept_client_message
+from posthorn.models.credentials import Credential
+from tests.support.fakes import (
+    FakeConfigurationSets,
+    FakeDomains,
+    FakeIdempotencyStore,
+    FakeMessages,
+    FakeRateStore,
+    FakeSendQueue,
+    FixedClock,
+)
+from tests.support.records import credential, domain_record
+
+THREADS = ThreadPoolExecutor(max_workers=2)
+
+
+@dataclass
+class Intake:
+    messages: FakeMessages = field(default_factory=FakeMessages)
+    queue: FakeSendQueue = field(default_factory=FakeSendQueue)
+    idempotency: FakeIdempotencyStore = field(default_factory=FakeIdempotencyStore)
+    rates: FakeRateStore = field(default_factory=FakeRateStore)
+    configuration_sets: FakeConfigurationSets = field(default_factory=FakeConfigurationSets)
+    sender: Credential = field(default_factory=lambda: credential(domains=("example.com",)))
+
+    def context(self) -> IntakeContext:
+        return IntakeContext(
+            messages=self.messages,
+            queue=self.queue,
+            domains=FakeDomains.of(domain_record("example.com"), domain_record("other.org")),
+            rate_limits=self.rates,
+            idempotency=self.idempotency,
+            clock=FixedClock(),
+            configuration_sets=self.configuration_sets,
+            files=None,
+            default_rate_per_second=100,
+            idempotency_ttl_seconds=86_400,
+            side_by_side=THREADS,
+        )
+
+    def accept(self, raw: bytes, rcpt: list[str] | None = None) -> Accepted:
+        accepted = accept_client_message(self.sender, rcpt or ["user@example.net"], raw, self.context())
+        if accepted.remember is not None:
+            accepted.remember()
+        return accepted
+
+
+@pytest.fixture
+def intake() -> Intake:
+    return Intake()
+
+
+def mail(*headers: str, body: str = "Hello") -> bytes:
+    lines = ["From: hello@example.com", "To: User <user@example.net>", "Cc: c@example.net", "Subject: Hi"]
+    return ("\r\n".join([*lines, *headers]) + "\r\n\r\n" + body + "\r\n").encode()
+
+
+def test_the_record_says_smtp_and_types_each_envelope_recipient_by_the_headers(intake: Intake) -> None:
+    accepted = intake.accept(mail(), ["User@example.net", "c@example.net", "hidden@example.org"])
+    record = intake.messages.records[accepted.message_id]
+    assert record.source == "smtp"
+    assert [(r.email, r.type, r.status) for r in record.recipients] == [
+        ("User@example.net", "to", "queued"),
+        ("c@example.net", "cc", "queued"),
+        ("hidden@example.org", "bcc", "queued"),
+    ]
+    assert intake.queue.queued_ids == [accepted.message_id]
+    assert b"X-SES-MESSAGE-TAGS: posthorn_message_id=" + accepted.message_id.encode() in (
+        intake.queue.queued[0].raw.as_bytes()
+    )
+
+
+def test_a_from_or_sender_of_a_foreign_domain_is_refused_and_nothing_is_stored(intake: Intake) -> None:
+    with pytest.raises(SenderNotAllowed):
+        intake.accept(mail().replace(b"From: hello@example.com", b"From: x@other.org"))
+    with pytest.raises(SenderNotAllowed):
+        intake.accept(mail("Sender: someone@other.org"))
+    with pytest.raises(ValidationFailed, match="no From"):
+        intake.accept(mail().replace(b"From: hello@example.com\r\n", b""))
+    assert intake.messages.records == {}
+    assert intake.queue.queued == []
+
+
+def test_the_same_message_sent_again_answers_the_first_id_and_is_queued_once(intake: Intake) -> None:
+    raw = mail("Message-ID: <once@example.com>")
+    first = intake.accept(raw)
+    again = intake.accept(raw)
+    assert (again.message_id, again.replayed) == (first.message_id, True)
+    assert intake.queue.queued_ids == [first.message_id]
+    assert list(intake.messages.records) == [first.message_id]
+
+
+def test_other_bytes_under_the_same_message_id_are_another_message(intake: Intake) -> None:
+    first = intake.accept(mail("Message-ID: <same@example.com>", body="one"))
+    second = intake.accept(mail("Message-ID: <same@example.com>", body="two"))
+    assert first.message_id != second.message_id
+    assert not second.replayed
+
+
+def test_without_a_message_id_nothing_says_two_messages_are_one(intake: Intake) -> None:
+    assert intake.accept(mail()).message_id != intake.accept(mail()).message_id
+    assert intake.idempotency.entries == {}
+
+
+def test_the_idempotency_header_refuses_other_bytes_and_says_in_flight_before_the_first_is_answered(
+    intake: Intake,
+) -> None:
+    intake.accept(mail("X-Posthorn-Idempotency-Key: k1", body="one"))
+    with pytest.raises(IdempotencyConflict) as conflict:
+        intake.accept(mail("X-Posthorn-Idempotency-Key: k1", body="two"))
+    assert not isinstance(conflict.value, IdempotencyInFlight)
+    unanswered = accept_client_message(
+        intake.sender, ["user@example.net"], mail("X-Posthorn-Idempotency-Key: k2"), intake.context()
+    )  # its `remember` not called: the 250 is not yet certain
+    assert unanswered.remember is not None
+    with pytest.raises(IdempotencyInFlight):
+        intake.accept(mail("X-Posthorn-Idempotency-Key: k2"))
+
+
+def test_over_the_rate_nothing_is_stored_and_the_claim_is_released(intake: Intake) -> None:
+    intake.sender = credential(domains=("example.com",)).model_copy(update={"rate_limit_per_second": 1})
+    intake.accept(mail("Message-ID: <a@example.com>"))
+    with pytest.raises(RateLimited) as limited:
+        intake.accept(mail("Message-ID: <b@example.com>"))
+    assert limited.value.retry_after_seconds >= 1
+    assert len(intake.messages.records) == 1
+    assert len(intake.idempotency.released) == 1
+
+
+def test_a_queue_that_refuses_leaves_the_record_failed_and_the_claim_released(intake: Intake) -> None:
+    intake.queue.unavailable = True
+    with pytest.raises(UpstreamUnavailable):
+        intake.accept(mail("Message-ID: <q@example.com>"))
+    [record_id] = intake.messages.records
+    assert intake.messages.failed[record_id] == "the message could not be queued"
+    assert len(intake.idempotency.released) == 1
+    intake.queue.unavailable = False
+    assert not intake.accept(mail("Message-ID: <q@example.com>")).replayed  # the retry goes through
+
+
+def test_a_store_that_fails_releases_the_claim_and_raises(intake: Intake) -> None:
+    class Broken(FakeMessages):
+        def create_message(self, record: object) -> None:
+            raise ConnectionError("DynamoDB is unreachable")
+
+    intake.messages = Broken()
+    with pytest.raises(ConnectionError):
+        intake.accept(mail("Message-ID: <s@example.com>"))
+    assert len(intake.idempotency.released) == 1
+
+
+def test_a_file_key_the_credential_cannot_use_is_refused_naming_the_header(intake: Intake) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        intake.accept(mail("X-TM-FILE-KEY: fk_unknown"))
+    assert refused.value.details[0]["field"] == "X-Posthorn-File-Key"
+    assert intake.messages.records == {}
+
+
+def test_tracking_headers_choose_the_configuration_set(intake: Intake) -> None:
+    accepted = intake.accept(mail("X-PM-TrackOpens: true", "X-TM-CLICK-TRACK: 1"))
+    assert intake.configuration_sets.calls == [(True, True)]
+    assert intake.messages.records[accepted.message_id].configuration_set == "posthorn-opens-clicks"
