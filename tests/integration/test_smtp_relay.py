@@ -414,3 +414,85 @@ def test_a_client_that_drops_the_connection_after_data_and_resends_gets_one_mess
         again.login(*login_of(sender_key))
         assert send(again, mail) == queued[0]["message_id"]
     assert take_queued(stack.session, stack.ids["SendQueue"]) == []
+
+
+def proxied(relay: LocalRelay, source: str) -> smtplib.SMTP:
+    """A connection as the load balancer makes it: a PROXY protocol v2 header naming `source` first."""
+    import ipaddress
+    import socket
+    import struct
+
+    sock = socket.create_connection(("127.0.0.1", relay.starttls_port), timeout=10)
+    addresses = ipaddress.IPv4Address(source).packed + ipaddress.IPv4Address("127.0.0.1").packed
+    header = b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", 12)
+    sock.sendall(header + addresses + struct.pack("!HH", 40000, 587))
+    smtp = smtplib.SMTP()
+    smtp.sock, smtp._host = sock, "localhost"
+    code, _ = smtp.getreply()
+    assert code == 220
+    return smtp
+
+
+def test_behind_the_load_balancer_failed_auths_are_throttled_per_real_client_address(
+    stack: Stack, tls: TlsMaterial, sender_key: str
+) -> None:
+    context = ssl.create_default_context(cafile=str(tls.ca_file))
+    username, secret = login_of(sender_key)
+    settings = {"proxy_protocol": True, "max_auth_failures_per_ip": 2, "max_auth_failures_per_connection": 5}
+    with LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file, **settings) as behind:
+        for _ in range(2):
+            smtp = proxied(behind, "203.0.113.7")
+            smtp.starttls(context=context)
+            smtp.ehlo()
+            smtp.user, smtp.password = username, "wrong"
+            with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+                smtp.auth("PLAIN", smtp.auth_plain)
+            assert refused.value.smtp_code == 535
+            smtp.close()
+        blocked = proxied(behind, "203.0.113.7")
+        blocked.starttls(context=context)
+        blocked.ehlo()
+        blocked.user, blocked.password = username, secret
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            blocked.auth("PLAIN", blocked.auth_plain)  # even the right secret: this address waits now
+        assert refused.value.smtp_code == 421
+        blocked.close()
+        other = proxied(behind, "198.51.100.9")
+        other.starttls(context=context)
+        assert other.login(username, secret)[0] == 235
+        other.close()
+
+
+def test_a_graceful_stop_finishes_the_transaction_in_flight_and_refuses_new_connections(
+    stack: Stack, tls: TlsMaterial, sender_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from posthorn.adapters.dynamodb.messages import MessageRepository
+
+    slow_write = MessageRepository.create_message
+
+    def slowly(self: MessageRepository, record: Any) -> None:
+        time.sleep(1.0)
+        slow_write(self, record)
+
+    monkeypatch.setattr(MessageRepository, "create_message", slowly)
+    relay = LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file).start()
+    port = relay.starttls_port
+    replies: list[tuple[int, bytes]] = []
+    idle, busy = client(relay, tls), client(relay, tls)
+    busy.login(*login_of(sender_key))
+    busy.mail("hello@example.com")
+    busy.rcpt("user@example.net")
+    sending = threading.Thread(target=lambda: replies.append(busy.data(message().as_bytes())))
+    sending.start()
+    time.sleep(0.3)  # the message is being stored
+    stopping = threading.Thread(target=relay.stop, kwargs={"grace_seconds": 10})
+    stopping.start()
+    sending.join(timeout=10)
+    stopping.join(timeout=15)
+    assert replies[0][0] == 250, replies  # the transaction in flight was answered
+    assert idle.getreply() == (421, b"4.3.2 Service shutting down; try again in a moment")
+    with pytest.raises(OSError):
+        smtplib.SMTP("localhost", port, timeout=2)  # and nothing listens any more

@@ -71,7 +71,11 @@ class RelayHandler:
     async def _off_loop(self, call: Callable[[], Result]) -> Result:
         return await asyncio.get_running_loop().run_in_executor(self.threads, call)
 
-    # --- EHLO -----------------------------------------------------------------------------------------
+    # --- the load balancer's PROXY protocol header, then EHLO ---------------------------------------------
+    async def handle_PROXY(self, server: SMTP, session: Session, envelope: Envelope, proxy: Any) -> bool:
+        """A valid header from the load balancer: `session.proxy_data` now names the real client."""
+        return True
+
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:

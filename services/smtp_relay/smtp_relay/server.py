@@ -9,7 +9,8 @@ aiosmtpd's `SMTP` is subclassed only where API.md's replies or the relay's limit
 - DATA reserves its bytes from the relay's memory budget before it is read, and counts as a transaction in
   flight until its reply (a graceful stop waits for those);
 - a connection over the task's limit is told `421 4.7.0` and closed; a session's credential is released
-  when its connection ends.
+  when its connection ends;
+- the PROXY protocol header's client address outlives STARTTLS, which starts a new aiosmtpd session.
 """
 
 from __future__ import annotations
@@ -75,8 +76,16 @@ class RelaySMTP(SMTP):
     def __init__(self, listener: Listener, *, implicit_tls: bool, **options: Any) -> None:
         super().__init__(listener.handler, **options)
         self.listener = listener
+        self.task: asyncio.Task[Any] | None = None
         if implicit_tls:  # TLS from the first byte, which aiosmtpd cannot see: AUTH is safe at once
             self._auth_require_tls = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # STARTTLS starts a new session (RFC 3207); the PROXY header that named the client came before it.
+        proxy = self.session.proxy_data if self.session is not None else None
+        super().connection_made(transport)
+        if proxy is not None and self.session is not None:
+            self.session.proxy_data = proxy
 
     async def push(self, status: AnyStr) -> None:
         if isinstance(status, str):
@@ -91,6 +100,7 @@ class RelaySMTP(SMTP):
                 self.transport.close()
             return
         listener.connections.add(self)
+        self.task = asyncio.current_task()
         try:
             await super()._handle_client()
         finally:
@@ -213,11 +223,22 @@ class Relay:
         deadline = loop.time() + grace_seconds
         while self.listener.transactions and loop.time() < deadline:
             await asyncio.sleep(0.05)
-        for connection in list(self.listener.connections):
+        remaining = list(self.listener.connections)
+        for connection in remaining:
             with contextlib.suppress(Exception):
                 await connection.push(SHUTTING_DOWN)
             if connection.transport is not None:
                 connection.transport.close()
+        tasks = [connection.task for connection in remaining if connection.task is not None]
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=2)
+            for connection in remaining:  # a TLS peer that never answers the close: drop it
+                if connection.task in stuck and connection.transport is not None:
+                    connection.transport.abort()
+            for task in stuck:
+                task.cancel()
+            if stuck:
+                await asyncio.wait(stuck, timeout=1)
         await self.close()
 
     async def close(self) -> None:
