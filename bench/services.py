@@ -4,6 +4,7 @@ are elsewhere): their work does not share the measured process's interpreter loc
 - `local_ses(...)`: the local SES (a real SMTP server with STARTTLS and AUTH, `posthorn_local`), with a
   reply delay standing in for the network round trip to SES.
 - `moto_server()`: AWS as the moto server; the measured process points `AWS_ENDPOINT_URL` at it.
+- `service(...)`: any other service a benchmark defines (the SMTP relay, a bare SMTP sink), the same way.
 """
 
 from __future__ import annotations
@@ -83,6 +84,14 @@ def moto_server() -> Iterator[str]:
     """The moto server's URL, for AWS_ENDPOINT_URL."""
     with _served("the moto server", _serve_moto) as (_, (host, port)):
         yield f"http://{host}:{port}"
+
+
+@contextmanager
+def service(what: str, serve: Callable[..., None], *args: Any) -> Iterator[tuple[Connection, Any]]:
+    """A benchmark's own service: `serve(commands, *args)` in a process of its own (a module-level function,
+    for spawn), as `_served` runs the ones above: its command pipe and the first thing it sends."""
+    with _served(what, serve, *args) as served:
+        yield served
 
 
 @contextmanager

@@ -494,5 +494,5 @@ def test_a_graceful_stop_finishes_the_transaction_in_flight_and_refuses_new_conn
     stopping.join(timeout=15)
     assert replies[0][0] == 250, replies  # the transaction in flight was answered
     assert idle.getreply() == (421, b"4.3.2 Service shutting down; try again in a moment")
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         smtplib.SMTP("localhost", port, timeout=2)  # and nothing listens any more
