@@ -496,3 +496,24 @@ def test_a_graceful_stop_finishes_the_transaction_in_flight_and_refuses_new_conn
     assert idle.getreply() == (421, b"4.3.2 Service shutting down; try again in a moment")
     with pytest.raises(ConnectionRefusedError):
         smtplib.SMTP("localhost", port, timeout=2)  # and nothing listens any more
+
+
+def test_no_log_line_carries_the_secret_or_the_message_body(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="smtp_relay")
+    username, secret = login_of(sender_key)
+    with client(relay, tls) as smtp:
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            smtp.login(username, "wrong-" + secret[:8])
+        smtp.login(username, secret)
+        send(smtp, message())
+    relayed = [record for record in caplog.records if record.name.startswith("smtp_relay")]
+    assert any(record.getMessage() == "message accepted" for record in relayed)
+    for record in relayed:
+        text = record.getMessage() + repr(record.__dict__)
+        assert secret not in text
+        assert secret[:8] not in text
+        assert "Hello over SMTP" not in text
