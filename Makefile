@@ -48,9 +48,13 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy layers/posthorn/posthorn functions/send functions/bounce functions/worker services/smtp_relay/smtp_relay local/posthorn_local
 
+# Both ways a stack can be deployed: as it is, and with the SMTP relay enabled (scripts/relay_enabled_template.py).
 validate: $(TOOLS)/.installed
 	$(CFN_LINT) template.yaml
 	$(SAM) validate --lint --region $(REGION)
+	$(PYTHON) scripts/relay_enabled_template.py .aws-sam/relay-enabled/template.yaml
+	$(CFN_LINT) .aws-sam/relay-enabled/template.yaml
+	$(SAM) validate --lint --region $(REGION) -t .aws-sam/relay-enabled/template.yaml
 
 # The layer is built by layers/posthorn/Makefile (BuildMethod: makefile) with its bytecode; the check fails
 # the build if any module of the built layer would be compiled on Lambda's cold start instead.
@@ -64,12 +68,26 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration -q
 
-e2e: $(VENV)/.installed browser
+e2e: $(VENV)/.installed browser smtp-clients
 	$(PY) -m pytest tests/e2e -q
 
 # The browser tests drive Debian's Chromium (Playwright's own browser downloads are not used).
 browser:
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# The SMTP clients of tests/e2e/test_smtp_clients.py: Debian's PHP with PHPMailer and Symfony Mailer, and
+# Nodemailer from its lock file (Node.js 20+ and npm must be on the machine; Django comes with the dev extras).
+NODEMAILER := tests/e2e/clients/nodemailer
+.PHONY: smtp-clients
+smtp-clients: $(NODEMAILER)/node_modules/.installed
+	@test -x /usr/bin/php && test -f /usr/share/php/libphp-phpmailer/autoload.php \
+	  && test -f /usr/share/php/Symfony/Component/Mailer/autoload.php \
+	  || (apt-get update && apt-get install -y --no-install-recommends php-cli libphp-phpmailer php-symfony-mailer)
+
+$(NODEMAILER)/node_modules/.installed: $(NODEMAILER)/package.json $(wildcard $(NODEMAILER)/package-lock.json)
+	@command -v npm >/dev/null || { echo "smtp-clients: Nodemailer needs Node.js 20+ with npm" >&2; exit 1; }
+	cd $(NODEMAILER) && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+	touch $@
 
 deploy: build
 	$(SAM) deploy $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV),)

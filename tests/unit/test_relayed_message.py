@@ -109,7 +109,7 @@ def test_every_vendors_control_headers_read_as_the_api_fields() -> None:
                 "X-OhMySMTP-Tags: d",
                 "X-PM-Tag: e",
                 "X-Posthorn-Metadata-user: 7",
-                "X-PM-Metadata-plan: pro",
+                "X-Pm-Metadata-Plan: pro",  # as Nodemailer writes header names
                 "X-TM-CLIENT-REF: order-9",
                 "X-TM-OPEN-TRACK: yes",
                 "X-PM-TrackLinks: HtmlAndText",

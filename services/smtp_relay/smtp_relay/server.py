@@ -113,12 +113,14 @@ class RelaySMTP(SMTP):
     async def smtp_DATA(self, arg: str) -> None:
         listener = self.listener
         declared = _declared_size(self.envelope.mail_options if self.envelope else [])
-        reserve = min(declared, DATA_LIMIT) if declared else DATA_LIMIT
+        # SIZE counts the message as it is (RFC 1870); aiosmtpd counts it dot-stuffed, one byte more per
+        # line that starts with a dot, at most a third more (a line is at least "." and CRLF).
+        reserve = min(declared + declared // 3 + 1024, DATA_LIMIT) if declared else DATA_LIMIT
         if not await listener.budget.reserve(reserve, wait_seconds=RESERVE_WAIT_SECONDS):
             await self.push(NO_ROOM)
             return
         listener.transactions += 1
-        # A client that declared SIZE is held to it, so that what it reserved bounds what it may send.
+        # A client that declared SIZE is held to it (stuffing aside), so what it reserved bounds what it sends.
         self.data_size_limit = reserve
         try:
             await super().smtp_DATA(arg)

@@ -135,7 +135,7 @@ def read_controls(message: ClientMessage) -> MessageControls:
             prefix = next((p for p in METADATA_PREFIXES if field.key.startswith(p)), None)
             if prefix is None:
                 continue
-            key = field.name[len(prefix) :]
+            key = field.key[len(prefix) :]  # header names are case-insensitive, and clients recase them
             values.setdefault("metadata", {})[key] = value
             origin["metadata"] = origin.get("metadata", field.name)
             continue
