@@ -120,7 +120,7 @@ class RelaySMTP(SMTP):
             await self.push(NO_ROOM)
             return
         listener.transactions += 1
-        # A client that declared SIZE is held to it (stuffing aside), so what it reserved bounds what it sends.
+        # A client that declared SIZE is held to it (stuffing aside): what it reserved bounds what it sends.
         self.data_size_limit = reserve
         try:
             await super().smtp_DATA(arg)
