@@ -37,6 +37,7 @@ BENCHMARKS = [
     "bench/batch.py",
     "bench/attachments.py",
     "bench/events.py",
+    "bench/relay.py",
 ]
 RESULTS = ROOT / "bench" / "results.json"
 

@@ -69,6 +69,7 @@ TEXT = "Hallo Jürgen,\n.a line that starts with a dot\n..and one with two\nsch�
 TEXT_WITHOUT_DOT_LINES = "Hallo Jürgen,\nno line of this text starts with a dot.\nschöne Grüße ✉\n"
 INLINE_CID = "logo@posthorn.test"
 
+
 # ------------------------------------------------------------------------------------- what is sent
 @dataclass(frozen=True)
 class Attachment:

@@ -15,9 +15,9 @@ from posthorn_local.queue_poller import QueuePoller
 from posthorn_local.ses_smtp_server import FaultPlan, LocalSes
 from posthorn_local.tls import TlsMaterial
 from tests.conftest import SMTP, Stack
-from tests.integration.test_send_queue import message, posthorn_ids, worker  # noqa: F401 - the fixture
+from tests.integration.test_send_queue import message
 from tests.support.api import ApiClient
-from tests.support.queue import take_queued, waiting_count
+from tests.support.queue import posthorn_ids, take_queued, waiting_count
 
 # 30% transient failures: 20% 421/451/454 replies, 6% dropped before SES accepted, 4% dropped after.
 FAULTS = {"transient_rate": 0.20, "drop_rate": 0.06, "accepted_drop_rate": 0.04, "permanent_rate": 0.02}
@@ -50,7 +50,7 @@ def test_under_30_percent_transient_faults_every_message_is_sent_once_or_failed_
     sender_key: str,
     local_ses: LocalSes,
     stack: Stack,
-    worker: QueuePoller,  # noqa: F811
+    worker: QueuePoller,
 ) -> None:
     accepted: list[str] = []
     batch = api.post("/v1/email/batch", {"messages": [message(i) for i in range(120)]}, api_key=sender_key)

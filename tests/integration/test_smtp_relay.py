@@ -4,6 +4,7 @@ reply code of API.md's "SMTP relay" section is checked here or in the other clie
 
 from __future__ import annotations
 
+import json
 import smtplib
 import ssl
 from collections.abc import Iterator
@@ -133,8 +134,13 @@ def test_the_worker_delivers_the_clients_bytes_with_the_header_policy_applied(
     }
 
 
-def test_a_resent_message_answers_the_first_id_and_is_queued_once(
-    relay: LocalRelay, tls: TlsMaterial, sender_key: str, stack: Stack
+def test_a_resent_message_answers_the_first_id_and_is_sent_once(
+    relay: LocalRelay,
+    tls: TlsMaterial,
+    api: ApiClient,
+    sender_key: str,
+    worker: QueuePoller,
+    local_ses: LocalSes,
 ) -> None:
     mail = message({"Message-ID": "<resend-1@example.com>"})
     with client(relay, tls) as smtp:
@@ -144,7 +150,9 @@ def test_a_resent_message_answers_the_first_id_and_is_queued_once(
         smtp.login(*login_of(sender_key))
         again = send(smtp, mail)
     assert again == first
-    assert [body["message_id"] for body in take_queued(stack.session, stack.ids["SendQueue"])] == [first]
+    worker.run_until_empty(timeout=20)
+    assert posthorn_ids(local_ses) == {first: 1}
+    assert view(api, sender_key, first)["status"] == "sent"
 
 
 def test_mail_before_starttls_is_530_and_auth_is_only_offered_after_tls(
@@ -276,19 +284,26 @@ def test_a_suppressed_recipient_is_550_5_1_1_at_rcpt_and_the_others_are_sent(
     assert [r["email"] for r in record["recipients"]] == ["user@example.net"]
 
 
-def test_over_the_credentials_rate_is_451_4_7_1_and_nothing_is_queued(
-    relay: LocalRelay, tls: TlsMaterial, api: ApiClient, admin: str, sender_key: str, stack: Stack
+def test_over_the_credentials_rate_is_451_4_7_1_and_that_message_is_not_sent(
+    relay: LocalRelay,
+    tls: TlsMaterial,
+    api: ApiClient,
+    admin: str,
+    sender_key: str,
+    worker: QueuePoller,
+    local_ses: LocalSes,
 ) -> None:
     key = credential(api, admin, rate_limit_per_second=1)
     with client(relay, tls) as smtp:
         smtp.login(*login_of(key))
-        send(smtp, message())
+        first = send(smtp, message())
         smtp.mail("hello@example.com")
         smtp.rcpt("user@example.net")
         code, reply = smtp.data(message().as_bytes())
     assert code == 451
     assert reply.decode().startswith("4.7.1 rate limit exceeded, try again in ")
-    assert len(take_queued(stack.session, stack.ids["SendQueue"])) == 1
+    worker.run_until_empty(timeout=20)
+    assert posthorn_ids(local_ses) == {first: 1}
 
 
 def test_a_message_over_the_size_limit_is_552_5_3_4(
@@ -391,7 +406,13 @@ def test_a_file_key_attaches_the_cached_file_to_the_clients_message(
 
 
 def test_a_client_that_drops_the_connection_after_data_and_resends_gets_one_message(
-    relay: LocalRelay, tls: TlsMaterial, api: ApiClient, sender_key: str, stack: Stack
+    relay: LocalRelay,
+    tls: TlsMaterial,
+    api: ApiClient,
+    sender_key: str,
+    stack: Stack,
+    worker: QueuePoller,
+    local_ses: LocalSes,
 ) -> None:
     import time
 
@@ -410,10 +431,16 @@ def test_a_client_that_drops_the_connection_after_data_and_resends_gets_one_mess
         time.sleep(0.1)
     assert len(queued) == 1
     time.sleep(0.3)  # the duplicate check is completed just after the 250
+    first = queued[0]["message_id"]
+    assert view(api, sender_key, first)["status"] == "queued"  # stored: the 250 only never arrived
     with client(relay, tls) as again:
         again.login(*login_of(sender_key))
-        assert send(again, mail) == queued[0]["message_id"]
-    assert take_queued(stack.session, stack.ids["SendQueue"]) == []
+        assert send(again, mail) == first
+    stack.session.client("sqs").send_message(
+        QueueUrl=stack.ids["SendQueue"], MessageBody=json.dumps(queued[0])
+    )
+    worker.run_until_empty(timeout=20)
+    assert posthorn_ids(local_ses) == {first: 1}
 
 
 def proxied(relay: LocalRelay, source: str) -> smtplib.SMTP:
@@ -517,3 +544,31 @@ def test_no_log_line_carries_the_secret_or_the_message_body(
         assert secret not in text
         assert secret[:8] not in text
         assert "Hello over SMTP" not in text
+
+
+def test_the_table_failing_at_data_is_451_and_nothing_is_accepted_or_sent(
+    relay: LocalRelay,
+    tls: TlsMaterial,
+    api: ApiClient,
+    sender_key: str,
+    worker: QueuePoller,
+    local_ses: LocalSes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from posthorn.adapters.dynamodb.messages import MessageRepository
+
+    def throttled(self: MessageRepository, record: Any) -> None:
+        error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+        raise ClientError(error, "PutItem")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(MessageRepository, "create_message", throttled)
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        smtp.mail("hello@example.com")
+        smtp.rcpt("user@example.net")
+        code, reply = smtp.data(message().as_bytes())
+    assert (code, reply[:5]) == (451, b"4.3.0")
+    worker.run_until_empty(timeout=20)  # the queue message written beside the failed record is dropped
+    assert len(local_ses.outbox) == 0

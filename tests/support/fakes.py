@@ -251,6 +251,7 @@ class FakeMessages:
     statuses: dict[str, dict[str, str]] = field(default_factory=dict)  # what mark_sent said per recipient
     failed_recipients: dict[str, list[str]] = field(default_factory=dict)  # what mark_failed named
     created: list[str] = field(default_factory=list)  # ids, in the order they were stored
+    discarded: list[str] = field(default_factory=list)
     unstorable: Callable[[MessageRecord], bool] = _never
 
     # MessageRecorder
@@ -259,6 +260,11 @@ class FakeMessages:
             raise AssertionError(f"{record.message_id} is stored already")
         self.records[record.message_id] = record
         self.created.append(record.message_id)
+
+    def discard_message(self, message_id: str) -> None:
+        if message_id not in self.sent:
+            self.records.pop(message_id, None)
+            self.discarded.append(message_id)
 
     def create_messages(self, records: list[MessageRecord]) -> set[str]:
         unstored = {record.message_id for record in records if self.unstorable(record)}

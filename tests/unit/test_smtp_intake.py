@@ -104,8 +104,9 @@ def test_the_same_message_sent_again_answers_the_first_id_and_is_queued_once(int
     first = intake.accept(raw)
     again = intake.accept(raw)
     assert (again.message_id, again.replayed) == (first.message_id, True)
-    assert intake.queue.queued_ids == [first.message_id]
-    assert list(intake.messages.records) == [first.message_id]
+    assert list(intake.messages.records) == [first.message_id]  # the second record went at once
+    assert intake.queue.queued[0].message_id == first.message_id
+    assert all(queued.abandonable for queued in intake.queue.queued)  # the worker drops the second
 
 
 def test_other_bytes_under_the_same_message_id_are_another_message(intake: Intake) -> None:
@@ -141,16 +142,18 @@ def test_over_the_rate_nothing_is_stored_and_the_claim_is_released(intake: Intak
     with pytest.raises(RateLimited) as limited:
         intake.accept(mail("Message-ID: <b@example.com>"))
     assert limited.value.retry_after_seconds >= 1
-    assert len(intake.messages.records) == 1
+    assert len(intake.messages.records) == 1  # the refused message's record was written, then discarded
+    assert len(intake.messages.discarded) == 1
+    assert all(queued.abandonable for queued in intake.queue.queued)
     assert len(intake.idempotency.released) == 1
 
 
-def test_a_queue_that_refuses_leaves_the_record_failed_and_the_claim_released(intake: Intake) -> None:
+def test_a_queue_that_refuses_leaves_no_record_and_the_claim_released(intake: Intake) -> None:
     intake.queue.unavailable = True
     with pytest.raises(UpstreamUnavailable):
         intake.accept(mail("Message-ID: <q@example.com>"))
-    [record_id] = intake.messages.records
-    assert intake.messages.failed[record_id] == "the message could not be queued"
+    assert intake.messages.records == {}
+    assert len(intake.messages.discarded) == 1
     assert len(intake.idempotency.released) == 1
     intake.queue.unavailable = False
     assert not intake.accept(mail("Message-ID: <q@example.com>")).replayed  # the retry goes through

@@ -358,3 +358,35 @@ def test_storage_failing_for_an_attachment_retries_that_message_alone() -> None:
     assert store.released == ["m2"]
     assert queue.retried["q-m2"] > 0
     assert "m2" not in store.failed
+
+
+def test_a_never_stored_message_goes_to_the_dead_letter_queue() -> None:
+    store, transport, queue = FakeMessages(), FakeTransport(), FakeWorkQueue()
+    report = drain([item("ghost", receives=3)], context(store, transport, queue))
+    assert report.failed_items == ["q-ghost"]
+    assert report.outcomes["missing"] == 1
+    assert queue.retried == {}
+
+
+def test_a_relayed_message_whose_record_never_came_is_looked_at_again_then_dropped() -> None:
+    """The SMTP relay queues beside its record's write; a missing record first means "not there yet"."""
+    store, transport, queue = FakeMessages(), FakeTransport(), FakeWorkQueue()
+    early = QueueItem(id="q-m", message_id="m", receive_count=1, abandonable=True)
+    report = drain([early], context(store, transport, queue))
+    assert report.failed_items == ["q-m"]
+    assert queue.retried == {"q-m": 30}
+    assert report.outcomes["not_stored_yet"] == 1
+
+    late = QueueItem(id="q-m", message_id="m", receive_count=2, abandonable=True)
+    report = drain([late], context(store, transport, queue))
+    assert report.failed_items == []
+    assert queue.done == ["q-m"]
+    assert report.outcomes["abandoned"] == 1
+    assert transport.sends == 0
+
+
+def test_a_relayed_message_whose_record_arrived_is_sent() -> None:
+    store, transport, queue = FakeMessages({"m": message_record("m")}), FakeTransport(), FakeWorkQueue()
+    report = drain([QueueItem("q-m", "m", 1, abandonable=True)], context(store, transport, queue))
+    assert report.outcomes["sent"] == 1
+    assert transport.sends == 1

@@ -9,6 +9,7 @@ dataclasses, and ~0.07 ms to define instead of ~0.5 ms, which every function's c
 | `CredentialStore` | credentials, authentication | `CredentialRepository` |
 | `SenderDomains`, `DomainStore` | sending (the sender check), domains | `DomainRepository` |
 | `SuppressionLookup` | sending, batches, the send worker | `SuppressionRepository` |
+| `SuppressionSnapshots` | the SMTP relay's RCPT check | `SuppressionRepository` |
 | `SuppressionStore` | the suppression routes | `SuppressionRepository` |
 | `SuppressionRecorder` | recording SES events | `SuppressionRepository` |
 | `DeliveryRecorder` | delivering (SES's id or the failure) | `MessageRepository` |
@@ -92,6 +93,12 @@ class SuppressionLookup(Protocol):
         ...
 
 
+class SuppressionSnapshots(SuppressionLookup, Protocol):
+    def suppressed_snapshot(self, domain: str, *, limit: int) -> set[str] | None:
+        """Every address suppressed for `domain` (lower case), or None when there are more than `limit`."""
+        ...
+
+
 class SuppressionRecorder(Protocol):
     def add_suppression(self, entry: Suppression) -> bool:
         """Suppress an address for a domain; the first reason recorded is kept. True when it is new."""
@@ -118,6 +125,10 @@ class MessageRecorder(DeliveryRecorder, Protocol):
     def create_message(self, record: MessageRecord) -> None: ...
     def create_messages(self, records: list[MessageRecord]) -> set[str]:
         """Store many new messages at once; returns the ids that could not be stored."""
+        ...
+
+    def discard_message(self, message_id: str) -> None:
+        """Remove a record stored for a message that was then not accepted (never one SES has)."""
         ...
 
 
@@ -214,10 +225,12 @@ class MailTransport(Protocol):
 # --- the send queue ----------------------------------------------------------------------------------
 class QueuedMessage(NamedTuple):
     """What the send queue carries: a stored message's id and its MIME, cached attachments by reference
-    (the record holds the rest)."""
+    (the record holds the rest). `abandonable`: queued together with its record's write (the SMTP relay),
+    so a record that never appears means the message was not accepted, not that it was lost."""
 
     message_id: str
     raw: RawMessage
+    abandonable: bool = False
 
 
 class SendQueue(Protocol):
@@ -230,6 +243,7 @@ class QueueItem(NamedTuple):
     id: str  # the queue's id for this delivery
     message_id: str | None  # None: the queue message could not be read
     receive_count: int
+    abandonable: bool = False  # see QueuedMessage
 
 
 class WorkQueue(Protocol):

@@ -8,11 +8,12 @@ import contextlib
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from posthorn import wiring
 from smtp_relay import tls
 from smtp_relay.handler import RelayHandler
-from smtp_relay.lookups import RecentCredentials, RecentDomains
+from smtp_relay.lookups import RecentCredentials, RecentDomains, RecentSuppressions
 from smtp_relay.protection import AuthThrottle, ConnectionGate, MemoryBudget
 from smtp_relay.server import Listener, Relay
 from smtp_relay.settings import RelaySettings
@@ -33,11 +34,13 @@ def certificates(settings: RelaySettings) -> tls.Certificates:
 def build_relay(settings: RelaySettings, certs: tls.Certificates, threads: ThreadPoolExecutor) -> Relay:
     """The relay wired to the process's adapters; `start()` it on a running loop."""
     gate = ConnectionGate(settings.max_connections, settings.max_connections_per_credential)
+    domains = RecentDomains(wiring.domains(), settings.cache_seconds)
     handler = RelayHandler(
         credentials=RecentCredentials(wiring.credentials(), wiring.pepper, settings.cache_seconds),
-        domains=RecentDomains(wiring.domains(), settings.cache_seconds),
-        suppressions=wiring.suppressions,
-        intake=lambda: wiring.intake_context(threads),
+        domains=domains,
+        suppressions=RecentSuppressions(wiring.suppressions(), settings.cache_seconds),
+        # The From: and Sender: checks at the end of DATA read the same recent domain records as MAIL FROM.
+        intake=lambda: replace(wiring.intake_context(threads), domains=domains),
         threads=threads,
         gate=gate,
         throttle=AuthThrottle(settings.max_auth_failures_per_ip, settings.auth_failure_window_seconds),

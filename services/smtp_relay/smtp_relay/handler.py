@@ -21,10 +21,10 @@ from posthorn.errors import PosthornError, TransientError, Unauthorized
 from posthorn.logic.credentials import require, smtp_login
 from posthorn.logic.sending import check_sender
 from posthorn.logic.smtp_intake import Accepted, IntakeContext, accept_client_message
+from posthorn.models.addresses import domain_of
 from posthorn.models.credentials import Credential, Permission
 from posthorn.models.email import MAX_RECIPIENTS
-from posthorn.ports import SuppressionLookup
-from smtp_relay.lookups import RecentCredentials, RecentDomains
+from smtp_relay.lookups import RecentCredentials, RecentDomains, RecentSuppressions
 from smtp_relay.protection import AuthThrottle, ConnectionGate
 from smtp_relay.replies import AUTH_UNAVAILABLE, TRANSIENT, smtp_reply
 
@@ -52,7 +52,7 @@ class RelayHandler:
         *,
         credentials: RecentCredentials,
         domains: RecentDomains,
-        suppressions: Callable[[], SuppressionLookup],
+        suppressions: RecentSuppressions,
         intake: Callable[[], IntakeContext],
         threads: Executor,
         gate: ConnectionGate,
@@ -171,7 +171,10 @@ class RelayHandler:
     ) -> str:
         credential = _credential(session)
         try:
-            await self._off_loop(lambda: check_sender(credential, address, self.domains))
+            if self.domains.known(domain_of(address)):  # in memory: no thread hop
+                check_sender(credential, address, self.domains)
+            else:
+                await self._off_loop(lambda: check_sender(credential, address, self.domains))
         except PosthornError as refused:
             return smtp_reply(refused)
         except Exception:
@@ -189,9 +192,11 @@ class RelayHandler:
             return "250 2.1.5 Recipient OK"  # named twice: sent to once
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return f"452 4.5.3 Too many recipients: at most {MAX_RECIPIENTS} per message"
-        domain = (envelope.mail_from or "").rpartition("@")[2].lower()
+        domain = domain_of(envelope.mail_from or "")
         try:
-            found = await self._off_loop(lambda: self.suppressions().suppressed_addresses(domain, [address]))
+            found = self.suppressions.answer_from_memory(domain, address)
+            if found is None:
+                found = await self._off_loop(lambda: self.suppressions.suppressed(domain, address))
         except Exception:
             log.warning("suppression lookup failed at RCPT", exc_info=True)
             return TRANSIENT

@@ -1,6 +1,8 @@
 """The checks a session repeats, answered from memory for a few seconds: a verified credential (so a client
-that opens a connection per message does not cost a credential read each time) and a domain's record (so
-MAIL FROM and the From: check cost no round trip). Used from the relay's threads, hence the lock."""
+that opens a connection per message does not cost a credential read each time), a domain's record (so MAIL
+FROM and the From: check cost no round trip) and a small suppression list (so RCPT TO costs none either).
+Used from the relay's threads and its event loop, hence the lock; `peek` answers from memory only, so the
+event loop can use what is there without a thread hop."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Generic, TypeVar
 from posthorn.logic.credentials import hash_secret, verify_secret
 from posthorn.models.credentials import Credential
 from posthorn.models.domains import DomainRecord
-from posthorn.ports import CredentialStore, SenderDomains
+from posthorn.ports import CredentialStore, SenderDomains, SuppressionSnapshots
 
 Value = TypeVar("Value")
 
@@ -29,18 +31,24 @@ class Recent(Generic[Value]):
         self._values: dict[str, tuple[float, Value]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: str, read: Callable[[], Value]) -> Value:
-        now = self.clock()
+    def peek(self, key: str) -> tuple[bool, Value | None]:
+        """(True, the value) when one is kept and fresh, else (False, None): never a read."""
         with self._lock:
             found = self._values.get(key)
-        if found is not None and found[0] > now:
-            return found[1]
+        if found is not None and found[0] > self.clock():
+            return True, found[1]
+        return False, None
+
+    def get(self, key: str, read: Callable[[], Value]) -> Value:
+        known, value = self.peek(key)
+        if known:
+            return value  # type: ignore[return-value]
         value = read()
         if self.seconds > 0:
             with self._lock:
                 if len(self._values) >= self.size:
                     self._values.clear()
-                self._values[key] = (now + self.seconds, value)
+                self._values[key] = (self.clock() + self.seconds, value)
         return value
 
 
@@ -53,6 +61,38 @@ class RecentDomains:
 
     def get_domain(self, domain: str) -> DomainRecord | None:
         return self._recent.get(domain, lambda: self._domains.get_domain(domain))
+
+    def known(self, domain: str) -> bool:
+        return self._recent.peek(domain)[0]
+
+
+class RecentSuppressions:
+    """Is this recipient suppressed for this domain? A domain's whole list is kept for a few seconds when it
+    is small (at most `snapshot_limit` addresses): RCPT TO is then answered from memory. Larger lists are
+    asked per recipient. A suppression younger than the snapshot is not refused at RCPT; the send worker's
+    re-check before SMTP still leaves that recipient out."""
+
+    def __init__(self, store: SuppressionSnapshots, seconds: float, snapshot_limit: int = 5_000) -> None:
+        self._store = store
+        self._limit = snapshot_limit
+        self._recent: Recent[frozenset[str] | None] = Recent(seconds)
+
+    def _snapshot(self, domain: str) -> frozenset[str] | None:
+        found = self._store.suppressed_snapshot(domain, limit=self._limit)
+        return frozenset(found) if found is not None else None
+
+    def answer_from_memory(self, domain: str, address: str) -> bool | None:
+        """True or False when the domain's snapshot is fresh and says so; None when a read is needed."""
+        known, snapshot = self._recent.peek(domain)
+        if not known or snapshot is None:
+            return None
+        return address.lower() in snapshot
+
+    def suppressed(self, domain: str, address: str) -> bool:
+        snapshot = self._recent.get(domain, lambda: self._snapshot(domain))
+        if snapshot is None:  # too many to keep: ask for this one
+            return bool(self._store.suppressed_addresses(domain, [address]))
+        return address.lower() in snapshot
 
 
 class RecentCredentials:

@@ -79,6 +79,9 @@ class MemoryBudget:
 
     async def reserve(self, amount: int, *, wait_seconds: float) -> bool:
         amount = min(amount, self.capacity)
+        if self.used + amount <= self.capacity:  # room now: no waiting (one event loop, so no race)
+            self.used += amount
+            return True
         async with self._freed:
             try:
                 await asyncio.wait_for(

@@ -235,8 +235,9 @@ class Relay:
         if tasks:
             _, stuck = await asyncio.wait(tasks, timeout=2)
             for connection in remaining:  # a TLS peer that never answers the close: drop it
-                if connection.task in stuck and connection.transport is not None:
-                    connection.transport.abort()
+                transport = connection.transport
+                if connection.task in stuck and isinstance(transport, asyncio.WriteTransport):
+                    transport.abort()
             for task in stuck:
                 task.cancel()
             if stuck:

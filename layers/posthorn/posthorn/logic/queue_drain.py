@@ -21,6 +21,10 @@ For each queue message (at-least-once, so possibly a second copy):
    once per process however many messages attach it. One deleted or expired while the message waited
    fails the message at once, with the reason on its record.
 
+7. A message the SMTP relay queued beside its record's write (`abandonable`) whose record is missing is
+   looked at again after `record_grace_seconds` (30 s), then dropped: the relay refused it after all and
+   told its client so.
+
 The ambiguous window: if the connection drops after the final "." and before SES's reply, or the worker
 dies (or the write fails) after SES's 250 and before the SES id is written, SES may have the message and
 the record does not say so. The claim runs out and a retry sends it again: a rare duplicate, never a loss
@@ -58,6 +62,9 @@ from posthorn.ports import (
 
 # Kept free at the end of an invocation, so the worker never dies mid-transaction at Lambda's timeout.
 SAFETY_MARGIN_SECONDS = 3.0
+# A queue message written beside its record (`QueueItem.abandonable`) whose record is missing is dropped on
+# this receive (looked at again `record_grace_seconds` after the first).
+ABANDONED_AFTER_RECEIVES = 2
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ class DrainContext:
     send_budget_seconds: float
     retry_base_seconds: float
     retry_cap_seconds: float
+    record_grace_seconds: float = 30.0  # see ABANDONED_AFTER_RECEIVES
 
 
 @dataclass
@@ -146,6 +154,16 @@ def _claim(
         elif claim.state == "busy":
             report.outcomes["busy"] += 1
             context.queue.defer(item, math.ceil(claim.busy_for) + 1)
+        elif claim.state == "missing" and item.abandonable and item.receive_count >= ABANDONED_AFTER_RECEIVES:
+            # Queued beside its record's write, which never came: the relay refused the message after all
+            # (its client was told so). Nothing to send, nothing lost.
+            report.outcomes["abandoned"] += 1
+            context.queue.finished(item)
+        elif claim.state == "missing" and item.abandonable:
+            # Its record may still be on its way (both were written at once): look again shortly.
+            report.outcomes["not_stored_yet"] += 1
+            context.queue.retry_after(item, math.ceil(context.record_grace_seconds))
+            report.failed_items.append(item.id)
         elif claim.state == "missing":
             # Never stored: nothing to send; the dead-letter queue keeps it.
             report.outcomes["missing"] += 1

@@ -58,14 +58,12 @@ _POSTMARK_LINK_TRACKING = frozenset({"htmlandtext", "htmlonly", "textonly"})
 
 
 class HeaderField(NamedTuple):
-    """One header field as the client wrote it: its name, and all its bytes (folded lines, line end)."""
+    """One header field as the client wrote it: its name, all its bytes (folded lines, line end), and its
+    name in lower case (names are case-insensitive)."""
 
     name: str
     raw: bytes
-
-    @property
-    def key(self) -> str:
-        return self.name.lower()
+    key: str
 
     def value(self) -> str:
         """The value unfolded, RFC 2047 words decoded (for reading it, never for writing it again)."""
@@ -77,13 +75,20 @@ class HeaderField(NamedTuple):
             return unfolded
 
 
-class ClientMessage(NamedTuple):
-    fields: list[HeaderField]
-    body: bytes  # everything after the blank line that ends the header block
-    newline: bytes  # the client's line end, which Posthorn's added lines use too
+class ClientMessage:
+    """The client's header fields, its body (everything after the blank line that ends the header block)
+    and its line end, which Posthorn's added lines use too. Each field's value is decoded once."""
+
+    def __init__(self, fields: list[HeaderField], body: bytes, newline: bytes) -> None:
+        self.fields = fields
+        self.body = body
+        self.newline = newline
+        self._values: dict[str, list[str]] = {}
 
     def values(self, name: str) -> list[str]:
-        return [field.value() for field in self.fields if field.key == name]
+        if name not in self._values:
+            self._values[name] = [field.value() for field in self.fields if field.key == name]
+        return self._values[name]
 
     def first(self, name: str) -> str | None:
         found = self.values(name)
@@ -113,12 +118,13 @@ def parse_client_message(raw: bytes) -> ClientMessage:
         if line[:1] in (b" ", b"\t"):
             if not fields:
                 raise ValidationFailed("the message starts with a folded line, not a header field")
-            fields[-1] = HeaderField(fields[-1].name, fields[-1].raw + line)
+            fields[-1] = fields[-1]._replace(raw=fields[-1].raw + line)
         else:
             name, colon, _ = line.partition(b":")
             if not colon or not name or any(byte <= 32 or byte >= 127 for byte in name):
                 raise ValidationFailed("the message's header block is malformed (a line that is no header)")
-            fields.append(HeaderField(name.decode("ascii"), line))
+            text = name.decode("ascii")
+            fields.append(HeaderField(text, line, text.lower()))
         position = line_end
     return ClientMessage(fields, b"", newline)
 
@@ -130,16 +136,16 @@ def read_controls(message: ClientMessage) -> MessageControls:
     origin: dict[str, str] = {}  # field -> the header that set it
     for field in message.fields:
         target = CONTROL_HEADERS.get(field.key)
-        value = field.value()
         if target is None:
             prefix = next((p for p in METADATA_PREFIXES if field.key.startswith(p)), None)
             if prefix is None:
                 continue
             key = field.key[len(prefix) :]  # header names are case-insensitive, and clients recase them
-            values.setdefault("metadata", {})[key] = value
+            values.setdefault("metadata", {})[key] = field.value()
             origin["metadata"] = origin.get("metadata", field.name)
             continue
         origin.setdefault(target, field.name)
+        value = field.value()
         if target == "tags":
             tags = values.setdefault("tags", [])
             tags.extend(tag for tag in (part.strip() for part in value.split(",")) if tag and tag not in tags)

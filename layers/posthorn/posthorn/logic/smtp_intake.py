@@ -1,12 +1,14 @@
 """Accepting a message the SMTP relay received: the client's MIME enters the send path here, with the same
 checks, rate limit, file cache, record and send queue as the API's, and the send worker delivers it.
 
-What the relay asks of the store, in order, so that a `250` costs few round trips:
-- at MAIL FROM, the sender check (`check_sender`; the relay caches domain records briefly);
-- at RCPT TO, the suppression check, one lookup per recipient;
-- at the end of DATA, two rounds, each side by side: the duplicate check (`Idempotency-Key` semantics, a
-  claim) with the rate limit; then the record with the queue message. The claim is completed after the
-  reply is known to be `250`.
+The store's round trips a `250` waits for: none at MAIL FROM and RCPT TO when the relay's caches answer
+(domain records, small suppression lists; `smtp_relay/lookups.py`), and one at the end of DATA, where four
+writes go side by side: the duplicate check (a claim with `Idempotency-Key` semantics), the rate limit, the
+record and the queue message. That is optimistic: when the claim finds the message accepted before, the rate
+refuses it or a write fails, what was written is undone (the record discarded, the claim released) before
+the reply, and the queue message, marked `abandonable`, finds no record and is dropped by the send worker
+(`logic/queue_drain.py`). A relay that dies between the writes and the undoing leaves at worst a message
+sent that was not acknowledged, the at-least-once window the API has too; never one acknowledged and lost.
 
 A resend of the same message (same credential, same `Message-ID`, same bytes) within the idempotency TTL
 answers with the first message id and sends nothing: the claim's key is derived from the Message-ID and a
@@ -20,7 +22,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from posthorn.errors import UpstreamUnavailable, ValidationFailed
 from posthorn.logic import idempotency
@@ -33,7 +35,7 @@ from posthorn.logic.ses_stamp import SesStamp
 from posthorn.models.controls import MessageControls
 from posthorn.models.credentials import Credential
 from posthorn.models.email import MAX_RECIPIENTS, Attachment
-from posthorn.models.messages import RecipientType
+from posthorn.models.messages import MessageRecord, RecipientType
 from posthorn.ports import (
     CachedFiles,
     Clock,
@@ -103,101 +105,71 @@ def check_senders(credential: Credential, message: ClientMessage, domains: Sende
     senders = message.addresses("from")
     if not senders:
         raise ValidationFailed("the message has no From: address")
-    for address in [*senders, *message.addresses("sender")]:
-        check_sender(credential, address, domains)
-    return check_sender(credential, senders[0], domains)
+    checked = [
+        check_sender(credential, address, domains) for address in [*senders, *message.addresses("sender")]
+    ]
+    return checked[0]
 
 
 def accept_client_message(
     credential: Credential, rcpt_to: Sequence[str], raw: bytes, context: IntakeContext
 ) -> Accepted:
     """Store and queue the client's message (its MAIL FROM and each RCPT TO already accepted). Raises the
-    domain's errors for a message that cannot be accepted, having stored nothing."""
+    domain's errors for a message that cannot be accepted, leaving nothing stored."""
     message = parse_client_message(raw)
     domain = check_senders(credential, message, context.domains)
     controls = read_controls(message)
     recipients = recipient_types(message, rcpt_to)
     if not recipients:
         raise ValidationFailed("no recipient to send to")
-
     claim = _claim_for(credential, message, controls.idempotency_key, raw)
-    first = _check_duplicate_and_rate(credential, claim, context)
-    if first is not None:
-        return Accepted(first, replayed=True)
-    try:
-        message_id = _store_and_queue(credential, message, controls, domain, recipients, context)
-    except BaseException:
-        if claim is not None:
-            context.idempotency.release(claim.scope)
-        raise
-    if claim is None:
-        return Accepted(message_id, replayed=False)
+    prepared = _prepare(credential, message, controls, domain, recipients, context)
 
-    def remember() -> None:
-        expires_at = int(context.clock.now().timestamp()) + context.idempotency_ttl_seconds
-        context.idempotency.complete(claim.scope, StoredResponse(ACCEPTED, message_id), expires_at=expires_at)
-
-    return Accepted(message_id, replayed=False, remember=remember)
-
-
-def _claim_for(credential: Credential, message: ClientMessage, key: str | None, raw: bytes) -> _Claim | None:
-    fingerprint = hashlib.sha256(raw).hexdigest()
-    if key is not None:
-        try:
-            return _Claim(idempotency.scope_key(credential.username, key), fingerprint)
-        except ValidationFailed:
-            raise ValidationFailed.on(IDEMPOTENCY_HEADER, "must be 1-256 printable characters") from None
-    message_id = message.first("message-id")
-    if not message_id:  # nothing says two such messages are one: no duplicate check
-        return None
-    digest = hashlib.sha256(f"{message_id.strip()}\n{fingerprint}".encode()).hexdigest()
-    return _Claim(idempotency.scope_key(credential.username, f"smtp:{digest}"), fingerprint)
-
-
-def _check_duplicate_and_rate(
-    credential: Credential, claim: _Claim | None, context: IntakeContext
-) -> str | None:
-    """The first round: the duplicate check and the rate limit, side by side. The first message's id for a
-    duplicate (whose rate was taken all the same); raises `RateLimited`, releasing the claim, when over."""
+    # One round: the claim, the rate, the record and the queue message, side by side.
     now = context.clock.now()
-    claimed: Future[StoredResponse | None] | None = None
-    if claim is not None:
-        claimed = context.side_by_side.submit(
-            idempotency.begin,
-            context.idempotency,
-            claim.scope,
-            claim.fingerprint,
-            now=int(now.timestamp()),
-            ttl_seconds=context.idempotency_ttl_seconds,
-        )
-    rate = credential.rate_limit_per_second or context.default_rate_per_second
-    refused: Exception | None = None
+    pool = context.side_by_side
+    claimed = pool.submit(_begin, claim, context, int(now.timestamp())) if claim is not None else None
+    rated = pool.submit(_take_rate, credential, context, int(now.timestamp() * 1_000_000))
+    stored = pool.submit(context.messages.create_message, prepared.record)
     try:
-        enforce(
-            context.rate_limits, credential.username, rate=rate, count=1, now_us=int(now.timestamp() * 1e6)
-        )
-    except Exception as error:  # over the rate, or the store failing: either way nothing is accepted
-        refused = error
-    first = claimed.result() if claimed is not None else None  # IdempotencyConflict: the key is taken
+        unqueued = bool(context.queue.enqueue([prepared.queued]))
+    except Exception:  # the adapter answers failures as ids; anything else means the same here
+        unqueued = True
+
+    first, claim_error = _outcome(claimed)
+    _, rate_error = _outcome(rated)
+    _, store_error = _outcome(stored)
+    refusal = claim_error or rate_error or store_error
+    if first is None and refusal is None and not unqueued:
+        return Accepted(prepared.message_id, replayed=False, remember=_remember(claim, prepared, context))
+
+    # Not accepted after all (or accepted before): undo what this round wrote.
+    if store_error is None:
+        _discard(prepared, context)
+    if claim is not None and claim_error is None and first is None:
+        context.idempotency.release(claim.scope)
     if first is not None:
-        return first.body
-    if refused is not None:
-        if claim is not None:
-            context.idempotency.release(claim.scope)
-        raise refused
-    return None
+        return Accepted(first.body, replayed=True)
+    if refusal is not None:
+        raise refusal
+    raise UpstreamUnavailable("the message could not be queued; retry it")
 
 
-def _store_and_queue(
+class _Prepared(NamedTuple):
+    message_id: str
+    record: MessageRecord
+    queued: QueuedMessage
+
+
+def _prepare(
     credential: Credential,
     message: ClientMessage,
     controls: MessageControls,
     domain: str,
     recipients: list[tuple[str, RecipientType]],
     context: IntakeContext,
-) -> str:
-    """The second round: the record and the queue message, side by side. A record stored whose queue
-    message was refused is marked `failed` at once (as a batch does); the client is told to retry."""
+) -> _Prepared:
+    """The record and the queue message, nothing written yet."""
     now = context.clock.now()
     message_id = new_message_id(int(now.timestamp() * 1000))
     configuration_set = context.configuration_sets(
@@ -227,11 +199,68 @@ def _store_and_queue(
         recipients,
         suppressed=set(),
     )
-    stored = context.side_by_side.submit(context.messages.create_message, record)
-    unqueued = context.queue.enqueue([QueuedMessage(message_id, raw)])
-    stored.result()  # a store that failed raises here: nothing was accepted, the client retries
-    if unqueued:
-        reason = "the message could not be queued"
-        context.messages.mark_failed(message_id, reason, [email for email, _ in recipients])
-        raise UpstreamUnavailable(f"{reason}; retry it")
-    return message_id
+    return _Prepared(message_id, record, QueuedMessage(message_id, raw, abandonable=True))
+
+
+def _begin(claim: _Claim, context: IntakeContext, now: int) -> StoredResponse | None:
+    return idempotency.begin(
+        context.idempotency,
+        claim.scope,
+        claim.fingerprint,
+        now=now,
+        ttl_seconds=context.idempotency_ttl_seconds,
+    )
+
+
+def _take_rate(credential: Credential, context: IntakeContext, now_us: int) -> None:
+    rate = credential.rate_limit_per_second or context.default_rate_per_second
+    enforce(context.rate_limits, credential.username, rate=rate, count=1, now_us=now_us)
+
+
+Result = TypeVar("Result")
+
+
+def _outcome(future: Future[Result] | None) -> tuple[Result | None, Exception | None]:
+    if future is None:
+        return None, None
+    try:
+        return future.result(), None
+    except Exception as error:
+        return None, error
+
+
+def _discard(prepared: _Prepared, context: IntakeContext) -> None:
+    """The record goes; where even that fails, it says it failed, so it never waits as `queued`."""
+    try:
+        context.messages.discard_message(prepared.message_id)
+    except Exception:
+        reason = "not accepted: the relay answered its client with a temporary failure"
+        context.messages.mark_failed(
+            prepared.message_id, reason, [r.email for r in prepared.record.recipients]
+        )
+
+
+def _remember(claim: _Claim | None, prepared: _Prepared, context: IntakeContext) -> Callable[[], None] | None:
+    if claim is None:
+        return None
+
+    def remember() -> None:
+        expires_at = int(context.clock.now().timestamp()) + context.idempotency_ttl_seconds
+        answer = StoredResponse(ACCEPTED, prepared.message_id)
+        context.idempotency.complete(claim.scope, answer, expires_at=expires_at)
+
+    return remember
+
+
+def _claim_for(credential: Credential, message: ClientMessage, key: str | None, raw: bytes) -> _Claim | None:
+    fingerprint = hashlib.sha256(raw).hexdigest()
+    if key is not None:
+        try:
+            return _Claim(idempotency.scope_key(credential.username, key), fingerprint)
+        except ValidationFailed:
+            raise ValidationFailed.on(IDEMPOTENCY_HEADER, "must be 1-256 printable characters") from None
+    message_id = message.first("message-id")
+    if not message_id:  # nothing says two such messages are one: no duplicate check
+        return None
+    digest = hashlib.sha256(f"{message_id.strip()}\n{fingerprint}".encode()).hexdigest()
+    return _Claim(idempotency.scope_key(credential.username, f"smtp:{digest}"), fingerprint)

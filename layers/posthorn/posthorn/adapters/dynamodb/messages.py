@@ -63,6 +63,17 @@ class MessageRepository(Repository):
             failed |= unstored
         return failed
 
+    def discard_message(self, message_id: str) -> None:
+        """Delete a record written for a message that was then not accepted; never one SES has."""
+        try:
+            self.db.delete_item(
+                TableName=self.table,
+                Key=message_key(message_id),
+                ConditionExpression="attribute_not_exists(ses_message_id)",
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            return
+
     def _write_chunk(self, items: list[dict[str, Any]], attempts: int = 6) -> set[str]:
         pending = [{"PutRequest": {"Item": item}} for item in items]
         for attempt in range(attempts):

@@ -31,6 +31,25 @@ class SuppressionRepository(Repository):
                 request = response.get("UnprocessedKeys") or {}
         return {wanted[address] for address in found}
 
+    def suppressed_snapshot(self, domain: str, *, limit: int) -> set[str] | None:
+        """Every address suppressed for `domain` (lower case), or None when there are more than `limit`:
+        the keys only, page after page, stopping as soon as the list is known to be too long."""
+        found: set[str] = set()
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": to_item({":p": f"SUPP#{domain}"}),
+            "ProjectionExpression": "sk",
+        }
+        while True:
+            page = self.db.query(**query)
+            found.update(str(from_item(item)["sk"]) for item in page["Items"])
+            if len(found) > limit:
+                return None
+            if "LastEvaluatedKey" not in page:
+                return found
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def add_suppression(self, entry: Suppression) -> bool:
         """Suppress an address for a domain; the first reason recorded is kept. True when it is new."""
         try:

@@ -1,0 +1,77 @@
+"""What the relay answers from memory (smtp_relay/lookups.py): a small suppression list whole, a large one per
+recipient; recent domain records; a verified credential, never a failed one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from posthorn.errors import Unauthorized
+from posthorn.logic.credentials import hash_secret
+from smtp_relay.lookups import Recent, RecentCredentials, RecentSuppressions
+from tests.support.fakes import FakeCredentialStore
+from tests.support.records import credential
+
+PEPPER = b"pepper"
+
+
+@dataclass
+class Snapshots:
+    listed: dict[str, set[str]]
+    limit_seen: list[int] = field(default_factory=list)
+    single: list[str] = field(default_factory=list)
+
+    def suppressed_snapshot(self, domain: str, *, limit: int) -> set[str] | None:
+        self.limit_seen.append(limit)
+        found = self.listed.get(domain, set())
+        return None if len(found) > limit else set(found)
+
+    def suppressed_addresses(self, domain: str, emails: object) -> set[str]:
+        wanted = list(emails)  # type: ignore[call-overload]
+        self.single.extend(wanted)
+        return {email for email in wanted if email.lower() in self.listed.get(domain, set())}
+
+
+def test_a_small_list_is_read_once_and_answered_from_memory() -> None:
+    store = Snapshots({"example.com": {"gone@example.net"}})
+    recent = RecentSuppressions(store, seconds=60, snapshot_limit=10)
+    assert recent.answer_from_memory("example.com", "gone@example.net") is None  # nothing read yet
+    assert recent.suppressed("example.com", "Gone@example.net")
+    assert recent.answer_from_memory("example.com", "gone@EXAMPLE.net") is True
+    assert recent.answer_from_memory("example.com", "here@example.net") is False
+    assert store.limit_seen == [10]
+    assert store.single == []
+
+
+def test_a_large_list_is_asked_per_recipient() -> None:
+    store = Snapshots({"example.com": {f"u{i}@example.net" for i in range(20)}})
+    recent = RecentSuppressions(store, seconds=60, snapshot_limit=10)
+    assert recent.suppressed("example.com", "u3@example.net")
+    assert not recent.suppressed("example.com", "other@example.net")
+    assert recent.answer_from_memory("example.com", "u3@example.net") is None
+    assert store.single == ["u3@example.net", "other@example.net"]
+
+
+def test_recent_values_expire() -> None:
+    now = [0.0]
+    recent: Recent[int] = Recent(seconds=5, clock=lambda: now[0])
+    assert recent.get("k", lambda: 1) == 1
+    assert recent.get("k", lambda: 2) == 1
+    now[0] = 6
+    assert recent.peek("k") == (False, None)
+    assert recent.get("k", lambda: 3) == 3
+
+
+def test_a_verified_credential_is_kept_and_a_wrong_secret_never_matches_it() -> None:
+    stored = credential("ph_app").model_copy(update={"secret_hash": hash_secret(PEPPER, "ph_app", "right")})
+    store = FakeCredentialStore({"ph_app": stored})
+    recent = RecentCredentials(store, lambda: PEPPER, seconds=60)
+    assert recent.verify("ph_app", "right").username == "ph_app"
+    assert recent.verify("ph_app", "right").username == "ph_app"
+    assert store.lookups == ["ph_app"]
+    with pytest.raises(Unauthorized):
+        recent.verify("ph_app", "wrong")
+    with pytest.raises(Unauthorized):
+        recent.verify("ph_app", "wrong")
+    assert store.lookups == ["ph_app", "ph_app", "ph_app"]  # failures are asked every time
