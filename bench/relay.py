@@ -137,6 +137,10 @@ class InMemoryStore:
         self._call("suppressed_addresses")
         return set()
 
+    def suppressed_snapshot(self, domain: str, *, limit: int) -> set[str] | None:
+        self._call("suppressed_snapshot")
+        return set()
+
     # RateStore
     def advance(
         self, key: str, *, now_us: int, cost_us: int, latest_start_us: int | None
@@ -172,6 +176,11 @@ class InMemoryStore:
         self._call("create_message")
         with self._lock:
             self.records[record.message_id] = record
+
+    def discard_message(self, message_id: str) -> None:
+        self._call("discard_message")
+        with self._lock:
+            self.records.pop(message_id, None)
 
     def mark_failed(self, message_id: str, reason: str, emails: Any = ()) -> None:
         self._call("mark_failed")

@@ -8,7 +8,7 @@ import json
 import smtplib
 import ssl
 from collections.abc import Iterator
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
@@ -572,3 +572,31 @@ def test_the_table_failing_at_data_is_451_and_nothing_is_accepted_or_sent(
     assert (code, reply[:5]) == (451, b"4.3.0")
     worker.run_until_empty(timeout=20)  # the queue message written beside the failed record is dropped
     assert len(local_ses.outbox) == 0
+
+
+def test_dot_stuffed_lines_arrive_unstuffed_and_a_line_over_1000_octets_is_500(
+    relay: LocalRelay,
+    tls: TlsMaterial,
+    api: ApiClient,
+    sender_key: str,
+    worker: QueuePoller,
+    local_ses: LocalSes,
+) -> None:
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        smtp.mail("hello@example.com")
+        smtp.rcpt("user@example.net")
+        code, reply = smtp.data(message().as_bytes() + b"x" * 1200 + b"\r\n")
+        assert code == 500, reply
+        mail = message()
+        mail.set_content(".one dot\n..two dots\n.\nend")
+        smtp.mail("hello@example.com")
+        smtp.rcpt("user@example.net")
+        code, reply = smtp.data(mail.as_bytes(policy=policy.SMTP))  # CRLF, as RFC 5321 has it
+        assert code == 250, reply  # the session went on
+        message_id = reply.decode().rsplit(" ", 1)[-1]
+    worker.run_until_empty(timeout=20)
+    [received] = local_ses.outbox.list()
+    assert posthorn_ids(local_ses) == {message_id: 1}
+    body = message_from_bytes(received.raw).get_payload(decode=True)
+    assert body.replace(b"\r\n", b"\n") == b".one dot\n..two dots\n.\nend\n"

@@ -224,9 +224,10 @@ class RelayHandler:
             return TRANSIENT
         return f"250 2.0.0 Ok: queued as {accepted.message_id}"
 
-    def _accept(self, credential: Credential, rcpt_to: list[str], raw: bytes) -> Accepted:
+    def _accept(self, credential: Credential, rcpt_to: list[str], raw: bytes | bytearray) -> Accepted:
         """On a relay thread, to the end, even when the client hangs up meanwhile: a message stored and
         queued has its duplicate check completed, so the client's resend gets this message's id."""
+        size = len(raw)  # the intake keeps the body in `raw`, the headers cut off
         accepted = accept_client_message(credential, rcpt_to, raw, self.intake())
         if accepted.remember is not None:
             self.threads.submit(_quietly(accepted.remember))
@@ -237,7 +238,7 @@ class RelayHandler:
                 "message_id": accepted.message_id,
                 "replayed": accepted.replayed,
                 "recipients": len(rcpt_to),
-                "bytes": len(raw),
+                "bytes": size,
             },
         )
         return accepted

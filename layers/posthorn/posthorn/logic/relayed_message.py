@@ -79,7 +79,7 @@ class ClientMessage:
     """The client's header fields, its body (everything after the blank line that ends the header block)
     and its line end, which Posthorn's added lines use too. Each field's value is decoded once."""
 
-    def __init__(self, fields: list[HeaderField], body: bytes, newline: bytes) -> None:
+    def __init__(self, fields: list[HeaderField], body: bytes | bytearray, newline: bytes) -> None:
         self.fields = fields
         self.body = body
         self.newline = newline
@@ -104,16 +104,24 @@ class ClientMessage:
         return self.first("subject") or ""
 
 
-def parse_client_message(raw: bytes) -> ClientMessage:
-    """Split the header block into its fields. ValidationFailed when it is not a header block at all."""
-    newline = b"\r\n" if b"\r\n" in raw[:2000] or not raw.count(b"\n") else b"\n"
+def parse_client_message(raw: bytes | bytearray) -> ClientMessage:
+    """Split the header block into its fields. ValidationFailed when it is not a header block at all.
+
+    A bytearray (the relay's DATA buffer) becomes the body itself, the header block cut off its front in
+    place (CPython moves the buffer's start: no copy), so a large message is held once; read anything else
+    you need of `raw` before."""
+    first_end = raw.find(b"\n")
+    newline = b"\n" if first_end > 0 and raw[first_end - 1 : first_end] != b"\r" else b"\r\n"
     fields: list[HeaderField] = []
     position = 0
     while position < len(raw):
         end = raw.find(b"\n", position)
         line_end = len(raw) if end < 0 else end + 1
-        line = raw[position:line_end]
+        line = bytes(raw[position:line_end])
         if line in (b"\r\n", b"\n"):  # the blank line: the body follows
+            if isinstance(raw, bytearray):
+                del raw[:line_end]
+                return ClientMessage(fields, raw, newline)
             return ClientMessage(fields, raw[line_end:], newline)
         if line[:1] in (b" ", b"\t"):
             if not fields:

@@ -112,17 +112,18 @@ def check_senders(credential: Credential, message: ClientMessage, domains: Sende
 
 
 def accept_client_message(
-    credential: Credential, rcpt_to: Sequence[str], raw: bytes, context: IntakeContext
+    credential: Credential, rcpt_to: Sequence[str], raw: bytes | bytearray, context: IntakeContext
 ) -> Accepted:
     """Store and queue the client's message (its MAIL FROM and each RCPT TO already accepted). Raises the
     domain's errors for a message that cannot be accepted, leaving nothing stored."""
+    fingerprint = hashlib.sha256(raw).hexdigest()  # before parsing, which may cut the headers off `raw`
     message = parse_client_message(raw)
     domain = check_senders(credential, message, context.domains)
     controls = read_controls(message)
     recipients = recipient_types(message, rcpt_to)
     if not recipients:
         raise ValidationFailed("no recipient to send to")
-    claim = _claim_for(credential, message, controls.idempotency_key, raw)
+    claim = _claim_for(credential, message, controls.idempotency_key, fingerprint)
     prepared = _prepare(credential, message, controls, domain, recipients, context)
 
     # One round: the claim, the rate, the record and the queue message, side by side.
@@ -252,8 +253,9 @@ def _remember(claim: _Claim | None, prepared: _Prepared, context: IntakeContext)
     return remember
 
 
-def _claim_for(credential: Credential, message: ClientMessage, key: str | None, raw: bytes) -> _Claim | None:
-    fingerprint = hashlib.sha256(raw).hexdigest()
+def _claim_for(
+    credential: Credential, message: ClientMessage, key: str | None, fingerprint: str
+) -> _Claim | None:
     if key is not None:
         try:
             return _Claim(idempotency.scope_key(credential.username, key), fingerprint)
