@@ -181,3 +181,21 @@ def test_tracking_headers_choose_the_configuration_set(intake: Intake) -> None:
     accepted = intake.accept(mail("X-PM-TrackOpens: true", "X-TM-CLICK-TRACK: 1"))
     assert intake.configuration_sets.calls == [(True, True)]
     assert intake.messages.records[accepted.message_id].configuration_set == "posthorn-opens-clicks"
+
+
+def test_a_write_not_answered_in_time_is_a_temporary_failure(
+    intake: Intake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from posthorn.logic import smtp_intake
+
+    class Slow(FakeMessages):
+        def create_message(self, record: object) -> None:
+            time.sleep(0.5)
+
+    monkeypatch.setattr(smtp_intake, "WRITE_DEADLINE_SECONDS", 0.1)
+    intake.messages = Slow()
+    with pytest.raises(UpstreamUnavailable, match="did not answer in time"):
+        intake.accept(mail("Message-ID: <slow@example.com>"))
+    assert len(intake.idempotency.released) == 1

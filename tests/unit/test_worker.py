@@ -370,15 +370,18 @@ def test_a_never_stored_message_goes_to_the_dead_letter_queue() -> None:
 
 def test_a_relayed_message_whose_record_never_came_is_looked_at_again_then_dropped() -> None:
     """The SMTP relay queues beside its record's write; a missing record first means "not there yet"."""
-    store, transport, queue = FakeMessages(), FakeTransport(), FakeWorkQueue()
-    early = QueueItem(id="q-m", message_id="m", receive_count=1, abandonable=True)
-    report = drain([early], context(store, transport, queue))
-    assert report.failed_items == ["q-m"]
-    assert queue.retried == {"q-m": 30}
-    assert report.outcomes["not_stored_yet"] == 1
+    store, transport = FakeMessages(), FakeTransport()
+    looks = []
+    for receives in (1, 2):
+        queue = FakeWorkQueue()
+        report = drain([QueueItem("q-m", "m", receives, abandonable=True)], context(store, transport, queue))
+        assert report.failed_items == ["q-m"]
+        assert report.outcomes["not_stored_yet"] == 1
+        looks.append(queue.retried["q-m"])
+    assert looks == [5, 60]  # soon, then once no write of the relay's can still be under way
 
-    late = QueueItem(id="q-m", message_id="m", receive_count=2, abandonable=True)
-    report = drain([late], context(store, transport, queue))
+    queue = FakeWorkQueue()
+    report = drain([QueueItem("q-m", "m", 3, abandonable=True)], context(store, transport, queue))
     assert report.failed_items == []
     assert queue.done == ["q-m"]
     assert report.outcomes["abandoned"] == 1

@@ -22,8 +22,8 @@ For each queue message (at-least-once, so possibly a second copy):
    fails the message at once, with the reason on its record.
 
 7. A message the SMTP relay queued beside its record's write (`abandonable`) whose record is missing is
-   looked at again after `record_grace_seconds` (30 s), then dropped: the relay refused it after all and
-   told its client so.
+   looked at again after 5 s and after `record_grace_seconds` (60 s), then dropped: the relay refused it
+   after all and told its client so (the relay never waits more than 20 s for its writes).
 
 The ambiguous window: if the connection drops after the final "." and before SES's reply, or the worker
 dies (or the write fails) after SES's 250 and before the SES id is written, SES may have the message and
@@ -62,9 +62,12 @@ from posthorn.ports import (
 
 # Kept free at the end of an invocation, so the worker never dies mid-transaction at Lambda's timeout.
 SAFETY_MARGIN_SECONDS = 3.0
-# A queue message written beside its record (`QueueItem.abandonable`) whose record is missing is dropped on
-# this receive (looked at again `record_grace_seconds` after the first).
-ABANDONED_AFTER_RECEIVES = 2
+# A queue message written beside its record (`QueueItem.abandonable`) whose record is missing is looked at
+# again soon (the record's write is usually a few milliseconds behind), then after `record_grace_seconds`,
+# longer than the relay ever waits for a write (`smtp_intake.WRITE_DEADLINE_SECONDS`); only then is it
+# dropped, since a record written by then will never come.
+FIRST_LOOK_AGAIN_SECONDS = 5
+ABANDONED_AFTER_RECEIVES = 3
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class DrainContext:
     send_budget_seconds: float
     retry_base_seconds: float
     retry_cap_seconds: float
-    record_grace_seconds: float = 30.0  # see ABANDONED_AFTER_RECEIVES
+    record_grace_seconds: float = 60.0  # see ABANDONED_AFTER_RECEIVES
 
 
 @dataclass
@@ -160,9 +163,12 @@ def _claim(
             report.outcomes["abandoned"] += 1
             context.queue.finished(item)
         elif claim.state == "missing" and item.abandonable:
-            # Its record may still be on its way (both were written at once): look again shortly.
+            # Its record may still be on its way (both were written at once): look again.
             report.outcomes["not_stored_yet"] += 1
-            context.queue.retry_after(item, math.ceil(context.record_grace_seconds))
+            wait = context.record_grace_seconds
+            if item.receive_count == 1:
+                wait = min(wait, FIRST_LOOK_AGAIN_SECONDS)
+            context.queue.retry_after(item, math.ceil(wait))
             report.failed_items.append(item.id)
         elif claim.state == "missing":
             # Never stored: nothing to send; the dead-letter queue keeps it.

@@ -22,6 +22,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from time import monotonic
 from typing import NamedTuple, TypeVar
 
 from posthorn.errors import UpstreamUnavailable, ValidationFailed
@@ -52,6 +53,9 @@ from posthorn.ports import (
 # The answer remembered for a claimed message: its id, as the `250` said it.
 ACCEPTED = 250
 IDEMPOTENCY_HEADER = "X-Posthorn-Idempotency-Key"
+# The longest the relay waits for its round of writes before it answers 4xx instead. The send worker waits
+# longer than this before it drops a queue message whose record is missing (`queue_drain`).
+WRITE_DEADLINE_SECONDS = 20.0
 FILE_KEY_HEADER = "X-Posthorn-File-Key"
 
 
@@ -137,9 +141,10 @@ def accept_client_message(
     except Exception:  # the adapter answers failures as ids; anything else means the same here
         unqueued = True
 
-    first, claim_error = _outcome(claimed)
-    _, rate_error = _outcome(rated)
-    _, store_error = _outcome(stored)
+    deadline = monotonic() + WRITE_DEADLINE_SECONDS
+    first, claim_error = _outcome(claimed, deadline)
+    _, rate_error = _outcome(rated, deadline)
+    _, store_error = _outcome(stored, deadline)
     refusal = claim_error or rate_error or store_error
     if first is None and refusal is None and not unqueued:
         return Accepted(prepared.message_id, replayed=False, remember=_remember(claim, prepared, context))
@@ -221,11 +226,15 @@ def _take_rate(credential: Credential, context: IntakeContext, now_us: int) -> N
 Result = TypeVar("Result")
 
 
-def _outcome(future: Future[Result] | None) -> tuple[Result | None, Exception | None]:
+def _outcome(future: Future[Result] | None, deadline: float) -> tuple[Result | None, Exception | None]:
+    """What a write answered, or the error it raised; a write still unanswered at `deadline` counts as
+    failed (it may land later: the message is then sent although its client was told 4xx, never lost)."""
     if future is None:
         return None, None
     try:
-        return future.result(), None
+        return future.result(timeout=max(0.0, deadline - monotonic())), None
+    except TimeoutError:
+        return None, UpstreamUnavailable("the store did not answer in time; retry")
     except Exception as error:
         return None, error
 
