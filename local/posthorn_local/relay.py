@@ -24,19 +24,22 @@ class LocalRelay:
     def __init__(
         self, *, cert_file: Path, key_file: Path, starttls_port: int = 0, tls_port: int = 0, **settings: Any
     ) -> None:
-        self.settings = RelaySettings(
-            hostname="localhost",
-            host=HOST,
-            starttls_ports=[starttls_port],
-            tls_ports=[tls_port],
-            health_port=0,
-            tls_cert_file=str(cert_file),
-            tls_key_file=str(key_file),
-            **settings,
+        self.settings = RelaySettings.model_validate(
+            {
+                "hostname": "localhost",
+                "host": HOST,
+                "starttls_ports": [starttls_port],
+                "tls_ports": [tls_port],
+                "health_port": 0,  # none: the local stack has no load balancer
+                "tls_cert_file": str(cert_file),
+                "tls_key_file": str(key_file),
+                **settings,
+            }
         )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="smtp-relay", daemon=True)
         self._threads = ThreadPoolExecutor(max_workers=self.settings.threads, thread_name_prefix="relay")
+        self._writes = ThreadPoolExecutor(max_workers=self.settings.threads * 4, thread_name_prefix="relay-w")
         self.relay: Relay | None = None
 
     @property
@@ -52,7 +55,7 @@ class LocalRelay:
     def start(self) -> LocalRelay:
         certs = Certificates(from_files(self.settings.tls_cert_file, self.settings.tls_key_file))
         self._thread.start()
-        self.relay = build_relay(self.settings, certs, self._threads)
+        self.relay = build_relay(self.settings, certs, self._threads, self._writes)
         asyncio.run_coroutine_threadsafe(self.relay.start(), self._loop).result(timeout=10)
         return self
 
@@ -66,6 +69,7 @@ class LocalRelay:
         if not self._thread.is_alive():
             self._loop.close()
         self._threads.shutdown(wait=True)
+        self._writes.shutdown(wait=True)
 
     def __enter__(self) -> LocalRelay:
         return self.start()

@@ -600,3 +600,77 @@ def test_dot_stuffed_lines_arrive_unstuffed_and_a_line_over_1000_octets_is_500(
     assert posthorn_ids(local_ses) == {message_id: 1}
     body = message_from_bytes(received.raw).get_payload(decode=True)
     assert body.replace(b"\r\n", b"\n") == b".one dot\n..two dots\n.\nend\n"
+
+
+def test_a_second_starttls_is_refused_and_the_credential_is_released_at_the_end(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str
+) -> None:
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        code, reply = smtp.docmd("STARTTLS")
+        assert (code, reply[:5]) == (503, b"5.5.1")
+        assert smtp.noop()[0] == 250  # the session goes on, still authenticated
+    import time
+
+    assert relay.relay is not None
+    deadline = time.monotonic() + 5
+    while relay.relay.listener.gate.sessions and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert dict(relay.relay.listener.gate.sessions) == {}
+
+
+def test_behind_the_load_balancer_port_465_is_tls_from_the_first_byte(
+    stack: Stack, tls: TlsMaterial, sender_key: str
+) -> None:
+    with (
+        LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file, proxy_protocol=True) as behind,
+        client(behind, tls, implicit=True) as smtp,
+    ):
+        assert smtp.login(*login_of(sender_key))[0] == 235
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [b"", b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00", b"PROXY UNKNOWN\r\n"],
+    ids=["plain", "proxy-v2-local", "proxy-v1"],
+)
+def test_the_health_endpoint_answers_with_or_without_a_proxy_header(
+    stack: Stack, tls: TlsMaterial, prefix: bytes
+) -> None:
+    import socket
+
+    free = socket.socket()  # health_port=0 means "no health endpoint": take a free port for it
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    with (
+        LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file, health_port=port, proxy_protocol=True),
+        socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+    ):
+        sock.sendall(prefix + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = sock.recv(1024)
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+
+
+def test_a_malformed_recipient_is_553_at_rcpt(relay: LocalRelay, tls: TlsMaterial, sender_key: str) -> None:
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        smtp.mail("hello@example.com")
+        code, reply = smtp.rcpt("bob")
+        assert (code, reply[:5]) == (553, b"5.1.3")
+
+
+def test_a_lone_cr_in_the_header_block_is_550_5_6_0(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str
+) -> None:
+    raw = (
+        message()
+        .as_bytes(policy=policy.SMTP)
+        .replace(b"Subject:", b"X-Note: hi\rBcc: secret@example.org\r\nSubject:", 1)
+    )
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        smtp.mail("hello@example.com")
+        smtp.rcpt("user@example.net")
+        code, reply = smtp.data(raw)
+    assert (code, reply[:5]) == (550, b"5.6.0")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from smtp_relay.protection import AuthThrottle, ConnectionGate, MemoryBudget
 
 
@@ -45,3 +47,40 @@ def test_the_memory_budget_makes_a_transaction_wait_then_refuses_it() -> None:
         return [refused, await waiting, budget.used == 30]
 
     assert asyncio.run(scenario()) == [False, True, True]
+
+
+def test_the_throttle_forgets_addresses_whose_failures_left_the_window() -> None:
+    now = [1000.0]
+    throttle = AuthThrottle(limit=3, window_seconds=60, clock=lambda: now[0])
+    for n in range(10_001):
+        throttle.failed(f"192.0.2.{n % 250}.{n}")
+    now[0] += 61
+    throttle.failed("198.51.100.1")
+    assert len(throttle._failures) == 1
+    for n in range(20_000):
+        assert not throttle.blocked(f"2001:db8::{n:x}")  # asking keeps nothing
+    assert len(throttle._failures) == 1
+
+
+def test_a_data_reservation_grows_with_the_message_and_is_given_back_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from smtp_relay import server
+    from smtp_relay.server import COPIES, RESERVE_STEP, _Reservation
+
+    monkeypatch.setattr(server, "RESERVE_WAIT_SECONDS", 0.05)
+
+    async def scenario() -> list[int]:
+        budget = MemoryBudget(capacity=10 * RESERVE_STEP * COPIES)
+        reservation = _Reservation(budget)
+        seen = []
+        assert await reservation.cover(100)
+        seen.append(budget.used)
+        assert await reservation.cover(RESERVE_STEP + 1)
+        seen.append(budget.used)
+        assert not await _Reservation(budget).cover(20 * RESERVE_STEP)  # more than there is: refused
+        await reservation.release()
+        seen.append(budget.used)
+        return seen
+
+    assert asyncio.run(scenario()) == [RESERVE_STEP * COPIES, 2 * RESERVE_STEP * COPIES, 0]

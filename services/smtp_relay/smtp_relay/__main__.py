@@ -31,8 +31,12 @@ def certificates(settings: RelaySettings) -> tls.Certificates:
     )
 
 
-def build_relay(settings: RelaySettings, certs: tls.Certificates, threads: ThreadPoolExecutor) -> Relay:
-    """The relay wired to the process's adapters; `start()` it on a running loop."""
+def build_relay(
+    settings: RelaySettings, certs: tls.Certificates, threads: ThreadPoolExecutor, writes: ThreadPoolExecutor
+) -> Relay:
+    """The relay wired to the process's adapters; `start()` it on a running loop. `threads` run the store
+    calls of the conversation (the event loop never waits on one), `writes` the intake's writes made side
+    by side: a pool of their own, since the intake runs on `threads` and waits for them."""
     gate = ConnectionGate(settings.max_connections, settings.max_connections_per_credential)
     domains = RecentDomains(wiring.domains(), settings.cache_seconds)
     handler = RelayHandler(
@@ -40,7 +44,7 @@ def build_relay(settings: RelaySettings, certs: tls.Certificates, threads: Threa
         domains=domains,
         suppressions=RecentSuppressions(wiring.suppressions(), settings.cache_seconds),
         # The From: and Sender: checks at the end of DATA read the same recent domain records as MAIL FROM.
-        intake=lambda: replace(wiring.intake_context(threads), domains=domains),
+        intake=lambda: replace(wiring.intake_context(writes), domains=domains),
         threads=threads,
         gate=gate,
         throttle=AuthThrottle(settings.max_auth_failures_per_ip, settings.auth_failure_window_seconds),
@@ -73,8 +77,9 @@ async def reload_certificates(
 
 async def serve(settings: RelaySettings) -> None:
     threads = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="relay")
+    writes = ThreadPoolExecutor(max_workers=settings.threads * 4, thread_name_prefix="relay-writes")
     certs = certificates(settings)
-    relay = build_relay(settings, certs, threads)
+    relay = build_relay(settings, certs, threads, writes)
     await relay.start()
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -86,6 +91,7 @@ async def serve(settings: RelaySettings) -> None:
     reloading.cancel()
     await relay.stop(settings.stop_grace_seconds)
     threads.shutdown(wait=True)
+    writes.shutdown(wait=True)
     log.info("stopped")
 
 

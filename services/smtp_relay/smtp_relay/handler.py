@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 
-from posthorn.errors import PosthornError, TransientError, Unauthorized
+from posthorn.errors import PosthornError, TransientError, Unauthorized, ValidationFailed
 from posthorn.logic.credentials import require, smtp_login
 from posthorn.logic.sending import check_sender
-from posthorn.logic.smtp_intake import Accepted, IntakeContext, accept_client_message
+from posthorn.logic.smtp_intake import Accepted, IntakeContext, accept_client_message, check_recipient
 from posthorn.models.addresses import domain_of
 from posthorn.models.credentials import Credential, Permission
 from posthorn.models.email import MAX_RECIPIENTS
@@ -192,6 +192,10 @@ class RelayHandler:
             return "250 2.1.5 Recipient OK"  # named twice: sent to once
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return f"452 4.5.3 Too many recipients: at most {MAX_RECIPIENTS} per message"
+        try:
+            check_recipient(address)
+        except ValidationFailed:
+            return f"553 5.1.3 <{address}> is not an address Posthorn can send to"
         domain = domain_of(envelope.mail_from or "")
         try:
             found = self.suppressions.answer_from_memory(domain, address)

@@ -52,19 +52,18 @@ class AuthThrottle:
         self._failures: dict[str, deque[float]] = {}
 
     def blocked(self, address: str) -> bool:
-        return len(self._recent(address)) >= self.limit
+        failures = self._failures.get(address)
+        return failures is not None and len(self._trimmed(failures)) >= self.limit
 
     def failed(self, address: str) -> None:
-        self._recent(address).append(self.clock())
+        if len(self._failures) > 10_000:  # forget the addresses whose failures are all out of the window
+            self._failures = {a: f for a, f in self._failures.items() if self._trimmed(f)}
+        self._failures.setdefault(address, deque()).append(self.clock())
 
-    def _recent(self, address: str) -> deque[float]:
-        failures = self._failures.setdefault(address, deque())
+    def _trimmed(self, failures: deque[float]) -> deque[float]:
         cutoff = self.clock() - self.window
         while failures and failures[0] < cutoff:
             failures.popleft()
-        if not failures and len(self._failures) > 10_000:  # forget quiet addresses
-            self._failures.pop(address, None)
-            failures = self._failures.setdefault(address, deque())
         return failures
 
 

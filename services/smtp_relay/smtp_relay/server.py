@@ -23,7 +23,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any, AnyStr
 
-from aiosmtpd.proxy_protocol import get_proxy
+from aiosmtpd.proxy_protocol import V2_SIGNATURE
 from aiosmtpd.smtp import MISSING, SMTP
 
 from posthorn.logic.mime import MAX_MESSAGE_BYTES
@@ -47,6 +47,8 @@ logging.getLogger("mail.log").addFilter(_WithoutLoginDataNotice())
 HEADER_ROOM = 64 * 1024
 DATA_LIMIT = MAX_MESSAGE_BYTES - HEADER_ROOM
 RESERVE_WAIT_SECONDS = 10.0
+RESERVE_STEP = 1024 * 1024
+COPIES = 4
 
 _WORDING = {
     "530 Must issue a STARTTLS command first": "530 5.7.0 Must issue a STARTTLS command first",
@@ -88,6 +90,13 @@ class RelaySMTP(SMTP):
         if proxy is not None and self.session is not None:
             self.session.proxy_data = proxy
 
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        # aiosmtpd would start TLS again inside TLS, and the new session would forget the credential.
+        if self._tls_protocol is not None:
+            await self.push("503 5.5.1 TLS is already active")
+            return
+        await super().smtp_STARTTLS(arg)
+
     async def push(self, status: AnyStr) -> None:
         if isinstance(status, str):
             status = _WORDING.get(status, status)
@@ -127,15 +136,16 @@ class RelaySMTP(SMTP):
         listener = self.listener
         declared = _declared_size(self.envelope.mail_options)
         # A client that declared SIZE is held to it (RFC 1870 counts the message unstuffed, as it is read
-        # here), so what it reserved bounds what it may send.
-        reserve = min(declared + 1024, DATA_LIMIT) if declared else DATA_LIMIT
-        if not await listener.budget.reserve(reserve, wait_seconds=RESERVE_WAIT_SECONDS):
+        # here); one that did not may send up to the limit, reserving memory as its bytes arrive.
+        limit = min(declared + 1024, DATA_LIMIT) if declared else DATA_LIMIT
+        reservation = _Reservation(listener.budget)
+        if not await reservation.cover(declared or RESERVE_STEP):
             await self.push(NO_ROOM)
             return
         listener.transactions += 1
         try:
             await self.push("354 End data with <CR><LF>.<CR><LF>")
-            content = await self._read_data(reserve)
+            content = await self._read_data(limit, reservation)
             if content is None:
                 self._set_post_data_state()
                 return
@@ -145,14 +155,15 @@ class RelaySMTP(SMTP):
             await self.push("250 OK" if status is MISSING else status)
         finally:
             listener.transactions -= 1
-            await listener.budget.release(reserve)
+            await reservation.release()
 
-    async def _read_data(self, limit: int) -> bytearray | None:
+    async def _read_data(self, limit: int, reservation: _Reservation) -> bytearray | None:
         """The message up to the lone dot, dot-unstuffed (RFC 5321 4.5.2); None when it broke a limit, its
-        reply already sent once the client finished sending (RFC 5321 4.2.5)."""
+        reply already sent once the client finished sending (RFC 5321 4.2.5). The idle timer is reset as
+        lines arrive: a slow client sending a large message is not idle."""
         data = bytearray()
-        size = 0
-        too_long = too_much = in_long_line = False
+        size = lines = 0
+        too_long = too_much = no_room = in_long_line = False
         while self.transport is not None:
             try:
                 line = await self._reader.readuntil(b"\r\n")
@@ -169,12 +180,19 @@ class RelaySMTP(SMTP):
                 continue
             if line == b".\r\n":
                 break
-            if too_long or too_much:
+            lines += 1
+            if lines % 1000 == 0:
+                self._reset_timeout()
+            if too_long or too_much or no_room:
                 continue
             start = 1 if line[:1] == b"." else 0
             size += len(line) - start
             if size > limit:
                 too_much = True
+                data = bytearray()
+                continue
+            if not await reservation.cover(size):
+                no_room = True
                 data = bytearray()
                 continue
             data += memoryview(line)[start:]
@@ -184,7 +202,34 @@ class RelaySMTP(SMTP):
         if too_much:
             await self.push("552 Error: Too much mail data")
             return None
+        if no_room:
+            await self.push(NO_ROOM)
+            return None
         return data
+
+
+class _Reservation:
+    """What one DATA holds of the memory budget: `COPIES` bytes per byte of message (the DATA buffer, then,
+    while it is accepted, the queue message's text, its JSON and the bytes sent), taken a step at a time as
+    the message grows, so a client that declared no SIZE holds what it sent, not the largest message."""
+
+    def __init__(self, budget: MemoryBudget) -> None:
+        self.budget = budget
+        self.bytes = 0  # of message covered
+
+    async def cover(self, size: int) -> bool:
+        if size <= self.bytes:
+            return True
+        step = max(size - self.bytes, RESERVE_STEP)
+        if not await self.budget.reserve(step * COPIES, wait_seconds=RESERVE_WAIT_SECONDS):
+            return False
+        self.bytes += step
+        return True
+
+    async def release(self) -> None:
+        if self.bytes:
+            await self.budget.release(self.bytes * COPIES)
+            self.bytes = 0
 
 
 def _declared_size(options: list[str]) -> int:
@@ -232,7 +277,9 @@ class Relay:
             "timeout": self.idle_timeout,
             "auth_required": True,
             "auth_exclude_mechanism": [],
-            "proxy_protocol_timeout": 10 if self.proxy_protocol else None,
+            # Behind the NLB only the STARTTLS ports carry a PROXY header: on 465 TLS starts with the first
+            # byte, so its target group preserves the client's address instead (template.yaml).
+            "proxy_protocol_timeout": 10 if self.proxy_protocol and not implicit_tls else None,
         }
         if implicit_tls:
             options.update(tls_context=None, require_starttls=False)
@@ -255,11 +302,10 @@ class Relay:
         log.info("relay listening", extra={"ports": self.ports, "health_port": self.health_port})
 
     async def _health(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """`GET /health`: 200 while serving, 503 once stopping. Behind the load balancer its checks start
-        with a PROXY protocol header too (the LOCAL form), read and dropped here."""
+        """`GET /health`: 200 while serving, 503 once stopping. Behind the load balancer the checks of the
+        target groups with PROXY protocol start with its header (the LOCAL form), the others do not."""
         with contextlib.suppress(Exception):
-            if self.proxy_protocol:
-                await asyncio.wait_for(get_proxy(reader), 5)
+            await asyncio.wait_for(_skip_proxy_header(reader), 5)
             await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
         ok = not self.listener.stopping
         body = b"ok\n" if ok else b"stopping\n"
@@ -310,3 +356,16 @@ class Relay:
             waits.append(self.health.wait_closed())
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*waits), 5)
+
+
+async def _skip_proxy_header(reader: asyncio.StreamReader) -> None:
+    """Read a PROXY protocol header (v1 or v2) if the connection starts with one, and leave the rest."""
+    head = await reader.readexactly(5)
+    if head == b"PROXY":
+        await reader.readuntil(b"\r\n")
+    elif head == V2_SIGNATURE[:5]:
+        rest = await reader.readexactly(len(V2_SIGNATURE) - 5 + 4)  # signature, version, family, length
+        await reader.readexactly(int.from_bytes(rest[-2:], "big"))
+    elif not head.startswith((b"GET", b"HEAD")):
+        raise ValueError("neither a PROXY header nor an HTTP request")
+    # An HTTP request: its first five bytes are read, the headers end it.

@@ -21,8 +21,9 @@ class RelaySettings(BaseModel):
     tls_cert_file: str = ""
     tls_key_file: str = ""
     tls_reload_seconds: float = Field(default=300.0, gt=0)
-    # Behind the Network Load Balancer every connection starts with a PROXY protocol v2 header: the client's
-    # real address, for per-IP AUTH throttling and the logs.
+    # Behind the Network Load Balancer every connection to a STARTTLS port starts with a PROXY protocol v2
+    # header: the client's real address, for per-IP AUTH throttling and the logs. (The implicit-TLS port's
+    # target group preserves the client's address instead: there TLS starts with the first byte.)
     proxy_protocol: bool = False
     # Below the NLB listeners' 350 s TCP idle timeout, so the relay, not the balancer, ends an idle session.
     idle_timeout_seconds: float = Field(default=300.0, gt=0)

@@ -65,10 +65,14 @@ class HeaderField(NamedTuple):
     raw: bytes
     key: str
 
+    def unfolded(self) -> str:
+        """The value as written, unfolded: RFC 2047 words still encoded."""
+        text = self.raw.split(b":", 1)[1].decode("utf-8", "replace")
+        return " ".join(line.strip() for line in text.splitlines()).strip()
+
     def value(self) -> str:
         """The value unfolded, RFC 2047 words decoded (for reading it, never for writing it again)."""
-        text = self.raw.split(b":", 1)[1].decode("utf-8", "replace")
-        unfolded = " ".join(line.strip() for line in text.splitlines()).strip()
+        unfolded = self.unfolded()
         try:
             return str(make_header(decode_header(unfolded)))
         except (ValueError, LookupError):  # a malformed or unknown encoded word: read it as written
@@ -95,8 +99,10 @@ class ClientMessage:
         return found[0] if found else None
 
     def addresses(self, *names: str) -> list[str]:
-        """The addresses of these header fields (display names dropped), in order."""
-        found = [value for name in names for value in self.values(name)]
+        """The addresses of these header fields (display names dropped), in order. Read from the value as
+        written: an encoded word is a display name's text, never a quote or a comment that could hide a
+        mailbox from the sender check (RFC 2047 section 5)."""
+        found = [field.unfolded() for name in names for field in self.fields if field.key == name]
         return [address for _, address in getaddresses(found) if address]
 
     @property
@@ -123,6 +129,8 @@ def parse_client_message(raw: bytes | bytearray) -> ClientMessage:
                 del raw[:line_end]
                 return ClientMessage(fields, raw, newline)
             return ClientMessage(fields, raw[line_end:], newline)
+        if b"\r" in line.rstrip(b"\r\n"):  # a CR that ends no line: some parsers break lines there
+            raise ValidationFailed("the message's header block has a CR that is not part of a line end")
         if line[:1] in (b" ", b"\t"):
             if not fields:
                 raise ValidationFailed("the message starts with a folded line, not a header field")

@@ -18,6 +18,7 @@ other bytes: refused).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
@@ -33,6 +34,7 @@ from posthorn.logic.rate_limits import enforce
 from posthorn.logic.relayed_message import ClientMessage, parse_client_message, read_controls, relayed
 from posthorn.logic.sending import NewMessage, check_sender, check_size, new_record
 from posthorn.logic.ses_stamp import SesStamp
+from posthorn.models.addresses import normalize_address
 from posthorn.models.controls import MessageControls
 from posthorn.models.credentials import Credential
 from posthorn.models.email import MAX_RECIPIENTS, Attachment
@@ -94,6 +96,7 @@ def recipient_types(message: ClientMessage, rcpt_to: Sequence[str]) -> list[tupl
     seen: set[str] = set()
     typed: list[tuple[str, RecipientType]] = []
     for address in rcpt_to:
+        check_recipient(address)
         key = address.lower()
         if key in seen:
             continue
@@ -102,6 +105,14 @@ def recipient_types(message: ClientMessage, rcpt_to: Sequence[str]) -> list[tupl
     if len(typed) > MAX_RECIPIENTS:
         raise ValidationFailed(f"at most {MAX_RECIPIENTS} recipients per message")
     return typed
+
+
+def check_recipient(address: str) -> str:
+    """An envelope recipient is an address as the API's `to` takes it (ValidationFailed otherwise)."""
+    try:
+        return normalize_address(address)
+    except ValueError as invalid:
+        raise ValidationFailed.on("RCPT TO", str(invalid)) from None
 
 
 def check_senders(credential: Credential, message: ClientMessage, domains: SenderDomains) -> str:
@@ -130,7 +141,8 @@ def accept_client_message(
     claim = _claim_for(credential, message, controls.idempotency_key, fingerprint)
     prepared = _prepare(credential, message, controls, domain, recipients, context)
 
-    # One round: the claim, the rate, the record and the queue message, side by side.
+    # One round: the claim, the rate, the record and the queue message, side by side (on threads of the
+    # intake's own: those that run the intake must never wait for a thread of their pool).
     now = context.clock.now()
     pool = context.side_by_side
     claimed = pool.submit(_begin, claim, context, int(now.timestamp())) if claim is not None else None
@@ -149,16 +161,26 @@ def accept_client_message(
     if first is None and refusal is None and not unqueued:
         return Accepted(prepared.message_id, replayed=False, remember=_remember(claim, prepared, context))
 
-    # Not accepted after all (or accepted before): undo what this round wrote.
-    if store_error is None:
-        _discard(prepared, context)
+    # Not accepted after all (or accepted before): undo what this round wrote, the claim first. The record
+    # goes even when its write raised (a retried PutItem may have landed the first time) or is still under
+    # way (it goes when it lands), so no message answered with a refusal is sent.
     if claim is not None and claim_error is None and first is None:
-        context.idempotency.release(claim.scope)
+        _quietly(lambda: context.idempotency.release(claim.scope))
+    if stored.done():
+        _discard(prepared, context)
+    else:
+        stored.add_done_callback(lambda _: _discard(prepared, context))
     if first is not None:
         return Accepted(first.body, replayed=True)
     if refusal is not None:
         raise refusal
     raise UpstreamUnavailable("the message could not be queued; retry it")
+
+
+def _quietly(undo: Callable[[], None]) -> None:
+    """An undo that fails leaves its lease or its `failed` record behind; the refusal stands."""
+    with contextlib.suppress(Exception):  # the client is answered with the refusal either way
+        undo()
 
 
 class _Prepared(NamedTuple):
@@ -240,14 +262,14 @@ def _outcome(future: Future[Result] | None, deadline: float) -> tuple[Result | N
 
 
 def _discard(prepared: _Prepared, context: IntakeContext) -> None:
-    """The record goes; where even that fails, it says it failed, so it never waits as `queued`."""
+    """The record goes; where even that fails, it says it failed, so it is never sent (best effort: the
+    client was answered already)."""
     try:
         context.messages.discard_message(prepared.message_id)
     except Exception:
-        reason = "not accepted: the relay answered its client with a temporary failure"
-        context.messages.mark_failed(
-            prepared.message_id, reason, [r.email for r in prepared.record.recipients]
-        )
+        reason = "not accepted: the relay answered its client with a refusal or a temporary failure"
+        emails = [recipient.email for recipient in prepared.record.recipients]
+        _quietly(lambda: context.messages.mark_failed(prepared.message_id, reason, emails))
 
 
 def _remember(claim: _Claim | None, prepared: _Prepared, context: IntakeContext) -> Callable[[], None] | None:
