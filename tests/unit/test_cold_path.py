@@ -116,3 +116,10 @@ def test_the_api_builds_route_only_models_on_first_use() -> None:
     command = [sys.executable, "-c", code, *ROUTE_ONLY_MODELS]  # our interpreter, importing our modules
     result = subprocess.run(command, env=environment, capture_output=True, text=True, check=True)  # noqa: S603
     assert json.loads(result.stdout) == []
+
+
+def test_the_api_imports_neither_the_file_cache_nor_the_smtp_relays_intake_at_init() -> None:
+    modules = imported_at_init("functions/send", "send_api.handler")
+    assert "posthorn.logic.file_cache" not in modules  # the files routes take it through FileUploads
+    assert "posthorn.logic.smtp_intake" not in modules
+    assert "posthorn.adapters.ses_smtp" not in modules  # the transport is built on the first send

@@ -25,6 +25,7 @@ dataclasses, and ~0.07 ms to define instead of ~0.5 ms, which every function's c
 | `SendQueue`, `WorkQueue` | sending, batches / the send worker | `SqsSendQueue` / `SqsWorkQueue` |
 | `DomainIdentities` | domains | `SesIdentities`, `AutoVerifiedIdentities` |
 | `CachedFiles`, `AttachmentBodies` | sending / the send worker | `FileCache` / `StoredFileBodies` |
+| `FileUploads` | the file routes | `FileCache` |
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # annotations only: importing the ports costs a function's co
     from collections.abc import Callable, Iterable, Iterator
     from datetime import datetime
 
+    from posthorn.logic.file_cache import PresignedUpload
     from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
     from posthorn.models.credentials import Credential, CredentialStatus
     from posthorn.models.domains import DomainRecord
@@ -323,6 +325,25 @@ class AttachmentBodies(Protocol):
     def body(self, ref: FileBody) -> Base64Body:
         """The cached file's base64 body; FileUnavailable when it is gone or holds other bytes."""
         ...
+
+
+class FileUploads(Protocol):
+    """What the file routes need from the file cache (`logic/file_cache.FileCache`)."""
+
+    def upload(
+        self,
+        credential: Credential,
+        name: str,
+        declared_type: str | None,
+        data: bytes,
+        *,
+        fields: dict[str, str] | None = None,
+    ) -> FileRecord: ...
+    def create_upload(
+        self, credential: Credential, name: str, declared_type: str | None, size: int
+    ) -> PresignedUpload: ...
+    def get(self, credential: Credential, file_key: str) -> FileRecord: ...
+    def delete(self, credential: Credential, file_key: str) -> None: ...
 
 
 class CachedFiles(Protocol):

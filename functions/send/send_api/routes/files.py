@@ -15,7 +15,6 @@ from pydantic import BaseModel, ValidationError
 from posthorn import wiring
 from posthorn.errors import InvalidJson, ValidationFailed
 from posthorn.logic.attachments import MAX_FILE_BYTES, FileProblem, decode_base64
-from posthorn.logic.file_cache import FileCache
 from posthorn.models.files import (
     CreateUploadRequest,
     FileView,
@@ -23,13 +22,14 @@ from posthorn.models.files import (
     UploadFileRequest,
     UploadView,
 )
+from posthorn.ports import FileUploads
 from send_api.auth import CallerCredential
 from send_api.errors import validation_failure
 from send_api.responses import json_response
 
 router = APIGatewayRouter()
 Model = TypeVar("Model", bound=BaseModel)
-Files = Annotated[FileCache, Depends(wiring.file_cache)]
+Files = Annotated[FileUploads, Depends(wiring.file_cache)]
 
 # Content types HTTP clients send by default: they say nothing about the file, so its name decides.
 _UNDECLARED = frozenset({"", "application/octet-stream", "application/x-www-form-urlencoded"})
