@@ -22,26 +22,12 @@ import time
 from typing import Any
 
 from bench.report import Row, run
+from bench.services import kib, reset_peak
 from bench.stack import BenchStack, served_stack
 
 FILE_BYTES = 5 * 1024 * 1024
 MESSAGES = 100
 TARGET = 2.0
-
-
-def _kib(field: str) -> int:
-    """VmRSS (current) or VmHWM (peak) of this process, in KiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def _reset_peak() -> None:
-    """Start VmHWM again from the current RSS (Linux: /proc/self/clear_refs)."""
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")
 
 
 def _api_instance(body: dict[str, Any], warm_up: dict[str, Any], results: Any) -> None:
@@ -53,15 +39,15 @@ def _api_instance(body: dict[str, Any], warm_up: dict[str, Any], results: Any) -
     stack = BenchStack(ids={}, session=None)
     status, _ = stack.api("POST", "/v1/email/batch", warm_up)
     gc.collect()
-    idle = _kib("VmRSS")
-    _reset_peak()
+    idle = kib("VmRSS")
+    reset_peak()
     started = time.perf_counter()
     status, answer = stack.api("POST", "/v1/email/batch", body)
     results.put(
         {
             "status": status,
             "count": (answer or {}).get("count"),
-            "peak_kib": _kib("VmHWM") - idle,
+            "peak_kib": kib("VmHWM") - idle,
             "seconds": time.perf_counter() - started,
         }
     )
@@ -84,8 +70,8 @@ def _worker_instance(warm_up: dict[str, Any], events: list[dict[str, Any]], resu
     client("s3").meta.events.register("before-call.s3.GetObject", count)
     lambda_handler(warm_up, LambdaContext(function_name="send-worker"))
     gc.collect()
-    idle = _kib("VmRSS")
-    _reset_peak()
+    idle = kib("VmRSS")
+    reset_peak()
     failures = 0
     started = time.perf_counter()
     for event in events:
@@ -94,7 +80,7 @@ def _worker_instance(warm_up: dict[str, Any], events: list[dict[str, Any]], resu
     results.put(
         {
             "idle_kib": idle,
-            "peak_kib": _kib("VmHWM") - idle,
+            "peak_kib": kib("VmHWM") - idle,
             "s3_reads": reads["count"],
             "failures": failures,
             "seconds": time.perf_counter() - started,

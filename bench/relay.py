@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import Row, run
-from bench.services import service
+from bench.services import kib, reset_peak, service
 
 MESSAGES = 1000
 CONNECTIONS = 8
@@ -196,21 +196,6 @@ class InMemoryStore:
 
 
 # --- the services, each in a process of its own ----------------------------------------------------------
-def _kib(field: str) -> int:
-    """VmRSS (current) or VmHWM (peak) of this process, in KiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def _reset_peak() -> None:
-    """Start VmHWM again from the current RSS (Linux: /proc/self/clear_refs)."""
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")
-
-
 def _serve_relay(commands: Connection, cert_file: str, key_file: str, latency: float) -> None:
     """The relay with `InMemoryStore` behind every port. Commands: `idle` (collect, note VmRSS, reset the
     peak: answers the idle KiB), `report` (RSS, peak and the store's counts), `stop`."""
@@ -241,11 +226,11 @@ def _serve_relay(commands: Connection, cert_file: str, key_file: str, latency: f
                 return
             if command == "idle":
                 gc.collect()
-                idle = _kib("VmRSS")
-                _reset_peak()
+                idle = kib("VmRSS")
+                reset_peak()
                 commands.send(idle)
             elif command == "report":
-                commands.send({"rss_kib": _kib("VmRSS"), "peak_kib": _kib("VmHWM"), **store.report()})
+                commands.send({"rss_kib": kib("VmRSS"), "peak_kib": kib("VmHWM"), **store.report()})
 
 
 class _Sink:

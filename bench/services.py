@@ -111,3 +111,18 @@ def _served(what: str, serve: Callable[..., None], *args: Any) -> Iterator[tuple
         if process.is_alive():
             process.kill()
             process.join()
+
+
+def kib(field: str) -> int:
+    """VmRSS (current) or VmHWM (peak) of this process, in KiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def reset_peak() -> None:
+    """Start VmHWM again from the current RSS (Linux: /proc/self/clear_refs)."""
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")

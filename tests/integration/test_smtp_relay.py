@@ -67,6 +67,13 @@ def send(smtp: smtplib.SMTP, mail: EmailMessage, rcpt: list[str] | None = None) 
     return text.rsplit(" ", 1)[-1]
 
 
+def transact(smtp: smtplib.SMTP, data: bytes, rcpt: str = "user@example.net") -> tuple[int, bytes]:
+    """MAIL FROM hello@example.com, one RCPT TO, DATA: the reply to DATA."""
+    smtp.mail("hello@example.com")
+    assert smtp.rcpt(rcpt)[0] == 250
+    return smtp.data(data)
+
+
 def view(api: ApiClient, key: str, message_id: str) -> dict[str, Any]:
     response = api.get(f"/v1/messages/{message_id}", api_key=key)
     assert response.status == 200, response.body
@@ -297,9 +304,7 @@ def test_over_the_credentials_rate_is_451_4_7_1_and_that_message_is_not_sent(
     with client(relay, tls) as smtp:
         smtp.login(*login_of(key))
         first = send(smtp, message())
-        smtp.mail("hello@example.com")
-        smtp.rcpt("user@example.net")
-        code, reply = smtp.data(message().as_bytes())
+        code, reply = transact(smtp, message().as_bytes())
     assert code == 451
     assert reply.decode().startswith("4.7.1 rate limit exceeded, try again in ")
     worker.run_until_empty(timeout=20)
@@ -325,9 +330,7 @@ def test_a_bad_control_header_is_550_5_6_0_naming_it(
 ) -> None:
     with client(relay, tls) as smtp:
         smtp.login(*login_of(sender_key))
-        smtp.mail("hello@example.com")
-        smtp.rcpt("user@example.net")
-        code, reply = smtp.data(message({"X-Posthorn-Track-Opens": "perhaps"}).as_bytes())
+        code, reply = transact(smtp, message({"X-Posthorn-Track-Opens": "perhaps"}).as_bytes())
     assert code == 550
     assert reply.decode().startswith("5.6.0 X-Posthorn-Track-Opens: ")
 
@@ -339,9 +342,7 @@ def test_a_from_header_of_another_domain_is_550_5_7_1_at_the_end_of_data(
     mail.replace_header("From", "someone@other.org")
     with client(relay, tls) as smtp:
         smtp.login(*login_of(sender_key))
-        smtp.mail("hello@example.com")
-        smtp.rcpt("user@example.net")
-        code, reply = smtp.data(mail.as_bytes())
+        code, reply = transact(smtp, mail.as_bytes())
     assert (code, reply[:5]) == (550, b"5.7.1")
 
 
@@ -353,9 +354,7 @@ def test_the_queue_unreachable_is_451_4_3_0_and_the_record_is_failed(
     make_queue_unavailable(monkeypatch)
     with client(relay, tls) as smtp:
         smtp.login(*login_of(sender_key))
-        smtp.mail("hello@example.com")
-        smtp.rcpt("user@example.net")
-        code, reply = smtp.data(message().as_bytes())
+        code, reply = transact(smtp, message().as_bytes())
     assert (code, reply[:5]) == (451, b"4.3.0")
 
 
@@ -566,9 +565,7 @@ def test_the_table_failing_at_data_is_451_and_nothing_is_accepted_or_sent(
     monkeypatch.setattr(MessageRepository, "create_message", throttled)
     with client(relay, tls) as smtp:
         smtp.login(*login_of(sender_key))
-        smtp.mail("hello@example.com")
-        smtp.rcpt("user@example.net")
-        code, reply = smtp.data(message().as_bytes())
+        code, reply = transact(smtp, message().as_bytes())
     assert (code, reply[:5]) == (451, b"4.3.0")
     worker.run_until_empty(timeout=20)  # the queue message written beside the failed record is dropped
     assert len(local_ses.outbox) == 0
@@ -584,9 +581,7 @@ def test_dot_stuffed_lines_arrive_unstuffed_and_a_line_over_1000_octets_is_500(
 ) -> None:
     with client(relay, tls) as smtp:
         smtp.login(*login_of(sender_key))
-        smtp.mail("hello@example.com")
-        smtp.rcpt("user@example.net")
-        code, reply = smtp.data(message().as_bytes() + b"x" * 1200 + b"\r\n")
+        code, reply = transact(smtp, message().as_bytes() + b"x" * 1200 + b"\r\n")
         assert code == 500, reply
         mail = message()
         mail.set_content(".one dot\n..two dots\n.\nend")
@@ -670,7 +665,5 @@ def test_a_lone_cr_in_the_header_block_is_550_5_6_0(
     )
     with client(relay, tls) as smtp:
         smtp.login(*login_of(sender_key))
-        smtp.mail("hello@example.com")
-        smtp.rcpt("user@example.net")
-        code, reply = smtp.data(raw)
+        code, reply = transact(smtp, raw)
     assert (code, reply[:5]) == (550, b"5.6.0")
