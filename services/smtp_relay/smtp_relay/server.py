@@ -7,11 +7,12 @@ aiosmtpd's `SMTP` is subclassed only where API.md's replies or the relay's limit
   knows STARTTLS), so AUTH would not be offered: there `auth_require_tls` is off, which is safe because
   nothing on that port is ever in the clear;
 - DATA is read into one buffer (not a bytearray per line, joined: ~2.8x the message at its peak), reserves
-  its bytes from the relay's memory budget before it is read, and counts as a transaction in flight until
-  its reply (a graceful stop waits for those);
+  its bytes from the relay's memory budget as they arrive (`_Reservation`), resets the idle timer as lines
+  come, and counts as a transaction in flight until its reply (a graceful stop waits for those);
 - a connection over the task's limit is told `421 4.7.0` and closed; a session's credential is released
-  when its connection ends;
-- the PROXY protocol header's client address outlives STARTTLS, which starts a new aiosmtpd session.
+  when its connection ends; a second STARTTLS is refused (aiosmtpd would start a new session inside TLS);
+- the PROXY protocol header's client address outlives STARTTLS, which starts a new aiosmtpd session. Only
+  the STARTTLS ports expect that header: on an implicit-TLS port TLS starts with the client's first byte.
 """
 
 from __future__ import annotations
