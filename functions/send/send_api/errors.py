@@ -11,7 +11,14 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from posthorn import errors
-from posthorn.errors import InvalidJson, PosthornError, TransientError, UpstreamUnavailable, ValidationFailed
+from posthorn.errors import (
+    InvalidJson,
+    PosthornError,
+    TransientError,
+    UpstreamUnavailable,
+    ValidationFailed,
+    reply_for,
+)
 
 HTTP_STATUS: dict[type[PosthornError], int] = {
     errors.InvalidJson: 400,
@@ -41,17 +48,15 @@ TRANSIENT_ANSWER: dict[type[TransientError], str] = {
 
 def http_status(error: PosthornError) -> int:
     """The status API.md gives the error's class (or its nearest listed base); 500 for one it does not."""
-    for kind in type(error).__mro__:
-        if kind in HTTP_STATUS:
-            return HTTP_STATUS[kind]
-    return 500
+    status = reply_for(HTTP_STATUS, error)
+    return 500 if status is None else status
 
 
 def from_transient(error: TransientError) -> PosthornError:
-    for kind in type(error).__mro__:
-        if kind in TRANSIENT_ANSWER:
-            return UpstreamUnavailable(TRANSIENT_ANSWER[kind])
-    return UpstreamUnavailable("a service Posthorn depends on is unavailable just now; retry the request")
+    answer = reply_for(TRANSIENT_ANSWER, error)
+    return UpstreamUnavailable(
+        answer or "a service Posthorn depends on is unavailable just now; retry the request"
+    )
 
 
 def error_body(code: str, message: str, details: list[dict[str, str]] | None = None) -> str:

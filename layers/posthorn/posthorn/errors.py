@@ -14,7 +14,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
+
+Reply = TypeVar("Reply")
+
+
+def reply_for(table: Mapping[Any, Reply], error: Exception) -> Reply | None:
+    """An entry point's reply to `error`: its class's entry in `table`, else its nearest listed base's."""
+    return next((table[kind] for kind in type(error).__mro__ if kind in table), None)
 
 
 # --- the domain's errors: the request cannot be done as asked ------------------------------------------

@@ -5,7 +5,7 @@ problem is a 5xx, a temporary one a 4xx, never the reverse."""
 from __future__ import annotations
 
 from posthorn import errors
-from posthorn.errors import PosthornError, RateLimited
+from posthorn.errors import PosthornError, RateLimited, reply_for
 
 SMTP_REPLY: dict[type[PosthornError], str] = {
     errors.Unauthorized: "535 5.7.8",
@@ -30,7 +30,7 @@ AUTH_UNAVAILABLE = "454 4.7.0 temporary authentication failure; retry"
 
 def smtp_reply(error: PosthornError) -> str:
     """One reply line: the code API.md gives the error's class (or its nearest listed base), and its text."""
-    code = next((SMTP_REPLY[kind] for kind in type(error).__mro__ if kind in SMTP_REPLY), "451 4.3.0")
+    code = reply_for(SMTP_REPLY, error) or "451 4.3.0"
     if isinstance(error, RateLimited):
         return f"{code} rate limit exceeded, try again in {error.retry_after_seconds} s"
     return f"{code} {_one_line(error.message)}"
