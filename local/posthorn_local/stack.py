@@ -30,6 +30,7 @@ from posthorn_local.relay import LocalRelay
 from posthorn_local.ses_events_publisher import EventsPublisher
 from posthorn_local.ses_smtp_server import LocalSes
 from posthorn_local.tls import make_tls_material
+from posthorn_local.webhook_sender import LocalWebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ PREFIX = "posthorn-local"
 SEND_FUNCTION = "SendFunction"
 EVENTS_FUNCTION = "EventsFunction"
 SEND_WORKER_FUNCTION = "SendWorkerFunction"
+WEBHOOK_SENDER_FUNCTION = "WebhookSenderFunction"
 
 
 def _parse_admin_key(key: str) -> str:
@@ -103,6 +105,7 @@ class LocalStack:
         self._publisher: EventsPublisher | None = None
         self._poller: QueuePoller | None = None
         self._relay: LocalRelay | None = None
+        self._webhook_sender: LocalWebhookSender | None = None
         self.moto_url = ""
         self.ca_file: Path | None = None
 
@@ -139,6 +142,12 @@ class LocalStack:
         return self._relay
 
     @property
+    def webhook_sender(self) -> LocalWebhookSender:
+        """The webhook sender (its queue's event source and the minute's sweep, `sweep_now()`)."""
+        assert self._webhook_sender is not None, "the stack is not running"
+        return self._webhook_sender
+
+    @property
     def smtp_host(self) -> str:
         return "localhost"
 
@@ -161,6 +170,7 @@ class LocalStack:
         if cleanup is not None:
             cleanup.close()
         self._ses = self._http = self._publisher = self._poller = self._relay = None
+        self._webhook_sender = None
 
     def __enter__(self) -> LocalStack:
         self.start()
@@ -246,6 +256,14 @@ class LocalStack:
             if instance == 0:
                 self._poller = poller
 
+        # The webhook sender as its SQS event source and its schedule run it: each sender instance makes up to
+        # 10 attempts at once, WebhookSenderConcurrency instances.
+        instances = int(template.parameter_default("WebhookSenderConcurrency")) * 10
+        webhook_sender = LocalWebhookSender(sqs, self.ids["WebhookQueue"], instances=instances)
+        webhook_sender.start()
+        cleanup.callback(webhook_sender.stop)
+        self._webhook_sender = webhook_sender
+
         # The SMTP relay as its ECS service runs it (the same package), with a certificate for localhost
         # and 127.0.0.1 from the stack's CA.
         relay = LocalRelay(
@@ -276,6 +294,8 @@ class LocalStack:
             "SES_SMTP_TLS": "starttls",
             "SES_SMTP_SECRET_ID": self.ids["SesSmtpSecretId"],
             "AUTO_VERIFY_DOMAINS": "true",
+            # Locally, webhooks may be http:// and loopback (a receiver on this machine); nothing else.
+            "WEBHOOK_ALLOW_LOOPBACK": "true",
         }
         if self.ses_max_send_rate is not None:
             overrides["SES_MAX_SEND_RATE"] = str(self.ses_max_send_rate)
@@ -283,6 +303,7 @@ class LocalStack:
         values = {
             **environment(EVENTS_FUNCTION, self.ids, overrides),
             **environment(SEND_WORKER_FUNCTION, self.ids, overrides),
+            **environment(WEBHOOK_SENDER_FUNCTION, self.ids, overrides),
             **environment(SEND_FUNCTION, self.ids, overrides),
         }
         values["SES_SMTP_CA_FILE"] = str(ca_file)  # local only: trust the local SES's throwaway CA

@@ -46,7 +46,9 @@ def _park_malformed(records: list[dict[str, Any]], outcomes: Outcomes) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records: list[dict[str, Any]] = event.get("Records") or []
     messages = [str((record.get("Sns") or {}).get("Message", "")) for record in records]
-    outcomes = record_sns_messages(messages, wiring.messages(), wiring.suppressions(), wiring.clock().now())
+    outcomes = record_sns_messages(
+        messages, wiring.messages(), wiring.suppressions(), wiring.clock().now(), wiring.event_announcer()
+    )
     for outcome, count in outcomes.counts.items():
         metrics.add_metric(name=f"Events_{outcome}", unit=MetricUnit.Count, value=count)
     if outcomes.counts["unmatched"]:

@@ -32,6 +32,16 @@ PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/credentials"): Permission.ADMIN,
     ("GET", "/v1/credentials"): Permission.ADMIN,
     ("PATCH", "/v1/credentials/{username}"): Permission.ADMIN,
+    # --- webhooks
+    ("POST", "/v1/webhooks"): Permission.WEBHOOKS,
+    ("GET", "/v1/webhooks"): Permission.WEBHOOKS,
+    ("GET", "/v1/webhooks/{webhook_id}"): Permission.WEBHOOKS,
+    ("PATCH", "/v1/webhooks/{webhook_id}"): Permission.WEBHOOKS,
+    ("DELETE", "/v1/webhooks/{webhook_id}"): Permission.WEBHOOKS,
+    ("POST", "/v1/webhooks/{webhook_id}/secret"): Permission.WEBHOOKS,
+    ("POST", "/v1/webhooks/{webhook_id}/test"): Permission.WEBHOOKS,
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): Permission.WEBHOOKS,
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): Permission.WEBHOOKS,
 }
 
 

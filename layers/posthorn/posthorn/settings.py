@@ -56,6 +56,16 @@ class Settings(BaseModel):
     auto_verify_domains: bool = False
     idempotency_ttl_seconds: int = 24 * 3600
 
+    # Webhooks (template: WebhooksTable, WebhookQueue, WebhookSecretsKey, WebhookSenderFunction, AlarmTopic).
+    webhooks_table_name: str = ""
+    webhook_queue_url: str = ""
+    webhook_secrets_key_id: str = ""
+    alarm_topic_arn: str = ""
+    # Attempts at once per endpoint in one sender instance.
+    webhook_endpoint_concurrency: int = Field(default=4, ge=1, le=64)
+    # Only the local stack sets this: webhooks may use http, and loopback addresses, nothing else.
+    webhook_allow_loopback: bool = False
+
     def configuration_set(self, *, track_opens: bool, track_clicks: bool) -> str:
         if track_opens and track_clicks:
             return self.configuration_set_opens_clicks

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from posthorn.logic.notifications import (
     EventType,
@@ -24,6 +25,9 @@ from posthorn.models.messages import MessageRecord
 from posthorn.models.ses_notifications import UnknownNotification
 from posthorn.models.suppressions import Suppression
 from posthorn.ports import EventRecorder, SuppressionRecorder
+
+if TYPE_CHECKING:
+    from posthorn.logic.webhook_intake import EventAnnouncer
 
 
 @dataclass
@@ -43,6 +47,7 @@ def record_event(
     suppressions: SuppressionRecorder,
     now: datetime,
     outcomes: Outcomes,
+    announcer: EventAnnouncer | None = None,
 ) -> None:
     message_id = event.posthorn_message_id or store.message_id_for_ses(event.ses_message_id)
     if message_id is None:
@@ -79,12 +84,20 @@ def record_event(
             )
         )
         outcomes.add("suppressed" if suppressed else "already_suppressed")
+    if announcer is not None:
+        # Before the event is stored (logic/webhook_intake.py): a retry after a crash in between still
+        # makes the deliveries, and a repeat makes none twice.
+        announcer.message_event(message_id, event, record)
     outcomes.add("recorded" if store.put_event(message_id, event) else "duplicate")
     outcomes.add(f"type_{event.type.value}")
 
 
 def record_sns_messages(
-    messages: list[str], store: EventRecorder, suppressions: SuppressionRecorder, now: datetime
+    messages: list[str],
+    store: EventRecorder,
+    suppressions: SuppressionRecorder,
+    now: datetime,
+    announcer: EventAnnouncer | None = None,
 ) -> Outcomes:
     """Record every SNS message's events. Malformed messages are collected, never raised, so one bad
     record does not stop the others; unknown types are counted and otherwise ignored."""
@@ -100,5 +113,5 @@ def record_sns_messages(
             outcomes.add("ignored" if notification.ignored else "unknown_type")
             continue
         for event in to_recipient_events(notification):
-            record_event(event, store, suppressions, now, outcomes)
+            record_event(event, store, suppressions, now, outcomes, announcer)
     return outcomes

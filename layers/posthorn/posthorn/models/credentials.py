@@ -15,6 +15,7 @@ class Permission(StrEnum):
     SEND = "send"
     READ = "read"
     FILES = "files"
+    WEBHOOKS = "webhooks"
     ADMIN = "admin"
 
 

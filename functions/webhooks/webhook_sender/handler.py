@@ -1,0 +1,70 @@
+"""Lambda entry point of the webhook sender (WebhookSenderFunction in template.yaml), a function of its own:
+its failures, timeouts and concurrency are apart from the events function's and the API's.
+
+Two triggers: WebhookQueue (prompts for deliveries due now or within 15 minutes, batches of up to 10 with
+ReportBatchItemFailures) and an EventBridge schedule every minute that sweeps the table for every pending
+delivery that is due (logic/webhook_sending.py says why the table, not the queue, is the schedule)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from posthorn.coldstart import lambda_init
+
+# Lambda's init is this module's import: see posthorn/coldstart.py.
+with lambda_init():
+    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from posthorn import tracing, wiring
+    from posthorn.adapters.webhook_queue import put_back, read_prompt
+    from posthorn.logic.webhook_sending import GATE_FULL_RETRY_SECONDS, attempt_all, sweep
+
+    tracer = tracing.tracer()
+
+logger = Logger()
+metrics = Metrics()
+
+
+def _log_error(delivery_id: str, error: Exception) -> None:
+    # The error's class and text only: an endpoint's answer is never logged, nor a payload.
+    logger.error(
+        "webhook attempt failed inside the sender",
+        extra={"delivery_id": delivery_id, "error": type(error).__name__},
+    )
+
+
+def _send_prompts(records: list[dict[str, Any]]) -> dict[str, Any]:
+    items = []
+    for record in records:
+        due = read_prompt(str(record.get("body", "")))
+        if due is None:
+            logger.warning("unreadable webhook prompt dropped", extra={"message_id": record.get("messageId")})
+            continue
+        items.append((str(record["messageId"]), due))
+    report = attempt_all(items, wiring.sender_context(), wiring.attempt_calls(), _log_error)
+    handles = {str(r["messageId"]): str(r.get("receiptHandle", "")) for r in records}
+    if report.put_back:
+        put_back(
+            wiring.settings().webhook_queue_url,
+            [handles[item] for item in report.put_back if handles.get(item)],
+            GATE_FULL_RETRY_SECONDS,
+        )
+    for outcome, count in report.outcomes.items():
+        metrics.add_metric(name=f"Webhook_{outcome}", unit=MetricUnit.Count, value=count)
+    logger.info("webhook prompts processed", extra=dict(report.outcomes))
+    return {"batchItemFailures": [{"itemIdentifier": item} for item in report.put_back]}
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = event.get("Records")
+    if records is not None:
+        return _send_prompts(records)
+    swept = sweep(wiring.sender_context())
+    metrics.add_metric(name="Webhook_due_swept", unit=MetricUnit.Count, value=swept)
+    logger.info("due webhook deliveries swept", extra={"due": swept})
+    return {"swept": swept}

@@ -1,0 +1,256 @@
+"""The webhook sender's work: one attempt of one due delivery, and the sweep that finds what is due.
+
+The table is the schedule. Every pending delivery carries its due time (`next_attempt_at`, a sparse index),
+so the schedule's long waits (up to 24 h, ten attempts over three days) outlive SQS's 15-minute delay and
+12-hour visibility limits, and a sender that was down for an hour finds everything that fell due meanwhile
+on its first sweep (EventBridge runs one every minute). SQS only prompts: a new delivery and a retry due in
+under 15 minutes are queued with that delay, so the first retries come on time (about 5 s) without waiting
+for a sweep. A prompt and a sweep may both hand over the same delivery: an attempt starts with a claim (a
+lease on the delivery, conditional on its being pending, due and unclaimed), so it is made once.
+
+Per endpoint, at most `EndpointGate.limit` attempts run at once in a sender instance; one that finds its
+endpoint's gate full is put back for a few seconds instead of holding a thread, so a slow endpoint keeps its
+own deliveries waiting and nobody else's.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets as random_source
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from posthorn.errors import UndeliverableUrl
+from posthorn.logic import webhook_signing
+from posthorn.logic.webhook_addresses import check_url
+from posthorn.logic.webhook_schedule import (
+    DISABLE_AFTER_FAILING_SECONDS,
+    retry_after_seconds,
+    retry_delay,
+    verdict,
+)
+from posthorn.models.webhooks import Attempt, DeliveryRecord, WebhookRecord
+from posthorn.ports import (
+    Alarms,
+    Clock,
+    DeliveryClaims,
+    DeliveryNotices,
+    DueDelivery,
+    PostResult,
+    SecretBox,
+    WebhookHealth,
+    WebhookPoster,
+)
+
+TIMEOUT_SECONDS = 15.0
+# Longer than an attempt can take (the 15 s timeout, DNS, the writes around it): a sender that dies while
+# holding a claim delays that delivery by this much, never loses it.
+LEASE_SECONDS = 45.0
+SQS_MAX_DELAY_SECONDS = 900
+KEPT_ATTEMPTS = 50  # attempts shown per delivery (replays can add more than the schedule's ten)
+GATE_FULL_RETRY_SECONDS = 2
+
+
+class EndpointGate:
+    """At most `limit` attempts at once per webhook, in this process."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._busy: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def try_enter(self, key: str) -> bool:
+        with self._lock:
+            if self._busy[key] >= self.limit:
+                return False
+            self._busy[key] += 1
+            return True
+
+    def leave(self, key: str) -> None:
+        with self._lock:
+            self._busy[key] -= 1
+            if self._busy[key] <= 0:
+                del self._busy[key]
+
+
+@dataclass
+class SenderContext:
+    deliveries: DeliveryClaims
+    webhooks: WebhookHealth
+    secrets: SecretBox
+    poster: WebhookPoster
+    notices: DeliveryNotices
+    alarms: Alarms
+    clock: Clock
+    gate: EndpointGate
+    allow_loopback: bool = False
+    timeout_seconds: float = TIMEOUT_SECONDS
+    rng: random.Random = field(default_factory=random.Random)
+    opened: dict[str, str] = field(default_factory=dict)  # sealed secret -> secret, for this process
+
+
+def _signing_secrets(webhook: WebhookRecord, context: SenderContext, now: datetime) -> list[str]:
+    found = []
+    for sealed in webhook.secrets:
+        if sealed.expires_at is not None and sealed.expires_at <= now:
+            continue
+        if sealed.ciphertext not in context.opened:
+            context.opened[sealed.ciphertext] = context.secrets.open(
+                sealed.ciphertext, context=webhook.webhook_id
+            )
+        found.append(context.opened[sealed.ciphertext])
+    return found
+
+
+def _post(
+    webhook: WebhookRecord, record: DeliveryRecord, context: SenderContext, now: datetime
+) -> PostResult:
+    try:
+        check_url(webhook.url, allow_loopback=context.allow_loopback)
+    except UndeliverableUrl as refused:
+        return PostResult(http_status=None, duration_ms=0, error=f"the URL {refused}")
+    secrets = _signing_secrets(webhook, context, now)
+    headers = webhook_signing.headers(secrets, record.delivery_id, int(now.timestamp()), record.payload)
+    return context.poster.post(webhook.url, headers, record.payload, timeout=context.timeout_seconds)
+
+
+def attempt(delivery_id: str, context: SenderContext) -> str:
+    """Make one attempt of the delivery if it is due and unclaimed; what came of it."""
+    now = context.clock.now()
+    token = random_source.token_hex(8)
+    record = context.deliveries.claim_delivery(delivery_id, now=now, lease_seconds=LEASE_SECONDS, token=token)
+    if record is None:
+        return "not_due"
+    webhook = context.webhooks.get_webhook(record.webhook_id)
+    if webhook is None or webhook.status != "enabled":
+        reason = "the webhook was deleted" if webhook is None else "the webhook is disabled"
+        finished = record.model_copy(
+            update={
+                "status": "failed",
+                "next_attempt_at": None,
+                "attempts": [*record.attempts, Attempt(at=now, duration_ms=0, error=reason)][-KEPT_ATTEMPTS:],
+            }
+        )
+        context.deliveries.finish_attempt(finished, token=token)
+        return "webhook_off"
+    result = _post(webhook, record, context, now)
+    return _record_outcome(record, webhook, result, context, now, token)
+
+
+def _record_outcome(
+    record: DeliveryRecord,
+    webhook: WebhookRecord,
+    result: PostResult,
+    context: SenderContext,
+    now: datetime,
+    token: str,
+) -> str:
+    done = Attempt(
+        at=now,
+        http_status=result.http_status,
+        duration_ms=result.duration_ms,
+        error=result.error,
+        response_body=result.body_head,
+    )
+    attempts = [*record.attempts, done][-KEPT_ATTEMPTS:]
+    outcome = verdict(result.http_status)
+    delay: float | None = None
+    update: dict[str, object]
+    if outcome == "succeeded":
+        update = {"status": "succeeded", "next_attempt_at": None}
+    elif outcome == "gone":
+        update = {"status": "failed", "next_attempt_at": None}
+    else:
+        failures = record.failures + 1
+        wait = retry_after_seconds(result.http_status, result.retry_after, now)
+        delay = retry_delay(failures, retry_after=wait, rng=context.rng)
+        if delay is None:
+            outcome = "failed"
+            update = {"status": "failed", "next_attempt_at": None, "failures": failures}
+        else:
+            update = {"next_attempt_at": now + timedelta(seconds=delay), "failures": failures}
+    finished = record.model_copy(update={**update, "attempts": attempts})
+    if not context.deliveries.finish_attempt(finished, token=token):
+        return "claim_lost"
+    if outcome == "succeeded":
+        if webhook.failing_since is not None:
+            context.webhooks.note_success(webhook.webhook_id)
+    elif outcome == "gone":
+        context.webhooks.disable_webhook(webhook.webhook_id, "the endpoint answered 410 Gone")
+    else:
+        context.webhooks.note_failure(webhook.webhook_id, now)
+        if outcome == "failed":
+            _disable_if_failing_for_days(webhook, context, now)
+    if delay is not None and delay <= SQS_MAX_DELAY_SECONDS:
+        context.notices.notify(
+            [DueDelivery(record.delivery_id, record.webhook_id)], delay_seconds=math.ceil(delay)
+        )
+    return outcome
+
+
+def _disable_if_failing_for_days(webhook: WebhookRecord, context: SenderContext, now: datetime) -> None:
+    since = webhook.failing_since or now
+    if (now - since).total_seconds() < DISABLE_AFTER_FAILING_SECONDS:
+        return
+    disabled = context.webhooks.disable_webhook(
+        webhook.webhook_id, f"every attempt failed since {since.isoformat()}"
+    )
+    if disabled is not None:
+        context.alarms.alarm(
+            "Posthorn webhook disabled",
+            f"Webhook {webhook.webhook_id} ({', '.join(webhook.domains)}) was disabled: every delivery to it "
+            f"has failed since {since.isoformat()}. Fix the endpoint, then PATCH its status to enabled and "
+            "replay the failed deliveries.",
+        )
+
+
+@dataclass
+class BatchReport:
+    outcomes: Counter[str] = field(default_factory=Counter)
+    put_back: list[str] = field(default_factory=list)  # items to hand back to the queue (gate full, error)
+
+
+def attempt_all(
+    items: list[tuple[str, DueDelivery]],
+    context: SenderContext,
+    pool: Executor,
+    on_error: Callable[[str, Exception], None],
+) -> BatchReport:
+    """Attempt each (queue item id, delivery) side by side on `pool`, within each endpoint's gate."""
+    report = BatchReport()
+    entered: list[tuple[str, DueDelivery]] = []
+    for item_id, due in items:
+        if context.gate.try_enter(due.webhook_id):
+            entered.append((item_id, due))
+        else:
+            report.outcomes["endpoint_busy"] += 1
+            report.put_back.append(item_id)
+
+    def run(due: DueDelivery) -> str:
+        try:
+            return attempt(due.delivery_id, context)
+        finally:
+            context.gate.leave(due.webhook_id)
+
+    futures = [(item_id, due, pool.submit(run, due)) for item_id, due in entered]
+    for item_id, due, future in futures:
+        try:
+            report.outcomes[future.result()] += 1
+        except Exception as error:  # the delivery stays pending and due: the queue or the sweep retries it
+            on_error(due.delivery_id, error)
+            report.outcomes["error"] += 1
+            report.put_back.append(item_id)
+    return report
+
+
+def sweep(context: SenderContext, *, limit: int = 1000) -> int:
+    """Queue a prompt for every delivery that is due (the schedule's long waits end here); how many."""
+    due = context.deliveries.due_deliveries(context.clock.now(), limit=limit)
+    for start in range(0, len(due), 10):
+        context.notices.notify(due[start : start + 10])
+    return len(due)
