@@ -294,8 +294,6 @@ class LocalStack:
             "SES_SMTP_TLS": "starttls",
             "SES_SMTP_SECRET_ID": self.ids["SesSmtpSecretId"],
             "AUTO_VERIFY_DOMAINS": "true",
-            # Locally, webhooks may be http:// and loopback (a receiver on this machine); nothing else.
-            "WEBHOOK_ALLOW_LOOPBACK": "true",
         }
         if self.ses_max_send_rate is not None:
             overrides["SES_MAX_SEND_RATE"] = str(self.ses_max_send_rate)
@@ -307,6 +305,8 @@ class LocalStack:
             **environment(SEND_FUNCTION, self.ids, overrides),
         }
         values["SES_SMTP_CA_FILE"] = str(ca_file)  # local only: trust the local SES's throwaway CA
+        # Local only: webhooks may be http:// and go to loopback (a receiver on this machine); nothing else.
+        values["WEBHOOK_ALLOW_LOOPBACK"] = "true"
         values["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
         for name in ("POWERTOOLS_LOG_LEVEL", "POWERTOOLS_DEV", "POWERTOOLS_METRICS_DISABLED"):
             if os.environ.get(name):

@@ -151,7 +151,7 @@ def message_data(record: MessageRecord, recipient: str | None, details: dict[str
 
 def message_event_announcement(record: MessageRecord, event: RecipientEvent) -> Announcement:
     data = message_data(record, event.recipient, dict(event.details))
-    data["ses_message_id"] = data["ses_message_id"] or event.ses_message_id
+    data["ses_message_id"] = event.ses_message_id or data["ses_message_id"]
     return Announcement(
         identity=f"event:{event.event_key}",
         event_type=EMAIL_EVENT_TYPES[event.type],
