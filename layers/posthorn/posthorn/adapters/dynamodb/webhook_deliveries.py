@@ -40,6 +40,7 @@ def _item(record: DeliveryRecord) -> dict[str, Any]:
         "data": record.model_dump_json(),
         "status": record.status,
         "webhook_id": record.webhook_id,
+        "message_id": record.message_id,
         "listed": f"{_ms(record.created_at):013d}#{record.delivery_id}",
         "due_shard": DUE_SHARD if pending else None,
         "next_attempt_ms": _ms(record.next_attempt_at) if pending and record.next_attempt_at else None,
@@ -115,6 +116,16 @@ class DeliveryRepository(Repository):
             ),
         )
         return again
+
+    def deliveries_of_message(self, message_id: str) -> list[DeliveryRecord]:
+        """Every delivery of one message: a scan, for the local stack's page only (no function's policy
+        allows Scan; the API lists deliveries per webhook)."""
+        pages = self.db.get_paginator("scan").paginate(
+            TableName=self.table,
+            FilterExpression="message_id = :m",
+            ExpressionAttributeValues=to_item({":m": message_id}),
+        )
+        return [_record(item) for page in pages for item in page["Items"]]
 
     # --- the sender --------------------------------------------------------------------------------
     def claim_delivery(
