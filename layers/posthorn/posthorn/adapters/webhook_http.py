@@ -39,10 +39,18 @@ def resolve(host: str, port: int) -> list[str]:
 
 
 class PinnedHttpPoster:
-    def __init__(self, *, allow_loopback: bool = False, pool_size: int = 4, resolver: Resolver = resolve):
+    def __init__(
+        self,
+        *,
+        allow_loopback: bool = False,
+        pool_size: int = 4,
+        resolver: Resolver = resolve,
+        ca_certs: str | None = None,  # tests: a CA of their own; deployed, the system's trust store
+    ) -> None:
         self.allow_loopback = allow_loopback
         self.pool_size = pool_size
         self.resolver = resolver
+        self.ca_certs = ca_certs
         self._pools: OrderedDict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -61,6 +69,7 @@ class PinnedHttpPoster:
                     server_hostname=host,
                     assert_hostname=host,
                     cert_reqs="CERT_REQUIRED",
+                    ca_certs=self.ca_certs,
                     **options,  # type: ignore[arg-type]
                 )
             else:
