@@ -96,7 +96,8 @@ def test_a_message_s_events_arrive_signed_and_verify_with_both_libraries(
     http: Http, key: str, receiver: WebhookReceiver
 ) -> None:
     webhook = create_webhook(http, key, receiver, "/all")
-    assert webhook["secret"].startswith("whsec_") and webhook["status"] == "enabled"
+    assert webhook["secret"].startswith("whsec_")
+    assert webhook["status"] == "enabled"
     assert webhook["domains"] == [DOMAIN]
     message_id = send(http, key, f"success@{SIMULATOR}")
     (delivered,) = wait_for_type(receiver, "/all", "email.delivered", message_id)
@@ -106,8 +107,11 @@ def test_a_message_s_events_arrive_signed_and_verify_with_both_libraries(
         assert request.headers["content-type"] == "application/json"
         assert abs(int(request.headers["webhook-timestamp"]) - time.time()) < 60
     data = delivered.json["data"]
-    assert data["recipient"] == f"success@{SIMULATOR}" and data["from_email"] == f"app@{DOMAIN}"
-    assert data["subject"] == "Hooked" and data["tags"] == ["t1"] and data["ses_message_id"]
+    assert data["recipient"] == f"success@{SIMULATOR}"
+    assert data["from_email"] == f"app@{DOMAIN}"
+    assert data["subject"] == "Hooked"
+    assert data["tags"] == ["t1"]
+    assert data["ses_message_id"]
     listing = http.get(f"/v1/webhooks/{webhook['webhook_id']}/deliveries", api_key=key)
     assert listing.status == 200, listing.body
     mine = [d for d in listing.json["deliveries"] if d["message_id"] == message_id]
@@ -125,7 +129,8 @@ def test_an_endpoint_that_fails_then_succeeds_gets_the_same_webhook_id_about_5_s
     assert answer.status == 202, answer.body
     first, second = receiver.wait_for("/flaky", 2, timeout=30)
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == answer.json["delivery_id"]
-    assert first.body == second.body and first.json["type"] == "webhook.test"
+    assert first.body == second.body
+    assert first.json["type"] == "webhook.test"
     assert 4.5 <= second.at - first.at <= 12
     assert second.verified_by == {"standardwebhooks": True, "svix": True}
     delivery = _delivery(http, key, webhook["webhook_id"], answer.json["delivery_id"], "succeeded")
@@ -154,10 +159,12 @@ def test_replay_sends_the_same_webhook_id_and_body_again(
     replayed = http.post(f"/v1/webhooks/{webhook['webhook_id']}/deliveries/{delivery_id}/replay", api_key=key)
     assert replayed.status == 202, replayed.body
     _, again = receiver.wait_for("/replay", 2)
-    assert again.headers["webhook-id"] == delivery_id and again.body == first.body
+    assert again.headers["webhook-id"] == delivery_id
+    assert again.body == first.body
     assert len(_delivery(http, key, webhook["webhook_id"], delivery_id, "succeeded")["attempts"]) == 2
     unknown = http.post(f"/v1/webhooks/{webhook['webhook_id']}/deliveries/msg_nope/replay", api_key=key)
-    assert unknown.status == 404 and unknown.json["error"]["code"] == "not_found"
+    assert unknown.status == 404
+    assert unknown.json["error"]["code"] == "not_found"
 
 
 def test_after_rotation_both_secrets_sign_each_request(
@@ -167,7 +174,8 @@ def test_after_rotation_both_secrets_sign_each_request(
     rotated = http.post(f"/v1/webhooks/{webhook['webhook_id']}/secret", api_key=key)
     assert rotated.status == 201, rotated.body
     new_secret = rotated.json["secret"]
-    assert new_secret.startswith("whsec_") and new_secret != webhook["secret"]
+    assert new_secret.startswith("whsec_")
+    assert new_secret != webhook["secret"]
     receiver.expect_secrets("/rotate", webhook["secret"], new_secret)  # each must verify on its own
     http.post(f"/v1/webhooks/{webhook['webhook_id']}/test", api_key=key)
     (request,) = receiver.wait_for("/rotate", 1)
@@ -195,7 +203,8 @@ def test_a_webhook_sees_only_its_domains_and_other_credentials_cannot_see_it(
     foreign = http.post(
         "/v1/webhooks", {"url": receiver.url("/x"), "events": ["*"], "domains": [DOMAIN]}, api_key=other_key
     )
-    assert foreign.status == 422 and foreign.json["error"]["code"] == "validation_error"
+    assert foreign.status == 422
+    assert foreign.json["error"]["code"] == "validation_error"
     other_message = send(http, other_key, f"success@{SIMULATOR}", domain=OTHER_DOMAIN)
     mine = send(http, key, f"success@{SIMULATOR}")
     wait_for_type(receiver, "/isolated", "email.delivered", mine)
@@ -230,11 +239,13 @@ def test_a_410_disables_the_webhook(http: Http, key: str, receiver: WebhookRecei
     delivery_id = http.post(f"/v1/webhooks/{webhook['webhook_id']}/test", api_key=key).json["delivery_id"]
     _delivery(http, key, webhook["webhook_id"], delivery_id, "failed")
     shown = http.get(f"/v1/webhooks/{webhook['webhook_id']}", api_key=key).json
-    assert shown["status"] == "disabled" and "410" in shown["disabled_reason"]
+    assert shown["status"] == "disabled"
+    assert "410" in shown["disabled_reason"]
     enabled = http.request(
         "PATCH", f"/v1/webhooks/{webhook['webhook_id']}", {"status": "enabled"}, api_key=key
     )
-    assert enabled.status == 200 and enabled.json["status"] == "enabled"
+    assert enabled.status == 200
+    assert enabled.json["status"] == "enabled"
 
 
 def test_webhook_routes_refuse_bad_input_with_the_documented_codes(
@@ -258,7 +269,8 @@ def test_webhook_routes_refuse_bad_input_with_the_documented_codes(
     )
     no_permission = _credential(http, DOMAIN, ["send"])
     forbidden = http.get("/v1/webhooks", api_key=no_permission)
-    assert forbidden.status == 403 and forbidden.json["error"]["code"] == "forbidden"
+    assert forbidden.status == 403
+    assert forbidden.json["error"]["code"] == "forbidden"
     assert http.get("/v1/webhooks").status == 401
     bad_cursor = http.get("/v1/webhooks/wh_x/deliveries?cursor=zz", api_key=key)
     assert bad_cursor.status == 404  # an unknown webhook before its cursor

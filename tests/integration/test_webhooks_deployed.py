@@ -114,7 +114,8 @@ def test_secrets_are_stored_sealed_never_in_the_clear(
     )
     stored = json.dumps(items)
     secret_key = webhook["secret"].removeprefix("whsec_")
-    assert secret_key not in stored and webhook["secret"] not in stored
+    assert secret_key not in stored
+    assert webhook["secret"] not in stored
     assert '"ciphertext"' in stored.replace('\\"', '"')
 
 
@@ -166,18 +167,21 @@ def test_an_endpoint_failing_for_days_is_disabled_and_the_alarm_topic_told(
         moment = max(moment, datetime.fromisoformat(delivery["next_attempt_at"])) + timedelta(seconds=1)
         wiring.override(wiring.clock, FixedClock(moment))
         run_sender(event("webhook_due_sweep"))
-    assert delivery["status"] == "failed" and len(delivery["attempts"]) == 10
+    assert delivery["status"] == "failed"
+    assert len(delivery["attempts"]) == 10
     shown = api.get(f"/v1/webhooks/{webhook['webhook_id']}", api_key=hooks["key"]).json
     assert shown["status"] == "disabled"
     told = sqs.receive_message(QueueUrl=alarms, WaitTimeSeconds=0).get("Messages", [])
-    assert told and webhook["webhook_id"] in told[0]["Body"]
+    assert told
+    assert webhook["webhook_id"] in told[0]["Body"]
 
 
 # --- the HTTP client, as deployed --------------------------------------------------------------------
 def test_a_name_that_resolves_to_loopback_is_refused_when_deployed(receiver: WebhookReceiver) -> None:
     poster = PinnedHttpPoster(allow_loopback=False, resolver=lambda host, port: ["127.0.0.1"])
     result = poster.post(f"https://rebind.example:{receiver.port}/x", {}, "{}", timeout=2)
-    assert result.http_status is None and "loopback" in (result.error or "")
+    assert result.http_status is None
+    assert "loopback" in (result.error or "")
     metadata = PinnedHttpPoster(resolver=lambda host, port: ["93.184.216.34", "169.254.169.254"])
     assert "link-local" in (metadata.post("https://mixed.example/x", {}, "{}", timeout=2).error or "")
     assert receiver.on("/x") == []
@@ -239,19 +243,20 @@ def test_the_connection_goes_to_the_checked_address_with_sni_and_host_for_the_na
     result = tls_endpoint["poster"].post(
         tls_endpoint["base"] + "/hook?a=1", {"x-test": "1"}, '{"a":1}', timeout=5
     )
-    assert result.http_status == 200 and result.body_head == "ok", result
+    assert (result.http_status, result.body_head) == (200, "ok"), result
     assert tls_endpoint["lookups"] == ["hooks.test"]  # resolved once, then connected to what was checked
     assert tls_endpoint["sni"] == ["hooks.test"]
     path, host, body = tls_endpoint["requests"][0]
-    assert (
-        path == "/hook?a=1" and host == tls_endpoint["base"].removeprefix("https://") and body == b'{"a":1}'
-    )
+    assert path == "/hook?a=1"
+    assert host == tls_endpoint["base"].removeprefix("https://")
+    assert body == b'{"a":1}'
 
 
 def test_a_certificate_for_another_name_is_refused(tls_endpoint: dict[str, Any]) -> None:
     other = tls_endpoint["base"].replace("hooks.test", "other.test")
     result = tls_endpoint["poster"].post(other + "/hook", {}, "{}", timeout=5)
-    assert result.http_status is None and "TLS" in (result.error or "")
+    assert result.http_status is None
+    assert "TLS" in (result.error or "")
     assert tls_endpoint["requests"] == []
 
 
@@ -263,10 +268,12 @@ def test_redirects_are_not_followed(tls_endpoint: dict[str, Any]) -> None:
 
 def test_an_answer_slower_than_the_timeout_is_no_answer(tls_endpoint: dict[str, Any]) -> None:
     result = tls_endpoint["poster"].post(tls_endpoint["base"] + "/slow", {}, "{}", timeout=0.5)
-    assert result.http_status is None and result.error == "no answer within the timeout"
+    assert result.http_status is None
+    assert result.error == "no answer within the timeout"
     assert result.duration_ms < 1500
 
 
 def test_a_long_answer_is_kept_to_its_first_4_kb(tls_endpoint: dict[str, Any]) -> None:
     result = tls_endpoint["poster"].post(tls_endpoint["base"] + "/big", {}, "{}", timeout=5)
-    assert result.http_status == 200 and result.body_head == "x" * 4096
+    assert result.http_status == 200
+    assert result.body_head == "x" * 4096
