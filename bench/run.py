@@ -26,6 +26,7 @@ SOURCES = [
     "functions/send",
     "functions/bounce",
     "functions/worker",
+    "functions/webhooks",
     "services/smtp_relay",
     "local",
     ".",
@@ -38,6 +39,7 @@ BENCHMARKS = [
     "bench/attachments.py",
     "bench/events.py",
     "bench/relay.py",
+    "bench/webhooks.py",
 ]
 RESULTS = ROOT / "bench" / "results.json"
 

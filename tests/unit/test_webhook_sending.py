@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -13,7 +14,14 @@ import standardwebhooks
 
 from posthorn.logic.webhook_intake import WebhookIntake, announce, webhook_test_announcement
 from posthorn.logic.webhook_schedule import MAX_ATTEMPTS
-from posthorn.logic.webhook_sending import EndpointGate, SenderContext, attempt, attempt_all, sweep
+from posthorn.logic.webhook_sending import (
+    EndpointGate,
+    RecentWebhooks,
+    SenderContext,
+    attempt,
+    attempt_all,
+    sweep,
+)
 from posthorn.ports import DueDelivery, PostResult
 from tests.support.fakes import (
     FakeAlarms,
@@ -48,6 +56,7 @@ class Sender:
             clock=self.clock,
             gate=EndpointGate(2),
             rng=random.Random(7),
+            recent=RecentWebhooks(seconds=0),  # the tests change webhooks between attempts
         )
         intake = WebhookIntake(self.webhooks, self.deliveries, self.notices, self.clock)
         webhook = self.webhooks.get_webhook("wh_1")
@@ -202,7 +211,39 @@ def test_a_url_that_now_points_inside_is_an_attempt_that_fails_without_a_request
     assert "link-local" in (sender.delivery.attempts[0].error or "")
 
 
-def test_an_endpoint_at_its_gate_has_its_extra_deliveries_put_back() -> None:
+def test_a_fast_endpoint_at_its_gate_waits_for_a_place_and_a_slow_one_is_turned_away() -> None:
+    gate = EndpointGate(1)
+    assert gate.try_enter("fast")
+    threading.Timer(0.05, gate.leave, args=("fast", 0.01)).start()
+    assert gate.patience("fast") > 0
+    assert gate.try_enter("fast", gate.patience("fast"))  # the place freed while it waited
+    gate.leave("fast", 0.01)
+    assert gate.try_enter("slow")
+    time.sleep(EndpointGate.FAST_SECONDS + 0.05)  # its attempt in flight is taking long
+    assert gate.patience("slow") == 0
+    assert not gate.try_enter("slow", gate.patience("slow"))
+    gate.leave("slow", 2.0)
+    assert gate.put_back_seconds("slow") == 2
+
+
+def test_webhooks_are_read_once_per_burst() -> None:
+    reads: list[str] = []
+
+    class Counting(FakeWebhooks):
+        def get_webhook(self, webhook_id: str):  # type: ignore[no-untyped-def]
+            reads.append(webhook_id)
+            return super().get_webhook(webhook_id)
+
+    store = Counting()
+    store.put_webhook(webhook_record())
+    recent = RecentWebhooks(seconds=60)
+    assert recent.get("wh_1", store) is recent.get("wh_1", store)
+    recent.forget("wh_1")
+    recent.get("wh_1", store)
+    assert reads == ["wh_1", "wh_1"]
+
+
+def test_an_endpoint_whose_gate_stays_full_has_its_extra_delivery_put_back() -> None:
     release = threading.Event()
 
     class SlowPoster(FakePoster):
@@ -220,7 +261,7 @@ def test_an_endpoint_at_its_gate_has_its_extra_deliveries_put_back() -> None:
     ]
     items = [(f"q{i}", DueDelivery(d, "wh_1")) for i, d in enumerate(ids)]
     with ThreadPoolExecutor(4) as pool:
-        timer = threading.Timer(0.2, release.set)
+        timer = threading.Timer(EndpointGate.WAIT_SECONDS + 0.3, release.set)
         timer.start()
         report = attempt_all(items, sender.context, pool, lambda *_: None)
     assert report.outcomes["succeeded"] == 2

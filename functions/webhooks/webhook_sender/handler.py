@@ -19,7 +19,7 @@ with lambda_init():
 
     from posthorn import tracing, wiring
     from posthorn.adapters.webhook_queue import put_back, read_prompt
-    from posthorn.logic.webhook_sending import GATE_FULL_RETRY_SECONDS, attempt_all, sweep
+    from posthorn.logic.webhook_sending import attempt_all, sweep
 
     tracer = tracing.tracer()
 
@@ -49,7 +49,7 @@ def _send_prompts(records: list[dict[str, Any]]) -> dict[str, Any]:
         put_back(
             wiring.settings().webhook_queue_url,
             [handles[item] for item in report.put_back if handles.get(item)],
-            GATE_FULL_RETRY_SECONDS,
+            report.put_back_seconds,
         )
     for outcome, count in report.outcomes.items():
         metrics.add_metric(name=f"Webhook_{outcome}", unit=MetricUnit.Count, value=count)

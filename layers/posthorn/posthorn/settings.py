@@ -62,7 +62,7 @@ class Settings(BaseModel):
     webhook_secrets_key_id: str = ""
     alarm_topic_arn: str = ""
     # Attempts at once per endpoint in one sender instance.
-    webhook_endpoint_concurrency: int = Field(default=4, ge=1, le=64)
+    webhook_endpoint_concurrency: int = Field(default=10, ge=1, le=64)
     # Only the local stack sets this: webhooks may use http, and loopback addresses, nothing else.
     webhook_allow_loopback: bool = False
 

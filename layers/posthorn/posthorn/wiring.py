@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from posthorn.logic.sending import SendContext
     from posthorn.logic.smtp_intake import IntakeContext
     from posthorn.logic.webhook_intake import AnnouncingMessages, EventAnnouncer, WebhookIntake
-    from posthorn.logic.webhook_sending import EndpointGate, SenderContext
+    from posthorn.logic.webhook_sending import EndpointGate, RecentWebhooks, SenderContext
     from posthorn.logic.webhooks import WebhookContext
     from posthorn.ports import Clock, DomainIdentities
     from posthorn.settings import Settings
@@ -379,7 +379,16 @@ def sender_context() -> SenderContext:
         gate=endpoint_gate(),
         allow_loopback=settings().webhook_allow_loopback,
         opened=opened_secrets(),
+        recent=recent_webhooks(),
     )
+
+
+@functools.cache
+def recent_webhooks() -> RecentWebhooks:
+    """The sender's webhooks as read in the last few seconds (logic/webhook_sending.RecentWebhooks)."""
+    from posthorn.logic.webhook_sending import RecentWebhooks
+
+    return RecentWebhooks()
 
 
 @functools.cache

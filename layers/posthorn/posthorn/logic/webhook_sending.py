@@ -8,9 +8,9 @@ under 15 minutes are queued with that delay, so the first retries come on time (
 for a sweep. A prompt and a sweep may both hand over the same delivery: an attempt starts with a claim (a
 lease on the delivery, conditional on its being pending, due and unclaimed), so it is made once.
 
-Per endpoint, at most `EndpointGate.limit` attempts run at once in a sender instance; one that finds its
-endpoint's gate full is put back for a few seconds instead of holding a thread, so a slow endpoint keeps its
-own deliveries waiting and nobody else's.
+Per endpoint, at most `EndpointGate.limit` attempts run at once in a sender process; one that finds a slow
+endpoint's gate full is put back for a second instead of holding a thread, so a slow endpoint keeps its
+own deliveries waiting and nobody else's (a fast endpoint's waits for its place: it frees in milliseconds).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import math
 import random
 import secrets as random_source
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -53,29 +54,95 @@ TIMEOUT_SECONDS = 15.0
 LEASE_SECONDS = 45.0
 SQS_MAX_DELAY_SECONDS = 900
 KEPT_ATTEMPTS = 50  # attempts shown per delivery (replays can add more than the schedule's ten)
-GATE_FULL_RETRY_SECONDS = 2
+GATE_FULL_RETRY_SECONDS = 1  # SQS's smallest visibility delay that is not "at once"
 
 
 class EndpointGate:
-    """At most `limit` attempts at once per webhook, in this process."""
+    """At most `limit` attempts at once per webhook, in this process. An attempt that finds its endpoint's
+    gate full waits for a place only when the endpoint answers fast (its recent attempts took under
+    FAST_SECONDS on average and none in flight has taken longer: a place frees within milliseconds); for a
+    slow one it is put back for about as long as the endpoint takes, so the slow endpoint's backlog never
+    holds a thread that another endpoint's delivery could use."""
+
+    FAST_SECONDS = 0.25
+    WAIT_SECONDS = 0.5
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._busy: Counter[str] = Counter()
-        self._lock = threading.Lock()
+        self._started: dict[str, list[float]] = {}  # when each attempt in flight began, per endpoint
+        self._seconds: dict[str, float] = {}  # moving average of each endpoint's attempt time
+        self._changed = threading.Condition()
 
-    def try_enter(self, key: str) -> bool:
-        with self._lock:
-            if self._busy[key] >= self.limit:
-                return False
+    def _slow(self, key: str) -> bool:
+        started = self._started.get(key)
+        stuck = bool(started) and time.monotonic() - min(started or [0.0]) > self.FAST_SECONDS
+        return stuck or self._seconds.get(key, 0.0) >= self.FAST_SECONDS
+
+    def patience(self, key: str) -> float:
+        with self._changed:
+            return 0.0 if self._slow(key) else self.WAIT_SECONDS
+
+    def put_back_seconds(self, key: str) -> int:
+        """How long a turned-away attempt waits before it is handed over again (1 to 15 s)."""
+        with self._changed:
+            return min(15, max(1, math.ceil(self._seconds.get(key, 1.0))))
+
+    def try_enter(self, key: str, wait: float = 0.0) -> bool:
+        deadline = time.monotonic() + wait
+        with self._changed:
+            while self._busy[key] >= self.limit:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
             self._busy[key] += 1
+            self._started.setdefault(key, []).append(time.monotonic())
             return True
 
-    def leave(self, key: str) -> None:
-        with self._lock:
+    def leave(self, key: str, seconds: float | None = None) -> None:
+        with self._changed:
             self._busy[key] -= 1
+            started = self._started.get(key, [])
+            if started:
+                started.remove(min(started))
             if self._busy[key] <= 0:
                 del self._busy[key]
+                self._started.pop(key, None)
+            if seconds is not None:
+                previous = self._seconds.get(key, seconds)
+                self._seconds[key] = previous * 0.8 + seconds * 0.2
+            self._changed.notify_all()
+
+
+class RecentWebhooks:
+    """Webhooks as read in the last SECONDS, per process: an attempt reads its webhook once per burst, not
+    once per delivery (one store round trip of three per attempt). A change (URL, secret, status) reaches
+    the sender within SECONDS; one the sender makes itself (disabling) at once."""
+
+    SECONDS = 5.0
+
+    def __init__(self, seconds: float = SECONDS) -> None:
+        self.seconds = seconds
+        self._seen: dict[str, tuple[float, WebhookRecord | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, webhook_id: str, store: WebhookHealth) -> WebhookRecord | None:
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.get(webhook_id)
+        if seen is not None and now - seen[0] < self.seconds:
+            return seen[1]
+        record = store.get_webhook(webhook_id)
+        with self._lock:
+            self._seen[webhook_id] = (now, record)
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+        return record
+
+    def forget(self, webhook_id: str) -> None:
+        with self._lock:
+            self._seen.pop(webhook_id, None)
 
 
 @dataclass
@@ -92,6 +159,7 @@ class SenderContext:
     timeout_seconds: float = TIMEOUT_SECONDS
     rng: random.Random = field(default_factory=random.Random)
     opened: dict[str, str] = field(default_factory=dict)  # sealed secret -> secret, for this process
+    recent: RecentWebhooks = field(default_factory=RecentWebhooks)
 
 
 def _signing_secrets(webhook: WebhookRecord, context: SenderContext, now: datetime) -> list[str]:
@@ -126,7 +194,7 @@ def attempt(delivery_id: str, context: SenderContext) -> str:
     record = context.deliveries.claim_delivery(delivery_id, now=now, lease_seconds=LEASE_SECONDS, token=token)
     if record is None:
         return "not_due"
-    webhook = context.webhooks.get_webhook(record.webhook_id)
+    webhook = context.recent.get(record.webhook_id, context.webhooks)
     if webhook is None or webhook.status != "enabled":
         reason = "the webhook was deleted" if webhook is None else "the webhook is disabled"
         finished = record.model_copy(
@@ -178,10 +246,11 @@ def _record_outcome(
     if not context.deliveries.finish_attempt(finished, token=token):
         return "claim_lost"
     if outcome == "succeeded":
-        if webhook.failing_since is not None:
+        if webhook.failing_since is not None or record.failures:
             context.webhooks.note_success(webhook.webhook_id)
     elif outcome == "gone":
         context.webhooks.disable_webhook(webhook.webhook_id, "the endpoint answered 410 Gone")
+        context.recent.forget(webhook.webhook_id)
     else:
         context.webhooks.note_failure(webhook.webhook_id, now)
         if outcome == "failed":
@@ -200,6 +269,7 @@ def _disable_if_failing_for_days(webhook: WebhookRecord, context: SenderContext,
     disabled = context.webhooks.disable_webhook(
         webhook.webhook_id, f"every attempt failed since {since.isoformat()}"
     )
+    context.recent.forget(webhook.webhook_id)
     if disabled is not None:
         context.alarms.alarm(
             "Posthorn webhook disabled",
@@ -213,6 +283,7 @@ def _disable_if_failing_for_days(webhook: WebhookRecord, context: SenderContext,
 class BatchReport:
     outcomes: Counter[str] = field(default_factory=Counter)
     put_back: list[str] = field(default_factory=list)  # items to hand back to the queue (gate full, error)
+    put_back_seconds: int = GATE_FULL_RETRY_SECONDS
 
 
 def attempt_all(
@@ -223,21 +294,26 @@ def attempt_all(
 ) -> BatchReport:
     """Attempt each (queue item id, delivery) side by side on `pool`, within each endpoint's gate."""
     report = BatchReport()
-    entered: list[tuple[str, DueDelivery]] = []
-    for item_id, due in items:
-        if context.gate.try_enter(due.webhook_id):
-            entered.append((item_id, due))
-        else:
-            report.outcomes["endpoint_busy"] += 1
-            report.put_back.append(item_id)
 
     def run(due: DueDelivery) -> str:
+        started = time.monotonic()
         try:
             return attempt(due.delivery_id, context)
         finally:
-            context.gate.leave(due.webhook_id)
+            context.gate.leave(due.webhook_id, time.monotonic() - started)
 
-    futures = [(item_id, due, pool.submit(run, due)) for item_id, due in entered]
+    # Each attempt starts as soon as its endpoint has a place, so the places the first ones free are there
+    # for the next ones of the same endpoint.
+    futures = []
+    for item_id, due in items:
+        if context.gate.try_enter(due.webhook_id, context.gate.patience(due.webhook_id)):
+            futures.append((item_id, due, pool.submit(run, due)))
+        else:
+            report.outcomes["endpoint_busy"] += 1
+            report.put_back.append(item_id)
+            report.put_back_seconds = max(
+                report.put_back_seconds, context.gate.put_back_seconds(due.webhook_id)
+            )
     for item_id, due, future in futures:
         try:
             report.outcomes[future.result()] += 1
