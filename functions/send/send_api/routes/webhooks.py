@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
+from posthorn.errors import InvalidJson, NotFound, ValidationFailed
 from posthorn.logic import webhooks
 from posthorn.logic.webhook_intake import WebhookIntake
 from posthorn.logic.webhooks import WebhookContext
@@ -23,18 +24,36 @@ from posthorn.models.webhooks import (
     WebhookView,
 )
 from posthorn.ports import Clock
+from send_api import examples
 from send_api.auth import CallerCredential
+from send_api.contract import Success, answers, request_example
 from send_api.responses import json_response
 
 router = APIGatewayRouter()
 Context = Annotated[WebhookContext, Depends(wiring.webhook_context)]
 Intake = Annotated[WebhookIntake, Depends(wiring.webhook_intake)]
 Now = Annotated[Clock, Depends(wiring.clock)]
+NO_WEBHOOK = NotFound(f"no webhook {examples.WEBHOOK_ID}")
+NO_DELIVERY = NotFound(f"no delivery {examples.DELIVERY_ID} for webhook {examples.WEBHOOK_ID}")
+ACCEPTED = Success(202, "Queued for sending now", DeliveryAccepted, example=examples.DELIVERY_ACCEPTED)
 
 
-@router.post("/v1/webhooks", summary="Register a webhook (its secret is shown once)", tags=["webhooks"])
+@router.post(
+    "/v1/webhooks",
+    summary="Register a webhook (its secret is shown once)",
+    tags=["webhooks"],
+    responses=answers(
+        Success(
+            201, "Registered; `secret` is shown this once", CreatedWebhook, example=examples.CREATED_WEBHOOK
+        ),
+        errors=[InvalidJson, ValidationFailed.on("url", "points to a private address")],
+    ),
+)
 def create_webhook(
-    request: Annotated[CreateWebhookRequest, Body(embed=False)],
+    request: Annotated[
+        CreateWebhookRequest,
+        Body(embed=False, openapi_examples=request_example(examples.WEBHOOK_REQUEST, "Delivery status")),
+    ],
     credential: CallerCredential,
     context: Context,
     clock: Now,
@@ -42,29 +61,55 @@ def create_webhook(
     return json_response(201, webhooks.create(credential, request, context, clock.now()))
 
 
-@router.get("/v1/webhooks", summary="The webhooks of the credential's domains", tags=["webhooks"])
+@router.get(
+    "/v1/webhooks",
+    summary="The webhooks of the credential's domains",
+    tags=["webhooks"],
+    responses=answers(Success(200, "The webhooks, newest first", WebhookList, example=examples.WEBHOOKS)),
+)
 def list_webhooks(credential: CallerCredential, context: Context) -> WebhookList:
     return WebhookList(webhooks=webhooks.list_for(credential, context.webhooks))
 
 
-@router.get("/v1/webhooks/<webhook_id>", summary="A webhook", tags=["webhooks"])
+@router.get(
+    "/v1/webhooks/<webhook_id>",
+    summary="A webhook",
+    tags=["webhooks"],
+    responses=answers(
+        Success(200, "The webhook", WebhookView, example=examples.WEBHOOK), errors=[NO_WEBHOOK]
+    ),
+)
 def get_webhook(webhook_id: str, credential: CallerCredential, context: Context) -> WebhookView:
     return webhooks.get(credential, context.webhooks, webhook_id)
 
 
 @router.patch(
-    "/v1/webhooks/<webhook_id>", summary="Change a webhook, or enable/disable it", tags=["webhooks"]
+    "/v1/webhooks/<webhook_id>",
+    summary="Change a webhook, or enable/disable it",
+    tags=["webhooks"],
+    responses=answers(
+        Success(200, "The webhook as changed", WebhookView, example=examples.DISABLED_WEBHOOK),
+        errors=[InvalidJson, ValidationFailed.on("events", "unknown event type 'email.nope'"), NO_WEBHOOK],
+    ),
 )
 def update_webhook(
     webhook_id: str,
-    request: Annotated[UpdateWebhookRequest, Body(embed=False)],
+    request: Annotated[
+        UpdateWebhookRequest,
+        Body(embed=False, openapi_examples=request_example(examples.WEBHOOK_UPDATE, "Disable")),
+    ],
     credential: CallerCredential,
     context: Context,
 ) -> WebhookView:
     return webhooks.update(credential, webhook_id, request, context)
 
 
-@router.delete("/v1/webhooks/<webhook_id>", summary="Delete a webhook", tags=["webhooks"])
+@router.delete(
+    "/v1/webhooks/<webhook_id>",
+    summary="Delete a webhook",
+    tags=["webhooks"],
+    responses=answers(Success(204, "Deleted"), errors=[NO_WEBHOOK]),
+)
 def delete_webhook(webhook_id: str, credential: CallerCredential, context: Context) -> Response[None]:
     webhooks.delete(credential, context.webhooks, webhook_id)
     return Response(status_code=204)
@@ -74,6 +119,10 @@ def delete_webhook(webhook_id: str, credential: CallerCredential, context: Conte
     "/v1/webhooks/<webhook_id>/secret",
     summary="A new signing secret; the old one also signs for 24 h",
     tags=["webhooks"],
+    responses=answers(
+        Success(201, "The new secret, shown this once", RotatedSecret, example=examples.ROTATED_SECRET),
+        errors=[NO_WEBHOOK],
+    ),
 )
 def rotate_webhook_secret(
     webhook_id: str, credential: CallerCredential, context: Context, clock: Now
@@ -82,7 +131,12 @@ def rotate_webhook_secret(
     return json_response(201, RotatedSecret(secret=secret))
 
 
-@router.post("/v1/webhooks/<webhook_id>/test", summary="Send a webhook.test event now", tags=["webhooks"])
+@router.post(
+    "/v1/webhooks/<webhook_id>/test",
+    summary="Send a webhook.test event now",
+    tags=["webhooks"],
+    responses=answers(ACCEPTED, errors=[NO_WEBHOOK]),
+)
 def test_webhook(
     webhook_id: str, credential: CallerCredential, context: Context, intake: Intake
 ) -> Response[DeliveryAccepted]:
@@ -94,6 +148,10 @@ def test_webhook(
     "/v1/webhooks/<webhook_id>/deliveries",
     summary="A webhook's deliveries and their attempts, newest first",
     tags=["webhooks"],
+    responses=answers(
+        Success(200, "A page of deliveries", DeliveryList, example=examples.DELIVERIES),
+        errors=[ValidationFailed.on("cursor", "is not a cursor this API gave"), NO_WEBHOOK],
+    ),
 )
 def list_deliveries(
     webhook_id: str,
@@ -112,6 +170,7 @@ def list_deliveries(
     "/v1/webhooks/<webhook_id>/deliveries/<delivery_id>/replay",
     summary="Send a delivery again now, with the same webhook-id",
     tags=["webhooks"],
+    responses=answers(ACCEPTED, errors=[NO_WEBHOOK, NO_DELIVERY]),
 )
 def replay_delivery(
     webhook_id: str, delivery_id: str, credential: CallerCredential, context: Context, clock: Now
