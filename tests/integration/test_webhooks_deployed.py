@@ -95,8 +95,10 @@ def test_an_sns_event_becomes_one_signed_delivery_and_its_duplicate_none(
     create(api, hooks["key"], receiver, "/h", ["email.delivered"])
     record_sns(event("sns_event_delivery"))
     record_sns(event("sns_event_delivery"))  # SNS delivered it twice
-    record_sns(event("sns_notification_delivery"))  # and SES's classic notification of the same delivery
     assert [d["event_type"] for d in deliveries(hooks["stack"])] == ["email.delivered"]
+    hooks["poller"].run_until_empty(timeout=10)
+    record_sns(event("sns_event_delivery"))  # and again after it was delivered,
+    record_sns(event("sns_notification_delivery"))  # and as SES's classic notification of the same delivery
     hooks["poller"].run_until_empty(timeout=10)
     (request,) = receiver.on("/h")
     assert request.verified_by == {"standardwebhooks": True, "svix": True}
