@@ -13,6 +13,7 @@ from posthorn.logic.events import record_sns_messages
 from posthorn.logic.webhook_intake import (
     AnnouncingMessages,
     EventAnnouncer,
+    RecentDirectory,
     WebhookIntake,
     announce_domain_event,
     delivery_id_for,
@@ -160,3 +161,23 @@ class FakeEventStore:
 
     def add_suppression(self, entry) -> bool:  # type: ignore[no-untyped-def]
         return True
+
+
+def test_a_domains_webhooks_are_read_once_per_burst_and_a_write_here_is_seen_at_once() -> None:
+    reads: list[str] = []
+
+    class Counting(FakeWebhooks):
+        def webhooks_for_domain(self, domain: str) -> list[object]:
+            reads.append(domain)
+            return super().webhooks_for_domain(domain)
+
+    directory = RecentDirectory(Counting(), seconds=60)
+    assert directory.webhooks_for_domain("example.com") == []
+    assert directory.webhooks_for_domain("example.com") == []
+    assert reads == ["example.com"]
+    routes = directory.writing_through()
+    routes.put_webhook(webhook_record())
+    assert [w.webhook_id for w in directory.webhooks_for_domain("example.com")] == ["wh_1"]
+    routes.delete_webhook(webhook_record())
+    assert directory.webhooks_for_domain("example.com") == []
+    assert len(reads) == 3

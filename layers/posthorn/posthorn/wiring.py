@@ -38,7 +38,12 @@ if TYPE_CHECKING:
     from posthorn.logic.file_cache import FileCache
     from posthorn.logic.sending import SendContext
     from posthorn.logic.smtp_intake import IntakeContext
-    from posthorn.logic.webhook_intake import AnnouncingMessages, EventAnnouncer, WebhookIntake
+    from posthorn.logic.webhook_intake import (
+        AnnouncingMessages,
+        EventAnnouncer,
+        RecentDirectory,
+        WebhookIntake,
+    )
     from posthorn.logic.webhook_sending import EndpointGate, RecentWebhooks, SenderContext
     from posthorn.logic.webhooks import WebhookContext
     from posthorn.ports import Clock, DomainIdentities
@@ -327,12 +332,24 @@ def endpoint_gate() -> EndpointGate:
 
 
 @_factory
+def webhook_directory() -> RecentDirectory:
+    """The webhooks of each domain as read in the last seconds, in front of `webhooks()`: what intake reads
+    and what the routes write through (so a change made in this process is seen by it at once)."""
+    from posthorn.logic.webhook_intake import RecentDirectory
+
+    return RecentDirectory(webhooks())
+
+
+@_factory
 def webhook_intake() -> WebhookIntake:
     """What every recorder of events hands its events to (logic/webhook_intake.py)."""
     from posthorn.logic.webhook_intake import WebhookIntake
 
     return WebhookIntake(
-        webhooks=webhooks(), deliveries=webhook_deliveries(), notices=delivery_notices(), clock=clock()
+        webhooks=webhook_directory(),
+        deliveries=webhook_deliveries(),
+        notices=delivery_notices(),
+        clock=clock(),
     )
 
 
@@ -357,7 +374,7 @@ def webhook_context() -> WebhookContext:
     from posthorn.logic.webhooks import WebhookContext
 
     return WebhookContext(
-        webhooks=webhooks(),
+        webhooks=webhook_directory().writing_through(),
         deliveries=webhook_deliveries(),
         notices=delivery_notices(),
         secrets=webhook_secrets(),

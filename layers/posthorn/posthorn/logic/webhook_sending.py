@@ -263,7 +263,8 @@ def _record_outcome(
 
 
 def _disable_if_failing_for_days(webhook: WebhookRecord, context: SenderContext, now: datetime) -> None:
-    since = webhook.failing_since or now
+    current = context.webhooks.get_webhook(webhook.webhook_id)  # not the recent copy: its failing_since
+    since = (current.failing_since if current else None) or now
     if (now - since).total_seconds() < DISABLE_AFTER_FAILING_SECONDS:
         return
     disabled = context.webhooks.disable_webhook(
