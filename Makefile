@@ -68,7 +68,7 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration -q
 
-e2e: $(VENV)/.installed browser smtp-clients
+e2e: $(VENV)/.installed browser smtp-clients webhook-verifiers
 	$(PY) -m pytest tests/e2e -q
 
 # The browser tests drive Debian's Chromium (Playwright's own browser downloads are not used).
@@ -87,6 +87,17 @@ smtp-clients: $(NODEMAILER)/node_modules/.installed
 $(NODEMAILER)/node_modules/.installed: $(NODEMAILER)/package.json $(wildcard $(NODEMAILER)/package-lock.json)
 	@command -v npm >/dev/null || { echo "smtp-clients: Nodemailer needs Node.js 20+ with npm" >&2; exit 1; }
 	cd $(NODEMAILER) && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+	touch $@
+
+# The Node webhook verifiers of tests/e2e/test_webhooks_local.py (standardwebhooks and svix from npm, from
+# their lock file), as the README's Node example uses them.
+WEBHOOK_VERIFIERS := tests/e2e/clients/webhook-verifiers
+.PHONY: webhook-verifiers
+webhook-verifiers: $(WEBHOOK_VERIFIERS)/node_modules/.installed
+
+$(WEBHOOK_VERIFIERS)/node_modules/.installed: $(WEBHOOK_VERIFIERS)/package.json $(WEBHOOK_VERIFIERS)/package-lock.json
+	@command -v npm >/dev/null || { echo "webhook-verifiers: Node.js 20+ with npm is needed" >&2; exit 1; }
+	cd $(WEBHOOK_VERIFIERS) && npm ci --no-audit --no-fund
 	touch $@
 
 deploy: build

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,6 +121,41 @@ def test_a_message_s_events_arrive_signed_and_verify_with_both_libraries(
     assert {d["event_type"] for d in mine} >= {"email.sent", "email.delivered"}
     assert all(d["status"] == "succeeded" and d["attempts"][0]["http_status"] == 200 for d in mine)
     assert "secret" not in http.get(f"/v1/webhooks/{webhook['webhook_id']}", api_key=key).json
+
+
+VERIFIERS = Path(__file__).resolve().parent / "clients" / "webhook-verifiers"
+
+
+def test_a_delivery_verifies_with_the_node_libraries_of_the_readme(
+    http: Http, key: str, receiver: WebhookReceiver
+) -> None:
+    if not (shutil.which("node") and (VERIFIERS / "node_modules" / "svix").is_dir()):
+        pytest.skip("the Node verifiers are not installed: run `make webhook-verifiers`")
+    webhook = create_webhook(http, key, receiver, "/node", ["webhook.test"])
+    http.post(f"/v1/webhooks/{webhook['webhook_id']}/test", api_key=key)
+    (request,) = receiver.wait_for("/node", 1)
+    given = json.dumps({"secret": webhook["secret"], "body": request.body, "headers": request.headers})
+    node = str(shutil.which("node"))
+    done = subprocess.run(  # noqa: S603 - node on our own script
+        [node, str(VERIFIERS / "verify.js")],
+        input=given,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"standardwebhooks": "webhook.test", "svix": "webhook.test"}
+    forged = json.dumps({"secret": webhook["secret"], "body": request.body + " ", "headers": request.headers})
+    refused = subprocess.run(  # noqa: S603 - node on our own script
+        [node, str(VERIFIERS / "verify.js")],
+        input=forged,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert refused.returncode == 1
 
 
 def test_an_endpoint_that_fails_then_succeeds_gets_the_same_webhook_id_about_5_s_later(
