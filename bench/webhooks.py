@@ -5,9 +5,11 @@ bodies, and whether the slow endpoint lowers the fast ones' rate.
 The sender is the deployed code path: `logic/webhook_sending.attempt_all` per prompt (the claim, the
 webhook read, Standard Webhooks signing, the SSRF check, `adapters/webhook_http.PinnedHttpPoster` resolving
 and connecting to the checked address, the outcome written), on SENDER_THREADS threads (the local stack's
-sender: WebhookSenderConcurrency instances x 10 attempts), each endpoint capped by the sender's
-`EndpointGate` (WebhookEndpointConcurrency), prompts the gate turns away put back for 2 s, as SQS would
-make them visible again. The deliveries are made by the real intake (`logic/webhook_intake.announce`).
+sender: WebhookSenderConcurrency instances x 10 attempts, and the slow lane's SLOW_LANE_THREADS), each
+endpoint capped by the sender's `EndpointGate` (WebhookEndpointConcurrency), prompts the gate turns away put
+back for about the endpoint's own latency, as SQS would make them visible again. The slow endpoint starts
+in the fast lane, like any new webhook, and its first slow answers move it to the slow lane. The deliveries
+are made by the real intake (`logic/webhook_intake.announce`).
 Its stores (deliveries, webhooks, the queue, the secrets) are `InMemoryWebhookStores`: state in memory, every
 call answered after STORE_LATENCY (an in-region DynamoDB or SQS round trip, as figures 2 and 6 assume),
 waiting without the interpreter lock, so what is measured is the sender, not moto. The endpoints run in a
@@ -43,7 +45,8 @@ from bench.services import service
 EVENTS = 1000
 SLOW_SECONDS = 2.0
 STORE_LATENCY = 0.006  # the relay's and the worker's figure assume the same in-region round trip
-SENDER_THREADS = 50
+SENDER_THREADS = 50  # WebhookSenderConcurrency (5) x 10
+SLOW_LANE_THREADS = 20  # WebhookSlowSenderConcurrency (2) x 10
 ENDPOINT_CONCURRENCY = 10  # WebhookEndpointConcurrency's default in template.yaml
 EVENT_RATE = 250.0
 INTAKE_THREADS = 8
@@ -106,7 +109,7 @@ class InMemoryWebhookStores:
         self.webhooks: dict[str, Any] = {}
         self.deliveries: dict[str, Any] = {}
         self.leases: dict[str, str] = {}
-        self.prompts: Any = None  # the dispatcher's queue
+        self.lanes: dict[bool, Any] = {}  # the sender's two queues: slow lane or not
         self._lock = threading.Lock()
 
     def _call(self) -> None:
@@ -130,6 +133,11 @@ class InMemoryWebhookStores:
     def disable_webhook(self, webhook_id: str, reason: str) -> Any:
         self._call()
         return None
+
+    def set_slow(self, webhook_id: str, slow: bool) -> None:
+        self._call()
+        with self._lock:
+            self.webhooks[webhook_id] = self.webhooks[webhook_id].model_copy(update={"slow": slow})
 
     # DeliveryWriter, DeliveryClaims
     def create_delivery(self, record: Any) -> bool:
@@ -165,7 +173,7 @@ class InMemoryWebhookStores:
     def notify(self, deliveries: list[Any], *, delay_seconds: int = 0) -> bool:
         self._call()
         for due in deliveries:
-            self.prompts.put(due, delay_seconds)
+            self.lanes[due.slow].put(due, delay_seconds)
         return True
 
     # SecretBox
@@ -236,16 +244,20 @@ def sender(stores: InMemoryWebhookStores, stop: threading.Event) -> list[threadi
         allow_loopback=True,
     )
 
-    def instance() -> None:
+    def instance(lane: Prompts) -> None:
         while not stop.is_set():
-            due = stores.prompts.get(stop)
+            due = lane.get(stop)
             if due is None:
                 return
             report = attempt_all([("p", due)], context, _Inline(), lambda *_: None)  # type: ignore[arg-type]
             if report.put_back:
-                stores.prompts.put(due, report.put_back_seconds)
+                lane.put(due, report.put_back_seconds)
 
-    threads = [threading.Thread(target=instance, daemon=True) for _ in range(SENDER_THREADS)]
+    threads = [
+        threading.Thread(target=instance, args=(stores.lanes[slow],), daemon=True)
+        for slow, count in ((False, SENDER_THREADS), (True, SLOW_LANE_THREADS))
+        for _ in range(count)
+    ]
     for thread in threads:
         thread.start()
     return threads
@@ -258,7 +270,7 @@ def _setup(ports: Sequence[int], with_slow: bool) -> tuple[InMemoryWebhookStores
     from posthorn.models.webhooks import SealedSecret, WebhookRecord
 
     stores = InMemoryWebhookStores(STORE_LATENCY)
-    stores.prompts = Prompts()
+    stores.lanes = {False: Prompts(), True: Prompts()}
     for index, (path, port) in enumerate(zip(PATHS, ports, strict=True)):
         if path == "/slow" and not with_slow:
             continue

@@ -263,6 +263,13 @@ class LocalStack:
         webhook_sender.start()
         cleanup.callback(webhook_sender.stop)
         self._webhook_sender = webhook_sender
+        # The slow lane, with instances of its own (the same function; the sweep runs once, above).
+        slow_instances = int(template.parameter_default("WebhookSlowSenderConcurrency")) * 10
+        slow_lane = LocalWebhookSender(
+            sqs, self.ids["WebhookSlowQueue"], instances=slow_instances, sweep_seconds=0
+        )
+        slow_lane.start()
+        cleanup.callback(slow_lane.stop)
 
         # The SMTP relay as its ECS service runs it (the same package), with a certificate for localhost
         # and 127.0.0.1 from the stack's CA.

@@ -102,7 +102,11 @@ class LocalWebhookSender:
                 logger.exception("the webhook sweep failed; the next one runs in a minute")
 
     def start(self) -> None:
-        for target, name in ((self._poll, "local-webhook-queue"), (self._sweep, "local-webhook-sweep")):
+        """Poll the queue; sweep every `sweep_seconds` too unless it is 0 (the slow lane's: one sweep)."""
+        targets = [(self._poll, "local-webhook-queue")]
+        if self.sweep_seconds:
+            targets.append((self._sweep, "local-webhook-sweep"))
+        for target, name in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)

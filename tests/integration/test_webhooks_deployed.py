@@ -279,3 +279,21 @@ def test_a_long_answer_is_kept_to_its_first_4_kb(tls_endpoint: dict[str, Any]) -
     result = tls_endpoint["poster"].post(tls_endpoint["base"] + "/big", {}, "{}", timeout=5)
     assert result.http_status == 200
     assert result.body_head == "x" * 4096
+
+
+def test_prompts_go_to_their_lanes_queue_and_a_put_back_finds_its_queue(stack: Stack) -> None:
+    from posthorn.adapters.webhook_queue import SqsDeliveryNotices, queue_url_of, read_prompt
+    from posthorn.ports import DueDelivery
+
+    fast, slow = stack.ids["WebhookQueue"], stack.ids["WebhookSlowQueue"]
+    notices = SqsDeliveryNotices(fast, slow)
+    assert notices.notify([DueDelivery("msg_a", "wh_1"), DueDelivery("msg_b", "wh_2", slow=True)])
+    sqs = stack.session.client("sqs")
+
+    def bodies(url: str) -> list[Any]:
+        return [read_prompt(m["Body"]) for m in sqs.receive_message(QueueUrl=url).get("Messages", [])]
+
+    assert bodies(fast) == [DueDelivery("msg_a", "wh_1", slow=False)]
+    assert bodies(slow) == [DueDelivery("msg_b", "wh_2", slow=True)]
+    arn = sqs.get_queue_attributes(QueueUrl=slow, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert queue_url_of(arn, [fast, slow]) == slow

@@ -494,6 +494,9 @@ class FakeWebhooks:
         if record.failing_since is None:
             self.records[webhook_id] = record.model_copy(update={"failing_since": at})
 
+    def set_slow(self, webhook_id: str, slow: bool) -> None:
+        self.records[webhook_id] = self.records[webhook_id].model_copy(update={"slow": slow})
+
     def disable_webhook(self, webhook_id: str, reason: str) -> Any:
         record = self.records.get(webhook_id)
         if record is None or record.status == "disabled":

@@ -15,6 +15,7 @@ import standardwebhooks
 from posthorn.logic.webhook_intake import WebhookIntake, announce, webhook_test_announcement
 from posthorn.logic.webhook_schedule import MAX_ATTEMPTS
 from posthorn.logic.webhook_sending import (
+    SLOW_LANE_SECONDS,
     EndpointGate,
     RecentWebhooks,
     SenderContext,
@@ -284,3 +285,51 @@ def test_the_sweep_prompts_everything_that_fell_due_while_the_sender_was_down_fo
     assert prompted == set(sender.deliveries.records)
     for delivery_id in prompted:
         assert attempt(delivery_id, sender.context) == "retry"
+
+
+def test_a_slow_answer_moves_the_webhook_to_the_slow_lane_and_its_retry_goes_there() -> None:
+    class SlowPoster(FakePoster):
+        def post(self, url, headers, body, *, timeout):  # type: ignore[no-untyped-def]
+            return PostResult(http_status=503, duration_ms=int(SLOW_LANE_SECONDS * 1000) + 100)
+
+    sender = Sender()
+    sender.context.poster = SlowPoster()
+    report = attempt_all(
+        [("q0", DueDelivery(sender.delivery_id, "wh_1"))], sender.context, ThreadPoolExecutor(1), print
+    )
+    assert report.outcomes["retry"] == 1
+    assert sender.webhooks.get_webhook("wh_1").slow is True
+    retry, _ = sender.notices.prompts[-1]
+    assert retry.slow is True  # the short retry's prompt is queued in the slow lane
+
+
+def test_a_prompt_in_the_wrong_lane_is_moved_not_attempted() -> None:
+    sender = Sender(slow=True)
+    report = attempt_all(
+        [("q0", DueDelivery(sender.delivery_id, "wh_1", slow=False))],
+        sender.context,
+        ThreadPoolExecutor(1),
+        print,
+    )
+    assert report.outcomes == {"moved_lane": 1}
+    assert sender.poster.requests == []
+    assert sender.notices.prompts[-1][0] == DueDelivery(sender.delivery_id, "wh_1", slow=True)
+    assert report.put_back == []
+
+
+def test_a_fast_answer_in_the_slow_lane_moves_the_webhook_back() -> None:
+    sender = Sender(answer(200), slow=True)
+    attempt_all(
+        [("q0", DueDelivery(sender.delivery_id, "wh_1", slow=True))],
+        sender.context,
+        ThreadPoolExecutor(1),
+        print,
+    )
+    assert sender.webhooks.get_webhook("wh_1").slow is False
+
+
+def test_the_sweep_prompts_each_delivery_in_its_webhooks_lane() -> None:
+    sender = Sender(slow=True)
+    sender.notices.prompts.clear()
+    assert sweep(sender.context) == 1
+    assert sender.notices.prompts == [(DueDelivery(sender.delivery_id, "wh_1", slow=True), 0)]

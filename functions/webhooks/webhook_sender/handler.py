@@ -1,8 +1,9 @@
 """Lambda entry point of the webhook sender (WebhookSenderFunction in template.yaml), a function of its own:
 its failures, timeouts and concurrency are apart from the events function's and the API's.
 
-Two triggers: WebhookQueue (prompts for deliveries due now or within 15 minutes, batches of up to 10 with
-ReportBatchItemFailures) and an EventBridge schedule every minute that sweeps the table for every pending
+Three triggers: WebhookQueue and WebhookSlowQueue (prompts for deliveries due now or within 15 minutes, the
+second for endpoints that answer slowly; batches of up to 10 with ReportBatchItemFailures) and an EventBridge
+schedule every minute that sweeps the table for every pending
 delivery that is due (logic/webhook_sending.py says why the table, not the queue, is the schedule)."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ with lambda_init():
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from posthorn import tracing, wiring
-    from posthorn.adapters.webhook_queue import put_back, read_prompt
+    from posthorn.adapters.webhook_queue import put_back, queue_url_of, read_prompt
     from posthorn.logic.webhook_sending import attempt_all, sweep
 
     tracer = tracing.tracer()
@@ -44,13 +45,15 @@ def _send_prompts(records: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         items.append((str(record["messageId"]), due))
     report = attempt_all(items, wiring.sender_context(), wiring.attempt_calls(), _log_error)
-    handles = {str(r["messageId"]): str(r.get("receiptHandle", "")) for r in records}
-    if report.put_back:
-        put_back(
-            wiring.settings().webhook_queue_url,
-            [handles[item] for item in report.put_back if handles.get(item)],
-            report.put_back_seconds,
-        )
+    settings = wiring.settings()
+    queues = [settings.webhook_queue_url, settings.webhook_slow_queue_url]
+    by_queue: dict[str, list[str]] = {}
+    for record in records:
+        if str(record["messageId"]) in report.put_back:
+            url = queue_url_of(str(record.get("eventSourceARN", "")), queues) or settings.webhook_queue_url
+            by_queue.setdefault(url, []).append(str(record.get("receiptHandle", "")))
+    for url, handles in by_queue.items():
+        put_back(url, handles, report.put_back_seconds)
     for outcome, count in report.outcomes.items():
         metrics.add_metric(name=f"Webhook_{outcome}", unit=MetricUnit.Count, value=count)
     logger.info("webhook prompts processed", extra=dict(report.outcomes))

@@ -396,6 +396,9 @@ class WebhookHealth(Protocol):
         ...
 
     def disable_webhook(self, webhook_id: str, reason: str) -> WebhookRecord | None: ...
+    def set_slow(self, webhook_id: str, slow: bool) -> None:
+        """Move the webhook's prompts to the slow lane, or back (its copies too)."""
+        ...
 
 
 class DeliveryWriter(Protocol):
@@ -442,6 +445,7 @@ class DeliveryClaims(Protocol):
 class DueDelivery(NamedTuple):
     delivery_id: str
     webhook_id: str
+    slow: bool = False  # the lane its prompt goes to: the webhook's endpoint is slow (logic/webhook_sending)
 
 
 class DeliveryNotices(Protocol):

@@ -59,6 +59,7 @@ class Settings(BaseModel):
     # Webhooks (template: WebhooksTable, WebhookQueue, WebhookSecretsKey, WebhookSenderFunction, AlarmTopic).
     webhooks_table_name: str = ""
     webhook_queue_url: str = ""
+    webhook_slow_queue_url: str = ""
     webhook_secrets_key_id: str = ""
     alarm_topic_arn: str = ""
     # Attempts at once per endpoint in one sender instance.

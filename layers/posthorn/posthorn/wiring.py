@@ -299,7 +299,7 @@ def webhook_deliveries() -> DeliveryRepository:
 def delivery_notices() -> SqsDeliveryNotices:
     from posthorn.adapters.webhook_queue import SqsDeliveryNotices
 
-    return SqsDeliveryNotices(settings().webhook_queue_url)
+    return SqsDeliveryNotices(settings().webhook_queue_url, settings().webhook_slow_queue_url)
 
 
 @_factory

@@ -16,24 +16,41 @@ logger = logging.getLogger(__name__)
 
 
 def prompt_body(due: DueDelivery) -> str:
-    return json.dumps({"delivery_id": due.delivery_id, "webhook_id": due.webhook_id})
+    return json.dumps({"delivery_id": due.delivery_id, "webhook_id": due.webhook_id, "slow": due.slow})
 
 
 def read_prompt(body: str) -> DueDelivery | None:
     try:
         values = json.loads(body)
-        return DueDelivery(str(values["delivery_id"]), str(values["webhook_id"]))
-    except (ValueError, TypeError, KeyError):
+        return DueDelivery(str(values["delivery_id"]), str(values["webhook_id"]), bool(values.get("slow")))
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
 
 
+def queue_url_of(queue_arn: str, urls: list[str]) -> str | None:
+    """Which of `urls` is the queue `queue_arn` names (an SQS URL ends with the queue's name)."""
+    name = queue_arn.rsplit(":", 1)[-1]
+    return next((url for url in urls if url and url.rstrip("/").rsplit("/", 1)[-1] == name), None)
+
+
 class SqsDeliveryNotices:
-    def __init__(self, queue_url: str) -> None:
+    """Prompts to WebhookQueue, or to WebhookSlowQueue for webhooks whose endpoint is slow."""
+
+    def __init__(self, queue_url: str, slow_queue_url: str = "") -> None:
         self.queue_url = queue_url
+        self.slow_queue_url = slow_queue_url or queue_url
 
     def notify(self, deliveries: list[DueDelivery], *, delay_seconds: int = 0) -> bool:
         if not self.queue_url or not deliveries:
             return not deliveries
+        queued = True
+        for slow in (False, True):
+            lane = [due for due in deliveries if due.slow is slow]
+            if lane:
+                queued &= self._send(self.slow_queue_url if slow else self.queue_url, lane, delay_seconds)
+        return queued
+
+    def _send(self, queue_url: str, deliveries: list[DueDelivery], delay_seconds: int) -> bool:
         delay = max(0, min(900, delay_seconds))
         sqs = client("sqs")
         queued = True
@@ -43,7 +60,7 @@ class SqsDeliveryNotices:
                 for index, due in enumerate(deliveries[start : start + 10])
             ]
             try:
-                answer = sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+                answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
             except (BotoCoreError, ClientError) as error:
                 logger.warning(
                     "webhook prompts not queued; the sweep will find them: %s", type(error).__name__

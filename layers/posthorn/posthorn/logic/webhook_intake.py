@@ -128,7 +128,7 @@ def announce(
             next_attempt_at=now,
         )
         if intake.deliveries.create_delivery(record):
-            fresh.append(DueDelivery(delivery_id, webhook.webhook_id))
+            fresh.append(DueDelivery(delivery_id, webhook.webhook_id, webhook.slow))
         made.append(delivery_id)
     if fresh:
         intake.notices.notify(fresh)

@@ -8,9 +8,15 @@ under 15 minutes are queued with that delay, so the first retries come on time (
 for a sweep. A prompt and a sweep may both hand over the same delivery: an attempt starts with a claim (a
 lease on the delivery, conditional on its being pending, due and unclaimed), so it is made once.
 
-Per endpoint, at most `EndpointGate.limit` attempts run at once in a sender process; one that finds a slow
-endpoint's gate full is put back for a second instead of holding a thread, so a slow endpoint keeps its
-own deliveries waiting and nobody else's (a fast endpoint's waits for its place: it frees in milliseconds).
+One slow endpoint never delays another's deliveries, on two levels:
+- lanes: a webhook whose endpoint took over SLOW_LANE_SECONDS is marked `slow`, and its prompts go to a
+  queue of their own (WebhookSlowQueue) with sender instances of their own; a prompt that arrives in the
+  wrong lane is moved, not attempted; one that answers fast again (under EndpointGate.FAST_SECONDS) comes
+  back. Lambda waits for the slowest attempt of a batch before it takes the next, so without lanes every
+  instance would spend its time waiting on the slow endpoint's answers.
+- within an instance, at most `EndpointGate.limit` attempts per endpoint at once; a fast endpoint's extra
+  attempt waits for its place (it frees in milliseconds), a slow one's is put back for about as long as the
+  endpoint takes instead of holding a thread.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from posthorn.ports import (
 )
 
 TIMEOUT_SECONDS = 15.0
+SLOW_LANE_SECONDS = 1.0
 # Longer than an attempt can take (the 15 s timeout, DNS, the writes around it): a sender that dies while
 # holding a claim delays that delivery by this much, never loses it.
 LEASE_SECONDS = 45.0
@@ -255,10 +262,10 @@ def _record_outcome(
         context.webhooks.note_failure(webhook.webhook_id, now)
         if outcome == "failed":
             _disable_if_failing_for_days(webhook, context, now)
+    slow = _lane_after(webhook, result.duration_ms / 1000, context)
     if delay is not None and delay <= SQS_MAX_DELAY_SECONDS:
-        context.notices.notify(
-            [DueDelivery(record.delivery_id, record.webhook_id)], delay_seconds=math.ceil(delay)
-        )
+        due = DueDelivery(record.delivery_id, record.webhook_id, slow)
+        context.notices.notify([due], delay_seconds=math.ceil(delay))
     return outcome
 
 
@@ -307,6 +314,11 @@ def attempt_all(
     # for the next ones of the same endpoint.
     futures = []
     for item_id, due in items:
+        webhook = context.recent.get(due.webhook_id, context.webhooks)
+        if webhook is not None and webhook.slow != due.slow:  # in the wrong lane: moved, not attempted
+            context.notices.notify([due._replace(slow=webhook.slow)])
+            report.outcomes["moved_lane"] += 1
+            continue
         if context.gate.try_enter(due.webhook_id, context.gate.patience(due.webhook_id)):
             futures.append((item_id, due, pool.submit(run, due)))
         else:
@@ -325,9 +337,28 @@ def attempt_all(
     return report
 
 
+def _lane_after(webhook: WebhookRecord, seconds: float, context: SenderContext) -> bool:
+    """The webhook's lane after an attempt that took `seconds`: over SLOW_LANE_SECONDS moves it to the slow
+    lane, under EndpointGate.FAST_SECONDS back (one write when it changes)."""
+    if not webhook.slow and seconds > SLOW_LANE_SECONDS:
+        slow = True
+    elif webhook.slow and seconds < EndpointGate.FAST_SECONDS:
+        slow = False
+    else:
+        return webhook.slow
+    context.webhooks.set_slow(webhook.webhook_id, slow)
+    context.recent.forget(webhook.webhook_id)
+    return slow
+
+
 def sweep(context: SenderContext, *, limit: int = 1000) -> int:
-    """Queue a prompt for every delivery that is due (the schedule's long waits end here); how many."""
+    """Queue a prompt for every delivery that is due (the schedule's long waits end here), each in its
+    webhook's lane; how many."""
     due = context.deliveries.due_deliveries(context.clock.now(), limit=limit)
-    for start in range(0, len(due), 10):
-        context.notices.notify(due[start : start + 10])
+    lanes = []
+    for item in due:
+        webhook = context.recent.get(item.webhook_id, context.webhooks)
+        lanes.append(item._replace(slow=bool(webhook and webhook.slow)))
+    for start in range(0, len(lanes), 10):
+        context.notices.notify(lanes[start : start + 10])
     return len(due)

@@ -191,7 +191,8 @@ def replay(
     """Send the delivery again now, with the same `webhook-id` and body, its retry schedule started over."""
     _owned_delivery(credential, context, webhook_id, delivery_id)
     record = context.deliveries.send_again(delivery_id, now)
-    if record is None:
+    webhook = context.webhooks.get_webhook(webhook_id)
+    if record is None or webhook is None:
         raise NotFound(f"no delivery {delivery_id} for webhook {webhook_id}")
-    context.notices.notify([DueDelivery(delivery_id, webhook_id)])
+    context.notices.notify([DueDelivery(delivery_id, webhook_id, webhook.slow)])
     return delivery_id

@@ -111,6 +111,8 @@ class WebhookRecord(BaseModel):
     secrets: list[SealedSecret] = Field(default_factory=list)
     # The first failed attempt since the last success: an endpoint failing for days is disabled.
     failing_since: datetime | None = None
+    # Its endpoint answers slowly: its prompts go to the slow lane (logic/webhook_sending.py).
+    slow: bool = False
 
     def wants(self, event_type: str) -> bool:
         return self.status == "enabled" and (ALL_EVENTS in self.events or event_type in self.events)
@@ -130,7 +132,7 @@ class WebhookView(BaseModel):
 
     @classmethod
     def of(cls, record: WebhookRecord) -> WebhookView:
-        return cls.model_validate(record.model_dump(exclude={"secrets", "username", "failing_since"}))
+        return cls.model_validate(record.model_dump(exclude={"secrets", "username", "failing_since", "slow"}))
 
 
 class CreatedWebhook(WebhookView):

@@ -96,6 +96,11 @@ class WebhookRepository(Repository):
         except self.db.exceptions.ConditionalCheckFailedException:
             return
 
+    def set_slow(self, webhook_id: str, slow: bool) -> None:
+        record = self.get_webhook(webhook_id)
+        if record is not None and record.slow != slow:
+            self.put_webhook(record.model_copy(update={"slow": slow}), previous=record)
+
     def disable_webhook(self, webhook_id: str, reason: str) -> WebhookRecord | None:
         record = self.get_webhook(webhook_id)
         if record is None or record.status == "disabled":
