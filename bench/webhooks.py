@@ -266,7 +266,7 @@ def sender(stores: InMemoryWebhookStores, stop: threading.Event) -> list[threadi
 def _setup(ports: Sequence[int], with_slow: bool) -> tuple[InMemoryWebhookStores, Any]:
     from posthorn.adapters.clock import SystemClock
     from posthorn.logic import webhook_signing
-    from posthorn.logic.webhook_intake import WebhookIntake
+    from posthorn.logic.webhook_contexts import WebhookIntake
     from posthorn.models.webhooks import SealedSecret, WebhookRecord
 
     stores = InMemoryWebhookStores(STORE_LATENCY)

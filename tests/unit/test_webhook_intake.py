@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 import pytest
 
 from posthorn.logic.events import record_sns_messages
+from posthorn.logic.webhook_contexts import WebhookIntake
 from posthorn.logic.webhook_intake import (
     AnnouncingMessages,
     EventAnnouncer,
     RecentDirectory,
-    WebhookIntake,
     announce_domain_event,
     delivery_id_for,
 )

@@ -38,14 +38,9 @@ if TYPE_CHECKING:
     from posthorn.logic.file_cache import FileCache
     from posthorn.logic.sending import SendContext
     from posthorn.logic.smtp_intake import IntakeContext
-    from posthorn.logic.webhook_intake import (
-        AnnouncingMessages,
-        EventAnnouncer,
-        RecentDirectory,
-        WebhookIntake,
-    )
+    from posthorn.logic.webhook_contexts import WebhookContext, WebhookIntake
+    from posthorn.logic.webhook_intake import AnnouncingMessages, EventAnnouncer, RecentDirectory
     from posthorn.logic.webhook_sending import EndpointGate, RecentWebhooks, SenderContext
-    from posthorn.logic.webhooks import WebhookContext
     from posthorn.ports import Clock, DomainIdentities
     from posthorn.settings import Settings
 
@@ -343,7 +338,7 @@ def webhook_directory() -> RecentDirectory:
 @_factory
 def webhook_intake() -> WebhookIntake:
     """What every recorder of events hands its events to (logic/webhook_intake.py)."""
-    from posthorn.logic.webhook_intake import WebhookIntake
+    from posthorn.logic.webhook_contexts import WebhookIntake
 
     return WebhookIntake(
         webhooks=webhook_directory(),
@@ -371,7 +366,7 @@ def announced_messages() -> AnnouncingMessages:
 
 
 def webhook_context() -> WebhookContext:
-    from posthorn.logic.webhooks import WebhookContext
+    from posthorn.logic.webhook_contexts import WebhookContext
 
     return WebhookContext(
         webhooks=webhook_directory().writing_through(),

@@ -1,4 +1,5 @@
-"""Webhooks and their deliveries (permission `webhooks`), scoped to the credential's domains."""
+"""Webhooks and their deliveries (permission `webhooks`), scoped to the credential's domains. The use cases
+(`posthorn.logic.webhooks`) are imported by the first webhook request, not at the API's init."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
 from posthorn.errors import InvalidJson, NotFound, ValidationFailed
-from posthorn.logic import webhooks
-from posthorn.logic.webhook_intake import WebhookIntake
-from posthorn.logic.webhooks import WebhookContext
+from posthorn.logic.webhook_contexts import WebhookContext, WebhookIntake
 from posthorn.models.webhooks import (
     CreatedWebhook,
     CreateWebhookRequest,
@@ -58,6 +57,8 @@ def create_webhook(
     context: Context,
     clock: Now,
 ) -> Response[CreatedWebhook]:
+    from posthorn.logic import webhooks
+
     return json_response(201, webhooks.create(credential, request, context, clock.now()))
 
 
@@ -68,6 +69,8 @@ def create_webhook(
     responses=answers(Success(200, "The webhooks, newest first", WebhookList, example=examples.WEBHOOKS)),
 )
 def list_webhooks(credential: CallerCredential, context: Context) -> WebhookList:
+    from posthorn.logic import webhooks
+
     return WebhookList(webhooks=webhooks.list_for(credential, context.webhooks))
 
 
@@ -80,6 +83,8 @@ def list_webhooks(credential: CallerCredential, context: Context) -> WebhookList
     ),
 )
 def get_webhook(webhook_id: str, credential: CallerCredential, context: Context) -> WebhookView:
+    from posthorn.logic import webhooks
+
     return webhooks.get(credential, context.webhooks, webhook_id)
 
 
@@ -101,6 +106,8 @@ def update_webhook(
     credential: CallerCredential,
     context: Context,
 ) -> WebhookView:
+    from posthorn.logic import webhooks
+
     return webhooks.update(credential, webhook_id, request, context)
 
 
@@ -111,6 +118,8 @@ def update_webhook(
     responses=answers(Success(204, "Deleted"), errors=[NO_WEBHOOK]),
 )
 def delete_webhook(webhook_id: str, credential: CallerCredential, context: Context) -> Response[None]:
+    from posthorn.logic import webhooks
+
     webhooks.delete(credential, context.webhooks, webhook_id)
     return Response(status_code=204)
 
@@ -127,6 +136,8 @@ def delete_webhook(webhook_id: str, credential: CallerCredential, context: Conte
 def rotate_webhook_secret(
     webhook_id: str, credential: CallerCredential, context: Context, clock: Now
 ) -> Response[RotatedSecret]:
+    from posthorn.logic import webhooks
+
     secret = webhooks.rotate_secret(credential, webhook_id, context, clock.now())
     return json_response(201, RotatedSecret(secret=secret))
 
@@ -140,6 +151,8 @@ def rotate_webhook_secret(
 def test_webhook(
     webhook_id: str, credential: CallerCredential, context: Context, intake: Intake
 ) -> Response[DeliveryAccepted]:
+    from posthorn.logic import webhooks
+
     delivery_id = webhooks.send_test(credential, webhook_id, context, intake)
     return json_response(202, DeliveryAccepted(delivery_id=delivery_id))
 
@@ -161,6 +174,8 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> DeliveryList:
+    from posthorn.logic import webhooks
+
     return webhooks.list_deliveries(
         credential, context, webhook_id, status=status, limit=limit, cursor=cursor
     )
@@ -175,5 +190,7 @@ def list_deliveries(
 def replay_delivery(
     webhook_id: str, delivery_id: str, credential: CallerCredential, context: Context, clock: Now
 ) -> Response[DeliveryAccepted]:
+    from posthorn.logic import webhooks
+
     replayed = webhooks.replay(credential, webhook_id, delivery_id, context, clock.now())
     return json_response(202, DeliveryAccepted(delivery_id=replayed))

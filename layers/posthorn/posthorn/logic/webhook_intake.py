@@ -29,21 +29,17 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from posthorn.logic.webhook_contexts import WebhookIntake
 from posthorn.models.events import EventType, RecipientEvent
 from posthorn.models.messages import MessageRecord
 from posthorn.models.webhooks import DeliveryRecord, WebhookEventType, WebhookRecord
 from posthorn.ports import (
-    Clock,
-    DeliveryNotices,
-    DeliveryWriter,
     DueDelivery,
     MessageRecords,
     SendClaim,
-    WebhookDirectory,
 )
 
 EMAIL_EVENT_TYPES: dict[EventType, WebhookEventType] = {
@@ -69,14 +65,6 @@ class Announcement(NamedTuple):
     timestamp: datetime
     data: dict[str, Any]
     message_id: str | None = None
-
-
-@dataclass
-class WebhookIntake:
-    webhooks: WebhookDirectory
-    deliveries: DeliveryWriter
-    notices: DeliveryNotices
-    clock: Clock
 
 
 def delivery_id_for(identity: str, webhook_id: str) -> str:

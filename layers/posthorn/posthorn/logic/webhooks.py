@@ -12,13 +12,13 @@ old secret signing for 24 h: both sign every request meanwhile, as API.md says.
 from __future__ import annotations
 
 import secrets as random_source
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from posthorn.errors import NotFound, ValidationFailed
 from posthorn.logic import webhook_signing
 from posthorn.logic.webhook_addresses import validate_url
-from posthorn.logic.webhook_intake import Announcement, WebhookIntake, announce, webhook_test_announcement
+from posthorn.logic.webhook_contexts import WebhookContext, WebhookIntake
+from posthorn.logic.webhook_intake import Announcement, announce, webhook_test_announcement
 from posthorn.models.credentials import Credential
 from posthorn.models.webhooks import (
     CreatedWebhook,
@@ -31,19 +31,10 @@ from posthorn.models.webhooks import (
     WebhookRecord,
     WebhookView,
 )
-from posthorn.ports import DeliveryNotices, DeliveryStore, DueDelivery, SecretBox, WebhookStore
+from posthorn.ports import DueDelivery, SecretBox, WebhookStore
 
 ROTATION_OVERLAP = timedelta(hours=24)
 MAX_WEBHOOKS_PER_DOMAIN = 20
-
-
-@dataclass
-class WebhookContext:
-    webhooks: WebhookStore
-    deliveries: DeliveryStore
-    notices: DeliveryNotices
-    secrets: SecretBox
-    allow_loopback: bool = False
 
 
 def new_webhook_id() -> str:
