@@ -226,6 +226,16 @@ def _error_response(listed: list[PosthornError]) -> dict[str, Any]:
 
 
 # --- the document as a whole ----------------------------------------------------------------------------
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional parameter is absent or a string; Powertools writes `str | None` as `anyOf [..., null]`,
+    which tells a client (and Schemathesis) that the text `null` is a value."""
+    options = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
+    if len(options) != 1:
+        return schema
+    collapsed = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {**options[0], **collapsed}
+
+
 _POWERTOOLS_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 
@@ -237,12 +247,18 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     error_schema = ErrorObject.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(error_schema.pop("$defs", {}))
     schemas["ErrorObject"] = error_schema
+    for name, model in _READ_BY_HAND.items():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
 
     powertools_refs = {f"#/components/schemas/{name}" for name in _POWERTOOLS_SCHEMAS}
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             if (method.upper(), path) in PUBLIC:
                 operation["security"] = []
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _without_null(parameter["schema"])
             responses = operation["responses"]
             for status, response in list(responses.items()):
                 refs = {media.get("schema", {}).get("$ref") for media in response.get("content", {}).values()}
@@ -266,6 +282,27 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     document["tags"] += [{"name": name} for name in sorted(used - set(order))]
     document["components"]["schemas"] = dict(sorted(schemas.items()))
     return document
+
+
+# Models a route reads by hand (not through a `Body` parameter), whose schemas the document needs.
+_READ_BY_HAND: dict[str, type[BaseModel]] = {}
+
+
+def request_body(
+    description: str, json_model: type[BaseModel], example: Mapping[str, Any], *, raw: bool = False
+) -> dict[str, Any]:
+    """`openapi_extensions={"requestBody": request_body(...)}` for a route that reads its body itself: a
+    JSON body of `json_model`, and with `raw=True` any file's bytes as the body too."""
+    _READ_BY_HAND[json_model.__name__] = json_model
+    content: dict[str, Any] = {
+        "application/json": {
+            "schema": {"$ref": f"#/components/schemas/{json_model.__name__}"},
+            "examples": {"example": {"value": dict(example)}},
+        }
+    }
+    if raw:
+        content["application/octet-stream"] = {"schema": {"type": "string", "format": "binary"}}
+    return {"description": description, "required": True, "content": content}
 
 
 def request_example(value: Mapping[str, Any], summary: str) -> Any:
