@@ -226,6 +226,39 @@ def _error_response(listed: list[PosthornError]) -> dict[str, Any]:
 
 
 # --- the document as a whole ----------------------------------------------------------------------------
+# What API Gateway itself answers before or instead of the function (template.yaml's GatewayResponses), in
+# the same error shape: (status, code, message, when, only for operations with a request body).
+GATEWAY_ANSWERS: tuple[tuple[int, str, str, str, bool], ...] = (
+    (413, "payload_too_large", "Request body over 10 MB; use POST /v1/files/uploads",
+     "API Gateway: the request body is over 10 MB", True),
+    (429, "rate_limited", "Too many requests", "API Gateway: the stage's throttling (Retry-After: 1)", False),
+    (502, "internal_error", "Internal error", "API Gateway: the function failed or could not be run", False),
+    (504, "internal_error", "Internal error", "API Gateway: no answer within its 29 seconds", False),
+)  # fmt: skip
+
+
+def _add_gateway_answers(operation: dict[str, Any]) -> None:
+    responses = operation["responses"]
+    for status, code, message, when, needs_body in GATEWAY_ANSWERS:
+        if needs_body and "requestBody" not in operation:
+            continue
+        response = responses.setdefault(
+            str(status),
+            {
+                "description": "",
+                "content": {"application/json": {"schema": {"$ref": ERROR_REF}, "examples": {}}},
+            },
+        )
+        examples = response["content"]["application/json"]["examples"]
+        examples[f"{code}_gateway"] = {
+            "summary": when,
+            "value": {"error": {"code": code, "message": message}},
+        }
+        response["description"] = "; ".join(filter(None, [response["description"], f"`{code}`: {when}"]))
+        if status == 429:
+            response.setdefault("headers", _headers({"Retry-After": "Seconds until a retry can be accepted"}))
+
+
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     """An optional parameter is absent or a string; Powertools writes `str | None` as `anyOf [..., null]`,
     which tells a client (and Schemathesis) that the text `null` is a value."""
@@ -257,6 +290,7 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
         for method, operation in operations.items():
             if (method.upper(), path) in PUBLIC:
                 operation["security"] = []
+            _add_gateway_answers(operation)
             for parameter in operation.get("parameters", []):
                 parameter["schema"] = _without_null(parameter["schema"])
             responses = operation["responses"]
