@@ -19,6 +19,7 @@ from posthorn.errors import (
     ValidationFailed,
     reply_for,
 )
+from send_api.request_body import is_json, not_json_message
 
 HTTP_STATUS: dict[type[PosthornError], int] = {
     errors.InvalidJson: 400,
@@ -91,12 +92,15 @@ def _message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def validation_failure(errors: Sequence[dict[str, Any]], content_type: str) -> PosthornError:
-    """Translate request-validation errors: unparseable or non-object bodies are 400, the rest 422."""
-    if any(error.get("type") in {"json_invalid", "unsupported_content_type"} for error in errors):
-        return InvalidJson("the request body is not valid JSON (send Content-Type: application/json)")
-    if content_type and not content_type.startswith("application/json"):
-        return InvalidJson("the request body must be JSON, sent with Content-Type: application/json")
+def validation_failure(errors: Sequence[dict[str, Any]], content_type: str | None) -> PosthornError:
+    """Translate request-validation errors: unparseable or non-object bodies, and bodies that say they
+    are not JSON, are 400 (`request_body`'s rule); the rest 422."""
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error")
+            return InvalidJson(str(reason or "the request body is not valid JSON"))
+    if not is_json(content_type) or any(e.get("type") == "unsupported_content_type" for e in errors):
+        return InvalidJson(not_json_message(content_type))
     if any(
         error.get("type") in {"model_attributes_type", "dict_type", "missing"} and len(error["loc"]) <= 1
         for error in errors

@@ -16,12 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from posthorn.models.addresses import (
-    Address,
-    has_line_break,
-    reject_line_breaks,
-    split_display_address,
-)
+from posthorn.models.addresses import Address, header_text, split_display_address
 from posthorn.models.files import FileName, MediaType
 
 MAX_RECIPIENTS = 50
@@ -44,7 +39,9 @@ _ANGLE_URI_LIST = re.compile(r"^\s*<[^<>]*>(\s*,\s*<[^<>]*>)*\s*$")
 
 _CONTENT_ID = re.compile(r"^[!-;=?-~]+$")  # printable ASCII without '<', '>' or spaces
 
-DisplayName = Annotated[str, StringConstraints(max_length=256), AfterValidator(reject_line_breaks)]
+# Header text: every field written into a header of the MIME (`addresses.header_text_problem`'s rule).
+HeaderText = Annotated[str, AfterValidator(header_text)]
+DisplayName = Annotated[HeaderText, StringConstraints(max_length=256)]
 
 
 def _utf8(value: str) -> str:
@@ -57,7 +54,6 @@ def _utf8(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_utf8)]
-SingleLine = Annotated[str, AfterValidator(reject_line_breaks), AfterValidator(_utf8)]
 
 
 def _tags(tags: list[str]) -> list[str]:
@@ -87,7 +83,7 @@ Metadata = dict[
     Annotated[str, StringConstraints(max_length=1024)],
 ]
 ClientReference = Annotated[str, StringConstraints(max_length=256)]
-ListUnsubscribe = Annotated[SingleLine, AfterValidator(_list_unsubscribe)]
+ListUnsubscribe = Annotated[HeaderText, AfterValidator(_list_unsubscribe)]
 
 
 def has_one_click(list_unsubscribe: str | None) -> bool:
@@ -121,10 +117,7 @@ class Attachment(BaseModel):
     name: FileName | None = None
     content: str | None = None
     content_type: MediaType | None = None
-    content_id: (
-        Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_line_breaks)]
-        | None
-    ) = None
+    content_id: Annotated[HeaderText, StringConstraints(min_length=1, max_length=255)] | None = None
     file_key: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
 
     @field_validator("content_id")
@@ -157,14 +150,12 @@ class SendEmailRequest(BaseModel):
     bcc: list[RecipientField] = Field(default_factory=list)
     reply_to_email: Address | None = None
     reply_to_name: DisplayName | None = None
-    subject: Annotated[
-        str, StringConstraints(min_length=1, max_length=998), AfterValidator(reject_line_breaks)
-    ]
+    subject: Annotated[HeaderText, StringConstraints(min_length=1, max_length=998)]
     body_text: Text | None = None
     body_html: Text | None = None
     template_data: dict[str, str | int | float | bool] | None = None
     attachments: list[Attachment] = Field(default_factory=list)
-    headers: dict[str, Text] = Field(default_factory=dict)
+    headers: dict[str, HeaderText] = Field(default_factory=dict)
     tags: Tags = Field(default_factory=list, max_length=MAX_TAGS)
     metadata: Metadata = Field(default_factory=dict, max_length=MAX_METADATA)
     client_reference: ClientReference | None = None
@@ -189,12 +180,10 @@ class SendEmailRequest(BaseModel):
     @classmethod
     def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
         seen: set[str] = set()
-        for name, value in headers.items():
+        for name in headers:
             lowered = name.lower()
             if not _HEADER_NAME.match(name):
                 raise ValueError(f"header name {name!r} must be printable ASCII without ':' or spaces")
-            if has_line_break(value):
-                raise ValueError(f"header {name!r} must not contain CR, LF or other line breaks")
             if lowered in RESERVED_HEADERS or lowered.startswith(("content-", "x-ses-")):
                 raise ValueError(f"header {name!r} is reserved; use the matching field instead")
             if lowered in seen:
