@@ -12,10 +12,12 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from posthorn.errors import InvalidJson, NotFound, PosthornError, TransientError
+from posthorn.models.credentials import Credential
 from send_api.auth import authorize, route_key
 from send_api.errors import error_body, error_response, from_transient, http_status, validation_failure
 from send_api.idempotency import Replay
 from send_api.observability import logger
+from send_api.rate_limit_fields import rate_standing
 from send_api.request_body import BodyNotJson, is_json, json_object
 from send_api.routes import admin, email, files, health, messages, suppressions
 
@@ -32,8 +34,17 @@ API_DESCRIPTION = (
 
 
 def authenticate_request(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    app.append_context(credential=authorize(app))
-    return next_middleware(app)
+    authorize(app)
+    return with_rate_limit_fields(next_middleware(app))
+
+
+def with_rate_limit_fields(response: Response) -> Response:
+    """Every answer to an authenticated request carries `RateLimit-*` (README, "Rate limits"): the send
+    routes' from the messages they counted, every other answer from where the bucket stands (one read)."""
+    credential = app.context.get("credential")
+    if isinstance(credential, Credential) and "RateLimit-Limit" not in response.headers:
+        response.headers.update(rate_standing(credential).headers())
+    return response
 
 
 # Routes that read their body themselves (POST /v1/files takes raw bytes as well as JSON).
@@ -71,7 +82,7 @@ def openapi_document() -> Response[str]:
 def handle_domain_error(error: PosthornError) -> Response:
     if http_status(error) >= 500:
         logger.warning("request failed", extra={"code": error.code, "reason": error.message})
-    return error_response(error)
+    return with_rate_limit_fields(error_response(error))
 
 
 @app.exception_handler(TransientError)
@@ -79,12 +90,12 @@ def handle_transient_error(error: TransientError) -> Response:
     # The outside world failed for a moment (a cached file could not be read from S3 just now); nothing was
     # stored or sent for this request.
     logger.warning("dependency unavailable", extra={"kind": type(error).__name__, "reason": str(error)})
-    return error_response(from_transient(error))
+    return with_rate_limit_fields(error_response(from_transient(error)))
 
 
 @app.exception_handler(Replay)
 def handle_replay(replay: Replay) -> Response:
-    return replay.response()
+    return with_rate_limit_fields(replay.response())
 
 
 @app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
@@ -94,9 +105,9 @@ def handle_invalid_request(error: RequestValidationError | RequestUnsupportedCon
     try:
         authorize(app)
     except PosthornError as auth_error:
-        return error_response(auth_error)
+        return with_rate_limit_fields(error_response(auth_error))
     content_type = app.current_event.headers.get("content-type")
-    return error_response(validation_failure(list(error.errors()), content_type))
+    return with_rate_limit_fields(error_response(validation_failure(list(error.errors()), content_type)))
 
 
 @app.not_found

@@ -67,12 +67,20 @@ def error_body(code: str, message: str, details: list[dict[str, str]] | None = N
     return json.dumps({"error": error})
 
 
+# Header fields an answer with this error carries: a 401 names the schemes that authenticate (RFC 9110).
+HTTP_HEADERS: dict[type[PosthornError], dict[str, str]] = {
+    errors.Unauthorized: {
+        "WWW-Authenticate": 'Bearer realm="posthorn", Basic realm="posthorn", charset="UTF-8"'
+    },
+}
+
+
 def error_response(error: PosthornError) -> Response:
     return Response(
         status_code=http_status(error),
         content_type=content_types.APPLICATION_JSON,
         body=error_body(error.code, error.message, error.details),
-        headers=dict(error.headers),
+        headers={**(reply_for(HTTP_HEADERS, error) or {}), **error.headers},
     )
 
 
@@ -108,7 +116,9 @@ def validation_failure(errors: Sequence[dict[str, Any]], content_type: str | Non
         return InvalidJson("the request body must be a JSON object")
     details = []
     for error in errors:
-        detail = {"field": field_path(error.get("loc", ())), "message": _message(error)}
+        # A model-level rule (no location of its own) may name its field in its context.
+        named = (error.get("ctx") or {}).get("field")
+        detail = {"field": field_path(error.get("loc", ())) or str(named or ""), "message": _message(error)}
         if not detail["field"]:
             detail.pop("field")
         details.append(detail)

@@ -10,17 +10,23 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
 from posthorn.errors import NotFound
-from posthorn.logic.credentials import change_status, create_credential
-from posthorn.logic.domains import refresh_domain, register_domain
+from posthorn.logic.credentials import (
+    MAX_USERNAME_LENGTH,
+    create_credential,
+    rotate_secret,
+    update_credential,
+)
+from posthorn.logic.domains import delete_domain, refresh_domain, register_domain
 from posthorn.models.addresses import normalize_domain
 from posthorn.models.credentials import (
     CreateCredentialRequest,
     CreatedCredential,
     CredentialList,
     CredentialView,
+    RotateSecretRequest,
     UpdateCredentialRequest,
 )
-from posthorn.models.domains import CreateDomainRequest, DomainRecord
+from posthorn.models.domains import CreateDomainRequest, DomainList, DomainRecord
 from posthorn.ports import Clock, CredentialStore, DomainIdentities, DomainStore
 from send_api.responses import json_response
 
@@ -42,13 +48,34 @@ def create_domain(
     return json_response(201 if created else 200, record)
 
 
-@router.get("/v1/domains/<domain>", summary="A domain's verification status and DNS records", tags=["admin"])
-def get_domain(domain: str, domains: Domains, identities: Identities) -> DomainRecord:
+def _domain_name(domain: str) -> str:
     try:
-        name = normalize_domain(domain)
+        return normalize_domain(domain)
     except ValueError:
         raise NotFound(f"no domain {domain}") from None
-    return refresh_domain(name, domains, identities)
+
+
+@router.get("/v1/domains/<domain>", summary="A domain's verification status and DNS records", tags=["admin"])
+def get_domain(domain: str, domains: Domains, identities: Identities) -> DomainRecord:
+    return refresh_domain(_domain_name(domain), domains, identities)
+
+
+@router.get("/v1/domains", summary="Every registered domain, in the order registered", tags=["admin"])
+def list_domains(domains: Domains) -> DomainList:
+    return DomainList(domains=domains.list_domains())
+
+
+@router.delete(
+    "/v1/domains/<domain>",
+    summary="Forget a domain (409 while a credential names it)",
+    description="Its SES identity (and DKIM keys) and its suppressions are kept: registering it again "
+    "needs no DNS change.",
+    tags=["admin"],
+    responses={204: {"description": "Deleted"}},
+)
+def remove_domain(domain: str, domains: Domains, credentials: Credentials) -> Response[None]:
+    delete_domain(_domain_name(domain), domains, credentials)
+    return Response(status_code=204)
 
 
 @router.post("/v1/credentials", summary="Create a credential (its secret is shown once)", tags=["admin"])
@@ -69,10 +96,46 @@ def list_credentials(credentials: Credentials) -> CredentialList:
     return CredentialList(credentials=[CredentialView.of(c) for c in listed])
 
 
+@router.get("/v1/credentials/<username>", summary="One credential (never its secret)", tags=["admin"])
+def get_credential(username: str, credentials: Credentials) -> CredentialView:
+    found = credentials.get_credential(username) if len(username) <= MAX_USERNAME_LENGTH else None
+    if found is None:
+        raise NotFound(f"no credential {username}")
+    return CredentialView.of(found)
+
+
 @router.patch(
-    "/v1/credentials/<username>", summary="Suspend, reactivate or revoke a credential", tags=["admin"]
+    "/v1/credentials/<username>",
+    summary="Change a credential: status, name, domains, permissions, rate limit",
+    description="Only the fields given change. A revoked credential stays revoked; domains must be "
+    "registered; a null `rate_limit_per_second` goes back to the stack's default.",
+    tags=["admin"],
 )
 def update(
-    username: str, request: Annotated[UpdateCredentialRequest, Body(embed=False)], credentials: Credentials
+    username: str,
+    request: Annotated[UpdateCredentialRequest, Body(embed=False)],
+    credentials: Credentials,
+    domains: Domains,
 ) -> CredentialView:
-    return CredentialView.of(change_status(username, request.status, credentials))
+    return CredentialView.of(update_credential(username, request, credentials, domains))
+
+
+@router.post(
+    "/v1/credentials/<username>/secret",
+    summary="Rotate a credential's secret (the new one is shown once)",
+    description="The old secret stops working at once, or `keep_old_seconds` (at most 86400) from now, for "
+    "the API and the SMTP relay alike.",
+    tags=["admin"],
+    responses={
+        201: {"description": "Rotated", "content": {"application/json": {"model": CreatedCredential}}}
+    },
+)
+def rotate(
+    username: str,
+    credentials: Credentials,
+    pepper: Annotated[bytes, Depends(wiring.pepper)],
+    clock: Now,
+    request: Annotated[RotateSecretRequest | None, Body(embed=False)] = None,
+) -> Response[CreatedCredential]:
+    keep_old = request.keep_old_seconds if request is not None else 0
+    return json_response(201, rotate_secret(username, keep_old, credentials, pepper, clock.now()))

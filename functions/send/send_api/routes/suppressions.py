@@ -49,12 +49,22 @@ def delete_suppression(
     return Response(status_code=204)
 
 
-@router.post("/v1/suppressions", summary="Suppress an address by hand", tags=["suppressions"])
+@router.post(
+    "/v1/suppressions",
+    summary="Suppress an address by hand",
+    description="201 with the new entry; 200 with the entry already there when the address is suppressed "
+    "for that domain (its first reason and date are kept).",
+    tags=["suppressions"],
+    responses={
+        201: {"description": "Suppressed", "content": {"application/json": {"model": Suppression}}},
+        200: {"description": "Already suppressed", "content": {"application/json": {"model": Suppression}}},
+    },
+)
 def add_suppression(
     request: Annotated[CreateSuppressionRequest, Body(embed=False)],
     credential: CallerCredential,
     store: Suppressions,
     clock: Annotated[Clock, Depends(wiring.clock)],
 ) -> Response[Suppression]:
-    entry = suppressions.add_manual(credential, store, request, clock.now())
-    return json_response(201, entry)
+    entry, created = suppressions.add_manual(credential, store, request, clock.now())
+    return json_response(201 if created else 200, entry)

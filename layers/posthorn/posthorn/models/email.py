@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from posthorn.models.addresses import Address, header_text, split_display_address
 from posthorn.models.files import FileName, MediaType
@@ -196,10 +197,24 @@ class SendEmailRequest(BaseModel):
         if self.body_text is None and self.body_html is None:
             raise ValueError("at least one of body_text and body_html is required")
         if len(self.to) + len(self.cc) + len(self.bcc) > MAX_RECIPIENTS:
-            raise ValueError(f"to, cc and bcc together may hold at most {MAX_RECIPIENTS} recipients")
+            # A model-level error has no location of its own: `field` in its context names the first
+            # recipient over the limit (send_api/errors.py reads it into `details[].field`).
+            raise PydanticCustomError(
+                "too_many_recipients",
+                "to, cc and bcc together may hold at most {limit} recipients",
+                {"limit": MAX_RECIPIENTS, "field": self._recipient_path(MAX_RECIPIENTS)},
+            )
         if self.reply_to_name is not None and self.reply_to_email is None:
             raise ValueError("reply_to_name needs reply_to_email")
         return self
+
+    def _recipient_path(self, index: int) -> str:
+        """`to[i]`, `cc[i]` or `bcc[i]`: where the recipient at `index` of To+Cc+Bcc is."""
+        for name, recipients in (("to", self.to), ("cc", self.cc), ("bcc", self.bcc)):
+            if index < len(recipients):
+                return f"{name}[{index}]"
+            index -= len(recipients)
+        return "to"
 
     @property
     def has_one_click_unsubscribe(self) -> bool:
