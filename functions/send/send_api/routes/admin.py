@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
-from posthorn.errors import NotFound
+from posthorn.errors import Conflict, InvalidJson, NotFound, ValidationFailed
 from posthorn.logic.credentials import (
     MAX_USERNAME_LENGTH,
     create_credential,
@@ -28,6 +28,8 @@ from posthorn.models.credentials import (
 )
 from posthorn.models.domains import CreateDomainRequest, DomainList, DomainRecord
 from posthorn.ports import Clock, CredentialStore, DomainIdentities, DomainStore
+from send_api import examples
+from send_api.contract import Success, answers, request_example
 from send_api.responses import json_response
 
 router = APIGatewayRouter()
@@ -36,10 +38,25 @@ Identities = Annotated[DomainIdentities, Depends(wiring.identities)]
 Credentials = Annotated[CredentialStore, Depends(wiring.credentials)]
 Now = Annotated[Clock, Depends(wiring.clock)]
 
+NO_DOMAIN = NotFound("no domain example.org")
+NO_CREDENTIAL = NotFound(f"no credential {examples.USERNAME}")
 
-@router.post("/v1/domains", summary="Register a sending domain", tags=["admin"])
+
+@router.post(
+    "/v1/domains",
+    summary="Register a sending domain",
+    tags=["admin"],
+    responses=answers(
+        Success(201, "Registered: publish its DNS records", DomainRecord, example=examples.DOMAIN),
+        Success(200, "Already registered", DomainRecord, example=examples.DOMAIN),
+        errors=[InvalidJson, ValidationFailed],
+    ),
+)
 def create_domain(
-    request: Annotated[CreateDomainRequest, Body(embed=False)],
+    request: Annotated[
+        CreateDomainRequest,
+        Body(embed=False, openapi_examples=request_example(examples.DOMAIN_REQUEST, "A domain")),
+    ],
     domains: Domains,
     identities: Identities,
     clock: Now,
@@ -55,12 +72,22 @@ def _domain_name(domain: str) -> str:
         raise NotFound(f"no domain {domain}") from None
 
 
-@router.get("/v1/domains/<domain>", summary="A domain's verification status and DNS records", tags=["admin"])
+@router.get(
+    "/v1/domains/<domain>",
+    summary="A domain's verification status and DNS records",
+    tags=["admin"],
+    responses=answers(Success(200, "The domain", DomainRecord, example=examples.DOMAIN), errors=[NO_DOMAIN]),
+)
 def get_domain(domain: str, domains: Domains, identities: Identities) -> DomainRecord:
     return refresh_domain(_domain_name(domain), domains, identities)
 
 
-@router.get("/v1/domains", summary="Every registered domain, in the order registered", tags=["admin"])
+@router.get(
+    "/v1/domains",
+    summary="Every registered domain, in the order registered",
+    tags=["admin"],
+    responses=answers(Success(200, "The domains", DomainList, example=examples.DOMAINS)),
+)
 def list_domains(domains: Domains) -> DomainList:
     return DomainList(domains=domains.list_domains())
 
@@ -68,19 +95,44 @@ def list_domains(domains: Domains) -> DomainList:
 @router.delete(
     "/v1/domains/<domain>",
     summary="Forget a domain (409 while a credential names it)",
-    description="Its SES identity (and DKIM keys) and its suppressions are kept: registering it again "
+    description="Its SES identity (with its DKIM keys) and its suppressions are kept: registering it again "
     "needs no DNS change.",
     tags=["admin"],
-    responses={204: {"description": "Deleted"}},
+    responses=answers(
+        Success(204, "Deleted"),
+        errors=[
+            NO_DOMAIN,
+            Conflict(
+                f"example.com is still named by credential(s) {examples.USERNAME}: remove it from them "
+                "(PATCH) first"
+            ),
+        ],
+    ),
 )
 def remove_domain(domain: str, domains: Domains, credentials: Credentials) -> Response[None]:
     delete_domain(_domain_name(domain), domains, credentials)
     return Response(status_code=204)
 
 
-@router.post("/v1/credentials", summary="Create a credential (its secret is shown once)", tags=["admin"])
+@router.post(
+    "/v1/credentials",
+    summary="Create a credential (its secret is shown once)",
+    tags=["admin"],
+    responses=answers(
+        Success(
+            201,
+            "Created; `secret` and `api_key` are never shown again",
+            CreatedCredential,
+            example=examples.CREATED_CREDENTIAL,
+        ),
+        errors=[InvalidJson, ValidationFailed],
+    ),
+)
 def create(
-    request: Annotated[CreateCredentialRequest, Body(embed=False)],
+    request: Annotated[
+        CreateCredentialRequest,
+        Body(embed=False, openapi_examples=request_example(examples.CREDENTIAL_REQUEST, "A web app")),
+    ],
     credentials: Credentials,
     domains: Domains,
     pepper: Annotated[bytes, Depends(wiring.pepper)],
@@ -90,13 +142,25 @@ def create(
     return json_response(201, created)
 
 
-@router.get("/v1/credentials", summary="List credentials (never their secrets)", tags=["admin"])
+@router.get(
+    "/v1/credentials",
+    summary="List credentials (never their secrets)",
+    tags=["admin"],
+    responses=answers(Success(200, "Every credential", CredentialList, example=examples.CREDENTIALS)),
+)
 def list_credentials(credentials: Credentials) -> CredentialList:
     listed = sorted(credentials.list_credentials(), key=lambda c: c.created_at)
     return CredentialList(credentials=[CredentialView.of(c) for c in listed])
 
 
-@router.get("/v1/credentials/<username>", summary="One credential (never its secret)", tags=["admin"])
+@router.get(
+    "/v1/credentials/<username>",
+    summary="One credential (never its secret)",
+    tags=["admin"],
+    responses=answers(
+        Success(200, "The credential", CredentialView, example=examples.CREDENTIAL), errors=[NO_CREDENTIAL]
+    ),
+)
 def get_credential(username: str, credentials: Credentials) -> CredentialView:
     found = credentials.get_credential(username) if len(username) <= MAX_USERNAME_LENGTH else None
     if found is None:
@@ -110,10 +174,17 @@ def get_credential(username: str, credentials: Credentials) -> CredentialView:
     description="Only the fields given change. A revoked credential stays revoked; domains must be "
     "registered; a null `rate_limit_per_second` goes back to the stack's default.",
     tags=["admin"],
+    responses=answers(
+        Success(200, "Updated", CredentialView, example=examples.SUSPENDED_CREDENTIAL),
+        errors=[InvalidJson, ValidationFailed, NO_CREDENTIAL],
+    ),
 )
 def update(
     username: str,
-    request: Annotated[UpdateCredentialRequest, Body(embed=False)],
+    request: Annotated[
+        UpdateCredentialRequest,
+        Body(embed=False, openapi_examples=request_example(examples.CREDENTIAL_UPDATE, "Suspend")),
+    ],
     credentials: Credentials,
     domains: Domains,
 ) -> CredentialView:
@@ -124,18 +195,26 @@ def update(
     "/v1/credentials/<username>/secret",
     summary="Rotate a credential's secret (the new one is shown once)",
     description="The old secret stops working at once, or `keep_old_seconds` (at most 86400) from now, for "
-    "the API and the SMTP relay alike.",
+    "the API and the SMTP relay alike. The body is optional.",
     tags=["admin"],
-    responses={
-        201: {"description": "Rotated", "content": {"application/json": {"model": CreatedCredential}}}
-    },
+    responses=answers(
+        Success(201, "Rotated", CreatedCredential, example=examples.CREATED_CREDENTIAL),
+        errors=[
+            InvalidJson,
+            ValidationFailed.on("status", "a revoked credential gets no new secret; create a new one"),
+            NO_CREDENTIAL,
+        ],
+    ),
 )
 def rotate(
     username: str,
     credentials: Credentials,
     pepper: Annotated[bytes, Depends(wiring.pepper)],
     clock: Now,
-    request: Annotated[RotateSecretRequest | None, Body(embed=False)] = None,
+    request: Annotated[
+        RotateSecretRequest | None,
+        Body(embed=False, openapi_examples=request_example(examples.ROTATE_REQUEST, "A 10-minute overlap")),
+    ] = None,
 ) -> Response[CreatedCredential]:
     keep_old = request.keep_old_seconds if request is not None else 0
     return json_response(201, rotate_secret(username, keep_old, credentials, pepper, clock.now()))
