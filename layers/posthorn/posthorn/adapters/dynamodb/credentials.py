@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
+from posthorn.adapters.dynamodb.table import Repository, from_item, listing_keys, to_item
 from posthorn.models.credentials import Credential, CredentialStatus
 
 
@@ -26,20 +26,14 @@ class CredentialRepository(Repository):
             Item=to_item(
                 {
                     **_key(credential.username),
-                    "gsi1pk": "CREDENTIALS",
-                    "gsi1sk": f"{created}#{credential.username}",
+                    **listing_keys("CREDENTIALS", created, credential.username),
                     **values,
                 }
             ),
         )
 
     def list_credentials(self) -> list[Credential]:
-        items = self.query_all(
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :p",
-            ExpressionAttributeValues=to_item({":p": "CREDENTIALS"}),
-        )
-        return [Credential.model_validate(item) for item in items]
+        return [Credential.model_validate(item) for item in self.listed("CREDENTIALS")]
 
     def update_credential(
         self, username: str, fields: Mapping[str, Any], *, unless_revoked: bool

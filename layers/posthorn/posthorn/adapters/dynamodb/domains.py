@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from posthorn.adapters.dynamodb.table import Repository, to_item
+from posthorn.adapters.dynamodb.table import Repository, listing_keys, to_item
 from posthorn.models.domains import DomainRecord
 
 
@@ -22,20 +22,14 @@ class DomainRepository(Repository):
             Item=to_item(
                 {
                     **_key(record.domain),
-                    "gsi1pk": "DOMAINS",
-                    "gsi1sk": f"{values['created_at']}#{record.domain}",
+                    **listing_keys("DOMAINS", values["created_at"], record.domain),
                     **values,
                 }
             ),
         )
 
     def list_domains(self) -> list[DomainRecord]:
-        items = self.query_all(
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :p",
-            ExpressionAttributeValues=to_item({":p": "DOMAINS"}),
-        )
-        return [DomainRecord.model_validate(item) for item in items]
+        return [DomainRecord.model_validate(item) for item in self.listed("DOMAINS")]
 
     def delete_domain(self, domain: str) -> bool:
         response = self.db.delete_item(
