@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,6 +15,7 @@ from posthorn.logic.credentials import (
     parse_api_key,
     parse_authorization,
     require,
+    rotate_secret,
     seed_credential,
     update_credential,
     verify_secret,
@@ -284,3 +285,54 @@ def test_unknown_user_and_wrong_secret_take_the_same_path(
             verify_secret(username, secret, store, PEPPER, now=NOW)
         assert store.lookups == [username]
         assert hashed == [username]
+
+
+# --- changing a credential and rotating its secret ---------------------------------------------------
+def test_update_changes_only_the_fields_given(store: FakeCredentialStore) -> None:
+    domains = FakeDomains.of(domain_record("example.com"), domain_record("other.example"))
+    request = UpdateCredentialRequest.model_validate({"name": "billing", "domains": ["Other.Example"]})
+    updated = update_credential("ph_user", request, store, domains)
+    assert (updated.name, updated.domains) == ("billing", ["other.example"])
+    assert updated.permissions == [Permission.SEND]
+    assert updated.secret_hash == hash_secret(PEPPER, "ph_user", "s3cret-value")
+
+
+def test_update_to_an_unregistered_domain_is_refused_and_changes_nothing(store: FakeCredentialStore) -> None:
+    request = UpdateCredentialRequest.model_validate({"domains": ["example.com", "nowhere.example"]})
+    with pytest.raises(ValidationFailed) as caught:
+        update_credential("ph_user", request, store, FakeDomains.of(domain_record("example.com")))
+    assert [detail["field"] for detail in caught.value.details] == ["domains[1]"]
+    assert store.credentials["ph_user"].domains == ["example.com"]
+
+
+def test_a_rotated_secret_replaces_the_old_one_at_once(store: FakeCredentialStore) -> None:
+    rotated = rotate_secret("ph_user", 0, store, PEPPER, NOW)
+    assert verify_secret("ph_user", rotated.secret, store, PEPPER, now=NOW).username == "ph_user"
+    with pytest.raises(Unauthorized):
+        verify_secret("ph_user", "s3cret-value", store, PEPPER, now=NOW)
+    assert rotated.secret not in store.credentials["ph_user"].model_dump_json()
+
+
+def test_the_old_secret_works_until_its_overlap_ends_and_not_a_moment_longer(
+    store: FakeCredentialStore,
+) -> None:
+    rotated = rotate_secret("ph_user", 60, store, PEPPER, NOW)
+    just_before = NOW + timedelta(seconds=59, microseconds=999_999)
+    assert verify_secret("ph_user", "s3cret-value", store, PEPPER, now=just_before).username == "ph_user"
+    with pytest.raises(Unauthorized):
+        verify_secret("ph_user", "s3cret-value", store, PEPPER, now=NOW + timedelta(seconds=60))
+    assert verify_secret("ph_user", rotated.secret, store, PEPPER, now=NOW + timedelta(days=1)).username
+
+
+def test_a_wrong_secret_is_refused_during_an_overlap(store: FakeCredentialStore) -> None:
+    rotate_secret("ph_user", 600, store, PEPPER, NOW)
+    with pytest.raises(Unauthorized, match="wrong secret"):
+        verify_secret("ph_user", "neither", store, PEPPER, now=NOW)
+
+
+def test_a_revoked_credential_gets_no_new_secret(store: FakeCredentialStore) -> None:
+    change_status("ph_user", CredentialStatus.REVOKED, store)
+    before = store.credentials["ph_user"].secret_hash
+    with pytest.raises(ValidationFailed):
+        rotate_secret("ph_user", 0, store, PEPPER, NOW)
+    assert store.credentials["ph_user"].secret_hash == before

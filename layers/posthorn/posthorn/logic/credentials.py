@@ -202,8 +202,10 @@ def rotate_secret(
         ),
     }
     updated = store.update_credential(username, changes, unless_revoked=True)
-    if updated is None:
-        raise NotFound(f"no credential {username}")
+    if updated is None:  # deleted, or revoked since it was read
+        if store.get_credential(username) is None:
+            raise NotFound(f"no credential {username}")
+        raise ValidationFailed.on("status", "a revoked credential gets no new secret; create a new one")
     return CreatedCredential(
         **CredentialView.of(updated).model_dump(), secret=secret, api_key=api_key(username, secret)
     )
