@@ -107,7 +107,10 @@ def validation_failure(errors: Sequence[dict[str, Any]], content_type: str | Non
         if error.get("type") == "json_invalid":
             reason = (error.get("ctx") or {}).get("error")
             return InvalidJson(str(reason or "the request body is not valid JSON"))
-    if not is_json(content_type) or any(e.get("type") == "unsupported_content_type" for e in errors):
+    about_body = any(tuple(error.get("loc", ()))[:1] == ("body",) for error in errors)
+    if (about_body and not is_json(content_type)) or any(
+        e.get("type") == "unsupported_content_type" for e in errors
+    ):
         return InvalidJson(not_json_message(content_type))
     if any(
         error.get("type") in {"model_attributes_type", "dict_type", "missing"} and len(error["loc"]) <= 1
