@@ -193,3 +193,19 @@ def test_servers_are_relative_to_where_the_document_is_served() -> None:
     assert committed_document()["servers"] == [
         {"url": "..", "description": "The API that serves this document"}
     ]
+
+
+def test_authenticated_answers_declare_the_rate_limit_fields_and_401_its_challenge() -> None:
+    for method, path, operation in operations():
+        for status, response in operation["responses"].items():
+            headers = set(response.get("headers", {}))
+            if (method, path) in PUBLIC or status in ("401", "500"):
+                assert "RateLimit-Limit" not in headers, (method, path, status)
+            else:
+                assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= headers, (
+                    method,
+                    path,
+                    status,
+                )
+            if status == "401":
+                assert "WWW-Authenticate" in headers, (method, path)
