@@ -252,7 +252,11 @@ class LocalHttpServer(ThreadingHTTPServer):
             return self._local(method, path, body)
         matched = match_route(self.routes, method, path)
         if matched is None:
-            allowed = sorted({route.method for route in self.routes if route.pattern.match(path)})
+            # The resource API Gateway picks is the most specific one: literal segments win over a
+            # `{parameter}` (`/v1/files/uploads` is not `/v1/files/{file_key}`).
+            resources = [route for route in self.routes if route.pattern.match(path)]
+            fewest = min((route.path.count("{") for route in resources), default=0)
+            allowed = sorted({route.method for route in resources if route.path.count("{") == fewest})
             if allowed:
                 return "(method not allowed)", _error(
                     405,
@@ -445,6 +449,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._handle()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_TRACE = do_CONNECT = do_GET
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method token (QUERY, PROPFIND, ...), which the stdlib answers with its own 501: a
+        # method no route takes, as API Gateway answers it.
+        if name.startswith("do_") and name[3:].isalpha():
+            return self._handle
+        raise AttributeError(name)
 
     def _handle(self) -> None:
         started = time.perf_counter()

@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from posthorn.models.addresses import normalize_domain
+from posthorn.models.numbers import WholeNumber
 
 
 class Permission(StrEnum):
@@ -37,7 +38,7 @@ def _unique(values: list[Any]) -> list[Any]:
 CredentialName = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
 CredentialDomains = Annotated[list[Domain], Field(min_length=1, max_length=100), AfterValidator(_unique)]
 Permissions = Annotated[list[Permission], Field(min_length=1), AfterValidator(_unique)]
-RateLimit = Annotated[int, Field(ge=1, le=10_000)]
+RateLimit = Annotated[WholeNumber, Field(ge=1, le=10_000)]
 
 
 # The admin routes' models are built on first use (`defer_build`): no other route and no other function
