@@ -221,7 +221,7 @@ def test_the_old_secret_works_for_the_overlap_asked_for_then_stops(
     assert send(api, again.json["api_key"]).status == 200
 
 
-@pytest.mark.parametrize("keep", [-1, 86_401, 1.5, None])
+@pytest.mark.parametrize("keep", [-1, 86_401, 1.5, None, False, True])
 def test_an_overlap_outside_0_to_86400_seconds_is_422(api: ApiClient, admin: str, keep: object) -> None:
     add_domain(api, admin, "example.com")
     created = new_credential(api, admin)

@@ -78,7 +78,7 @@ class RotateSecretRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    keep_old_seconds: int = Field(default=0, ge=0, le=MAX_KEEP_OLD_SECONDS)
+    keep_old_seconds: WholeNumber = Field(default=0, ge=0, le=MAX_KEEP_OLD_SECONDS)
 
 
 class CredentialView(BaseModel):
