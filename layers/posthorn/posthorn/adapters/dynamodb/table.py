@@ -77,3 +77,16 @@ class Repository:
         """Every item a query finds, page after page, as plain values."""
         pages = self.db.get_paginator("query").paginate(TableName=self.table, **query)
         return [from_item(item) for page in pages for item in page["Items"]]
+
+    def listed(self, listing: str) -> list[dict[str, Any]]:
+        """Every item of `listing` (credentials, domains) in creation order, through gsi1 (`listing_keys`)."""
+        return self.query_all(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues=to_item({":p": listing}),
+        )
+
+
+def listing_keys(listing: str, created_at: str, name: str) -> dict[str, str]:
+    """gsi1's keys of an item listed in creation order under `listing` (`Repository.listed`)."""
+    return {"gsi1pk": listing, "gsi1sk": f"{created_at}#{name}"}
