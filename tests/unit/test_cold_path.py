@@ -49,6 +49,13 @@ def test_the_api_imports_neither_the_openapi_models_nor_ses_notifications_nor_th
     assert "posthorn.logic.queue_drain" not in modules
 
 
+def test_the_api_registers_only_the_send_and_health_routes_at_init() -> None:
+    modules = imported_at_init("functions/send", "send_api.handler")
+    assert {"send_api.routes.email", "send_api.routes.health", "posthorn.logic.sending"} <= modules
+    later = {"admin", "files", "messages", "suppressions", "webhooks"}
+    assert not {f"send_api.routes.{name}" for name in later} & modules
+
+
 def test_the_worker_does_not_import_the_mime_builder() -> None:
     modules = imported_at_init("functions/worker", "send_worker.handler")
     assert "posthorn.logic.mime" not in modules

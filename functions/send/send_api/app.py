@@ -1,7 +1,17 @@
-"""The resolver: middleware, error mapping and the routers. Routes live in `send_api.routes`."""
+"""The resolver: middleware, error mapping and the routers. Routes live in `send_api.routes`.
+
+A send (POST /v1/email, /v1/email/batch) is what a cold start is for: the send routes (and health) are
+registered at init, every other router by the first request that is not a send (`include_every_route`),
+so a send's cold start does not import the models, use cases and declared answers of ~25 routes it never
+runs (bench/cold_start.py: SendFunction's init ~1.31x -> see its docstring). Nothing else changes: routes,
+middleware, errors and the OpenAPI document are the same once they are in.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
+from importlib import import_module
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -13,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from posthorn.errors import InvalidJson, NotFound, PosthornError, TransientError
 from posthorn.models.credentials import Credential
@@ -22,11 +33,39 @@ from send_api.idempotency import Replay
 from send_api.observability import logger
 from send_api.rate_limit_fields import rate_standing
 from send_api.request_body import BodyNotJson, is_json, json_object
-from send_api.routes import admin, email, files, health, messages, suppressions, webhooks
+from send_api.routes import email, health
+
+# The routes a send runs, matched as API Gateway sends them (`httpMethod`, `path`).
+SEND_ROUTES = frozenset({("POST", "/v1/email"), ("POST", "/v1/email/batch")})
+# The routers registered by the first other request, in this order (`send_api.routes.<name>.router`).
+ROUTERS_ON_FIRST_USE = ("messages", "suppressions", "files", "admin", "webhooks")
+
+
+class PosthornResolver(APIGatewayRestResolver):
+    """Registers the routers of ROUTERS_ON_FIRST_USE before resolving any request that is not a send."""
+
+    _every_route = False
+    _including = threading.Lock()  # the local stack resolves requests on several threads
+
+    def include_every_route(self) -> None:
+        if self._every_route:
+            return
+        with self._including:
+            if self._every_route:
+                return
+            for name in ROUTERS_ON_FIRST_USE:
+                self.include_router(import_module(f"send_api.routes.{name}").router)
+            self._every_route = True
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        if (event.get("httpMethod"), event.get("path")) not in SEND_ROUTES:
+            self.include_every_route()
+        return super().resolve(event, context)
+
 
 # A response that breaks its own schema is our bug: 500, never a client error. Bodies are read by
 # `request_body.json_object`, the one rule for what a JSON body is.
-app = APIGatewayRestResolver(
+app = PosthornResolver(
     enable_validation=True, response_validation_error_http_code=500, json_body_deserializer=json_object
 )
 
@@ -87,9 +126,8 @@ def require_json_object(app: APIGatewayRestResolver, next_middleware: NextMiddle
 
 
 app.use(middlewares=[authenticate_request, require_json_object])
-for router in (health.router, email.router, messages.router, suppressions.router, files.router, admin.router):
-    app.include_router(router)
-app.include_router(webhooks.router)
+app.include_router(health.router)
+app.include_router(email.router)
 
 
 @app.get("/v1/docs", include_in_schema=False)
