@@ -16,14 +16,18 @@ What the child interpreter sees is what the deployed function sees:
 The runs of all snippets are interleaved, so a burst of load on this shared machine hits them alike; the
 figure is the ratio of medians, the milliseconds are context. Alone: `python bench/cold_start.py`.
 
-What the ratio is made of (`python -X importtime` and cProfile in this environment, 2026-11; ~260 ms
+What the ratio is made of (`python -X importtime` and cProfile in this environment, 2026-12; ~260 ms
 baseline, so 1 ms is ~0.004x): the frameworks alone, `import boto3`, pydantic with one model and
 Powertools' Logger, Metrics and Tracer (the X-Ray SDK), come to ~1.02x with the collector paused as our
 init pauses it (posthorn/coldstart.py); Powertools' APIGatewayRestResolver adds ~0.06x (its package
 imports every resolver, the data_classes package and asyncio). The rest is our code: ~30 ms for the
 worker, ~60 ms for the events function (of which the SES notification models every invocation parses,
-~25 ms) and ~65 ms for the API (the ~25 pydantic models its requests validate and answer with, ~35 ms;
-the MIME builder and SMTP transport a send uses inline; the ports' dataclasses).
+~25 ms) and, for the API, what a send runs: the send and batch routes, their models, the MIME builder and
+SMTP transport a send uses inline, the ports' dataclasses. The API's other routers (messages,
+suppressions, files, admin, webhooks: their models, use cases and declared answers, ~20 ms, ~0.08x, and
+growing with every route) are registered by the first request that is not a send (send_api/app.py). Kept
+at init as not worth a seam: `contract.answers(...)` (~2.4 ms for all ~30 routes, ~0.4 ms for the send
+routes'), `send_api.examples` (~1.5 ms).
 """
 
 from __future__ import annotations
