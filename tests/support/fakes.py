@@ -385,6 +385,9 @@ class FakeWorkQueue:
     def finished(self, item: QueueItem) -> None:
         self.done.append(item.id)
 
+    def body(self, item: QueueItem) -> str:
+        return f'{{"message_id": "{item.message_id}"}}'
+
 
 @dataclass
 class FakeConfigurationSets:

@@ -16,7 +16,7 @@ from send_api.auth import authorize, route_key
 from send_api.errors import error_body, error_response, from_transient, http_status, validation_failure
 from send_api.idempotency import Replay
 from send_api.observability import logger
-from send_api.routes import admin, email, files, health, messages, suppressions
+from send_api.routes import admin, email, files, health, messages, stats, suppressions
 
 # A response that breaks its own schema is our bug: 500, never a client error.
 app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=500)
@@ -52,7 +52,15 @@ def require_json_object(app: APIGatewayRestResolver, next_middleware: NextMiddle
 
 
 app.use(middlewares=[authenticate_request, require_json_object])
-for router in (health.router, email.router, messages.router, suppressions.router, files.router, admin.router):
+for router in (
+    health.router,
+    email.router,
+    messages.router,
+    stats.router,
+    suppressions.router,
+    files.router,
+    admin.router,
+):
     app.include_router(router)
 
 

@@ -56,6 +56,16 @@ class Settings(BaseModel):
     auto_verify_domains: bool = False
     idempotency_ttl_seconds: int = 24 * 3600
 
+    # The deliverability guard (template: GuardWindow, GuardMinimum, GuardBounceRate, GuardComplaintRate;
+    # locally POSTHORN_GUARD_*). Rates are percentages, as the parameters are: 4 means 4 %.
+    guard_window: int = Field(default=10_000, ge=1)
+    guard_minimum: int = Field(default=1_000, ge=0)
+    guard_bounce_rate: float = Field(default=4.0, gt=0, le=100)
+    guard_complaint_rate: float = Field(default=0.08, gt=0, le=100)
+    # Where the guard announces a pause or a resume (the template's AlarmTopic).
+    alarm_topic_arn: str = ""
+    # The key that signs listing cursors is derived from the pepper (see logic/cursors.py).
+
     def configuration_set(self, *, track_opens: bool, track_clicks: bool) -> str:
         if track_opens and track_clicks:
             return self.configuration_set_opens_clicks

@@ -17,13 +17,16 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar, cast
 
 if TYPE_CHECKING:
+    from posthorn.adapters.alarm_topic import AlarmTopic
     from posthorn.adapters.dead_letters import SqsDeadLetters
     from posthorn.adapters.dynamodb.credentials import CredentialRepository
     from posthorn.adapters.dynamodb.domains import DomainRepository
     from posthorn.adapters.dynamodb.files import FileRepository
+    from posthorn.adapters.dynamodb.held import HeldMessageRepository
     from posthorn.adapters.dynamodb.idempotency import IdempotencyRepository
     from posthorn.adapters.dynamodb.messages import MessageRepository
     from posthorn.adapters.dynamodb.rate_limits import RateRepository
+    from posthorn.adapters.dynamodb.stats import StatsRepository
     from posthorn.adapters.dynamodb.suppressions import SuppressionRepository
     from posthorn.adapters.dynamodb.table import Table
     from posthorn.adapters.s3 import S3Objects
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
     from posthorn.adapters.ses_smtp import SesSmtpTransport
     from posthorn.logic.file_bodies import ContentCache, StoredFileBodies
     from posthorn.logic.file_cache import FileCache
+    from posthorn.logic.guard import GuardContext, GuardPolicy
     from posthorn.logic.sending import SendContext
     from posthorn.logic.smtp_intake import IntakeContext
     from posthorn.ports import Clock, DomainIdentities
@@ -144,6 +148,58 @@ def file_records() -> FileRepository:
     from posthorn.adapters.dynamodb.files import FileRepository
 
     return FileRepository(table())
+
+
+# --- listing, stats and the deliverability guard ---------------------------------------------------------
+@_factory
+def stats() -> StatsRepository:
+    from posthorn.adapters.dynamodb.stats import StatsRepository
+
+    return StatsRepository(table())
+
+
+@_factory
+def held_messages() -> HeldMessageRepository:
+    from posthorn.adapters.dynamodb.held import HeldMessageRepository
+
+    return HeldMessageRepository(table())
+
+
+@_factory
+def announcements() -> AlarmTopic:
+    """Where the guard announces a pause or resume: the alarm topic (the webhooks join here)."""
+    from posthorn.adapters.alarm_topic import AlarmTopic
+
+    return AlarmTopic(settings().alarm_topic_arn)
+
+
+@_factory
+def cursor_key() -> bytes:
+    """The key that signs listing cursors, derived from the pepper (`logic/cursors.py`)."""
+    from posthorn.logic.cursors import derive_key
+
+    return derive_key(pepper())
+
+
+def guard_policy() -> GuardPolicy:
+    from posthorn.logic.guard import GuardPolicy
+
+    s = settings()
+    window = s.guard_window
+    return GuardPolicy(
+        window=window,
+        minimum=min(s.guard_minimum, window),
+        bounce_rate=s.guard_bounce_rate / 100,
+        complaint_rate=s.guard_complaint_rate / 100,
+    )
+
+
+def guard_context() -> GuardContext:
+    from posthorn.logic.guard import GuardContext
+
+    return GuardContext(
+        domains=domains(), counters=stats(), announcements=announcements(), policy=guard_policy()
+    )
 
 
 # --- SES, the queues, the bucket ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Depends, Response
@@ -12,6 +13,8 @@ from posthorn import wiring
 from posthorn.errors import NotFound
 from posthorn.logic.credentials import change_status, create_credential
 from posthorn.logic.domains import refresh_domain, register_domain
+from posthorn.logic.guard import GuardContext, domain_reputation, resume_domain
+from posthorn.logic.held import release_held
 from posthorn.models.addresses import normalize_domain
 from posthorn.models.credentials import (
     CreateCredentialRequest,
@@ -20,11 +23,14 @@ from posthorn.models.credentials import (
     CredentialView,
     UpdateCredentialRequest,
 )
-from posthorn.models.domains import CreateDomainRequest, DomainRecord
-from posthorn.ports import Clock, CredentialStore, DomainIdentities, DomainStore
+from posthorn.models.domains import CreateDomainRequest, DomainView
+from posthorn.ports import Clock, CredentialStore, DomainIdentities, DomainStore, HeldMessages, QueueBodies
 from send_api.responses import json_response
 
 router = APIGatewayRouter()
+# How long a resume spends sending held messages back to the queue before it answers (API Gateway stops at
+# 29 s); what is still held then goes out at the next resume, or when the worker next holds one.
+RELEASE_SECONDS = 20.0
 Domains = Annotated[DomainStore, Depends(wiring.domains)]
 Identities = Annotated[DomainIdentities, Depends(wiring.identities)]
 Credentials = Annotated[CredentialStore, Depends(wiring.credentials)]
@@ -37,18 +43,49 @@ def create_domain(
     domains: Domains,
     identities: Identities,
     clock: Now,
-) -> Response[DomainRecord]:
+) -> Response[DomainView]:
     record, created = register_domain(request.domain, domains, identities, clock.now())
-    return json_response(201 if created else 200, record)
+    return json_response(201 if created else 200, DomainView.of(record))
 
 
-@router.get("/v1/domains/<domain>", summary="A domain's verification status and DNS records", tags=["admin"])
-def get_domain(domain: str, domains: Domains, identities: Identities) -> DomainRecord:
+def _domain_name(domain: str) -> str:
     try:
-        name = normalize_domain(domain)
+        return normalize_domain(domain)
     except ValueError:
         raise NotFound(f"no domain {domain}") from None
-    return refresh_domain(name, domains, identities)
+
+
+@router.get(
+    "/v1/domains/<domain>",
+    summary="A domain's verification status, DNS records and deliverability guard state",
+    tags=["admin"],
+)
+def get_domain(
+    domain: str,
+    domains: Domains,
+    identities: Identities,
+    guard: Annotated[GuardContext, Depends(wiring.guard_context)],
+) -> DomainView:
+    record = refresh_domain(_domain_name(domain), domains, identities)
+    return DomainView.of(record, domain_reputation(record, guard))
+
+
+@router.post(
+    "/v1/domains/<domain>/resume",
+    summary="Let a domain the deliverability guard paused send again (held messages go out)",
+    tags=["admin"],
+)
+def resume(
+    domain: str,
+    guard: Annotated[GuardContext, Depends(wiring.guard_context)],
+    held: Annotated[HeldMessages, Depends(wiring.held_messages)],
+    queue: Annotated[QueueBodies, Depends(wiring.send_queue)],
+    clock: Now,
+) -> DomainView:
+    record = resume_domain(_domain_name(domain), guard, clock.now())
+    deadline = monotonic() + RELEASE_SECONDS
+    release_held(record.domain, held, queue, time_left=lambda: deadline - monotonic())
+    return DomainView.of(record, domain_reputation(record, guard))
 
 
 @router.post("/v1/credentials", summary="Create a credential (its secret is shown once)", tags=["admin"])

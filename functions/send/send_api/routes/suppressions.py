@@ -11,24 +11,48 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
 from posthorn.logic import suppressions
-from posthorn.models.suppressions import CreateSuppressionRequest, Suppression, SuppressionList
-from posthorn.ports import Clock, SuppressionStore
+from posthorn.logic.listing import SuppressionFilters
+from posthorn.logic.listing import list_suppressions as list_page
+from posthorn.models.suppressions import (
+    CreateSuppressionRequest,
+    Suppression,
+    SuppressionList,
+    SuppressionPage,
+    SuppressionReason,
+)
+from posthorn.ports import Clock, SuppressionIndex, SuppressionStore
 from send_api.auth import CallerCredential
+from send_api.query import Since, only_known_parameters
 from send_api.responses import json_response
+from send_api.routes.messages import utc
 
 router = APIGatewayRouter()
 DomainFilter = Annotated[str | None, Query(description="Only this one of the credential's domains")]
 Suppressions = Annotated[SuppressionStore, Depends(wiring.suppressions)]
 
 
+LIST_PARAMETERS = frozenset({"domain", "reason", "since", "limit", "cursor"})
+
+
 @router.get(
     "/v1/suppressions", summary="The suppression list of the credential's domains", tags=["suppressions"]
 )
 def list_suppressions(
-    credential: CallerCredential, store: Suppressions, domain: DomainFilter = None
-) -> SuppressionList:
-    entries = suppressions.list_for(credential, store, domain)
-    return SuppressionList(suppressions=entries)
+    credential: CallerCredential,
+    index: Annotated[SuppressionIndex, Depends(wiring.suppressions)],
+    key: Annotated[bytes, Depends(wiring.cursor_key)],
+    domain: DomainFilter = None,
+    reason: Annotated[SuppressionReason | None, Query(description="bounce, complaint or manual")] = None,
+    since: Since = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Entries per page (1-100)")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=4096, description="`next_cursor` of the previous page")
+    ] = None,
+) -> SuppressionPage:
+    only_known_parameters(router, LIST_PARAMETERS)
+    filters = SuppressionFilters(domain=domain.lower() if domain else None, reason=reason, since=utc(since))
+    entries, next_cursor = list_page(credential, filters, limit=limit, cursor=cursor, index=index, key=key)
+    return SuppressionPage(suppressions=entries, next_cursor=next_cursor)
 
 
 @router.get(

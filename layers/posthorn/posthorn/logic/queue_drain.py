@@ -21,7 +21,12 @@ For each queue message (at-least-once, so possibly a second copy):
    once per process however many messages attach it. One deleted or expired while the message waited
    fails the message at once, with the reason on its record.
 
-7. A message the SMTP relay queued beside its record's write (`abandonable`) whose record is missing is
+7. A message of a domain the deliverability guard paused is held, neither sent nor failed: parked with its
+   queue body (`HeldMessages`, see `adapters/dynamodb/held.py` for why not in the queue), its claim
+   released and its queue message acknowledged, so no receive counts toward the dead-letter queue. A resume
+   sends it back to the queue (`logic/held.py`).
+
+8. A message the SMTP relay queued beside its record's write (`abandonable`) whose record is missing is
    looked at again after 5 s and after `record_grace_seconds` (60 s), then dropped: the relay refused it
    after all and told its client so (the relay never waits more than 20 s for its writes).
 
@@ -40,6 +45,7 @@ from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from posthorn.errors import (
     DeliveryUnavailable,
@@ -49,13 +55,17 @@ from posthorn.errors import (
     UpstreamRejected,
 )
 from posthorn.logic.delivery import Accepted, PreparedMessage, transmit
+from posthorn.logic.held import release_held
 from posthorn.logic.raw_message import RawMessage
 from posthorn.models.messages import MessageRecord, SendResult
 from posthorn.ports import (
     AttachmentBodies,
+    HeldMessages,
     MailTransport,
+    QueueBodies,
     QueueItem,
     SendClaims,
+    SenderDomains,
     SuppressionLookup,
     WorkQueue,
 )
@@ -90,6 +100,11 @@ class DrainContext:
     retry_base_seconds: float
     retry_cap_seconds: float
     record_grace_seconds: float = 60.0  # see ABANDONED_AFTER_RECEIVES
+    # The deliverability guard: whose domains are paused, where their messages wait, and the queue that
+    # takes them back (None: nothing is ever held).
+    domains: SenderDomains | None = None
+    held: HeldMessages | None = None
+    requeue: QueueBodies | None = None
 
 
 @dataclass
@@ -108,7 +123,7 @@ def backoff_seconds(receive_count: int, base: float, cap: float) -> int:
 
 def drain(items: list[QueueItem], context: DrainContext) -> DrainReport:
     report = DrainReport()
-    claimed = _claim(_first_copies(items, report), context, report)
+    claimed = _hold_paused(_claim(_first_copies(items, report), context, report), context, report)
     recording: list[tuple[QueueItem, Future[SendResult]]] = []
     try:
         _send_claimed(claimed, context, report, recording)
@@ -178,6 +193,36 @@ def _claim(
             assert claim.record is not None
             claimed.append((item, claim.record))
     return claimed
+
+
+def _hold_paused(
+    claimed: list[tuple[QueueItem, MessageRecord]], context: DrainContext, report: DrainReport
+) -> list[tuple[QueueItem, MessageRecord]]:
+    """Park the messages of paused domains (one domain read per domain of the batch); the rest to send."""
+    if context.domains is None or context.held is None:
+        return claimed
+    domains, held = context.domains, context.held
+    paused = {
+        domain
+        for domain in {record.domain for _, record in claimed}
+        if (found := domains.get_domain(domain)) is not None and found.paused
+    }
+    if not paused:
+        return claimed
+    at = datetime.fromtimestamp(context.wall_clock(), UTC)
+    to_send = []
+    for item, record in claimed:
+        if record.domain not in paused:
+            to_send.append((item, record))
+            continue
+        held.hold(record.domain, record.message_id, context.queue.body(item), at=at)
+        context.messages.release_claim(record.message_id)
+        report.outcomes["held"] += 1
+    for domain in paused:  # resumed while these were parked: release them now, not at the next resume
+        found = domains.get_domain(domain)
+        if context.requeue is not None and found is not None and not found.paused:
+            release_held(domain, held, context.requeue, time_left=lambda: context.time_left() - 10)
+    return to_send
 
 
 def _send_claimed(
