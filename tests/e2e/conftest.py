@@ -1,5 +1,10 @@
 """The local stack (`make run`'s `LocalStack`) started once for the module on free loopback ports, and a
-plain HTTP client (urllib) that talks to it the way any API client would."""
+plain HTTP client (urllib) that talks to it the way any API client would.
+
+Every answer of the API (`/v1/...`) the suite receives is checked against the committed OpenAPI document
+(docs/openapi.json): its status must be listed for the operation, its body must match that status's
+schema, an error's code must be one the status names. A mismatch fails the run (`pytest_sessionfinish`),
+so the document cannot drift from what the API does."""
 
 from __future__ import annotations
 
@@ -8,15 +13,54 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from posthorn_local.stack import LocalStack
 from tests.support.api import ApiResponse
+from tests.support.openapi_conformance import path_template, violations
 
 ADMIN_KEY = "ph_e2eadmin.e2e-admin-secret-not-for-production-0123456789"
 SENDER_DOMAIN = "example.com"
+
+
+class Conformance:
+    """The answers checked against docs/openapi.json in this run, and what did not match."""
+
+    checked = 0
+    operations: ClassVar[set[tuple[str, str, int]]] = set()
+    problems: ClassVar[list[str]] = []
+
+    @classmethod
+    def check(cls, method: str, path: str, answer: ApiResponse) -> None:
+        bare = path.split("?", 1)[0]
+        if not bare.startswith("/v1/") or bare == "/v1/docs":  # the local page; the docs page itself
+            return
+        content_type = next((v for k, v in answer.headers.items() if k.lower() == "content-type"), "")
+        cls.checked += 1
+        template = path_template(bare)
+        if template is not None:
+            cls.operations.add((method.upper(), template, answer.status))
+        cls.problems.extend(violations(method.upper(), bare, answer.status, content_type, answer.body))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not Conformance.checked:
+        return
+    operations = {(method, path) for method, path, _ in Conformance.operations}
+    terminalreporter.write_line(
+        f"OpenAPI conformance: {Conformance.checked} answers of {len(operations)} operations "
+        f"({len(Conformance.operations)} operation/status pairs) checked against docs/openapi.json, "
+        f"{len(Conformance.problems)} mismatches"
+    )
+    for problem in dict.fromkeys(Conformance.problems):
+        terminalreporter.write_line(f"  OpenAPI mismatch: {problem}", red=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if Conformance.problems and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 class Http:
@@ -49,10 +93,12 @@ class Http:
         request = urllib.request.Request(url, data=data, method=method, headers=all_headers)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=15) as answer:  # noqa: S310
-                return ApiResponse(answer.status, dict(answer.headers.items()), answer.read())
+                received = ApiResponse(answer.status, dict(answer.headers.items()), answer.read())
         except urllib.error.HTTPError as error:
             with error:
-                return ApiResponse(error.code, dict(error.headers.items()), error.read())
+                received = ApiResponse(error.code, dict(error.headers.items()), error.read())
+        Conformance.check(method, path, received)
+        return received
 
     def get(self, path: str, **kwargs: Any) -> ApiResponse:
         return self.request("GET", path, **kwargs)

@@ -66,7 +66,7 @@ def test_items_that_are_already_errors_stay_rejected_with_their_error_at_their_i
     first, _, last = result.results
     assert first.error is not None
     assert first.error.message == invalid.message
-    assert first.error.details == [
+    assert first.error.model_dump(mode="json")["details"] == [
         {"field": "messages[0].to", "message": "at least one recipient is required"}
     ]
     assert first.message_id is None

@@ -5,9 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from posthorn_local import template
 from send_api.auth import PERMISSIONS, PUBLIC
+from send_api.contract import INTERNAL_ERROR, TAGS
+from tests.support.openapi_conformance import committed_document, error_codes, schema_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +47,8 @@ def test_docs_without_format_is_swagger_ui_with_the_document_inlined() -> None:
     assert response["multiValueHeaders"]["Content-Type"] == ["text/html"]
     assert "SwaggerUIBundle" in response["body"]
     assert '"title": "Posthorn"' in response["body"]
-    assert '"url": "/prod"' in response["body"]  # the stage is in the path on the execute-api URL
+    # Relative to the page (`<base>/v1/docs`), so "Try it out" calls the API that served it wherever it is.
+    assert '"url": ".."' in response["body"]
 
 
 def test_layer_requirements_are_generated_from_pyproject() -> None:
@@ -50,3 +56,138 @@ def test_layer_requirements_are_generated_from_pyproject() -> None:
         [sys.executable, "scripts/layer_requirements.py", "--check"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def operations() -> list[tuple[str, str, dict[str, Any]]]:
+    paths = committed_document()["paths"]
+    return [(method.upper(), path, op) for path, ops in paths.items() for method, op in ops.items()]
+
+
+def test_every_route_declares_its_answers_with_the_contract_helper() -> None:
+    from send_api.app import app
+
+    routes = [route for route in app._static_routes + app._dynamic_routes if route.include_in_schema]
+    assert routes
+    undeclared = [f"{route.method} {route.openapi_path}" for route in routes if not route.responses]
+    assert undeclared == [], "declare responses=answers(...) (send_api/contract.py)"
+    assert all(route.responses[500] == INTERNAL_ERROR for route in routes)
+
+
+def test_every_error_response_is_the_error_object_and_powertools_validation_body_is_gone() -> None:
+    document = committed_document()
+    text = DOCUMENT_TEXT()
+    assert "HTTPValidationError" not in text
+    assert "ResponseValidationError" not in text
+    for method, path, operation in operations():
+        for status, response in operation["responses"].items():
+            if int(status) < 400:
+                continue
+            media = response["content"]["application/json"]
+            assert media["schema"] == {"$ref": "#/components/schemas/ErrorObject"}, (method, path, status)
+            assert error_codes(response), (method, path, status)
+    error = document["components"]["schemas"]["ErrorObject"]
+    assert error["required"] == ["error"]
+
+
+def DOCUMENT_TEXT() -> str:
+    from tests.support.openapi_conformance import DOCUMENT
+
+    return DOCUMENT.read_text()
+
+
+def test_authenticated_routes_list_401_and_403_and_public_routes_no_security() -> None:
+    for method, path, operation in operations():
+        if (method, path) in PUBLIC:
+            assert operation["security"] == [], path
+            assert "401" not in operation["responses"]
+        else:
+            assert "security" not in operation  # the document's global bearer/basic
+            assert {"401", "403", "500"} <= set(operation["responses"]), (method, path)
+    assert committed_document()["security"] == [{"bearer": []}, {"basic": []}]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "success"),
+    [
+        ("POST", "/v1/email", {"200", "202"}),
+        ("POST", "/v1/email/batch", {"202"}),
+        ("POST", "/v1/suppressions", {"201"}),
+        ("DELETE", "/v1/suppressions/{email}", {"204"}),
+        ("POST", "/v1/files", {"201"}),
+        ("DELETE", "/v1/files/{file_key}", {"204"}),
+        ("POST", "/v1/credentials", {"201"}),
+        ("POST", "/v1/domains", {"200", "201"}),
+    ],
+)
+def test_success_codes_are_listed_as_sent(method: str, path: str, success: set[str]) -> None:
+    responses = committed_document()["paths"][path][method.lower()]["responses"]
+    assert {status for status in responses if status.startswith("2")} == success
+    if "204" in success:
+        assert "content" not in responses["204"]
+
+
+def test_sending_errors_list_every_code_a_send_can_answer() -> None:
+    responses = committed_document()["paths"]["/v1/email"]["post"]["responses"]
+    codes = {status: error_codes(response) for status, response in responses.items() if int(status) >= 400}
+    assert codes["403"] >= {"credential_suspended", "forbidden", "sender_not_allowed", "domain_not_verified"}
+    assert codes["422"] == {"validation_error", "missing_template_data", "all_recipients_suppressed"}
+    assert codes["429"] == {"rate_limited"}
+    assert "Retry-After" in responses["429"]["headers"]
+
+
+def examples_with_schemas() -> list[tuple[str, dict[str, Any], Any]]:
+    found = []
+    for method, path, operation in operations():
+        request = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if request:
+            for name, example in request.get("examples", {}).items():
+                found.append((f"{method} {path} request {name}", request["schema"], example["value"]))
+        for status, response in operation["responses"].items():
+            for media in response.get("content", {}).values():
+                for name, example in media.get("examples", {}).items():
+                    found.append((f"{method} {path} {status} {name}", media["schema"], example["value"]))
+    return found
+
+
+def test_every_request_and_answer_has_a_real_example() -> None:
+    for method, path, operation in operations():
+        request = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if request:
+            assert request.get("examples"), f"{method} {path}: no request example"
+        for status, response in operation["responses"].items():
+            for media in response.get("content", {}).values():
+                assert media.get("examples"), f"{method} {path} {status}: no example"
+    assert "additionalProp1" not in DOCUMENT_TEXT()
+
+
+def test_every_example_matches_its_schema() -> None:
+    document = committed_document()
+    found = examples_with_schemas()
+    assert len(found) > 50
+    problems = [
+        f"{where}: {error}"
+        for where, schema, value in found
+        for error in schema_errors(document, schema, value)
+    ]
+    assert problems == []
+
+
+def test_an_example_that_breaks_its_schema_is_caught() -> None:
+    document = committed_document()
+    schema = {"$ref": "#/components/schemas/SendResult"}
+    assert schema_errors(document, schema, {"message_id": "msg_1", "status": "sent", "count": "one"})
+
+
+def test_tags_are_in_a_readers_order_sending_first() -> None:
+    names = [tag["name"] for tag in committed_document()["tags"]]
+    assert names[0] == "sending"
+    order = [name for name, _ in TAGS]
+    assert names == sorted(names, key=order.index)
+    used = {tag for _, _, operation in operations() for tag in operation["tags"]}
+    assert used == set(names)
+
+
+def test_servers_are_relative_to_where_the_document_is_served() -> None:
+    assert committed_document()["servers"] == [
+        {"url": "..", "description": "The API that serves this document"}
+    ]

@@ -3,6 +3,7 @@ Swagger UI with the document inlined), imported only when the route is asked for
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -13,23 +14,22 @@ def docs_response(
 ) -> Response[str]:
     from aws_lambda_powertools.event_handler import api_gateway
     from aws_lambda_powertools.event_handler.openapi.compat import model_json
-    from aws_lambda_powertools.event_handler.openapi.models import HTTPBase, HTTPBearer, Server
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBase, HTTPBearer
     from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
+    from send_api.contract import finish
+
     event = app.current_event
-    # The stage is in the path when the API is called on its execute-api URL (not on a custom domain).
-    stage = event.request_context.stage
-    base_path = f"/{stage}" if stage and event.request_context.path.startswith(f"/{stage}") else ""
     schema = app.get_openapi_schema(
         title=title,
         version=version,
         description=description,
-        servers=[Server(url=base_path or "/")],
         security_schemes={"bearer": HTTPBearer(), "basic": HTTPBase(scheme="basic")},
         security=[{"bearer": []}, {"basic": []}],
     )
+    generated = json.loads(model_json(schema, by_alias=True, exclude_none=True))
     # '</' escaped, so the document cannot close the <script> it is inlined in.
-    document = model_json(schema, by_alias=True, exclude_none=True, indent=2).replace("</", "<\\/")
+    document = json.dumps(finish(generated), indent=2).replace("</", "<\\/")
     if (event.query_string_parameters or {}).get("format") == "json":
         return Response(status_code=200, content_type="application/json", body=document)
     assets = Path(api_gateway.__file__).parent / "openapi" / "swagger_ui"

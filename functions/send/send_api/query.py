@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from posthorn.errors import ValidationFailed
 
+BAD_CURSOR = ValidationFailed.on("cursor", "is not a cursor this listing returned (or it was changed)")
 Since = Annotated[
     datetime | None, Query(description="ISO 8601; from this time (a time without offset is UTC)")
 ]

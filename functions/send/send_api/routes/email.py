@@ -9,7 +9,21 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from posthorn import wiring
-from posthorn.errors import PosthornError, ValidationFailed
+from posthorn.errors import (
+    AllRecipientsSuppressed,
+    DomainNotVerified,
+    DomainPaused,
+    IdempotencyConflict,
+    InvalidJson,
+    MissingTemplateData,
+    PayloadTooLarge,
+    PosthornError,
+    RateLimited,
+    SenderNotAllowed,
+    UpstreamRejected,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
 from posthorn.logic.batches import accept_batch
 from posthorn.logic.rate_limits import RateDecision, enforce
 from posthorn.logic.sending import SendContext, send_email
@@ -17,13 +31,34 @@ from posthorn.models.batches import SendBatchRequest, SendBatchResult
 from posthorn.models.credentials import Credential
 from posthorn.models.email import SendEmailRequest
 from posthorn.models.messages import SendResult
+from send_api import examples
 from send_api.auth import CallerCredential
+from send_api.contract import Success, answers, request_example
 from send_api.errors import validation_failure
 from send_api.idempotency import idempotent
 from send_api.observability import metrics
 from send_api.responses import json_response
 
 router = APIGatewayRouter()
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": "The credential's burst: messages it may send at once",
+    "RateLimit-Remaining": "Messages it may send now",
+    "RateLimit-Reset": "Seconds until the bucket is full again",
+}
+SEND_ERRORS = [
+    InvalidJson,
+    SenderNotAllowed,
+    DomainNotVerified,
+    DomainPaused,
+    IdempotencyConflict,
+    PayloadTooLarge,
+    ValidationFailed,
+    MissingTemplateData,
+    AllRecipientsSuppressed,
+    RateLimited,
+    UpstreamRejected,
+    UpstreamUnavailable,
+]
 Sending = Annotated[SendContext, Depends(wiring.send_context)]
 
 
@@ -31,16 +66,23 @@ Sending = Annotated[SendContext, Depends(wiring.send_context)]
     "/v1/email",
     summary="Send one message",
     tags=["sending"],
-    responses={
-        200: {"description": "Sent", "content": {"application/json": {"model": SendResult}}},
-        202: {
-            "description": "SES was briefly unavailable: stored and queued, to be sent by the worker",
-            "content": {"application/json": {"model": SendResult}},
-        },
-    },
+    responses=answers(
+        Success(200, "Sent", SendResult, example=examples.SENT, headers=RATE_LIMIT_HEADERS),
+        Success(
+            202,
+            "SES was briefly unavailable: stored and queued, to be sent by the worker",
+            SendResult,
+            example=examples.QUEUED,
+            headers=RATE_LIMIT_HEADERS,
+        ),
+        errors=SEND_ERRORS,
+    ),
 )
 def send(
-    message: Annotated[SendEmailRequest, Body(embed=False)],
+    message: Annotated[
+        SendEmailRequest,
+        Body(embed=False, openapi_examples=request_example(examples.SEND_REQUEST, "A receipt")),
+    ],
     credential: CallerCredential,
     context: Sending,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)] = None,
@@ -68,10 +110,22 @@ def send(
         "answer and sent by the send worker at the SES rate. The rate limit counts every message."
     ),
     tags=["sending"],
-    responses={202: {"description": "Accepted", "content": {"application/json": {"model": SendBatchResult}}}},
+    responses=answers(
+        Success(
+            202,
+            "Accepted: a result per message",
+            SendBatchResult,
+            example=examples.BATCH_ACCEPTED,
+            headers=RATE_LIMIT_HEADERS,
+        ),
+        errors=[InvalidJson, ValidationFailed, IdempotencyConflict, RateLimited, UpstreamUnavailable],
+    ),
 )
 def send_batch(
-    batch: Annotated[SendBatchRequest, Body(embed=False)],
+    batch: Annotated[
+        SendBatchRequest,
+        Body(embed=False, openapi_examples=request_example(examples.BATCH_REQUEST, "One good, one bad")),
+    ],
     credential: CallerCredential,
     context: Sending,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)] = None,

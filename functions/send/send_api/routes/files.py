@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ValidationError
 
 from posthorn import wiring
-from posthorn.errors import InvalidJson, ValidationFailed
+from posthorn.errors import InvalidJson, NotFound, PayloadTooLarge, UpstreamUnavailable, ValidationFailed
 from posthorn.logic.attachments import MAX_FILE_BYTES, FileProblem, decode_base64
 from posthorn.models.files import (
     CreateUploadRequest,
@@ -23,13 +23,16 @@ from posthorn.models.files import (
     UploadView,
 )
 from posthorn.ports import FileUploads
+from send_api import examples
 from send_api.auth import CallerCredential
+from send_api.contract import Success, answers, request_example
 from send_api.errors import validation_failure
 from send_api.responses import json_response
 
 router = APIGatewayRouter()
 Model = TypeVar("Model", bound=BaseModel)
 Files = Annotated[FileUploads, Depends(wiring.file_cache)]
+NO_FILE = NotFound(f"no file {examples.FILE['file_key']}")
 
 # Content types HTTP clients send by default: they say nothing about the file, so its name decides.
 _UNDECLARED = frozenset({"", "application/octet-stream", "application/x-www-form-urlencoded"})
@@ -75,7 +78,10 @@ def _raw_body() -> bytes:
     summary="Upload a file to the cache",
     description=UPLOAD_DESCRIPTION,
     tags=["files"],
-    responses={201: {"description": "Stored", "content": {"application/json": {"model": FileView}}}},
+    responses=answers(
+        Success(201, "Stored", FileView, example=examples.FILE),
+        errors=[InvalidJson, ValidationFailed, PayloadTooLarge, UpstreamUnavailable],
+    ),
 )
 def upload_file(
     credential: CallerCredential,
@@ -121,10 +127,18 @@ def upload_file(
         "first use: `GET /v1/files/{file_key}` then says `ready` or `rejected`."
     ),
     tags=["files"],
-    responses={201: {"description": "Upload URL", "content": {"application/json": {"model": UploadView}}}},
+    responses=answers(
+        Success(201, "Upload URL", UploadView, example=examples.UPLOAD),
+        errors=[InvalidJson, ValidationFailed, PayloadTooLarge, UpstreamUnavailable],
+    ),
 )
 def create_upload(
-    request: Annotated[CreateUploadRequest, Body(embed=False)], credential: CallerCredential, cache: Files
+    request: Annotated[
+        CreateUploadRequest,
+        Body(embed=False, openapi_examples=request_example(examples.UPLOAD_REQUEST, "A 7 MB catalog")),
+    ],
+    credential: CallerCredential,
+    cache: Files,
 ) -> Response[UploadView]:
     upload = cache.create_upload(credential, request.name, request.content_type, request.size)
     view = UploadView(
@@ -137,12 +151,25 @@ def create_upload(
     return json_response(201, view)
 
 
-@router.get("/v1/files/<file_key>", summary="A cached file's metadata", tags=["files"])
+@router.get(
+    "/v1/files/<file_key>",
+    summary="A cached file's metadata",
+    tags=["files"],
+    responses=answers(
+        Success(200, "The file", FileView, example=examples.FILE),
+        errors=[NO_FILE, UpstreamUnavailable],
+    ),
+)
 def get_file(file_key: str, credential: CallerCredential, cache: Files) -> FileView:
     return FileView.of(cache.get(credential, file_key))
 
 
-@router.delete("/v1/files/<file_key>", summary="Delete a cached file", tags=["files"])
+@router.delete(
+    "/v1/files/<file_key>",
+    summary="Delete a cached file",
+    tags=["files"],
+    responses=answers(Success(204, "Deleted"), errors=[NO_FILE, UpstreamUnavailable]),
+)
 def delete_file(file_key: str, credential: CallerCredential, cache: Files) -> Response[None]:
     cache.delete(credential, file_key)
     return Response(status_code=204)

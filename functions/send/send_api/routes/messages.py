@@ -10,14 +10,17 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
+from posthorn.errors import NotFound, ValidationFailed
 from posthorn.logic.listing import MessageFilters, list_messages
 from posthorn.logic.messages import message_for
 from posthorn.logic.recipient_status import RecipientStatus
 from posthorn.models.addresses import Address
 from posthorn.models.messages import MessageList, MessageSummary, MessageView
 from posthorn.ports import MessageIndex, MessageReader
+from send_api import examples
 from send_api.auth import CallerCredential
-from send_api.query import Since, Until, only_known_parameters
+from send_api.contract import Success, answers
+from send_api.query import BAD_CURSOR, Since, Until, only_known_parameters
 
 router = APIGatewayRouter()
 TagName = Annotated[str, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Only messages with this tag")]
@@ -47,7 +50,18 @@ def utc(moment: datetime | None) -> datetime | None:
 
 
 @router.get(
-    "/v1/messages", summary="The credential's messages, newest first, with filters", tags=["messages"]
+    "/v1/messages",
+    summary="The credential's messages, newest first, with filters and cursor pagination",
+    tags=["messages"],
+    responses=answers(
+        Success(
+            200,
+            "A page of messages; `next_cursor` is null on the last page",
+            MessageList,
+            example=examples.MESSAGES,
+        ),
+        errors=[ValidationFailed, BAD_CURSOR],
+    ),
 )
 def list_all(
     credential: CallerCredential,
@@ -84,7 +98,13 @@ def list_all(
 
 
 @router.get(
-    "/v1/messages/<message_id>", summary="A message, its recipients and its event timeline", tags=["messages"]
+    "/v1/messages/<message_id>",
+    summary="A message, its recipients and its event timeline",
+    tags=["messages"],
+    responses=answers(
+        Success(200, "The message", MessageView, example=examples.MESSAGE),
+        errors=[NotFound(f"no message {examples.MESSAGE_ID}")],
+    ),
 )
 def get_message(
     message_id: str,

@@ -9,10 +9,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
+from posthorn.errors import NotFound, ValidationFailed
 from posthorn.logic.stats import stats_for
 from posthorn.models.stats import StatsView
 from posthorn.ports import Clock, StatsReader
+from send_api import examples
 from send_api.auth import CallerCredential
+from send_api.contract import Success, answers
 from send_api.query import Since, Until, only_known_parameters
 from send_api.routes.messages import TagName, utc
 
@@ -20,7 +23,15 @@ router = APIGatewayRouter()
 STATS_PARAMETERS = frozenset({"domain", "tag", "since", "until", "interval"})
 
 
-@router.get("/v1/stats", summary="Sent, delivered, bounced, ... per day or hour", tags=["messages"])
+@router.get(
+    "/v1/stats",
+    summary="Sent, delivered, bounced, complained, opened, clicked ... per day or hour",
+    tags=["messages"],
+    responses=answers(
+        Success(200, "Totals, rates and a series", StatsView, example=examples.STATS),
+        errors=[ValidationFailed, NotFound("no domain example.org for this credential")],
+    ),
+)
 def get_stats(
     credential: CallerCredential,
     reader: Annotated[StatsReader, Depends(wiring.stats)],

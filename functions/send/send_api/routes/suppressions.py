@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
+from posthorn.errors import InvalidJson, NotFound, ValidationFailed
 from posthorn.logic import suppressions
 from posthorn.logic.listing import SuppressionFilters
 from posthorn.logic.listing import list_suppressions as list_page
@@ -21,21 +22,36 @@ from posthorn.models.suppressions import (
     SuppressionReason,
 )
 from posthorn.ports import Clock, SuppressionIndex, SuppressionStore
+from send_api import examples
 from send_api.auth import CallerCredential
-from send_api.query import Since, only_known_parameters
+from send_api.contract import Success, answers, request_example
+from send_api.query import BAD_CURSOR, Since, only_known_parameters
 from send_api.responses import json_response
 from send_api.routes.messages import utc
 
 router = APIGatewayRouter()
 DomainFilter = Annotated[str | None, Query(description="Only this one of the credential's domains")]
 Suppressions = Annotated[SuppressionStore, Depends(wiring.suppressions)]
+NO_DOMAIN = NotFound("no domain example.org for this credential")
+NOT_SUPPRESSED = NotFound("bounced@example.net is not suppressed")
 
 
 LIST_PARAMETERS = frozenset({"domain", "reason", "since", "limit", "cursor"})
 
 
 @router.get(
-    "/v1/suppressions", summary="The suppression list of the credential's domains", tags=["suppressions"]
+    "/v1/suppressions",
+    summary="The suppression list of the credential's domains, newest first, with cursor pagination",
+    tags=["suppressions"],
+    responses=answers(
+        Success(
+            200,
+            "A page of entries; `next_cursor` is null on the last page",
+            SuppressionPage,
+            example=examples.SUPPRESSION_PAGE,
+        ),
+        errors=[ValidationFailed, BAD_CURSOR, NO_DOMAIN],
+    ),
 )
 def list_suppressions(
     credential: CallerCredential,
@@ -56,7 +72,13 @@ def list_suppressions(
 
 
 @router.get(
-    "/v1/suppressions/<email>", summary="Whether an address is suppressed, per domain", tags=["suppressions"]
+    "/v1/suppressions/<email>",
+    summary="Whether an address is suppressed, per domain",
+    tags=["suppressions"],
+    responses=answers(
+        Success(200, "The address's entries, one per domain", SuppressionList, example=examples.SUPPRESSIONS),
+        errors=[ValidationFailed, NO_DOMAIN, NOT_SUPPRESSED],
+    ),
 )
 def get_suppression(
     email: str, credential: CallerCredential, store: Suppressions, domain: DomainFilter = None
@@ -65,7 +87,12 @@ def get_suppression(
     return SuppressionList(suppressions=entries)
 
 
-@router.delete("/v1/suppressions/<email>", summary="Send to an address again", tags=["suppressions"])
+@router.delete(
+    "/v1/suppressions/<email>",
+    summary="Send to an address again",
+    tags=["suppressions"],
+    responses=answers(Success(204, "Removed"), errors=[ValidationFailed, NO_DOMAIN, NOT_SUPPRESSED]),
+)
 def delete_suppression(
     email: str, credential: CallerCredential, store: Suppressions, domain: DomainFilter = None
 ) -> Response[None]:
@@ -73,9 +100,20 @@ def delete_suppression(
     return Response(status_code=204)
 
 
-@router.post("/v1/suppressions", summary="Suppress an address by hand", tags=["suppressions"])
+@router.post(
+    "/v1/suppressions",
+    summary="Suppress an address by hand",
+    tags=["suppressions"],
+    responses=answers(
+        Success(201, "Suppressed", Suppression, example=examples.SUPPRESSION),
+        errors=[InvalidJson, ValidationFailed, NO_DOMAIN],
+    ),
+)
 def add_suppression(
-    request: Annotated[CreateSuppressionRequest, Body(embed=False)],
+    request: Annotated[
+        CreateSuppressionRequest,
+        Body(embed=False, openapi_examples=request_example(examples.SUPPRESSION_REQUEST, "By hand")),
+    ],
     credential: CallerCredential,
     store: Suppressions,
     clock: Annotated[Clock, Depends(wiring.clock)],

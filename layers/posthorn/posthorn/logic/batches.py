@@ -16,15 +16,17 @@ from posthorn.errors import PosthornError, UpstreamUnavailable
 from posthorn.logic.delivery import PreparedMessage
 from posthorn.logic.sending import SendContext, prepare_message, recipients_of
 from posthorn.models.addresses import domain_of
-from posthorn.models.batches import BatchItemResult, ErrorObject, SendBatchResult
+from posthorn.models.batches import BatchItemResult, SendBatchResult
 from posthorn.models.credentials import Credential
 from posthorn.models.domains import DomainRecord
 from posthorn.models.email import SendEmailRequest
+from posthorn.models.errors import ApiError, ErrorDetail
 from posthorn.ports import QueuedMessage, SenderDomains, SuppressionLookup
 
 
-def error_object(error: PosthornError) -> ErrorObject:
-    return ErrorObject(code=error.code, message=error.message, details=error.details or None)
+def error_object(error: PosthornError) -> ApiError:
+    details = [ErrorDetail.model_validate(detail) for detail in error.details]
+    return ApiError(code=error.code, message=error.message, details=details or None)
 
 
 def accept_batch(

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from posthorn.models.errors import ApiError
+
 MAX_BATCH_MESSAGES = 500
 
 
@@ -26,21 +28,14 @@ def _absent(value: object) -> bool:
     return value is None
 
 
-class ErrorObject(BaseModel):
-    """API.md's error object: the one a single send would have answered with."""
-
-    code: str
-    message: str
-    details: list[dict[str, str]] | None = Field(default=None, exclude_if=_absent)
-
-
 class BatchItemResult(BaseModel):
     """`queued` with its `message_id`, or `rejected` with its `error` (the absent one is left out)."""
 
     index: int
     status: Literal["queued", "rejected"]
     message_id: str | None = Field(default=None, exclude_if=_absent)
-    error: ErrorObject | None = Field(default=None, exclude_if=_absent)
+    # The error a single send would have answered with.
+    error: ApiError | None = Field(default=None, exclude_if=_absent)
 
 
 class SendBatchResult(BaseModel):
