@@ -78,7 +78,8 @@ def test_a_partition_read_to_the_end_is_not_read_again() -> None:
     _, positions, _ = merged_page(fetch, both, {}, 2)
     entries, positions, done = merged_page(fetch, both, positions, 2)
     assert [key for key, _ in entries] == ["03", "02"]
-    assert positions[1] is None and not done
+    assert positions[1] is None
+    assert not done
     asked.clear()
     entries, positions, done = merged_page(fetch, both, positions, 2)
     assert asked == ["a.com"]

@@ -49,14 +49,16 @@ def test_no_sends_is_a_zero_rate() -> None:
 
 def test_the_bounce_rate_at_the_threshold_pauses() -> None:
     reason = pause_reason(window(1000, bounced=40), POLICY)
-    assert reason is not None and "bounce rate 4.00%" in reason
+    assert reason is not None
+    assert "bounce rate 4.00%" in reason
     assert pause_reason(window(1000, bounced=39), POLICY) is None
 
 
 def test_the_complaint_rate_at_the_threshold_pauses() -> None:
     policy = POLICY._replace(complaint_rate=0.003)
     reason = pause_reason(window(1000, complained=3), policy)
-    assert reason is not None and "complaint rate" in reason
+    assert reason is not None
+    assert "complaint rate" in reason
     assert pause_reason(window(1000, complained=2), policy) is None
 
 
@@ -67,7 +69,7 @@ def test_nothing_pauses_before_the_minimum_is_in_the_window() -> None:
 
 def test_never_on_fewer_than_five_bounces_or_three_complaints_whatever_the_rate() -> None:
     lenient = GuardPolicy(window=10, minimum=1, bounce_rate=0.01, complaint_rate=0.0001)
-    assert MIN_BOUNCES == 5 and MIN_COMPLAINTS == 3
+    assert (MIN_BOUNCES, MIN_COMPLAINTS) == (5, 3)
     assert pause_reason(window(10, bounced=4), lenient) is None
     assert pause_reason(window(10, bounced=5), lenient) is not None
     assert pause_reason(window(10, complained=2), lenient) is None
