@@ -38,6 +38,7 @@ BENCHMARKS = [
     "bench/attachments.py",
     "bench/events.py",
     "bench/relay.py",
+    "bench/listing.py",
 ]
 RESULTS = ROOT / "bench" / "results.json"
 
