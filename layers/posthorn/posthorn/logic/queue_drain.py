@@ -78,6 +78,8 @@ SAFETY_MARGIN_SECONDS = 3.0
 # dropped, since a record written by then will never come.
 FIRST_LOOK_AGAIN_SECONDS = 5
 ABANDONED_AFTER_RECEIVES = 3
+# How long the worker trusts what it read of a domain's sending state (the deliverability guard).
+PAUSE_CHECK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class DrainReport:
     failed_items: list[str] = field(default_factory=list)  # to report to SQS (batchItemFailures)
     outcomes: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)  # for the log: what went wrong where no outcome says it
+    held_domains: set[str] = field(default_factory=set)  # paused domains whose messages this drain held
 
 
 def backoff_seconds(receive_count: int, base: float, cap: float) -> int:
@@ -123,12 +126,14 @@ def backoff_seconds(receive_count: int, base: float, cap: float) -> int:
 
 def drain(items: list[QueueItem], context: DrainContext) -> DrainReport:
     report = DrainReport()
-    claimed = _hold_paused(_claim(_first_copies(items, report), context, report), context, report)
+    pauses = _Pauses(context.domains, context.monotonic) if context.domains and context.held else None
+    claimed = _hold_paused(_claim(_first_copies(items, report), context, report), context, report, pauses)
     recording: list[tuple[QueueItem, Future[SendResult]]] = []
     try:
-        _send_claimed(claimed, context, report, recording)
+        _send_claimed(claimed, context, report, recording, pauses)
     finally:  # no write is left running when the invocation ends, even a failed one
         futures.wait([written for _, written in recording])
+    _release_if_resumed(context, report, pauses)
     for item, written in recording:
         _acknowledge(item, written, context, report)
     return report
@@ -195,34 +200,65 @@ def _claim(
     return claimed
 
 
+class _Pauses:
+    """Whether a domain is paused, read at most every `PAUSE_CHECK_SECONDS` per domain: once before a batch
+    is sent and again before each send when the batch has taken that long (a slow pace spreads a batch of
+    10 over seconds, and a pause in between must stop the rest)."""
+
+    def __init__(self, domains: SenderDomains, monotonic: Callable[[], float]) -> None:
+        self._domains = domains
+        self._monotonic = monotonic
+        self._known: dict[str, tuple[float, bool]] = {}
+
+    def paused(self, domain: str) -> bool:
+        now = self._monotonic()
+        known = self._known.get(domain)
+        if known is None or now - known[0] >= PAUSE_CHECK_SECONDS:
+            record = self._domains.get_domain(domain)
+            known = (now, record is not None and record.paused)
+            self._known[domain] = known
+        return known[1]
+
+    def forget(self) -> None:
+        self._known.clear()
+
+
+def _hold(item: QueueItem, record: MessageRecord, context: DrainContext, report: DrainReport) -> None:
+    """Park the message with its queue body; its claim let go, its queue message acknowledged."""
+    assert context.held is not None
+    at = datetime.fromtimestamp(context.wall_clock(), UTC)
+    context.held.hold(record.domain, record.message_id, context.queue.body(item), at=at)
+    context.messages.release_claim(record.message_id)
+    report.outcomes["held"] += 1
+    report.held_domains.add(record.domain)
+
+
 def _hold_paused(
-    claimed: list[tuple[QueueItem, MessageRecord]], context: DrainContext, report: DrainReport
+    claimed: list[tuple[QueueItem, MessageRecord]],
+    context: DrainContext,
+    report: DrainReport,
+    pauses: _Pauses | None,
 ) -> list[tuple[QueueItem, MessageRecord]]:
     """Park the messages of paused domains (one domain read per domain of the batch); the rest to send."""
-    if context.domains is None or context.held is None:
+    if pauses is None:
         return claimed
-    domains, held = context.domains, context.held
-    paused = {
-        domain
-        for domain in {record.domain for _, record in claimed}
-        if (found := domains.get_domain(domain)) is not None and found.paused
-    }
-    if not paused:
-        return claimed
-    at = datetime.fromtimestamp(context.wall_clock(), UTC)
     to_send = []
     for item, record in claimed:
-        if record.domain not in paused:
+        if pauses.paused(record.domain):
+            _hold(item, record, context, report)
+        else:
             to_send.append((item, record))
-            continue
-        held.hold(record.domain, record.message_id, context.queue.body(item), at=at)
-        context.messages.release_claim(record.message_id)
-        report.outcomes["held"] += 1
-    for domain in paused:  # resumed while these were parked: release them now, not at the next resume
-        found = domains.get_domain(domain)
-        if context.requeue is not None and found is not None and not found.paused:
-            release_held(domain, held, context.requeue, time_left=lambda: context.time_left() - 10)
     return to_send
+
+
+def _release_if_resumed(context: DrainContext, report: DrainReport, pauses: _Pauses | None) -> None:
+    """Resumed while these were parked: release them now, not at the next resume."""
+    if pauses is None or context.held is None or context.requeue is None:
+        return
+    pauses.forget()
+    for domain in sorted(report.held_domains):
+        if not pauses.paused(domain):
+            release_held(domain, context.held, context.requeue, time_left=lambda: context.time_left() - 10)
 
 
 def _send_claimed(
@@ -230,6 +266,7 @@ def _send_claimed(
     context: DrainContext,
     report: DrainReport,
     recording: list[tuple[QueueItem, Future[SendResult]]],
+    pauses: _Pauses | None = None,
 ) -> None:
     """Send each claimed message in its slot. Those SES accepted go to `recording` with their record writes,
     which run while the next transaction does; their outcome waits for `_acknowledge`."""
@@ -253,6 +290,9 @@ def _send_claimed(
             continue
         if wait > 0:  # even sleep(0) gives up the CPU
             context.sleep(wait)
+        if pauses is not None and pauses.paused(record.domain):  # paused while the batch waited its slots
+            _hold(item, record, context, report)
+            continue
         outcome = _send(item, record, context)
         if isinstance(outcome, Accepted):
             recording.append((item, context.store_calls.submit(outcome.record, context.messages)))

@@ -45,6 +45,31 @@ def stats_for(
     until: datetime | None = None,
     interval: str = "day",
 ) -> StatsView:
+    domains = scope(credential, domain)
+    return domain_stats(
+        domains,
+        reader,
+        now=now,
+        domain=domains[0] if domain is not None else None,
+        tag=tag,
+        since=since,
+        until=until,
+        interval=interval,
+    )
+
+
+def domain_stats(
+    domains: list[str],
+    reader: StatsReader,
+    *,
+    now: datetime,
+    domain: str | None,
+    tag: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    interval: str = "day",
+) -> StatsView:
+    """The sums over `domains` (`domain`: the one asked for, or None for all of a credential's)."""
     until = until or now
     since = since or until - timedelta(days=DEFAULT_DAYS)
     if since > until:
@@ -53,7 +78,6 @@ def stats_for(
         raise ValidationFailed.on(
             "since", f"a series by {interval} covers at most {MAX_RANGE[interval].days} days"
         )
-    domains = scope(credential, domain)
     step = timedelta(days=1) if interval == "day" else timedelta(hours=1)
     buckets: dict[datetime, dict[str, int]] = {}
     start = _start_of(since, interval)
@@ -75,7 +99,7 @@ def stats_for(
     return StatsView(
         since=since,
         until=until,
-        domain=domains[0] if domain is not None else None,
+        domain=domain,
         tag=tag,
         interval=interval,
         totals=StatsCounts(**totals),
