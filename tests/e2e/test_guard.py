@@ -46,6 +46,24 @@ def stack() -> Iterator[LocalStack]:
                 os.environ[name] = value
 
 
+@pytest.fixture(scope="module")
+def sender_key(http: Http) -> str:
+    """A send+read credential for example.com whose rate a batch and five sends right after it stay under."""
+    assert http.post("/v1/domains", {"domain": "example.com"}, api_key=ADMIN_KEY).status == 201
+    created = http.post(
+        "/v1/credentials",
+        {
+            "name": "guard",
+            "domains": ["example.com"],
+            "permissions": ["send", "read"],
+            "rate_limit_per_second": 100,
+        },
+        api_key=ADMIN_KEY,
+    )
+    assert created.status == 201, created.body
+    return str(created.json["api_key"])
+
+
 def wait_until(check: Any, what: str, timeout: float = 30) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
