@@ -406,8 +406,11 @@ def test_messages_of_a_paused_domain_are_held_not_sent_failed_or_retried() -> No
     transport, queue, held = FakeTransport(), FakeWorkQueue(), FakeHeldMessages()
     paused = domain_record().model_copy(update={"sending": Sending.PAUSED})
     domains = FakeDomains.of(paused, domain_record("other.org"))
+    from posthorn.logic.queue_drain import SendingPauses
+
+    pauses = SendingPauses(domains, lambda: 50.0)
     drained = dataclasses.replace(
-        context(store, transport, queue), domains=domains, held=held, requeue=FakeQueueBodies()
+        context(store, transport, queue), pauses=pauses, held=held, requeue=FakeQueueBodies()
     )
     report = drain([item("m1"), item("m2")], drained)
     assert [message.message_id for message in held.held["example.com"]] == ["m1"]

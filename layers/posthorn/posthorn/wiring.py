@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from posthorn.logic.file_bodies import ContentCache, StoredFileBodies
     from posthorn.logic.file_cache import FileCache
     from posthorn.logic.guard import GuardContext, GuardPolicy
+    from posthorn.logic.queue_drain import SendingPauses
     from posthorn.logic.sending import SendContext
     from posthorn.logic.smtp_intake import IntakeContext
     from posthorn.ports import Clock, DomainIdentities
@@ -171,6 +172,16 @@ def announcements() -> AlarmTopic:
     from posthorn.adapters.alarm_topic import AlarmTopic
 
     return AlarmTopic(settings().alarm_topic_arn)
+
+
+@_factory
+def sending_pauses() -> SendingPauses:
+    """The send worker's view of which domains the guard paused, kept for the warm process."""
+    import time
+
+    from posthorn.logic.queue_drain import SendingPauses
+
+    return SendingPauses(domains(), time.monotonic)
 
 
 @_factory

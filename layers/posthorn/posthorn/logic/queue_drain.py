@@ -104,7 +104,7 @@ class DrainContext:
     record_grace_seconds: float = 60.0  # see ABANDONED_AFTER_RECEIVES
     # The deliverability guard: whose domains are paused, where their messages wait, and the queue that
     # takes them back (None: nothing is ever held).
-    domains: SenderDomains | None = None
+    pauses: SendingPauses | None = None
     held: HeldMessages | None = None
     requeue: QueueBodies | None = None
 
@@ -126,7 +126,7 @@ def backoff_seconds(receive_count: int, base: float, cap: float) -> int:
 
 def drain(items: list[QueueItem], context: DrainContext) -> DrainReport:
     report = DrainReport()
-    pauses = _Pauses(context.domains, context.monotonic) if context.domains and context.held else None
+    pauses = context.pauses if context.held is not None else None
     claimed = _hold_paused(_claim(_first_copies(items, report), context, report), context, report, pauses)
     recording: list[tuple[QueueItem, Future[SendResult]]] = []
     try:
@@ -200,10 +200,11 @@ def _claim(
     return claimed
 
 
-class _Pauses:
-    """Whether a domain is paused, read at most every `PAUSE_CHECK_SECONDS` per domain: once before a batch
-    is sent and again before each send when the batch has taken that long (a slow pace spreads a batch of
-    10 over seconds, and a pause in between must stop the rest)."""
+class SendingPauses:
+    """Whether a domain is paused, read at most every `PAUSE_CHECK_SECONDS` per domain and kept for the warm
+    process (`wiring.sending_pauses`): a busy worker reads a domain's state once every 2 s, not once per
+    batch; and again before a send when its batch has taken that long (a slow pace spreads a batch of 10 over
+    seconds, and a pause in between must stop the rest). Thread-safe enough: a lost race reads twice."""
 
     def __init__(self, domains: SenderDomains, monotonic: Callable[[], float]) -> None:
         self._domains = domains
@@ -219,8 +220,8 @@ class _Pauses:
             self._known[domain] = known
         return known[1]
 
-    def forget(self) -> None:
-        self._known.clear()
+    def forget(self, domain: str) -> None:
+        self._known.pop(domain, None)
 
 
 def _hold(item: QueueItem, record: MessageRecord, context: DrainContext, report: DrainReport) -> None:
@@ -237,7 +238,7 @@ def _hold_paused(
     claimed: list[tuple[QueueItem, MessageRecord]],
     context: DrainContext,
     report: DrainReport,
-    pauses: _Pauses | None,
+    pauses: SendingPauses | None,
 ) -> list[tuple[QueueItem, MessageRecord]]:
     """Park the messages of paused domains (one domain read per domain of the batch); the rest to send."""
     if pauses is None:
@@ -251,12 +252,12 @@ def _hold_paused(
     return to_send
 
 
-def _release_if_resumed(context: DrainContext, report: DrainReport, pauses: _Pauses | None) -> None:
+def _release_if_resumed(context: DrainContext, report: DrainReport, pauses: SendingPauses | None) -> None:
     """Resumed while these were parked: release them now, not at the next resume."""
     if pauses is None or context.held is None or context.requeue is None:
         return
-    pauses.forget()
     for domain in sorted(report.held_domains):
+        pauses.forget(domain)
         if not pauses.paused(domain):
             release_held(domain, context.held, context.requeue, time_left=lambda: context.time_left() - 10)
 
@@ -266,7 +267,7 @@ def _send_claimed(
     context: DrainContext,
     report: DrainReport,
     recording: list[tuple[QueueItem, Future[SendResult]]],
-    pauses: _Pauses | None = None,
+    pauses: SendingPauses | None = None,
 ) -> None:
     """Send each claimed message in its slot. Those SES accepted go to `recording` with their record writes,
     which run while the next transaction does; their outcome waits for `_acknowledge`."""

@@ -16,9 +16,9 @@ index items (keys and the message id only) per domain and the messages themselve
 depends on the page, not on how many messages the table holds.
 
 The status item moves as events arrive: the write that raises a recipient's status reads the message as it
-was (ReturnValues ALL_OLD), so the message status before and after is known and the move (put the new
-status's item, delete the old one's) goes into the event's own transaction. A reader checks each message's
-status against the filter, so an item left behind by a race is skipped, never shown.
+was (ReturnValues ALL_OLD), so the message status before and after is known, and the move (put the new
+status's item, delete the old one's, one BatchWriteItem) follows the event's conditional put. A reader
+checks each message's status against the filter, so an item left behind by a race is skipped, never shown.
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ Each recipient carries its status's rank; an update only applies when it raises 
 repeated event never lowers a status. The message status is not stored: it is a function of the
 recipients' statuses (`message_status`), computed on every read, so it can never disagree with them.
 
-Each message also has listing index items (`listing.py`), written with it in one transaction, and its
-status item moved as its status changes; events raise the hourly counters (`stats.py`) in the same
-transaction that stores them once.
+Each message also has listing index items (`listing.py`), written right after it, and its status item
+moved as its status changes; a new event raises the hourly counters (`stats.py`) right after the
+conditional put that stores it once. (Not transactions: see `stats.py`. A crash between the writes leaves
+an event uncounted or a status item behind until the message's status changes again; the listing's
+readers check every message's status, so a stale item is skipped, and the backfill script rewrites them.)
 
 A queued message also carries `sending_until_ms` while a send worker holds it (`claim_for_sending`), so two
 deliveries of the same queue message never run two SMTP transactions at once, and one whose SES id is
