@@ -4,6 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 TOOLS := .venv-tools
+CHECKOV_ENV := .venv-checkov
 PY := $(VENV)/bin/python
 SAM := $(TOOLS)/bin/sam
 CFN_LINT := $(TOOLS)/bin/cfn-lint
@@ -15,7 +16,7 @@ SOURCES := PYTHONPATH=layers/posthorn:functions/send:functions/bounce:functions/
 export AWS_DEFAULT_REGION ?= $(REGION)
 
 
-.PHONY: admin-credential run test lint typecheck unit integration e2e browser validate build deploy relay-image bench openapi layer-requirements clean
+.PHONY: admin-credential run test lint typecheck unit integration e2e browser validate checkov build deploy relay-image bench openapi layer-requirements clean
 
 # --- environments: the app's own, and a separate one for the SAM CLI and cfn-lint (they pin boto3/pydantic)
 $(VENV)/.installed: pyproject.toml
@@ -30,6 +31,13 @@ $(TOOLS)/.installed: requirements/tools.txt
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements/tools.txt
 	touch $@
 
+# checkov pins boto3 (requirements/checkov.txt) to a version the SAM CLI's cannot share: a third environment.
+$(CHECKOV_ENV)/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_ENV)
+	$(CHECKOV_ENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(CHECKOV_ENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	touch $@
+
 venv: $(VENV)/.installed
 tools: $(TOOLS)/.installed
 
@@ -37,7 +45,7 @@ tools: $(TOOLS)/.installed
 run: $(VENV)/.installed
 	$(SOURCES) $(PY) -m posthorn_local
 
-test: lint typecheck validate build unit integration e2e
+test: lint typecheck validate checkov build unit integration e2e
 
 # --- checks
 lint: $(VENV)/.installed
@@ -55,6 +63,14 @@ validate: $(TOOLS)/.installed
 	$(PYTHON) scripts/relay_enabled_template.py .aws-sam/relay-enabled/template.yaml
 	$(CFN_LINT) .aws-sam/relay-enabled/template.yaml
 	$(SAM) validate --lint --region $(REGION) -t .aws-sam/relay-enabled/template.yaml
+
+# checkov over both ways the stack can be deployed. Every check it skips is skipped in template.yaml, next to
+# the resource, with the reason (Metadata: checkov: skip); any failed check fails the target. Offline
+# (--skip-download): it does not fetch Prisma Cloud's guidelines.
+checkov: $(CHECKOV_ENV)/.installed
+	$(PYTHON) scripts/relay_enabled_template.py .aws-sam/relay-enabled/template.yaml
+	$(CHECKOV_ENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
+	  -f template.yaml -f .aws-sam/relay-enabled/template.yaml
 
 # The layer is built by layers/posthorn/Makefile (BuildMethod: makefile) with its bytecode; the check fails
 # the build if any module of the built layer would be compiled on Lambda's cold start instead.
@@ -123,4 +139,4 @@ layer-requirements: $(VENV)/.installed
 	$(PY) scripts/layer_requirements.py --write
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV_ENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache

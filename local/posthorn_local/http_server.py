@@ -79,6 +79,8 @@ PAGE_HEADERS = {
 }
 
 Response = tuple[int, dict[str, str], bytes]
+_DIGITS = re.compile(r"[0-9]{1,18}")
+_HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]{1,15}")
 
 
 class LambdaFunction:
@@ -264,7 +266,11 @@ class LocalHttpServer(ThreadingHTTPServer):
             return self._local(method, path, body, split.query)
         matched = match_route(self.routes, method, path)
         if matched is None:
-            allowed = sorted({route.method for route in self.routes if route.pattern.match(path)})
+            # The resource API Gateway picks is the most specific one: literal segments win over a
+            # `{parameter}` (`/v1/files/uploads` is not `/v1/files/{file_key}`).
+            resources = [route for route in self.routes if route.pattern.match(path)]
+            fewest = min((route.path.count("{") for route in resources), default=0)
+            allowed = sorted({route.method for route in resources if route.path.count("{") == fewest})
             if allowed:
                 return "(method not allowed)", _error(
                     405,
@@ -450,7 +456,16 @@ class LocalHttpServer(ThreadingHTTPServer):
         return _error(500, "function_error", f"{type(error).__name__}: {error}")
 
 
+class BadFraming(ValueError):
+    """The request's body cannot be delimited (a Content-Length that is not a number, a bad chunk size):
+    answered 400, and the connection closed, since where the next request starts is unknown."""
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
+    """Every method is answered as API Gateway would: one of the template's routes, or a JSON 404/405
+    (TRACE, HEAD, CONNECT included; a HEAD answer has no body). A request whose body cannot be read is a
+    JSON 400, never a dropped connection; the stdlib's own errors (a bad request line) are JSON too."""
+
     server: LocalHttpServer
     protocol_version = "HTTP/1.1"
     server_version = "PosthornLocal"
@@ -458,41 +473,66 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._handle()
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_TRACE = do_CONNECT = do_GET
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method token (QUERY, PROPFIND, ...), which the stdlib answers with its own 501: a
+        # method no route takes, as API Gateway answers it.
+        if name.startswith("do_") and name[3:].isalpha():
+            return self._handle
+        raise AttributeError(name)
 
     def _handle(self) -> None:
         started = time.perf_counter()
-        body = self._read_body()
-        if body is None:
-            name, response = (
-                "(too large)",
-                _error(413, "payload_too_large", TOO_LARGE.format(limit="10 MB")),
-            )
+        try:
+            body = self._read_body()
+        except BadFraming as error:
             self.close_connection = True
+            name, response = "(bad request)", _error(400, "bad_request", str(error))
         else:
-            headers: dict[str, str] = {}
-            for header, value in self.headers.items():
-                headers[header] = f"{headers[header]}, {value}" if header in headers else value
-            name, response = self.server.respond(
-                self.command, self.path, headers, body, self.client_address[0]
-            )
+            name, response = self._answer(body)
+        self._send(response)
+        # Route templates, never concrete paths: those may hold addresses.
+        logger.info(
+            "%s %s %d (%.0f ms)", self.command, name, response[0], (time.perf_counter() - started) * 1000
+        )
+
+    def _answer(self, body: bytes | None) -> tuple[str, Response]:
+        if body is None:
+            self.close_connection = True
+            return "(too large)", _error(413, "payload_too_large", TOO_LARGE.format(limit="10 MB"))
+        headers: dict[str, str] = {}
+        for header, value in self.headers.items():
+            headers[header] = f"{headers[header]}, {value}" if header in headers else value
+        return self.server.respond(self.command, self.path, headers, body, self.client_address[0])
+
+    def _send(self, response: Response) -> None:
         status, headers_out, data = response
         self.send_response(status)
         for header, value in headers_out.items():
             if header.lower() not in ("content-length", "transfer-encoding", "connection"):
                 self.send_header(header, value)
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
-        # Route templates, never concrete paths: those may hold addresses.
-        logger.info("%s %s %d (%.0f ms)", self.command, name, status, (time.perf_counter() - started) * 1000)
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's errors (a malformed request line, headers too long, ...) in API.md's JSON shape."""
+        self.close_connection = True
+        # A request line it could not parse leaves the stdlib at HTTP/0.9, which has no status line.
+        self.request_version = "HTTP/1.1"
+        reason = message or self.responses.get(code, ("error",))[0]
+        self._send(_error(code, "bad_request" if code == 400 else "http_error", reason))
 
     def _read_body(self) -> bytes | None:
         """The request body; None when it is over API Gateway's limit."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks, total = [], 0
             while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                size = _chunk_size(self.rfile.readline())
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass  # trailers
@@ -503,7 +543,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
             return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
+        length = _content_length(self.headers.get_all("Content-Length") or [])
         if length > MAX_REQUEST_BYTES:
             # Read and drop the body (as API Gateway takes the whole request before answering 413), so the
             # client, still sending, gets the answer instead of a broken pipe. Absurd sizes are cut off.
@@ -519,6 +559,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         # The stdlib's access line holds the concrete path; _handle logs the route template instead.
         logger.debug(format, *args)
+
+
+def _content_length(values: list[str]) -> int:
+    """The one Content-Length (repeats of the same value allowed, RFC 9112 6.3); BadFraming otherwise."""
+    lengths = {value.strip() for value in ",".join(values).split(",")} if values else {"0"}
+    if len(lengths) != 1 or not _DIGITS.fullmatch(next(iter(lengths))):
+        raise BadFraming("Content-Length must be one number of bytes")
+    return int(next(iter(lengths)))
+
+
+def _chunk_size(line: bytes) -> int:
+    digits = line.split(b";", 1)[0].strip()
+    if not _HEX_DIGITS.fullmatch(digits):
+        raise BadFraming("a chunk size of the chunked body is not a hexadecimal number")
+    return int(digits, 16)
 
 
 def serve(server: LocalHttpServer) -> threading.Thread:

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import html
 import json
+import socket
 import time
 import uuid
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default
+from http.client import HTTPResponse
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
+from posthorn_local.stack import LocalStack
 from tests.e2e.conftest import ADMIN_KEY, Http, basic_auth
 
 pytestmark = pytest.mark.e2e
@@ -250,3 +253,60 @@ def test_click_needs_a_link(http: Http, sender_key: str) -> None:
     response = http.post(f"/_local/outbox/{summary['id']}/click", {})
     assert response.status == 422
     assert response.error_code == "validation_error"
+
+
+# ------------------------------------------------ requests API Gateway answers before any function runs
+def exchange(stack: LocalStack, request: bytes, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    """One request written byte for byte on a fresh connection, and the answer (the connection must
+    carry one: a dropped connection fails here)."""
+    with socket.create_connection(("127.0.0.1", stack.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = HTTPResponse(sock, method=method)
+        answer.begin()
+        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "status"),
+    [("TRACE", "/v1/health", 405), ("TRACE", "/nowhere", 404), ("CONNECT", "example.com:443", 404)],
+)
+def test_methods_no_route_takes_are_json_404_or_405(
+    stack: LocalStack, method: str, target: str, status: int
+) -> None:
+    code, headers, body = exchange(stack, f"{method} {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), method)
+    assert code == status
+    assert headers["content-type"].startswith("application/json")
+    assert json.loads(body)["error"]["code"] in ("not_found", "method_not_allowed")
+
+
+def test_head_is_answered_with_headers_and_no_body(stack: LocalStack) -> None:
+    code, headers, body = exchange(stack, b"HEAD /v1/health HTTP/1.1\r\nHost: x\r\n\r\n", "HEAD")
+    assert code == 405
+    assert headers["content-type"].startswith("application/json")
+    assert int(headers["content-length"]) > 0
+    assert body == b""
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"Content-Length: ten\r\n\r\n{}",
+        b"Content-Length: -1\r\n\r\n",
+        b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    ],
+    ids=["non-numeric-length", "negative-length", "two-lengths", "bad-chunk-size"],
+)
+def test_body_that_cannot_be_delimited_is_json_400_and_answered(stack: LocalStack, framing: bytes) -> None:
+    request = b"POST /v1/email HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + framing
+    code, headers, body = exchange(stack, request, "POST")
+    assert code == 400
+    assert json.loads(body)["error"]["code"] == "bad_request"
+    assert headers["connection"] == "close"
+
+
+def test_malformed_request_line_is_json_not_an_html_page(stack: LocalStack) -> None:
+    code, headers, body = exchange(stack, b"GET /v1/health HTTP/9\r\n\r\n")
+    assert code == 400
+    assert headers["content-type"].startswith("application/json")
+    assert json.loads(body)["error"]["message"]

@@ -191,3 +191,34 @@ def test_servers_are_relative_to_where_the_document_is_served() -> None:
     assert committed_document()["servers"] == [
         {"url": "..", "description": "The API that serves this document"}
     ]
+
+
+def test_every_operation_lists_what_api_gateway_answers_for_it() -> None:
+    # template.yaml's GatewayResponses: throttling and failures on every route, 413 where there is a body.
+    for method, path, operation in operations():
+        responses = operation["responses"]
+        assert {"429", "502", "504"} <= set(responses), (method, path)
+        assert ("413" in responses) == ("requestBody" in operation), (method, path)
+        assert "rate_limited" in error_codes(responses["429"])
+        assert "Retry-After" in responses["429"]["headers"]
+
+
+def test_the_gateway_answers_documented_are_the_templates_gateway_responses() -> None:
+    import json as json_module
+
+    from send_api.contract import GATEWAY_ANSWERS
+
+    gateway = template.resources()["Api"]["Properties"]["GatewayResponses"]
+    sent = {
+        int(gateway[name]["StatusCode"]): json_module.loads(
+            gateway[name]["ResponseTemplates"]["application/json"]
+        )
+        for name in ("THROTTLED", "REQUEST_TOO_LARGE")
+    }
+    documented = {
+        status: {"error": {"code": code, "message": message}} for status, code, message, *_ in GATEWAY_ANSWERS
+    }
+    assert sent == {status: documented[status] for status in sent}
+    assert (
+        json_module.loads(gateway["DEFAULT_5XX"]["ResponseTemplates"]["application/json"]) == documented[502]
+    )

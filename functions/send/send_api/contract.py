@@ -232,6 +232,49 @@ def _error_response(listed: list[PosthornError]) -> dict[str, Any]:
 
 
 # --- the document as a whole ----------------------------------------------------------------------------
+# What API Gateway itself answers before or instead of the function (template.yaml's GatewayResponses), in
+# the same error shape: (status, code, message, when, only for operations with a request body).
+GATEWAY_ANSWERS: tuple[tuple[int, str, str, str, bool], ...] = (
+    (413, "payload_too_large", "Request body over 10 MB; use POST /v1/files/uploads",
+     "API Gateway: the request body is over 10 MB", True),
+    (429, "rate_limited", "Too many requests", "API Gateway: the stage's throttling (Retry-After: 1)", False),
+    (502, "internal_error", "Internal error", "API Gateway: the function failed or could not be run", False),
+    (504, "internal_error", "Internal error", "API Gateway: no answer within its 29 seconds", False),
+)  # fmt: skip
+
+
+def _add_gateway_answers(operation: dict[str, Any]) -> None:
+    responses = operation["responses"]
+    for status, code, message, when, needs_body in GATEWAY_ANSWERS:
+        if needs_body and "requestBody" not in operation:
+            continue
+        response = responses.setdefault(
+            str(status),
+            {
+                "description": "",
+                "content": {"application/json": {"schema": {"$ref": ERROR_REF}, "examples": {}}},
+            },
+        )
+        examples = response["content"]["application/json"]["examples"]
+        examples[f"{code}_gateway"] = {
+            "summary": when,
+            "value": {"error": {"code": code, "message": message}},
+        }
+        response["description"] = "; ".join(filter(None, [response["description"], f"`{code}`: {when}"]))
+        if status == 429:
+            response.setdefault("headers", _headers({"Retry-After": "Seconds until a retry can be accepted"}))
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional parameter is absent or a string; Powertools writes `str | None` as `anyOf [..., null]`,
+    which tells a client (and Schemathesis) that the text `null` is a value."""
+    options = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
+    if len(options) != 1:
+        return schema
+    collapsed = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {**options[0], **collapsed}
+
+
 _POWERTOOLS_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 
@@ -243,12 +286,19 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     error_schema = ErrorObject.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(error_schema.pop("$defs", {}))
     schemas["ErrorObject"] = error_schema
+    for name, model in _READ_BY_HAND.items():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
 
     powertools_refs = {f"#/components/schemas/{name}" for name in _POWERTOOLS_SCHEMAS}
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             if (method.upper(), path) in PUBLIC:
                 operation["security"] = []
+            _add_gateway_answers(operation)
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _without_null(parameter["schema"])
             responses = operation["responses"]
             for status, response in list(responses.items()):
                 refs = {media.get("schema", {}).get("$ref") for media in response.get("content", {}).values()}
@@ -272,6 +322,27 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     document["tags"] += [{"name": name} for name in sorted(used - set(order))]
     document["components"]["schemas"] = dict(sorted(schemas.items()))
     return document
+
+
+# Models a route reads by hand (not through a `Body` parameter), whose schemas the document needs.
+_READ_BY_HAND: dict[str, type[BaseModel]] = {}
+
+
+def request_body(
+    description: str, json_model: type[BaseModel], example: Mapping[str, Any], *, raw: bool = False
+) -> dict[str, Any]:
+    """`openapi_extensions={"requestBody": request_body(...)}` for a route that reads its body itself: a
+    JSON body of `json_model`, and with `raw=True` any file's bytes as the body too."""
+    _READ_BY_HAND[json_model.__name__] = json_model
+    content: dict[str, Any] = {
+        "application/json": {
+            "schema": {"$ref": f"#/components/schemas/{json_model.__name__}"},
+            "examples": {"example": {"value": dict(example)}},
+        }
+    }
+    if raw:
+        content["application/octet-stream"] = {"schema": {"type": "string", "format": "binary"}}
+    return {"description": description, "required": True, "content": content}
 
 
 def request_example(value: Mapping[str, Any], summary: str) -> Any:

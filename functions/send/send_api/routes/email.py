@@ -40,6 +40,17 @@ from send_api.observability import metrics
 from send_api.responses import json_response
 
 router = APIGatewayRouter()
+# What posthorn.logic.idempotency.scope_key accepts, said in the document (and checked here first).
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=256,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Send the same key again to get the first answer instead of a second message",
+    ),
+]
 RATE_LIMIT_HEADERS = {
     "RateLimit-Limit": "The credential's burst: messages it may send at once",
     "RateLimit-Remaining": "Messages it may send now",
@@ -85,7 +96,7 @@ def send(
     ],
     credential: CallerCredential,
     context: Sending,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[SendResult]:
 
     def send_and_count() -> Response[SendResult]:
@@ -128,7 +139,7 @@ def send_batch(
     ],
     credential: CallerCredential,
     context: Sending,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[SendBatchResult]:
     def accept() -> Response[SendBatchResult]:
         limits = take_messages(credential, len(batch.messages))

@@ -25,7 +25,7 @@ from posthorn.models.files import (
 from posthorn.ports import FileUploads
 from send_api import examples
 from send_api.auth import CallerCredential
-from send_api.contract import Success, answers, request_example
+from send_api.contract import Success, answers, request_body, request_example
 from send_api.errors import validation_failure
 from send_api.responses import json_response
 
@@ -78,6 +78,14 @@ def _raw_body() -> bytes:
     summary="Upload a file to the cache",
     description=UPLOAD_DESCRIPTION,
     tags=["files"],
+    openapi_extensions={
+        "requestBody": request_body(
+            "The file's bytes (with `?name=`), or a JSON body",
+            UploadFileRequest,
+            examples.FILE_JSON_UPLOAD,
+            raw=True,
+        )
+    },
     responses=answers(
         Success(201, "Stored", FileView, example=examples.FILE),
         errors=[InvalidJson, ValidationFailed, PayloadTooLarge, UpstreamUnavailable],

@@ -20,7 +20,16 @@ class SendBatchRequest(BaseModel):
         min_length=1,
         max_length=MAX_BATCH_MESSAGES,
         description="Up to 500 messages, each a POST /v1/email body (SendEmailRequest)",
-        json_schema_extra={"items": {"$ref": "#/components/schemas/SendEmailRequest"}},
+        # Any item is taken, and one that is not a valid message is rejected at its index (202), so the
+        # document says "a message, or anything else" rather than refusing the batch for it.
+        json_schema_extra={
+            "items": {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/SendEmailRequest"},
+                    {"description": "anything else is rejected at its index"},
+                ]
+            }
+        },
     )
 
 

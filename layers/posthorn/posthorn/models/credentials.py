@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from posthorn.models.addresses import normalize_domain
+from posthorn.models.numbers import WholeNumber
 
 
 class Permission(StrEnum):
@@ -36,7 +37,7 @@ class CreateCredentialRequest(BaseModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
     domains: list[Domain] = Field(default_factory=list, max_length=100)
     permissions: list[Permission] = Field(min_length=1)
-    rate_limit_per_second: int | None = Field(default=None, ge=1, le=10_000)
+    rate_limit_per_second: WholeNumber | None = Field(default=None, ge=1, le=10_000)
 
     @field_validator("domains", "permissions")
     @classmethod

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from posthorn.models.addresses import reject_line_breaks
+from posthorn.models.numbers import WholeNumber
 
 # "Unsupported attachment types" in the Amazon SES developer guide: SES refuses messages carrying these.
 BLOCKED_EXTENSIONS = frozenset(
@@ -115,7 +116,7 @@ class CreateUploadRequest(BaseModel):
 
     name: FileName
     content_type: MediaType | None = Field(default=None, description="Inferred from the name when omitted")
-    size: int = Field(ge=1, description="The exact number of bytes that will be PUT")
+    size: WholeNumber = Field(ge=1, description="The exact number of bytes that will be PUT")
 
 
 class FileView(BaseModel):
