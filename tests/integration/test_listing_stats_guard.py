@@ -273,3 +273,11 @@ def test_queued_messages_of_a_paused_domain_are_held_then_sent_after_resume(
     for message_id in queued:
         assert api.get(f"/v1/messages/{message_id}", api_key=sender_key).json["status"] == "sent"
     assert len(local_ses.outbox) == before + 3
+
+
+def test_times_must_be_iso_8601_not_unix_seconds(api: ApiClient, sender_key: str) -> None:
+    assert listing(api, sender_key, until="0.5").status == 422
+    assert api.get("/v1/stats", api_key=sender_key, query="since=1700000000").status == 422
+    assert api.get("/v1/suppressions", api_key=sender_key, query="since=0.5").status == 422
+    assert listing(api, sender_key, since="2026-11-01T00:00:00Z").status == 200
+    assert listing(api, sender_key, since="2026-11-01").status == 200
