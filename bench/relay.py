@@ -4,8 +4,9 @@
 The relay is `posthorn_local.relay.LocalRelay` (the container's `build_relay`, on loopback) in a process of
 its own, its store and queue replaced through `posthorn.wiring` by `InMemoryStore`: state in memory, every
 call answered after STORE_LATENCY (an in-region DynamoDB or SQS round trip, as the worker's figure assumes),
-waiting without the interpreter lock, as on a socket. The relay's own caches (verified credentials, domain
-records) keep their deployed default (`RelaySettings.cache_seconds`). The clients are smtplib connections on
+waiting without the interpreter lock, as on a socket. The relay's own caches (domain records, small
+suppression lists) keep their deployed default (`RelaySettings.cache_seconds`); a credential is read at
+every AUTH, once per connection. The clients are smtplib connections on
 threads of this process, every one as `smtplib.sendmail` talks (EHLO, STARTTLS, EHLO, AUTH PLAIN once; then
 MAIL with SIZE, RCPT, DATA per message), timed from the moment all are ready until the last has sent QUIT.
 

@@ -2,8 +2,9 @@
 
     make admin-credential STACK=posthorn-dev            (or CONFIG_ENV=prod → posthorn-prod)
 
-It reads the stack's outputs (table, pepper secret), creates an `admin` credential exactly as
-`POST /v1/credentials` would (keyed hash stored, secret never stored) and prints its api_key once.
+It reads the stack's outputs (table, pepper secret), creates an `admin` credential as the local stack seeds
+its first admin (keyed hash stored, secret never stored; the one kind of credential without a domain, which
+`POST /v1/credentials` refuses) and prints its api_key once.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from datetime import UTC, datetime
 import boto3
 
 from posthorn.adapters.dynamodb.credentials import CredentialRepository
-from posthorn.adapters.dynamodb.domains import DomainRepository
 from posthorn.adapters.dynamodb.table import Table
-from posthorn.logic.credentials import create_credential
-from posthorn.models.credentials import CreateCredentialRequest, Permission
+from posthorn.logic.credentials import api_key, seed_credential
+from posthorn.logic.ids import new_secret, new_username
+from posthorn.models.credentials import Permission
 
 
 def stack_outputs(stack: str, region: str | None) -> dict[str, str]:
@@ -42,14 +43,17 @@ def main() -> int:
         SecretId=outputs["CredentialPepperSecretArn"]
     )["SecretString"]
     table = Table(outputs["TableName"], boto3.client("dynamodb", region_name=args.region))
-    created = create_credential(
-        CreateCredentialRequest(name=args.name, permissions=[Permission.ADMIN]),
+    key = api_key(new_username(), new_secret())
+    created = seed_credential(
         CredentialRepository(table),
-        DomainRepository(table),
         pepper.encode(),
-        datetime.now(UTC),
+        key,
+        name=args.name,
+        permissions=[Permission.ADMIN],
+        domains=[],
+        now=datetime.now(UTC),
     )
-    print(f"admin credential {created.username} created; its api_key (shown once):\n{created.api_key}")
+    print(f"admin credential {created.username} created; its api_key (shown once):\n{key}")
     return 0
 
 

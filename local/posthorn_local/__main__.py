@@ -6,21 +6,28 @@ Environment: `POSTHORN_PORT` (default 3000), `POSTHORN_SMTP_PORT` (the SMTP rela
 default the template's SesMaxSendRate).
 The functions' packages come from PYTHONPATH, which the Makefile sets
 (`layers/posthorn:functions/send:functions/bounce:functions/worker:local`).
+
+The console shows the banner and one short line per request; the functions' JSON logs and metrics (what
+CloudWatch would hold), library warnings included, go to `.local/logs/posthorn-<port>.jsonl` (the
+project's ignored folder; `POSTHORN_LOG_FILE` chooses another file). Enter shows the banner again.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
+from typing import IO, TextIO
 
 from posthorn_local.stack import LocalStack
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_DIR = Path(__file__).resolve().parents[2] / ".local" / "logs"  # .gitignore'd
 
 
 def _port(name: str = "POSTHORN_PORT", default: int = 3000) -> int:
@@ -44,7 +51,7 @@ def _send_rate() -> float | None:
     return rate
 
 
-def banner(stack: LocalStack) -> str:
+def banner(stack: LocalStack, log_file: Path | None = None) -> str:
     api, admin, relay = stack.api_url, shlex.quote(stack.admin_key or ""), stack.relay
     rate = stack.function_environment.get("SES_MAX_SEND_RATE", "?")
     origin = (
@@ -53,6 +60,7 @@ def banner(stack: LocalStack) -> str:
         else "POSTHORN_ADMIN_KEY"
     )
     json_header = "-H 'Content-Type: application/json'"
+    logs = f"  Logs           {log_file}   (the functions' JSON logs and metrics)\n" if log_file else ""
     return f"""
 Posthorn local stack is running (development only).
   API            {api}
@@ -66,7 +74,7 @@ Posthorn local stack is running (development only).
   Local SES      {stack.smtp_host}:{stack.ses.port}   (SMTP, STARTTLS + AUTH; CA {stack.ca_file})
   AWS (moto)     {stack.moto_url}
   Send worker    drains the send queue at {rate} messages/s (POSTHORN_SES_MAX_SEND_RATE)
-
+{logs}
 Try it:
   API={api}
   ADMIN={admin}
@@ -83,26 +91,84 @@ Try it:
     --auth PLAIN --auth-user posthorn --auth-password "$KEY" \\
     --from hello@example.com --to success@simulator.amazonses.com --header "Subject: Hello over SMTP"
 
-Press Ctrl-C to stop.
+Press Enter to show this again (it is also on {api}/_local/), Ctrl-C to stop.
 """.rstrip()
 
 
-def _configure_logging() -> None:
-    formatter = logging.Formatter(LOG_FORMAT)
-    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+class JsonLines(logging.Formatter):
+    """A library's log record as one JSON line, beside the functions' own (Powertools writes JSON)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "timestamp": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line)
+
+
+class ConsoleLines(logging.Formatter):
+    """`12:00:01 POST /v1/email 200 (41 ms)`: the time and the message, the level only when it matters."""
+
+    def __init__(self) -> None:
+        super().__init__(datefmt="%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = f"{record.levelname} " if record.levelno >= logging.WARNING else ""
+        text = f"{self.formatTime(record, self.datefmt)} {level}{record.getMessage()}"
+        return f"{text}\n{self.formatException(record.exc_info)}" if record.exc_info else text
+
+
+def log_file_path(port: int) -> Path:
+    chosen = os.environ.get("POSTHORN_LOG_FILE", "").strip()
+    return Path(chosen) if chosen else LOG_DIR / f"posthorn-{port or os.getpid()}.jsonl"
+
+
+def configure_logging(console: TextIO, log: IO[str]) -> None:
+    """The stack's own lines (`posthorn_local`: access lines, start-up) to the console, everything else
+    to `log`: the root logger (libraries: botocore, urllib3, moto) and Python warnings as JSON lines. The
+    functions' Powertools loggers write to `sys.stdout`, which `main` points at `log` before they exist."""
+    to_file = logging.StreamHandler(log)
+    to_file.setFormatter(JsonLines())
+    logging.basicConfig(level=logging.WARNING, handlers=[to_file], force=True)
+    logging.captureWarnings(True)  # e.g. Powertools' "No application metrics to publish" UserWarning
     # The stack's own lines get a handler of their own: Powertools filters the root handlers so they drop
     # every logger whose name contains its service name ("posthorn"), which includes "posthorn_local".
     own = logging.getLogger("posthorn_local")
-    handler = logging.StreamHandler()
-    handler.setFormatter(formatter)
-    own.addHandler(handler)
+    to_console = logging.StreamHandler(console)
+    to_console.setFormatter(ConsoleLines())
+    own.handlers[:] = [to_console]
     own.setLevel(logging.INFO)
     own.propagate = False
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every address at INFO
 
 
+def show_banner_on_enter(text: str, console: TextIO, stopping: threading.Event) -> threading.Thread:
+    """Print the banner again each time Enter is pressed (a terminal's stdin; nothing when there is none)."""
+
+    def read() -> None:
+        for _ in sys.stdin:
+            if stopping.is_set():
+                return
+            print(text, file=console, flush=True)
+
+    thread = threading.Thread(target=read, name="banner-on-enter", daemon=True)
+    thread.start()
+    return thread
+
+
 def main() -> int:
-    _configure_logging()
+    port = _port()
+    console = sys.stdout
+    log_path = log_file_path(port)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("a", encoding="utf-8", buffering=1)
+    # What the functions print (Powertools' JSON logs, EMF metrics) is what CloudWatch would hold: the file.
+    sys.stdout = log
+    configure_logging(console, log)
 
     stopping = threading.Event()
 
@@ -115,7 +181,7 @@ def main() -> int:
 
     try:
         stack = LocalStack(
-            port=_port(),
+            port=port,
             relay_port=_port("POSTHORN_SMTP_PORT", 2587),
             relay_tls_port=_port("POSTHORN_SMTPS_PORT", 2465),
             admin_key=os.environ.get("POSTHORN_ADMIN_KEY") or None,
@@ -140,12 +206,16 @@ def main() -> int:
         )
         return 1
     try:
-        print(banner(stack), flush=True)
+        text = banner(stack, log_path)
+        print(text, file=console, flush=True)
+        show_banner_on_enter(text, console, stopping)
         while not stopping.wait(1.0):
             pass
-        print("\nStopping…", flush=True)
+        print("\nStopping…", file=console, flush=True)
     finally:
         stack.stop()
+        sys.stdout = console
+        log.close()
     return 0
 
 

@@ -116,6 +116,8 @@ class LocalServices:
     events_function: LambdaFunction
     # The local CA that signs the SMTP relay's (and the local SES's) certificate: `GET /_local/ca.pem`.
     ca_file: Path | None = None
+    # What the banner says (URL, admin key, SMTP settings): `GET /_local/connection`, shown on the page.
+    connection: Callable[[], dict[str, Any]] | None = None
 
 
 IndexPage = Callable[[LocalServices], str]
@@ -184,7 +186,7 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
 
 
 # The local routes that read their query string.
-QUERY_ROUTES = frozenset({"/_local/outbox"})
+QUERY_ROUTES = frozenset({("GET", "/_local/outbox")})
 
 
 class LocalHttpServer(ThreadingHTTPServer):
@@ -207,6 +209,8 @@ class LocalHttpServer(ThreadingHTTPServer):
         self._local_routes: list[tuple[str, re.Pattern[str], str, Callable[..., Response]]] = [
             ("GET", re.compile(r"/_local/?"), "/_local/", self._index),
             ("GET", re.compile(r"/_local/outbox"), "/_local/outbox", self._outbox),
+            ("DELETE", re.compile(r"/_local/outbox"), "/_local/outbox", self._clear_outbox),
+            ("GET", re.compile(r"/_local/connection"), "/_local/connection", self._connection),
             ("GET", re.compile(r"/_local/outbox/(?P<id>[^/]+)"), "/_local/outbox/{id}", self._message),
             (
                 "GET",
@@ -307,13 +311,16 @@ class LocalHttpServer(ThreadingHTTPServer):
         return status, {**headers, "x-amzn-RequestId": request_id}, body
 
     def _local(self, method: str, path: str, body: bytes, query: str = "") -> tuple[str, Response]:
-        for route_method, pattern, name, action in self._local_routes:
-            found = pattern.fullmatch(path)
-            if found and route_method == method:
-                extra = {"query": query} if name in QUERY_ROUTES else {}
+        matched = [(m, n, a, f) for m, p, n, a in self._local_routes if (f := p.fullmatch(path))]
+        for route_method, name, action, found in matched:
+            if route_method == method:
+                extra = {"query": query} if (method, name) in QUERY_ROUTES else {}
                 return name, action(body=body, **found.groupdict(), **extra)
-            if found:
-                return name, _error(405, "method_not_allowed", f"{method} is not allowed here")
+        if matched:
+            allowed = ", ".join(sorted({m for m, *_ in matched}))
+            return matched[0][1], _error(
+                405, "method_not_allowed", f"{method} is not allowed here", headers={"Allow": allowed}
+            )
         return "(no route)", _error(404, "not_found", "no such local route")
 
     # --- /_local/* ------------------------------------------------------------------------------
@@ -371,12 +378,22 @@ class LocalHttpServer(ThreadingHTTPServer):
             200, {"domain": record.domain, "sending": record.sending, "released": released, "more": more}
         )
 
+    def _clear_outbox(self, body: bytes) -> Response:
+        """Forget every message the local SES received (Posthorn's own records stay)."""
+        self.services.outbox.clear()
+        return 204, {}, b""
+
+    def _connection(self, body: bytes) -> Response:
+        if self.services.connection is None:
+            return _error(404, "not_found", "this server runs without a stack")
+        return _json(200, self.services.connection(), {"Cache-Control": "no-store"})
+
     def _message(self, body: bytes, id: str) -> Response:
         """The parsed message (outbox_view.message_view) and its Posthorn `record` (null if unknown)."""
         message = self.services.outbox.get(id)
         if message is None:
             return _error(404, "not_found", "no outbox message has this id")
-        view = outbox_view.message_view(message)
+        view = outbox_view.message_view(message, self._tracking_sets())
         store, posthorn_id = self._store(), view["posthorn_message_id"]
         view["record"] = outbox_view.record_view(store, posthorn_id) if store and posthorn_id else None
         return _json(200, view, {"Cache-Control": "no-store"})
@@ -395,6 +412,16 @@ class LocalHttpServer(ThreadingHTTPServer):
             "X-Content-Type-Options": "nosniff",
         }
         return 200, headers, found.data
+
+    def _tracking_sets(self) -> outbox_view.TrackingSets | None:
+        """The configuration sets the functions choose for tracked messages (their settings)."""
+        if not os.environ.get("TABLE_NAME"):
+            return None
+        settings = wiring.settings()
+        return outbox_view.TrackingSets(
+            opens=frozenset({settings.configuration_set_opens, settings.configuration_set_opens_clicks}),
+            clicks=frozenset({settings.configuration_set_clicks, settings.configuration_set_opens_clicks}),
+        )
 
     def _store(self) -> MessageRepository | None:
         """Where the page reads Posthorn messages: the table the local stack gives the functions."""

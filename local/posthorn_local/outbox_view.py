@@ -17,7 +17,7 @@ from email import policy
 from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser
 from html.parser import HTMLParser
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from posthorn.adapters.dynamodb.messages import MessageRepository
 from posthorn.logic.notifications import POSTHORN_MESSAGE_ID_TAG
@@ -182,14 +182,42 @@ def inline_images(html: str, parts: list[Part]) -> str:
     return html
 
 
-def message_view(message: OutboxMessage) -> dict[str, Any]:
-    """The message as the page shows it. `html_preview` is `html` with inline images resolved."""
+class TrackingSets(NamedTuple):
+    """The SES configuration sets that track opens, and those that track clicks (the stack's four sets)."""
+
+    opens: frozenset[str]
+    clicks: frozenset[str]
+
+
+def tracking(configuration_set: str | None, html: str | None, sets: TrackingSets | None) -> dict[str, Any]:
+    """Whether SES would report an Open and a Click for this message: its configuration set tracks them,
+    and it has an HTML body (SES adds the open pixel and rewrites the links of the HTML part only)."""
+    chosen = configuration_set or ""
+    has_html = html is not None
+    opens = bool(sets and chosen in sets.opens and has_html)
+    clicks = bool(sets and chosen in sets.clicks and has_html)
+    if not has_html:
+        reason = "SES tracks opens and clicks in the HTML body only, and this message has none"
+    elif not (opens and clicks):
+        missing = " and ".join(
+            name for name, on in (("track_opens", opens), ("track_clicks", clicks)) if not on
+        )
+        reason = f"sent without {missing} (configuration set {chosen or 'none'})"
+    else:
+        reason = ""
+    return {"configuration_set": configuration_set, "opens": opens, "clicks": clicks, "reason": reason}
+
+
+def message_view(message: OutboxMessage, sets: TrackingSets | None = None) -> dict[str, Any]:
+    """The message as the page shows it. `html_preview` is `html` with inline images resolved; `tracking`
+    says whether SES would report opens and clicks for it (`sets`: the stack's configuration sets)."""
     parsed = _parse(message.raw)
     text_part, html_part = _bodies(parsed)
     text = _text(text_part) if text_part is not None else None
     html = _text(html_part) if html_part is not None else None
     parts = _parts(parsed, (text_part, html_part))
     return {
+        "tracking": tracking(_header(parsed, "X-SES-CONFIGURATION-SET"), html, sets),
         **message.to_summary(),
         "subject": _header(parsed, "Subject") or "",
         "from": _addresses(parsed, "From"),

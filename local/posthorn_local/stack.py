@@ -145,6 +145,28 @@ class LocalStack:
     def smtp_host(self) -> str:
         return "localhost"
 
+    def connection(self) -> dict[str, Any]:
+        """What a client needs to talk to this stack (the banner's facts): `GET /_local/connection`."""
+        relay = self.relay
+        return {
+            "api_url": self.api_url,
+            "local_page": f"{self.api_url}/_local/",
+            "docs": f"{self.api_url}/v1/docs",
+            "admin_api_key": self.admin_key,
+            "admin_api_key_from": "generated" if self.admin_key_generated else "POSTHORN_ADMIN_KEY",
+            "smtp": {
+                "host": self.smtp_host,
+                "starttls_port": relay.starttls_port,
+                "tls_port": relay.tls_port,
+                "auth": ["PLAIN", "LOGIN"],
+                "username": "a credential's username (or posthorn, with the whole api_key as password)",
+                "password": "its secret",
+                "ca_url": f"{self.api_url}/_local/ca.pem",
+            },
+            "local_ses": {"host": self.smtp_host, "port": self.ses.port},
+            "aws_endpoint": self.moto_url,
+        }
+
     # --- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
         if self._cleanup is not None:
@@ -265,7 +287,9 @@ class LocalStack:
             (HOST, self.requested_port),
             routes=template.routes(),
             functions=functions,
-            services=LocalServices(ses.outbox, publisher, functions[EVENTS_FUNCTION], tls.ca_file),
+            services=LocalServices(
+                ses.outbox, publisher, functions[EVENTS_FUNCTION], tls.ca_file, connection=self.connection
+            ),
         )
         cleanup.callback(server.server_close)
         thread = serve(server)

@@ -25,7 +25,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import CoveragePhaseData
 
 from posthorn.logic.attachments import MAX_FILE_BYTES
-from posthorn.models.credentials import CreateCredentialRequest, UpdateCredentialRequest
+from posthorn.models.credentials import CreateCredentialRequest, RotateSecretRequest, UpdateCredentialRequest
 from posthorn.models.domains import CreateDomainRequest
 from posthorn.models.email import SendEmailRequest
 from posthorn.models.files import CreateUploadRequest, UploadFileRequest
@@ -51,6 +51,7 @@ BODIES: dict[tuple[str, str], tuple[type[BaseModel], dict[str, Any]]] = {
         {**examples.CREDENTIAL_REQUEST, "domains": [DOMAIN]},
     ),
     ("PATCH", "/v1/credentials/{username}"): (UpdateCredentialRequest, examples.CREDENTIAL_UPDATE),
+    ("POST", "/v1/credentials/{username}/secret"): (RotateSecretRequest, examples.ROTATE_REQUEST),
     ("POST", "/v1/suppressions"): (
         CreateSuppressionRequest,
         {**examples.SUPPRESSION_REQUEST, "domain": DOMAIN},
@@ -157,7 +158,11 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
         )
         case.body = {**examples.UPLOAD_REQUEST, "size": size}
         return case
-    if key == ("PATCH", "/v1/credentials/{username}") and case.path_parameters.get("username") == USERNAME:
+    changes_a_credential = key in (
+        ("PATCH", "/v1/credentials/{username}"),
+        ("POST", "/v1/credentials/{username}/secret"),
+    )
+    if changes_a_credential and case.path_parameters.get("username") == USERNAME:
         case.path_parameters["username"] = "ph_someoneelse"  # the fuzzing credential stays usable
     if key == ("POST", "/v1/email/batch") and isinstance(case.body, dict):
         messages = case.body.get("messages")

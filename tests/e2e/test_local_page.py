@@ -240,3 +240,123 @@ def test_page_shows_a_bounce_with_its_details(
     expect(event.locator(".kv[data-key=bounce_type] .v")).to_have_text("Permanent")
     expect(event.locator(".kv[data-key=diagnostic_code] .v")).to_have_text("smtp; 550 5.1.1 user unknown")
     expect(page.locator('[data-tab="text"]')).to_have_attribute("aria-selected", "true")  # no HTML body
+
+
+# --------------------------------------------- a page pleasant to sit in front of (tabs, tracking, clearing)
+def test_outbox_item_says_whether_ses_would_report_opens_and_clicks(http: Http, sender_key: str) -> None:
+    cases = {
+        "both": dict(body_html="<p>Hi</p>", track_opens=True, track_clicks=True),
+        "opens only": dict(body_html="<p>Hi</p>", track_opens=True),
+        "untracked": dict(body_html="<p>Hi</p>"),
+        "text only, tracked": dict(track_opens=True, track_clicks=True),
+    }
+    seen = {}
+    for name, fields in cases.items():
+        message_id = send(http, sender_key, to=["someone@example.net"], subject=name, **fields)
+        view = http.get(f"/_local/outbox/{outbox_id(http, message_id)}").json["tracking"]
+        seen[name] = (view["opens"], view["clicks"], bool(view["reason"]))
+    assert seen == {
+        "both": (True, True, False),
+        "opens only": (True, False, True),
+        "untracked": (False, False, True),
+        "text only, tracked": (False, False, True),
+    }
+
+
+def test_connection_says_what_the_banner_says(stack: LocalStack, http: Http) -> None:
+    connection = http.get("/_local/connection")
+    assert connection.status == 200
+    assert connection.json["api_url"] == stack.api_url
+    assert connection.json["admin_api_key"] == stack.admin_key
+    assert connection.json["smtp"]["starttls_port"] == stack.relay.starttls_port
+    assert connection.json["smtp"]["tls_port"] == stack.relay.tls_port
+    assert connection.json["smtp"]["ca_url"] == f"{stack.api_url}/_local/ca.pem"
+
+
+@pytest.mark.browser
+def test_an_html_message_opens_on_html_after_a_text_only_one(
+    page: Any, stack: LocalStack, http: Http, sender_key: str
+) -> None:
+    from playwright.sync_api import expect
+
+    text_only = outbox_id(http, send(http, sender_key, to=["a@example.net"], subject="Text only"))
+    with_html = outbox_id(
+        http, send(http, sender_key, to=["a@example.net"], subject="With HTML", body_html="<h1>Hello</h1>")
+    )
+    page.goto(f"{stack.api_url}/_local/#{text_only}")
+    expect(page.locator("#m-subject")).to_have_text("Text only")
+    expect(page.locator('[data-tab="text"]')).to_have_attribute("aria-selected", "true")
+    page.locator(f'#outbox a.item[data-id="{with_html}"]').click()
+    expect(page.locator("#m-subject")).to_have_text("With HTML")
+    expect(page.locator('[data-tab="html"]')).to_have_attribute("aria-selected", "true")
+    expect(page.frame_locator("#preview").locator("h1")).to_have_text("Hello")
+    # A reader who picks Text keeps it for the next message that has a text body.
+    page.locator('[data-tab="text"]').click()
+    page.locator(f'#outbox a.item[data-id="{text_only}"]').click()
+    page.locator(f'#outbox a.item[data-id="{with_html}"]').click()
+    expect(page.locator("#m-subject")).to_have_text("With HTML")
+    expect(page.locator('[data-tab="text"]')).to_have_attribute("aria-selected", "true")
+
+
+@pytest.mark.browser
+def test_open_and_click_are_offered_only_where_ses_would_report_them(
+    page: Any, stack: LocalStack, http: Http, sender_key: str
+) -> None:
+    from playwright.sync_api import expect
+
+    untracked = outbox_id(
+        http,
+        send(
+            http,
+            sender_key,
+            to=["a@example.net"],
+            subject="Untracked",
+            body_html="<a href='https://x.example/'>x</a>",
+        ),
+    )
+    page.goto(f"{stack.api_url}/_local/#{untracked}")
+    expect(page.locator("#m-subject")).to_have_text("Untracked")
+    expect(page.locator("#open-button")).to_be_disabled()
+    expect(page.locator("#click-button")).to_be_disabled()
+    expect(page.locator("#tracking-note")).to_contain_text("track_opens and track_clicks")
+    tracked = outbox_id(http, welcome(http, sender_key, "b@example.net"))
+    page.locator(f'#outbox a.item[data-id="{tracked}"]').click()
+    expect(page.locator("#open-button")).to_be_enabled()
+    expect(page.locator("#click-button")).to_be_enabled()
+    expect(page.locator("#tracking-note")).to_be_hidden()
+
+
+@pytest.mark.browser
+def test_a_long_address_is_shown_whole(page: Any, stack: LocalStack, http: Http, sender_key: str) -> None:
+    from playwright.sync_api import expect
+
+    address = (
+        "a-very-long-local-part-for-the-outbox-list-of-the-page"
+        "@with-a-rather-long.subdomain-of-an-example-company.example.net"
+    )
+    item = outbox_id(http, send(http, sender_key, to=[address], subject="Long address"))
+    page.goto(f"{stack.api_url}/_local/#{item}")
+    who = page.locator(f'#outbox a.item[data-id="{item}"] .who')
+    expect(who).to_have_text(address)
+    assert who.evaluate("node => node.scrollWidth <= node.clientWidth")  # nothing cut off
+    email = page.locator(f'#recipients tr[data-email="{address}"] .email')
+    expect(email).to_have_text(address)
+    assert email.evaluate("node => node.scrollWidth <= node.clientWidth")
+
+
+@pytest.mark.browser
+def test_the_connection_panel_and_the_clear_button(
+    page: Any, stack: LocalStack, http: Http, sender_key: str
+) -> None:
+    from playwright.sync_api import expect
+
+    send(http, sender_key, to=["a@example.net"], subject="To be cleared")
+    page.goto(f"{stack.api_url}/_local/")
+    page.locator("#connection summary").click()
+    expect(page.locator("#c-meta")).to_contain_text(str(stack.admin_key))
+    expect(page.locator("#c-meta")).to_contain_text(f"{stack.smtp_host}:{stack.relay.starttls_port}")
+    expect(page.locator("#outbox a.item").first).to_be_visible()
+    page.locator("#clear-outbox").click()
+    expect(page.locator("#outbox a.item")).to_have_count(0)
+    expect(page.locator("#empty")).to_be_visible()
+    assert http.get("/_local/outbox").json["messages"] == []

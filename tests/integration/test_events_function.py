@@ -231,3 +231,40 @@ def test_malformed_record_without_dead_letter_queue_fails_the_invocation(
     wiring.reset()
     with pytest.raises(UnprocessableRecords):
         invoke(fixture("sns_malformed"))
+
+
+def parked_reasons(stack: Stack) -> list[str]:
+    sqs = stack.session.client("sqs")
+    parked = sqs.receive_message(
+        QueueUrl=stack.ids["EventsDeadLetterQueue"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", [])
+    return [item["MessageAttributes"]["reason"]["StringValue"] for item in parked]
+
+
+def test_deeply_nested_sns_message_is_parked_as_malformed_not_a_crash(
+    sent_message: str, events_env: Stack
+) -> None:
+    batch = fixture("sns_event_delivery")
+    nested = dict(batch["Records"][0], Sns={**batch["Records"][0]["Sns"], "Message": "[" * 100_000})
+    batch["Records"].insert(0, nested)
+    result = invoke(batch)
+    assert result["outcomes"]["malformed"] == 1
+    assert result["outcomes"]["recorded"] == 1
+    assert recipient_status() == "delivered"
+    assert parked_reasons(events_env) == ["SNS message is nested too deeply"]
+
+
+def test_lone_surrogate_in_bounced_recipient_is_parked_as_malformed_not_a_crash(
+    sent_message: str, events_env: Stack
+) -> None:
+    batch = fixture("sns_event_bounce_permanent")
+    record = batch["Records"][0]
+    bad = json.loads(record["Sns"]["Message"])
+    bad["bounce"]["bouncedRecipients"][0]["emailAddress"] = "us\ud800er@example.net"
+    batch["Records"].insert(0, dict(record, Sns={**record["Sns"], "Message": json.dumps(bad)}))
+    result = invoke(batch)
+    assert result["outcomes"]["malformed"] == 1
+    assert recipient_status() == "bounced"
+    assert parked_reasons(events_env) == [
+        "SNS message holds text that is not valid Unicode (a lone surrogate)"
+    ]

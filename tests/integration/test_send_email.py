@@ -147,7 +147,7 @@ def test_send_without_any_body_is_422(api: ApiClient, sender_key: str) -> None:
         ({"subject": "Hi\r\nBcc: evil@x.test"}, "subject"),
         ({"from_name": "Evil\nBcc: evil@x.test"}, "from_name"),
         ({"to": [{"email": "a@example.net", "name": "A\u2028B"}]}, "to[0].name"),
-        ({"headers": {"X-Ref": "a\r\nBcc: evil@x.test"}}, "headers"),
+        ({"headers": {"X-Ref": "a\r\nBcc: evil@x.test"}}, "headers.X-Ref"),
         ({"headers": {"X-SES-CONFIGURATION-SET": "other"}}, "headers"),
         ({"headers": {"Content-Type": "text/html"}}, "headers"),
         ({"headers": {"MIME-Version": "2.0"}}, "headers"),
@@ -654,3 +654,109 @@ def test_malformed_bodies_are_400_or_422_never_500(
 def test_deeply_nested_json_is_400_not_500(api: ApiClient, sender_key: str) -> None:
     raw = b'{"to": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     assert_error(api.request("POST", PATH, raw=raw, api_key=sender_key), 400, "invalid_json")
+
+
+# --- input that must be refused: bodies that are not one JSON object, control characters in header text
+def test_send_with_integer_over_python_digit_limit_is_400_not_500(api: ApiClient, sender_key: str) -> None:
+    raw = b'{"to": ["a@example.net"], "subject": "Hi", "body_text": "x", "n": ' + b"9" * 4301 + b"}"
+    error = assert_error(api.request("POST", PATH, raw=raw, api_key=sender_key), 400, "invalid_json")
+    assert "digits" in error["message"]
+
+
+def test_send_with_integer_over_digit_limit_and_no_credential_is_401_not_500(api: ApiClient) -> None:
+    raw = b'{"n": ' + b"9" * 5000 + b"}"
+    assert_error(api.request("POST", PATH, raw=raw), 401, "unauthorized")
+
+
+def test_send_with_json_array_whose_first_item_is_invalid_is_400_not_422(
+    api: ApiClient, sender_key: str
+) -> None:
+    raw = json.dumps([message(to=["not an address"])]).encode()
+    error = assert_error(api.request("POST", PATH, raw=raw, api_key=sender_key), 400, "invalid_json")
+    assert "array" in error["message"]
+
+
+def test_send_with_invalid_utf8_is_400_and_sends_nothing(
+    api: ApiClient, sender_key: str, local_ses: LocalSes
+) -> None:
+    raw = json.dumps(message(subject="caf\u00e9"), ensure_ascii=False).encode().replace(b"\xc3\xa9", b"\xe9")
+    error = assert_error(api.request("POST", PATH, raw=raw, api_key=sender_key), 400, "invalid_json")
+    assert "UTF-8" in error["message"]
+    assert len(local_ses.outbox) == 0
+
+
+def test_send_with_replacement_character_escaped_is_sent(
+    api: ApiClient, sender_key: str, local_ses: LocalSes
+) -> None:
+    response = api.post(PATH, message(subject="\ufffd marks a lost byte"), api_key=sender_key)
+    assert response.status == 200, response.body
+    assert parse(local_ses.outbox.list()[0])["Subject"] == "\ufffd marks a lost byte"
+
+
+@pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "Application/Json; charset=UTF-8"])
+def test_send_with_media_type_in_other_case_is_accepted(
+    api: ApiClient, sender_key: str, content_type: str
+) -> None:
+    raw = json.dumps(message()).encode()
+    response = api.request("POST", PATH, raw=raw, api_key=sender_key, headers={"Content-Type": content_type})
+    assert response.status == 200, response.body
+
+
+def test_send_of_valid_json_as_text_plain_says_which_content_type_to_send(
+    api: ApiClient, sender_key: str
+) -> None:
+    raw = json.dumps(message()).encode()
+    response = api.request("POST", PATH, raw=raw, api_key=sender_key, headers={"Content-Type": "text/plain"})
+    error = assert_error(response, 400, "invalid_json")
+    assert "not valid JSON" not in error["message"]
+    assert "Content-Type: application/json" in error["message"]
+    assert "text/plain" in error["message"]
+
+
+CONTROLS = ["\x00", "\x1b[31m", "\x07", "\x7f", "\x01", "\x1f", "\t"]
+
+
+@pytest.mark.parametrize("control", CONTROLS, ids=[f"{ord(c[0]):#04x}" for c in CONTROLS])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        (lambda c: {"subject": f"Hi{c}"}, "subject"),
+        (lambda c: {"from_name": f"App{c}"}, "from_name"),
+        (lambda c: {"reply_to_email": "s@example.com", "reply_to_name": f"S{c}"}, "reply_to_name"),
+        (lambda c: {"to": [{"email": "a@example.net", "name": f"A{c}"}]}, "to[0].name"),
+        (lambda c: {"cc": [f"C{c}D <c@example.net>"]}, "cc[0].name"),
+        (lambda c: {"headers": {"X-Ref": f"abc{c}"}}, "headers.X-Ref"),
+        (lambda c: {"subject": "Hi {n}", "template_data": {"n": f"x{c}"}}, "template_data.n"),
+        (lambda c: {"list_unsubscribe": f"<mailto:u@example.com?subject=x{c}>"}, "list_unsubscribe"),
+    ],
+    ids=["subject", "from_name", "reply_to_name", "to_name", "cc_string", "header", "template", "unsub"],
+)
+def test_send_with_control_character_in_header_text_is_422_naming_the_field(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, overrides: Any, field: str, control: str
+) -> None:
+    response = api.post(PATH, message(**overrides(control)), api_key=sender_key)
+    assert_error(response, 422, "validation_error")
+    assert fields_of(response) == [field]
+    assert len(local_ses.outbox) == 0
+
+
+def test_send_with_control_character_in_body_template_value_is_sent(
+    api: ApiClient, sender_key: str, local_ses: LocalSes
+) -> None:
+    body = message(subject="Hi", body_text="Code:\t{code}", template_data={"code": "a\tb"})
+    assert api.post(PATH, body, api_key=sender_key).status == 200
+
+
+def test_only_the_top_level_of_a_message_carries_mime_version(
+    api: ApiClient, sender_key: str, local_ses: LocalSes
+) -> None:
+    attachment = {"name": "a.pdf", "content": b64(b"%PDF-1.4 x"), "content_type": "application/pdf"}
+    body = message(body_html="<p>Hello</p>", attachments=[attachment])
+    assert api.post(PATH, body, api_key=sender_key).status == 200
+    [received] = local_ses.outbox.list()
+    assert received.raw.count(b"MIME-Version:") == 1
+    top = parse(received)
+    assert top["MIME-Version"] == "1.0"
+    assert [part.get_content_type() for part in top.walk()] == [
+        "multipart/mixed", "multipart/alternative", "text/plain", "text/html", "application/pdf"
+    ]  # fmt: skip

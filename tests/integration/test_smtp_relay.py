@@ -683,3 +683,26 @@ def test_a_lone_cr_in_the_header_block_is_550_5_6_0(
         smtp.login(*login_of(sender_key))
         code, reply = transact(smtp, raw)
     assert (code, reply[:5]) == (550, b"5.6.0")
+
+
+def test_a_rotated_or_revoked_secret_stops_at_the_next_auth_with_the_deployed_cache(
+    stack: Stack, tls: TlsMaterial, api: ApiClient, admin: str, sender_key: str
+) -> None:
+    key = credential(api, admin)
+    username = key.partition(".")[0]
+    with LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file) as deployed:  # cache_seconds: default
+        assert deployed.settings.cache_seconds > 0
+        with client(deployed, tls) as smtp:
+            assert smtp.login(*login_of(key))[0] == 235
+        rotated = api.post(f"/v1/credentials/{username}/secret", api_key=admin)
+        assert rotated.status == 201, rotated.body
+        with client(deployed, tls) as smtp, pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            smtp.login(*login_of(key))
+        assert refused.value.smtp_code == 535
+        new_key = str(rotated.json["api_key"])
+        with client(deployed, tls) as smtp:
+            assert smtp.login("posthorn", new_key)[0] == 235
+        assert api.patch(f"/v1/credentials/{username}", {"status": "revoked"}, api_key=admin).status == 200
+        with client(deployed, tls) as smtp, pytest.raises(smtplib.SMTPAuthenticationError) as revoked:
+            smtp.login("posthorn", new_key)
+        assert revoked.value.smtp_error == b"5.7.8 this credential has been revoked"

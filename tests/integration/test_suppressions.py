@@ -110,3 +110,15 @@ def test_suppression_changes_need_send_permission(api: ApiClient, admin: str, se
     denied = api.post("/v1/suppressions", {"email": "x@example.net"}, api_key=reader)
     assert denied.status == 403
     assert denied.error_code == "forbidden"
+
+
+def test_suppressing_an_address_again_is_200_with_the_entry_already_there(
+    api: ApiClient, sender_key: str
+) -> None:
+    first = api.post("/v1/suppressions", {"email": "again@example.net"}, api_key=sender_key)
+    assert first.status == 201, first.body
+    second = api.post("/v1/suppressions", {"email": "AGAIN@example.net"}, api_key=sender_key)
+    assert second.status == 200, second.body
+    assert second.json == first.json
+    listed = api.get("/v1/suppressions/again@example.net", api_key=sender_key).json["suppressions"]
+    assert len(listed) == 1

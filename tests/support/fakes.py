@@ -3,7 +3,7 @@ The one set of fakes the unit tests share; each records what it was asked, for t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -80,11 +80,13 @@ class FakeCredentialStore:
     def list_credentials(self) -> list[Credential]:
         return list(self.credentials.values())
 
-    def set_credential_status(self, username: str, status: CredentialStatus) -> Credential | None:
+    def update_credential(
+        self, username: str, fields: Mapping[str, Any], *, unless_revoked: bool
+    ) -> Credential | None:
         current = self.credentials.get(username)
-        if current is None:
+        if current is None or (unless_revoked and current.status is CredentialStatus.REVOKED):
             return None
-        updated = current.model_copy(update={"status": status})
+        updated = Credential.model_validate({**current.model_dump(mode="json"), **fields})
         self.credentials[username] = updated
         return updated
 
@@ -194,6 +196,9 @@ class FakeRateStore:
         self.tats[key] = start + cost_us
         return True, self.tats[key]
 
+    def tat(self, key: str) -> int:
+        return self.tats.get(key, 0)
+
 
 # --- domains and suppressions ------------------------------------------------------------------------
 @dataclass
@@ -213,6 +218,12 @@ class FakeDomains:
 
     def put_domain(self, record: DomainRecord) -> None:
         self.domains[record.domain] = record
+
+    def list_domains(self) -> list[DomainRecord]:
+        return sorted(self.domains.values(), key=lambda record: record.created_at)
+
+    def delete_domain(self, domain: str) -> bool:
+        return self.domains.pop(domain, None) is not None
 
 
 @dataclass

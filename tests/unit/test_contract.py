@@ -111,8 +111,10 @@ def test_authenticated_routes_list_401_and_403_and_public_routes_no_security() -
     [
         ("POST", "/v1/email", {"200", "202"}),
         ("POST", "/v1/email/batch", {"202"}),
-        ("POST", "/v1/suppressions", {"201"}),
+        ("POST", "/v1/suppressions", {"200", "201"}),
         ("DELETE", "/v1/suppressions/{email}", {"204"}),
+        ("DELETE", "/v1/domains/{domain}", {"204"}),
+        ("POST", "/v1/credentials/{username}/secret", {"201"}),
         ("POST", "/v1/files", {"201"}),
         ("DELETE", "/v1/files/{file_key}", {"204"}),
         ("POST", "/v1/credentials", {"201"}),
@@ -191,6 +193,24 @@ def test_servers_are_relative_to_where_the_document_is_served() -> None:
     assert committed_document()["servers"] == [
         {"url": "..", "description": "The API that serves this document"}
     ]
+
+
+def test_authenticated_answers_declare_the_rate_limit_fields_and_401_its_challenge() -> None:
+    # The API's own answers to an authenticated request; 413, 429, 502 and 504 may be API Gateway's too,
+    # which carry none.
+    for method, path, operation in operations():
+        for status, response in operation["responses"].items():
+            headers = set(response.get("headers", {}))
+            if (method, path) in PUBLIC or status in ("401", "500"):
+                assert "RateLimit-Limit" not in headers, (method, path, status)
+            elif status.startswith("2") or status in ("403", "404", "409", "422"):
+                assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= headers, (
+                    method,
+                    path,
+                    status,
+                )
+            if status == "401":
+                assert "WWW-Authenticate" in headers, (method, path)
 
 
 def test_every_operation_lists_what_api_gateway_answers_for_it() -> None:

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from posthorn.errors import CredentialSuspended, Forbidden, NotFound, Unauthorized, ValidationFailed
 from posthorn.logic.credentials import (
     authenticate,
-    change_status,
     create_credential,
     hash_secret,
     parse_api_key,
     parse_authorization,
     require,
+    rotate_secret,
     seed_credential,
+    update_credential,
     verify_secret,
 )
-from posthorn.models.credentials import CreateCredentialRequest, CredentialStatus, Permission
+from posthorn.models.credentials import (
+    CreateCredentialRequest,
+    Credential,
+    CredentialStatus,
+    Permission,
+    UpdateCredentialRequest,
+)
 from posthorn.models.domains import DomainStatus
 from send_api.errors import http_status
 from tests.support.fakes import FakeCredentialStore, FakeDomains
@@ -28,6 +35,10 @@ from tests.support.records import domain_record
 PEPPER = b"pepper-for-tests"
 NOW = datetime(2026, 1, 2, tzinfo=UTC)
 KEY = "ph_user.s3cret-value"
+
+
+def change_status(username: str, status: CredentialStatus, store: FakeCredentialStore) -> Credential:
+    return update_credential(username, UpdateCredentialRequest(status=status), store, FakeDomains())
 
 
 def basic(value: str) -> str:
@@ -71,7 +82,7 @@ def test_created_credential_returns_secret_once_and_stores_only_its_hash() -> No
     assert created.permissions == [Permission.SEND]
     stored = store.credentials[created.username]
     assert created.secret not in stored.model_dump_json()
-    assert authenticate(f"Bearer {created.api_key}", store, PEPPER).username == created.username
+    assert authenticate(f"Bearer {created.api_key}", store, PEPPER, now=NOW).username == created.username
 
 
 def test_a_credential_for_an_unregistered_domain_is_refused_and_nothing_is_stored() -> None:
@@ -149,44 +160,44 @@ def test_parse_api_key_splits_at_the_first_dot() -> None:
 
 
 def test_bearer_and_basic_authenticate_the_same_credential(store: FakeCredentialStore) -> None:
-    by_bearer = authenticate(f"Bearer {KEY}", store, PEPPER)
-    by_basic = authenticate(basic("ph_user:s3cret-value"), store, PEPPER)
+    by_bearer = authenticate(f"Bearer {KEY}", store, PEPPER, now=NOW)
+    by_basic = authenticate(basic("ph_user:s3cret-value"), store, PEPPER, now=NOW)
     assert by_bearer.username == by_basic.username == "ph_user"
 
 
 def test_wrong_secret_is_unauthorized(store: FakeCredentialStore) -> None:
     with pytest.raises(Unauthorized, match="wrong secret"):
-        authenticate("Bearer ph_user.wrong", store, PEPPER)
+        authenticate("Bearer ph_user.wrong", store, PEPPER, now=NOW)
 
 
 def test_unknown_username_is_unauthorized_with_the_same_message(store: FakeCredentialStore) -> None:
     with pytest.raises(Unauthorized, match="wrong secret"):
-        authenticate("Bearer ph_nobody.s3cret-value", store, PEPPER)
+        authenticate("Bearer ph_nobody.s3cret-value", store, PEPPER, now=NOW)
 
 
 def test_overlong_username_is_unauthorized_without_a_lookup(store: FakeCredentialStore) -> None:
     with pytest.raises(Unauthorized):
-        authenticate("Bearer " + "u" * 3000 + ".secret", store, PEPPER)
+        authenticate("Bearer " + "u" * 3000 + ".secret", store, PEPPER, now=NOW)
     assert store.lookups == []
 
 
 def test_revoked_credential_is_unauthorized(store: FakeCredentialStore) -> None:
-    store.set_credential_status("ph_user", CredentialStatus.REVOKED)
+    change_status("ph_user", CredentialStatus.REVOKED, store)
     with pytest.raises(Unauthorized, match="revoked"):
-        authenticate(f"Bearer {KEY}", store, PEPPER)
+        authenticate(f"Bearer {KEY}", store, PEPPER, now=NOW)
 
 
 def test_suspended_credential_is_credential_suspended(store: FakeCredentialStore) -> None:
-    store.set_credential_status("ph_user", CredentialStatus.SUSPENDED)
+    change_status("ph_user", CredentialStatus.SUSPENDED, store)
     with pytest.raises(CredentialSuspended) as caught:
-        authenticate(f"Bearer {KEY}", store, PEPPER)
+        authenticate(f"Bearer {KEY}", store, PEPPER, now=NOW)
     assert (http_status(caught.value), caught.value.code) == (403, "credential_suspended")
 
 
 def test_suspended_credential_with_wrong_secret_is_unauthorized(store: FakeCredentialStore) -> None:
-    store.set_credential_status("ph_user", CredentialStatus.SUSPENDED)
+    change_status("ph_user", CredentialStatus.SUSPENDED, store)
     with pytest.raises(Unauthorized):
-        authenticate("Bearer ph_user.wrong", store, PEPPER)
+        authenticate("Bearer ph_user.wrong", store, PEPPER, now=NOW)
 
 
 def test_missing_permission_is_forbidden(store: FakeCredentialStore) -> None:
@@ -213,7 +224,7 @@ def test_suspending_a_credential_stores_and_returns_its_new_status(store: FakeCr
 def test_a_suspended_credential_can_be_reactivated(store: FakeCredentialStore) -> None:
     change_status("ph_user", CredentialStatus.SUSPENDED, store)
     assert change_status("ph_user", CredentialStatus.ACTIVE, store).status is CredentialStatus.ACTIVE
-    assert authenticate(f"Bearer {KEY}", store, PEPPER).username == "ph_user"
+    assert authenticate(f"Bearer {KEY}", store, PEPPER, now=NOW).username == "ph_user"
 
 
 @pytest.mark.parametrize("status", [CredentialStatus.ACTIVE, CredentialStatus.SUSPENDED])
@@ -240,14 +251,14 @@ def test_changing_the_status_of_an_unknown_username_is_not_found(store: FakeCred
 
 # --- verifying a (username, secret) pair ----------------------------------------------------------------
 def test_verify_secret_returns_the_active_credential(store: FakeCredentialStore) -> None:
-    assert verify_secret("ph_user", "s3cret-value", store, PEPPER).username == "ph_user"
+    assert verify_secret("ph_user", "s3cret-value", store, PEPPER, now=NOW).username == "ph_user"
 
 
 def test_unknown_user_and_wrong_secret_get_the_same_answer(store: FakeCredentialStore) -> None:
     with pytest.raises(Unauthorized) as unknown:
-        verify_secret("ph_nobody", "s3cret-value", store, PEPPER)
+        verify_secret("ph_nobody", "s3cret-value", store, PEPPER, now=NOW)
     with pytest.raises(Unauthorized) as wrong:
-        verify_secret("ph_user", "wrong", store, PEPPER)
+        verify_secret("ph_user", "wrong", store, PEPPER, now=NOW)
     assert type(unknown.value) is type(wrong.value)
     assert unknown.value.message == wrong.value.message
     assert unknown.value.code == wrong.value.code
@@ -271,6 +282,57 @@ def test_unknown_user_and_wrong_secret_take_the_same_path(
         store.lookups.clear()
         hashed.clear()
         with pytest.raises(Unauthorized):
-            verify_secret(username, secret, store, PEPPER)
+            verify_secret(username, secret, store, PEPPER, now=NOW)
         assert store.lookups == [username]
         assert hashed == [username]
+
+
+# --- changing a credential and rotating its secret ---------------------------------------------------
+def test_update_changes_only_the_fields_given(store: FakeCredentialStore) -> None:
+    domains = FakeDomains.of(domain_record("example.com"), domain_record("other.example"))
+    request = UpdateCredentialRequest.model_validate({"name": "billing", "domains": ["Other.Example"]})
+    updated = update_credential("ph_user", request, store, domains)
+    assert (updated.name, updated.domains) == ("billing", ["other.example"])
+    assert updated.permissions == [Permission.SEND]
+    assert updated.secret_hash == hash_secret(PEPPER, "ph_user", "s3cret-value")
+
+
+def test_update_to_an_unregistered_domain_is_refused_and_changes_nothing(store: FakeCredentialStore) -> None:
+    request = UpdateCredentialRequest.model_validate({"domains": ["example.com", "nowhere.example"]})
+    with pytest.raises(ValidationFailed) as caught:
+        update_credential("ph_user", request, store, FakeDomains.of(domain_record("example.com")))
+    assert [detail["field"] for detail in caught.value.details] == ["domains[1]"]
+    assert store.credentials["ph_user"].domains == ["example.com"]
+
+
+def test_a_rotated_secret_replaces_the_old_one_at_once(store: FakeCredentialStore) -> None:
+    rotated = rotate_secret("ph_user", 0, store, PEPPER, NOW)
+    assert verify_secret("ph_user", rotated.secret, store, PEPPER, now=NOW).username == "ph_user"
+    with pytest.raises(Unauthorized):
+        verify_secret("ph_user", "s3cret-value", store, PEPPER, now=NOW)
+    assert rotated.secret not in store.credentials["ph_user"].model_dump_json()
+
+
+def test_the_old_secret_works_until_its_overlap_ends_and_not_a_moment_longer(
+    store: FakeCredentialStore,
+) -> None:
+    rotated = rotate_secret("ph_user", 60, store, PEPPER, NOW)
+    just_before = NOW + timedelta(seconds=59, microseconds=999_999)
+    assert verify_secret("ph_user", "s3cret-value", store, PEPPER, now=just_before).username == "ph_user"
+    with pytest.raises(Unauthorized):
+        verify_secret("ph_user", "s3cret-value", store, PEPPER, now=NOW + timedelta(seconds=60))
+    assert verify_secret("ph_user", rotated.secret, store, PEPPER, now=NOW + timedelta(days=1)).username
+
+
+def test_a_wrong_secret_is_refused_during_an_overlap(store: FakeCredentialStore) -> None:
+    rotate_secret("ph_user", 600, store, PEPPER, NOW)
+    with pytest.raises(Unauthorized, match="wrong secret"):
+        verify_secret("ph_user", "neither", store, PEPPER, now=NOW)
+
+
+def test_a_revoked_credential_gets_no_new_secret(store: FakeCredentialStore) -> None:
+    change_status("ph_user", CredentialStatus.REVOKED, store)
+    before = store.credentials["ph_user"].secret_hash
+    with pytest.raises(ValidationFailed):
+        rotate_secret("ph_user", 0, store, PEPPER, NOW)
+    assert store.credentials["ph_user"].secret_hash == before

@@ -24,8 +24,8 @@ def test_a_listed_status_with_a_matching_body_conforms() -> None:
 
 
 def test_a_status_the_operation_does_not_list_is_a_violation() -> None:
-    (problem,) = violations("POST", "/v1/suppressions", 200, "application/json", body({}))
-    assert "status 200 is not listed for POST /v1/suppressions" in problem
+    (problem,) = violations("DELETE", "/v1/suppressions/{email}", 200, "application/json", body({}))
+    assert "status 200 is not listed for DELETE /v1/suppressions/{email}" in problem
 
 
 def test_powertools_detail_body_is_a_violation_of_the_error_object() -> None:

@@ -9,8 +9,9 @@ import pytest
 
 from posthorn.errors import Unauthorized
 from posthorn.logic.credentials import hash_secret
-from smtp_relay.lookups import Recent, RecentCredentials, RecentSuppressions
-from tests.support.fakes import FakeCredentialStore
+from posthorn.models.credentials import CredentialStatus
+from smtp_relay.lookups import Recent, RecentSuppressions, StoredCredentials
+from tests.support.fakes import FakeCredentialStore, FixedClock
 from tests.support.records import credential
 
 PEPPER = b"pepper"
@@ -63,15 +64,14 @@ def test_recent_values_expire() -> None:
     assert recent.get("k", lambda: 3) == 3
 
 
-def test_a_verified_credential_is_kept_and_a_wrong_secret_never_matches_it() -> None:
+def test_every_auth_reads_the_credential_so_a_revocation_counts_on_the_next_connection() -> None:
     stored = credential("ph_app").model_copy(update={"secret_hash": hash_secret(PEPPER, "ph_app", "right")})
     store = FakeCredentialStore({"ph_app": stored})
-    recent = RecentCredentials(store, lambda: PEPPER, seconds=60)
-    assert recent.verify("ph_app", "right").username == "ph_app"
-    assert recent.verify("ph_app", "right").username == "ph_app"
-    assert store.lookups == ["ph_app"]
+    check = StoredCredentials(store, lambda: PEPPER, FixedClock())
+    assert check.verify("ph_app", "right").username == "ph_app"
     with pytest.raises(Unauthorized):
-        recent.verify("ph_app", "wrong")
+        check.verify("ph_app", "wrong")
+    store.credentials["ph_app"] = stored.model_copy(update={"status": CredentialStatus.REVOKED})
     with pytest.raises(Unauthorized):
-        recent.verify("ph_app", "wrong")
-    assert store.lookups == ["ph_app", "ph_app", "ph_app"]  # failures are asked every time
+        check.verify("ph_app", "right")
+    assert store.lookups == ["ph_app", "ph_app", "ph_app"]

@@ -152,6 +152,10 @@ def test_tracking_flags(header: str, expected: bool) -> None:
         ("X-List-Unsubscribe: https://no-brackets.example", "X-List-Unsubscribe"),
         ("X-TM-CLIENT-REF: " + "x" * 300, "X-TM-CLIENT-REF"),
         ("X-Posthorn-Tags: " + ",".join(f"t{i}" for i in range(11)), "X-Posthorn-Tags"),
+        # The API's one rule for header text: no C0 control character or DEL in what becomes a header.
+        ("X-List-Unsubscribe: <mailto:u@example.com?subject=\x1b[31m>", "X-List-Unsubscribe"),
+        ("X-List-Unsubscribe: <mailto:u@example.com?subject=a\x07b>", "X-List-Unsubscribe"),
+        ("X-Posthorn-File-Key: fk_1:bad\x7fname.pdf", "X-Posthorn-File-Key"),
     ],
 )
 def test_a_bad_control_header_is_refused_naming_it(header: str, named: str) -> None:

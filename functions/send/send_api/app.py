@@ -15,14 +15,20 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from posthorn.errors import InvalidJson, NotFound, PosthornError, TransientError
+from posthorn.models.credentials import Credential
 from send_api.auth import authorize, route_key
 from send_api.errors import error_body, error_response, from_transient, http_status, validation_failure
 from send_api.idempotency import Replay
 from send_api.observability import logger
+from send_api.rate_limit_fields import rate_standing
+from send_api.request_body import BodyNotJson, is_json, json_object
 from send_api.routes import admin, email, files, health, messages, stats, suppressions
 
-# A response that breaks its own schema is our bug: 500, never a client error.
-app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=500)
+# A response that breaks its own schema is our bug: 500, never a client error. Bodies are read by
+# `request_body.json_object`, the one rule for what a JSON body is.
+app = APIGatewayRestResolver(
+    enable_validation=True, response_validation_error_http_code=500, json_body_deserializer=json_object
+)
 
 
 class JsonBodiesOnly(OpenAPIRequestValidationMiddleware):
@@ -51,8 +57,17 @@ API_DESCRIPTION = (
 
 
 def authenticate_request(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    app.append_context(credential=authorize(app))
-    return next_middleware(app)
+    authorize(app)
+    return with_rate_limit_fields(next_middleware(app))
+
+
+def with_rate_limit_fields(response: Response) -> Response:
+    """Every answer to an authenticated request carries `RateLimit-*` (README, "Rate limits"): the send
+    routes' from the messages they counted, every other answer from where the bucket stands (one read)."""
+    credential = app.context.get("credential")
+    if isinstance(credential, Credential) and "RateLimit-Limit" not in response.headers:
+        response.headers.update(rate_standing(credential).headers())
+    return response
 
 
 # Routes that read their body themselves (POST /v1/files takes raw bytes as well as JSON).
@@ -60,17 +75,14 @@ RAW_BODY_ROUTES = frozenset({("POST", "/v1/files")})
 
 
 def require_json_object(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    """Powertools validates a JSON array body by its first item; API.md wants a body that is not an object
-    refused as a whole."""
+    """A route without a body model gets its body checked too: a body it is sent must be one JSON object
+    (the routes with a body model had theirs parsed by the same rule in Powertools' validation)."""
     event = app.current_event
-    content_type = (event.headers.get("content-type") or "").lower()
-    if event.body and content_type.startswith("application/json") and route_key(app) not in RAW_BODY_ROUTES:
+    if event.body and is_json(event.headers.get("content-type")) and route_key(app) not in RAW_BODY_ROUTES:
         try:
-            body = event.json_body
-        except ValueError:  # a route without a body model: Powertools has not parsed it
-            raise InvalidJson("the request body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise InvalidJson("the request body must be a JSON object")
+            event.json_body  # noqa: B018 (parsed once, cached on the event)
+        except BodyNotJson as error:
+            raise InvalidJson(error.msg) from None
     return next_middleware(app)
 
 
@@ -101,7 +113,7 @@ def openapi_document() -> Response[str]:
 def handle_domain_error(error: PosthornError) -> Response:
     if http_status(error) >= 500:
         logger.warning("request failed", extra={"code": error.code, "reason": error.message})
-    return error_response(error)
+    return with_rate_limit_fields(error_response(error))
 
 
 @app.exception_handler(TransientError)
@@ -109,28 +121,24 @@ def handle_transient_error(error: TransientError) -> Response:
     # The outside world failed for a moment (a cached file could not be read from S3 just now); nothing was
     # stored or sent for this request.
     logger.warning("dependency unavailable", extra={"kind": type(error).__name__, "reason": str(error)})
-    return error_response(from_transient(error))
+    return with_rate_limit_fields(error_response(from_transient(error)))
 
 
 @app.exception_handler(Replay)
 def handle_replay(replay: Replay) -> Response:
-    return replay.response()
+    return with_rate_limit_fields(replay.response())
 
 
-@app.exception_handler([RequestValidationError, RequestUnsupportedContentType, RecursionError])
-def handle_invalid_request(
-    error: RequestValidationError | RequestUnsupportedContentType | RecursionError,
-) -> Response:
+@app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
+def handle_invalid_request(error: RequestValidationError | RequestUnsupportedContentType) -> Response:
     # Powertools validates the body before any middleware runs: authenticate first, so a caller without a
     # valid credential learns nothing about the request's shape.
     try:
         authorize(app)
     except PosthornError as auth_error:
-        return error_response(auth_error)
-    if isinstance(error, RecursionError):  # json.loads raises it, not JSONDecodeError, on bodies nested deep
-        return error_response(InvalidJson("the request body is nested too deeply"))
-    content_type = app.current_event.headers.get("content-type", "") or ""
-    return error_response(validation_failure(list(error.errors()), content_type.lower()))
+        return with_rate_limit_fields(error_response(auth_error))
+    content_type = app.current_event.headers.get("content-type")
+    return with_rate_limit_fields(error_response(validation_failure(list(error.errors()), content_type)))
 
 
 @app.not_found

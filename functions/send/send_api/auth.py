@@ -35,6 +35,11 @@ PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/credentials"): Permission.ADMIN,
     ("GET", "/v1/credentials"): Permission.ADMIN,
     ("PATCH", "/v1/credentials/{username}"): Permission.ADMIN,
+    # --- administration that finishes the job (issue 13)
+    ("GET", "/v1/domains"): Permission.ADMIN,
+    ("DELETE", "/v1/domains/{domain}"): Permission.ADMIN,
+    ("GET", "/v1/credentials/{username}"): Permission.ADMIN,
+    ("POST", "/v1/credentials/{username}/secret"): Permission.ADMIN,
 }
 
 
@@ -44,13 +49,19 @@ def route_key(app: BaseRouter) -> tuple[str, str]:
 
 
 def authorize(app: BaseRouter) -> Credential | None:
-    """Authenticate the request and check the route's permission. Public routes need no credential."""
+    """Authenticate the request and check the route's permission. Public routes need no credential. The
+    authenticated credential is in the request's context (`caller`) before the permission is checked, so
+    a 403 for a missing permission is an authenticated answer too (with its `RateLimit-*` fields)."""
     key = route_key(app)
     if key in PUBLIC:
         return None
     credential = authenticate(
-        app.current_event.headers.get("authorization"), wiring.credentials(), wiring.pepper()
+        app.current_event.headers.get("authorization"),
+        wiring.credentials(),
+        wiring.pepper(),
+        now=wiring.clock().now(),
     )
+    app.append_context(credential=credential)
     permission = PERMISSIONS.get(key)
     if permission is not None:
         require(credential, permission)

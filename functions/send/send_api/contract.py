@@ -122,8 +122,16 @@ AUTHENTICATION: tuple[type[PosthornError], ...] = (
     errors.Forbidden,
 )
 
+# What every answer to an authenticated request carries (README, "Rate limits"; `send_api.app`).
+RATE_LIMIT_FIELDS: dict[str, str] = {
+    "RateLimit-Limit": "Messages per second this credential may send (the size of its bucket)",
+    "RateLimit-Remaining": "Messages it may send now",
+    "RateLimit-Reset": "Seconds until its bucket is full again",
+}
+
 _RESPONSE_HEADERS: dict[type[PosthornError], dict[str, str]] = {
     errors.RateLimited: {"Retry-After": "Seconds until a retry can be accepted"},
+    errors.Unauthorized: {"WWW-Authenticate": "The schemes that authenticate: Bearer and Basic"},
 }
 
 
@@ -192,8 +200,9 @@ def answers(
             if success.example is not None:
                 media["examples"] = {"example": {"value": dict(success.example)}}
             response["content"] = {"application/json": media}
-        if success.headers:
-            response["headers"] = _headers(success.headers)
+        described = {**(RATE_LIMIT_FIELDS if not public else {}), **success.headers}
+        if described:
+            response["headers"] = _headers(described)
         declared[success.status] = response
 
     examples = [_example_of(error) for error in errors]
@@ -204,6 +213,11 @@ def answers(
         by_status.setdefault(http_status(example), []).append(example)
     for status, listed in sorted(by_status.items()):
         declared[status] = _error_response(listed)
+        if not public and status != 401:  # an answer to an authenticated request (send_api.app)
+            declared[status]["headers"] = {
+                **_headers(RATE_LIMIT_FIELDS),
+                **declared[status].get("headers", {}),
+            }
     declared[500] = INTERNAL_ERROR
     return declared
 

@@ -19,6 +19,7 @@ from posthorn.errors import (
     ValidationFailed,
     reply_for,
 )
+from send_api.request_body import is_json, not_json_message
 
 HTTP_STATUS: dict[type[PosthornError], int] = {
     errors.InvalidJson: 400,
@@ -67,12 +68,20 @@ def error_body(code: str, message: str, details: list[dict[str, str]] | None = N
     return json.dumps({"error": error})
 
 
+# Header fields an answer with this error carries: a 401 names the schemes that authenticate (RFC 9110).
+HTTP_HEADERS: dict[type[PosthornError], dict[str, str]] = {
+    errors.Unauthorized: {
+        "WWW-Authenticate": 'Bearer realm="posthorn", Basic realm="posthorn", charset="UTF-8"'
+    },
+}
+
+
 def error_response(error: PosthornError) -> Response:
     return Response(
         status_code=http_status(error),
         content_type=content_types.APPLICATION_JSON,
         body=error_body(error.code, error.message, error.details),
-        headers=dict(error.headers),
+        headers={**(reply_for(HTTP_HEADERS, error) or {}), **error.headers},
     )
 
 
@@ -92,12 +101,18 @@ def _message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def validation_failure(errors: Sequence[dict[str, Any]], content_type: str) -> PosthornError:
-    """Translate request-validation errors: unparseable or non-object bodies are 400, the rest 422."""
-    if any(error.get("type") in {"json_invalid", "unsupported_content_type"} for error in errors):
-        return InvalidJson("the request body is not valid JSON (send Content-Type: application/json)")
-    if content_type and not content_type.startswith("application/json"):
-        return InvalidJson("the request body must be JSON, sent with Content-Type: application/json")
+def validation_failure(errors: Sequence[dict[str, Any]], content_type: str | None) -> PosthornError:
+    """Translate request-validation errors: unparseable or non-object bodies, and bodies that say they
+    are not JSON, are 400 (`request_body`'s rule); the rest 422."""
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error")
+            return InvalidJson(str(reason or "the request body is not valid JSON"))
+    about_body = any(tuple(error.get("loc", ()))[:1] == ("body",) for error in errors)
+    if (about_body and not is_json(content_type)) or any(
+        e.get("type") == "unsupported_content_type" for e in errors
+    ):
+        return InvalidJson(not_json_message(content_type))
     if any(
         error.get("type") in {"model_attributes_type", "dict_type", "missing"} and len(error["loc"]) <= 1
         for error in errors
@@ -105,7 +120,9 @@ def validation_failure(errors: Sequence[dict[str, Any]], content_type: str) -> P
         return InvalidJson("the request body must be a JSON object")
     details = []
     for error in errors:
-        detail = {"field": field_path(error.get("loc", ())), "message": _message(error)}
+        # A model-level rule (no location of its own) may name its field in its context.
+        named = (error.get("ctx") or {}).get("field")
+        detail = {"field": field_path(error.get("loc", ())) or str(named or ""), "message": _message(error)}
         if not detail["field"]:
             detail.pop("field")
         details.append(detail)

@@ -200,6 +200,8 @@ CREATED_CREDENTIAL: dict[str, Any] = {
 CREDENTIALS: dict[str, Any] = {"credentials": [CREDENTIAL]}
 CREDENTIAL_UPDATE: dict[str, Any] = {"status": "suspended"}
 SUSPENDED_CREDENTIAL: dict[str, Any] = {**CREDENTIAL, "status": "suspended"}
+DOMAINS: dict[str, Any] = {"domains": [NEW_DOMAIN]}
+ROTATE_REQUEST: dict[str, Any] = {"keep_old_seconds": 600}
 
 HEALTH: dict[str, Any] = {"status": "ok"}
 

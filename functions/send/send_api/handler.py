@@ -14,6 +14,7 @@ with lambda_init():
     from posthorn import tracing
     from send_api.app import app
     from send_api.observability import logger, metrics
+    from send_api.request_body import canonical_media_type
 
     tracer = tracing.tracer()  # imports the X-Ray SDK where tracing is on
 
@@ -22,4 +23,4 @@ with lambda_init():
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return app.resolve(canonical_media_type(event), context)

@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # annotations only: importing the ports costs a function's co
 
     from posthorn.logic.file_cache import PresignedUpload
     from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
-    from posthorn.models.credentials import Credential, CredentialStatus
+    from posthorn.models.credentials import Credential
     from posthorn.models.domains import DomainRecord, Reputation, WindowStart
     from posthorn.models.events import RecipientEvent
     from posthorn.models.files import FileRecord, FileStatus
@@ -69,7 +69,12 @@ class CredentialStore(Protocol):
     def get_credential(self, username: str) -> Credential | None: ...
     def put_credential(self, credential: Credential) -> None: ...
     def list_credentials(self) -> list[Credential]: ...
-    def set_credential_status(self, username: str, status: CredentialStatus) -> Credential | None: ...
+    def update_credential(
+        self, username: str, fields: Mapping[str, Any], *, unless_revoked: bool
+    ) -> Credential | None:
+        """Set `fields` (JSON values; None removes one) on a stored credential and return it; None when
+        there is none, or when `unless_revoked` and it is revoked (the condition is the write's own)."""
+        ...
 
 
 class SenderDomains(Protocol):
@@ -80,6 +85,13 @@ class SenderDomains(Protocol):
 
 class DomainStore(SenderDomains, Protocol):
     def put_domain(self, record: DomainRecord) -> None: ...
+    def list_domains(self) -> list[DomainRecord]:
+        """Every registered domain, in the order they were registered."""
+        ...
+
+    def delete_domain(self, domain: str) -> bool:
+        """Remove a domain's record; False when there was none."""
+        ...
 
 
 class IdentityStatus(NamedTuple):
@@ -210,6 +222,10 @@ class RateStore(Protocol):
         """Atomically, for the timestamp `tat` stored under `key` (absent: 0): start = max(tat, now); when
         `latest_start_us` is None or start <= it, set tat = start + cost and return (True, the new tat);
         otherwise change nothing and return (False, tat)."""
+        ...
+
+    def tat(self, key: str) -> int:
+        """The timestamp stored under `key` (0 when none), read without moving it."""
         ...
 
 

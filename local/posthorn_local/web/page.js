@@ -11,6 +11,9 @@
     shownId: null, // the message whose iframe, text, headers and links are rendered
     detailKey: "",
     timer: null,
+    // The body tab the reader chose ("html" until they pick "text"): each new message opens on it when
+    // it has that body, else on the other one; a message without HTML never changes the choice.
+    bodyTab: "html",
     items: {}, // outbox id -> its list item (with what Posthorn recorded: tags, domain, ...)
     domainKey: "",
   };
@@ -89,7 +92,7 @@
             "a",
             { class: "item", href: `#${encodeURIComponent(m.id)}`, "data-id": m.id },
             el("span", { class: "row" }, el("span", { class: "subject" }, m.subject || "(no subject)"), m.status ? pill(m.status) : null),
-            el("span", { class: "who" }, to),
+            el("span", { class: "who", title: to }, to),
             m.tags && m.tags.length ? el("span", { class: "tags" }, ...m.tags.map((t) => el("span", { class: "tag" }, t))) : null,
             el("time", { datetime: m.received_at, title: new Date(m.received_at).toLocaleString() }, ago(m.received_at)),
           ),
@@ -146,7 +149,7 @@
     $("no-html").hidden = hasHtml;
     preview.srcdoc = hasHtml ? `<!doctype html><base target="_blank">${m.html_preview}` : "";
 
-    if (!hasHtml && currentTab() === "html") showTab(m.text !== null ? "text" : "headers");
+    openOn(m, hasHtml);
     $("text").textContent = m.text || "";
     $("text").hidden = m.text === null;
     $("no-text").hidden = m.text !== null;
@@ -182,6 +185,31 @@
     select.disabled = m.links.length === 0;
     $("link-input").value = "";
     $("action-result").textContent = "";
+    offerEngagement(m.tracking, m.links.length > 0);
+  }
+
+  // A new message opens on the body tab the reader chose, when it has that body; the headers and
+  // attachments tabs stay where they are.
+  function openOn(m, hasHtml) {
+    const tab = currentTab();
+    if (tab === "headers" || tab === "attachments") return;
+    const has = { html: hasHtml, text: m.text !== null };
+    const other = state.bodyTab === "html" ? "text" : "html";
+    showTab(has[state.bodyTab] ? state.bodyTab : has[other] ? other : "headers");
+  }
+
+  // Open and Click only where SES would report them: the message's configuration set tracks them and it
+  // has an HTML body (SES's open pixel and link rewriting are in the HTML part).
+  function offerEngagement(tracking, hasLinks) {
+    const t = tracking || { opens: false, clicks: false, reason: "" };
+    $("open-button").disabled = !t.opens;
+    $("open-button").dataset.offered = String(t.opens);
+    $("link-select").disabled = !t.clicks || !hasLinks;
+    $("link-input").disabled = !t.clicks;
+    $("click-button").disabled = !t.clicks;
+    $("click-button").dataset.offered = String(t.clicks);
+    $("tracking-note").hidden = t.opens && t.clicks;
+    $("tracking-note").textContent = t.opens && t.clicks ? "" : `SES would report ${!t.opens && !t.clicks ? "no opens or clicks" : !t.opens ? "no opens" : "no clicks"} for this message: ${t.reason}.`;
   }
 
   const DETAIL_KEYS = {
@@ -373,6 +401,7 @@
   async function act(path, body, label) {
     const buttons = [$("open-button"), $("click-button")];
     buttons.forEach((b) => (b.disabled = true));
+    const restore = () => buttons.forEach((b) => (b.disabled = b.dataset.offered === "false"));
     const result = $("action-result");
     result.className = "result";
     result.textContent = `${label}…`;
@@ -388,7 +417,7 @@
       result.classList.add("error");
       result.textContent = `${label} failed: ${error.message || error}`;
     } finally {
-      buttons.forEach((b) => (b.disabled = false));
+      restore();
     }
     await refresh();
   }
@@ -416,7 +445,45 @@
     $("widths").hidden = name !== "html";
   }
 
-  for (const tab of document.querySelectorAll("[data-tab]")) tab.addEventListener("click", () => showTab(tab.dataset.tab));
+  for (const tab of document.querySelectorAll("[data-tab]")) {
+    tab.addEventListener("click", () => {
+      if (tab.dataset.tab === "html" || tab.dataset.tab === "text") state.bodyTab = tab.dataset.tab;
+      showTab(tab.dataset.tab);
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------ clear, connection
+  $("clear-outbox").addEventListener("click", async () => {
+    try {
+      await fetch("/_local/outbox", { method: "DELETE" });
+    } finally {
+      state.selected = null;
+      state.shownId = null;
+      history.replaceState(null, "", location.pathname);
+      $("message").hidden = true;
+      $("placeholder").hidden = false;
+      await refresh();
+    }
+  });
+
+  async function showConnection() {
+    let c;
+    try {
+      c = await getJson("/_local/connection");
+    } catch (error) {
+      $("connection").hidden = true;
+      return;
+    }
+    $("c-meta").replaceChildren(
+      ...metaRow("API", c.api_url),
+      ...metaRow("Admin key", c.admin_api_key, { "data-key": "admin_api_key" }),
+      ...metaRow("SMTP", `${c.smtp.host}:${c.smtp.starttls_port} (STARTTLS), :${c.smtp.tls_port} (TLS), AUTH ${c.smtp.auth.join("/")}`),
+      ...metaRow("SMTP login", `${c.smtp.username}; password: ${c.smtp.password}`),
+      ...metaRow("CA", c.smtp.ca_url),
+      ...metaRow("Docs", c.docs),
+      ...metaRow("AWS (moto)", c.aws_endpoint),
+    );
+  }
   for (const button of document.querySelectorAll("[data-width]")) {
     button.addEventListener("click", () => {
       for (const other of document.querySelectorAll("[data-width]")) other.setAttribute("aria-pressed", String(other === button));
@@ -475,5 +542,6 @@
   });
 
   state.selected = decodeURIComponent(location.hash.slice(1)) || null;
+  showConnection();
   refresh().then(schedule);
 })();

@@ -13,7 +13,7 @@ from dataclasses import replace
 from posthorn import wiring
 from smtp_relay import tls
 from smtp_relay.handler import RelayHandler
-from smtp_relay.lookups import RecentCredentials, RecentDomains, RecentSuppressions
+from smtp_relay.lookups import RecentDomains, RecentSuppressions, StoredCredentials
 from smtp_relay.protection import AuthThrottle, ConnectionGate, MemoryBudget
 from smtp_relay.server import Listener, Relay
 from smtp_relay.settings import RelaySettings
@@ -40,7 +40,7 @@ def build_relay(
     gate = ConnectionGate(settings.max_connections, settings.max_connections_per_credential)
     domains = RecentDomains(wiring.domains(), settings.cache_seconds)
     handler = RelayHandler(
-        credentials=RecentCredentials(wiring.credentials(), wiring.pepper, settings.cache_seconds),
+        credentials=StoredCredentials(wiring.credentials(), wiring.pepper, wiring.clock()),
         domains=domains,
         suppressions=RecentSuppressions(wiring.suppressions(), settings.cache_seconds),
         # The From: and Sender: checks at the end of DATA read the same recent domain records as MAIL FROM.

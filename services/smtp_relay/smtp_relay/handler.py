@@ -24,7 +24,7 @@ from posthorn.logic.smtp_intake import Accepted, IntakeContext, accept_client_me
 from posthorn.models.addresses import domain_of
 from posthorn.models.credentials import Credential, Permission
 from posthorn.models.email import MAX_RECIPIENTS
-from smtp_relay.lookups import RecentCredentials, RecentDomains, RecentSuppressions
+from smtp_relay.lookups import RecentDomains, RecentSuppressions, StoredCredentials
 from smtp_relay.protection import AuthThrottle, ConnectionGate
 from smtp_relay.replies import AUTH_UNAVAILABLE, TRANSIENT, smtp_reply
 
@@ -50,7 +50,7 @@ class RelayHandler:
     def __init__(
         self,
         *,
-        credentials: RecentCredentials,
+        credentials: StoredCredentials,
         domains: RecentDomains,
         suppressions: RecentSuppressions,
         intake: Callable[[], IntakeContext],

@@ -1,6 +1,6 @@
-"""The checks a session repeats, answered from memory for a few seconds: a verified credential (so a client
-that opens a connection per message does not cost a credential read each time), a domain's record (so MAIL
-FROM and the From: check cost no round trip) and a small suppression list (so RCPT TO costs none either).
+"""The checks a session repeats, answered from memory for a few seconds: a domain's record (so MAIL FROM
+and the From: check cost no round trip) and a small suppression list (so RCPT TO costs none either). A
+credential is not: each AUTH reads it (`StoredCredentials`), so a change to it counts at once.
 Used from the relay's threads and its event loop, hence the lock; `peek` answers from memory only, so the
 event loop can use what is there without a thread hop."""
 
@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from posthorn.logic.credentials import hash_secret, verify_secret
+from posthorn.logic.credentials import verify_secret
 from posthorn.models.credentials import Credential
 from posthorn.models.domains import DomainRecord
-from posthorn.ports import CredentialStore, SenderDomains, SuppressionSnapshots
+from posthorn.ports import Clock, CredentialStore, SenderDomains, SuppressionSnapshots
 
 Value = TypeVar("Value")
 
@@ -95,16 +95,16 @@ class RecentSuppressions:
         return address.lower() in snapshot
 
 
-class RecentCredentials:
-    """`verify_secret` with its successes kept for a few seconds, keyed by the keyed hash of the pair (a
-    wrong secret never matches a kept success; failures are never kept)."""
+class StoredCredentials:
+    """`verify_secret` against the store on every AUTH, never from memory: a revoked or suspended
+    credential, or a secret rotated away (at once, or when its overlap ends), stops working on the next
+    connection, as it does in the API (API.md). It costs one credential read per AUTH, i.e. per
+    connection, what the API pays per request; the domain and suppression reads stay cached."""
 
-    def __init__(self, store: CredentialStore, pepper: Callable[[], bytes], seconds: float) -> None:
+    def __init__(self, store: CredentialStore, pepper: Callable[[], bytes], clock: Clock) -> None:
         self._store = store
         self._pepper = pepper
-        self._recent: Recent[Credential] = Recent(seconds)
+        self._clock = clock
 
     def verify(self, username: str, secret: str) -> Credential:
-        pepper = self._pepper()
-        key = hash_secret(pepper, username, secret)
-        return self._recent.get(key, lambda: verify_secret(username, secret, self._store, pepper))
+        return verify_secret(username, secret, self._store, self._pepper(), now=self._clock.now())

@@ -34,8 +34,8 @@ class RelaySettings(BaseModel):
     auth_failure_window_seconds: float = Field(default=600.0, gt=0)
     # DATA held in memory at once, over every connection: a transaction waits (then 452) beyond it.
     data_memory_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024 * 1024)
-    # Verified credentials and domain records are reused this long (a revocation reaches new sessions
-    # within it; every message is checked again by the send worker's suppression re-check).
+    # Domain records and small suppression lists are reused this long (every message is checked again by
+    # the send worker's suppression re-check). Credentials are read on every AUTH (`StoredCredentials`).
     cache_seconds: float = Field(default=30.0, ge=0)
     stop_grace_seconds: float = Field(default=100.0, ge=0)
     threads: int = Field(default=32, ge=1)  # for the store calls, so the event loop never waits on them

@@ -10,9 +10,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
-from posthorn.errors import InvalidJson, NotFound, ValidationFailed
-from posthorn.logic.credentials import change_status, create_credential
-from posthorn.logic.domains import refresh_domain, register_domain
+from posthorn.errors import Conflict, InvalidJson, NotFound, ValidationFailed
+from posthorn.logic.credentials import (
+    MAX_USERNAME_LENGTH,
+    create_credential,
+    rotate_secret,
+    update_credential,
+)
+from posthorn.logic.domains import delete_domain, refresh_domain, register_domain
 from posthorn.logic.guard import GuardContext, domain_reputation, resume_domain
 from posthorn.logic.held import release_held
 from posthorn.models.addresses import normalize_domain
@@ -21,9 +26,10 @@ from posthorn.models.credentials import (
     CreatedCredential,
     CredentialList,
     CredentialView,
+    RotateSecretRequest,
     UpdateCredentialRequest,
 )
-from posthorn.models.domains import CreateDomainRequest, DomainView
+from posthorn.models.domains import CreateDomainRequest, DomainList, DomainView
 from posthorn.ports import Clock, CredentialStore, DomainIdentities, DomainStore, HeldMessages, QueueBodies
 from send_api import examples
 from send_api.contract import Success, answers, request_example
@@ -39,6 +45,8 @@ Guard = Annotated[GuardContext, Depends(wiring.guard_context)]
 # 29 s); what is still held then goes out at the next resume, or when the worker next holds one.
 RELEASE_SECONDS = 20.0
 NO_DOMAIN = NotFound("no domain example.org")
+
+NO_CREDENTIAL = NotFound(f"no credential {examples.USERNAME}")
 
 
 @router.post(
@@ -112,6 +120,38 @@ def resume(
     return DomainView.of(record, domain_reputation(record, guard))
 
 
+@router.get(
+    "/v1/domains",
+    summary="Every registered domain, in the order registered",
+    tags=["admin"],
+    responses=answers(Success(200, "The domains", DomainList, example=examples.DOMAINS)),
+)
+def list_domains(domains: Domains) -> DomainList:
+    return DomainList(domains=[DomainView.of(record) for record in domains.list_domains()])
+
+
+@router.delete(
+    "/v1/domains/<domain>",
+    summary="Forget a domain (409 while a credential names it)",
+    description="Its SES identity (with its DKIM keys) and its suppressions are kept: registering it again "
+    "needs no DNS change.",
+    tags=["admin"],
+    responses=answers(
+        Success(204, "Deleted"),
+        errors=[
+            NO_DOMAIN,
+            Conflict(
+                f"example.com is still named by credential(s) {examples.USERNAME}: remove it from them "
+                "(PATCH) first"
+            ),
+        ],
+    ),
+)
+def remove_domain(domain: str, domains: Domains, credentials: Credentials) -> Response[None]:
+    delete_domain(_domain_name(domain), domains, credentials)
+    return Response(status_code=204)
+
+
 @router.post(
     "/v1/credentials",
     summary="Create a credential (its secret is shown once)",
@@ -151,13 +191,30 @@ def list_credentials(credentials: Credentials) -> CredentialList:
     return CredentialList(credentials=[CredentialView.of(c) for c in listed])
 
 
+@router.get(
+    "/v1/credentials/<username>",
+    summary="One credential (never its secret)",
+    tags=["admin"],
+    responses=answers(
+        Success(200, "The credential", CredentialView, example=examples.CREDENTIAL), errors=[NO_CREDENTIAL]
+    ),
+)
+def get_credential(username: str, credentials: Credentials) -> CredentialView:
+    found = credentials.get_credential(username) if len(username) <= MAX_USERNAME_LENGTH else None
+    if found is None:
+        raise NotFound(f"no credential {username}")
+    return CredentialView.of(found)
+
+
 @router.patch(
     "/v1/credentials/<username>",
-    summary="Suspend, reactivate or revoke a credential",
+    summary="Change a credential: status, name, domains, permissions, rate limit",
+    description="Only the fields given change. A revoked credential stays revoked; domains must be "
+    "registered; a null `rate_limit_per_second` goes back to the stack's default.",
     tags=["admin"],
     responses=answers(
         Success(200, "Updated", CredentialView, example=examples.SUSPENDED_CREDENTIAL),
-        errors=[InvalidJson, ValidationFailed, NotFound(f"no credential {examples.USERNAME}")],
+        errors=[InvalidJson, ValidationFailed, NO_CREDENTIAL],
     ),
 )
 def update(
@@ -167,5 +224,35 @@ def update(
         Body(embed=False, openapi_examples=request_example(examples.CREDENTIAL_UPDATE, "Suspend")),
     ],
     credentials: Credentials,
+    domains: Domains,
 ) -> CredentialView:
-    return CredentialView.of(change_status(username, request.status, credentials))
+    return CredentialView.of(update_credential(username, request, credentials, domains))
+
+
+@router.post(
+    "/v1/credentials/<username>/secret",
+    summary="Rotate a credential's secret (the new one is shown once)",
+    description="The old secret stops working at once, or `keep_old_seconds` (at most 86400) from now, for "
+    "the API and the SMTP relay alike. The body is optional.",
+    tags=["admin"],
+    responses=answers(
+        Success(201, "Rotated", CreatedCredential, example=examples.CREATED_CREDENTIAL),
+        errors=[
+            InvalidJson,
+            ValidationFailed.on("status", "a revoked credential gets no new secret; create a new one"),
+            NO_CREDENTIAL,
+        ],
+    ),
+)
+def rotate(
+    username: str,
+    credentials: Credentials,
+    pepper: Annotated[bytes, Depends(wiring.pepper)],
+    clock: Now,
+    request: Annotated[
+        RotateSecretRequest | None,
+        Body(embed=False, openapi_examples=request_example(examples.ROTATE_REQUEST, "A 10-minute overlap")),
+    ] = None,
+) -> Response[CreatedCredential]:
+    keep_old = request.keep_old_seconds if request is not None else 0
+    return json_response(201, rotate_secret(username, keep_old, credentials, pepper, clock.now()))

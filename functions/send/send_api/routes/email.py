@@ -25,10 +25,8 @@ from posthorn.errors import (
     ValidationFailed,
 )
 from posthorn.logic.batches import accept_batch
-from posthorn.logic.rate_limits import RateDecision, enforce
 from posthorn.logic.sending import SendContext, send_email
 from posthorn.models.batches import SendBatchRequest, SendBatchResult
-from posthorn.models.credentials import Credential
 from posthorn.models.email import SendEmailRequest
 from posthorn.models.messages import SendResult
 from send_api import examples
@@ -37,6 +35,7 @@ from send_api.contract import Success, answers, request_example
 from send_api.errors import validation_failure
 from send_api.idempotency import idempotent
 from send_api.observability import metrics
+from send_api.rate_limit_fields import take_messages
 from send_api.responses import json_response
 
 router = APIGatewayRouter()
@@ -148,13 +147,6 @@ def send_batch(
         return json_response(202, result, limits.headers())
 
     return idempotent(router, credential, accept)
-
-
-def take_messages(credential: Credential, count: int) -> RateDecision:
-    """Count messages against the credential's rate, shared by every instance (429 when over)."""
-    rate = credential.rate_limit_per_second or wiring.settings().default_rate_limit_per_second
-    now_us = int(wiring.clock().now().timestamp() * 1_000_000)
-    return enforce(wiring.rate_limits(), credential.username, rate=rate, count=count, now_us=now_us)
 
 
 def _validated(item: Any) -> SendEmailRequest | PosthornError:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Depends, Response
@@ -27,6 +26,7 @@ from send_api import examples
 from send_api.auth import CallerCredential
 from send_api.contract import Success, answers, request_body, request_example
 from send_api.errors import validation_failure
+from send_api.request_body import BodyNotJson, json_object, media_type
 from send_api.responses import json_response
 
 router = APIGatewayRouter()
@@ -56,10 +56,6 @@ def _parse(model: type[Model], values: Any) -> Model:
     except ValidationError as error:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
         raise validation_failure(errors, "application/json") from None
-
-
-def _media_type(header: str | None) -> str:
-    return (header or "").split(";")[0].strip().lower()
 
 
 def _raw_body() -> bytes:
@@ -97,14 +93,12 @@ def upload_file(
     name: Annotated[str | None, Query(description="The file's name (raw uploads)")] = None,
     content_type: Annotated[str | None, Query(description="The file's type (raw uploads)")] = None,
 ) -> Response[FileView]:
-    header_type = _media_type(router.current_event.headers.get("content-type"))
+    header_type = media_type(router.current_event.headers.get("content-type"))
     if name is None and header_type == "application/json":
         try:
-            body = json.loads(_raw_body() or b"null")
-        except (ValueError, RecursionError):
-            raise InvalidJson("the request body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise InvalidJson("the request body must be a JSON object")
+            body = json_object(_raw_body() or b"null")
+        except BodyNotJson as error:
+            raise InvalidJson(error.msg) from None
         request = _parse(UploadFileRequest, body)
         try:
             data = decode_base64(request.content)

@@ -103,9 +103,12 @@ def delete_suppression(
 @router.post(
     "/v1/suppressions",
     summary="Suppress an address by hand",
+    description="201 with the new entry; 200 with the entry already there when the address is suppressed "
+    "for that domain (its first reason and date are kept).",
     tags=["suppressions"],
     responses=answers(
         Success(201, "Suppressed", Suppression, example=examples.SUPPRESSION),
+        Success(200, "Already suppressed: the entry as it was", Suppression, example=examples.SUPPRESSION),
         errors=[InvalidJson, ValidationFailed, NO_DOMAIN],
     ),
 )
@@ -118,5 +121,5 @@ def add_suppression(
     store: Suppressions,
     clock: Annotated[Clock, Depends(wiring.clock)],
 ) -> Response[Suppression]:
-    entry = suppressions.add_manual(credential, store, request, clock.now())
-    return json_response(201, entry)
+    entry, created = suppressions.add_manual(credential, store, request, clock.now())
+    return json_response(201 if created else 200, entry)

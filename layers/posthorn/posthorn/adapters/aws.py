@@ -15,6 +15,12 @@ from functools import cache
 from typing import Any
 
 _creating = threading.Lock()
+# Connections kept open per client. botocore keeps 10; a process calling from more threads at once opens
+# more and throws them away ("Connection pool is full, discarding connection"), a new TLS handshake each
+# time: the SMTP relay calls from its 32 store threads and their writes, the local stack runs every
+# function and the relay in one process. Connections are only opened when used, so a Lambda instance
+# (one invocation at a time, up to 10 side-by-side calls) keeps as few as before.
+MAX_POOL_CONNECTIONS = 128
 
 
 @cache
@@ -38,7 +44,11 @@ def _client(service: str) -> Any:
     return _session().client(
         service,
         config=Config(
-            retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10, **signing
+            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=3,
+            read_timeout=10,
+            max_pool_connections=MAX_POOL_CONNECTIONS,
+            **signing,
         ),
     )
 

@@ -1,12 +1,15 @@
-"""Credentials: creation, keyed hashing of secrets, status changes, and verifying a (username, secret) pair,
-whether it came in an HTTP `Authorization` header (`authenticate`) or an SMTP AUTH (`verify_secret`)."""
+"""Credentials: creation, keyed hashing of secrets, changes (`PATCH`), secret rotation, and verifying a
+(username, secret) pair, whether it came in an HTTP `Authorization` header (`authenticate`) or an SMTP AUTH
+(`verify_secret`): both read the stored credential every time, so a revoked, suspended or rotated secret
+stops working at once everywhere."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from posthorn.errors import CredentialSuspended, Forbidden, NotFound, Unauthorized, ValidationFailed
 from posthorn.logic.ids import new_secret, new_username
@@ -17,6 +20,7 @@ from posthorn.models.credentials import (
     CredentialStatus,
     CredentialView,
     Permission,
+    UpdateCredentialRequest,
 )
 from posthorn.ports import CredentialStore, SenderDomains
 
@@ -82,13 +86,23 @@ def smtp_login(username: str, password: str) -> tuple[str, str]:
     return username, password
 
 
-def verify_secret(username: str, secret: str, store: CredentialStore, pepper: bytes) -> Credential:
-    """The active credential `username` whose secret is `secret`. A miss costs what a wrong secret costs (the
-    same keyed hash, compared in constant time against a dummy) and answers with the same message."""
+def verify_secret(
+    username: str, secret: str, store: CredentialStore, pepper: bytes, *, now: datetime
+) -> Credential:
+    """The active credential `username` whose secret is `secret` (or whose previous secret it is, within the
+    overlap a rotation gave it). A miss costs what a wrong secret costs (the same keyed hashes, compared in
+    constant time against dummies) and answers with the same message."""
     # DynamoDB refuses keys over 2048 bytes with an error, not a miss: never look such a name up.
     credential = store.get_credential(username) if len(username) <= MAX_USERNAME_LENGTH else None
-    expected = credential.secret_hash if credential else _DUMMY_HASH
-    if not hmac.compare_digest(hash_secret(pepper, username, secret), expected) or credential is None:
+    given = hash_secret(pepper, username, secret)
+    current = hmac.compare_digest(given, credential.secret_hash if credential else _DUMMY_HASH)
+    previous = hmac.compare_digest(given, (credential and credential.previous_secret_hash) or _DUMMY_HASH)
+    in_overlap = bool(
+        credential
+        and credential.previous_secret_expires_at is not None
+        and now < credential.previous_secret_expires_at
+    )
+    if credential is None or not (current or (previous and in_overlap)):
         raise Unauthorized("unknown credential or wrong secret")
     if credential.status is CredentialStatus.REVOKED:
         raise Unauthorized("this credential has been revoked")
@@ -97,10 +111,10 @@ def verify_secret(username: str, secret: str, store: CredentialStore, pepper: by
     return credential
 
 
-def authenticate(header: str | None, store: CredentialStore, pepper: bytes) -> Credential:
+def authenticate(header: str | None, store: CredentialStore, pepper: bytes, *, now: datetime) -> Credential:
     """The credential an HTTP `Authorization` header names (Bearer or Basic)."""
     username, secret = parse_authorization(header)
-    return verify_secret(username, secret, store, pepper)
+    return verify_secret(username, secret, store, pepper, now=now)
 
 
 def require(credential: Credential, permission: Permission) -> None:
@@ -116,11 +130,7 @@ def create_credential(
     now: datetime,
 ) -> CreatedCredential:
     """A new credential for registered domains only; its secret is in the answer and nowhere else."""
-    for index, domain in enumerate(request.domains):
-        if domains.get_domain(domain) is None:
-            raise ValidationFailed.on(
-                f"domains[{index}]", f"{domain} is not registered: POST /v1/domains first"
-            )
+    _require_registered(request.domains, domains)
     username, secret = new_username(), new_secret()
     credential = Credential(
         username=username,
@@ -138,17 +148,67 @@ def create_credential(
     )
 
 
-def change_status(username: str, status: CredentialStatus, store: CredentialStore) -> Credential:
-    """Suspend, reactivate or revoke. Revoking is final: a revoked credential is never active again."""
+def _require_registered(names: list[str], domains: SenderDomains) -> None:
+    for index, domain in enumerate(names):
+        if domains.get_domain(domain) is None:
+            raise ValidationFailed.on(
+                f"domains[{index}]", f"{domain} is not registered: POST /v1/domains first"
+            )
+
+
+_STAYS_REVOKED = "a revoked credential cannot be reactivated; create a new one"
+
+
+def update_credential(
+    username: str, request: UpdateCredentialRequest, store: CredentialStore, domains: SenderDomains
+) -> Credential:
+    """Change the fields the request gives. Revoking is final: a revoked credential is never active again,
+    checked by the write itself (a concurrent revoke is not undone)."""
     current = store.get_credential(username)
     if current is None:
         raise NotFound(f"no credential {username}")
-    if current.status is CredentialStatus.REVOKED and status is not CredentialStatus.REVOKED:
-        raise ValidationFailed.on("status", "a revoked credential cannot be reactivated; create a new one")
-    updated = store.set_credential_status(username, status)
-    if updated is None:
-        raise NotFound(f"no credential {username}")
+    changes: dict[str, Any] = request.model_dump(mode="json", include=request.model_fields_set)
+    reactivates = request.status is not None and request.status is not CredentialStatus.REVOKED
+    if reactivates and current.status is CredentialStatus.REVOKED:
+        raise ValidationFailed.on("status", _STAYS_REVOKED)
+    if request.domains is not None:
+        _require_registered(request.domains, domains)
+    if not changes:
+        return current
+    updated = store.update_credential(username, changes, unless_revoked=reactivates)
+    if updated is None:  # deleted, or revoked since it was read
+        if store.get_credential(username) is None:
+            raise NotFound(f"no credential {username}")
+        raise ValidationFailed.on("status", _STAYS_REVOKED)
     return updated
+
+
+def rotate_secret(
+    username: str, keep_old_seconds: int, store: CredentialStore, pepper: bytes, now: datetime
+) -> CreatedCredential:
+    """A new secret, shown once. The old one stops working at once, or `keep_old_seconds` from now (so the
+    apps using it can be moved over). A revoked credential gets no new secret."""
+    current = store.get_credential(username)
+    if current is None:
+        raise NotFound(f"no credential {username}")
+    if current.status is CredentialStatus.REVOKED:
+        raise ValidationFailed.on("status", "a revoked credential gets no new secret; create a new one")
+    secret = new_secret()
+    changes: dict[str, Any] = {
+        "secret_hash": hash_secret(pepper, username, secret),
+        "previous_secret_hash": current.secret_hash if keep_old_seconds else None,
+        "previous_secret_expires_at": (
+            (now + timedelta(seconds=keep_old_seconds)).isoformat() if keep_old_seconds else None
+        ),
+    }
+    updated = store.update_credential(username, changes, unless_revoked=True)
+    if updated is None:  # deleted, or revoked since it was read
+        if store.get_credential(username) is None:
+            raise NotFound(f"no credential {username}")
+        raise ValidationFailed.on("status", "a revoked credential gets no new secret; create a new one")
+    return CreatedCredential(
+        **CredentialView.of(updated).model_dump(), secret=secret, api_key=api_key(username, secret)
+    )
 
 
 def seed_credential(

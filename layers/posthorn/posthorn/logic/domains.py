@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from posthorn.errors import NotFound
+from posthorn.errors import Conflict, NotFound
 from posthorn.models.domains import DnsRecord, DomainRecord, DomainStatus
-from posthorn.ports import DomainIdentities, DomainStore, IdentityStatus
+from posthorn.ports import CredentialStore, DomainIdentities, DomainStore, IdentityStatus
 
 
 def dns_records(domain: str, identity: IdentityStatus) -> list[DnsRecord]:
@@ -55,3 +55,17 @@ def refresh_domain(domain: str, store: DomainStore, identities: DomainIdentities
     if current != existing:
         store.put_domain(current)
     return current
+
+
+def delete_domain(domain: str, store: DomainStore, credentials: CredentialStore) -> None:
+    """Forget a domain: no credential may name it any more (409 while one does, revoked ones included:
+    their record still says what they were for). The SES identity is kept, with its DKIM keys, so the
+    DNS records stay valid if the domain is registered again; suppressions recorded for it stay too."""
+    if store.get_domain(domain) is None:
+        raise NotFound(f"no domain {domain}")
+    users = [c.username for c in credentials.list_credentials() if domain in c.domains]
+    if users:
+        shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+        raise Conflict(f"{domain} is still named by credential(s) {shown}: remove it from them (PATCH) first")
+    if not store.delete_domain(domain):
+        raise NotFound(f"no domain {domain}")

@@ -131,7 +131,16 @@ def build_message(content: MessageContent) -> RawMessage:
             maintype, _, subtype = part.content_type.partition("/")
             message.add_attachment(b"", maintype=maintype, subtype=subtype, filename=part.name)
             _hold_place(cast(list[EmailMessage], message.get_payload())[-1], part, placeholders)
+    _only_top_level_mime_version(message)
     return _splice(message.as_bytes(), placeholders)
+
+
+def _only_top_level_mime_version(message: EmailMessage) -> None:
+    """The stdlib gives every part it makes (`add_alternative`, `add_attachment`, ...) a `MIME-Version` of
+    its own; RFC 2045 puts it on the message only."""
+    for part in message.walk():
+        if part is not message:
+            del part["MIME-Version"]
 
 
 def _hold_place(mime_part: EmailMessage, part: MimePart, placeholders: dict[bytes, MimePart]) -> None:

@@ -70,6 +70,11 @@ def parse_sns_message(message: str) -> ParsedNotification:
         payload = json.loads(message)
     except (TypeError, ValueError) as exc:
         raise MalformedNotification("SNS message is not JSON") from exc
+    except RecursionError:
+        raise MalformedNotification("SNS message is nested too deeply") from None
+    if not _is_unicode_text(payload):
+        # A `\ud800` escape decodes to a lone surrogate, which no address, key or stored string can hold.
+        raise MalformedNotification("SNS message holds text that is not valid Unicode (a lone surrogate)")
     try:
         return parse_ses_notification(payload)
     except NotAnObject:
@@ -86,6 +91,21 @@ def parse_sns_message(message: str) -> ParsedNotification:
         raise MalformedNotification(
             f"SES {kind} message does not match its documented shape", errors
         ) from None
+
+
+def _is_unicode_text(value: Any) -> bool:
+    """Whether every string in the decoded JSON encodes as UTF-8 (a walk of ~100 values for an SES
+    event). A structure nested deeper than the walk can go is not text Posthorn can record either."""
+    try:
+        if isinstance(value, str):
+            value.encode("utf-8")
+        elif isinstance(value, dict):
+            return all(_is_unicode_text(key) and _is_unicode_text(item) for key, item in value.items())
+        elif isinstance(value, list):
+            return all(_is_unicode_text(item) for item in value)
+    except (UnicodeEncodeError, RecursionError):
+        return False
+    return True
 
 
 def to_recipient_events(notification: ParsedNotification) -> list[RecipientEvent]:

@@ -42,6 +42,13 @@ def credential_key(username: str) -> str:
     return f"credential#{username}"
 
 
+def _decision(tat: int, *, rate: int, now_us: int) -> RateDecision:
+    interval = MICROS // rate
+    ahead = max(0, tat - now_us)
+    remaining = max(0, (rate * interval - ahead) // interval)
+    return RateDecision(True, limit=rate, remaining=remaining, reset_seconds=math.ceil(ahead / MICROS))
+
+
 def take(store: RateStore, key: str, *, rate: int, count: int, now_us: int) -> RateDecision:
     """Count `count` messages against `rate` per second for `key`."""
     interval = MICROS // rate
@@ -49,11 +56,10 @@ def take(store: RateStore, key: str, *, rate: int, count: int, now_us: int) -> R
     need = min(count, capacity)
     latest_start = now_us + (capacity - need) * interval
     allowed, tat = store.advance(key, now_us=now_us, cost_us=count * interval, latest_start_us=latest_start)
-    ahead = max(0, tat - now_us)
-    remaining = max(0, (capacity * interval - ahead) // interval)
-    reset = math.ceil(ahead / MICROS)
+    decision = _decision(tat, rate=rate, now_us=now_us)
+    remaining, reset = decision.remaining, decision.reset_seconds
     if allowed:
-        return RateDecision(True, limit=capacity, remaining=remaining, reset_seconds=reset)
+        return decision
     retry_after = max(1, math.ceil((tat - latest_start) / MICROS))
     return RateDecision(
         False, limit=capacity, remaining=remaining, reset_seconds=reset, retry_after_seconds=retry_after
@@ -72,6 +78,12 @@ def enforce(store: RateStore, username: str, *, rate: int, count: int, now_us: i
             headers=decision.headers(),
         )
     return decision
+
+
+def standing(store: RateStore, username: str, *, rate: int, now_us: int) -> RateDecision:
+    """Where a credential's bucket stands, without counting anything: the `RateLimit-*` fields of an answer
+    that sent no message (a read, an error). One read of the bucket."""
+    return _decision(store.tat(credential_key(username)), rate=rate, now_us=now_us)
 
 
 def reserve_slots(store: RateStore, key: str, *, rate: float, count: int, now_us: int) -> list[float]:

@@ -41,10 +41,12 @@ def remove(credential: Credential, store: SuppressionStore, email: str, domain: 
 
 def add_manual(
     credential: Credential, store: SuppressionStore, request: CreateSuppressionRequest, now: datetime
-) -> Suppression:
+) -> tuple[Suppression, bool]:
+    """Suppress an address for a domain: (the entry, True) when it is new, else (the entry already there,
+    with its first reason and date, False): adding it again changes nothing."""
     if request.domain is None and len(credential.domains) != 1:
         raise ValidationFailed.on("domain", "required: this credential sends for several domains (or none)")
     domain = scope(credential, request.domain)[0] if request.domain else credential.domains[0]
     entry = Suppression(email=request.email, domain=domain, reason="manual", created_at=now)
-    store.add_suppression(entry)
-    return store.get_suppression(domain, request.email) or entry
+    created = store.add_suppression(entry)
+    return (store.get_suppression(domain, request.email) or entry), created

@@ -7,7 +7,7 @@ import re
 from collections.abc import Collection, Mapping
 
 from posthorn.errors import MissingTemplateData, ValidationFailed
-from posthorn.models.addresses import has_line_break
+from posthorn.models.addresses import header_text_problem
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -33,8 +33,8 @@ def render_fields(
 ) -> dict[str, str | None]:
     """Render every field, or raise `MissingTemplateData` naming every placeholder without a value.
 
-    A value used in a single-line field (the subject, a header) may not hold a line break: that would
-    be header injection, and the email package refuses it."""
+    A value used in a single-line field (the subject, a header) follows the rule of header text (no line
+    break, which would be header injection, and no other control character)."""
     values = {name: _as_text(value) for name, value in data.items()}
     missing = [
         {"field": f"template_data.{name}", "message": f"no value for {{{name}}} used in {field}"}
@@ -49,10 +49,9 @@ def render_fields(
     for field in single_line_fields:
         text = fields.get(field)
         for name in placeholders(text or ""):
-            if has_line_break(values[name]):
-                raise ValidationFailed.on(
-                    f"template_data.{name}", f"must not contain CR, LF or other line breaks: used in {field}"
-                )
+            problem = header_text_problem(values[name])
+            if problem is not None:
+                raise ValidationFailed.on(f"template_data.{name}", f"{problem}: used in {field}")
     return {
         field: None if text is None else render(text, values, escape_html=field in html_fields)
         for field, text in fields.items()

@@ -15,6 +15,7 @@ MAX_ADDRESS_LENGTH = 254
 _NAME_ADDR = re.compile(r"^\s*(?P<name>[^<>]*?)\s*<(?P<address>[^<>]*)>\s*$")
 # Every character str.splitlines() breaks on: the email package refuses header values holding any of them.
 _LINE_BREAK = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def normalize_domain(domain: str) -> str:
@@ -76,9 +77,28 @@ def has_line_break(value: str) -> bool:
     return _LINE_BREAK.search(value) is not None
 
 
-def reject_line_breaks(value: str) -> str:
+def header_text_problem(value: str) -> str | None:
+    """What is wrong with `value` as the text of a header field (a subject, a display name, a custom
+    header's value, List-Unsubscribe, an attachment's name), or None. One rule for all of them: no line
+    break (header injection; the email package refuses them), no other C0 control character or DEL (they
+    reach the recipient's screen verbatim: ESC sequences, BEL, NUL), no lone surrogate (no email can carry
+    one)."""
     if has_line_break(value):
-        raise ValueError("must not contain CR, LF or other line breaks")
+        return "must not contain CR, LF or other line breaks"
+    if _CONTROL.search(value):
+        return "must not contain control characters (U+0000-U+001F, U+007F)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (no lone surrogate escapes)"
+    return None
+
+
+def header_text(value: str) -> str:
+    """The pydantic validator of `header_text_problem`'s rule."""
+    problem = header_text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

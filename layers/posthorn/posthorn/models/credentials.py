@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -26,6 +26,19 @@ class CredentialStatus(StrEnum):
 
 
 Domain = Annotated[str, StringConstraints(max_length=253), AfterValidator(normalize_domain)]
+MAX_KEEP_OLD_SECONDS = 86_400
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+# The fields a credential is created with and may be changed to (`PATCH`): a credential sends for at least
+# one domain (an admin credential too: the stack's seeded first admin is the one without any).
+CredentialName = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
+CredentialDomains = Annotated[list[Domain], Field(min_length=1, max_length=100), AfterValidator(_unique)]
+Permissions = Annotated[list[Permission], Field(min_length=1), AfterValidator(_unique)]
+RateLimit = Annotated[WholeNumber, Field(ge=1, le=10_000)]
 
 
 # The admin routes' models are built on first use (`defer_build`): no other route and no other function
@@ -34,21 +47,38 @@ Domain = Annotated[str, StringConstraints(max_length=253), AfterValidator(normal
 class CreateCredentialRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
-    domains: list[Domain] = Field(default_factory=list, max_length=100)
-    permissions: list[Permission] = Field(min_length=1)
-    rate_limit_per_second: WholeNumber | None = Field(default=None, ge=1, le=10_000)
-
-    @field_validator("domains", "permissions")
-    @classmethod
-    def _unique(cls, values: list[str]) -> list[str]:
-        return list(dict.fromkeys(values))
+    name: CredentialName
+    domains: CredentialDomains
+    permissions: Permissions
+    rate_limit_per_second: RateLimit | None = None
 
 
 class UpdateCredentialRequest(BaseModel):
+    """`PATCH /v1/credentials/{username}`: the fields given change, the others stay (a null
+    `rate_limit_per_second` goes back to the stack's default)."""
+
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    status: CredentialStatus
+    status: CredentialStatus | None = None
+    name: CredentialName | None = None
+    domains: CredentialDomains | None = None
+    permissions: Permissions | None = None
+    rate_limit_per_second: RateLimit | None = None
+
+    @field_validator("status", "name", "domains", "permissions")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be left out, not null")
+        return value
+
+
+class RotateSecretRequest(BaseModel):
+    """`POST /v1/credentials/{username}/secret`: how long the old secret keeps working (0: not at all)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    keep_old_seconds: WholeNumber = Field(default=0, ge=0, le=MAX_KEEP_OLD_SECONDS)
 
 
 class CredentialView(BaseModel):
@@ -64,7 +94,7 @@ class CredentialView(BaseModel):
 
     @classmethod
     def of(cls, credential: Credential) -> CredentialView:
-        return cls.model_validate(credential.model_dump(exclude={"secret_hash"}))
+        return cls.model_validate(credential.model_dump(exclude=Credential.SECRET_FIELDS))
 
     def may(self, permission: Permission) -> bool:
         return permission in self.permissions
@@ -74,9 +104,14 @@ class CredentialView(BaseModel):
 
 
 class Credential(CredentialView):
-    """A stored credential. `secret_hash` is a keyed hash; the secret itself is never stored."""
+    """A stored credential. `secret_hash` is a keyed hash; the secret itself is never stored. After a
+    rotation with an overlap, `previous_secret_hash` is accepted too until `previous_secret_expires_at`."""
+
+    SECRET_FIELDS: ClassVar[set[str]] = {"secret_hash", "previous_secret_hash", "previous_secret_expires_at"}
 
     secret_hash: str
+    previous_secret_hash: str | None = None
+    previous_secret_expires_at: datetime | None = None
 
 
 class CreatedCredential(CredentialView):

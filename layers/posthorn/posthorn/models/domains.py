@@ -93,3 +93,9 @@ class CreateDomainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     domain: Domain
+
+
+class DomainList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    domains: list[DomainView]

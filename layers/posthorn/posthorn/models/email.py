@@ -15,13 +15,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from posthorn.models.addresses import (
-    Address,
-    has_line_break,
-    reject_line_breaks,
-    split_display_address,
-)
+from posthorn.models.addresses import Address, header_text, split_display_address
 from posthorn.models.files import FileName, MediaType
 
 MAX_RECIPIENTS = 50
@@ -44,7 +40,9 @@ _ANGLE_URI_LIST = re.compile(r"^\s*<[^<>]*>(\s*,\s*<[^<>]*>)*\s*$")
 
 _CONTENT_ID = re.compile(r"^[!-;=?-~]+$")  # printable ASCII without '<', '>' or spaces
 
-DisplayName = Annotated[str, StringConstraints(max_length=256), AfterValidator(reject_line_breaks)]
+# Header text: every field written into a header of the MIME (`addresses.header_text_problem`'s rule).
+HeaderText = Annotated[str, AfterValidator(header_text)]
+DisplayName = Annotated[HeaderText, StringConstraints(max_length=256)]
 
 
 def _utf8(value: str) -> str:
@@ -57,7 +55,6 @@ def _utf8(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_utf8)]
-SingleLine = Annotated[str, AfterValidator(reject_line_breaks), AfterValidator(_utf8)]
 
 
 def _tags(tags: list[str]) -> list[str]:
@@ -87,7 +84,7 @@ Metadata = dict[
     Annotated[str, StringConstraints(max_length=1024)],
 ]
 ClientReference = Annotated[str, StringConstraints(max_length=256)]
-ListUnsubscribe = Annotated[SingleLine, AfterValidator(_list_unsubscribe)]
+ListUnsubscribe = Annotated[HeaderText, AfterValidator(_list_unsubscribe)]
 
 
 def has_one_click(list_unsubscribe: str | None) -> bool:
@@ -121,10 +118,7 @@ class Attachment(BaseModel):
     name: FileName | None = None
     content: str | None = None
     content_type: MediaType | None = None
-    content_id: (
-        Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_line_breaks)]
-        | None
-    ) = None
+    content_id: Annotated[HeaderText, StringConstraints(min_length=1, max_length=255)] | None = None
     file_key: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
 
     @field_validator("content_id")
@@ -157,14 +151,12 @@ class SendEmailRequest(BaseModel):
     bcc: list[RecipientField] = Field(default_factory=list)
     reply_to_email: Address | None = None
     reply_to_name: DisplayName | None = None
-    subject: Annotated[
-        str, StringConstraints(min_length=1, max_length=998), AfterValidator(reject_line_breaks)
-    ]
+    subject: Annotated[HeaderText, StringConstraints(min_length=1, max_length=998)]
     body_text: Text | None = None
     body_html: Text | None = None
     template_data: dict[str, str | int | float | bool] | None = None
     attachments: list[Attachment] = Field(default_factory=list)
-    headers: dict[str, Text] = Field(default_factory=dict)
+    headers: dict[str, HeaderText] = Field(default_factory=dict)
     tags: Tags = Field(default_factory=list, max_length=MAX_TAGS)
     metadata: Metadata = Field(default_factory=dict, max_length=MAX_METADATA)
     client_reference: ClientReference | None = None
@@ -189,12 +181,10 @@ class SendEmailRequest(BaseModel):
     @classmethod
     def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
         seen: set[str] = set()
-        for name, value in headers.items():
+        for name in headers:
             lowered = name.lower()
             if not _HEADER_NAME.match(name):
                 raise ValueError(f"header name {name!r} must be printable ASCII without ':' or spaces")
-            if has_line_break(value):
-                raise ValueError(f"header {name!r} must not contain CR, LF or other line breaks")
             if lowered in RESERVED_HEADERS or lowered.startswith(("content-", "x-ses-")):
                 raise ValueError(f"header {name!r} is reserved; use the matching field instead")
             if lowered in seen:
@@ -207,10 +197,24 @@ class SendEmailRequest(BaseModel):
         if self.body_text is None and self.body_html is None:
             raise ValueError("at least one of body_text and body_html is required")
         if len(self.to) + len(self.cc) + len(self.bcc) > MAX_RECIPIENTS:
-            raise ValueError(f"to, cc and bcc together may hold at most {MAX_RECIPIENTS} recipients")
+            # A model-level error has no location of its own: `field` in its context names the first
+            # recipient over the limit (send_api/errors.py reads it into `details[].field`).
+            raise PydanticCustomError(
+                "too_many_recipients",
+                "to, cc and bcc together may hold at most {limit} recipients",
+                {"limit": MAX_RECIPIENTS, "field": self._recipient_path(MAX_RECIPIENTS)},
+            )
         if self.reply_to_name is not None and self.reply_to_email is None:
             raise ValueError("reply_to_name needs reply_to_email")
         return self
+
+    def _recipient_path(self, index: int) -> str:
+        """`to[i]`, `cc[i]` or `bcc[i]`: where the recipient at `index` of To+Cc+Bcc is."""
+        for name, recipients in (("to", self.to), ("cc", self.cc), ("bcc", self.bcc)):
+            if index < len(recipients):
+                return f"{name}[{index}]"
+            index -= len(recipients)
+        return "to"
 
     @property
     def has_one_click_unsubscribe(self) -> bool:

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from posthorn.models.addresses import reject_line_breaks
+from posthorn.models.addresses import header_text
 from posthorn.models.numbers import WholeNumber
 
 # "Unsupported attachment types" in the Amazon SES developer guide: SES refuses messages carrying these.
@@ -31,7 +31,6 @@ BLOCKED_EXTENSIONS = frozenset(
 _MEDIA_TYPE = re.compile(
     r"^(?!multipart/|message/)[A-Za-z0-9][\w!#$&^.+-]*/[A-Za-z0-9][\w!#$&^.+-]*$", re.ASCII | re.IGNORECASE
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME_LENGTH = 255
 
 
@@ -42,8 +41,6 @@ def extension_of(name: str) -> str:
 
 
 def _file_name(name: str) -> str:
-    if _CONTROL.search(name):
-        raise ValueError("must not contain control characters")
     if "/" in name or "\\" in name:
         raise ValueError("must be a file name, not a path")
     if not name.strip(". "):
@@ -63,7 +60,7 @@ def _media_type(value: str) -> str:
 FileName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH),
-    AfterValidator(reject_line_breaks),
+    AfterValidator(header_text),
     AfterValidator(_file_name),
 ]
 MediaType = Annotated[str, StringConstraints(max_length=255), AfterValidator(_media_type)]

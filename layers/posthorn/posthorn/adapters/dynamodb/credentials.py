@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
+from collections.abc import Mapping
+from typing import Any
+
+from posthorn.adapters.dynamodb.table import Repository, from_item, listing_keys, to_item
 from posthorn.models.credentials import Credential, CredentialStatus
 
 
@@ -23,30 +26,40 @@ class CredentialRepository(Repository):
             Item=to_item(
                 {
                     **_key(credential.username),
-                    "gsi1pk": "CREDENTIALS",
-                    "gsi1sk": f"{created}#{credential.username}",
+                    **listing_keys("CREDENTIALS", created, credential.username),
                     **values,
                 }
             ),
         )
 
     def list_credentials(self) -> list[Credential]:
-        items = self.query_all(
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :p",
-            ExpressionAttributeValues=to_item({":p": "CREDENTIALS"}),
-        )
-        return [Credential.model_validate(item) for item in items]
+        return [Credential.model_validate(item) for item in self.listed("CREDENTIALS")]
 
-    def set_credential_status(self, username: str, status: CredentialStatus) -> Credential | None:
+    def update_credential(
+        self, username: str, fields: Mapping[str, Any], *, unless_revoked: bool
+    ) -> Credential | None:
+        names = {f"#f{index}": name for index, name in enumerate(fields)}
+        sets = [f"{alias} = :v{alias[2:]}" for alias, name in names.items() if fields[name] is not None]
+        removes = [alias for alias, name in names.items() if fields[name] is None]
+        values = {f":v{alias[2:]}": fields[name] for alias, name in names.items() if fields[name] is not None}
+        condition = "attribute_exists(pk)"
+        if unless_revoked:
+            names["#status"] = "status"
+            values[":revoked"] = CredentialStatus.REVOKED.value
+            condition += " AND #status <> :revoked"
+        update = " ".join(
+            part
+            for part in (sets and "SET " + ", ".join(sets), removes and "REMOVE " + ", ".join(removes))
+            if part
+        )
         try:
             response = self.db.update_item(
                 TableName=self.table,
                 Key=to_item(_key(username)),
-                UpdateExpression="SET #s = :s",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=to_item({":s": status.value}),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                **({"ExpressionAttributeValues": to_item(values)} if values else {}),
                 ReturnValues="ALL_NEW",
             )
         except self.db.exceptions.ConditionalCheckFailedException:

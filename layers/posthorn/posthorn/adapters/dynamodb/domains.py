@@ -1,11 +1,12 @@
-"""Sending domains (`DOMAIN#<domain>`), with the deliverability guard's state: `sending`, `paused_at`,
-`paused_reason` and `window_start` (where the guard's window begins after a resume)."""
+"""Sending domains (`DOMAIN#<domain>`), listed in registration order through gsi1 (`DOMAINS`), with the
+deliverability guard's state: `sending`, `paused_at`, `paused_reason` and `window_start` (where the
+guard's window begins after a resume)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
+from posthorn.adapters.dynamodb.table import Repository, from_item, listing_keys, to_item
 from posthorn.models.domains import DomainRecord, Sending, WindowStart
 
 
@@ -19,10 +20,26 @@ class DomainRepository(Repository):
         return DomainRecord.model_validate(values) if values is not None else None
 
     def put_domain(self, record: DomainRecord) -> None:
+        values = record.model_dump(mode="json")
         self.db.put_item(
             TableName=self.table,
-            Item=to_item({**_key(record.domain), **record.model_dump(mode="json")}),
+            Item=to_item(
+                {
+                    **_key(record.domain),
+                    **listing_keys("DOMAINS", values["created_at"], record.domain),
+                    **values,
+                }
+            ),
         )
+
+    def list_domains(self) -> list[DomainRecord]:
+        return [DomainRecord.model_validate(item) for item in self.listed("DOMAINS")]
+
+    def delete_domain(self, domain: str) -> bool:
+        response = self.db.delete_item(
+            TableName=self.table, Key=to_item(_key(domain)), ReturnValues="ALL_OLD"
+        )
+        return "Attributes" in response
 
     def pause_domain(self, domain: str, *, at: datetime, reason: str) -> DomainRecord | None:
         """Conditional on the domain sending: of several events racing to pause it, one does."""

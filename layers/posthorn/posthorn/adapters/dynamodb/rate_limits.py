@@ -13,6 +13,10 @@ RATE_IDLE_TTL_SECONDS = 24 * 3600
 
 
 class RateRepository(Repository):
+    def tat(self, key: str) -> int:
+        values = self.get({"pk": f"RATE#{key}", "sk": "RATE"})
+        return int(values["tat"]) if values is not None and "tat" in values else 0
+
     def advance(
         self, key: str, *, now_us: int, cost_us: int, latest_start_us: int | None
     ) -> tuple[bool, int]:

@@ -112,3 +112,16 @@ class Repository:
                 time.sleep(min(1.0, 0.05 * 2**attempt))
             left += len(pending)
         return left
+
+    def listed(self, listing: str) -> list[dict[str, Any]]:
+        """Every item of `listing` (credentials, domains) in creation order, through gsi1 (`listing_keys`)."""
+        return self.query_all(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues=to_item({":p": listing}),
+        )
+
+
+def listing_keys(listing: str, created_at: str, name: str) -> dict[str, str]:
+    """gsi1's keys of an item listed in creation order under `listing` (`Repository.listed`)."""
+    return {"gsi1pk": listing, "gsi1sk": f"{created_at}#{name}"}
