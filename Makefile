@@ -12,7 +12,7 @@ REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 # The import roots of the layer, the functions and the dev-only local stack (pytest reads the same list
 # from pyproject.toml).
-SOURCES := PYTHONPATH=layers/posthorn:functions/send:functions/bounce:functions/worker:services/smtp_relay:local:.
+SOURCES := PYTHONPATH=layers/posthorn:functions/send:functions/bounce:functions/worker:functions/webhooks:services/smtp_relay:local:.
 export AWS_DEFAULT_REGION ?= $(REGION)
 
 
@@ -54,7 +54,7 @@ lint: $(VENV)/.installed
 	$(PY) scripts/layer_requirements.py --check
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy layers/posthorn/posthorn functions/send functions/bounce functions/worker services/smtp_relay/smtp_relay local/posthorn_local
+	$(VENV)/bin/mypy layers/posthorn/posthorn functions/send functions/bounce functions/worker functions/webhooks services/smtp_relay/smtp_relay local/posthorn_local
 
 # Both ways a stack can be deployed: as it is, and with the SMTP relay enabled (scripts/relay_enabled_template.py).
 validate: $(TOOLS)/.installed
@@ -84,7 +84,7 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration -q
 
-e2e: $(VENV)/.installed browser smtp-clients
+e2e: $(VENV)/.installed browser smtp-clients webhook-verifiers
 	$(PY) -m pytest tests/e2e -q
 
 # The browser tests drive Debian's Chromium (Playwright's own browser downloads are not used).
@@ -103,6 +103,17 @@ smtp-clients: $(NODEMAILER)/node_modules/.installed
 $(NODEMAILER)/node_modules/.installed: $(NODEMAILER)/package.json $(wildcard $(NODEMAILER)/package-lock.json)
 	@command -v npm >/dev/null || { echo "smtp-clients: Nodemailer needs Node.js 20+ with npm" >&2; exit 1; }
 	cd $(NODEMAILER) && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+	touch $@
+
+# The Node webhook verifiers of tests/e2e/test_webhooks_local.py (standardwebhooks and svix from npm, from
+# their lock file), as the README's Node example uses them.
+WEBHOOK_VERIFIERS := tests/e2e/clients/webhook-verifiers
+.PHONY: webhook-verifiers
+webhook-verifiers: $(WEBHOOK_VERIFIERS)/node_modules/.installed
+
+$(WEBHOOK_VERIFIERS)/node_modules/.installed: $(WEBHOOK_VERIFIERS)/package.json $(WEBHOOK_VERIFIERS)/package-lock.json
+	@command -v npm >/dev/null || { echo "webhook-verifiers: Node.js 20+ with npm is needed" >&2; exit 1; }
+	cd $(WEBHOOK_VERIFIERS) && npm ci --no-audit --no-fund
 	touch $@
 
 deploy: build

@@ -49,6 +49,7 @@ FUNCTIONS = {
     "SendFunction": "functions/send",
     "EventsFunction": "functions/bounce",
     "SendWorkerFunction": "functions/worker",
+    "WebhookSenderFunction": "functions/webhooks",
 }
 BASELINE = "import boto3; boto3.client('dynamodb', region_name='us-east-1')"
 TIMER = "import time; started = time.perf_counter(); {code}; print((time.perf_counter() - started) * 1000)"

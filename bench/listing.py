@@ -1,4 +1,4 @@
-"""Figure 8, listing: one page of 50 of `GET /v1/messages` through the API function's handler, with each
+"""Figure 9, listing: one page of 50 of `GET /v1/messages` through the API function's handler, with each
 filter, at 1,000 and at 20,000 stored messages (in-process moto).
 
 The figure of each filter is the ratio, 20,000 / 1,000, of the items DynamoDB reads for the page: the
@@ -119,7 +119,7 @@ def main() -> list[Row]:
         ratio = large[name][2] / max(1, small[name][2])
         rows.append(
             Row(
-                figure=f"8. listing, a page of 50, filter {name}: items read at 20,000 / at 1,000 messages",
+                figure=f"9. listing, a page of 50, filter {name}: items read at 20,000 / at 1,000 messages",
                 ours=large[name][2],
                 baseline=small[name][2],
                 unit="items",

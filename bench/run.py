@@ -26,6 +26,7 @@ SOURCES = [
     "functions/send",
     "functions/bounce",
     "functions/worker",
+    "functions/webhooks",
     "services/smtp_relay",
     "local",
     ".",
@@ -39,6 +40,7 @@ BENCHMARKS = [
     "bench/events.py",
     "bench/relay.py",
     "bench/listing.py",
+    "bench/webhooks.py",
 ]
 RESULTS = ROOT / "bench" / "results.json"
 

@@ -389,13 +389,19 @@ class LocalHttpServer(ThreadingHTTPServer):
         return _json(200, self.services.connection(), {"Cache-Control": "no-store"})
 
     def _message(self, body: bytes, id: str) -> Response:
-        """The parsed message (outbox_view.message_view) and its Posthorn `record` (null if unknown)."""
+        """The parsed message (outbox_view.message_view), its Posthorn `record` (null if unknown) and its
+        `webhook_deliveries` with their attempts."""
         message = self.services.outbox.get(id)
         if message is None:
             return _error(404, "not_found", "no outbox message has this id")
         view = outbox_view.message_view(message, self._tracking_sets())
         store, posthorn_id = self._store(), view["posthorn_message_id"]
         view["record"] = outbox_view.record_view(store, posthorn_id) if store and posthorn_id else None
+        view["webhook_deliveries"] = (
+            outbox_view.webhook_deliveries(wiring.webhook_deliveries(), wiring.webhooks(), posthorn_id)
+            if store and posthorn_id and os.environ.get("WEBHOOKS_TABLE_NAME")
+            else []
+        )
         return _json(200, view, {"Cache-Control": "no-store"})
 
     def _attachment(self, body: bytes, id: str, index: str) -> Response:

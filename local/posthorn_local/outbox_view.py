@@ -2,8 +2,9 @@
 
 `summary` is one row of the outbox list (envelope plus a few headers, parsed from the header block only);
 `message_view` is the whole message: headers, text and HTML bodies, attachments' metadata and the links the
-HTML holds; `part` returns one attachment's bytes for download; `record_view` and `statuses` read the
-Posthorn message (recipients, events) straight from the store: the page is development-only.
+HTML holds; `part` returns one attachment's bytes for download; `record_view`, `statuses` and
+`webhook_deliveries` read the Posthorn message (recipients, events, webhook deliveries and their attempts)
+straight from the store: the page is development-only.
 Nothing here escapes for HTML: the page builds its DOM from text, and renders the HTML body in a sandbox.
 """
 
@@ -20,8 +21,11 @@ from html.parser import HTMLParser
 from typing import Any, NamedTuple, cast
 
 from posthorn.adapters.dynamodb.messages import MessageRepository
+from posthorn.adapters.dynamodb.webhook_deliveries import DeliveryRepository
+from posthorn.adapters.dynamodb.webhooks import WebhookRepository
 from posthorn.logic.notifications import POSTHORN_MESSAGE_ID_TAG
 from posthorn.models.messages import MessageRecord, MessageView
+from posthorn.models.webhooks import DeliveryView
 from posthorn_local.ses_events_publisher import parse_message_tags
 from posthorn_local.ses_smtp_server import OutboxMessage
 
@@ -244,6 +248,23 @@ def record_view(store: MessageRepository, message_id: str) -> dict[str, Any] | N
     record, events = found
     view = MessageView.of(record, events)
     return view.model_dump(mode="json")
+
+
+def webhook_deliveries(
+    deliveries: DeliveryRepository, webhooks: WebhookRepository, message_id: str
+) -> list[dict[str, Any]]:
+    """The message's webhook deliveries with their attempts, oldest first (a scan: the page is local-only and
+    the deployed API lists deliveries per webhook), each with the URL it goes to."""
+    found = deliveries.deliveries_of_message(message_id)
+    urls: dict[str, str] = {}
+    views = []
+    for record in sorted(found, key=lambda r: r.created_at):
+        if record.webhook_id not in urls:
+            webhook = webhooks.get_webhook(record.webhook_id)
+            urls[record.webhook_id] = webhook.url if webhook else "(deleted webhook)"
+        view = DeliveryView.of(record).model_dump(mode="json")
+        views.append({**view, "url": urls[record.webhook_id]})
+    return views
 
 
 def statuses(store: MessageRepository, message_ids: list[str]) -> dict[str, str]:

@@ -1,5 +1,5 @@
 """Create the template's stateful resources in an AWS endpoint (moto in-process or the moto server):
-the table exactly as template.yaml declares it, the bucket, topics, queues and the two secrets."""
+the tables as template.yaml declares them, the bucket, topics, queues, KMS keys and the two secrets."""
 
 from __future__ import annotations
 
@@ -58,6 +58,10 @@ def provision(session: Any, *, prefix: str, smtp: LocalSmtpSecret) -> dict[str, 
 
     for logical_id in template.resources("AWS::SES::ConfigurationSet"):
         ids[logical_id] = f"{prefix}-{logical_id}".lower()
+
+    kms = session.client("kms")
+    for logical_id in template.resources("AWS::KMS::Key"):
+        ids[logical_id] = kms.create_key(Description=f"{prefix}-{logical_id}")["KeyMetadata"]["KeyId"]
 
     manager = session.client("secretsmanager")
     pepper = manager.create_secret(Name=f"{prefix}/credential-pepper", SecretString=secrets.token_urlsafe(48))

@@ -30,6 +30,7 @@ from posthorn_local.relay import LocalRelay
 from posthorn_local.ses_events_publisher import EventsPublisher
 from posthorn_local.ses_smtp_server import LocalSes
 from posthorn_local.tls import make_tls_material
+from posthorn_local.webhook_sender import LocalWebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ PREFIX = "posthorn-local"
 SEND_FUNCTION = "SendFunction"
 EVENTS_FUNCTION = "EventsFunction"
 SEND_WORKER_FUNCTION = "SendWorkerFunction"
+WEBHOOK_SENDER_FUNCTION = "WebhookSenderFunction"
 
 
 def _parse_admin_key(key: str) -> str:
@@ -106,6 +108,7 @@ class LocalStack:
         self._publisher: EventsPublisher | None = None
         self._poller: QueuePoller | None = None
         self._relay: LocalRelay | None = None
+        self._webhook_sender: LocalWebhookSender | None = None
         self.moto_url = ""
         self.ca_file: Path | None = None
 
@@ -140,6 +143,12 @@ class LocalStack:
         """The SMTP relay (its `starttls_port` and `tls_port`)."""
         assert self._relay is not None, "the stack is not running"
         return self._relay
+
+    @property
+    def webhook_sender(self) -> LocalWebhookSender:
+        """The webhook sender (its queue's event source and the minute's sweep, `sweep_now()`)."""
+        assert self._webhook_sender is not None, "the stack is not running"
+        return self._webhook_sender
 
     @property
     def smtp_host(self) -> str:
@@ -186,6 +195,7 @@ class LocalStack:
         if cleanup is not None:
             cleanup.close()
         self._ses = self._http = self._publisher = self._poller = self._relay = None
+        self._webhook_sender = None
 
     def __enter__(self) -> LocalStack:
         self.start()
@@ -271,6 +281,21 @@ class LocalStack:
             if instance == 0:
                 self._poller = poller
 
+        # The webhook sender as its SQS event source and its schedule run it: each sender instance makes up to
+        # 10 attempts at once, WebhookSenderConcurrency instances.
+        instances = int(template.parameter_default("WebhookSenderConcurrency")) * 10
+        webhook_sender = LocalWebhookSender(sqs, self.ids["WebhookQueue"], instances=instances)
+        webhook_sender.start()
+        cleanup.callback(webhook_sender.stop)
+        self._webhook_sender = webhook_sender
+        # The slow lane, with instances of its own (the same function; the sweep runs once, above).
+        slow_instances = int(template.parameter_default("WebhookSlowSenderConcurrency")) * 10
+        slow_lane = LocalWebhookSender(
+            sqs, self.ids["WebhookSlowQueue"], instances=slow_instances, sweep_seconds=0
+        )
+        slow_lane.start()
+        cleanup.callback(slow_lane.stop)
+
         # The SMTP relay as its ECS service runs it (the same package), with a certificate for localhost
         # and 127.0.0.1 from the stack's CA.
         relay = LocalRelay(
@@ -315,9 +340,12 @@ class LocalStack:
         values = {
             **environment(EVENTS_FUNCTION, self.ids, overrides),
             **environment(SEND_WORKER_FUNCTION, self.ids, overrides),
+            **environment(WEBHOOK_SENDER_FUNCTION, self.ids, overrides),
             **environment(SEND_FUNCTION, self.ids, overrides),
         }
         values["SES_SMTP_CA_FILE"] = str(ca_file)  # local only: trust the local SES's throwaway CA
+        # Local only: webhooks may be http:// and go to loopback (a receiver on this machine); nothing else.
+        values["WEBHOOK_ALLOW_LOOPBACK"] = "true"
         values["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
         for name in ("POWERTOOLS_LOG_LEVEL", "POWERTOOLS_DEV", "POWERTOOLS_METRICS_DISABLED"):
             if os.environ.get(name):

@@ -313,6 +313,10 @@ class FakeMessages:
     def mark_suppressed(self, message_id: str, emails: Iterable[str]) -> None:
         self.suppressed.setdefault(message_id, set()).update(emails)
 
+    # MessageRecords (what announcing an outcome reads)
+    def get_message_record(self, message_id: str) -> MessageRecord | None:
+        return self.records.get(message_id)
+
 
 @dataclass
 class FakeMessageReader:
@@ -507,3 +511,155 @@ class FakeQueueBodies:
         refused = {position for position, body in enumerate(bodies) if self.refuse(body)}
         self.sent += [body for position, body in enumerate(bodies) if position not in refused]
         return refused
+
+
+# --- webhooks ------------------------------------------------------------------------------------------
+@dataclass
+class FakeWebhooks:
+    """WebhookStore and WebhookHealth in memory."""
+
+    records: dict[str, Any] = field(default_factory=dict)
+
+    def put_webhook(self, record: Any, *, previous: Any = None) -> None:
+        self.records[record.webhook_id] = record
+
+    def get_webhook(self, webhook_id: str) -> Any:
+        return self.records.get(webhook_id)
+
+    def webhooks_for_domain(self, domain: str) -> list[Any]:
+        return [r for r in self.records.values() if domain in r.domains]
+
+    def delete_webhook(self, record: Any) -> None:
+        self.records.pop(record.webhook_id, None)
+
+    def note_success(self, webhook_id: str) -> None:
+        self.records[webhook_id] = self.records[webhook_id].model_copy(update={"failing_since": None})
+
+    def note_failure(self, webhook_id: str, at: datetime) -> None:
+        record = self.records[webhook_id]
+        if record.failing_since is None:
+            self.records[webhook_id] = record.model_copy(update={"failing_since": at})
+
+    def set_slow(self, webhook_id: str, slow: bool) -> None:
+        self.records[webhook_id] = self.records[webhook_id].model_copy(update={"slow": slow})
+
+    def disable_webhook(self, webhook_id: str, reason: str) -> Any:
+        record = self.records.get(webhook_id)
+        if record is None or record.status == "disabled":
+            return None
+        self.records[webhook_id] = record.model_copy(update={"status": "disabled", "disabled_reason": reason})
+        return self.records[webhook_id]
+
+
+@dataclass
+class FakeDeliveries:
+    """DeliveryStore and DeliveryClaims with the adapter's conditions: made once, claimed when pending,
+    due and unleased, finished only by the claim's holder."""
+
+    records: dict[str, Any] = field(default_factory=dict)
+    leases: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    fail_creates_after: int | None = None  # raise on the n+1-th create (a crash in the middle of intake)
+
+    def create_delivery(self, record: Any) -> bool:
+        if self.fail_creates_after is not None and len(self.records) >= self.fail_creates_after:
+            raise RuntimeError("the table went away")
+        if record.delivery_id in self.records:
+            return False
+        self.records[record.delivery_id] = record
+        return True
+
+    def get_delivery(self, delivery_id: str) -> Any:
+        return self.records.get(delivery_id)
+
+    def list_deliveries(
+        self, webhook_id: str, *, status: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[Any], str | None]:
+        found = [r for r in self.records.values() if r.webhook_id == webhook_id]
+        found = [r for r in found if status is None or r.status == status]
+        return sorted(found, key=lambda r: r.created_at, reverse=True)[:limit], None
+
+    def send_again(self, delivery_id: str, at: datetime) -> Any:
+        record = self.records.get(delivery_id)
+        if record is None:
+            return None
+        again = record.model_copy(update={"status": "pending", "next_attempt_at": at, "failures": 0})
+        self.records[delivery_id] = again
+        self.leases.pop(delivery_id, None)
+        return again
+
+    def claim_delivery(self, delivery_id: str, *, now: datetime, lease_seconds: float, token: str) -> Any:
+        from datetime import timedelta
+
+        record = self.records.get(delivery_id)
+        if record is None or record.status != "pending" or record.next_attempt_at > now:
+            return None
+        lease = self.leases.get(delivery_id)
+        if lease is not None and lease[1] >= now:
+            return None
+        self.leases[delivery_id] = (token, now + timedelta(seconds=lease_seconds))
+        return record
+
+    def finish_attempt(self, record: Any, *, token: str) -> bool:
+        lease = self.leases.get(record.delivery_id)
+        if lease is None or lease[0] != token:
+            return False
+        del self.leases[record.delivery_id]
+        self.records[record.delivery_id] = record
+        return True
+
+    def due_deliveries(self, now: datetime, *, limit: int) -> list[Any]:
+        from posthorn.ports import DueDelivery
+
+        due = [
+            r
+            for r in self.records.values()
+            if r.status == "pending" and r.next_attempt_at is not None and r.next_attempt_at <= now
+        ]
+        due.sort(key=lambda r: r.next_attempt_at)
+        return [DueDelivery(r.delivery_id, r.webhook_id) for r in due[:limit]]
+
+
+@dataclass
+class FakeNotices:
+    prompts: list[tuple[Any, int]] = field(default_factory=list)
+
+    def notify(self, deliveries: list[Any], *, delay_seconds: int = 0) -> bool:
+        self.prompts += [(due, delay_seconds) for due in deliveries]
+        return True
+
+
+class FakeSecretBox:
+    """Seals by reversing and tagging with the context: opens only under the same context, like KMS."""
+
+    def seal(self, secret: str, *, context: str) -> str:
+        return f"{context}|{secret[::-1]}"
+
+    def open(self, sealed: str, *, context: str) -> str:
+        bound, _, reversed_secret = sealed.partition("|")
+        if bound != context:
+            raise ValueError("sealed for another webhook")
+        return reversed_secret[::-1]
+
+
+@dataclass
+class FakePoster:
+    """Answers from a script, one PostResult per attempt (the last one repeats); records every request."""
+
+    answers: list[Any] = field(default_factory=list)
+    requests: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
+
+    def post(self, url: str, headers: dict[str, str], body: str, *, timeout: float) -> Any:
+        from posthorn.ports import PostResult
+
+        self.requests.append((url, headers, body))
+        if not self.answers:
+            return PostResult(http_status=200, duration_ms=3, body_head="ok")
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+@dataclass
+class FakeAlarms:
+    raised: list[tuple[str, str]] = field(default_factory=list)
+
+    def alarm(self, subject: str, message: str) -> None:
+        self.raised.append((subject, message))

@@ -76,3 +76,29 @@ def credential(
         status=status,
         created_at=created_at,
     )
+
+
+def webhook_record(
+    webhook_id: str = "wh_1",
+    *,
+    url: str = "https://hooks.example.org/posthorn",
+    events: Iterable[str] = ("*",),
+    domains: Iterable[str] = ("example.com",),
+    secrets: Iterable[str] = ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",),
+    **fields: Any,
+) -> Any:
+    """A stored webhook whose secrets are sealed the way `FakeSecretBox` seals them."""
+    from posthorn.models.webhooks import SealedSecret, WebhookRecord
+    from tests.support.fakes import FakeSecretBox
+
+    box = FakeSecretBox()
+    return WebhookRecord(
+        webhook_id=webhook_id,
+        username="ph_app",
+        url=url,
+        events=list(events),
+        domains=list(domains),
+        created_at=CREATED_AT,
+        secrets=[SealedSecret(ciphertext=box.seal(s, context=webhook_id)) for s in secrets],
+        **fields,
+    )

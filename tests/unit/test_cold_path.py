@@ -32,6 +32,7 @@ FUNCTIONS = [
     ("functions/send", "send_api.handler"),
     ("functions/bounce", "ses_events.handler"),
     ("functions/worker", "send_worker.handler"),
+    ("functions/webhooks", "webhook_sender.handler"),
 ]
 
 

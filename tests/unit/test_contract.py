@@ -119,6 +119,11 @@ def test_authenticated_routes_list_401_and_403_and_public_routes_no_security() -
         ("DELETE", "/v1/files/{file_key}", {"204"}),
         ("POST", "/v1/credentials", {"201"}),
         ("POST", "/v1/domains", {"200", "201"}),
+        ("POST", "/v1/webhooks", {"201"}),
+        ("DELETE", "/v1/webhooks/{webhook_id}", {"204"}),
+        ("POST", "/v1/webhooks/{webhook_id}/secret", {"201"}),
+        ("POST", "/v1/webhooks/{webhook_id}/test", {"202"}),
+        ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay", {"202"}),
     ],
 )
 def test_success_codes_are_listed_as_sent(method: str, path: str, success: set[str]) -> None:

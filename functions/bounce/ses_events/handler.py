@@ -54,6 +54,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         wiring.suppressions(),
         now,
         guard=lambda domain: check_domain(domain, wiring.guard_context(), now),
+        announcer=wiring.event_announcer(),
     )
     if outcomes.counts["domain_paused"]:
         logger.warning("the deliverability guard paused a domain", extra=dict(outcomes.counts))

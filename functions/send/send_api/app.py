@@ -22,7 +22,7 @@ from send_api.idempotency import Replay
 from send_api.observability import logger
 from send_api.rate_limit_fields import rate_standing
 from send_api.request_body import BodyNotJson, is_json, json_object
-from send_api.routes import admin, email, files, health, messages, stats, suppressions
+from send_api.routes import admin, email, files, health, messages, stats, suppressions, webhooks
 
 # A response that breaks its own schema is our bug: 500, never a client error. Bodies are read by
 # `request_body.json_object`, the one rule for what a JSON body is.
@@ -97,6 +97,7 @@ for router in (
     admin.router,
 ):
     app.include_router(router)
+app.include_router(webhooks.router)
 
 
 @app.get("/v1/docs", include_in_schema=False)

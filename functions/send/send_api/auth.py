@@ -40,6 +40,16 @@ PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("DELETE", "/v1/domains/{domain}"): Permission.ADMIN,
     ("GET", "/v1/credentials/{username}"): Permission.ADMIN,
     ("POST", "/v1/credentials/{username}/secret"): Permission.ADMIN,
+    # --- webhooks
+    ("POST", "/v1/webhooks"): Permission.WEBHOOKS,
+    ("GET", "/v1/webhooks"): Permission.WEBHOOKS,
+    ("GET", "/v1/webhooks/{webhook_id}"): Permission.WEBHOOKS,
+    ("PATCH", "/v1/webhooks/{webhook_id}"): Permission.WEBHOOKS,
+    ("DELETE", "/v1/webhooks/{webhook_id}"): Permission.WEBHOOKS,
+    ("POST", "/v1/webhooks/{webhook_id}/secret"): Permission.WEBHOOKS,
+    ("POST", "/v1/webhooks/{webhook_id}/test"): Permission.WEBHOOKS,
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): Permission.WEBHOOKS,
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): Permission.WEBHOOKS,
 }
 
 

@@ -263,3 +263,61 @@ STATS: dict[str, Any] = {
         }
     ],
 }
+
+# --- webhooks --------------------------------------------------------------------------------------------
+WEBHOOK_ID = "wh_9f2c41d07be35a86e1c4d2f0"
+WEBHOOK_REQUEST: dict[str, Any] = {
+    "url": "https://hooks.example.com/posthorn",
+    "events": ["email.delivered", "email.bounced", "email.complained"],
+    "description": "delivery status into the CRM",
+}
+WEBHOOK: dict[str, Any] = {
+    "webhook_id": WEBHOOK_ID,
+    "url": "https://hooks.example.com/posthorn",
+    "events": ["email.delivered", "email.bounced", "email.complained"],
+    "domains": ["example.com"],
+    "description": "delivery status into the CRM",
+    "status": "enabled",
+    "disabled_reason": None,
+    "created_at": CREATED_AT,
+}
+CREATED_WEBHOOK: dict[str, Any] = {**WEBHOOK, "secret": "whsec_kX3pQ0d8vQ2n5yT9m1Lr7cF4sH6jB0eW2aZ8uN3xV5o="}
+WEBHOOKS: dict[str, Any] = {"webhooks": [WEBHOOK]}
+WEBHOOK_UPDATE: dict[str, Any] = {"status": "disabled"}
+DISABLED_WEBHOOK: dict[str, Any] = {
+    **WEBHOOK,
+    "status": "disabled",
+    "disabled_reason": "disabled through the API",
+}
+ROTATED_SECRET: dict[str, Any] = {"secret": "whsec_J8dM2qK5rT0vX3yA6bN9cE1fH4gL7pS0uW3zQ6iO9k2="}
+DELIVERY_ID = "msg_5d1e8b0c2a4f6e9d7c3b1a0f8e6d4c2b"
+DELIVERY_ACCEPTED: dict[str, Any] = {"delivery_id": DELIVERY_ID}
+DELIVERIES: dict[str, Any] = {
+    "deliveries": [
+        {
+            "delivery_id": DELIVERY_ID,
+            "event_type": "email.delivered",
+            "message_id": MESSAGE_ID,
+            "status": "succeeded",
+            "attempts": [
+                {
+                    "at": "2026-12-01T11:22:31.104Z",
+                    "http_status": 503,
+                    "duration_ms": 212,
+                    "error": None,
+                    "response_body": "upstream busy",
+                },
+                {
+                    "at": "2026-12-01T11:22:36.730Z",
+                    "http_status": 200,
+                    "duration_ms": 48,
+                    "error": None,
+                    "response_body": '{"ok":true}',
+                },
+            ],
+            "next_attempt_at": None,
+            "created_at": "2026-12-01T11:22:31.098Z",
+        }
+    ],
+    "next_cursor": None,
+}

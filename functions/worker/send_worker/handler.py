@@ -46,7 +46,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     report = drain(
         queue.items,
         DrainContext(
-            messages=wiring.messages(),
+            messages=wiring.announced_messages(),
             suppressions=wiring.suppressions(),
             transport=wiring.transport(),
             queue=queue,

@@ -8,8 +8,9 @@
   The logic retries, queues or gives up; an entry point that meets one answers "try again" (HTTP 503, SMTP
   4xx) and has accepted nothing.
 
-`DeliveryRejected` and `FileUnavailable` are neither: they are final answers of the outside world (SES's
-5xx, a file key that can no longer be attached) that the logic turns into a domain error or an outcome.
+`DeliveryRejected`, `FileUnavailable` and `UndeliverableUrl` are neither: they are final answers of the
+outside world (SES's 5xx, a file key that can no longer be attached, a webhook URL that is not public) that
+the logic turns into a domain error or an outcome.
 """
 
 from __future__ import annotations
@@ -151,3 +152,9 @@ class DeliveryRejected(Exception):
 
 class FileUnavailable(Exception):
     """A file key this credential cannot attach: unknown, deleted, expired, foreign, unchecked."""
+
+
+class UndeliverableUrl(ValueError):
+    """A webhook URL the sender may not deliver to (not https, or an address that is not public); the
+    message says why, with no secret and no body in it. A 422 when a webhook is saved; a failed attempt
+    when a name resolves that way later."""

@@ -1,5 +1,5 @@
 """Where every adapter is built: one cached factory per adapter and setting, for every entry point (the API,
-the events function, the send worker; the SMTP relay and the webhook sender to come).
+the events function, the send worker, the SMTP relay and the webhook sender).
 
 Each factory builds its adapter on first use and keeps it for the warm process, and imports its module only
 then: a function's init imports nothing a route or record it handles does not need (the cold start is its
@@ -17,7 +17,6 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar, cast
 
 if TYPE_CHECKING:
-    from posthorn.adapters.alarm_topic import AlarmTopic
     from posthorn.adapters.dead_letters import SqsDeadLetters
     from posthorn.adapters.dynamodb.credentials import CredentialRepository
     from posthorn.adapters.dynamodb.domains import DomainRepository
@@ -29,15 +28,23 @@ if TYPE_CHECKING:
     from posthorn.adapters.dynamodb.stats import StatsRepository
     from posthorn.adapters.dynamodb.suppressions import SuppressionRepository
     from posthorn.adapters.dynamodb.table import Table
+    from posthorn.adapters.dynamodb.webhook_deliveries import DeliveryRepository
+    from posthorn.adapters.dynamodb.webhooks import WebhookRepository
     from posthorn.adapters.s3 import S3Objects
     from posthorn.adapters.send_queue import SqsSendQueue
     from posthorn.adapters.ses_smtp import SesSmtpTransport
+    from posthorn.adapters.webhook_http import PinnedHttpPoster
+    from posthorn.adapters.webhook_queue import SnsAlarms, SqsDeliveryNotices
+    from posthorn.adapters.webhook_secrets import KmsSecretBox
     from posthorn.logic.file_bodies import ContentCache, StoredFileBodies
     from posthorn.logic.file_cache import FileCache
-    from posthorn.logic.guard import GuardContext, GuardPolicy
+    from posthorn.logic.guard import GuardContext, GuardPolicy, WebhookAndAlarmAnnouncements
     from posthorn.logic.queue_drain import SendingPauses
     from posthorn.logic.sending import SendContext
     from posthorn.logic.smtp_intake import IntakeContext
+    from posthorn.logic.webhook_contexts import WebhookContext, WebhookIntake
+    from posthorn.logic.webhook_intake import AnnouncingMessages, EventAnnouncer, RecentDirectory
+    from posthorn.logic.webhook_sending import EndpointGate, RecentWebhooks, SenderContext
     from posthorn.ports import Clock, DomainIdentities
     from posthorn.settings import Settings
 
@@ -167,11 +174,19 @@ def held_messages() -> HeldMessageRepository:
 
 
 @_factory
-def announcements() -> AlarmTopic:
-    """Where the guard announces a pause or resume: the alarm topic (the webhooks join here)."""
-    from posthorn.adapters.alarm_topic import AlarmTopic
+def announcements() -> WebhookAndAlarmAnnouncements:
+    """Where the guard announces a pause or resume: the alarm topic and the domain's webhooks."""
+    import datetime
 
-    return AlarmTopic(settings().alarm_topic_arn)
+    from posthorn.adapters.alarm_topic import AlarmTopic
+    from posthorn.logic.guard import WebhookAndAlarmAnnouncements
+    from posthorn.logic.webhook_intake import announce_domain_event
+    from posthorn.models.webhooks import WebhookEventType
+
+    def to_webhooks(kind: str, domain: str, at: datetime.datetime, details: dict[str, object]) -> object:
+        return announce_domain_event(webhook_intake(), WebhookEventType(kind), domain, at, details)
+
+    return WebhookAndAlarmAnnouncements(AlarmTopic(settings().alarm_topic_arn), to_webhooks)
 
 
 @_factory
@@ -294,7 +309,7 @@ def send_context() -> SendContext:
 
     s = settings()
     return SendContext(
-        messages=messages(),
+        messages=announced_messages(),
         suppressions=suppressions(),
         domains=domains(),
         transport=transport(),
@@ -324,6 +339,154 @@ def intake_context(side_by_side: Executor) -> IntakeContext:
         idempotency_ttl_seconds=s.idempotency_ttl_seconds,
         side_by_side=side_by_side,
     )
+
+
+# --- webhooks: their table, the sender's queue, secrets, the endpoints -----------------------------------
+@_factory
+def webhooks_table() -> Table:
+    """Webhooks and their deliveries: a table of their own (adapters/dynamodb/webhooks.py says why)."""
+    from posthorn.adapters.dynamodb.table import Table
+
+    return Table(settings().webhooks_table_name)
+
+
+@_factory
+def webhooks() -> WebhookRepository:
+    from posthorn.adapters.dynamodb.webhooks import WebhookRepository
+
+    return WebhookRepository(webhooks_table())
+
+
+@_factory
+def webhook_deliveries() -> DeliveryRepository:
+    from posthorn.adapters.dynamodb.webhook_deliveries import DeliveryRepository
+
+    return DeliveryRepository(webhooks_table())
+
+
+@_factory
+def delivery_notices() -> SqsDeliveryNotices:
+    from posthorn.adapters.webhook_queue import SqsDeliveryNotices
+
+    return SqsDeliveryNotices(settings().webhook_queue_url, settings().webhook_slow_queue_url)
+
+
+@_factory
+def webhook_secrets() -> KmsSecretBox:
+    from posthorn.adapters.webhook_secrets import KmsSecretBox
+
+    return KmsSecretBox(settings().webhook_secrets_key_id)
+
+
+@_factory
+def webhook_poster() -> PinnedHttpPoster:
+    from posthorn.adapters.webhook_http import PinnedHttpPoster
+
+    s = settings()
+    return PinnedHttpPoster(allow_loopback=s.webhook_allow_loopback, pool_size=s.webhook_endpoint_concurrency)
+
+
+@_factory
+def alarms() -> SnsAlarms:
+    from posthorn.adapters.webhook_queue import SnsAlarms
+
+    return SnsAlarms(settings().alarm_topic_arn)
+
+
+@_factory
+def endpoint_gate() -> EndpointGate:
+    from posthorn.logic.webhook_sending import EndpointGate
+
+    return EndpointGate(settings().webhook_endpoint_concurrency)
+
+
+@_factory
+def webhook_directory() -> RecentDirectory:
+    """The webhooks of each domain as read in the last seconds, in front of `webhooks()`: what intake reads
+    and what the routes write through (so a change made in this process is seen by it at once)."""
+    from posthorn.logic.webhook_intake import RecentDirectory
+
+    return RecentDirectory(webhooks())
+
+
+@_factory
+def webhook_intake() -> WebhookIntake:
+    """What every recorder of events hands its events to (logic/webhook_intake.py)."""
+    from posthorn.logic.webhook_contexts import WebhookIntake
+
+    return WebhookIntake(
+        webhooks=webhook_directory(),
+        deliveries=webhook_deliveries(),
+        notices=delivery_notices(),
+        clock=clock(),
+    )
+
+
+@_factory
+def event_announcer() -> EventAnnouncer:
+    """The events function's announcer, with its per-process cache of the messages events arrive for."""
+    from posthorn.logic.webhook_intake import EventAnnouncer
+
+    return EventAnnouncer(webhook_intake(), messages())
+
+
+@_factory
+def announced_messages() -> AnnouncingMessages:
+    """The message store of the send path (the API, the send worker): `failed` and `suppressed` outcomes
+    become webhook deliveries."""
+    from posthorn.logic.webhook_intake import AnnouncingMessages
+
+    return AnnouncingMessages(messages(), webhook_intake())
+
+
+def webhook_context() -> WebhookContext:
+    from posthorn.logic.webhook_contexts import WebhookContext
+
+    return WebhookContext(
+        webhooks=webhook_directory().writing_through(),
+        deliveries=webhook_deliveries(),
+        notices=delivery_notices(),
+        secrets=webhook_secrets(),
+        allow_loopback=settings().webhook_allow_loopback,
+    )
+
+
+def sender_context() -> SenderContext:
+    from posthorn.logic.webhook_sending import SenderContext
+
+    return SenderContext(
+        deliveries=webhook_deliveries(),
+        webhooks=webhooks(),
+        secrets=webhook_secrets(),
+        poster=webhook_poster(),
+        notices=delivery_notices(),
+        alarms=alarms(),
+        clock=clock(),
+        gate=endpoint_gate(),
+        allow_loopback=settings().webhook_allow_loopback,
+        opened=opened_secrets(),
+        recent=recent_webhooks(),
+    )
+
+
+@functools.cache
+def recent_webhooks() -> RecentWebhooks:
+    """The sender's webhooks as read in the last few seconds (logic/webhook_sending.RecentWebhooks)."""
+    from posthorn.logic.webhook_sending import RecentWebhooks
+
+    return RecentWebhooks()
+
+
+@functools.cache
+def opened_secrets() -> dict[str, str]:
+    """Secrets the sender opened, by their sealed form: KMS is asked once per secret per warm process."""
+    return {}
+
+
+@functools.cache
+def attempt_calls() -> ThreadPoolExecutor:
+    """The sender's threads: one per attempt of a batch (10), kept across resets like `store_calls`."""
+    return ThreadPoolExecutor(max_workers=SEND_QUEUE_BATCH_SIZE, thread_name_prefix="webhook")
 
 
 @functools.cache

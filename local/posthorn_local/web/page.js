@@ -371,6 +371,30 @@
     refreshDomain();
   }
 
+  // Each webhook delivery of the message with its attempts (status, time, duration, error).
+  function renderDeliveries(deliveries) {
+    $("n-deliveries").textContent = deliveries.length ? String(deliveries.length) : "";
+    $("no-deliveries").hidden = deliveries.length > 0;
+    $("deliveries").replaceChildren(
+      ...deliveries.map((d) =>
+        el(
+          "li",
+          { class: "delivery", "data-delivery": d.delivery_id, "data-status": d.status },
+          el("div", { class: "line" }, el("span", { class: "type" }, d.event_type), pill(d.status)),
+          el("div", { class: "mono small", title: d.url }, `${d.url} · ${d.delivery_id}`),
+          d.next_attempt_at ? el("div", { class: "small" }, `next attempt ${clock(d.next_attempt_at)}`) : null,
+          el(
+            "ol",
+            { class: "attempts" },
+            ...d.attempts.map((a) =>
+              el("li", { class: "small" }, `${clock(a.at)} · ${a.http_status ?? "no answer"} · ${a.duration_ms} ms${a.error ? " · " + a.error : ""}`),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
   async function refreshDetail() {
     if (!state.selected) return;
     const id = state.selected;
@@ -382,12 +406,13 @@
       return;
     }
     if (id !== state.selected) return; // the selection changed while loading
-    const key = JSON.stringify([m.id, m.record]);
+    const key = JSON.stringify([m.id, m.record, m.webhook_deliveries]);
     if (key === state.detailKey && m.id === state.shownId) return;
     state.detailKey = key;
     renderMessage(m);
     renderRecord(m.record);
     renderExtra(m.record);
+    renderDeliveries(m.webhook_deliveries || []);
   }
 
   function showMissing(reason) {

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from posthorn.logic.notifications import (
     EventType,
@@ -29,6 +30,9 @@ from posthorn.models.messages import MessageRecord
 from posthorn.models.ses_notifications import UnknownNotification
 from posthorn.models.suppressions import Suppression
 from posthorn.ports import EventRecorder, MessageChange, SuppressionRecorder
+
+if TYPE_CHECKING:
+    from posthorn.logic.webhook_intake import EventAnnouncer
 
 
 @dataclass
@@ -83,6 +87,7 @@ def record_event(
     suppressions: SuppressionRecorder,
     now: datetime,
     outcomes: Outcomes,
+    announcer: EventAnnouncer | None = None,
 ) -> str | None:
     """Record one event; the sending domain when it counted a hard bounce or complaint (for the guard)."""
     message_id = event.posthorn_message_id or store.message_id_for_ses(event.ses_message_id)
@@ -95,6 +100,7 @@ def record_event(
     # idempotent, so a retry after a crash between them still stores (and counts) the event.
     status = status_for_event(event.type)
     change: MessageChange | None
+    record: MessageRecord | None = None
     if status is not None and event.recipient is not None:
         change = store.advance_for_event(message_id, event.recipient, status.value)
     else:
@@ -116,6 +122,10 @@ def record_event(
         )
         outcomes.add("suppressed" if suppressed else "already_suppressed")
     counts = counts_for(event, change)
+    if announcer is not None:
+        # Before the event is stored (logic/webhook_intake.py): a retry after a crash in between still
+        # makes the deliveries, and a repeat makes none twice.
+        announcer.message_event(message_id, event, record)
     recorded = store.put_event(message_id, event, change, counts)
     outcomes.add("recorded" if recorded else "duplicate")
     outcomes.add(f"type_{event.type.value}")
@@ -137,6 +147,7 @@ def record_sns_messages(
     store: EventRecorder,
     suppressions: SuppressionRecorder,
     now: datetime,
+    announcer: EventAnnouncer | None = None,
     guard: Callable[[str], object] | None = None,
 ) -> Outcomes:
     """Record every SNS message's events. Malformed messages are collected, never raised, so one bad
@@ -155,7 +166,7 @@ def record_sns_messages(
             outcomes.add("ignored" if notification.ignored else "unknown_type")
             continue
         for event in to_recipient_events(notification):
-            domain = record_event(event, store, suppressions, now, outcomes)
+            domain = record_event(event, store, suppressions, now, outcomes, announcer)
             if domain:
                 bouncing.add(domain)
     if guard is not None:

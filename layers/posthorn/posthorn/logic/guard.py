@@ -17,10 +17,10 @@ How a pause is announced goes through one port, `GuardAnnouncements` (`announce_
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from posthorn.errors import NotFound
 from posthorn.models.domains import DomainRecord, Reputation, WindowStart
@@ -139,3 +139,29 @@ def resume_domain(domain: str, context: GuardContext, now: datetime) -> DomainRe
         return context.domains.get_domain(domain) or record
     context.announcements.announce_resumed(resumed)
     return resumed
+
+
+class WebhookAndAlarmAnnouncements:
+    """`GuardAnnouncements` to both: the alarm topic, and the domain's webhooks through the webhooks'
+    entry point for the guard (`logic/webhook_intake.announce_domain_event`): `domain.paused` with the
+    reason and the reputation, `domain.resumed`."""
+
+    def __init__(
+        self, alarms: GuardAnnouncements, announce: Callable[[str, str, datetime, dict[str, Any]], object]
+    ):
+        self._alarms = alarms
+        self._announce = announce
+
+    def announce_paused(self, record: DomainRecord, reputation: Reputation) -> None:
+        self._alarms.announce_paused(record, reputation)
+        details = {
+            "paused_at": record.paused_at.isoformat() if record.paused_at else None,
+            "paused_reason": record.paused_reason,
+            "reputation": reputation.model_dump(),
+        }
+        self._announce("domain.paused", record.domain, record.paused_at or datetime.now(UTC), details)
+
+    def announce_resumed(self, record: DomainRecord) -> None:
+        self._alarms.announce_resumed(record)
+        start = record.window_start.hour if record.window_start else ""
+        self._announce("domain.resumed", record.domain, datetime.now(UTC), {"window_starts": start})

@@ -16,6 +16,7 @@ class Permission(StrEnum):
     SEND = "send"
     READ = "read"
     FILES = "files"
+    WEBHOOKS = "webhooks"
     ADMIN = "admin"
 
 

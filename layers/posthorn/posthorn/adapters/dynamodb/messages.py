@@ -292,8 +292,9 @@ class MessageRepository(Repository):
         return found
 
     def get_message_record(self, message_id: str) -> MessageRecord | None:
-        found = self.get_message(message_id)
-        return found[0] if found else None
+        """The message's record alone (one GetItem: its events are not read)."""
+        item = self.db.get_item(TableName=self.table, Key=message_key(message_id)).get("Item")
+        return _message_record(from_item(item)) if item is not None else None
 
     def get_message(self, message_id: str) -> tuple[MessageRecord, list[dict[str, Any]]] | None:
         """The message with its recipients (in request order) and its stored events."""

@@ -1,0 +1,73 @@
+"""Lambda entry point of the webhook sender (WebhookSenderFunction in template.yaml), a function of its own:
+its failures, timeouts and concurrency are apart from the events function's and the API's.
+
+Three triggers: WebhookQueue and WebhookSlowQueue (prompts for deliveries due now or within 15 minutes, the
+second for endpoints that answer slowly; batches of up to 10 with ReportBatchItemFailures) and an EventBridge
+schedule every minute that sweeps the table for every pending
+delivery that is due (logic/webhook_sending.py says why the table, not the queue, is the schedule)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from posthorn.coldstart import lambda_init
+
+# Lambda's init is this module's import: see posthorn/coldstart.py.
+with lambda_init():
+    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from posthorn import tracing, wiring
+    from posthorn.adapters.webhook_queue import put_back, queue_url_of, read_prompt
+    from posthorn.logic.webhook_sending import attempt_all, sweep
+
+    tracer = tracing.tracer()
+
+logger = Logger()
+metrics = Metrics()
+
+
+def _log_error(delivery_id: str, error: Exception) -> None:
+    # The error's class and text only: an endpoint's answer is never logged, nor a payload.
+    logger.error(
+        "webhook attempt failed inside the sender",
+        extra={"delivery_id": delivery_id, "error": type(error).__name__},
+    )
+
+
+def _send_prompts(records: list[dict[str, Any]]) -> dict[str, Any]:
+    items = []
+    for record in records:
+        due = read_prompt(str(record.get("body", "")))
+        if due is None:
+            logger.warning("unreadable webhook prompt dropped", extra={"message_id": record.get("messageId")})
+            continue
+        items.append((str(record["messageId"]), due))
+    report = attempt_all(items, wiring.sender_context(), wiring.attempt_calls(), _log_error)
+    settings = wiring.settings()
+    queues = [settings.webhook_queue_url, settings.webhook_slow_queue_url]
+    by_queue: dict[str, list[str]] = {}
+    for record in records:
+        if str(record["messageId"]) in report.put_back:
+            url = queue_url_of(str(record.get("eventSourceARN", "")), queues) or settings.webhook_queue_url
+            by_queue.setdefault(url, []).append(str(record.get("receiptHandle", "")))
+    for url, handles in by_queue.items():
+        put_back(url, handles, report.put_back_seconds)
+    for outcome, count in report.outcomes.items():
+        metrics.add_metric(name=f"Webhook_{outcome}", unit=MetricUnit.Count, value=count)
+    logger.info("webhook prompts processed", extra=dict(report.outcomes))
+    return {"batchItemFailures": [{"itemIdentifier": item} for item in report.put_back]}
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = event.get("Records")
+    if records is not None:
+        return _send_prompts(records)
+    swept = sweep(wiring.sender_context())
+    metrics.add_metric(name="Webhook_due_swept", unit=MetricUnit.Count, value=swept)
+    logger.info("due webhook deliveries swept", extra={"due": swept})
+    return {"swept": swept}
