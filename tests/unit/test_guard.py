@@ -85,3 +85,41 @@ def test_the_template_defaults_are_api_md_s() -> None:
     assert defaults["guard_bounce_rate"].default == 4.0
     assert defaults["guard_complaint_rate"].default == 0.08
     assert GuardPolicy() == GuardPolicy(10_000, 1_000, 0.04, 0.0008)
+
+
+def test_a_pause_and_a_resume_reach_the_alarm_topic_and_the_domains_webhooks() -> None:
+    from datetime import UTC, datetime
+
+    from posthorn.logic.guard import WebhookAndAlarmAnnouncements
+    from posthorn.models.domains import Sending
+    from tests.support.records import domain_record
+
+    told: list[tuple[str, str]] = []
+
+    class Alarms:
+        def announce_paused(self, record: object, current: Reputation) -> None:
+            told.append(("alarm", "paused"))
+
+        def announce_resumed(self, record: object) -> None:
+            told.append(("alarm", "resumed"))
+
+    hooks: list[tuple[str, str, dict[str, object]]] = []
+    announcements = WebhookAndAlarmAnnouncements(
+        Alarms(), lambda kind, domain, at, details: hooks.append((kind, domain, details))
+    )
+    paused = domain_record().model_copy(
+        update={
+            "sending": Sending.PAUSED,
+            "paused_at": datetime(2026, 12, 1, tzinfo=UTC),
+            "paused_reason": "x",
+        }
+    )
+    announcements.announce_paused(paused, window(1000, bounced=50))
+    announcements.announce_resumed(domain_record())
+    assert told == [("alarm", "paused"), ("alarm", "resumed")]
+    assert [(kind, domain) for kind, domain, _ in hooks] == [
+        ("domain.paused", "example.com"),
+        ("domain.resumed", "example.com"),
+    ]
+    assert hooks[0][2]["paused_reason"] == "x"
+    assert hooks[0][2]["reputation"]["bounced"] == 50  # type: ignore[index]
