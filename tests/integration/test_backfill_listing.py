@@ -34,3 +34,27 @@ def test_the_backfill_lists_what_was_stored_before_the_listing_items(
         "gone@example.net"
     ]
     assert backfill(wiring.messages())[1] == written  # again: the same items, nothing more
+
+
+def test_the_backfill_lists_domains_registered_before_the_domain_listing(
+    api: ApiClient, admin: str, sender_key: str, stack: Stack
+) -> None:
+    from posthorn import wiring
+
+    listed_before = [d["domain"] for d in api.get("/v1/domains", api_key=admin).json["domains"]]
+    assert listed_before
+    db = stack.session.client("dynamodb")
+    for page in db.get_paginator("scan").paginate(TableName=stack.table):
+        for item in page["Items"]:  # as an older Posthorn registered them: no gsi1 keys
+            if item["sk"]["S"] == "DOMAIN":
+                db.update_item(
+                    TableName=stack.table,
+                    Key={"pk": item["pk"], "sk": item["sk"]},
+                    UpdateExpression="REMOVE gsi1pk, gsi1sk",
+                )
+    assert api.get("/v1/domains", api_key=admin).json["domains"] == []
+
+    first = backfill(wiring.messages())[1]
+    assert [d["domain"] for d in api.get("/v1/domains", api_key=admin).json["domains"]] == listed_before
+    again = backfill(wiring.messages())[1]  # the messages' and suppressions' puts again, no domain update
+    assert first - again == len(listed_before)
