@@ -24,7 +24,7 @@ imports every resolver, the data_classes package and asyncio). The rest is our c
 worker, ~60 ms for the events function (of which the SES notification models every invocation parses,
 ~25 ms) and, for the API, what a send runs: the send and batch routes, their models, the MIME builder and
 SMTP transport a send uses inline, the ports' dataclasses. The API's other routers (messages,
-suppressions, files, admin, webhooks: their models, use cases and declared answers, ~20 ms, ~0.08x, and
+stats, suppressions, files, admin, webhooks: their models, use cases and declared answers, ~20 ms, ~0.08x, and
 growing with every route) are registered by the first request that is not a send (send_api/app.py). Kept
 at init as not worth a seam: `contract.answers(...)` (~2.4 ms for all ~30 routes, ~0.4 ms for the send
 routes'), `send_api.examples` (~1.5 ms).

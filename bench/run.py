@@ -39,6 +39,7 @@ BENCHMARKS = [
     "bench/attachments.py",
     "bench/events.py",
     "bench/relay.py",
+    "bench/listing.py",
     "bench/webhooks.py",
 ]
 RESULTS = ROOT / "bench" / "results.json"

@@ -54,9 +54,9 @@ TARGET = 0.8
 
 
 class InMemoryDynamo:
-    """The part of the table the worker uses (its messages, suppressions and pace schedule), as a network
-    service: state in memory, every call answered after `latency` seconds (waiting without the interpreter
-    lock, as on a socket)."""
+    """The part of the table the worker uses (its messages, suppressions, pace schedule and its domains'
+    sending state), as a network service: state in memory, every call answered after `latency` seconds
+    (waiting without the interpreter lock, as on a socket)."""
 
     def __init__(self, records: dict[str, Any], latency: float) -> None:
         self.records = records
@@ -70,6 +70,17 @@ class InMemoryDynamo:
         time.sleep(self.latency)
         with self._lock:
             self.calls += 1
+
+    def get_domain(self, domain: str) -> Any:
+        """The deliverability guard's question (is the domain paused?): a verified domain that sends."""
+        from datetime import UTC, datetime
+
+        from posthorn.models.domains import DomainRecord, DomainStatus
+
+        self._call()
+        return DomainRecord(
+            domain=domain, status=DomainStatus.VERIFIED, dns_records=[], created_at=datetime.now(UTC)
+        )
 
     def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> Any:
         from posthorn.ports import SendClaim
@@ -174,7 +185,7 @@ def _worker_instance(
 
     dynamo = InMemoryDynamo(records, DYNAMODB_LATENCY) if records is not None else None
     if dynamo is not None:  # the worker's repositories, all answered by the one in-memory table
-        for factory in (wiring.messages, wiring.suppressions, wiring.rate_limits):
+        for factory in (wiring.messages, wiring.suppressions, wiring.rate_limits, wiring.domains):
             wiring.override(factory, dynamo)
     failures = 0
     ready.wait()

@@ -28,10 +28,11 @@ from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from posthorn import wiring
 from posthorn.adapters.dynamodb.messages import MessageRepository
+from posthorn.errors import PosthornError
 from posthorn_local import outbox_view
 from posthorn_local.apigw import LambdaContext, build_event, decode_response, match_route
 from posthorn_local.ses_events_publisher import EventsPublisher, click_event, open_event
@@ -184,6 +185,10 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+# The local routes that read their query string.
+QUERY_ROUTES = frozenset({("GET", "/_local/outbox")})
+
+
 class LocalHttpServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -235,6 +240,19 @@ class LocalHttpServer(ThreadingHTTPServer):
             ("POST", re.compile(r"/_local/sns"), "/_local/sns", self._sns),
             ("GET", re.compile(r"/_local/ca\.pem"), "/_local/ca.pem", self._ca),
             ("GET", re.compile(r"/_local/events"), "/_local/events", self._events),
+            # The page's domain card: the deliverability guard's state, the domain's stats, resume.
+            (
+                "GET",
+                re.compile(r"/_local/domains/(?P<domain>[^/]+)"),
+                "/_local/domains/{domain}",
+                self._domain,
+            ),
+            (
+                "POST",
+                re.compile(r"/_local/domains/(?P<domain>[^/]+)/resume"),
+                "/_local/domains/{domain}/resume",
+                self._resume,
+            ),
         ]
 
     @property
@@ -249,7 +267,7 @@ class LocalHttpServer(ThreadingHTTPServer):
         split = urlsplit(target)
         path = split.path
         if path == "/_local" or path.startswith("/_local/"):
-            return self._local(method, path, body)
+            return self._local(method, path, body, split.query)
         matched = match_route(self.routes, method, path)
         if matched is None:
             # The resource API Gateway picks is the most specific one: literal segments win over a
@@ -292,11 +310,12 @@ class LocalHttpServer(ThreadingHTTPServer):
             return _json(502, INTERNAL_ERROR, {"x-amzn-RequestId": request_id})
         return status, {**headers, "x-amzn-RequestId": request_id}, body
 
-    def _local(self, method: str, path: str, body: bytes) -> tuple[str, Response]:
+    def _local(self, method: str, path: str, body: bytes, query: str = "") -> tuple[str, Response]:
         matched = [(m, n, a, f) for m, p, n, a in self._local_routes if (f := p.fullmatch(path))]
         for route_method, name, action, found in matched:
             if route_method == method:
-                return name, action(body=body, **found.groupdict())
+                extra = {"query": query} if (method, name) in QUERY_ROUTES else {}
+                return name, action(body=body, **found.groupdict(), **extra)
         if matched:
             allowed = ", ".join(sorted({m for m, *_ in matched}))
             return matched[0][1], _error(
@@ -315,16 +334,49 @@ class LocalHttpServer(ThreadingHTTPServer):
             return _error(404, "not_found", "no such asset")
         return 200, {"Content-Type": ASSET_TYPES[path.suffix], **PAGE_HEADERS}, path.read_bytes()
 
-    def _outbox(self, body: bytes) -> Response:
-        """API.md's items, plus subject, From, To, the Posthorn message id and its status (null when the
-        store does not know it) for the page."""
+    def _outbox(self, body: bytes, query: str = "") -> Response:
+        """API.md's items, plus subject, From, To, the Posthorn message id and what Posthorn recorded of it
+        (status, tags, metadata, client reference, domain; null when the store does not know it) for the
+        page; `q`, `status`, `tag` and `recipient` filter them."""
         summaries = [outbox_view.summary(m) for m in self.services.outbox.list()]
         store = self._store()
         ids = [s["posthorn_message_id"] for s in summaries if s["posthorn_message_id"]]
-        known = outbox_view.statuses(store, ids) if store is not None and ids else {}
-        for item in summaries:
-            item["status"] = known.get(item["posthorn_message_id"] or "")
-        return _json(200, {"messages": summaries})
+        records = store.message_records(ids) if store is not None and ids else {}
+        items = outbox_view.with_records(summaries, records)
+        given = {name: values[-1] for name, values in parse_qs(query).items() if name in outbox_view.FILTERS}
+        return _json(200, {"messages": outbox_view.filtered(items, given)})
+
+    def _domain(self, body: bytes, domain: str) -> Response:
+        """A domain's guard state and reputation (as `GET /v1/domains/{domain}`), and its stats of the
+        last 30 days (as `GET /v1/stats?domain=`), for the page's domain card."""
+        from posthorn.logic.guard import domain_reputation
+        from posthorn.logic.stats import domain_stats
+        from posthorn.models.domains import DomainView
+
+        record = wiring.domains().get_domain(domain.lower())
+        if record is None:
+            return _error(404, "not_found", "no such domain")
+        guard = wiring.guard_context()
+        now = wiring.clock().now()
+        stats = domain_stats([record.domain], wiring.stats(), now=now, domain=record.domain)
+        view = DomainView.of(record, domain_reputation(record, guard)).model_dump(mode="json")
+        return _json(200, {**view, "stats": stats.model_dump(mode="json")}, {"Cache-Control": "no-store"})
+
+    def _resume(self, body: bytes, domain: str) -> Response:
+        """`POST /v1/domains/{domain}/resume` without a credential: the page's resume button."""
+        from posthorn.logic.guard import resume_domain
+        from posthorn.logic.held import release_held
+
+        try:
+            record = resume_domain(domain.lower(), wiring.guard_context(), wiring.clock().now())
+        except PosthornError as error:
+            return _error(404, error.code, error.message)
+        released, more = release_held(
+            record.domain, wiring.held_messages(), wiring.send_queue(), time_left=lambda: 20.0
+        )
+        return _json(
+            200, {"domain": record.domain, "sending": record.sending, "released": released, "more": more}
+        )
 
     def _clear_outbox(self, body: bytes) -> Response:
         """Forget every message the local SES received (Posthorn's own records stay)."""

@@ -24,7 +24,7 @@ from posthorn.adapters.dynamodb.messages import MessageRepository
 from posthorn.adapters.dynamodb.webhook_deliveries import DeliveryRepository
 from posthorn.adapters.dynamodb.webhooks import WebhookRepository
 from posthorn.logic.notifications import POSTHORN_MESSAGE_ID_TAG
-from posthorn.models.messages import MessageView
+from posthorn.models.messages import MessageRecord, MessageView
 from posthorn.models.webhooks import DeliveryView
 from posthorn_local.ses_events_publisher import parse_message_tags
 from posthorn_local.ses_smtp_server import OutboxMessage
@@ -270,6 +270,53 @@ def webhook_deliveries(
 def statuses(store: MessageRepository, message_ids: list[str]) -> dict[str, str]:
     """Each known Posthorn message's status."""
     return store.message_statuses(message_ids)
+
+
+# The page's search box and filters: `q` (any words of the subject, addresses, ids, tags or client
+# reference), `status`, `tag` and `recipient`.
+FILTERS = ("q", "status", "tag", "recipient")
+
+
+def with_records(items: list[dict[str, Any]], records: dict[str, MessageRecord]) -> list[dict[str, Any]]:
+    """Each outbox item with what Posthorn recorded of it: status, tags, metadata, client reference and
+    domain."""
+    for item in items:
+        record = records.get(item["posthorn_message_id"] or "")
+        item["status"] = record.status if record else None
+        item["tags"] = list(record.tags) if record else []
+        item["metadata"] = dict(record.metadata) if record else {}
+        item["client_reference"] = record.client_reference if record else None
+        item["domain"] = record.domain if record else None
+    return items
+
+
+def filtered(items: list[dict[str, Any]], filters: dict[str, str]) -> list[dict[str, Any]]:
+    """The items every given filter keeps (the outbox is development-sized: read in memory)."""
+    words = filters.get("q", "").lower().split()
+    status, tag = filters.get("status") or None, filters.get("tag") or None
+    recipient = (filters.get("recipient") or "").lower() or None
+
+    def keep(item: dict[str, Any]) -> bool:
+        addresses = [address.lower() for address in [*item["rcpt_to"], *item["to"]]]
+        text = " ".join(
+            [
+                item["subject"],
+                *item["from"],
+                *addresses,
+                item["id"],
+                item["posthorn_message_id"] or "",
+                *item["tags"],
+                item["client_reference"] or "",
+            ]
+        ).lower()
+        return (
+            all(word in text for word in words)
+            and (status is None or item["status"] == status)
+            and (tag is None or tag in item["tags"])
+            and (recipient is None or any(recipient in address for address in addresses))
+        )
+
+    return [item for item in items if keep(item)]
 
 
 def index_page(template: str, messages: list[OutboxMessage]) -> str:

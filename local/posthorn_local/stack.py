@@ -73,6 +73,9 @@ class _Environment:
         self._saved.clear()
 
 
+GUARD_SETTINGS = ("GUARD_WINDOW", "GUARD_MINIMUM", "GUARD_BOUNCE_RATE", "GUARD_COMPLAINT_RATE")
+
+
 class LocalStack:
     """`start()` / `stop()`, or use as a context manager. `port=0` picks a free port for the API."""
 
@@ -328,6 +331,11 @@ class LocalStack:
         }
         if self.ses_max_send_rate is not None:
             overrides["SES_MAX_SEND_RATE"] = str(self.ses_max_send_rate)
+        # The deliverability guard's four settings (API.md): POSTHORN_GUARD_WINDOW, _MINIMUM, _BOUNCE_RATE
+        # and _COMPLAINT_RATE (percentages), else the template's defaults.
+        for setting in GUARD_SETTINGS:
+            if os.environ.get(f"POSTHORN_{setting}", "").strip():
+                overrides[setting] = os.environ[f"POSTHORN_{setting}"].strip()
         # The functions share this process, so they share one environment: the union of theirs.
         values = {
             **environment(EVENTS_FUNCTION, self.ids, overrides),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import copy
 import os
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import schemathesis
@@ -185,4 +186,38 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
         case.body["status"] = "suspended"
     if key[1] in ("/v1/suppressions", "/v1/suppressions/{email}") and "domain" in case.query:
         case.query["domain"] = DOMAIN
+    if key[0] == "GET" and key[1] in LISTINGS:
+        case.query = listing_query(key[1], case.query or {})
     return case
+
+
+# The listing and stats routes: what their query's schema cannot say.
+LISTINGS = frozenset({"/v1/messages", "/v1/suppressions", "/v1/stats"})
+
+
+def listing_query(path: str, query: dict[str, Any]) -> dict[str, Any]:
+    """A query the route can answer 200: addresses that are addresses, the credential's domain, no made-up
+    cursor (a cursor is valid only as the API signed it), and a stats range within the route's limits."""
+    query = dict(query)
+    query.pop("cursor", None)
+    for field in ("recipient", "from_email"):
+        if field in query:
+            query[field] = SIMULATOR if field == "recipient" else f"hello@{DOMAIN}"
+    if path == "/v1/stats":
+        if "domain" in query:
+            query["domain"] = DOMAIN
+        since, until = _moment(query.get("since")), _moment(query.get("until"))
+        now = datetime.now(UTC)
+        start, end = since or (until or now) - timedelta(days=30), until or now
+        if start > end or end - start > timedelta(days=31):
+            query.pop("since", None)
+            query.pop("until", None)
+    return query
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value is not None else None
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment

@@ -215,6 +215,22 @@ def test_mail_from_a_foreign_domain_is_550_5_7_1(
         assert reply.startswith(b"5.7.1")
 
 
+def test_mail_from_a_domain_the_guard_paused_is_550_5_7_1_saying_so(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from posthorn import wiring
+
+    paused = wiring.domains().pause_domain("example.com", at=datetime.now(UTC), reason="bounce rate 9.00%")
+    assert paused is not None
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        code, reply = smtp.mail("hello@example.com")
+    assert (code, reply[:5]) == (550, b"5.7.1")
+    assert b"paused by the deliverability guard" in reply
+
+
 def test_the_51st_recipient_is_452(relay: LocalRelay, tls: TlsMaterial, sender_key: str) -> None:
     with client(relay, tls) as smtp:
         smtp.login(*login_of(sender_key))

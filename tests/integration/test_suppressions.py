@@ -93,7 +93,7 @@ def test_other_tenants_see_nothing(api: ApiClient, admin: str, sender_key: str) 
     assert api.post("/v1/suppressions", {"email": "x@example.net"}, api_key=sender_key).status == 201
 
     assert api.get(f"/v1/messages/{sent.json['message_id']}", api_key=other).status == 404
-    assert api.get("/v1/suppressions", api_key=other).json == {"suppressions": []}
+    assert api.get("/v1/suppressions", api_key=other).json == {"suppressions": [], "next_cursor": None}
     assert api.get("/v1/suppressions/x@example.net", api_key=other).status == 404
     assert api.delete("/v1/suppressions/x@example.net", api_key=other).status == 404
     assert api.get("/v1/suppressions", api_key=other, query="domain=example.com").status == 404

@@ -18,6 +18,7 @@ from posthorn.models.messages import MessageRecord
 from posthorn.ports import (
     DeliveryReceipt,
     FileContent,
+    HeldMessage,
     IdempotencyRecord,
     QueuedMessage,
     QueueItem,
@@ -400,6 +401,9 @@ class FakeWorkQueue:
     def finished(self, item: QueueItem) -> None:
         self.done.append(item.id)
 
+    def body(self, item: QueueItem) -> str:
+        return f'{{"message_id": "{item.message_id}"}}'
+
 
 @dataclass
 class FakeConfigurationSets:
@@ -476,6 +480,37 @@ class SendFakes:
             configuration_sets=self.configuration_sets,
             budget_seconds=5.0,
         )
+
+
+@dataclass
+class FakeHeldMessages:
+    """`HeldMessages` in memory: per domain, the bodies parked in the order they came."""
+
+    held: dict[str, list[HeldMessage]] = field(default_factory=dict)
+
+    def hold(self, domain: str, message_id: str, body: str, *, at: datetime) -> None:
+        parked = self.held.setdefault(domain, [])
+        parked.append(HeldMessage(message_id, body, f"{at.isoformat()}#{len(parked):06d}"))
+
+    def held_messages(self, domain: str, *, limit: int) -> list[HeldMessage]:
+        return self.held.get(domain, [])[:limit]
+
+    def forget_held(self, domain: str, held: list[HeldMessage]) -> None:
+        gone = {message.key for message in held}
+        self.held[domain] = [message for message in self.held.get(domain, []) if message.key not in gone]
+
+
+@dataclass
+class FakeQueueBodies:
+    """`QueueBodies`: what was sent back to the queue; `refuse` picks bodies the queue does not take."""
+
+    sent: list[str] = field(default_factory=list)
+    refuse: Callable[[str], bool] = lambda body: False
+
+    def send_bodies(self, bodies: list[str]) -> set[int]:
+        refused = {position for position, body in enumerate(bodies) if self.refuse(body)}
+        self.sent += [body for position, body in enumerate(bodies) if position not in refused]
+        return refused
 
 
 # --- webhooks ------------------------------------------------------------------------------------------

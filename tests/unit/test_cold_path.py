@@ -52,7 +52,7 @@ def test_the_api_imports_neither_the_openapi_models_nor_ses_notifications_nor_th
 def test_the_api_registers_only_the_send_and_health_routes_at_init() -> None:
     modules = imported_at_init("functions/send", "send_api.handler")
     assert {"send_api.routes.email", "send_api.routes.health", "posthorn.logic.sending"} <= modules
-    later = {"admin", "files", "messages", "suppressions", "webhooks"}
+    later = {"admin", "files", "messages", "stats", "suppressions", "webhooks"}
     assert not {f"send_api.routes.{name}" for name in later} & modules
 
 

@@ -130,3 +130,31 @@ def test_timeline_puts_events_of_one_millisecond_in_lifecycle_order() -> None:
     assert view is not None
     assert [e["type"] for e in view["events"]] == ["send", "delivery", "click"]
     assert view["recipients"] == [{"email": "a@example.net", "type": "to", "status": "clicked"}]
+
+
+def _item(identifier: str, *, status: str | None, tags: list[str], to: str, ref: str | None = None) -> dict:
+    return {
+        "id": identifier,
+        "subject": f"Subject {identifier}",
+        "from": ["hello@example.com"],
+        "to": [to],
+        "rcpt_to": [to],
+        "posthorn_message_id": f"msg_{identifier}",
+        "status": status,
+        "tags": tags,
+        "client_reference": ref,
+    }
+
+
+def test_the_page_filters_by_status_tag_recipient_and_search_words() -> None:
+    items = [
+        _item("a", status="delivered", tags=["welcome"], to="ann@example.net", ref="order-7"),
+        _item("b", status="bounced", tags=["receipt"], to="bob@example.net"),
+    ]
+    ids = lambda found: [item["id"] for item in found]  # noqa: E731
+    assert ids(outbox_view.filtered(items, {"status": "bounced"})) == ["b"]
+    assert ids(outbox_view.filtered(items, {"tag": "welcome"})) == ["a"]
+    assert ids(outbox_view.filtered(items, {"recipient": "BOB@"})) == ["b"]
+    assert ids(outbox_view.filtered(items, {"q": "order-7 subject"})) == ["a"]
+    assert ids(outbox_view.filtered(items, {"q": "order-7", "status": "bounced"})) == []
+    assert ids(outbox_view.filtered(items, {})) == ["a", "b"]

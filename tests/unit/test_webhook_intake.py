@@ -144,13 +144,18 @@ class FakeEventStore:
     def message_id_for_ses(self, ses_message_id: str) -> str | None:
         return "m1"
 
-    def advance_recipients(self, message_id: str, statuses: dict[str, str]) -> bool:
-        return True
+    def advance_for_event(self, message_id: str, recipient: str, status: str):  # type: ignore[no-untyped-def]
+        from posthorn.ports import MessageChange
+
+        record = self.record
+        return MessageChange(
+            record.domain, list(record.tags), record.created_at, record.status, record.status
+        )
 
     def get_message_record(self, message_id: str):  # type: ignore[no-untyped-def]
         return self.record
 
-    def put_event(self, message_id: str, event) -> bool:  # type: ignore[no-untyped-def]
+    def put_event(self, message_id: str, event, change=None, counts=None) -> bool:  # type: ignore[no-untyped-def]
         if event.event_key in self.events:
             return False
         self.events[event.event_key] = event

@@ -3,6 +3,7 @@ deferred, given up, and what is never sent twice."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -393,3 +394,45 @@ def test_a_relayed_message_whose_record_arrived_is_sent() -> None:
     report = drain([QueueItem("q-m", "m", 1, abandonable=True)], context(store, transport, queue))
     assert report.outcomes["sent"] == 1
     assert transport.sends == 1
+
+
+# --- the deliverability guard: a paused domain's messages are held ----------------------------------------
+def test_messages_of_a_paused_domain_are_held_not_sent_failed_or_retried() -> None:
+    from posthorn.models.domains import Sending
+    from tests.support.fakes import FakeDomains, FakeHeldMessages, FakeQueueBodies
+    from tests.support.records import domain_record
+
+    store = FakeMessages({"m1": message_record("m1"), "m2": message_record("m2", domain="other.org")})
+    transport, queue, held = FakeTransport(), FakeWorkQueue(), FakeHeldMessages()
+    paused = domain_record().model_copy(update={"sending": Sending.PAUSED})
+    domains = FakeDomains.of(paused, domain_record("other.org"))
+    from posthorn.logic.queue_drain import SendingPauses
+
+    pauses = SendingPauses(domains, lambda: 50.0)
+    drained = dataclasses.replace(
+        context(store, transport, queue), pauses=pauses, held=held, requeue=FakeQueueBodies()
+    )
+    report = drain([item("m1"), item("m2")], drained)
+    assert [message.message_id for message in held.held["example.com"]] == ["m1"]
+    assert report.outcomes["held"] == 1
+    assert "m1" not in store.sent
+    assert "m1" not in store.failed
+    assert "m1" in store.released  # its claim let go, for the send after the resume
+    assert report.failed_items == []  # acknowledged: no receive counts toward the dead-letter queue
+    assert list(store.sent) == ["m2"]
+
+
+def test_held_messages_go_back_to_the_queue_in_order_and_a_refused_one_stays_held() -> None:
+    from datetime import UTC, datetime
+
+    from posthorn.logic.held import release_held
+    from tests.support.fakes import FakeHeldMessages, FakeQueueBodies
+
+    held = FakeHeldMessages()
+    for index in range(3):
+        held.hold("example.com", f"m{index}", f"body-{index}", at=datetime(2026, 12, 1, tzinfo=UTC))
+    queue = FakeQueueBodies(refuse=lambda body: body == "body-2")
+    released, more = release_held("example.com", held, queue, time_left=lambda: 10.0)
+    assert (released, more) == (2, True)
+    assert queue.sent == ["body-0", "body-1"]
+    assert [message.message_id for message in held.held["example.com"]] == ["m2"]

@@ -16,6 +16,7 @@ with lambda_init():
     # What every invocation uses, imported during init (wiring's factories import on first use).
     from posthorn import tracing, wiring
     from posthorn.logic.events import Outcomes, record_sns_messages
+    from posthorn.logic.guard import check_domain
 
     tracer = tracing.tracer()  # imports the X-Ray SDK where tracing is on
 
@@ -46,9 +47,17 @@ def _park_malformed(records: list[dict[str, Any]], outcomes: Outcomes) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records: list[dict[str, Any]] = event.get("Records") or []
     messages = [str((record.get("Sns") or {}).get("Message", "")) for record in records]
+    now = wiring.clock().now()
     outcomes = record_sns_messages(
-        messages, wiring.messages(), wiring.suppressions(), wiring.clock().now(), wiring.event_announcer()
+        messages,
+        wiring.messages(),
+        wiring.suppressions(),
+        now,
+        guard=lambda domain: check_domain(domain, wiring.guard_context(), now),
+        announcer=wiring.event_announcer(),
     )
+    if outcomes.counts["domain_paused"]:
+        logger.warning("the deliverability guard paused a domain", extra=dict(outcomes.counts))
     for outcome, count in outcomes.counts.items():
         metrics.add_metric(name=f"Events_{outcome}", unit=MetricUnit.Count, value=count)
     if outcomes.counts["unmatched"]:

@@ -38,7 +38,7 @@ from send_api.routes import email, health
 # The routes a send runs, matched as API Gateway sends them (`httpMethod`, `path`).
 SEND_ROUTES = frozenset({("POST", "/v1/email"), ("POST", "/v1/email/batch")})
 # The routers registered by the first other request, in this order (`send_api.routes.<name>.router`).
-ROUTERS_ON_FIRST_USE = ("messages", "suppressions", "files", "admin", "webhooks")
+ROUTERS_ON_FIRST_USE = ("messages", "stats", "suppressions", "files", "admin", "webhooks")
 
 
 class PosthornResolver(APIGatewayRestResolver):

@@ -18,7 +18,9 @@ PUBLIC = frozenset({("GET", "/v1/health"), ("GET", "/v1/docs")})
 PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/email"): Permission.SEND,
     ("POST", "/v1/email/batch"): Permission.SEND,
+    ("GET", "/v1/messages"): Permission.READ,
     ("GET", "/v1/messages/{message_id}"): Permission.READ,
+    ("GET", "/v1/stats"): Permission.READ,
     ("GET", "/v1/suppressions"): Permission.READ,
     ("GET", "/v1/suppressions/{email}"): Permission.READ,
     ("POST", "/v1/suppressions"): Permission.SEND,
@@ -29,6 +31,7 @@ PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("DELETE", "/v1/files/{file_key}"): Permission.FILES,
     ("POST", "/v1/domains"): Permission.ADMIN,
     ("GET", "/v1/domains/{domain}"): Permission.ADMIN,
+    ("POST", "/v1/domains/{domain}/resume"): Permission.ADMIN,
     ("POST", "/v1/credentials"): Permission.ADMIN,
     ("GET", "/v1/credentials"): Permission.ADMIN,
     ("PATCH", "/v1/credentials/{username}"): Permission.ADMIN,

@@ -60,6 +60,7 @@ MEANING: dict[type[PosthornError], str] = {
     errors.Forbidden: "the credential lacks the permission the route needs",
     errors.SenderNotAllowed: "the From domain is not one of the credential's domains",
     errors.DomainNotVerified: "the From domain belongs to the credential but is not verified yet",
+    errors.DomainPaused: "the deliverability guard paused sending from this domain",
     errors.NotFound: "unknown id, or one that belongs to another credential's domains",
     errors.Conflict: "the resource is in a state that does not allow this change",
     errors.IdempotencyConflict: "same Idempotency-Key, different body, or the first request still in flight",
@@ -81,6 +82,11 @@ EXAMPLES: dict[type[PosthornError], PosthornError] = {
     errors.SenderNotAllowed: errors.SenderNotAllowed("this credential may not send from example.org"),
     errors.DomainNotVerified: errors.DomainNotVerified(
         "example.com is not verified yet: publish its DNS records (GET /v1/domains/example.com)"
+    ),
+    errors.DomainPaused: errors.DomainPaused(
+        "sending from example.com is paused by the deliverability guard (bounce rate 4.12% over the last"
+        " 10000 recipients reached 4.00% (412 hard bounces)); an admin resumes it with"
+        " POST /v1/domains/example.com/resume"
     ),
     errors.NotFound: errors.NotFound(
         "no message 0100018c5f3b2a1e-4c7d9e2f-1a2b-4c3d-9e8f-7a6b5c4d3e2f-000000"

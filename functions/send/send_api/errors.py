@@ -28,6 +28,7 @@ HTTP_STATUS: dict[type[PosthornError], int] = {
     errors.Forbidden: 403,
     errors.SenderNotAllowed: 403,
     errors.DomainNotVerified: 403,
+    errors.DomainPaused: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.IdempotencyConflict: 409,

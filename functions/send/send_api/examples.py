@@ -128,7 +128,7 @@ UPLOAD: dict[str, Any] = {
 
 # --- administration --------------------------------------------------------------------------------------
 DOMAIN_REQUEST: dict[str, Any] = {"domain": "example.com"}
-DOMAIN: dict[str, Any] = {
+DOMAIN_RECORD: dict[str, Any] = {
     "domain": "example.com",
     "status": "pending",
     "dns_records": [
@@ -146,6 +146,37 @@ DOMAIN: dict[str, Any] = {
     ]
     + [{"type": "TXT", "name": "_dmarc.example.com", "value": "v=DMARC1; p=none;", "purpose": "dmarc"}],
     "created_at": "2026-12-01T11:22:28.550599Z",
+}
+NEW_DOMAIN: dict[str, Any] = {**DOMAIN_RECORD, "sending": "enabled", "paused_at": None, "paused_reason": None}
+REPUTATION: dict[str, Any] = {
+    "window": 10000,
+    "sent": 10000,
+    "bounced": 412,
+    "complained": 2,
+    "bounce_rate": 0.0412,
+    "complaint_rate": 0.0002,
+}
+DOMAIN_VIEW: dict[str, Any] = {
+    **DOMAIN_RECORD,
+    "status": "verified",
+    "sending": "paused",
+    "paused_at": "2026-12-01T11:40:02.118311Z",
+    "paused_reason": "bounce rate 4.12% over the last 10000 recipients reached 4.00% (412 hard bounces)",
+    "reputation": REPUTATION,
+}
+RESUMED_DOMAIN: dict[str, Any] = {
+    **DOMAIN_VIEW,
+    "sending": "enabled",
+    "paused_at": None,
+    "paused_reason": None,
+    "reputation": {
+        **REPUTATION,
+        "sent": 0,
+        "bounced": 0,
+        "complained": 0,
+        "bounce_rate": 0.0,
+        "complaint_rate": 0.0,
+    },
 }
 CREDENTIAL_REQUEST: dict[str, Any] = {
     "name": "web app",
@@ -169,10 +200,69 @@ CREATED_CREDENTIAL: dict[str, Any] = {
 CREDENTIALS: dict[str, Any] = {"credentials": [CREDENTIAL]}
 CREDENTIAL_UPDATE: dict[str, Any] = {"status": "suspended"}
 SUSPENDED_CREDENTIAL: dict[str, Any] = {**CREDENTIAL, "status": "suspended"}
-DOMAINS: dict[str, Any] = {"domains": [DOMAIN]}
+DOMAINS: dict[str, Any] = {"domains": [NEW_DOMAIN]}
 ROTATE_REQUEST: dict[str, Any] = {"keep_old_seconds": 600}
 
 HEALTH: dict[str, Any] = {"status": "ok"}
+
+MESSAGE_SUMMARY: dict[str, Any] = {
+    key: MESSAGE[key]
+    for key in (
+        "message_id",
+        "status",
+        "created_at",
+        "from_email",
+        "subject",
+        "tags",
+        "metadata",
+        "client_reference",
+        "source",
+        "recipients",
+    )
+}
+MESSAGES: dict[str, Any] = {
+    "messages": [MESSAGE_SUMMARY],
+    "next_cursor": (
+        "eyIwIjoiMjAyNi0xMi0wMVQxMToyMjoyOC41ODRaI21zZ18wMU04Uk5GMTU3RkZHMzA3M00wSE5CNUdHRCJ9"
+        ".2u4Cz1v1yXo2v0AfB9N9Tw"
+    ),
+}
+SUPPRESSION_PAGE: dict[str, Any] = {"suppressions": [SUPPRESSION], "next_cursor": None}
+STATS: dict[str, Any] = {
+    "since": "2026-11-01T11:22:28Z",
+    "until": "2026-12-01T11:22:28Z",
+    "domain": "example.com",
+    "tag": None,
+    "interval": "day",
+    "totals": {
+        "sent": 1200,
+        "delivered": 1180,
+        "delivery_delayed": 4,
+        "bounced": 14,
+        "complained": 1,
+        "opened": 530,
+        "clicked": 120,
+        "rejected": 0,
+        "failed": 2,
+        "suppressed": 6,
+    },
+    "rates": {"bounce": 0.011667, "complaint": 0.000833, "open": 0.441667, "click": 0.1},
+    "series": [
+        {
+            "start": "2026-12-01T00:00:00Z",
+            "sent": 40,
+            "delivered": 39,
+            "delivery_delayed": 0,
+            "bounced": 1,
+            "complained": 0,
+            "opened": 18,
+            "clicked": 4,
+            "rejected": 0,
+            "failed": 0,
+            "suppressed": 0,
+        }
+    ],
+}
 
 # --- webhooks --------------------------------------------------------------------------------------------
 WEBHOOK_ID = "wh_9f2c41d07be35a86e1c4d2f0"

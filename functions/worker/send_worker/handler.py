@@ -62,10 +62,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             retry_base_seconds=settings.send_retry_base_seconds,
             retry_cap_seconds=settings.send_retry_cap_seconds,
             record_grace_seconds=settings.relayed_record_grace_seconds,
+            pauses=wiring.sending_pauses(),
+            held=wiring.held_messages(),
+            requeue=wiring.send_queue(),
         ),
     )
     for outcome, count in report.outcomes.items():
         metrics.add_metric(name=f"Queued_{outcome}", unit=MetricUnit.Count, value=count)
+    if report.outcomes["held"]:
+        logger.warning("messages of paused domains held until resumed", extra=dict(report.outcomes))
     if any(report.outcomes[outcome] for outcome in ("gave_up", "missing", "unreadable", "attachment_gone")):
         logger.warning("queued messages failed for good", extra=dict(report.outcomes))
     for error in report.errors:

@@ -61,6 +61,12 @@ class DomainNotVerified(PosthornError):
     code = "domain_not_verified"
 
 
+class DomainPaused(PosthornError):
+    """The deliverability guard paused sending from this domain (`logic/guard.py`) until it is resumed."""
+
+    code = "domain_paused"
+
+
 class NotFound(PosthornError):
     code = "not_found"
 

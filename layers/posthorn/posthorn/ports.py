@@ -26,6 +26,12 @@ dataclasses, and ~0.07 ms to define instead of ~0.5 ms, which every function's c
 | `DomainIdentities` | domains | `SesIdentities`, `AutoVerifiedIdentities` |
 | `CachedFiles`, `AttachmentBodies` | sending / the send worker | `FileCache` / `StoredFileBodies` |
 | `FileUploads` | the file routes | `FileCache` |
+| `MessageIndex` | `GET /v1/messages` | `MessageRepository` |
+| `SuppressionIndex` | `GET /v1/suppressions` | `SuppressionRepository` |
+| `StatsReader`, `GuardCounters` | `GET /v1/stats` / the deliverability guard | `StatsRepository` |
+| `GuardDomains` | the deliverability guard | `DomainRepository` |
+| `GuardAnnouncements` | the deliverability guard | `AlarmTopic` |
+| `HeldMessages`, `QueueBodies` | the send worker and resume | `HeldMessageRepository` / `SqsSendQueue` |
 | `WebhookStore`, `WebhookDirectory` | the webhook routes, event intake | `WebhookRepository` |
 | `WebhookHealth` | the webhook sender | `WebhookRepository` |
 | `DeliveryStore`, `DeliveryWriter` | the delivery routes, event intake | `DeliveryRepository` |
@@ -50,7 +56,7 @@ if TYPE_CHECKING:  # annotations only: importing the ports costs a function's co
     from posthorn.logic.file_cache import PresignedUpload
     from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
     from posthorn.models.credentials import Credential
-    from posthorn.models.domains import DomainRecord
+    from posthorn.models.domains import DomainRecord, Reputation, WindowStart
     from posthorn.models.events import RecipientEvent
     from posthorn.models.files import FileRecord, FileStatus
     from posthorn.models.messages import MessageRecord
@@ -178,16 +184,37 @@ class SendClaims(DeliveryRecorder, Protocol):
         ...
 
 
+class MessageChange(NamedTuple):
+    """What raising recipients' statuses did to a message: its domain and tags (what its counters are
+    kept under), its status before and after, and the recipients that moved."""
+
+    domain: str
+    tags: list[str]
+    created_at: datetime
+    before: str
+    after: str
+    moved: frozenset[str] = frozenset()
+
+
 class EventRecorder(Protocol):
     """Recording what SES says about a message."""
 
     def message_id_for_ses(self, ses_message_id: str) -> str | None: ...
-    def advance_recipients(self, message_id: str, statuses: dict[str, str]) -> bool:
-        """Raise the recipients' statuses (never lower them); False when there is no such message."""
+    def advance_for_event(self, message_id: str, recipient: str, status: str) -> MessageChange | None:
+        """Raise the recipient's status (never lower it); None when there is no such message."""
         ...
 
     def get_message_record(self, message_id: str) -> MessageRecord | None: ...
-    def put_event(self, message_id: str, event: RecipientEvent) -> bool: ...
+    def put_event(
+        self,
+        message_id: str,
+        event: RecipientEvent,
+        change: MessageChange | None = None,
+        counts: dict[str, int] | None = None,
+    ) -> bool:
+        """Store the event once (False: already stored), with its counts and the message's status item."""
+        ...
+
     def put_unmatched_event(self, event: RecipientEvent, *, now: int) -> bool: ...
 
 
@@ -294,6 +321,10 @@ class WorkQueue(Protocol):
         not count as an attempt (the item is then acknowledged)."""
         ...
 
+    def body(self, item: QueueItem) -> str:
+        """The queue message's body as it came, to be sent again later exactly so (a held message)."""
+        ...
+
 
 # --- the file cache ----------------------------------------------------------------------------------
 class FileStore(Protocol):
@@ -381,6 +412,113 @@ class CachedFiles(Protocol):
 
     def content(self, record: FileRecord) -> FileContent:
         """Its bytes, read from storage at most once per process while they stay cached."""
+        ...
+
+
+# --- listing, stats and the deliverability guard -------------------------------------------------------
+class IndexPage(NamedTuple):
+    """One page of an index partition, newest first: each entry's sort key and the index item's values."""
+
+    entries: list[tuple[str, dict[str, Any]]]
+    more: bool
+
+
+class Partition(NamedTuple):
+    """One index partition of a listing: a domain's messages (or suppressions), all of them (`kind` None)
+    or those with one `value` of `kind` (`recipient`, `tag`, `client_reference`, `status`; `reason`)."""
+
+    domain: str
+    kind: str | None = None
+    value: str | None = None
+
+
+class MessageIndex(Protocol):
+    """The listing routes: index partitions of messages (`adapters/dynamodb/listing.py`) and the records."""
+
+    def index_page(
+        self,
+        partition: Partition,
+        *,
+        after: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> IndexPage:
+        """Up to `limit` entries created from `since` to `until`, newest first, after the sort key `after`."""
+        ...
+
+    def message_records(self, message_ids: list[str]) -> dict[str, MessageRecord]: ...
+
+
+class SuppressionIndex(Protocol):
+    """The suppression list's pages (`GET /v1/suppressions`)."""
+
+    def suppression_page(
+        self, partition: Partition, *, after: str | None, since: datetime | None, limit: int
+    ) -> IndexPage: ...
+
+
+class HourCounts(NamedTuple):
+    """One hour of a domain's counters, as the guard reads them."""
+
+    hour: str
+    sent: int = 0
+    bounced: int = 0
+    complained: int = 0
+
+
+class GuardCounters(Protocol):
+    def recent_hours(self, domain: str) -> Iterable[HourCounts]:
+        """The domain's hourly counters, newest first, read page by page as the caller iterates."""
+        ...
+
+    def hour_counts(self, domain: str, hour: str) -> HourCounts: ...
+
+
+class StatsReader(Protocol):
+    """`GET /v1/stats`: the hourly counters of one domain (or one tag of it) between two hours."""
+
+    def hourly_counts(self, domain: str, tag: str | None, first: str, last: str) -> list[dict[str, Any]]: ...
+
+
+class GuardDomains(SenderDomains, Protocol):
+    def pause_domain(self, domain: str, *, at: datetime, reason: str) -> DomainRecord | None:
+        """Pause a domain that sends; the paused record, or None when it was paused already (or unknown)."""
+        ...
+
+    def resume_domain(self, domain: str, *, window_start: WindowStart) -> DomainRecord | None:
+        """Let a paused domain send again from a fresh window; None when it was not paused."""
+        ...
+
+
+class GuardAnnouncements(Protocol):
+    """Where the guard says it paused or resumed a domain: the alarm topic (and the domain's webhooks)."""
+
+    def announce_paused(self, record: DomainRecord, reputation: Reputation) -> None: ...
+    def announce_resumed(self, record: DomainRecord) -> None: ...
+
+
+class HeldMessage(NamedTuple):
+    """A queued message of a paused domain, parked until the domain resumes: the queue message's body."""
+
+    message_id: str
+    body: str
+    key: str  # its position among the domain's held messages
+
+
+class HeldMessages(Protocol):
+    """The send worker parks messages of a paused domain here; a resume sends them back to the queue."""
+
+    def hold(self, domain: str, message_id: str, body: str, *, at: datetime) -> None: ...
+    def held_messages(self, domain: str, *, limit: int) -> list[HeldMessage]: ...
+    def forget_held(self, domain: str, held: list[HeldMessage]) -> None: ...
+
+
+class QueueBodies(Protocol):
+    """Queue messages sent again exactly as they were (a resume releases held messages)."""
+
+    def send_bodies(self, bodies: list[str]) -> set[int]:
+        """Send each body as a queue message; returns the positions that could not be sent."""
         ...
 
 

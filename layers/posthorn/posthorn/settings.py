@@ -66,6 +66,14 @@ class Settings(BaseModel):
     webhook_endpoint_concurrency: int = Field(default=10, ge=1, le=64)
     # Only the local stack sets this: webhooks may use http, and loopback addresses, nothing else.
     webhook_allow_loopback: bool = False
+    # The deliverability guard (template: GuardWindow, GuardMinimum, GuardBounceRate, GuardComplaintRate;
+    # locally POSTHORN_GUARD_*). Rates are percentages, as the parameters are: 4 means 4 %.
+    guard_window: int = Field(default=10_000, ge=1)
+    guard_minimum: int = Field(default=1_000, ge=0)
+    guard_bounce_rate: float = Field(default=4.0, gt=0, le=100)
+    guard_complaint_rate: float = Field(default=0.08, gt=0, le=100)
+    # The guard announces a pause or a resume on the template's AlarmTopic (alarm_topic_arn above).
+    # The key that signs listing cursors is derived from the pepper (see logic/cursors.py).
 
     def configuration_set(self, *, track_opens: bool, track_clicks: bool) -> str:
         if track_opens and track_clicks:

@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from posthorn.adapters.dynamodb.credentials import CredentialRepository
     from posthorn.adapters.dynamodb.domains import DomainRepository
     from posthorn.adapters.dynamodb.files import FileRepository
+    from posthorn.adapters.dynamodb.held import HeldMessageRepository
     from posthorn.adapters.dynamodb.idempotency import IdempotencyRepository
     from posthorn.adapters.dynamodb.messages import MessageRepository
     from posthorn.adapters.dynamodb.rate_limits import RateRepository
+    from posthorn.adapters.dynamodb.stats import StatsRepository
     from posthorn.adapters.dynamodb.suppressions import SuppressionRepository
     from posthorn.adapters.dynamodb.table import Table
     from posthorn.adapters.dynamodb.webhook_deliveries import DeliveryRepository
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from posthorn.adapters.webhook_secrets import KmsSecretBox
     from posthorn.logic.file_bodies import ContentCache, StoredFileBodies
     from posthorn.logic.file_cache import FileCache
+    from posthorn.logic.guard import GuardContext, GuardPolicy, WebhookAndAlarmAnnouncements
+    from posthorn.logic.queue_drain import SendingPauses
     from posthorn.logic.sending import SendContext
     from posthorn.logic.smtp_intake import IntakeContext
     from posthorn.logic.webhook_contexts import WebhookContext, WebhookIntake
@@ -152,6 +156,76 @@ def file_records() -> FileRepository:
     from posthorn.adapters.dynamodb.files import FileRepository
 
     return FileRepository(table())
+
+
+# --- listing, stats and the deliverability guard ---------------------------------------------------------
+@_factory
+def stats() -> StatsRepository:
+    from posthorn.adapters.dynamodb.stats import StatsRepository
+
+    return StatsRepository(table())
+
+
+@_factory
+def held_messages() -> HeldMessageRepository:
+    from posthorn.adapters.dynamodb.held import HeldMessageRepository
+
+    return HeldMessageRepository(table())
+
+
+@_factory
+def announcements() -> WebhookAndAlarmAnnouncements:
+    """Where the guard announces a pause or resume: the alarm topic and the domain's webhooks."""
+    import datetime
+
+    from posthorn.adapters.alarm_topic import AlarmTopic
+    from posthorn.logic.guard import WebhookAndAlarmAnnouncements
+    from posthorn.logic.webhook_intake import announce_domain_event
+    from posthorn.models.webhooks import WebhookEventType
+
+    def to_webhooks(kind: str, domain: str, at: datetime.datetime, details: dict[str, object]) -> object:
+        return announce_domain_event(webhook_intake(), WebhookEventType(kind), domain, at, details)
+
+    return WebhookAndAlarmAnnouncements(AlarmTopic(settings().alarm_topic_arn), to_webhooks)
+
+
+@_factory
+def sending_pauses() -> SendingPauses:
+    """The send worker's view of which domains the guard paused, kept for the warm process."""
+    import time
+
+    from posthorn.logic.queue_drain import SendingPauses
+
+    return SendingPauses(domains(), time.monotonic)
+
+
+@_factory
+def cursor_key() -> bytes:
+    """The key that signs listing cursors, derived from the pepper (`logic/cursors.py`)."""
+    from posthorn.logic.cursors import derive_key
+
+    return derive_key(pepper())
+
+
+def guard_policy() -> GuardPolicy:
+    from posthorn.logic.guard import GuardPolicy
+
+    s = settings()
+    window = s.guard_window
+    return GuardPolicy(
+        window=window,
+        minimum=min(s.guard_minimum, window),
+        bounce_rate=s.guard_bounce_rate / 100,
+        complaint_rate=s.guard_complaint_rate / 100,
+    )
+
+
+def guard_context() -> GuardContext:
+    from posthorn.logic.guard import GuardContext
+
+    return GuardContext(
+        domains=domains(), counters=stats(), announcements=announcements(), policy=guard_policy()
+    )
 
 
 # --- SES, the queues, the bucket ------------------------------------------------------------------------

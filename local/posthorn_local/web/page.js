@@ -14,6 +14,8 @@
     // The body tab the reader chose ("html" until they pick "text"): each new message opens on it when
     // it has that body, else on the other one; a message without HTML never changes the choice.
     bodyTab: "html",
+    items: {}, // outbox id -> its list item (with what Posthorn recorded: tags, domain, ...)
+    domainKey: "",
   };
 
   // ------------------------------------------------------------------------------------------ helpers
@@ -74,7 +76,8 @@
 
   // ------------------------------------------------------------------------------------------ the list
   function renderList(messages) {
-    const key = JSON.stringify(messages.map((m) => [m.id, m.status]));
+    state.items = Object.fromEntries(messages.map((m) => [m.id, m]));
+    const key = JSON.stringify(messages.map((m) => [m.id, m.status, m.tags]));
     $("count").textContent = messages.length ? String(messages.length) : "";
     $("empty").hidden = messages.length > 0;
     if (!state.selected) $("placeholder").textContent = messages.length ? "Select a message to see it." : "Nothing sent yet.";
@@ -90,6 +93,7 @@
             { class: "item", href: `#${encodeURIComponent(m.id)}`, "data-id": m.id },
             el("span", { class: "row" }, el("span", { class: "subject" }, m.subject || "(no subject)"), m.status ? pill(m.status) : null),
             el("span", { class: "who", title: to }, to),
+            m.tags && m.tags.length ? el("span", { class: "tags" }, ...m.tags.map((t) => el("span", { class: "tag" }, t))) : null,
             el("time", { datetime: m.received_at, title: new Date(m.received_at).toLocaleString() }, ago(m.received_at)),
           ),
         );
@@ -302,6 +306,71 @@
     );
   }
 
+  function renderExtra(record) {
+    const metadata = record ? Object.entries(record.metadata || {}).map(([k, v]) => `${k}=${v}`) : [];
+    $("p-extra").replaceChildren(
+      ...metaRow("Tags", record ? record.tags : []),
+      ...metaRow("Client ref", record ? record.client_reference : null),
+      ...metaRow("Metadata", metadata),
+    );
+  }
+
+  function stat(label, value) {
+    return el("li", { "data-stat": label }, el("strong", {}, String(value)), el("span", {}, label));
+  }
+
+  function percent(rate) {
+    return `${(rate * 100).toFixed(2)} %`;
+  }
+
+  async function refreshDomain() {
+    const item = state.items[state.selected];
+    const domain = item && item.domain;
+    $("domain-card").hidden = !domain;
+    if (!domain) return;
+    let d;
+    try {
+      d = await getJson(`/_local/domains/${encodeURIComponent(domain)}`);
+    } catch (error) {
+      $("domain-card").hidden = true;
+      return;
+    }
+    const key = JSON.stringify(d);
+    if (key === state.domainKey) return;
+    state.domainKey = key;
+    $("d-name").textContent = d.domain;
+    $("d-sending").replaceWith(Object.assign(pill(d.sending), { id: "d-sending" }));
+    $("d-reason").hidden = !d.paused_reason;
+    $("d-reason").textContent = d.paused_reason ? `Paused ${ago(d.paused_at)}: ${d.paused_reason}` : "";
+    const t = d.stats.totals;
+    $("d-stats").replaceChildren(
+      stat("sent", t.sent),
+      stat("delivered", t.delivered),
+      stat("bounced", t.bounced),
+      stat("complained", t.complained),
+      stat("opened", t.opened),
+      stat("clicked", t.clicked),
+    );
+    const r = d.reputation;
+    $("d-reputation").textContent = r
+      ? `Guard window: ${r.sent} of the last ${r.window} sent, bounces ${percent(r.bounce_rate)}, complaints ${percent(r.complaint_rate)} (last 30 days: bounce ${percent(d.stats.rates.bounce)})`
+      : "";
+    $("d-actions").hidden = d.sending !== "paused";
+  }
+
+  async function resume() {
+    const item = state.items[state.selected];
+    if (!item || !item.domain) return;
+    try {
+      const answer = await getJson(`/_local/domains/${encodeURIComponent(item.domain)}/resume`, { method: "POST" });
+      $("d-result").textContent = `Sending again; ${answer.released} held message(s) queued.`;
+    } catch (error) {
+      $("d-result").textContent = String(error.message || error);
+    }
+    state.domainKey = "";
+    refreshDomain();
+  }
+
   // Each webhook delivery of the message with its attempts (status, time, duration, error).
   function renderDeliveries(deliveries) {
     $("n-deliveries").textContent = deliveries.length ? String(deliveries.length) : "";
@@ -342,6 +411,7 @@
     state.detailKey = key;
     renderMessage(m);
     renderRecord(m.record);
+    renderExtra(m.record);
     renderDeliveries(m.webhook_deliveries || []);
   }
 
@@ -457,12 +527,27 @@
 
   window.addEventListener("hashchange", () => select(decodeURIComponent(location.hash.slice(1)) || null));
 
+  function filterQuery() {
+    const query = new URLSearchParams();
+    for (const [name, id] of [["q", "f-q"], ["status", "f-status"], ["tag", "f-tag"], ["recipient", "f-recipient"]]) {
+      const value = $(id).value.trim();
+      if (value) query.set(name, value);
+    }
+    const text = query.toString();
+    return text ? `?${text}` : "";
+  }
+
+  for (const id of ["f-q", "f-status", "f-tag", "f-recipient"]) $(id).addEventListener("input", () => refresh());
+  $("filters").addEventListener("submit", (event) => event.preventDefault());
+  $("resume-button").addEventListener("click", () => resume());
+
   async function refresh() {
     try {
-      const { messages } = await getJson("/_local/outbox");
+      const { messages } = await getJson(`/_local/outbox${filterQuery()}`);
       renderList(messages);
       if (!state.selected && messages.length) select(messages[0].id);
       else await refreshDetail();
+      await refreshDomain();
       setLive(true, "live");
     } catch (error) {
       setLive(false, "disconnected");

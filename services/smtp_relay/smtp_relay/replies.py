@@ -13,6 +13,7 @@ SMTP_REPLY: dict[type[PosthornError], str] = {
     errors.Forbidden: "535 5.7.8",
     errors.SenderNotAllowed: "550 5.7.1",
     errors.DomainNotVerified: "550 5.7.1",
+    errors.DomainPaused: "550 5.7.1",
     errors.AllRecipientsSuppressed: "550 5.1.1",
     errors.PayloadTooLarge: "552 5.3.4",
     errors.ValidationFailed: "550 5.6.0",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Depends, Response
@@ -17,6 +18,8 @@ from posthorn.logic.credentials import (
     update_credential,
 )
 from posthorn.logic.domains import delete_domain, refresh_domain, register_domain
+from posthorn.logic.guard import GuardContext, domain_reputation, resume_domain
+from posthorn.logic.held import release_held
 from posthorn.models.addresses import normalize_domain
 from posthorn.models.credentials import (
     CreateCredentialRequest,
@@ -26,8 +29,8 @@ from posthorn.models.credentials import (
     RotateSecretRequest,
     UpdateCredentialRequest,
 )
-from posthorn.models.domains import CreateDomainRequest, DomainList, DomainRecord
-from posthorn.ports import Clock, CredentialStore, DomainIdentities, DomainStore
+from posthorn.models.domains import CreateDomainRequest, DomainList, DomainView
+from posthorn.ports import Clock, CredentialStore, DomainIdentities, DomainStore, HeldMessages, QueueBodies
 from send_api import examples
 from send_api.contract import Success, answers, request_example
 from send_api.responses import json_response
@@ -37,8 +40,12 @@ Domains = Annotated[DomainStore, Depends(wiring.domains)]
 Identities = Annotated[DomainIdentities, Depends(wiring.identities)]
 Credentials = Annotated[CredentialStore, Depends(wiring.credentials)]
 Now = Annotated[Clock, Depends(wiring.clock)]
-
+Guard = Annotated[GuardContext, Depends(wiring.guard_context)]
+# How long a resume spends sending held messages back to the queue before it answers (API Gateway stops at
+# 29 s); what is still held then goes out at the next resume, or when the worker next holds one.
+RELEASE_SECONDS = 20.0
 NO_DOMAIN = NotFound("no domain example.org")
+
 NO_CREDENTIAL = NotFound(f"no credential {examples.USERNAME}")
 
 
@@ -47,8 +54,8 @@ NO_CREDENTIAL = NotFound(f"no credential {examples.USERNAME}")
     summary="Register a sending domain",
     tags=["admin"],
     responses=answers(
-        Success(201, "Registered: publish its DNS records", DomainRecord, example=examples.DOMAIN),
-        Success(200, "Already registered", DomainRecord, example=examples.DOMAIN),
+        Success(201, "Registered: publish its DNS records", DomainView, example=examples.NEW_DOMAIN),
+        Success(200, "Already registered", DomainView, example=examples.NEW_DOMAIN),
         errors=[InvalidJson, ValidationFailed],
     ),
 )
@@ -60,9 +67,9 @@ def create_domain(
     domains: Domains,
     identities: Identities,
     clock: Now,
-) -> Response[DomainRecord]:
+) -> Response[DomainView]:
     record, created = register_domain(request.domain, domains, identities, clock.now())
-    return json_response(201 if created else 200, record)
+    return json_response(201 if created else 200, DomainView.of(record))
 
 
 def _domain_name(domain: str) -> str:
@@ -74,12 +81,43 @@ def _domain_name(domain: str) -> str:
 
 @router.get(
     "/v1/domains/<domain>",
-    summary="A domain's verification status and DNS records",
+    summary="A domain's verification status, DNS records and deliverability guard state",
     tags=["admin"],
-    responses=answers(Success(200, "The domain", DomainRecord, example=examples.DOMAIN), errors=[NO_DOMAIN]),
+    responses=answers(
+        Success(
+            200,
+            "The domain, with its reputation over the guard's window",
+            DomainView,
+            example=examples.DOMAIN_VIEW,
+        ),
+        errors=[NO_DOMAIN],
+    ),
 )
-def get_domain(domain: str, domains: Domains, identities: Identities) -> DomainRecord:
-    return refresh_domain(_domain_name(domain), domains, identities)
+def get_domain(domain: str, domains: Domains, identities: Identities, guard: Guard) -> DomainView:
+    record = refresh_domain(_domain_name(domain), domains, identities)
+    return DomainView.of(record, domain_reputation(record, guard))
+
+
+@router.post(
+    "/v1/domains/<domain>/resume",
+    summary="Let a domain the deliverability guard paused send again; its held messages go out",
+    tags=["guard"],
+    responses=answers(
+        Success(200, "Sending again, from a fresh window", DomainView, example=examples.RESUMED_DOMAIN),
+        errors=[NO_DOMAIN],
+    ),
+)
+def resume(
+    domain: str,
+    guard: Guard,
+    held: Annotated[HeldMessages, Depends(wiring.held_messages)],
+    queue: Annotated[QueueBodies, Depends(wiring.send_queue)],
+    clock: Now,
+) -> DomainView:
+    record = resume_domain(_domain_name(domain), guard, clock.now())
+    deadline = monotonic() + RELEASE_SECONDS
+    release_held(record.domain, held, queue, time_left=lambda: deadline - monotonic())
+    return DomainView.of(record, domain_reputation(record, guard))
 
 
 @router.get(
@@ -89,7 +127,7 @@ def get_domain(domain: str, domains: Domains, identities: Identities) -> DomainR
     responses=answers(Success(200, "The domains", DomainList, example=examples.DOMAINS)),
 )
 def list_domains(domains: Domains) -> DomainList:
-    return DomainList(domains=domains.list_domains())
+    return DomainList(domains=[DomainView.of(record) for record in domains.list_domains()])
 
 
 @router.delete(

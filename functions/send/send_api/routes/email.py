@@ -12,6 +12,7 @@ from posthorn import wiring
 from posthorn.errors import (
     AllRecipientsSuppressed,
     DomainNotVerified,
+    DomainPaused,
     IdempotencyConflict,
     InvalidJson,
     MissingTemplateData,
@@ -58,6 +59,7 @@ SEND_ERRORS = [
     InvalidJson,
     SenderNotAllowed,
     DomainNotVerified,
+    DomainPaused,
     IdempotencyConflict,
     PayloadTooLarge,
     ValidationFailed,

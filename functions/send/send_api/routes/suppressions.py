@@ -12,12 +12,22 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from posthorn import wiring
 from posthorn.errors import InvalidJson, NotFound, ValidationFailed
 from posthorn.logic import suppressions
-from posthorn.models.suppressions import CreateSuppressionRequest, Suppression, SuppressionList
-from posthorn.ports import Clock, SuppressionStore
+from posthorn.logic.listing import SuppressionFilters
+from posthorn.logic.listing import list_suppressions as list_page
+from posthorn.models.suppressions import (
+    CreateSuppressionRequest,
+    Suppression,
+    SuppressionList,
+    SuppressionPage,
+    SuppressionReason,
+)
+from posthorn.ports import Clock, SuppressionIndex, SuppressionStore
 from send_api import examples
 from send_api.auth import CallerCredential
 from send_api.contract import Success, answers, request_example
+from send_api.query import BAD_CURSOR, Since, only_known_parameters
 from send_api.responses import json_response
+from send_api.routes.messages import utc
 
 router = APIGatewayRouter()
 DomainFilter = Annotated[str | None, Query(description="Only this one of the credential's domains")]
@@ -26,20 +36,39 @@ NO_DOMAIN = NotFound("no domain example.org for this credential")
 NOT_SUPPRESSED = NotFound("bounced@example.net is not suppressed")
 
 
+LIST_PARAMETERS = frozenset({"domain", "reason", "since", "limit", "cursor"})
+
+
 @router.get(
     "/v1/suppressions",
-    summary="The suppression list of the credential's domains",
+    summary="The suppression list of the credential's domains, newest first, with cursor pagination",
     tags=["suppressions"],
     responses=answers(
-        Success(200, "The entries", SuppressionList, example=examples.SUPPRESSIONS),
-        errors=[ValidationFailed, NO_DOMAIN],
+        Success(
+            200,
+            "A page of entries; `next_cursor` is null on the last page",
+            SuppressionPage,
+            example=examples.SUPPRESSION_PAGE,
+        ),
+        errors=[ValidationFailed, BAD_CURSOR, NO_DOMAIN],
     ),
 )
 def list_suppressions(
-    credential: CallerCredential, store: Suppressions, domain: DomainFilter = None
-) -> SuppressionList:
-    entries = suppressions.list_for(credential, store, domain)
-    return SuppressionList(suppressions=entries)
+    credential: CallerCredential,
+    index: Annotated[SuppressionIndex, Depends(wiring.suppressions)],
+    key: Annotated[bytes, Depends(wiring.cursor_key)],
+    domain: DomainFilter = None,
+    reason: Annotated[SuppressionReason | None, Query(description="bounce, complaint or manual")] = None,
+    since: Since = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Entries per page (1-100)")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=4096, description="`next_cursor` of the previous page")
+    ] = None,
+) -> SuppressionPage:
+    only_known_parameters(router, LIST_PARAMETERS)
+    filters = SuppressionFilters(domain=domain.lower() if domain else None, reason=reason, since=utc(since))
+    entries, next_cursor = list_page(credential, filters, limit=limit, cursor=cursor, index=index, key=key)
+    return SuppressionPage(suppressions=entries, next_cursor=next_cursor)
 
 
 @router.get(

@@ -105,6 +105,14 @@ class SqsSendQueue:
             failed |= unsent
         return failed
 
+    def send_bodies(self, bodies: list[str]) -> set[int]:
+        """Queue messages exactly as they were received (held messages a resume releases)."""
+        entries = [(f"b{position}", body) for position, body in enumerate(bodies)]
+        failed: set[int] = set()
+        for unsent in side_by_side().map(self._send_batch, _batches(entries)):
+            failed |= {int(entry_id[1:]) for entry_id in unsent}
+        return failed
+
     def _park(self, entry: tuple[str, str]) -> bool:
         message_id, body = entry
         try:
@@ -209,6 +217,9 @@ class SqsWorkQueue:
             MessageBody=json.dumps(self._deliveries[item.id].body),
             DelaySeconds=max(0, min(seconds, 900)),
         )
+
+    def body(self, item: QueueItem) -> str:
+        return json.dumps(self._deliveries[item.id].body)
 
     def finished(self, item: QueueItem) -> None:
         body = self._deliveries[item.id].body

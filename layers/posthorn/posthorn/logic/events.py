@@ -1,5 +1,9 @@
 """Recording what SES says about a message: recipient statuses, the event timeline, the suppression list.
 
+Each event also raises the stats counters of its message's domain and tags, in the same transaction that
+stores it once, so a repeat counts nothing; a counted hard bounce or complaint has the deliverability guard
+look at the domain (`logic/guard.py`).
+
 Every write is idempotent: statuses only move up (a repeated or late event changes nothing), events are
 stored once by their key, suppressions keep their first reason. So a notification delivered twice, or the
 same event arriving in both of SES's formats, is recorded once, and a retried batch converges.
@@ -8,6 +12,7 @@ same event arriving in both of SES's formats, is recorded once, and a retried ba
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -24,7 +29,7 @@ from posthorn.models.addresses import domain_of
 from posthorn.models.messages import MessageRecord
 from posthorn.models.ses_notifications import UnknownNotification
 from posthorn.models.suppressions import Suppression
-from posthorn.ports import EventRecorder, SuppressionRecorder
+from posthorn.ports import EventRecorder, MessageChange, SuppressionRecorder
 
 if TYPE_CHECKING:
     from posthorn.logic.webhook_intake import EventAnnouncer
@@ -41,6 +46,41 @@ class Outcomes:
         self.counts[outcome] += amount
 
 
+# What each event adds to the stats counters (per recipient): a transient bounce adds nothing (SES tries
+# again), a subscription change is not about delivery.
+_COUNTER = {
+    EventType.SEND: "sent",
+    EventType.DELIVERY: "delivered",
+    EventType.DELIVERY_DELAY: "delivery_delayed",
+    EventType.COMPLAINT: "complained",
+    EventType.OPEN: "opened",
+    EventType.CLICK: "clicked",
+    EventType.REJECT: "rejected",
+    EventType.RENDERING_FAILURE: "failed",
+}
+# These happen once per recipient by their event key. The others (a second open, another delay) count only
+# when they moved the recipient's status: the first open of a recipient, not every open.
+_ONE_PER_RECIPIENT = frozenset({"sent", "delivered", "rejected", "failed"})
+GUARDED = frozenset({"bounced", "complained"})
+
+
+def counted_as(event: RecipientEvent) -> str | None:
+    """The counter an event raises: hard (permanent) bounces only count as `bounced`."""
+    if event.type is EventType.BOUNCE:
+        return "bounced" if event.suppresses else None
+    return _COUNTER.get(event.type)
+
+
+def counts_for(event: RecipientEvent, change: MessageChange) -> dict[str, int]:
+    """What a new event adds to the counters, once per recipient."""
+    counter = counted_as(event)
+    if counter is None:
+        return {}
+    if counter in _ONE_PER_RECIPIENT or (event.recipient is not None and event.recipient in change.moved):
+        return {counter: 1}
+    return {}
+
+
 def record_event(
     event: RecipientEvent,
     store: EventRecorder,
@@ -48,48 +88,58 @@ def record_event(
     now: datetime,
     outcomes: Outcomes,
     announcer: EventAnnouncer | None = None,
-) -> None:
+) -> str | None:
+    """Record one event; the sending domain when it counted a hard bounce or complaint (for the guard)."""
     message_id = event.posthorn_message_id or store.message_id_for_ses(event.ses_message_id)
     if message_id is None:
         store.put_unmatched_event(event, now=int(now.timestamp()))
         outcomes.add("unmatched")
-        return
-    # The status first: its conditional update also says whether the message exists. A reader may see the
-    # new status a few milliseconds before the event that caused it; both writes are idempotent, so a retry
-    # after a crash between them still stores the event.
+        return None
+    # The status first: its conditional update also says whether the message exists, and what it was. A
+    # reader may see the new status a few milliseconds before the event that caused it; both writes are
+    # idempotent, so a retry after a crash between them still stores (and counts) the event.
     status = status_for_event(event.type)
+    change: MessageChange | None
     record: MessageRecord | None = None
     if status is not None and event.recipient is not None:
-        known = store.advance_recipients(message_id, {event.recipient: status.value})
+        change = store.advance_for_event(message_id, event.recipient, status.value)
     else:
         record = store.get_message_record(message_id)
-        known = record is not None
-    if not known:
+        change = None if record is None else _unchanged(record)
+    if change is None:
         store.put_unmatched_event(event, now=int(now.timestamp()))
         outcomes.add("unmatched")
-        return
+        return None
     if event.suppresses and event.recipient is not None:
-        # The sending domain is the record's (bounces and complaints only: one read more, rarely).
-        record = record or store.get_message_record(message_id)
-        if record is None:  # deleted in between: nothing to scope the suppression to
-            outcomes.add("unmatched")
-            return
         suppressed = suppressions.add_suppression(
             Suppression(
                 email=event.recipient,
-                domain=record.domain or domain_of(record.from_email),
+                domain=change.domain,
                 reason="complaint" if event.type is EventType.COMPLAINT else "bounce",
                 created_at=event.timestamp,
                 source_message_id=message_id,
             )
         )
         outcomes.add("suppressed" if suppressed else "already_suppressed")
+    counts = counts_for(event, change)
     if announcer is not None:
         # Before the event is stored (logic/webhook_intake.py): a retry after a crash in between still
         # makes the deliveries, and a repeat makes none twice.
         announcer.message_event(message_id, event, record)
-    outcomes.add("recorded" if store.put_event(message_id, event) else "duplicate")
+    recorded = store.put_event(message_id, event, change, counts)
+    outcomes.add("recorded" if recorded else "duplicate")
     outcomes.add(f"type_{event.type.value}")
+    return change.domain if recorded and GUARDED & set(counts) else None
+
+
+def _unchanged(record: MessageRecord) -> MessageChange:
+    return MessageChange(
+        domain=record.domain or domain_of(record.from_email),
+        tags=list(record.tags),
+        created_at=record.created_at,
+        before=record.status,
+        after=record.status,
+    )
 
 
 def record_sns_messages(
@@ -98,10 +148,13 @@ def record_sns_messages(
     suppressions: SuppressionRecorder,
     now: datetime,
     announcer: EventAnnouncer | None = None,
+    guard: Callable[[str], object] | None = None,
 ) -> Outcomes:
     """Record every SNS message's events. Malformed messages are collected, never raised, so one bad
-    record does not stop the others; unknown types are counted and otherwise ignored."""
+    record does not stop the others; unknown types are counted and otherwise ignored. Each domain that
+    counted a hard bounce or complaint is then looked at once by the deliverability `guard`."""
     outcomes = Outcomes()
+    bouncing: set[str] = set()
     for index, message in enumerate(messages):
         try:
             notification = parse_sns_message(message)
@@ -113,5 +166,11 @@ def record_sns_messages(
             outcomes.add("ignored" if notification.ignored else "unknown_type")
             continue
         for event in to_recipient_events(notification):
-            record_event(event, store, suppressions, now, outcomes, announcer)
+            domain = record_event(event, store, suppressions, now, outcomes, announcer)
+            if domain:
+                bouncing.add(domain)
+    if guard is not None:
+        for domain in sorted(bouncing):
+            if guard(domain) is not None:
+                outcomes.add("domain_paused")
     return outcomes

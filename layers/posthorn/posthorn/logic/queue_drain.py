@@ -21,7 +21,12 @@ For each queue message (at-least-once, so possibly a second copy):
    once per process however many messages attach it. One deleted or expired while the message waited
    fails the message at once, with the reason on its record.
 
-7. A message the SMTP relay queued beside its record's write (`abandonable`) whose record is missing is
+7. A message of a domain the deliverability guard paused is held, neither sent nor failed: parked with its
+   queue body (`HeldMessages`, see `adapters/dynamodb/held.py` for why not in the queue), its claim
+   released and its queue message acknowledged, so no receive counts toward the dead-letter queue. A resume
+   sends it back to the queue (`logic/held.py`).
+
+8. A message the SMTP relay queued beside its record's write (`abandonable`) whose record is missing is
    looked at again after 5 s and after `record_grace_seconds` (60 s), then dropped: the relay refused it
    after all and told its client so (the relay never waits more than 20 s for its writes).
 
@@ -40,6 +45,7 @@ from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from posthorn.errors import (
     DeliveryUnavailable,
@@ -49,13 +55,17 @@ from posthorn.errors import (
     UpstreamRejected,
 )
 from posthorn.logic.delivery import Accepted, PreparedMessage, transmit
+from posthorn.logic.held import release_held
 from posthorn.logic.raw_message import RawMessage
 from posthorn.models.messages import MessageRecord, SendResult
 from posthorn.ports import (
     AttachmentBodies,
+    HeldMessages,
     MailTransport,
+    QueueBodies,
     QueueItem,
     SendClaims,
+    SenderDomains,
     SuppressionLookup,
     WorkQueue,
 )
@@ -68,6 +78,8 @@ SAFETY_MARGIN_SECONDS = 3.0
 # dropped, since a record written by then will never come.
 FIRST_LOOK_AGAIN_SECONDS = 5
 ABANDONED_AFTER_RECEIVES = 3
+# How long the worker trusts what it read of a domain's sending state (the deliverability guard).
+PAUSE_CHECK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,11 @@ class DrainContext:
     retry_base_seconds: float
     retry_cap_seconds: float
     record_grace_seconds: float = 60.0  # see ABANDONED_AFTER_RECEIVES
+    # The deliverability guard: whose domains are paused, where their messages wait, and the queue that
+    # takes them back (None: nothing is ever held).
+    pauses: SendingPauses | None = None
+    held: HeldMessages | None = None
+    requeue: QueueBodies | None = None
 
 
 @dataclass
@@ -97,6 +114,7 @@ class DrainReport:
     failed_items: list[str] = field(default_factory=list)  # to report to SQS (batchItemFailures)
     outcomes: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)  # for the log: what went wrong where no outcome says it
+    held_domains: set[str] = field(default_factory=set)  # paused domains whose messages this drain held
 
 
 def backoff_seconds(receive_count: int, base: float, cap: float) -> int:
@@ -108,12 +126,14 @@ def backoff_seconds(receive_count: int, base: float, cap: float) -> int:
 
 def drain(items: list[QueueItem], context: DrainContext) -> DrainReport:
     report = DrainReport()
-    claimed = _claim(_first_copies(items, report), context, report)
+    pauses = context.pauses if context.held is not None else None
+    claimed = _hold_paused(_claim(_first_copies(items, report), context, report), context, report, pauses)
     recording: list[tuple[QueueItem, Future[SendResult]]] = []
     try:
-        _send_claimed(claimed, context, report, recording)
+        _send_claimed(claimed, context, report, recording, pauses)
     finally:  # no write is left running when the invocation ends, even a failed one
         futures.wait([written for _, written in recording])
+    _release_if_resumed(context, report, pauses)
     for item, written in recording:
         _acknowledge(item, written, context, report)
     return report
@@ -180,11 +200,74 @@ def _claim(
     return claimed
 
 
+class SendingPauses:
+    """Whether a domain is paused, read at most every `PAUSE_CHECK_SECONDS` per domain and kept for the warm
+    process (`wiring.sending_pauses`): a busy worker reads a domain's state once every 2 s, not once per
+    batch; and again before a send when its batch has taken that long (a slow pace spreads a batch of 10 over
+    seconds, and a pause in between must stop the rest). Thread-safe enough: a lost race reads twice."""
+
+    def __init__(self, domains: SenderDomains, monotonic: Callable[[], float]) -> None:
+        self._domains = domains
+        self._monotonic = monotonic
+        self._known: dict[str, tuple[float, bool]] = {}
+
+    def paused(self, domain: str) -> bool:
+        now = self._monotonic()
+        known = self._known.get(domain)
+        if known is None or now - known[0] >= PAUSE_CHECK_SECONDS:
+            record = self._domains.get_domain(domain)
+            known = (now, record is not None and record.paused)
+            self._known[domain] = known
+        return known[1]
+
+    def forget(self, domain: str) -> None:
+        self._known.pop(domain, None)
+
+
+def _hold(item: QueueItem, record: MessageRecord, context: DrainContext, report: DrainReport) -> None:
+    """Park the message with its queue body; its claim let go, its queue message acknowledged."""
+    assert context.held is not None
+    at = datetime.fromtimestamp(context.wall_clock(), UTC)
+    context.held.hold(record.domain, record.message_id, context.queue.body(item), at=at)
+    context.messages.release_claim(record.message_id)
+    report.outcomes["held"] += 1
+    report.held_domains.add(record.domain)
+
+
+def _hold_paused(
+    claimed: list[tuple[QueueItem, MessageRecord]],
+    context: DrainContext,
+    report: DrainReport,
+    pauses: SendingPauses | None,
+) -> list[tuple[QueueItem, MessageRecord]]:
+    """Park the messages of paused domains (one domain read per domain of the batch); the rest to send."""
+    if pauses is None:
+        return claimed
+    to_send = []
+    for item, record in claimed:
+        if pauses.paused(record.domain):
+            _hold(item, record, context, report)
+        else:
+            to_send.append((item, record))
+    return to_send
+
+
+def _release_if_resumed(context: DrainContext, report: DrainReport, pauses: SendingPauses | None) -> None:
+    """Resumed while these were parked: release them now, not at the next resume."""
+    if pauses is None or context.held is None or context.requeue is None:
+        return
+    for domain in sorted(report.held_domains):
+        pauses.forget(domain)
+        if not pauses.paused(domain):
+            release_held(domain, context.held, context.requeue, time_left=lambda: context.time_left() - 10)
+
+
 def _send_claimed(
     claimed: list[tuple[QueueItem, MessageRecord]],
     context: DrainContext,
     report: DrainReport,
     recording: list[tuple[QueueItem, Future[SendResult]]],
+    pauses: SendingPauses | None = None,
 ) -> None:
     """Send each claimed message in its slot. Those SES accepted go to `recording` with their record writes,
     which run while the next transaction does; their outcome waits for `_acknowledge`."""
@@ -208,6 +291,9 @@ def _send_claimed(
             continue
         if wait > 0:  # even sleep(0) gives up the CPU
             context.sleep(wait)
+        if pauses is not None and pauses.paused(record.domain):  # paused while the batch waited its slots
+            _hold(item, record, context, report)
+            continue
         outcome = _send(item, record, context)
         if isinstance(outcome, Accepted):
             recording.append((item, context.store_calls.submit(outcome.record, context.messages)))

@@ -21,6 +21,7 @@ from posthorn.errors import (
     AllRecipientsSuppressed,
     DeliveryUnavailable,
     DomainNotVerified,
+    DomainPaused,
     PayloadTooLarge,
     SenderNotAllowed,
     UpstreamUnavailable,
@@ -73,7 +74,8 @@ class SendContext:
 
 # --- the steps every message takes ---------------------------------------------------------------------
 def check_sender(credential: Credential, from_email: str, domains: SenderDomains) -> str:
-    """The sending domain, if this credential may send from it and it is verified."""
+    """The sending domain, if this credential may send from it, it is verified and the deliverability guard
+    has not paused it."""
     domain = domain_of(from_email)
     if not credential.owns_domain(domain):
         raise SenderNotAllowed(f"this credential may not send from {domain}")
@@ -81,6 +83,11 @@ def check_sender(credential: Credential, from_email: str, domains: SenderDomains
     if record is None or not record.verified:
         raise DomainNotVerified(
             f"{domain} is not verified yet: publish its DNS records (GET /v1/domains/{domain})"
+        )
+    if record.paused:
+        raise DomainPaused(
+            f"sending from {domain} is paused by the deliverability guard ({record.paused_reason});"
+            f" an admin resumes it with POST /v1/domains/{domain}/resume"
         )
     return domain
 

@@ -105,3 +105,36 @@ class SendResult(BaseModel):
     status: str
     count: int
     recipients: list[RecipientResult]
+
+
+# GET /v1/messages (built on first use).
+class MessageSummary(BaseModel):
+    """A message as `GET /v1/messages` lists it: the record without its owner fields and events."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    message_id: str
+    status: str
+    created_at: datetime
+    from_email: str
+    subject: str
+    tags: list[str]
+    metadata: dict[str, str]
+    client_reference: str | None
+    source: MessageSource
+    recipients: list[RecipientState]
+
+    @classmethod
+    def of(cls, record: MessageRecord) -> MessageSummary:
+        return cls(
+            **record.model_dump(
+                exclude={"username", "domain", "configuration_set", "ses_message_id", "error"}
+            )
+        )
+
+
+class MessageList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    messages: list[MessageSummary]
+    next_cursor: str | None

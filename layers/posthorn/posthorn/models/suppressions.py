@@ -29,6 +29,15 @@ class SuppressionList(BaseModel):
     suppressions: list[Suppression]
 
 
+class SuppressionPage(BaseModel):
+    """`GET /v1/suppressions`: a page, newest first, and the cursor of the next (null on the last)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    suppressions: list[Suppression]
+    next_cursor: str | None
+
+
 class CreateSuppressionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 

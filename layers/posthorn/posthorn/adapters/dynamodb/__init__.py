@@ -8,6 +8,10 @@
 | event | MSG#<message_id> | EVT#<event_key> |  | messages.py |
 | unmatched | UNMATCHED#<ses id> | EVT#<event_key> | (ttl: 30 d) | messages.py |
 | suppression | SUPP#<domain> | <address> |  | suppressions.py |
+| suppression listing | SUPPLIST#<domain>[#<reason>] | <created>#<address> |  | suppressions.py |
+| listing index | LIST#<domain>[#R/T/C/S#<value>] | <created>#<message_id> |  | listing.py |
+| hourly counters | STATS#<domain>[#T#<tag>] | H#<yyyy-mm-ddThh> |  | stats.py |
+| held message | HELD#<domain> | <held at>#<message_id> |  | held.py |
 | rate / pace | RATE#<key> | RATE | (ttl: 1 d idle) | rate_limits.py |
 | idempotency | IDEM#<scope> | IDEM | (ttl: 24 h) | idempotency.py |
 | cached file | FILE#<file_key> | FILE | (ttl: its expires_at) | files.py |

@@ -1,9 +1,13 @@
-"""Sending domains (`DOMAIN#<domain>`), listed in registration order through gsi1 (`DOMAINS`)."""
+"""Sending domains (`DOMAIN#<domain>`), listed in registration order through gsi1 (`DOMAINS`), with the
+deliverability guard's state: `sending`, `paused_at`, `paused_reason` and `window_start` (where the
+guard's window begins after a resume)."""
 
 from __future__ import annotations
 
-from posthorn.adapters.dynamodb.table import Repository, listing_keys, to_item
-from posthorn.models.domains import DomainRecord
+from datetime import datetime
+
+from posthorn.adapters.dynamodb.table import Repository, from_item, listing_keys, to_item
+from posthorn.models.domains import DomainRecord, Sending, WindowStart
 
 
 def _key(domain: str) -> dict[str, str]:
@@ -36,3 +40,44 @@ class DomainRepository(Repository):
             TableName=self.table, Key=to_item(_key(domain)), ReturnValues="ALL_OLD"
         )
         return "Attributes" in response
+
+    def pause_domain(self, domain: str, *, at: datetime, reason: str) -> DomainRecord | None:
+        """Conditional on the domain sending: of several events racing to pause it, one does."""
+        try:
+            response = self.db.update_item(
+                TableName=self.table,
+                Key=to_item(_key(domain)),
+                UpdateExpression="SET sending = :paused, paused_at = :at, paused_reason = :reason",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND (attribute_not_exists(sending) OR sending <> :paused)"
+                ),
+                ExpressionAttributeValues=to_item(
+                    {":paused": Sending.PAUSED.value, ":at": at.isoformat(), ":reason": reason}
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            return None
+        return DomainRecord.model_validate(from_item(response["Attributes"]))
+
+    def resume_domain(self, domain: str, *, window_start: WindowStart) -> DomainRecord | None:
+        try:
+            response = self.db.update_item(
+                TableName=self.table,
+                Key=to_item(_key(domain)),
+                UpdateExpression=(
+                    "SET sending = :enabled, window_start = :start REMOVE paused_at, paused_reason"
+                ),
+                ConditionExpression="sending = :paused",
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":enabled": Sending.ENABLED.value,
+                        ":paused": Sending.PAUSED.value,
+                        ":start": window_start.model_dump(),
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            return None
+        return DomainRecord.model_validate(from_item(response["Attributes"]))

@@ -7,6 +7,12 @@ Each recipient carries its status's rank; an update only applies when it raises 
 repeated event never lowers a status. The message status is not stored: it is a function of the
 recipients' statuses (`message_status`), computed on every read, so it can never disagree with them.
 
+Each message also has listing index items (`listing.py`), written right after it, and its status item
+moved as its status changes; a new event raises the hourly counters (`stats.py`) right after the
+conditional put that stores it once. (Not transactions: see `stats.py`. A crash between the writes leaves
+an event uncounted or a status item behind until the message's status changes again; the listing's
+readers check every message's status, so a stale item is skipped, and the backfill script rewrites them.)
+
 A queued message also carries `sending_until_ms` while a send worker holds it (`claim_for_sending`), so two
 deliveries of the same queue message never run two SMTP transactions at once, and one whose SES id is
 recorded is never sent again.
@@ -16,16 +22,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from posthorn.adapters.aws import side_by_side
+from posthorn.adapters.dynamodb import listing
+from posthorn.adapters.dynamodb.stats import add_counts
 from posthorn.adapters.dynamodb.table import Repository, from_item, storable, to_item
+from posthorn.logic.guard import hour_of
 from posthorn.logic.recipient_status import message_status, rank
 from posthorn.models.events import RecipientEvent
 from posthorn.models.messages import MessageRecord, RecipientState
-from posthorn.ports import SendClaim
+from posthorn.ports import IndexPage, MessageChange, Partition, SendClaim
 
 UNMATCHED_TTL_SECONDS = 30 * 24 * 3600
 
@@ -43,25 +53,51 @@ def _message_item(record: MessageRecord) -> dict[str, Any]:
     return to_item({"pk": f"MSG#{record.message_id}", "sk": "MSG", **values, "recipients": recipients})
 
 
+def _suppressed_count(record: MessageRecord) -> dict[str, int]:
+    suppressed = sum(1 for state in record.recipients if state.status == "suppressed")
+    return {"suppressed": suppressed} if suppressed else {}
+
+
 class MessageRepository(Repository):
     # --- messages ----------------------------------------------------------------------------------
     def create_message(self, record: MessageRecord) -> None:
+        """The message (conditional: ids are new), then its listing index items and the count of the
+        recipients it leaves out. An index item that could not be written leaves a listing gap only."""
         self.db.put_item(
             TableName=self.table, Item=_message_item(record), ConditionExpression="attribute_not_exists(pk)"
         )
+        status = message_status(state.status for state in record.recipients).value
+        self.write_items(listing.index_items(record, status))
+        add_counts(self, record.domain, record.tags, hour_of(record.created_at), _suppressed_count(record))
 
     def create_messages(self, records: list[MessageRecord]) -> set[str]:
         """BatchWriteItem in chunks of 25, several chunks at once; unprocessed items are retried with backoff.
         (No condition: BatchWriteItem takes none, and message ids are new random ids.) Returns the ids of
-        the messages that could not be stored."""
-        items = [_message_item(record) for record in records]
+        the messages that could not be stored. Each message's listing index items go in the same chunks; one
+        that could not be written after the retries leaves only a listing gap (an index item of a message
+        that was not stored is skipped by readers)."""
+        items: list[dict[str, Any]] = []
+        for record in records:
+            status = message_status(state.status for state in record.recipients).value
+            items.append(_message_item(record))
+            items += [to_item(item) for item in listing.index_items(record, status)]
         chunks = [items[start : start + 25] for start in range(0, len(items), 25)]
         if not chunks:
             return set()
         failed: set[str] = set()
         for unstored in side_by_side().map(self._write_chunk, chunks):
             failed |= unstored
+        counts: dict[tuple[str, str, tuple[str, ...]], int] = {}
+        for record in records:
+            if record.message_id not in failed and (suppressed := _suppressed_count(record)):
+                key = (record.domain, hour_of(record.created_at), tuple(record.tags))
+                counts[key] = counts.get(key, 0) + suppressed["suppressed"]
+        for (domain, hour, tags), amount in counts.items():
+            self._count(domain, list(tags), hour, {"suppressed": amount})
         return failed
+
+    def _count(self, domain: str, tags: list[str], hour: str, counts: dict[str, int]) -> None:
+        add_counts(self, domain, tags, hour, counts)
 
     def discard_message(self, message_id: str) -> None:
         """Delete a record written for a message that was then not accepted; never one SES has."""
@@ -85,7 +121,11 @@ class MessageRepository(Repository):
             if not pending:
                 return set()
             time.sleep(min(1.0, 0.05 * 2**attempt))
-        return {request["PutRequest"]["Item"]["message_id"]["S"] for request in pending}
+        return {
+            request["PutRequest"]["Item"]["message_id"]["S"]
+            for request in pending
+            if request["PutRequest"]["Item"]["sk"]["S"] == "MSG"
+        }
 
     def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
         now_ms = int(now * 1000)
@@ -138,26 +178,64 @@ class MessageRepository(Repository):
     def advance_recipients(
         self, message_id: str, statuses: dict[str, str], fields: dict[str, Any] | None = None
     ) -> bool:
-        """Raise recipients' statuses (never lower them) and set `fields`. False for an unknown message.
+        """Raise recipients' statuses (never lower them) and set `fields`; move the message's status item
+        and count the recipients Posthorn failed or suppressed. False for an unknown message."""
+        change = self._advance(message_id, statuses, fields or {})
+        if change is None:
+            return False
+        if change.before != change.after:
+            self._move_status(message_id, change)
+        terminal = {
+            status: sum(1 for email in change.moved if statuses.get(email) == status)
+            for status in ("failed", "suppressed")
+        }
+        self._count(
+            change.domain, change.tags, hour_of(datetime.now(UTC)), {k: v for k, v in terminal.items() if v}
+        )
+        return True
 
-        One conditional update covers every recipient when all of them move up, the usual case. When the
+    def advance_for_event(self, message_id: str, recipient: str, status: str) -> MessageChange | None:
+        """Raise one recipient's status for an event; what the event's transaction (`put_event`) needs to
+        know of the message: its domain, tags, status before and after. None for an unknown message."""
+        return self._advance(message_id, {recipient: status}, {})
+
+    def _advance(
+        self, message_id: str, statuses: dict[str, str], fields: dict[str, Any]
+    ) -> MessageChange | None:
+        """One conditional update covers every recipient when all of them move up, the usual case. When the
         condition fails, DynamoDB hands back the item as it is (ReturnValuesOnConditionCheckFailure), so a
         single late event costs one call; with several recipients or fields, each part is then applied on
-        its own condition. A successful update returns nothing (the item can be large: every recipient,
-        tags, metadata; moto serializing it was ~40% of an event's cost)."""
-        fields = fields or {}
-        moved, exists = self._update_recipients(message_id, statuses, fields)
-        if not moved and exists and (fields or len(statuses) > 1):
-            if fields:
-                self._update_recipients(message_id, {}, fields)
-            for email, status in statuses.items():
-                self._update_recipients(message_id, {email: status}, {})
-        return exists
+        its own condition. The update returns the item as it was (ALL_OLD), from which the message status
+        before and after follows."""
+        applied, old = self._update_recipients(message_id, statuses, fields)
+        if old is None:
+            return None
+        if applied:
+            return _change(old, statuses, moved=set(statuses))
+        if not (fields or len(statuses) > 1):
+            return _change(old, {}, moved=set())
+        if fields:
+            self._update_recipients(message_id, {}, fields)
+        moved = set()
+        for email, status in statuses.items():
+            one_applied, _ = self._update_recipients(message_id, {email: status}, {})
+            if one_applied:
+                moved.add(email)
+        return _change(old, {email: statuses[email] for email in moved}, moved=moved)
+
+    def _move_status(self, message_id: str, change: MessageChange) -> None:
+        """Put the message's status item for `after` and delete `before`'s (one BatchWriteItem)."""
+        after = listing.status_item(change.domain, change.after, change.created_at, message_id)
+        deletes = []
+        if change.before != change.after:
+            before = listing.status_item(change.domain, change.before, change.created_at, message_id)
+            deletes.append({"pk": before["pk"], "sk": before["sk"]})
+        self.write_items([after], deletes)
 
     def _update_recipients(
         self, message_id: str, statuses: dict[str, str], fields: dict[str, Any]
-    ) -> tuple[bool, bool]:
-        """One conditional update: (whether it was applied, whether the message exists)."""
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """One conditional update: whether it was applied, and the message as it was (None: no message)."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         updates: list[str] = []
@@ -175,23 +253,23 @@ class MessageRepository(Repository):
             values[f":f{index}"] = value
             updates.append(f"#f{index} = :f{index}")
         if not updates:
-            item = self.db.get_item(
-                TableName=self.table, Key=message_key(message_id), ProjectionExpression="pk"
-            )
-            return False, "Item" in item
+            item = self.db.get_item(TableName=self.table, Key=message_key(message_id)).get("Item")
+            return False, from_item(item) if item is not None else None
         try:
-            self.db.update_item(
+            response = self.db.update_item(
                 TableName=self.table,
                 Key=message_key(message_id),
                 UpdateExpression="SET " + ", ".join(updates),
                 ConditionExpression=" AND ".join(conditions),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self.db.exceptions.ConditionalCheckFailedException as failed:
-            return False, "Item" in failed.response
-        return True, True
+            item = failed.response.get("Item")
+            return False, from_item(item) if item is not None else None
+        return True, from_item(response["Attributes"])
 
     def message_statuses(self, message_ids: Iterable[str]) -> dict[str, str]:
         """The status of each known message, read 100 at a time (recipients only, not the events)."""
@@ -229,6 +307,37 @@ class MessageRepository(Repository):
         events = [item for item in items if item["sk"].startswith("EVT#")]
         return _message_record(message), events
 
+    # --- the listing ---------------------------------------------------------------------------------
+    def index_page(
+        self,
+        partition: Partition,
+        *,
+        after: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> IndexPage:
+        lower, upper = listing.time_bounds(since, until)
+        return self.newest_first(
+            listing.partition_key(partition), after=after, lower=lower, upper=upper, limit=limit
+        )
+
+    def message_records(self, message_ids: list[str]) -> dict[str, MessageRecord]:
+        """The messages (without their events), read 100 at a time; unknown ids are left out."""
+        unique = list(dict.fromkeys(message_ids))
+        found: dict[str, MessageRecord] = {}
+        for start in range(0, len(unique), 100):
+            request: dict[str, Any] = {
+                self.table: {"Keys": [message_key(message_id) for message_id in unique[start : start + 100]]}
+            }
+            while request:
+                answer = self.db.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    record = _message_record(from_item(item))
+                    found[record.message_id] = record
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
     # --- events ------------------------------------------------------------------------------------
     def message_id_for_ses(self, ses_message_id: str) -> str | None:
         response = self.db.query(
@@ -241,16 +350,28 @@ class MessageRepository(Repository):
         items = response.get("Items", [])
         return str(from_item(items[0])["message_id"]) if items else None
 
-    def put_event(self, message_id: str, event: RecipientEvent) -> bool:
-        """Store an event once: False when the same event (same key) is already there."""
-        return self._put_once(f"MSG#{message_id}", event, ttl=None)
+    def put_event(
+        self,
+        message_id: str,
+        event: RecipientEvent,
+        change: MessageChange | None = None,
+        counts: dict[str, int] | None = None,
+    ) -> bool:
+        """Store an event once: False when the same event (same key) is already there. A new one then adds
+        `counts` to the counters of the message's domain and tags for the event's hour, and moves the
+        message's status item when `change` moved its status."""
+        if not self._put_once(f"MSG#{message_id}", event, ttl=None):
+            return False
+        if change is not None:
+            if counts:
+                add_counts(self, change.domain, change.tags, hour_of(event.timestamp), counts)
+            if change.before != change.after:
+                self._move_status(message_id, change)
+        return True
 
-    def put_unmatched_event(self, event: RecipientEvent, *, now: int) -> bool:
-        """Keep an event for a message Posthorn does not know, where an operator can query it."""
-        return self._put_once(f"UNMATCHED#{event.ses_message_id}", event, ttl=now + UNMATCHED_TTL_SECONDS)
-
-    def _put_once(self, pk: str, event: RecipientEvent, *, ttl: int | None) -> bool:
-        item = {
+    @staticmethod
+    def _event_item(pk: str, event: RecipientEvent, *, ttl: int | None) -> dict[str, Any]:
+        return {
             "pk": pk,
             "sk": f"EVT#{event.event_key}",
             "type": event.type.value,
@@ -261,6 +382,13 @@ class MessageRepository(Repository):
             "origin": event.origin,
             "ttl": ttl,
         }
+
+    def put_unmatched_event(self, event: RecipientEvent, *, now: int) -> bool:
+        """Keep an event for a message Posthorn does not know, where an operator can query it."""
+        return self._put_once(f"UNMATCHED#{event.ses_message_id}", event, ttl=now + UNMATCHED_TTL_SECONDS)
+
+    def _put_once(self, pk: str, event: RecipientEvent, *, ttl: int | None) -> bool:
+        item = self._event_item(pk, event, ttl=ttl)
         try:
             self.db.put_item(
                 TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(sk)"
@@ -268,6 +396,23 @@ class MessageRepository(Repository):
         except self.db.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+
+def _change(old: dict[str, Any], applied: dict[str, str], *, moved: set[str]) -> MessageChange:
+    """What an update did to a message, from the item as it was and the statuses it applied."""
+    recipients = old.get("recipients", {})
+    before = message_status(r["status"] for r in recipients.values()).value
+    after_statuses = {address: r["status"] for address, r in recipients.items()}
+    after_statuses.update({email.lower(): status for email, status in applied.items()})
+    after = message_status(after_statuses.values()).value
+    return MessageChange(
+        domain=str(old.get("domain") or ""),
+        tags=list(old.get("tags") or []),
+        created_at=datetime.fromisoformat(str(old["created_at"])),
+        before=before,
+        after=after,
+        moved=frozenset(moved),
+    )
 
 
 def _message_record(values: dict[str, Any]) -> MessageRecord:

@@ -1,16 +1,30 @@
-"""The suppression list: one item per (sending domain, address), `SUPP#<domain>` / `<address>`."""
+"""The suppression list: one item per (sending domain, address), `SUPP#<domain>` / `<address>`, and two
+listing items per entry, newest first: `SUPPLIST#<domain>` and `SUPPLIST#<domain>#<reason>`, each
+`<created_at>#<address>` holding the whole entry (an entry never changes, it is only deleted), so a page of
+`GET /v1/suppressions` is one Query per domain."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
+from posthorn.adapters.dynamodb.listing import time_bounds, time_key
 from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
 from posthorn.models.suppressions import Suppression
+from posthorn.ports import IndexPage, Partition
 
 
 def _key(domain: str, email: str) -> dict[str, str]:
     return {"pk": f"SUPP#{domain}", "sk": email.lower()}
+
+
+def _listing_keys(entry: Suppression) -> list[dict[str, str]]:
+    sk = f"{time_key(entry.created_at)}#{entry.email.lower()}"
+    return [
+        {"pk": f"SUPPLIST#{entry.domain}", "sk": sk},
+        {"pk": f"SUPPLIST#{entry.domain}#{entry.reason}", "sk": sk},
+    ]
 
 
 class SuppressionRepository(Repository):
@@ -51,15 +65,29 @@ class SuppressionRepository(Repository):
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def add_suppression(self, entry: Suppression) -> bool:
-        """Suppress an address for a domain; the first reason recorded is kept. True when it is new."""
+        """Suppress an address for a domain; the first reason recorded is kept. True when it is new. The
+        entry and its listing items are written in one transaction."""
+        values = entry.model_dump(mode="json")
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item({**_key(entry.domain, entry.email), **values}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        items += [
+            {"Put": {"TableName": self.table, "Item": to_item({**key, **values})}}
+            for key in _listing_keys(entry)
+        ]
         try:
-            self.db.put_item(
-                TableName=self.table,
-                Item=to_item({**_key(entry.domain, entry.email), **entry.model_dump(mode="json")}),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except self.db.exceptions.ConditionalCheckFailedException:
-            return False
+            self.db.transact_write_items(TransactItems=items)
+        except self.db.exceptions.TransactionCanceledException as cancelled:
+            reasons = cancelled.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise
         return True
 
     def get_suppression(self, domain: str, email: str) -> Suppression | None:
@@ -72,8 +100,24 @@ class SuppressionRepository(Repository):
         )
         return [Suppression.model_validate(item) for item in items]
 
+    def suppression_page(
+        self, partition: Partition, *, after: str | None, since: datetime | None, limit: int
+    ) -> IndexPage:
+        pk = f"SUPPLIST#{partition.domain}" + (f"#{partition.value}" if partition.kind == "reason" else "")
+        lower, upper = time_bounds(since, None)
+        page = self.newest_first(pk, after=after, lower=lower, upper=upper, limit=limit)
+        plain = [
+            (sk, {k: v for k, v in values.items() if k not in ("pk", "sk")}) for sk, values in page.entries
+        ]
+        return IndexPage(entries=plain, more=page.more)
+
     def delete_suppression(self, domain: str, email: str) -> bool:
         response = self.db.delete_item(
             TableName=self.table, Key=to_item(_key(domain, email)), ReturnValues="ALL_OLD"
         )
-        return "Attributes" in response
+        if "Attributes" not in response:
+            return False
+        entry = Suppression.model_validate(from_item(response["Attributes"]))
+        for key in _listing_keys(entry):
+            self.db.delete_item(TableName=self.table, Key=to_item(key))
+        return True

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from posthorn.adapters.aws import client
+from posthorn.ports import IndexPage
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -77,6 +79,39 @@ class Repository:
         """Every item a query finds, page after page, as plain values."""
         pages = self.db.get_paginator("query").paginate(TableName=self.table, **query)
         return [from_item(item) for page in pages for item in page["Items"]]
+
+    def newest_first(self, pk: str, *, after: str | None, lower: str, upper: str, limit: int) -> IndexPage:
+        """One Query of a partition, newest (highest sort key) first, after the sort key `after`, within
+        [lower, upper]: what the listing indexes are read with."""
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :p AND sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": to_item({":p": pk, ":lo": lower, ":hi": upper}),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if after is not None:
+            query["ExclusiveStartKey"] = to_item({"pk": pk, "sk": after})
+        page = self.db.query(**query)
+        entries = [(str(values["sk"]), values) for values in map(from_item, page["Items"])]
+        return IndexPage(entries=entries, more="LastEvaluatedKey" in page)
+
+    def write_items(self, puts: list[dict[str, Any]], deletes: list[dict[str, Any]] | None = None) -> int:
+        """Put and delete items (plain values; deletes by key) by BatchWriteItem, 25 at a time, unprocessed
+        ones retried a few times with backoff. Returns how many could not be written."""
+        requests = [{"PutRequest": {"Item": to_item(item)}} for item in puts]
+        requests += [{"DeleteRequest": {"Key": to_item(key)}} for key in deletes or []]
+        left = 0
+        for start in range(0, len(requests), 25):
+            pending = requests[start : start + 25]
+            for attempt in range(5):
+                response = self.db.batch_write_item(RequestItems={self.table: pending})
+                pending = response.get("UnprocessedItems", {}).get(self.table, [])
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+            left += len(pending)
+        return left
 
     def listed(self, listing: str) -> list[dict[str, Any]]:
         """Every item of `listing` (credentials, domains) in creation order, through gsi1 (`listing_keys`)."""

@@ -1,0 +1,84 @@
+"""The listing index of messages: small items in the base table, under partitions of their own, so every
+listing of `GET /v1/messages` is a Query of one partition per domain, newest first, and never a Scan.
+
+| partition (pk) | one item per | sort key (sk) |
+| --- | --- | --- |
+| `LIST#<domain>` | message | `<created_at ms>Z#<message_id>` |
+| `LIST#<domain>#R#<address>` | recipient of a message | same |
+| `LIST#<domain>#T#<tag>` | tag of a message | same |
+| `LIST#<domain>#C#<client_reference>` | message with a client reference | same |
+| `LIST#<domain>#S#<status>` | message, under its current status | same |
+
+Why items and not global secondary indexes: CloudFormation and DynamoDB create or delete only one GSI per
+table update, so five new GSIs could not be added to a deployed stack in one deploy; items under their own
+partition keys need no schema change at all and each query gets the key it needs. A page reads `limit`
+index items (keys and the message id only) per domain and the messages themselves by BatchGetItem: its cost
+depends on the page, not on how many messages the table holds.
+
+The status item moves as events arrive: the write that raises a recipient's status reads the message as it
+was (ReturnValues ALL_OLD), so the message status before and after is known, and the move (put the new
+status's item, delete the old one's, one BatchWriteItem) follows the event's conditional put. A reader
+checks each message's status against the filter, so an item left behind by a race is skipped, never shown.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from posthorn.models.messages import MessageRecord
+from posthorn.ports import Partition
+
+# Sorts after every `#<message_id>` suffix: the upper bound of a time range.
+_AFTER_ANY_ID = "#~"
+
+
+def time_key(moment: datetime) -> str:
+    at = moment.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def position(created_at: datetime, message_id: str) -> str:
+    return f"{time_key(created_at)}#{message_id}"
+
+
+def time_bounds(since: datetime | None, until: datetime | None) -> tuple[str, str]:
+    """The sort-key range of messages created from `since` to `until` (both included)."""
+    lower = time_key(since) if since is not None else "0"
+    upper = time_key(until) + _AFTER_ANY_ID if until is not None else "9"
+    return lower, upper
+
+
+_KINDS = {"recipient": "R", "tag": "T", "client_reference": "C", "status": "S"}
+
+
+def partition(domain: str, kind: str | None = None, value: str | None = None) -> str:
+    """`kind`: None (every message of the domain), or `recipient`, `tag`, `client_reference`, `status`."""
+    if kind is None:
+        return f"LIST#{domain}"
+    if kind == "recipient":
+        value = (value or "").lower()
+    return f"LIST#{domain}#{_KINDS[kind]}#{value}"
+
+
+def partition_key(chosen: Partition) -> str:
+    return partition(chosen.domain, chosen.kind, chosen.value)
+
+
+def index_items(record: MessageRecord, status: str) -> list[dict[str, Any]]:
+    """The index items a new message is written with (plain values)."""
+    sk = position(record.created_at, record.message_id)
+    partitions = [partition(record.domain), partition(record.domain, "status", status)]
+    partitions += [partition(record.domain, "recipient", state.email) for state in record.recipients]
+    partitions += [partition(record.domain, "tag", tag) for tag in dict.fromkeys(record.tags)]
+    if record.client_reference:
+        partitions.append(partition(record.domain, "client_reference", record.client_reference))
+    return [{"pk": pk, "sk": sk, "message_id": record.message_id} for pk in dict.fromkeys(partitions)]
+
+
+def status_item(domain: str, status: str, created_at: datetime, message_id: str) -> dict[str, Any]:
+    return {
+        "pk": partition(domain, "status", status),
+        "sk": position(created_at, message_id),
+        "message_id": message_id,
+    }
