@@ -35,7 +35,8 @@ from send_api.rate_limit_fields import rate_standing
 from send_api.request_body import BodyNotJson, is_json, json_object
 from send_api.routes import email, health
 
-# The routes a send runs, matched as API Gateway sends them (`httpMethod`, `path`).
+# The routes a send runs, matched as API Gateway names them (`httpMethod`, `resource`: the route's template,
+# unlike `path`, which carries a custom domain's base path).
 SEND_ROUTES = frozenset({("POST", "/v1/email"), ("POST", "/v1/email/batch")})
 # The routers registered by the first other request, in this order (`send_api.routes.<name>.router`).
 ROUTERS_ON_FIRST_USE = ("messages", "stats", "suppressions", "files", "admin", "webhooks")
@@ -58,7 +59,7 @@ class PosthornResolver(APIGatewayRestResolver):
             self._every_route = True
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-        if (event.get("httpMethod"), event.get("path")) not in SEND_ROUTES:
+        if (event.get("httpMethod"), event.get("resource")) not in SEND_ROUTES:
             self.include_every_route()
         return super().resolve(event, context)
 
