@@ -155,7 +155,6 @@ def worker(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueuePolle
         "SES_MAX_SEND_RATE": "1000",
         "SEND_RETRY_BASE_SECONDS": "0",
         "WORKER_SEND_BUDGET_SECONDS": "0.5",
-        "RELAYED_RECORD_GRACE_SECONDS": "0",
     }.items():
         monkeypatch.setenv(name, value)
     wiring.reset()

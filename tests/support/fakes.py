@@ -264,6 +264,8 @@ class FakeMessages:
     failed_recipients: dict[str, list[str]] = field(default_factory=dict)  # what mark_failed named
     created: list[str] = field(default_factory=list)  # ids, in the order they were stored
     discarded: list[str] = field(default_factory=list)
+    ever_claimed: set[str] = field(default_factory=set)  # the adapter's first_claimed_ms
+    withdrawn: dict[str, str] = field(default_factory=dict)  # message id -> reason
     unstorable: Callable[[MessageRecord], bool] = _never
 
     # MessageRecorder
@@ -295,15 +297,25 @@ class FakeMessages:
         self.failed[message_id] = reason
         self.failed_recipients[message_id] = list(emails)
 
+    def withdraw(self, message_id: str, reason: str) -> bool:
+        if message_id not in self.records:
+            return True
+        if message_id in self.ever_claimed or message_id in self.sent:
+            return False
+        self.withdrawn[message_id] = reason
+        self.mark_failed(message_id, reason, [r.email for r in self.records[message_id].recipients])
+        return True
+
     # SendClaims
     def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
         if message_id not in self.records:
             return SendClaim("missing")
-        if message_id in self.sent:
+        if message_id in self.sent or message_id in self.withdrawn:
             return SendClaim("done", self.records[message_id])
         if message_id in self.claimed:
             return SendClaim("busy", busy_for=30.0)
         self.claimed.add(message_id)
+        self.ever_claimed.add(message_id)
         return SendClaim("claimed", self.records[message_id])
 
     def release_claim(self, message_id: str) -> None:

@@ -18,6 +18,7 @@ from posthorn.errors import (
 )
 from posthorn.logic.smtp_intake import Accepted, IntakeContext, accept_client_message
 from posthorn.models.credentials import Credential
+from posthorn.ports import QueuedMessage
 from tests.support.fakes import (
     FakeConfigurationSets,
     FakeDomains,
@@ -105,8 +106,7 @@ def test_the_same_message_sent_again_answers_the_first_id_and_is_queued_once(int
     again = intake.accept(raw)
     assert (again.message_id, again.replayed) == (first.message_id, True)
     assert list(intake.messages.records) == [first.message_id]  # the second record went at once
-    assert intake.queue.queued[0].message_id == first.message_id
-    assert all(queued.abandonable for queued in intake.queue.queued)  # the worker drops the second
+    assert intake.queue.queued_ids == [first.message_id]  # the second never reached the queue
 
 
 def test_other_bytes_under_the_same_message_id_are_another_message(intake: Intake) -> None:
@@ -144,19 +144,40 @@ def test_over_the_rate_nothing_is_stored_and_the_claim_is_released(intake: Intak
     assert limited.value.retry_after_seconds >= 1
     assert len(intake.messages.records) == 1  # the refused message's record was written, then discarded
     assert len(intake.messages.discarded) == 1
-    assert all(queued.abandonable for queued in intake.queue.queued)
+    assert len(intake.queue.queued) == 1  # the refused message never reached the queue
     assert len(intake.idempotency.released) == 1
 
 
-def test_a_queue_that_refuses_leaves_no_record_and_the_claim_released(intake: Intake) -> None:
+def test_a_queue_that_refuses_withdraws_the_record_and_releases_the_claim(intake: Intake) -> None:
     intake.queue.unavailable = True
     with pytest.raises(UpstreamUnavailable):
         intake.accept(mail("Message-ID: <q@example.com>"))
-    assert intake.messages.records == {}
-    assert len(intake.messages.discarded) == 1
+    [refused] = intake.messages.records
+    assert refused in intake.messages.withdrawn  # no worker may claim it, should the queue have it after all
+    assert intake.messages.claim_for_sending(refused, now=0, lease_seconds=60).state == "done"
     assert len(intake.idempotency.released) == 1
     intake.queue.unavailable = False
     assert not intake.accept(mail("Message-ID: <q@example.com>")).replayed  # the retry goes through
+
+
+def test_a_queue_write_that_failed_but_landed_with_a_worker_already_on_it_is_accepted(
+    intake: Intake,
+) -> None:
+    """SQS took the message although its answer was lost, and a worker claimed it before the withdrawal:
+    the message is being sent, so the client is told 250, never 451."""
+
+    class LostAnswer(FakeSendQueue):
+        def enqueue(self, messages: list[QueuedMessage]) -> set[str]:
+            super().enqueue(messages)
+            for message in messages:  # a worker picks it up at once
+                intake.messages.claim_for_sending(message.message_id, now=0, lease_seconds=60)
+            raise TimeoutError("SQS did not answer")
+
+    intake.queue = LostAnswer()
+    accepted = intake.accept(mail("Message-ID: <lost@example.com>"))
+    assert not accepted.replayed
+    assert intake.messages.withdrawn == {}
+    assert intake.idempotency.released == []
 
 
 def test_a_store_that_fails_releases_the_claim_and_raises(intake: Intake) -> None:

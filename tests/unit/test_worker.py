@@ -369,31 +369,22 @@ def test_a_never_stored_message_goes_to_the_dead_letter_queue() -> None:
     assert queue.retried == {}
 
 
-def test_a_relayed_message_whose_record_never_came_is_looked_at_again_then_dropped() -> None:
-    """The SMTP relay queues beside its record's write; a missing record first means "not there yet"."""
-    store, transport = FakeMessages(), FakeTransport()
-    looks = []
-    for receives in (1, 2):
-        queue = FakeWorkQueue()
-        report = drain([QueueItem("q-m", "m", receives, abandonable=True)], context(store, transport, queue))
-        assert report.failed_items == ["q-m"]
-        assert report.outcomes["not_stored_yet"] == 1
-        looks.append(queue.retried["q-m"])
-    assert looks == [5, 60]  # soon, then once no write of the relay's can still be under way
-
-    queue = FakeWorkQueue()
-    report = drain([QueueItem("q-m", "m", 3, abandonable=True)], context(store, transport, queue))
-    assert report.failed_items == []
-    assert queue.done == ["q-m"]
-    assert report.outcomes["abandoned"] == 1
-    assert transport.sends == 0
-
-
-def test_a_relayed_message_whose_record_arrived_is_sent() -> None:
+def test_a_withdrawn_message_is_acknowledged_and_never_sent() -> None:
+    """Its client was refused after a queue write that failed but landed: the claim loses to the
+    withdrawal (logic/acceptance.py)."""
     store, transport, queue = FakeMessages({"m": message_record("m")}), FakeTransport(), FakeWorkQueue()
-    report = drain([QueueItem("q-m", "m", 1, abandonable=True)], context(store, transport, queue))
-    assert report.outcomes["sent"] == 1
+    assert store.withdraw("m", "not accepted")
+    report = drain([item("m")], context(store, transport, queue))
+    assert transport.sends == 0
+    assert queue.done == ["q-m"]
+    assert report.failed_items == []
+
+
+def test_a_message_a_worker_claimed_cannot_be_withdrawn() -> None:
+    store, transport, queue = FakeMessages({"m": message_record("m")}), FakeTransport(), FakeWorkQueue()
+    drain([item("m")], context(store, transport, queue))
     assert transport.sends == 1
+    assert not store.withdraw("m", "not accepted")
 
 
 # --- the deliverability guard: a paused domain's messages are held ----------------------------------------

@@ -61,7 +61,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             send_budget_seconds=settings.worker_send_budget_seconds,
             retry_base_seconds=settings.send_retry_base_seconds,
             retry_cap_seconds=settings.send_retry_cap_seconds,
-            record_grace_seconds=settings.relayed_record_grace_seconds,
             pauses=wiring.sending_pauses(),
             held=wiring.held_messages(),
             requeue=wiring.send_queue(),

@@ -158,7 +158,12 @@ class MessageRecorder(DeliveryRecorder, Protocol):
         ...
 
     def discard_message(self, message_id: str) -> None:
-        """Remove a record stored for a message that was then not accepted (never one SES has)."""
+        """Remove a record stored for a message that was then not accepted and never queued."""
+        ...
+
+    def withdraw(self, message_id: str, reason: str) -> bool:
+        """Take back a stored message whose queue write failed (it may have landed all the same): True when
+        no send worker ever claimed it, so none ever will; False when one has (it is accepted after all)."""
         ...
 
 
@@ -280,12 +285,10 @@ class MailTransport(Protocol):
 # --- the send queue ----------------------------------------------------------------------------------
 class QueuedMessage(NamedTuple):
     """What the send queue carries: a stored message's id and its MIME, cached attachments by reference
-    (the record holds the rest). `abandonable`: queued together with its record's write (the SMTP relay),
-    so a record that never appears means the message was not accepted, not that it was lost."""
+    (the record holds the rest). Written only once the record is stored (`logic/acceptance.py`)."""
 
     message_id: str
     raw: RawMessage
-    abandonable: bool = False
 
 
 class SendQueue(Protocol):
@@ -298,7 +301,6 @@ class QueueItem(NamedTuple):
     id: str  # the queue's id for this delivery
     message_id: str | None  # None: the queue message could not be read
     receive_count: int
-    abandonable: bool = False  # see QueuedMessage
 
 
 class WorkQueue(Protocol):

@@ -35,10 +35,6 @@ class Settings(BaseModel):
     send_retry_cap_seconds: float = Field(default=900.0, ge=0)
     # The time one queued message may spend on SMTP retries inside one worker invocation.
     worker_send_budget_seconds: float = Field(default=8.0, gt=0)
-    # A message the SMTP relay queued beside its record's write, whose record is missing, is looked at again
-    # after 5 s, then after this long, and dropped the next time if the record is still not there: longer
-    # than the relay ever waits for a write (logic/smtp_intake.py, WRITE_DEADLINE_SECONDS).
-    relayed_record_grace_seconds: float = Field(default=60.0, ge=0)
 
     pepper_secret_id: str
 

@@ -62,13 +62,7 @@ def decode_parts(encoded: list[Any]) -> list[Base64Body | FileBody]:
 
 
 def encode(message: QueuedMessage) -> str:
-    return json.dumps(
-        {"message_id": message.message_id, "parts": encode_parts(message.raw.parts()), **_flags(message)}
-    )
-
-
-def _flags(message: QueuedMessage) -> dict[str, bool]:
-    return {"abandonable": True} if message.abandonable else {}
+    return json.dumps({"message_id": message.message_id, "parts": encode_parts(message.raw.parts())})
 
 
 def parts_key(message_id: str) -> str:
@@ -86,10 +80,8 @@ class SqsSendQueue:
         failed: set[str] = set()
         bodies: list[tuple[str, str]] = []
         big: list[tuple[str, str]] = []
-        flags: dict[str, dict[str, bool]] = {}
         for message in messages:
             body = encode(message)
-            flags[message.message_id] = _flags(message)
             if len(body) > INLINE_LIMIT:
                 big.append((message.message_id, body))
             else:
@@ -97,7 +89,7 @@ class SqsSendQueue:
         pool = side_by_side()
         for (message_id, _), parked in zip(big, pool.map(self._park, big), strict=True):
             if parked:
-                pointer = {"message_id": message_id, "parts_key": parts_key(message_id), **flags[message_id]}
+                pointer = {"message_id": message_id, "parts_key": parts_key(message_id)}
                 bodies.append((message_id, json.dumps(pointer)))
             else:
                 failed.add(message_id)
@@ -181,8 +173,7 @@ class SqsWorkQueue:
             except (ValueError, KeyError):
                 body, message_id = {}, None
             receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
-            abandonable = isinstance(body, dict) and body.get("abandonable") is True
-            self.items.append(QueueItem(item_id, message_id, receives, abandonable))
+            self.items.append(QueueItem(item_id, message_id, receives))
             self._deliveries[item_id] = _Delivery(str(record.get("receiptHandle", "")), body)
 
     def load(self, item: QueueItem) -> list[Base64Body | FileBody]:

@@ -3,8 +3,9 @@ every accepted message stored and queued in bulk before the answer.
 
 Five hundred messages cost a handful of calls, not thousands: one domain lookup per sending domain, one
 suppression lookup per 100 recipients, records written with BatchWriteItem (25 per call) and queue messages
-sent with SendMessageBatch (10 per call), several calls at a time. A message whose record was written but
-could not be queued is marked `failed` at once, so no record waits for a queue message that does not exist.
+sent with SendMessageBatch (10 per call), several calls at a time. The queue messages are written after the
+records, and one that could not be queued is withdrawn (`logic/acceptance.py`): rejected, never sent, its
+record `failed`, so no record waits for a queue message that does not exist.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from posthorn.errors import PosthornError, UpstreamUnavailable
+from posthorn.logic.acceptance import queue_stored
 from posthorn.logic.delivery import PreparedMessage
 from posthorn.logic.sending import SendContext, prepare_message, recipients_of
 from posthorn.models.addresses import domain_of
@@ -54,18 +56,20 @@ def accept_batch(
             results[index] = _rejected(index, error)
 
     unstored = context.messages.create_messages([message.record for message in prepared.values()])
-    unqueued = queue.enqueue(
-        [QueuedMessage(m.message_id, m.raw) for m in prepared.values() if m.message_id not in unstored]
+    refused = queue_stored(
+        [QueuedMessage(m.message_id, m.raw) for m in prepared.values() if m.message_id not in unstored],
+        context.messages,
+        queue,
     )
     for index, message in prepared.items():
         if message.message_id in unstored:
             results[index] = _rejected(
                 index, UpstreamUnavailable("the message could not be stored; retry it")
             )
-        elif message.message_id in unqueued:
-            reason = "the message could not be queued"
-            context.messages.mark_failed(message.message_id, reason, message.deliverable)
-            results[index] = _rejected(index, UpstreamUnavailable(f"{reason}; retry it"))
+        elif message.message_id in refused:
+            results[index] = _rejected(
+                index, UpstreamUnavailable("the message could not be queued; retry it")
+            )
         else:
             results[index] = BatchItemResult(index=index, status="queued", message_id=message.message_id)
     ordered = [results[index] for index in range(len(items))]

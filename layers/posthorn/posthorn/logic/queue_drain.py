@@ -26,9 +26,9 @@ For each queue message (at-least-once, so possibly a second copy):
    released and its queue message acknowledged, so no receive counts toward the dead-letter queue. A resume
    sends it back to the queue (`logic/held.py`).
 
-8. A message the SMTP relay queued beside its record's write (`abandonable`) whose record is missing is
-   looked at again after 5 s and after `record_grace_seconds` (60 s), then dropped: the relay refused it
-   after all and told its client so (the relay never waits more than 20 s for its writes).
+8. A message is queued only once its record is stored (`logic/acceptance.py`), and one whose queue write
+   failed is withdrawn: the claim's condition and the withdrawal's exclude each other, so a message its
+   client was refused is never sent, and one a worker claimed first is accepted after all.
 
 The ambiguous window: if the connection drops after the final "." and before SES's reply, or the worker
 dies (or the write fails) after SES's 250 and before the SES id is written, SES may have the message and
@@ -72,12 +72,6 @@ from posthorn.ports import (
 
 # Kept free at the end of an invocation, so the worker never dies mid-transaction at Lambda's timeout.
 SAFETY_MARGIN_SECONDS = 3.0
-# A queue message written beside its record (`QueueItem.abandonable`) whose record is missing is looked at
-# again soon (the record's write is usually a few milliseconds behind), then after `record_grace_seconds`,
-# longer than the relay ever waits for a write (`smtp_intake.WRITE_DEADLINE_SECONDS`); only then is it
-# dropped, since a record written by then will never come.
-FIRST_LOOK_AGAIN_SECONDS = 5
-ABANDONED_AFTER_RECEIVES = 3
 # How long the worker trusts what it read of a domain's sending state (the deliverability guard).
 PAUSE_CHECK_SECONDS = 2.0
 
@@ -101,7 +95,6 @@ class DrainContext:
     send_budget_seconds: float
     retry_base_seconds: float
     retry_cap_seconds: float
-    record_grace_seconds: float = 60.0  # see ABANDONED_AFTER_RECEIVES
     # The deliverability guard: whose domains are paused, where their messages wait, and the queue that
     # takes them back (None: nothing is ever held).
     pauses: SendingPauses | None = None
@@ -177,19 +170,6 @@ def _claim(
         elif claim.state == "busy":
             report.outcomes["busy"] += 1
             context.queue.defer(item, math.ceil(claim.busy_for) + 1)
-        elif claim.state == "missing" and item.abandonable and item.receive_count >= ABANDONED_AFTER_RECEIVES:
-            # Queued beside its record's write, which never came: the relay refused the message after all
-            # (its client was told so). Nothing to send, nothing lost.
-            report.outcomes["abandoned"] += 1
-            context.queue.finished(item)
-        elif claim.state == "missing" and item.abandonable:
-            # Its record may still be on its way (both were written at once): look again.
-            report.outcomes["not_stored_yet"] += 1
-            wait = context.record_grace_seconds
-            if item.receive_count == 1:
-                wait = min(wait, FIRST_LOOK_AGAIN_SECONDS)
-            context.queue.retry_after(item, math.ceil(wait))
-            report.failed_items.append(item.id)
         elif claim.state == "missing":
             # Never stored: nothing to send; the dead-letter queue keeps it.
             report.outcomes["missing"] += 1

@@ -26,6 +26,7 @@ from posthorn.errors import (
     SenderNotAllowed,
     UpstreamUnavailable,
 )
+from posthorn.logic.acceptance import queue_stored
 from posthorn.logic.attachments import resolve_attachments
 from posthorn.logic.delivery import PreparedMessage, deliver
 from posthorn.logic.ids import new_message_id
@@ -227,8 +228,10 @@ def send_email(request: SendEmailRequest, credential: Credential, context: SendC
         return deliver(prepared, context.transport, context.messages, deadline=deadline)
     except DeliveryUnavailable as unavailable:
         queue = context.queue
-        if queue is not None and not queue.enqueue([QueuedMessage(prepared.message_id, prepared.raw)]):
-            return prepared.result("queued")
+        queued = QueuedMessage(prepared.message_id, prepared.raw)
         reason = f"SES unavailable: {unavailable}"
-        context.messages.mark_failed(prepared.message_id, reason, prepared.deliverable)
+        if queue is not None and not queue_stored([queued], context.messages, queue, reason=reason):
+            return prepared.result("queued")
+        if queue is None:
+            context.messages.mark_failed(prepared.message_id, reason, prepared.deliverable)
         raise UpstreamUnavailable(f"SES is unavailable; the message was not sent: {unavailable}") from None

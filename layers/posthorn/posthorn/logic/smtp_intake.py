@@ -2,13 +2,12 @@
 checks, rate limit, file cache, record and send queue as the API's, and the send worker delivers it.
 
 The store's round trips a `250` waits for: none at MAIL FROM and RCPT TO when the relay's caches answer
-(domain records, small suppression lists; `smtp_relay/lookups.py`), and one at the end of DATA, where four
-writes go side by side: the duplicate check (a claim with `Idempotency-Key` semantics), the rate limit, the
-record and the queue message. That is optimistic: when the claim finds the message accepted before, the rate
-refuses it or a write fails, what was written is undone (the record discarded, the claim released) before
-the reply, and the queue message, marked `abandonable`, finds no record and is dropped by the send worker
-(`logic/queue_drain.py`). A relay that dies between the writes and the undoing leaves at worst a message
-sent that was not acknowledged, the at-least-once window the API has too; never one acknowledged and lost.
+(domain records, small suppression lists; `smtp_relay/lookups.py`), and two at the end of DATA: the
+duplicate check (a claim with `Idempotency-Key` semantics), the rate limit and the record side by side, then
+the queue message (`logic/acceptance.py`: nothing the send worker could pick up exists before every check
+has passed, so a message its client is refused is never sent). A relay that dies between the queue write
+and its reply leaves at worst a message sent that was not acknowledged, the at-least-once window the API
+has too; never one acknowledged and lost.
 
 A resend of the same message (same credential, same `Message-ID`, same bytes) within the idempotency TTL
 answers with the first message id and sends nothing: the claim's key is derived from the Message-ID and a
@@ -28,6 +27,7 @@ from typing import NamedTuple, TypeVar
 
 from posthorn.errors import UpstreamUnavailable, ValidationFailed
 from posthorn.logic import idempotency
+from posthorn.logic.acceptance import queue_stored
 from posthorn.logic.attachments import resolve_attachments
 from posthorn.logic.ids import new_message_id
 from posthorn.logic.rate_limits import enforce
@@ -141,40 +141,35 @@ def accept_client_message(
     claim = _claim_for(credential, message, controls.idempotency_key, fingerprint)
     prepared = _prepare(credential, message, controls, domain, recipients, context)
 
-    # One round: the claim, the rate, the record and the queue message, side by side (on threads of the
-    # intake's own: those that run the intake must never wait for a thread of their pool).
+    # First round, side by side (on threads of the intake's own: those that run the intake must never wait
+    # for a thread of their pool): the duplicate claim, the rate and the record. Nothing a send worker could
+    # see is written yet, so a refusal here sends nothing (`logic/acceptance.py`).
     now = context.clock.now()
     pool = context.side_by_side
     claimed = pool.submit(_begin, claim, context, int(now.timestamp())) if claim is not None else None
     rated = pool.submit(_take_rate, credential, context, int(now.timestamp() * 1_000_000))
     stored = pool.submit(context.messages.create_message, prepared.record)
-    try:
-        unqueued = bool(context.queue.enqueue([prepared.queued]))
-    except Exception:  # the adapter answers failures as ids; anything else means the same here
-        unqueued = True
-
     deadline = monotonic() + WRITE_DEADLINE_SECONDS
     first, claim_error = _outcome(claimed, deadline)
     _, rate_error = _outcome(rated, deadline)
     _, store_error = _outcome(stored, deadline)
     refusal = claim_error or rate_error or store_error
-    if first is None and refusal is None and not unqueued:
-        return Accepted(prepared.message_id, replayed=False, remember=_remember(claim, prepared, context))
+    if first is None and refusal is None:
+        # Second round: the queue message, or the message withdrawn where that write failed.
+        if not queue_stored([prepared.queued], context.messages, context.queue):
+            return Accepted(prepared.message_id, replayed=False, remember=_remember(claim, prepared, context))
+        refusal = UpstreamUnavailable("the message could not be queued; retry it")
+    elif stored.done():  # never queued: its record goes (even when its write raised: it may have landed)
+        _discard(prepared, context)
+    else:  # still under way: it goes when it lands
+        stored.add_done_callback(lambda _: _discard(prepared, context))
 
-    # Not accepted after all (or accepted before): undo what this round wrote, the claim first. The record
-    # goes even when its write raised (a retried PutItem may have landed the first time) or is still under
-    # way (it goes when it lands), so no message answered with a refusal is sent.
     if claim is not None and claim_error is None and first is None:
         _quietly(lambda: context.idempotency.release(claim.scope))
-    if stored.done():
-        _discard(prepared, context)
-    else:
-        stored.add_done_callback(lambda _: _discard(prepared, context))
     if first is not None:
         return Accepted(first.body, replayed=True)
-    if refusal is not None:
-        raise refusal
-    raise UpstreamUnavailable("the message could not be queued; retry it")
+    assert refusal is not None
+    raise refusal
 
 
 def _quietly(undo: Callable[[], None]) -> None:
@@ -227,7 +222,7 @@ def _prepare(
         recipients,
         suppressed=set(),
     )
-    return _Prepared(message_id, record, QueuedMessage(message_id, raw, abandonable=True))
+    return _Prepared(message_id, record, QueuedMessage(message_id, raw))
 
 
 def _begin(claim: _Claim, context: IntakeContext, now: int) -> StoredResponse | None:
@@ -262,8 +257,8 @@ def _outcome(future: Future[Result] | None, deadline: float) -> tuple[Result | N
 
 
 def _discard(prepared: _Prepared, context: IntakeContext) -> None:
-    """The record goes; where even that fails, it says it failed, so it is never sent (best effort: the
-    client was answered already)."""
+    """The record of a message never queued goes; where even that fails, it says it failed (best effort:
+    no queue message points at it, so it is never sent either way)."""
     try:
         context.messages.discard_message(prepared.message_id)
     except Exception:

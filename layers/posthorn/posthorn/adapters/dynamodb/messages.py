@@ -110,6 +110,32 @@ class MessageRepository(Repository):
         except self.db.exceptions.ConditionalCheckFailedException:
             return
 
+    def withdraw(self, message_id: str, reason: str) -> bool:
+        """Take back a stored message whose queue message may or may not exist (its write failed, or timed
+        out): one conditional write that wins only while no send worker has ever claimed it. True: it will
+        never be sent (a worker that gets its queue message later finds it withdrawn), and its recipients say
+        `failed` with `reason`; False: a worker has it (or SES has it), so it is accepted after all."""
+        try:
+            response = self.db.update_item(
+                TableName=self.table,
+                Key=message_key(message_id),
+                UpdateExpression="SET withdrawn_at = :now",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND attribute_not_exists(first_claimed_ms)"
+                    " AND attribute_not_exists(ses_message_id)"
+                ),
+                ExpressionAttributeValues=to_item({":now": int(time.time() * 1000)}),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.db.exceptions.ConditionalCheckFailedException as failed:
+            # No record at all: nothing a worker could send either.
+            return failed.response.get("Item") is None
+        record = _message_record(from_item(response["Attributes"]))
+        queued = [state.email for state in record.recipients if state.status == "queued"]
+        self.mark_failed(message_id, reason, queued)
+        return True
+
     def _write_chunk(self, items: list[dict[str, Any]], attempts: int = 6) -> set[str]:
         pending = [{"PutRequest": {"Item": item}} for item in items]
         for attempt in range(attempts):
@@ -133,9 +159,12 @@ class MessageRepository(Repository):
             response = self.db.update_item(
                 TableName=self.table,
                 Key=message_key(message_id),
-                UpdateExpression="SET sending_until_ms = :until",
+                UpdateExpression=(
+                    "SET sending_until_ms = :until, first_claimed_ms = if_not_exists(first_claimed_ms, :now)"
+                ),
                 ConditionExpression=(
                     "attribute_exists(pk) AND attribute_not_exists(ses_message_id)"
+                    " AND attribute_not_exists(withdrawn_at)"
                     " AND (attribute_not_exists(sending_until_ms) OR sending_until_ms < :now)"
                 ),
                 ExpressionAttributeValues=to_item(
@@ -149,7 +178,7 @@ class MessageRepository(Repository):
             if item is None:
                 return SendClaim("missing")
             values = from_item(item)
-            if values.get("ses_message_id"):
+            if values.get("ses_message_id") or values.get("withdrawn_at"):
                 return SendClaim("done", _message_record(values))
             return SendClaim("busy", busy_for=max(0.0, (values["sending_until_ms"] - now_ms) / 1000))
         return SendClaim("claimed", _message_record(from_item(response["Attributes"])))
