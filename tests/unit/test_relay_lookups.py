@@ -4,12 +4,13 @@ recipient; recent domain records; a verified credential, never a failed one."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 
-from posthorn.errors import Unauthorized
+from posthorn.errors import CredentialSuspended, Forbidden, Unauthorized
 from posthorn.logic.credentials import hash_secret
-from posthorn.models.credentials import CredentialStatus
+from posthorn.models.credentials import CredentialStatus, Permission
 from smtp_relay.lookups import Recent, RecentSuppressions, StoredCredentials
 from tests.support.fakes import FakeCredentialStore, FixedClock
 from tests.support.records import credential
@@ -67,11 +68,67 @@ def test_recent_values_expire() -> None:
 def test_every_auth_reads_the_credential_so_a_revocation_counts_on_the_next_connection() -> None:
     stored = credential("ph_app").model_copy(update={"secret_hash": hash_secret(PEPPER, "ph_app", "right")})
     store = FakeCredentialStore({"ph_app": stored})
-    check = StoredCredentials(store, lambda: PEPPER, FixedClock())
-    assert check.verify("ph_app", "right").username == "ph_app"
+    check = StoredCredentials(store, lambda: PEPPER, FixedClock(), seconds=1.0)
+    assert check.verify("ph_app", "right")[0].username == "ph_app"
     with pytest.raises(Unauthorized):
         check.verify("ph_app", "wrong")
     store.credentials["ph_app"] = stored.model_copy(update={"status": CredentialStatus.REVOKED})
     with pytest.raises(Unauthorized):
         check.verify("ph_app", "right")
     assert store.lookups == ["ph_app", "ph_app", "ph_app"]
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"status": CredentialStatus.REVOKED}, Unauthorized),
+        ({"status": CredentialStatus.SUSPENDED}, CredentialSuspended),
+        ({"permissions": [Permission.READ]}, Forbidden),
+        ({"secret_hash": "hmac-sha256$rotated"}, Unauthorized),
+    ],
+)
+def test_an_open_session_is_checked_again_against_what_the_store_says_now(
+    change: dict[str, object], refusal: type[Exception]
+) -> None:
+    stored = credential("ph_app").model_copy(update={"secret_hash": hash_secret(PEPPER, "ph_app", "right")})
+    store = FakeCredentialStore({"ph_app": stored})
+    check = StoredCredentials(store, lambda: PEPPER, FixedClock(), seconds=0)  # every check reads
+    _, login = check.verify("ph_app", "right")
+    assert "right" not in repr(login)  # the session keeps the keyed hash, never the secret
+    assert check.current(login).username == "ph_app"
+    store.credentials["ph_app"] = stored.model_copy(update=change)
+    with pytest.raises(refusal):
+        check.current(login)
+
+
+def test_an_open_session_reads_its_credential_at_most_once_per_cache_period() -> None:
+    stored = credential("ph_app").model_copy(update={"secret_hash": hash_secret(PEPPER, "ph_app", "right")})
+    store = FakeCredentialStore({"ph_app": stored})
+    check = StoredCredentials(store, lambda: PEPPER, FixedClock(), seconds=60)
+    _, login = check.verify("ph_app", "right")
+    store.lookups.clear()
+    for _ in range(5):
+        check.current(login)
+    assert store.lookups == ["ph_app"]
+    assert check.answer_from_memory(login) is not None
+
+
+def test_a_rotation_with_overlap_keeps_the_old_secret_s_sessions_until_it_ends() -> None:
+    clock = FixedClock()
+    old = hash_secret(PEPPER, "ph_app", "old")
+    stored = credential("ph_app").model_copy(update={"secret_hash": old})
+    store = FakeCredentialStore({"ph_app": stored})
+    check = StoredCredentials(store, lambda: PEPPER, clock, seconds=0)
+    _, login = check.verify("ph_app", "old")
+    rotated = {
+        "secret_hash": hash_secret(PEPPER, "ph_app", "new"),
+        "previous_secret_hash": old,
+        "previous_secret_expires_at": clock.now() + timedelta(seconds=60),
+    }
+    store.credentials["ph_app"] = stored.model_copy(update=rotated)
+    assert check.current(login).username == "ph_app"
+    store.credentials["ph_app"] = stored.model_copy(
+        update={**rotated, "previous_secret_expires_at": clock.now() - timedelta(seconds=1)}
+    )
+    with pytest.raises(Unauthorized, match="rotated"):
+        check.current(login)

@@ -40,7 +40,9 @@ def build_relay(
     gate = ConnectionGate(settings.max_connections, settings.max_connections_per_credential)
     domains = RecentDomains(wiring.domains(), settings.cache_seconds)
     handler = RelayHandler(
-        credentials=StoredCredentials(wiring.credentials(), wiring.pepper, wiring.clock()),
+        credentials=StoredCredentials(
+            wiring.credentials(), wiring.pepper, wiring.clock(), settings.cache_seconds
+        ),
         domains=domains,
         suppressions=RecentSuppressions(wiring.suppressions(), settings.cache_seconds),
         # The From: and Sender: checks at the end of DATA read the same recent domain records as MAIL FROM.

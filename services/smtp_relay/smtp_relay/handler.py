@@ -17,16 +17,16 @@ from typing import Any, TypeVar
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 
-from posthorn.errors import PosthornError, TransientError, Unauthorized, ValidationFailed
+from posthorn.errors import PosthornError, Unauthorized, ValidationFailed
 from posthorn.logic.credentials import require, smtp_login
 from posthorn.logic.sending import check_sender
 from posthorn.logic.smtp_intake import Accepted, IntakeContext, accept_client_message, check_recipient
 from posthorn.models.addresses import domain_of
 from posthorn.models.credentials import Credential, Permission
 from posthorn.models.email import MAX_RECIPIENTS
-from smtp_relay.lookups import RecentDomains, RecentSuppressions, StoredCredentials
+from smtp_relay.lookups import RecentDomains, RecentSuppressions, SessionLogin, StoredCredentials
 from smtp_relay.protection import AuthThrottle, ConnectionGate
-from smtp_relay.replies import AUTH_UNAVAILABLE, TRANSIENT, smtp_reply
+from smtp_relay.replies import AUTH_UNAVAILABLE, TRANSIENT, one_line, smtp_reply
 
 log = logging.getLogger("smtp_relay")
 Result = TypeVar("Result")
@@ -128,7 +128,9 @@ class RelayHandler:
             return AuthResult(success=False, handled=True)
         try:
             username, secret = smtp_login(login.decode("utf-8"), password.decode("utf-8"))
-            credential = await self._off_loop(lambda: self.credentials.verify(username, secret))
+            credential, session_login = await self._off_loop(
+                lambda: self.credentials.verify(username, secret)
+            )
             require(credential, Permission.SEND)
         except UnicodeDecodeError:
             return await self._failed(server, Unauthorized("unknown credential or wrong secret"))
@@ -141,6 +143,7 @@ class RelayHandler:
         if not self.gate.join(credential.username):
             await server.push(CREDENTIAL_BUSY)
             return AuthResult(success=False, handled=True)
+        session.login = session_login  # type: ignore[attr-defined]
         log.info("authenticated", extra={"peer": address, "username": credential.username})
         return AuthResult(success=True, auth_data=credential, message=AUTH_OK)
 
@@ -166,20 +169,35 @@ class RelayHandler:
             server.transport.close()
 
     # --- the transaction --------------------------------------------------------------------------------
+    async def _current(self, session: Session) -> Credential | str:
+        """The session's credential as it stands now (a read at most `cache_seconds` old), or, when it may no
+        longer send, the `421 4.7.0` reply that says why (the server closes the connection after a 421)."""
+        login: SessionLogin = session.login  # type: ignore[attr-defined]
+        try:
+            credential = self.credentials.answer_from_memory(login)  # in memory: no thread hop
+            if credential is None:
+                credential = await self._off_loop(lambda: self.credentials.current(login))
+        except PosthornError as refused:
+            reply = f"421 4.7.0 {refused.code}: {one_line(refused.message)}; closing the connection"
+            return self._transaction(session, reply, refused.code)
+        return credential
+
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        credential = _credential(session)
         try:
+            credential = await self._current(session)
+            if isinstance(credential, str):
+                return credential  # a 421: the connection closes
             if self.domains.known(domain_of(address)):  # in memory: no thread hop
                 check_sender(credential, address, self.domains)
             else:
                 await self._off_loop(lambda: check_sender(credential, address, self.domains))
         except PosthornError as refused:
-            return smtp_reply(refused)
+            return self._transaction(session, smtp_reply(refused), refused.code)
         except Exception:
-            log.warning("domain lookup failed at MAIL", exc_info=True)
-            return TRANSIENT
+            log.warning("credential or domain lookup failed at MAIL", exc_info=True)
+            return self._transaction(session, TRANSIENT, "store_unavailable")
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 Sender OK"
@@ -212,39 +230,48 @@ class RelayHandler:
         return "250 2.1.5 Recipient OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        credential = _credential(session)
         raw = envelope.original_content or b""
         rcpt_to = list(envelope.rcpt_tos)
         try:
+            credential = await self._current(session)
+            if isinstance(credential, str):
+                return credential  # a 421: the connection closes
             accepted = await self._off_loop(lambda: self._accept(credential, rcpt_to, raw))
         except PosthornError as refused:
-            log.info("message refused", extra={"username": credential.username, "reason": refused.code})
-            return smtp_reply(refused)
-        except TransientError:
-            log.warning("message not accepted: a dependency failed", exc_info=True)
-            return TRANSIENT
+            return self._transaction(session, smtp_reply(refused), refused.code)
         except Exception:  # DynamoDB or SQS failing: nothing was accepted, the client retries
-            log.exception("message not accepted")
-            return TRANSIENT
-        return f"250 2.0.0 Ok: queued as {accepted.message_id}"
+            log.warning("message not accepted: a dependency failed", exc_info=True)
+            return self._transaction(session, TRANSIENT, "store_unavailable")
+        reply = f"250 2.0.0 Ok: queued as {accepted.message_id}"
+        self._transaction(
+            session, reply, None, message_id=accepted.message_id, replayed=accepted.replayed, bytes=len(raw)
+        )
+        return reply
+
+    @staticmethod
+    def _transaction(session: Session, reply: str, code: str | None, **more: Any) -> str:
+        """One log line per transaction outcome, so an operator can answer "why was my mail refused": the
+        client's address, the username, the reply's code and the error code, or the message id. Never a
+        secret, a header value or a body."""
+        credential = session.auth_data
+        log.info(
+            "smtp transaction",
+            extra={
+                "peer": client_address(session),
+                "username": credential.username if isinstance(credential, Credential) else None,
+                "reply": reply[:9],
+                "error_code": code,
+                **more,
+            },
+        )
+        return reply
 
     def _accept(self, credential: Credential, rcpt_to: list[str], raw: bytes | bytearray) -> Accepted:
         """On a relay thread, to the end, even when the client hangs up meanwhile: a message stored and
         queued has its duplicate check completed, so the client's resend gets this message's id."""
-        size = len(raw)  # the intake keeps the body in `raw`, the headers cut off
         accepted = accept_client_message(credential, rcpt_to, raw, self.intake())
         if accepted.remember is not None:
             self.threads.submit(_quietly(accepted.remember))
-        log.info(
-            "message accepted",
-            extra={
-                "username": credential.username,
-                "message_id": accepted.message_id,
-                "replayed": accepted.replayed,
-                "recipients": len(rcpt_to),
-                "bytes": size,
-            },
-        )
         return accepted
 
 

@@ -1,6 +1,7 @@
-"""The checks a session repeats, answered from memory for a few seconds: a domain's record (so MAIL FROM
-and the From: check cost no round trip) and a small suppression list (so RCPT TO costs none either). A
-credential is not: each AUTH reads it (`StoredCredentials`), so a change to it counts at once.
+"""The checks a session repeats, answered from memory for at most a second (`RelaySettings.cache_seconds`),
+so a change the API answered is honoured by every relay task within 2 s (API.md, "Guarantees"): a domain's
+record (MAIL FROM and the From: check), a small suppression list (RCPT TO) and the session's credential
+(every MAIL FROM and end of DATA). Each AUTH reads the credential afresh (`StoredCredentials`).
 Used from the relay's threads and its event loop, hence the lock; `peek` answers from memory only, so the
 event loop can use what is there without a thread hop."""
 
@@ -9,10 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from datetime import datetime
+from typing import Generic, NamedTuple, TypeVar
 
-from posthorn.logic.credentials import verify_secret
-from posthorn.models.credentials import Credential
+from posthorn.errors import Unauthorized
+from posthorn.logic.credentials import hash_secret, require, verify_hash, verify_secret
+from posthorn.models.credentials import Credential, Permission
 from posthorn.models.domains import DomainRecord
 from posthorn.ports import Clock, CredentialStore, SenderDomains, SuppressionSnapshots
 
@@ -95,16 +98,56 @@ class RecentSuppressions:
         return address.lower() in snapshot
 
 
-class StoredCredentials:
-    """`verify_secret` against the store on every AUTH, never from memory: a revoked or suspended
-    credential, or a secret rotated away (at once, or when its overlap ends), stops working on the next
-    connection, as it does in the API (API.md). It costs one credential read per AUTH, i.e. per
-    connection, what the API pays per request; the domain and suppression reads stay cached."""
+class SessionLogin(NamedTuple):
+    """What a session keeps of its AUTH to check it again: the username and the secret's keyed hash (never
+    the secret)."""
 
-    def __init__(self, store: CredentialStore, pepper: Callable[[], bytes], clock: Clock) -> None:
+    username: str
+    secret_hash: str
+
+
+class StoredCredentials:
+    """`verify_secret` against the store on every AUTH, never from memory; and the same check again, at every
+    MAIL FROM and end of DATA of an open session (`current`), from a read at most `seconds` old. So a
+    credential revoked, suspended, stripped of `send` or of a domain, or a secret rotated away, stops an open
+    session within `seconds` plus the check itself (API.md: within 2 s), at one credential read per
+    credential per `seconds` and relay task, whatever the number of messages."""
+
+    def __init__(
+        self, store: CredentialStore, pepper: Callable[[], bytes], clock: Clock, seconds: float
+    ) -> None:
         self._store = store
         self._pepper = pepper
         self._clock = clock
+        self._recent: Recent[Credential | None] = Recent(seconds)
 
-    def verify(self, username: str, secret: str) -> Credential:
-        return verify_secret(username, secret, self._store, self._pepper(), now=self._clock.now())
+    def verify(self, username: str, secret: str) -> tuple[Credential, SessionLogin]:
+        credential = verify_secret(username, secret, self._store, self._pepper(), now=self._clock.now())
+        return credential, SessionLogin(username, hash_secret(self._pepper(), username, secret))
+
+    def current(self, login: SessionLogin) -> Credential:
+        """The session's credential as it stands now (raises as AUTH would; `Forbidden` without `send`)."""
+        stored = self.answer_from_memory(login)
+        if stored is None:
+            stored = self._recent.get(login.username, lambda: self._store.get_credential(login.username))
+        return self._checked(stored, login)
+
+    def answer_from_memory(self, login: SessionLogin) -> Credential | None:
+        """The credential when a fresh read of it is kept (then checked), else None: never a read."""
+        known, stored = self._recent.peek(login.username)
+        return self._checked(stored, login) if known else None
+
+    def _checked(self, stored: Credential | None, login: SessionLogin) -> Credential:
+        if stored is not None and login.secret_hash not in _usable_hashes(stored, self._clock.now()):
+            raise Unauthorized("the secret this session authenticated with no longer works (rotated)")
+        credential = verify_hash(stored, login.secret_hash, now=self._clock.now())
+        require(credential, Permission.SEND)
+        return credential
+
+
+def _usable_hashes(credential: Credential, now: datetime) -> set[str]:
+    usable = {credential.secret_hash}
+    expires = credential.previous_secret_expires_at
+    if credential.previous_secret_hash and expires is not None and now < expires:
+        usable.add(credential.previous_secret_hash)
+    return usable

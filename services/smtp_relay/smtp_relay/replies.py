@@ -34,10 +34,10 @@ def smtp_reply(error: PosthornError) -> str:
     code = reply_for(SMTP_REPLY, error) or "451 4.3.0"
     if isinstance(error, RateLimited):
         return f"{code} rate limit exceeded, try again in {error.retry_after_seconds} s"
-    return f"{code} {_one_line(error.message)}"
+    return f"{code} {one_line(error.message)}"
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """Reply text on one line, printable ASCII, within SMTP's line length."""
     flat = " ".join(text.split())
     return "".join(c if 32 <= ord(c) < 127 else "?" for c in flat)[:400]

@@ -102,6 +102,9 @@ class RelaySMTP(SMTP):
         if isinstance(status, str):
             status = _WORDING.get(status, status)
         await super().push(status)
+        # 421: the service closes the connection (RFC 5321 4.2.2), whoever chose the reply.
+        if status[:3] in ("421", b"421") and self.transport is not None:
+            self.transport.close()
 
     async def _handle_client(self) -> None:
         listener = self.listener

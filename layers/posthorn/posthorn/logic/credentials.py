@@ -94,7 +94,12 @@ def verify_secret(
     constant time against dummies) and answers with the same message."""
     # DynamoDB refuses keys over 2048 bytes with an error, not a miss: never look such a name up.
     credential = store.get_credential(username) if len(username) <= MAX_USERNAME_LENGTH else None
-    given = hash_secret(pepper, username, secret)
+    return verify_hash(credential, hash_secret(pepper, username, secret), now=now)
+
+
+def verify_hash(credential: Credential | None, given: str, *, now: datetime) -> Credential:
+    """`verify_secret` for a secret's keyed hash (`hash_secret`): what an SMTP session keeps to check its
+    credential again later (the secret itself is never kept)."""
     current = hmac.compare_digest(given, credential.secret_hash if credential else _DUMMY_HASH)
     previous = hmac.compare_digest(given, (credential and credential.previous_secret_hash) or _DUMMY_HASH)
     in_overlap = bool(

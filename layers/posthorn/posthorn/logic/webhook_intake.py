@@ -329,6 +329,11 @@ class AnnouncingMessages:
     def discard_message(self, message_id: str) -> None:
         self.messages.discard_message(message_id)
 
+    def withdraw(self, message_id: str, reason: str) -> bool:
+        """Not announced: its client was refused (never told an id), so no `email.failed` speaks of it."""
+        withdrawn: bool = self.messages.withdraw(message_id, reason)
+        return withdrawn
+
     # DeliveryRecorder
     def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
         self.messages.mark_sent(message_id, ses_message_id, statuses)
