@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import smtplib
 import ssl
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -551,9 +553,15 @@ def test_no_log_line_carries_the_secret_or_the_message_body(
         with pytest.raises(smtplib.SMTPAuthenticationError):
             smtp.login(username, "wrong-" + secret[:8])
         smtp.login(username, secret)
-        send(smtp, message())
+        message_id = send(smtp, message())
+        smtp.mail("hello@other.org")
     relayed = [record for record in caplog.records if record.name.startswith("smtp_relay")]
-    assert any(record.getMessage() == "message accepted" for record in relayed)
+    outcomes = [vars(record) for record in relayed if record.getMessage() == "smtp transaction"]
+    assert [(o["username"], o["reply"], o["error_code"], o.get("message_id")) for o in outcomes] == [
+        (username, "250 2.0.0", None, message_id),
+        (username, "550 5.7.1", "sender_not_allowed", None),
+    ]
+    assert all(o["peer"] == "127.0.0.1" for o in outcomes)
     for record in relayed:
         text = record.getMessage() + repr(record.__dict__)
         assert secret not in text
@@ -583,7 +591,7 @@ def test_the_table_failing_at_data_is_451_and_nothing_is_accepted_or_sent(
         smtp.login(*login_of(sender_key))
         code, reply = transact(smtp, message().as_bytes())
     assert (code, reply[:5]) == (451, b"4.3.0")
-    worker.run_until_empty(timeout=20)  # the queue message written beside the failed record is dropped
+    worker.run_until_empty(timeout=20)  # no queue message was written: the record failed first
     assert len(local_ses.outbox) == 0
 
 
@@ -706,3 +714,118 @@ def test_a_rotated_or_revoked_secret_stops_at_the_next_auth_with_the_deployed_ca
         with client(deployed, tls) as smtp, pytest.raises(smtplib.SMTPAuthenticationError) as revoked:
             smtp.login("posthorn", new_key)
         assert revoked.value.smtp_error == b"5.7.8 this credential has been revoked"
+
+
+CHANGES_THAT_END_A_SESSION = [
+    ({"status": "revoked"}, "unauthorized: this credential has been revoked"),
+    ({"status": "suspended"}, "credential_suspended: this credential is suspended"),
+    ({"permissions": ["read"]}, "forbidden: this credential lacks the 'send' permission"),
+    ("rotate", "unauthorized: the secret this session authenticated with no longer works (rotated)"),
+]
+
+
+@pytest.mark.parametrize(("change", "reason"), CHANGES_THAT_END_A_SESSION)
+def test_an_open_session_is_421_at_its_next_mail_from_within_2_s_of_a_credential_change(
+    stack: Stack,
+    tls: TlsMaterial,
+    api: ApiClient,
+    admin: str,
+    sender_key: str,
+    worker: QueuePoller,
+    local_ses: LocalSes,
+    change: dict[str, Any] | str,
+    reason: str,
+) -> None:
+    """API.md, "Guarantees": a right taken away is gone within 2 s, sessions already open included."""
+    key = credential(api, admin)
+    username = key.partition(".")[0]
+    with (
+        LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file) as deployed,  # the deployed cache
+        client(deployed, tls) as smtp,
+    ):
+        smtp.login(*login_of(key))
+        before = send(smtp, message())
+        if change == "rotate":
+            assert api.post(f"/v1/credentials/{username}/secret", api_key=admin).status == 201
+        else:
+            assert api.patch(f"/v1/credentials/{username}", change, api_key=admin).status == 200
+        time.sleep(2)
+        code, reply = smtp.mail("hello@example.com")
+        assert (code, reply.decode()) == (421, f"4.7.0 {reason}; closing the connection")
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            smtp.noop()
+    worker.run_until_empty(timeout=20)
+    assert posthorn_ids(local_ses) == {before: 1}
+
+
+def test_an_open_session_is_refused_at_the_end_of_data_when_revoked_after_its_rcpt(
+    stack: Stack,
+    tls: TlsMaterial,
+    api: ApiClient,
+    admin: str,
+    sender_key: str,
+    worker: QueuePoller,
+    local_ses: LocalSes,
+) -> None:
+    key = credential(api, admin)
+    username = key.partition(".")[0]
+    with (
+        LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file) as deployed,
+        client(deployed, tls) as smtp,
+    ):
+        smtp.login(*login_of(key))
+        smtp.mail("hello@example.com")
+        assert smtp.rcpt("user@example.net")[0] == 250
+        assert api.patch(f"/v1/credentials/{username}", {"status": "revoked"}, api_key=admin).status == 200
+        time.sleep(2)
+        code, reply = smtp.data(message().as_bytes())
+        assert (code, reply[:5]) == (421, b"4.7.0")
+    worker.run_until_empty(timeout=20)
+    assert len(local_ses.outbox) == 0
+
+
+@pytest.mark.parametrize("change", ["domain_removed", "domain_paused"])
+def test_an_open_session_is_550_at_mail_from_within_2_s_of_its_domain_going(
+    stack: Stack, tls: TlsMaterial, api: ApiClient, admin: str, sender_key: str, change: str
+) -> None:
+    key = credential(api, admin)
+    username = key.partition(".")[0]
+    with (
+        LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file) as deployed,
+        client(deployed, tls) as smtp,
+    ):
+        smtp.login(*login_of(key))
+        send(smtp, message())
+        if change == "domain_removed":
+            assert api.post("/v1/domains", {"domain": "other.test"}, api_key=admin).status == 201
+            patched = api.patch(f"/v1/credentials/{username}", {"domains": ["other.test"]}, api_key=admin)
+            assert patched.status == 200, patched.body
+            expected = b"5.7.1 sender_not_allowed"
+        else:
+            from posthorn import wiring
+
+            paused = wiring.domains().pause_domain("example.com", at=datetime.now(UTC), reason="test")
+            assert paused is not None
+            expected = b"5.7.1 domain_paused"
+        time.sleep(2)
+        code, reply = smtp.mail("hello@example.com")
+        assert (code, reply[: len(expected)]) == (550, expected), reply
+
+
+def test_a_suppression_made_through_the_api_is_550_at_rcpt_within_2_s(
+    stack: Stack, tls: TlsMaterial, api: ApiClient, sender_key: str
+) -> None:
+    with (
+        LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file) as deployed,
+        client(deployed, tls) as smtp,
+    ):
+        smtp.login(*login_of(sender_key))
+        smtp.mail("hello@example.com")
+        assert smtp.rcpt("soon-gone@example.net")[0] == 250  # the domain's list is now in memory
+        smtp.rset()
+        added = api.post("/v1/suppressions", {"email": "soon-gone@example.net"}, api_key=sender_key)
+        assert added.status == 201, added.body
+        time.sleep(2)
+        smtp.mail("hello@example.com")
+        code, reply = smtp.rcpt("soon-gone@example.net")
+        assert (code, reply[:5]) == (550, b"5.1.1")
