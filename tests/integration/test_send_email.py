@@ -437,6 +437,34 @@ def test_same_idempotency_key_and_body_replays_the_first_response(
     assert len(local_ses.outbox) == 1
 
 
+@pytest.mark.parametrize("failures", [1, 10])
+def test_a_record_write_failing_after_ses_took_the_message_answers_200_and_a_retry_never_sends_again(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, monkeypatch: pytest.MonkeyPatch, failures: int
+) -> None:
+    """SES said 250, then writing its id failed: the message is sent, so the answer is 200 and the key
+    remembers it. (Before: 500 internal_error, the key released, and the client's retry sent it again.)"""
+    from posthorn.adapters.dynamodb.messages import MessageRepository
+
+    real = MessageRepository.mark_sent
+    left = [failures]
+
+    def flaky(self: MessageRepository, *args: Any, **kwargs: Any) -> None:
+        if left[0] > 0:
+            left[0] -= 1
+            raise ConnectionError("DynamoDB is unreachable")
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(MessageRepository, "mark_sent", flaky)
+    headers = {"Idempotency-Key": f"after-ses-{failures}"}
+    first = api.post(PATH, message(), api_key=sender_key, headers=headers)
+    assert first.status == 200, first.body
+    again = api.post(PATH, message(), api_key=sender_key, headers=headers)
+    assert (again.status, again.json) == (200, first.json)
+    assert len(local_ses.outbox) == 1
+    stored = api.get(f"/v1/messages/{first.json['message_id']}", api_key=sender_key).json
+    assert stored["status"] == ("sent" if failures == 1 else "queued")  # the retried write landed, or not
+
+
 def test_same_idempotency_key_with_a_different_body_is_409(
     api: ApiClient, sender_key: str, local_ses: LocalSes
 ) -> None:

@@ -17,8 +17,10 @@ from posthorn.logic import idempotency
 from posthorn.models.credentials import Credential
 from posthorn.ports import StoredResponse
 from send_api.errors import error_body, http_status
+from send_api.observability import logger
 
 REPLAY_HEADER = "Idempotent-Replayed"
+COMPLETE_ATTEMPTS = 2
 
 
 class Replay(Exception):
@@ -60,9 +62,20 @@ def idempotent(app: BaseRouter, credential: Credential, handle: Callable[[], Res
 
     def remember(status: int, body: str) -> None:
         if idempotency.should_remember(status):
-            store.complete(scope, StoredResponse(status, body), expires_at=now + ttl)
+            complete(StoredResponse(status, body))
         else:
             store.release(scope)
+
+    def complete(answer: StoredResponse) -> None:
+        """The answer stands whatever the store says: a 200 whose key could not be completed is still a
+        200 (the message was sent), and the key's lease keeps a retry from sending it again meanwhile."""
+        for attempt in range(COMPLETE_ATTEMPTS):
+            try:
+                store.complete(scope, answer, expires_at=now + ttl)
+                return
+            except Exception:
+                if attempt == COMPLETE_ATTEMPTS - 1:
+                    logger.warning("could not remember an Idempotency-Key's answer", exc_info=True)
 
     try:
         response = handle()

@@ -76,8 +76,21 @@ def transmit(
     return Accepted(prepared, receipt.ses_message_id, statuses)
 
 
+# Writing SES's id after SES said 250 is tried this often (each attempt with the SDK's own retries).
+RECORD_ATTEMPTS = 2
+
+
 def deliver(
     prepared: PreparedMessage, transport: MailTransport, messages: DeliveryRecorder, *, deadline: float
 ) -> SendResult:
-    """`transmit`, then SES's id recorded before returning."""
-    return transmit(prepared, transport, messages, deadline=deadline).record(messages)
+    """`transmit`, then SES's id recorded before returning. Once SES said 250 the message is sent, whatever
+    the store answers: a write that keeps failing leaves the record without SES's id, never the client
+    with an error (an error would release its Idempotency-Key, and its retry would send the message again)."""
+    accepted = transmit(prepared, transport, messages, deadline=deadline)
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            return accepted.record(messages)
+        except Exception:  # the store failing for a moment; SES has the message either way
+            if attempt == RECORD_ATTEMPTS - 1:
+                break
+    return prepared.result("sent", accepted.statuses)
