@@ -87,7 +87,7 @@ Try it:
     -d '{{"from_email": "hello@example.com", "to": ["success@simulator.amazonses.com"],
          "subject": "Hello", "body_text": "It works."}}'
   curl -sS "$API/_local/ca.pem" -o posthorn-ca.pem
-  swaks --server {stack.smtp_host}:{relay.starttls_port} --tls --tls-ca-path posthorn-ca.pem \\
+  swaks --server {stack.smtp_host}:{relay.starttls_port} --tls --tls-verify --tls-ca-path posthorn-ca.pem \\
     --auth PLAIN --auth-user posthorn --auth-password "$KEY" \\
     --from hello@example.com --to success@simulator.amazonses.com --header "Subject: Hello over SMTP"
 
@@ -122,6 +122,21 @@ class ConsoleLines(logging.Formatter):
         return f"{text}\n{self.formatException(record.exc_info)}" if record.exc_info else text
 
 
+class SmtpTransactionLines(ConsoleLines):
+    """`12:00:02 SMTP ph_app 250 2.0.0 msg_01...` or `... 451 4.7.1 rate_limited`: the relay's one line per
+    transaction (`smtp_relay.handler`), as the console shows one per HTTP request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() == "smtp transaction"
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = vars(record)
+        outcome = fields.get("message_id") or fields.get("error_code") or ""
+        replayed = " (a resend: the first id)" if fields.get("replayed") else ""
+        line = f"SMTP {fields.get('username') or '-'} {fields.get('reply', '')} {outcome}{replayed}"
+        return f"{self.formatTime(record, self.datefmt)} {line}"
+
+
 def log_file_path(port: int) -> Path:
     chosen = os.environ.get("POSTHORN_LOG_FILE", "").strip()
     return Path(chosen) if chosen else LOG_DIR / f"posthorn-{port or os.getpid()}.jsonl"
@@ -144,6 +159,14 @@ def configure_logging(console: TextIO, log: IO[str]) -> None:
     own.setLevel(logging.INFO)
     own.propagate = False
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every address at INFO
+    # The relay's transaction lines to the console too (and, as INFO, to the file with the rest of its log).
+    transactions = logging.StreamHandler(console)
+    lines = SmtpTransactionLines()
+    transactions.setFormatter(lines)
+    transactions.addFilter(lines)
+    relay = logging.getLogger("smtp_relay")
+    relay.handlers[:] = [transactions]
+    relay.setLevel(logging.INFO)
 
 
 def show_banner_on_enter(text: str, console: TextIO, stopping: threading.Event) -> threading.Thread:

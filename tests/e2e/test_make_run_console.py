@@ -7,6 +7,8 @@ import json
 import os
 import re
 import signal
+import smtplib
+import ssl
 import subprocess
 import sys
 import threading
@@ -117,8 +119,21 @@ def test_the_console_shows_the_banner_and_one_line_per_request_and_the_log_file_
             for i in range(40)
         ]
         assert post(f"{api}/v1/email/batch", {"messages": messages}, key)["count"] == 40
+        [port_line] = console.wait_for(r"port \d+ \(STARTTLS\)")
+        starttls_port = int(re.findall(r"port (\d+) \(STARTTLS\)", port_line)[0])
+        ca = urllib.request.urlopen(f"{api}/_local/ca.pem").read().decode()  # noqa: S310
+        with smtplib.SMTP("localhost", starttls_port, timeout=30) as smtp:
+            smtp.starttls(context=ssl.create_default_context(cadata=ca))
+            smtp.login("posthorn", key)
+            mail = "From: hello@example.com\r\nTo: success@simulator.amazonses.com\r\nSubject: s\r\n\r\nx\r\n"
+            smtp.sendmail("hello@example.com", ["success@simulator.amazonses.com"], mail)
+            refused = smtp.mail("hello@other.org")
+            assert refused[0] == 550
+        username = key.partition(".")[0]
+        console.wait_for(rf"^\d\d:\d\d:\d\d SMTP {username} 250 2\.0\.0 msg_\w+$")
+        console.wait_for(rf"^\d\d:\d\d:\d\d SMTP {username} 550 5\.7\.1 sender_not_allowed$")
         deadline = time.monotonic() + 60
-        while len(json.loads(urllib.request.urlopen(f"{api}/_local/outbox").read())["messages"]) < 40:  # noqa: S310
+        while len(json.loads(urllib.request.urlopen(f"{api}/_local/outbox").read())["messages"]) < 41:  # noqa: S310
             assert time.monotonic() < deadline, "the batch did not reach the outbox"
             time.sleep(0.5)
         time.sleep(1.5)  # the events of the last messages
@@ -131,9 +146,11 @@ def test_the_console_shows_the_banner_and_one_line_per_request_and_the_log_file_
 
     printed = [line for line in console.lines if line.strip()]
     requests = [line for line in printed if ACCESS_LINE.match(line)]
+    assert len([line for line in printed if " SMTP " in line and line[:2].isdigit()]) == 2  # no other
     assert [line.split()[1:3] for line in requests] == [
-        ["POST", "/v1/domains"], ["POST", "/v1/credentials"], ["POST", "/v1/email/batch"]
-    ] + [["GET", "/_local/outbox"]] * (len(requests) - 3)  # fmt: skip
+        ["POST", "/v1/domains"], ["POST", "/v1/credentials"], ["POST", "/v1/email/batch"],
+        ["GET", "/_local/ca.pem"],
+    ] + [["GET", "/_local/outbox"]] * (len(requests) - 4)  # fmt: skip
     assert not [line for line in printed if line.lstrip().startswith("{")], "JSON on the console"
     assert not [
         line for line in printed if "Warning" in line or "Connection pool" in line or "WARNING" in line
