@@ -362,7 +362,10 @@ class FakeTransport:
             raise DeliveryUnavailable("454 Throttling failure")
         if outcome == "rejected":
             raise DeliveryRejected(554, "Message rejected")
-        return DeliveryReceipt(ses_message_id=f"ses-{self.sends}")
+        # "ok_after_drop": an earlier attempt lost its connection after the final "." (the ambiguous window)
+        return DeliveryReceipt(
+            ses_message_id=f"ses-{self.sends}", after_ambiguous_drop=outcome == "ok_after_drop"
+        )
 
 
 @dataclass

@@ -427,3 +427,12 @@ def test_held_messages_go_back_to_the_queue_in_order_and_a_refused_one_stays_hel
     assert (released, more) == (2, True)
     assert queue.sent == ["body-0", "body-1"]
     assert [message.message_id for message in held.held["example.com"]] == ["m2"]
+
+
+def test_a_send_after_a_drop_past_the_final_dot_is_counted_as_an_ambiguous_resend() -> None:
+    """The one duplicate API.md allows, SES's ambiguous window, is counted (Queued_ambiguous_resend)."""
+    store, queue = FakeMessages(stored("m1", "m2")), FakeWorkQueue()
+    transport = FakeTransport(["ok_after_drop", "ok"])
+    report = drain([item("m1"), item("m2")], context(store, transport, queue))
+    assert report.outcomes["sent"] == 2
+    assert report.outcomes["ambiguous_resend"] == 1

@@ -52,6 +52,8 @@ class Accepted(NamedTuple):
     prepared: PreparedMessage
     ses_message_id: str
     statuses: dict[str, str]
+    # An earlier attempt lost its connection after the final ".": SES may hold the message twice (counted).
+    after_ambiguous_drop: bool = False
 
     def record(self, messages: DeliveryRecorder) -> SendResult:
         messages.mark_sent(self.prepared.message_id, self.ses_message_id, self.statuses)
@@ -73,7 +75,7 @@ def transmit(
         messages.mark_failed(prepared.message_id, f"SES refused the message: {rejected}", deliverable)
         raise UpstreamRejected(f"SES refused the message: {rejected}") from None
     statuses = {email: ("rejected" if email in receipt.refused else "sent") for email in deliverable}
-    return Accepted(prepared, receipt.ses_message_id, statuses)
+    return Accepted(prepared, receipt.ses_message_id, statuses, receipt.after_ambiguous_drop)
 
 
 # Writing SES's id after SES said 250 is tried this often (each attempt with the SDK's own retries).

@@ -276,6 +276,8 @@ def _send_claimed(
             continue
         outcome = _send(item, record, context)
         if isinstance(outcome, Accepted):
+            if outcome.after_ambiguous_drop:  # SES may hold it twice: the one duplicate API.md allows
+                report.outcomes["ambiguous_resend"] += 1
             recording.append((item, context.store_calls.submit(outcome.record, context.messages)))
             continue
         report.outcomes[outcome] += 1
