@@ -3,6 +3,7 @@ queue, the duplicate check of a resent message, the rate limit, and what is undo
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ from posthorn.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
+from posthorn.logic import idempotency
 from posthorn.logic.smtp_intake import Accepted, IntakeContext, accept_client_message
 from posthorn.models.credentials import Credential
 from posthorn.ports import QueuedMessage
@@ -58,10 +60,7 @@ class Intake:
         )
 
     def accept(self, raw: bytes, rcpt: list[str] | None = None) -> Accepted:
-        accepted = accept_client_message(self.sender, rcpt or ["user@example.net"], raw, self.context())
-        if accepted.remember is not None:
-            accepted.remember()
-        return accepted
+        return accept_client_message(self.sender, rcpt or ["user@example.net"], raw, self.context())
 
 
 @pytest.fixture
@@ -128,12 +127,17 @@ def test_the_idempotency_header_refuses_other_bytes_and_says_in_flight_before_th
     with pytest.raises(IdempotencyConflict) as conflict:
         intake.accept(mail("X-Posthorn-Idempotency-Key: k1", body="two"))
     assert not isinstance(conflict.value, IdempotencyInFlight)
-    unanswered = accept_client_message(
-        intake.sender, ["user@example.net"], mail("X-Posthorn-Idempotency-Key: k2"), intake.context()
-    )  # its `remember` not called: the 250 is not yet certain
-    assert unanswered.remember is not None
+    raw = mail("X-Posthorn-Idempotency-Key: k2")
+    scope = idempotency.scope_key(intake.sender.username, "k2")
+    # Another relay task holds the claim: its first attempt is still under way.
+    intake.idempotency.claim(
+        scope, hashlib.sha256(raw).hexdigest(), now=int(FixedClock().now().timestamp()), lease_seconds=60,
+        ttl_seconds=86_400,
+    )  # fmt: skip
     with pytest.raises(IdempotencyInFlight):
-        intake.accept(mail("X-Posthorn-Idempotency-Key: k2"))
+        intake.accept(raw)
+    assert len(intake.queue.queued) == 1  # k1's message only
+    assert scope in intake.idempotency.entries  # the other attempt's claim is left alone
 
 
 def test_over_the_rate_nothing_is_stored_and_the_claim_is_released(intake: Intake) -> None:

@@ -20,7 +20,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 from posthorn.errors import PosthornError, Unauthorized, ValidationFailed
 from posthorn.logic.credentials import require, smtp_login
 from posthorn.logic.sending import check_sender
-from posthorn.logic.smtp_intake import Accepted, IntakeContext, accept_client_message, check_recipient
+from posthorn.logic.smtp_intake import IntakeContext, accept_client_message, check_recipient
 from posthorn.models.addresses import domain_of
 from posthorn.models.credentials import Credential, Permission
 from posthorn.models.email import MAX_RECIPIENTS
@@ -236,7 +236,8 @@ class RelayHandler:
             credential = await self._current(session)
             if isinstance(credential, str):
                 return credential  # a 421: the connection closes
-            accepted = await self._off_loop(lambda: self._accept(credential, rcpt_to, raw))
+            intake = self.intake()
+            accepted = await self._off_loop(lambda: accept_client_message(credential, rcpt_to, raw, intake))
         except PosthornError as refused:
             return self._transaction(session, smtp_reply(refused), refused.code)
         except Exception:  # DynamoDB or SQS failing: nothing was accepted, the client retries
@@ -266,27 +267,9 @@ class RelayHandler:
         )
         return reply
 
-    def _accept(self, credential: Credential, rcpt_to: list[str], raw: bytes | bytearray) -> Accepted:
-        """On a relay thread, to the end, even when the client hangs up meanwhile: a message stored and
-        queued has its duplicate check completed, so the client's resend gets this message's id."""
-        accepted = accept_client_message(credential, rcpt_to, raw, self.intake())
-        if accepted.remember is not None:
-            self.threads.submit(_quietly(accepted.remember))
-        return accepted
-
 
 def _credential(session: Session) -> Credential:
     credential = session.auth_data
     if not isinstance(credential, Credential):  # aiosmtpd's auth_required refuses MAIL before AUTH
         raise RuntimeError("transaction without an authenticated credential")
     return credential
-
-
-def _quietly(call: Callable[[], Any]) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            call()
-        except Exception:  # the duplicate check stays in flight; its lease runs out
-            log.warning("could not complete the duplicate check of an accepted message", exc_info=True)
-
-    return run

@@ -80,8 +80,6 @@ class IntakeContext:
 class Accepted(NamedTuple):
     message_id: str
     replayed: bool  # the same message was accepted before: nothing new was stored or queued
-    # Completes the duplicate check once the `250` is certain (None for a replay).
-    remember: Callable[[], None] | None = None
 
 
 class _Claim(NamedTuple):
@@ -155,9 +153,15 @@ def accept_client_message(
     _, store_error = _outcome(stored, deadline)
     refusal = claim_error or rate_error or store_error
     if first is None and refusal is None:
-        # Second round: the queue message, or the message withdrawn where that write failed.
-        if not queue_stored([prepared.queued], context.messages, context.queue):
-            return Accepted(prepared.message_id, replayed=False, remember=_remember(claim, prepared, context))
+        # Second round: the queue message (or the message withdrawn where that write failed) and, side by
+        # side, the duplicate claim completed with this message's id, so a resend finds it whenever it comes.
+        remembered = (
+            pool.submit(_remember, claim, prepared.message_id, context) if claim is not None else None
+        )
+        refused = queue_stored([prepared.queued], context.messages, context.queue)
+        _outcome(remembered, monotonic() + WRITE_DEADLINE_SECONDS)  # not remembered: its lease runs out
+        if not refused:
+            return Accepted(prepared.message_id, replayed=False)
         refusal = UpstreamUnavailable("the message could not be queued; retry it")
     elif stored.done():  # never queued: its record goes (even when its write raised: it may have landed)
         _discard(prepared, context)
@@ -267,16 +271,9 @@ def _discard(prepared: _Prepared, context: IntakeContext) -> None:
         _quietly(lambda: context.messages.mark_failed(prepared.message_id, reason, emails))
 
 
-def _remember(claim: _Claim | None, prepared: _Prepared, context: IntakeContext) -> Callable[[], None] | None:
-    if claim is None:
-        return None
-
-    def remember() -> None:
-        expires_at = int(context.clock.now().timestamp()) + context.idempotency_ttl_seconds
-        answer = StoredResponse(ACCEPTED, prepared.message_id)
-        context.idempotency.complete(claim.scope, answer, expires_at=expires_at)
-
-    return remember
+def _remember(claim: _Claim, message_id: str, context: IntakeContext) -> None:
+    expires_at = int(context.clock.now().timestamp()) + context.idempotency_ttl_seconds
+    context.idempotency.complete(claim.scope, StoredResponse(ACCEPTED, message_id), expires_at=expires_at)
 
 
 def _claim_for(
