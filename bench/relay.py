@@ -6,9 +6,10 @@ its own, its store and queue replaced through `posthorn.wiring` by `InMemoryStor
 call answered after STORE_LATENCY (an in-region DynamoDB or SQS round trip, as the worker's figure assumes),
 waiting without the interpreter lock, as on a socket. The relay's own caches (domain records, small
 suppression lists, an open session's credential) keep their deployed default (`RelaySettings.cache_seconds`,
-at most 1 s); a credential is also read at every AUTH, once per connection. The clients are smtplib connections on
-threads of this process, every one as `smtplib.sendmail` talks (EHLO, STARTTLS, EHLO, AUTH PLAIN once; then
-MAIL with SIZE, RCPT, DATA per message), timed from the moment all are ready until the last has sent QUIT.
+at most 1 s); a credential is also read at every AUTH, once per connection. The clients are smtplib
+connections on threads of this process, every one as `smtplib.sendmail` talks (EHLO, STARTTLS, EHLO, AUTH
+PLAIN once; then MAIL with SIZE, RCPT, DATA per message), timed from the moment all are ready until the last
+has sent QUIT.
 
 - 6, throughput: MESSAGES small messages (about 1 KB, one recipient, a Message-ID of their own) over
   CONNECTIONS connections. Baseline, the floor: the same clients and messages against a bare aiosmtpd sink
