@@ -8,6 +8,7 @@ import json
 import smtplib
 import ssl
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -829,3 +830,83 @@ def test_a_suppression_made_through_the_api_is_550_at_rcpt_within_2_s(
         smtp.mail("hello@example.com")
         code, reply = smtp.rcpt("soon-gone@example.net")
         assert (code, reply[:5]) == (550, b"5.1.1")
+
+
+def test_under_queue_and_table_write_faults_a_451_is_never_sent_and_a_250_is_sent_once(
+    relay: LocalRelay,
+    tls: TlsMaterial,
+    api: ApiClient,
+    admin: str,
+    sender_key: str,
+    worker: QueuePoller,
+    local_ses: LocalSes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The probe of issue 18 (52 of 68 messages answered `451 4.3.0` were sent anyway), with the worker
+    draining the queue at the same time: SQS refusing outright, SQS taking a message whose answer is lost
+    (a worker may claim it before the relay withdraws it: then it is accepted), DynamoDB refusing the record.
+    Each client retries a 4xx with the same bytes, as SMTP clients do."""
+    import random
+
+    from botocore.exceptions import ClientError
+
+    from posthorn.adapters.dynamodb.messages import MessageRepository
+    from posthorn.adapters.send_queue import SqsSendQueue
+
+    chance = random.Random(18)
+    real_enqueue, real_create = SqsSendQueue.enqueue, MessageRepository.create_message
+
+    def faulty_enqueue(self: SqsSendQueue, messages: list[Any]) -> set[str]:
+        roll = chance.random()
+        if roll < 0.25:
+            return {message.message_id for message in messages}  # SQS refused them
+        if roll < 0.5:
+            real_enqueue(self, messages)
+            time.sleep(0.3)  # the worker may claim (and even send) it meanwhile
+            raise TimeoutError("SQS took the message; its answer was lost")
+        return real_enqueue(self, messages)
+
+    def faulty_create(self: MessageRepository, record: Any) -> None:
+        if chance.random() < 0.2:
+            error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+            raise ClientError(error, "PutItem")  # type: ignore[arg-type]
+        real_create(self, record)
+
+    monkeypatch.setattr(SqsSendQueue, "enqueue", faulty_enqueue)
+    monkeypatch.setattr(MessageRepository, "create_message", faulty_create)
+    key = credential(api, admin, rate_limit_per_second=1000)
+    told: dict[str, list[str]] = {}  # token -> every reply the client got
+    worker.start()
+    try:
+        with client(relay, tls) as smtp:
+            smtp.login(*login_of(key))
+            for index in range(24):
+                token = f"fault-{index}"
+                mail = message({"Message-ID": f"<{token}@example.com>"})
+                del mail["Subject"]
+                mail["Subject"] = token
+                for _ in range(4):  # the client's retries of a 4xx, with the same bytes
+                    code, reply = transact(smtp, mail.as_bytes())
+                    told.setdefault(token, []).append(f"{code} {reply.decode()}")
+                    if code < 400 or code >= 500:
+                        break
+    finally:
+        worker.stop()
+    monkeypatch.setattr(SqsSendQueue, "enqueue", real_enqueue)
+    worker.run_until_empty(timeout=30)
+
+    copies: dict[str, int] = {}
+    for received in local_ses.outbox.list():
+        subject = str(message_from_bytes(received.raw).get("Subject", ""))
+        copies[subject] = copies.get(subject, 0) + 1
+    problems = []
+    for token, replies in told.items():
+        accepted = [reply for reply in replies if reply.startswith("250")]
+        ids = {reply.rsplit(" ", 1)[-1] for reply in accepted}
+        expected = 1 if accepted else 0
+        if copies.get(token, 0) != expected or len(ids) > 1:
+            problems.append(f"{token}: told {replies}, {copies.get(token, 0)} copies reached SES")
+    assert problems == []
+    outcomes = Counter(reply[:9] for replies in told.values() for reply in replies)
+    assert outcomes["451 4.3.0"] > 0  # the faults were hit
+    assert outcomes["250 2.0.0"] > 0
