@@ -54,13 +54,18 @@ def message(headers: dict[str, str] | None = None) -> EmailMessage:
     return mail
 
 
+def crlf(mail: EmailMessage) -> bytes:
+    """The message's bytes as SMTP carries them: CRLF line ends (the relay refuses a bare LF)."""
+    return mail.as_bytes(policy=policy.SMTP)
+
+
 def send(smtp: smtplib.SMTP, mail: EmailMessage, rcpt: list[str] | None = None) -> str:
     """The message id from `250 2.0.0 Ok: queued as <id>`."""
     smtp.mail("hello@example.com")
     for address in rcpt or ["user@example.net"]:
         code, reply = smtp.rcpt(address)
         assert code == 250, reply
-    code, reply = smtp.data(mail.as_bytes())
+    code, reply = smtp.data(crlf(mail))
     assert code == 250, reply
     text = reply.decode()
     assert text.startswith("2.0.0 Ok: queued as msg_"), text
@@ -300,7 +305,7 @@ def test_a_suppressed_recipient_is_550_5_1_1_at_rcpt_and_the_others_are_sent(
         code, reply = smtp.rcpt("Gone@example.net")
         assert (code, reply[:5]) == (550, b"5.1.1")
         assert smtp.rcpt("user@example.net")[0] == 250
-        code, reply = smtp.data(message().as_bytes())
+        code, reply = smtp.data(crlf(message()))
         assert code == 250, reply
     message_id = reply.decode().rsplit(" ", 1)[-1]
     record = view(api, sender_key, message_id)
@@ -320,7 +325,7 @@ def test_over_the_credentials_rate_is_451_4_7_1_and_that_message_is_not_sent(
     with client(relay, tls) as smtp:
         smtp.login(*login_of(key))
         first = send(smtp, message())
-        code, reply = transact(smtp, message().as_bytes())
+        code, reply = transact(smtp, crlf(message()))
     assert code == 451
     assert reply.decode().startswith("4.7.1 rate limit exceeded, try again in ")
     worker.run_until_empty(timeout=20)
@@ -337,7 +342,7 @@ def test_a_message_over_the_size_limit_is_552_5_3_4(
         # A client is held to the SIZE it declared.
         assert smtp.mail("hello@example.com", options=["SIZE=1000"])[0] == 250
         smtp.rcpt("user@example.net")
-        code, reply = smtp.data(message().as_bytes() + (b"x" * 70 + b"\r\n") * 100)
+        code, reply = smtp.data(crlf(message()) + (b"x" * 70 + b"\r\n") * 100)
         assert (code, reply[:5]) == (552, b"5.3.4")
 
 
@@ -346,7 +351,7 @@ def test_a_bad_control_header_is_550_5_6_0_naming_it(
 ) -> None:
     with client(relay, tls) as smtp:
         smtp.login(*login_of(sender_key))
-        code, reply = transact(smtp, message({"X-Posthorn-Track-Opens": "perhaps"}).as_bytes())
+        code, reply = transact(smtp, crlf(message({"X-Posthorn-Track-Opens": "perhaps"})))
     assert code == 550
     assert reply.decode().startswith("5.6.0 X-Posthorn-Track-Opens: ")
 
@@ -358,7 +363,7 @@ def test_a_from_header_of_another_domain_is_550_5_7_1_at_the_end_of_data(
     mail.replace_header("From", "someone@other.org")
     with client(relay, tls) as smtp:
         smtp.login(*login_of(sender_key))
-        code, reply = transact(smtp, mail.as_bytes())
+        code, reply = transact(smtp, crlf(mail))
     assert (code, reply[:5]) == (550, b"5.7.1")
 
 
@@ -370,7 +375,7 @@ def test_the_queue_unreachable_is_451_4_3_0_and_the_record_is_failed(
     make_queue_unavailable(monkeypatch)
     with client(relay, tls) as smtp:
         smtp.login(*login_of(sender_key))
-        code, reply = transact(smtp, message().as_bytes())
+        code, reply = transact(smtp, crlf(message()))
     assert (code, reply[:5]) == (451, b"4.3.0")
 
 
@@ -438,7 +443,7 @@ def test_a_client_that_drops_the_connection_after_data_and_resends_gets_one_mess
     smtp.rcpt("user@example.net")
     smtp.putcmd("data")
     assert smtp.getreply()[0] == 354
-    smtp.send(mail.as_bytes().replace(b"\n.", b"\n..") + b"\r\n.\r\n")
+    smtp.send(crlf(mail).replace(b"\n.", b"\n..") + b".\r\n")
     time.sleep(0.5)  # the relay has the message; the client never reads the 250
     smtp.close()
     deadline = time.monotonic() + 10
@@ -527,7 +532,7 @@ def test_a_graceful_stop_finishes_the_transaction_in_flight_and_refuses_new_conn
     busy.login(*login_of(sender_key))
     busy.mail("hello@example.com")
     busy.rcpt("user@example.net")
-    sending = threading.Thread(target=lambda: replies.append(busy.data(message().as_bytes())))
+    sending = threading.Thread(target=lambda: replies.append(busy.data(crlf(message()))))
     sending.start()
     time.sleep(0.3)  # the message is being stored
     stopping = threading.Thread(target=relay.stop, kwargs={"grace_seconds": 10})
@@ -581,7 +586,7 @@ def test_the_table_failing_at_data_is_451_and_nothing_is_accepted_or_sent(
     monkeypatch.setattr(MessageRepository, "create_message", throttled)
     with client(relay, tls) as smtp:
         smtp.login(*login_of(sender_key))
-        code, reply = transact(smtp, message().as_bytes())
+        code, reply = transact(smtp, crlf(message()))
     assert (code, reply[:5]) == (451, b"4.3.0")
     worker.run_until_empty(timeout=20)  # the queue message written beside the failed record is dropped
     assert len(local_ses.outbox) == 0
@@ -597,13 +602,13 @@ def test_dot_stuffed_lines_arrive_unstuffed_and_a_line_over_1000_octets_is_500(
 ) -> None:
     with client(relay, tls) as smtp:
         smtp.login(*login_of(sender_key))
-        code, reply = transact(smtp, message().as_bytes() + b"x" * 1200 + b"\r\n")
+        code, reply = transact(smtp, crlf(message()) + b"x" * 1200 + b"\r\n")
         assert code == 500, reply
         mail = message()
         mail.set_content(".one dot\n..two dots\n.\nend")
         smtp.mail("hello@example.com")
         smtp.rcpt("user@example.net")
-        code, reply = smtp.data(mail.as_bytes(policy=policy.SMTP))  # CRLF, as RFC 5321 has it
+        code, reply = smtp.data(crlf(mail))  # CRLF, as RFC 5321 has it
         assert code == 250, reply  # the session went on
         message_id = reply.decode().rsplit(" ", 1)[-1]
     worker.run_until_empty(timeout=20)
@@ -706,3 +711,95 @@ def test_a_rotated_or_revoked_secret_stops_at_the_next_auth_with_the_deployed_ca
         with client(deployed, tls) as smtp, pytest.raises(smtplib.SMTPAuthenticationError) as revoked:
             smtp.login("posthorn", new_key)
         assert revoked.value.smtp_error == b"5.7.8 this credential has been revoked"
+
+
+# --- SMTP smuggling: aiosmtpd's own test (aiosmtpd/tests/test_smtpsmuggling.py, 1.4.6), ported to the relay,
+# whose DATA reader is a fork of aiosmtpd's. Only CRLF "." CRLF ends DATA; a bare CR or LF anywhere in DATA
+# refuses the message (API.md), after the client finished sending it, and nothing of it reaches SES.
+BARE_LINE_ENDS = b"550 5.6.0 validation_error: the message has a bare CR or LF; send CRLF line endings only"
+SMUGGLED = (
+    b"MAIL FROM:<hello@example.com>\r\nRCPT TO:<victim@example.net>\r\nDATA\r\n"
+    b"From: hello@example.com\r\nTo: victim@example.net\r\nSubject: smuggled\r\n\r\nsmuggled\r\n"
+)
+
+
+def send_raw_data(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    """DATA with `data` sent as it is (smtplib's `data()` would fix its line ends and stuff its dots), the
+    client's own final CRLF "." CRLF included in `data`: the one reply to it."""
+    smtp.mail("hello@example.com")
+    assert smtp.rcpt("user@example.net")[0] == 250
+    smtp.putcmd("data")
+    assert smtp.getreply()[0] == 354
+    smtp.send(data)
+    return smtp.getreply()
+
+
+def test_aiosmtpds_smuggling_probe_is_refused_and_nothing_is_sent(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str, worker: QueuePoller, local_ses: LocalSes
+) -> None:
+    # aiosmtpd's message, byte for byte: a fake end of data `\n.\r\n` and a bare LF after "NO SMUGGLING".
+    message_data = (
+        b"From: Anne Person <hello@example.com>\r\nTo: Bart Person <user@example.net>\r\n"
+        b"Subject: A test\r\nMessage-ID: <ant>\r\n\r\nTesting\n.\r\nNO SMUGGLING\n\r\n.\r\n"
+    )
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        code, reply = send_raw_data(smtp, message_data)
+        assert b"%d %s" % (code, reply) == BARE_LINE_ENDS
+        assert smtp.noop() == (250, b"OK")  # one reply: DATA ended where the client ended it
+    worker.run_until_empty(timeout=20)
+    assert len(local_ses.outbox) == 0
+
+
+@pytest.mark.parametrize(
+    "fake_end",
+    [b"\r.\r\n", b"\n.\n", b"\n.\r\n", b"\r.\n", b"\r\n.\r", b"\r\n.\n"],
+    ids=["CR.CRLF", "LF.LF", "LF.CRLF", "CR.LF", "CRLF.CR", "CRLF.LF"],
+)
+def test_a_fake_end_of_data_neither_ends_data_nor_is_passed_on(
+    relay: LocalRelay,
+    tls: TlsMaterial,
+    sender_key: str,
+    worker: QueuePoller,
+    local_ses: LocalSes,
+    fake_end: bytes,
+) -> None:
+    head = crlf(message()).partition(b"\r\n\r\n")[0]
+    data = head + b"\r\n\r\nTesting" + fake_end + SMUGGLED + b".\r\n"
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        code, reply = send_raw_data(smtp, data)
+        # Had the fake end ended DATA, this would be the first message's 250 and the smuggled commands'
+        # replies would follow: NOOP would not be answered next.
+        assert b"%d %s" % (code, reply) == BARE_LINE_ENDS
+        assert smtp.noop() == (250, b"OK")
+    worker.run_until_empty(timeout=20)
+    assert len(local_ses.outbox) == 0
+
+
+@pytest.mark.parametrize("size", ["short", "over 1000 octets"])
+def test_a_message_written_with_lf_line_ends_is_refused_saying_so(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str, size: str
+) -> None:
+    """`smtplib.sendmail()` sends bytes as they are: `EmailMessage.as_bytes()` has LF line ends. Sent whole
+    it reads as one line, or, longer, as a line over 1,000 octets: the reply names the bare LF either way."""
+    raw = message().as_bytes() + (b"x" * 70 + b"\n") * (20 if size == "over 1000 octets" else 0)
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        code, reply = transact(smtp, raw)
+        assert b"%d %s" % (code, reply) == BARE_LINE_ENDS
+        assert smtp.noop() == (250, b"OK")
+
+
+def test_crlf_dot_crlf_still_ends_data_and_a_clean_message_is_sent(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str, worker: QueuePoller, local_ses: LocalSes
+) -> None:
+    raw = crlf(message())
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        code, reply = send_raw_data(smtp, raw + b".\r\n")
+        assert code == 250, reply
+        assert smtp.noop()[0] == 250
+    worker.run_until_empty(timeout=20)
+    [received] = local_ses.outbox.list()
+    assert b"\r\n\r\nHello over SMTP\r\n" in received.raw
