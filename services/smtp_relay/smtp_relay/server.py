@@ -2,7 +2,8 @@
 graceful stop.
 
 aiosmtpd's `SMTP` is subclassed only where API.md's replies or the relay's limits need it:
-- replies aiosmtpd words without an enhanced status code get API.md's (`530 5.7.0`, `552 5.3.4`);
+- replies aiosmtpd words without an enhanced status code get API.md's (`530 5.7.0`, `552 5.3.4` naming
+  `payload_too_large`);
 - on an implicit-TLS port the connection is TLS from its first byte, which aiosmtpd does not see (it only
   knows STARTTLS), so AUTH would not be offered: there `auth_require_tls` is off, which is safe because
   nothing on that port is ever in the clear;
@@ -54,12 +55,12 @@ RESERVE_WAIT_SECONDS = 10.0
 RESERVE_STEP = 1024 * 1024
 COPIES = 4
 
+# API.md: a refusal that matches one of the API's error codes names it.
+TOO_BIG = f"552 5.3.4 payload_too_large: message too big: at most {DATA_LIMIT} bytes"
 _WORDING = {
     "530 Must issue a STARTTLS command first": "530 5.7.0 Must issue a STARTTLS command first",
-    "552 Error: Too much mail data": f"552 5.3.4 Message too big: at most {DATA_LIMIT} bytes",
-    "552 Error: message size exceeds fixed maximum message size": (
-        f"552 5.3.4 Message too big: at most {DATA_LIMIT} bytes"
-    ),
+    "552 Error: Too much mail data": TOO_BIG,
+    "552 Error: message size exceeds fixed maximum message size": TOO_BIG,
     "530 5.7.0 Authentication required": "530 5.7.0 Authentication required",
 }
 SHUTTING_DOWN = "421 4.3.2 Service shutting down; try again in a moment"
