@@ -694,6 +694,24 @@ def test_a_lone_cr_in_the_header_block_is_550_5_6_0(
     assert (code, reply[:5]) == (550, b"5.6.0")
 
 
+def test_a_10_mb_folded_header_is_552_5_3_4_at_once(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str
+) -> None:
+    import time
+
+    folded = b" " + b"a" * 76 + b"\r\n"
+    raw = crlf(message({"X-Long": "x"})).replace(b"X-Long: x\r\n", b"X-Long: x\r\n" + folded * 130_000, 1)
+    assert len(raw) > 10_000_000
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        started = time.perf_counter()
+        code, reply = transact(smtp, raw)
+        print(
+            f"a 10 MB folded header answered in {time.perf_counter() - started:.2f} s (sending it included)"
+        )
+    assert (code, reply) == (552, b"5.3.4 payload_too_large: X-Long: the header field is over 65536 bytes")
+
+
 def test_a_rotated_or_revoked_secret_stops_at_the_next_auth_with_the_deployed_cache(
     stack: Stack, tls: TlsMaterial, api: ApiClient, admin: str, sender_key: str
 ) -> None:

@@ -4,6 +4,7 @@ gains, how control headers read, and how cached files join the client's MIME wit
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -11,7 +12,7 @@ from typing import cast
 
 import pytest
 
-from posthorn.errors import ValidationFailed
+from posthorn.errors import PayloadTooLarge, ValidationFailed
 from posthorn.logic.mime import MimePart
 from posthorn.logic.raw_message import FileBody, encode_base64_body
 from posthorn.logic.relayed_message import parse_client_message, read_controls, relayed
@@ -97,6 +98,51 @@ def test_x_list_unsubscribe_becomes_list_unsubscribe_with_one_click_for_https() 
     assert message["X-List-Unsubscribe"] is None
     _, mailto = delivered(client_bytes("X-List-Unsubscribe: <mailto:u@example.com>"))
     assert mailto["List-Unsubscribe-Post"] is None
+
+
+# --- what the header block may hold --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        # Python's parser (and others) end the header block at `\r\r\n`: the stamp would land in the body.
+        (b"From: hello@example.com\r\nSubject: Hi\r\r\nTo: user@example.net\r\n\r\nHello\r\n", "CR"),
+        (b"From: hello@example.com\nSubject: Hi\r\nTo: user@example.net\n\nHello\n", "CR"),
+        (b"From: hello@example.com\r\nSubject: Hi\nTo: user@example.net\r\n\r\nHello\r\n", "line ends"),
+        (b"From: hello@example.com\r\nSubject: Hi\r\n\n\r\nHello\r\n", "line ends"),
+        (b"From: hello@example.com\r\nSubject: a\x00b\r\n\r\nHello\r\n", "NUL"),
+        (b"From: hello@example.com\r\nSubject: \xff\xfe caf\xe9\r\n\r\nHello\r\n", "UTF-8"),
+    ],
+    ids=["CR CR LF", "CR LF in an LF message", "LF in a CRLF message", "LF blank line", "NUL", "Latin-1"],
+)
+def test_a_header_block_a_parser_could_read_otherwise_is_refused(raw: bytes, says: str) -> None:
+    with pytest.raises(ValidationFailed, match=says):
+        delivered(raw)
+
+
+def test_utf8_header_text_is_kept_as_written() -> None:
+    data, message = delivered(client_bytes("X-Note: Grüße"))
+    assert "X-Note: Grüße\r\n".encode() in data
+    assert message["X-SES-MESSAGE-TAGS"]
+
+
+def test_a_10_mb_folded_header_is_refused_before_it_is_parsed() -> None:
+    folded = b" " + b"a" * 76 + b"\r\n"
+    raw = bytearray(client_bytes("X-Long: x").replace(b"\r\n\r\n", b"\r\n" + folded * 130_000 + b"\r\n", 1))
+    assert len(raw) > 10_000_000
+    started = time.perf_counter()
+    with pytest.raises(PayloadTooLarge, match=r"^X-Long: the header field is over 65536 bytes"):
+        parse_client_message(raw)
+    print(f"a 10 MB folded header refused in {time.perf_counter() - started:.4f} s")
+
+
+def test_a_header_block_over_1_mib_is_refused_and_long_fields_within_the_bounds_pass() -> None:
+    many = [f"X-Field-{index}: " + "v" * 60 for index in range(20_000)]
+    with pytest.raises(PayloadTooLarge, match="header block is over 1048576 bytes"):
+        parse_client_message(client_bytes(*many))
+    references = "References: " + "\r\n ".join(f"<m{index}@example.com>" for index in range(3000))
+    assert len(references) > 50_000
+    message = parse_client_message(client_bytes(references))
+    assert message.first("references") is not None
 
 
 # --- control headers ------------------------------------------------------------------------------------

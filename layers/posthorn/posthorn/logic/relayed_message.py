@@ -10,6 +10,14 @@ The client's bytes travel as it wrote them, except the header block:
 File-cache attachments (`X-Posthorn-File-Key`, `X-TM-FILE-KEY`) are added as parts of the client's
 `multipart/mixed`, or the client's message is wrapped in one; the client's parts are never re-encoded, and
 a cached file's body stays the shared buffer it is in the file cache (a `RawMessage` piece).
+
+The header block is read strictly, because Posthorn's stamp must land in it (each refusal a
+`ValidationFailed`, `550 5.6.0`, or for a size a `PayloadTooLarge`, `552 5.3.4`):
+- every line ends with the message's line end (CRLF, or LF throughout), with no other CR in it (a CR
+  before CRLF ends a line, or the whole header block, for Python's parser and others), no NUL, and is
+  UTF-8;
+- the header block is at most 1 MiB, a field at most 64 KiB: a field's folded lines were joined one by
+  one (quadratic in its length) and Python's parsers are slow on long values, so nothing longer is read.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from posthorn.errors import ValidationFailed
+from posthorn.errors import PayloadTooLarge, ValidationFailed
 from posthorn.logic.mime import MimePart, part_headers
 from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
 from posthorn.logic.ses_stamp import SesStamp
@@ -56,6 +64,9 @@ _FALSE = frozenset({"false", "0", "no"})
 # Postmark's X-PM-TrackLinks names where links are tracked; `None` turns tracking off.
 _POSTMARK_LINK_TRACKING = frozenset({"htmlandtext", "htmlonly", "textonly"})
 
+MAX_HEADER_BLOCK_BYTES = 1024 * 1024
+MAX_HEADER_FIELD_BYTES = 64 * 1024
+
 
 class HeaderField(NamedTuple):
     """One header field as the client wrote it: its name, all its bytes (folded lines, line end), and its
@@ -68,7 +79,7 @@ class HeaderField(NamedTuple):
     def unfolded(self) -> str:
         """The value as written, unfolded: RFC 2047 words still encoded."""
         text = self.raw.split(b":", 1)[1].decode("utf-8", "replace")
-        return " ".join(line.strip() for line in text.splitlines()).strip()
+        return " ".join(line.strip(" \t\r") for line in text.split("\n")).strip(" \t")
 
     def value(self) -> str:
         """The value unfolded, RFC 2047 words decoded (for reading it, never for writing it again)."""
@@ -111,7 +122,8 @@ class ClientMessage:
 
 
 def parse_client_message(raw: bytes | bytearray) -> ClientMessage:
-    """Split the header block into its fields. ValidationFailed when it is not a header block at all.
+    """Split the header block into its fields and check it (the module's docstring says how).
+    ValidationFailed when it is not a header block Posthorn can pass on; PayloadTooLarge when it is too long.
 
     A bytearray (the relay's DATA buffer) becomes the body itself, the header block cut off its front in
     place (CPython moves the buffer's start: no copy), so a large message is held once; read anything else
@@ -119,30 +131,66 @@ def parse_client_message(raw: bytes | bytearray) -> ClientMessage:
     first_end = raw.find(b"\n")
     newline = b"\n" if first_end > 0 and raw[first_end - 1 : first_end] != b"\r" else b"\r\n"
     fields: list[HeaderField] = []
+    lines: list[bytes] = []  # the field being read: its first line, then its folded ones
+    name = ""
+    size = 0  # of the field being read
     position = 0
+    body_start = len(raw)
     while position < len(raw):
         end = raw.find(b"\n", position)
         line_end = len(raw) if end < 0 else end + 1
+        if line_end > MAX_HEADER_BLOCK_BYTES:
+            raise PayloadTooLarge(f"the message's header block is over {MAX_HEADER_BLOCK_BYTES} bytes")
         line = bytes(raw[position:line_end])
-        if line in (b"\r\n", b"\n"):  # the blank line: the body follows
-            if isinstance(raw, bytearray):
-                del raw[:line_end]
-                return ClientMessage(fields, raw, newline)
-            return ClientMessage(fields, raw[line_end:], newline)
-        if b"\r" in line.rstrip(b"\r\n"):  # a CR that ends no line: some parsers break lines there
-            raise ValidationFailed("the message's header block has a CR that is not part of a line end")
-        if line[:1] in (b" ", b"\t"):
-            if not fields:
-                raise ValidationFailed("the message starts with a folded line, not a header field")
-            fields[-1] = fields[-1]._replace(raw=fields[-1].raw + line)
-        else:
-            name, colon, _ = line.partition(b":")
-            if not colon or not name or any(byte <= 32 or byte >= 127 for byte in name):
-                raise ValidationFailed("the message's header block is malformed (a line that is no header)")
-            text = name.decode("ascii")
-            fields.append(HeaderField(text, line, text.lower()))
         position = line_end
-    return ClientMessage(fields, b"", newline)
+        if line == newline:  # the blank line: the body follows
+            body_start = line_end
+            break
+        _check_line(line, newline, last=line_end == len(raw))
+        if line[:1] in (b" ", b"\t"):
+            if not lines:
+                raise ValidationFailed("the message starts with a folded line, not a header field")
+            size += len(line)
+            if size > MAX_HEADER_FIELD_BYTES:
+                raise PayloadTooLarge(f"{name}: the header field is over {MAX_HEADER_FIELD_BYTES} bytes")
+            lines.append(line)
+            continue
+        if lines:
+            fields.append(HeaderField(name, b"".join(lines), name.lower()))
+        written, colon, _ = line.partition(b":")
+        if not colon or not written or any(byte <= 32 or byte >= 127 for byte in written):
+            raise ValidationFailed("the message's header block is malformed (a line that is no header)")
+        name, lines, size = written.decode("ascii"), [line], len(line)
+    if lines:
+        fields.append(HeaderField(name, b"".join(lines), name.lower()))
+    message = ClientMessage(fields, b"", newline)
+    if isinstance(raw, bytearray):
+        del raw[:body_start]
+        message.body = raw
+    else:
+        message.body = raw[body_start:]
+    return message
+
+
+def _check_line(line: bytes, newline: bytes, *, last: bool) -> None:
+    """One line of the header block, its line end included: the message's line end, no other CR (a CR
+    before CRLF ends the header block for Python's parser and others), no NUL, UTF-8 (RFC 6532)."""
+    if line.endswith(newline):
+        content = line[: -len(newline)]
+    elif last:  # a header block with no body and no final line end
+        content = line
+    else:
+        raise ValidationFailed("the message's header block mixes line ends: end every line with CRLF")
+    if b"\r" in content:
+        raise ValidationFailed("the message's header block has a CR that is not part of a line end")
+    if b"\0" in content:
+        raise ValidationFailed("the message's header block has a NUL character")
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed(
+            "the message's header block is not UTF-8: write other text as RFC 2047 encoded words"
+        ) from None
 
 
 def read_controls(message: ClientMessage) -> MessageControls:
