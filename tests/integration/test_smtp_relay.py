@@ -694,6 +694,19 @@ def test_a_lone_cr_in_the_header_block_is_550_5_6_0(
     assert (code, reply[:5]) == (550, b"5.6.0")
 
 
+def test_an_encoded_word_hiding_a_line_end_is_550_5_6_0_naming_the_header(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str
+) -> None:
+    raw = crlf(message()).replace(b"Subject: ", b"Subject: =?utf-8?q?a=0D=0AFrom:_ceo@other.org?= ", 1)
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        code, reply = transact(smtp, raw)
+    assert (code, reply) == (
+        550,
+        b"5.6.0 validation_error: Subject: an encoded word (RFC 2047) in it decodes to a CR, LF or NUL",
+    )
+
+
 def test_a_10_mb_folded_header_is_552_5_3_4_at_once(
     relay: LocalRelay, tls: TlsMaterial, sender_key: str
 ) -> None:

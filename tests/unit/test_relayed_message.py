@@ -125,6 +125,34 @@ def test_utf8_header_text_is_kept_as_written() -> None:
     assert message["X-SES-MESSAGE-TAGS"]
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "=?utf-8?q?a=0D=0AFrom:_ceo@b.test?=",
+        "=?utf-8?b?" + base64.b64encode(b"a\nBcc: x@b.test").decode() + "?=",
+        "=?UTF-8?Q?a=00b?=",
+        "=?utf-7?q?a+AA0ACg-From:_ceo@b.test?=",  # UTF-7 writes CR LF without their octets
+        "Hi=?iso-8859-1?q?=0A?=there",  # no space around it: decoders find it all the same
+    ],
+)
+def test_an_encoded_word_that_decodes_to_cr_lf_or_nul_is_refused_naming_the_header(value: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        parse_client_message(client_bytes(f"X-Note: {value}"))
+    assert refused.value.details[0]["field"] == "X-Note"
+    with pytest.raises(ValidationFailed, match=r"^Subject: "):
+        parse_client_message(client_bytes().replace(b"Subject: Hi", f"Subject: {value}".encode()))
+
+
+def test_ordinary_encoded_words_pass() -> None:
+    message = parse_client_message(
+        client_bytes("X-Note: =?utf-8?b?R3LDvMOfZQ==?= =?utf-8?q?Gr=C3=BC=C3=9Fe?=")
+    )
+    assert message.first("x-note") == "GrüßeGrüße"
+    # An unknown charset, or a codec that is no charset (hex: never run), is read as written.
+    for value in ("=?x-unknown?q?a=41?=", "=?hex?q?0a?="):
+        assert parse_client_message(client_bytes(f"X-Note: {value}")).first("x-note") == value
+
+
 def test_a_10_mb_folded_header_is_refused_before_it_is_parsed() -> None:
     folded = b" " + b"a" * 76 + b"\r\n"
     raw = bytearray(client_bytes("X-Long: x").replace(b"\r\n\r\n", b"\r\n" + folded * 130_000 + b"\r\n", 1))

@@ -11,17 +11,23 @@ File-cache attachments (`X-Posthorn-File-Key`, `X-TM-FILE-KEY`) are added as par
 `multipart/mixed`, or the client's message is wrapped in one; the client's parts are never re-encoded, and
 a cached file's body stays the shared buffer it is in the file cache (a `RawMessage` piece).
 
-The header block is read strictly, because Posthorn's stamp must land in it (each refusal a
-`ValidationFailed`, `550 5.6.0`, or for a size a `PayloadTooLarge`, `552 5.3.4`):
+The header block is read strictly, because Posthorn's stamp must land in it and a decoder must not find
+another field in a value (each refusal a `ValidationFailed`, `550 5.6.0`, or for a size a
+`PayloadTooLarge`, `552 5.3.4`):
 - every line ends with the message's line end (CRLF, or LF throughout), with no other CR in it (a CR
   before CRLF ends a line, or the whole header block, for Python's parser and others), no NUL, and is
   UTF-8;
+- no value holds an RFC 2047 encoded word that decodes to a CR, LF or NUL (a header a decoder would split);
 - the header block is at most 1 MiB, a field at most 64 KiB: a field's folded lines were joined one by
-  one (quadratic in its length) and Python's parsers are slow on long values, so nothing longer is read.
+  one (quadratic in its length) and Python's parsers are slow on long values, so nothing longer is read
+  (and encoded words only up to the last `?=`: quadratic after it).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
@@ -66,6 +72,10 @@ _POSTMARK_LINK_TRACKING = frozenset({"htmlandtext", "htmlonly", "textonly"})
 
 MAX_HEADER_BLOCK_BYTES = 1024 * 1024
 MAX_HEADER_FIELD_BYTES = 64 * 1024
+# An RFC 2047 encoded word, wherever it is in a value, as `email.header.decode_header` finds one.
+_ENCODED_WORD = re.compile(r"=\?([^?]*)\?([qQbB])\?(.*?)\?=")
+_QUOTED_OCTET = re.compile(rb"=([0-9A-Fa-f]{2})")
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 
 
 class HeaderField(NamedTuple):
@@ -84,8 +94,9 @@ class HeaderField(NamedTuple):
     def value(self) -> str:
         """The value unfolded, RFC 2047 words decoded (for reading it, never for writing it again)."""
         unfolded = self.unfolded()
+        encoded, rest = _split_after_encoded_words(unfolded)
         try:
-            return str(make_header(decode_header(unfolded)))
+            return str(make_header(decode_header(encoded))) + rest
         except (ValueError, LookupError):  # a malformed or unknown encoded word: read it as written
             return unfolded
 
@@ -163,6 +174,8 @@ def parse_client_message(raw: bytes | bytearray) -> ClientMessage:
         name, lines, size = written.decode("ascii"), [line], len(line)
     if lines:
         fields.append(HeaderField(name, b"".join(lines), name.lower()))
+    for field in fields:
+        _check_encoded_words(field)
     message = ClientMessage(fields, b"", newline)
     if isinstance(raw, bytearray):
         del raw[:body_start]
@@ -191,6 +204,43 @@ def _check_line(line: bytes, newline: bytes, *, last: bool) -> None:
         raise ValidationFailed(
             "the message's header block is not UTF-8: write other text as RFC 2047 encoded words"
         ) from None
+
+
+def _check_encoded_words(field: HeaderField) -> None:
+    """ValidationFailed when an RFC 2047 encoded word in the value decodes to a CR, LF or NUL: a mail
+    program that decodes it would read another header field, or none, there. Checked as octets and, where
+    the charset is known, as text (UTF-7 writes a line end without the octets)."""
+    text, _ = _split_after_encoded_words(field.unfolded())
+    for charset, encoding, encoded in _ENCODED_WORD.findall(text):
+        octets = _decoded_word(encoding, encoded.encode())
+        try:  # bytes.decode, not codecs.decode: a "charset" such as zlib must not be run
+            decoded = octets.decode(charset.partition("*")[0], "replace")
+        except LookupError:  # an unknown charset, or not a text one: its octets are all a decoder has
+            decoded = ""
+        if any(c in octets for c in (b"\r", b"\n", b"\0")) or any(c in decoded for c in "\r\n\0"):
+            raise ValidationFailed.on(
+                field.name, "an encoded word (RFC 2047) in it decodes to a CR, LF or NUL"
+            )
+
+
+def _split_after_encoded_words(text: str) -> tuple[str, str]:
+    """`text` up to the end of its last possible encoded word, and the rest, which holds none. An encoded
+    word is looked for from every `=?` to the next `?=` (as Python's decoder does): where many `=?` follow
+    the last `?=`, each search would run to the end of the value, quadratic in its length."""
+    end = text.rfind("?=") + 2 if "?=" in text else 0
+    return (text, "") if "=?" not in text[end:] else (text[:end], text[end:])
+
+
+def _decoded_word(encoding: str, encoded: bytes) -> bytes:
+    """An encoded word's octets, decoded as leniently as mail programs decode them."""
+    if encoding in "qQ":
+        return _QUOTED_OCTET.sub(lambda hexa: bytes([int(hexa[1], 16)]), encoded.replace(b"_", b" "))
+    letters = _NOT_BASE64.sub(b"", encoded)
+    letters = letters[: len(letters) - 1] if len(letters) % 4 == 1 else letters  # a stray letter: dropped
+    try:
+        return base64.b64decode(letters + b"=" * (-len(letters) % 4))
+    except binascii.Error:
+        return b""
 
 
 def read_controls(message: ClientMessage) -> MessageControls:
