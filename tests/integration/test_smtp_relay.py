@@ -694,6 +694,32 @@ def test_a_lone_cr_in_the_header_block_is_550_5_6_0(
     assert (code, reply[:5]) == (550, b"5.6.0")
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        rb"From: =?utf-8?q?ceo=40other.org?=\<hello@example.com",  # a mail program shows ceo@other.org
+        rb"From: hello@example.com,=?utf-8?q?ceo=40other.org?=\@",
+        b"From: @example.com",
+    ],
+    ids=["encoded @ then \\<", "encoded @ then \\@", "empty local part"],
+)
+def test_a_from_that_mail_programs_could_read_as_another_sender_is_550_5_6_0(
+    relay: LocalRelay,
+    tls: TlsMaterial,
+    sender_key: str,
+    worker: QueuePoller,
+    local_ses: LocalSes,
+    header: bytes,
+) -> None:
+    raw = crlf(message()).replace(b"From: App <hello@example.com>", header, 1)
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        code, reply = transact(smtp, raw)
+    assert (code, reply[:30]) == (550, b"5.6.0 validation_error: From: ")
+    worker.run_until_empty(timeout=20)
+    assert len(local_ses.outbox) == 0
+
+
 def test_an_encoded_word_hiding_a_line_end_is_550_5_6_0_naming_the_header(
     relay: LocalRelay, tls: TlsMaterial, sender_key: str
 ) -> None:

@@ -153,6 +153,68 @@ def test_ordinary_encoded_words_pass() -> None:
         assert parse_client_message(client_bytes(f"X-Note: {value}")).first("x-note") == value
 
 
+def with_sender(*fields: str) -> bytes:
+    return ("\r\n".join([*fields, "To: user@example.net", "Subject: Hi"]) + "\r\n\r\nHello\r\n").encode()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        # Read as hi@a.test by `getaddresses`, as ceo@b.test by a mail program that decodes first.
+        [r"From: =?utf-8?q?ceo=40b.test?=\<hi@a.test"],
+        [r"From: hi@a.test,=?utf-8?q?ceo=40b.test?=\@"],
+        [r"Sender: =?utf-8?q?ceo=40b.test?=\<hi@a.test", "From: hi@a.test"],
+        ["From: =?utf-8?q?ceo?=@a.test"],
+        ["From: ceo@b.test <hi@a.test>"],
+        ["From: alice@a.test)<bob@b.test>"],
+        ["From: @a.test"],
+        ["From: <@a.test>"],
+        ["From: hi@a.test", "From: ceo@b.test"],
+    ],
+    ids=[
+        "encoded @ then \\<",
+        "encoded @ then \\@",
+        "Sender",
+        "encoded local part",
+        "two readings",
+        "parenthesis",
+        "empty local part",
+        "empty route",
+        "two From fields",
+    ],
+)
+def test_a_sender_mail_programs_could_read_otherwise_is_refused(fields: list[str]) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        parse_client_message(with_sender(*fields))
+    assert refused.value.details[0]["field"] in ("From", "Sender")
+
+
+@pytest.mark.parametrize(
+    ("value", "addresses"),
+    [
+        ("=?utf-8?q?ceo=40b.test?= <hi@a.test>", ["hi@a.test"]),  # a display name may say anything
+        ('"=?utf-8?q?ceo=40b.test?=" <hi@a.test>', ["hi@a.test"]),
+        ("hi@a.test (=?utf-8?q?ceo=40b.test?=)", ["hi@a.test"]),
+        ("=?utf-8?q?Gr=C3=BC=C3=9Fe?= <hi@a.test>", ["hi@a.test"]),
+        ("Grüße <hi@a.test>", ["hi@a.test"]),
+        ('"Doe, John" <hi@a.test>', ["hi@a.test"]),
+        ("J. Doe <hi@a.test>", ["hi@a.test"]),
+        ("Hi <hi@a.test>, Other <x@a.test>", ["hi@a.test", "x@a.test"]),
+        ("undisclosed-recipients:;", []),
+    ],
+)
+def test_senders_every_reader_agrees_on_are_read(value: str, addresses: list[str]) -> None:
+    assert parse_client_message(with_sender(f"From: {value}")).addresses("from") == addresses
+
+
+def test_addresses_nested_too_deep_for_pythons_parsers_are_refused_not_a_crash() -> None:
+    with pytest.raises(ValidationFailed, match=r"^From: nests comments or groups too deep"):
+        parse_client_message(with_sender("From: " + "(" * 1000 + "hi@a.test"))
+    message = parse_client_message(client_bytes("Cc: " + "a:" * 2000 + "x@a.test"))
+    with pytest.raises(ValidationFailed, match=r"^Cc: nests comments or groups too deep"):
+        message.addresses("cc")
+
+
 def test_a_10_mb_folded_header_is_refused_before_it_is_parsed() -> None:
     folded = b" " + b"a" * 76 + b"\r\n"
     raw = bytearray(client_bytes("X-Long: x").replace(b"\r\n\r\n", b"\r\n" + folded * 130_000 + b"\r\n", 1))
@@ -171,6 +233,8 @@ def test_a_header_block_over_1_mib_is_refused_and_long_fields_within_the_bounds_
     assert len(references) > 50_000
     message = parse_client_message(client_bytes(references))
     assert message.first("references") is not None
+    with pytest.raises(ValidationFailed, match=r"^From: is over 4096 bytes"):
+        parse_client_message(with_sender("From: " + "\r\n ".join(["A <a@a.test>,"] * 400) + " b@a.test"))
 
 
 # --- control headers ------------------------------------------------------------------------------------

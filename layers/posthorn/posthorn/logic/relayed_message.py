@@ -11,16 +11,21 @@ File-cache attachments (`X-Posthorn-File-Key`, `X-TM-FILE-KEY`) are added as par
 `multipart/mixed`, or the client's message is wrapped in one; the client's parts are never re-encoded, and
 a cached file's body stays the shared buffer it is in the file cache (a `RawMessage` piece).
 
-The header block is read strictly, because Posthorn's stamp must land in it and a decoder must not find
-another field in a value (each refusal a `ValidationFailed`, `550 5.6.0`, or for a size a
+The header block is read strictly, because Posthorn's stamp must land in it and the sender check must read
+what a receiving mail program shows (each refusal a `ValidationFailed`, `550 5.6.0`, or for a size a
 `PayloadTooLarge`, `552 5.3.4`):
 - every line ends with the message's line end (CRLF, or LF throughout), with no other CR in it (a CR
   before CRLF ends a line, or the whole header block, for Python's parser and others), no NUL, and is
   UTF-8;
 - no value holds an RFC 2047 encoded word that decodes to a CR, LF or NUL (a header a decoder would split);
-- the header block is at most 1 MiB, a field at most 64 KiB: a field's folded lines were joined one by
-  one (quadratic in its length) and Python's parsers are slow on long values, so nothing longer is read
-  (and encoded words only up to the last `?=`: quadratic after it).
+  a value that nests comments or groups too deep for Python's address parser is refused too;
+- `From:` and `Sender:` appear at most once each and read as the same addresses to Python's standards parser
+  (which decodes encoded words) and to the classic one (which reads them as written), each with a local part
+  and a domain and no encoded word in it: `From: =?utf-8?q?ceo=40b.test?=\\<hi@a.test` is refused, not read
+  as `hi@a.test` while a mail program shows `ceo@b.test`;
+- the header block is at most 1 MiB, a field at most 64 KiB, `From:`/`Sender:` at most 4 KiB: a field's
+  folded lines were joined one by one (quadratic in its length) and Python's parsers are slow on long
+  values, so nothing longer is read (and encoded words only up to the last `?=`: quadratic after it).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 from email.header import decode_header, make_header
+from email.policy import default
 from email.utils import format_datetime, getaddresses
 from typing import Any, NamedTuple
 
@@ -72,6 +78,9 @@ _POSTMARK_LINK_TRACKING = frozenset({"htmlandtext", "htmlonly", "textonly"})
 
 MAX_HEADER_BLOCK_BYTES = 1024 * 1024
 MAX_HEADER_FIELD_BYTES = 64 * 1024
+MAX_SENDER_FIELD_BYTES = 4 * 1024
+# The fields whose addresses the sender check reads (RFC 5322: one From:, at most one Sender:).
+SENDER_FIELDS = ("from", "sender")
 # An RFC 2047 encoded word, wherever it is in a value, as `email.header.decode_header` finds one.
 _ENCODED_WORD = re.compile(r"=\?([^?]*)\?([qQbB])\?(.*?)\?=")
 _QUOTED_OCTET = re.compile(rb"=([0-9A-Fa-f]{2})")
@@ -110,6 +119,7 @@ class ClientMessage:
         self.body = body
         self.newline = newline
         self._values: dict[str, list[str]] = {}
+        self._addresses: dict[str, list[str]] = {}
 
     def values(self, name: str) -> list[str]:
         if name not in self._values:
@@ -121,11 +131,23 @@ class ClientMessage:
         return found[0] if found else None
 
     def addresses(self, *names: str) -> list[str]:
-        """The addresses of these header fields (display names dropped), in order. Read from the value as
-        written: an encoded word is a display name's text, never a quote or a comment that could hide a
-        mailbox from the sender check (RFC 2047 section 5)."""
-        found = [field.unfolded() for name in names for field in self.fields if field.key == name]
-        return [address for _, address in getaddresses(found) if address]
+        """The addresses of these header fields (display names dropped), in order. `From:` and `Sender:`
+        are read strictly (`_sender_addresses`: ValidationFailed when mail programs could read them
+        differently); the others as written: an encoded word is a display name's text, never a quote or a
+        comment that could hide a mailbox (RFC 2047 section 5)."""
+        found: list[str] = []
+        for name in names:
+            if name not in self._addresses:
+                fields = [field for field in self.fields if field.key == name]
+                if name in SENDER_FIELDS:
+                    if len(fields) > 1:  # mail programs show one of them: which one is theirs to choose
+                        raise ValidationFailed.on(fields[1].name, "a message has one, not several")
+                    self._addresses[name] = [a for field in fields for a in _sender_addresses(field)]
+                else:
+                    read = _read_addresses(fields[0].name if fields else name, [f.unfolded() for f in fields])
+                    self._addresses[name] = [address for address in read if address]
+            found.extend(self._addresses[name])
+        return found
 
     @property
     def subject(self) -> str:
@@ -177,6 +199,7 @@ def parse_client_message(raw: bytes | bytearray) -> ClientMessage:
     for field in fields:
         _check_encoded_words(field)
     message = ClientMessage(fields, b"", newline)
+    message.addresses(*SENDER_FIELDS)  # refused here, before anything else reads them
     if isinstance(raw, bytearray):
         del raw[:body_start]
         message.body = raw
@@ -231,6 +254,15 @@ def _split_after_encoded_words(text: str) -> tuple[str, str]:
     return (text, "") if "=?" not in text[end:] else (text[:end], text[end:])
 
 
+def _read_addresses(name: str, values: list[str]) -> list[str]:
+    """`getaddresses`, which recurses into nested comments and groups: a value that nests too deep for it
+    is refused, not answered as a failure of Posthorn's (a 4xx the client would retry for ever)."""
+    try:
+        return [address for _, address in getaddresses(values)]
+    except RecursionError:
+        raise ValidationFailed.on(name, "nests comments or groups too deep to be read") from None
+
+
 def _decoded_word(encoding: str, encoded: bytes) -> bytes:
     """An encoded word's octets, decoded as leniently as mail programs decode them."""
     if encoding in "qQ":
@@ -241,6 +273,41 @@ def _decoded_word(encoding: str, encoded: bytes) -> bytes:
         return base64.b64decode(letters + b"=" * (-len(letters) % 4))
     except binascii.Error:
         return b""
+
+
+def _sender_addresses(field: HeaderField) -> list[str]:
+    """A `From:` or `Sender:` field's addresses, refused (ValidationFailed) unless every reasonable reader
+    finds the same ones: Python's standards parser (`email.policy.default`, which decodes encoded words,
+    also where an address is) and the classic `getaddresses` (which reads them as written) must agree, each
+    address with a local part and a domain and no encoded word in it. A display name may say anything."""
+    if len(field.raw) > MAX_SENDER_FIELD_BYTES:
+        raise ValidationFailed.on(field.name, f"is over {MAX_SENDER_FIELD_BYTES} bytes")
+    written = field.unfolded()
+    classic = _read_addresses(field.name, [written])
+    try:
+        standard = default.header_factory(field.key, written).addresses
+    except Exception:  # it cannot read it (RecursionError too): nor can mail programs, reliably
+        standard = ()
+    if not standard and not any(classic):  # no address at all (`undisclosed-recipients:;`): no sender
+        return []
+    for address in classic:
+        local, at, domain = address.rpartition("@")
+        if not (local and at and domain):
+            problem = f"{address!r} is not local@domain" if address else "an address in it is empty"
+            raise ValidationFailed.on(field.name, problem)
+    if "=?" in "".join(classic):
+        raise ValidationFailed.on(field.name, "an address in it holds an encoded word (RFC 2047)")
+    agreed = len(classic) == len(standard) and all(
+        read.username and read.domain and read.addr_spec.lower() == address.lower()
+        for read, address in zip(standard, classic, strict=True)
+    )
+    if not agreed:
+        raise ValidationFailed.on(
+            field.name,
+            "mail programs would read different addresses in it (an encoded word, a quote or a backslash "
+            "where an address is); write it as Name <local@domain>",
+        )
+    return classic
 
 
 def read_controls(message: ClientMessage) -> MessageControls:
