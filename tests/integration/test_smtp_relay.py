@@ -751,6 +751,21 @@ def test_a_10_mb_folded_header_is_552_5_3_4_at_once(
     assert (code, reply) == (552, b"5.3.4 payload_too_large: X-Long: the header field is over 65536 bytes")
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="smtp_intake.py names X-Posthorn-File-Key (FILE_KEY_HEADER) for every file-key refusal; it must "
+    "name message.control_header('file_keys') (relayed_message.py), the header as the client wrote it",
+)
+def test_a_bad_file_key_is_550_5_6_0_naming_the_header_as_the_client_wrote_it(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str
+) -> None:
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        code, reply = transact(smtp, crlf(message({"X-TM-FILE-KEY": "nope"})))
+    assert code == 550
+    assert reply.decode().startswith("5.6.0 validation_error: X-TM-FILE-KEY: "), reply
+
+
 def test_a_rotated_or_revoked_secret_stops_at_the_next_auth_with_the_deployed_cache(
     stack: Stack, tls: TlsMaterial, api: ApiClient, admin: str, sender_key: str
 ) -> None:

@@ -294,12 +294,23 @@ def test_tracking_flags(header: str, expected: bool) -> None:
         ("X-List-Unsubscribe: <mailto:u@example.com?subject=\x1b[31m>", "X-List-Unsubscribe"),
         ("X-List-Unsubscribe: <mailto:u@example.com?subject=a\x07b>", "X-List-Unsubscribe"),
         ("X-Posthorn-File-Key: fk_1:bad\x7fname.pdf", "X-Posthorn-File-Key"),
+        ("x-tm-open-track: maybe", "x-tm-open-track"),  # as written, not as CONTROL_HEADERS spells it
+        ("X-PM-Metadata-a: ok\r\nx-posthorn-metadata-b: " + "x" * 1100, "x-posthorn-metadata-b"),
     ],
 )
 def test_a_bad_control_header_is_refused_naming_it(header: str, named: str) -> None:
     with pytest.raises(ValidationFailed) as refused:
         read_controls(parse_client_message(client_bytes(header)))
     assert refused.value.details[0]["field"] == named
+
+
+def test_control_header_names_the_header_that_set_a_field_as_the_client_wrote_it() -> None:
+    message = parse_client_message(
+        client_bytes("x-tm-File-Key: fk_1", "X-Posthorn-File-Key: fk_2", "x-pm-metadata-plan: pro")
+    )
+    assert message.control_header("file_keys") == "x-tm-File-Key"
+    assert message.control_header("metadata") == "x-pm-metadata-plan"
+    assert message.control_header("tags") is None
 
 
 # --- cached files ---------------------------------------------------------------------------------------

@@ -149,6 +149,12 @@ class ClientMessage:
             found.extend(self._addresses[name])
         return found
 
+    def control_header(self, target: str) -> str | None:
+        """The name, as the client wrote it, of the first control header that sets `target` (a
+        `MessageControls` field, e.g. `file_keys`): what a refusal of that setting names (API.md:
+        `X-TM-FILE-KEY: ...`, not `X-Posthorn-File-Key`)."""
+        return next((field.name for field in self.fields if _control_target(field.key) == target), None)
+
     @property
     def subject(self) -> str:
         return self.first("subject") or ""
@@ -314,7 +320,7 @@ def read_controls(message: ClientMessage) -> MessageControls:
     """The control headers' settings, checked as the API checks the same fields. ValidationFailed names the
     header that is wrong."""
     values: dict[str, Any] = {}
-    origin: dict[str, str] = {}  # field -> the header that set it
+    metadata_headers: dict[str, str] = {}  # metadata key -> the header that set it, as written
     for field in message.fields:
         target = CONTROL_HEADERS.get(field.key)
         if target is None:
@@ -323,9 +329,8 @@ def read_controls(message: ClientMessage) -> MessageControls:
                 continue
             key = field.key[len(prefix) :]  # header names are case-insensitive, and clients recase them
             values.setdefault("metadata", {})[key] = field.value()
-            origin["metadata"] = origin.get("metadata", field.name)
+            metadata_headers[key] = field.name
             continue
-        origin.setdefault(target, field.name)
         value = field.value()
         if target == "tags":
             tags = values.setdefault("tags", [])
@@ -341,9 +346,18 @@ def read_controls(message: ClientMessage) -> MessageControls:
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         target = str(first["loc"][0]) if first["loc"] else ""
-        header = origin.get(target, "a control header")
+        header = message.control_header(target) or "a control header"
+        if target == "metadata" and len(first["loc"]) > 1:  # the key's own header, not the first one
+            header = metadata_headers.get(str(first["loc"][1]), header)
         reason = str(first["msg"]).removeprefix("Value error, ")
         raise ValidationFailed.on(header, reason) from None
+
+
+def _control_target(key: str) -> str | None:
+    """The `MessageControls` field a header (its name in lower case) sets, if it is a control header."""
+    if key in CONTROL_HEADERS:
+        return CONTROL_HEADERS[key]
+    return "metadata" if key.startswith(METADATA_PREFIXES) else None
 
 
 def _flag(field: HeaderField, value: str) -> bool:
