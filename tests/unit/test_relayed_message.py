@@ -4,6 +4,7 @@ gains, how control headers read, and how cached files join the client's MIME wit
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -11,7 +12,7 @@ from typing import cast
 
 import pytest
 
-from posthorn.errors import ValidationFailed
+from posthorn.errors import PayloadTooLarge, ValidationFailed
 from posthorn.logic.mime import MimePart
 from posthorn.logic.raw_message import FileBody, encode_base64_body
 from posthorn.logic.relayed_message import parse_client_message, read_controls, relayed
@@ -99,6 +100,143 @@ def test_x_list_unsubscribe_becomes_list_unsubscribe_with_one_click_for_https() 
     assert mailto["List-Unsubscribe-Post"] is None
 
 
+# --- what the header block may hold --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        # Python's parser (and others) end the header block at `\r\r\n`: the stamp would land in the body.
+        (b"From: hello@example.com\r\nSubject: Hi\r\r\nTo: user@example.net\r\n\r\nHello\r\n", "CR"),
+        (b"From: hello@example.com\nSubject: Hi\r\nTo: user@example.net\n\nHello\n", "CR"),
+        (b"From: hello@example.com\r\nSubject: Hi\nTo: user@example.net\r\n\r\nHello\r\n", "line ends"),
+        (b"From: hello@example.com\r\nSubject: Hi\r\n\n\r\nHello\r\n", "line ends"),
+        (b"From: hello@example.com\r\nSubject: a\x00b\r\n\r\nHello\r\n", "NUL"),
+        (b"From: hello@example.com\r\nSubject: \xff\xfe caf\xe9\r\n\r\nHello\r\n", "UTF-8"),
+    ],
+    ids=["CR CR LF", "CR LF in an LF message", "LF in a CRLF message", "LF blank line", "NUL", "Latin-1"],
+)
+def test_a_header_block_a_parser_could_read_otherwise_is_refused(raw: bytes, says: str) -> None:
+    with pytest.raises(ValidationFailed, match=says):
+        delivered(raw)
+
+
+def test_utf8_header_text_is_kept_as_written() -> None:
+    data, message = delivered(client_bytes("X-Note: Grüße"))
+    assert "X-Note: Grüße\r\n".encode() in data
+    assert message["X-SES-MESSAGE-TAGS"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "=?utf-8?q?a=0D=0AFrom:_ceo@b.test?=",
+        "=?utf-8?b?" + base64.b64encode(b"a\nBcc: x@b.test").decode() + "?=",
+        "=?UTF-8?Q?a=00b?=",
+        "=?utf-7?q?a+AA0ACg-From:_ceo@b.test?=",  # UTF-7 writes CR LF without their octets
+        "Hi=?iso-8859-1?q?=0A?=there",  # no space around it: decoders find it all the same
+    ],
+)
+def test_an_encoded_word_that_decodes_to_cr_lf_or_nul_is_refused_naming_the_header(value: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        parse_client_message(client_bytes(f"X-Note: {value}"))
+    assert refused.value.details[0]["field"] == "X-Note"
+    with pytest.raises(ValidationFailed, match=r"^Subject: "):
+        parse_client_message(client_bytes().replace(b"Subject: Hi", f"Subject: {value}".encode()))
+
+
+def test_ordinary_encoded_words_pass() -> None:
+    message = parse_client_message(
+        client_bytes("X-Note: =?utf-8?b?R3LDvMOfZQ==?= =?utf-8?q?Gr=C3=BC=C3=9Fe?=")
+    )
+    assert message.first("x-note") == "GrüßeGrüße"
+    # An unknown charset, or a codec that is no charset (hex: never run), is read as written.
+    for value in ("=?x-unknown?q?a=41?=", "=?hex?q?0a?="):
+        assert parse_client_message(client_bytes(f"X-Note: {value}")).first("x-note") == value
+
+
+def with_sender(*fields: str) -> bytes:
+    return ("\r\n".join([*fields, "To: user@example.net", "Subject: Hi"]) + "\r\n\r\nHello\r\n").encode()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        # Read as hi@a.test by `getaddresses`, as ceo@b.test by a mail program that decodes first.
+        [r"From: =?utf-8?q?ceo=40b.test?=\<hi@a.test"],
+        [r"From: hi@a.test,=?utf-8?q?ceo=40b.test?=\@"],
+        [r"Sender: =?utf-8?q?ceo=40b.test?=\<hi@a.test", "From: hi@a.test"],
+        ["From: =?utf-8?q?ceo?=@a.test"],
+        ["From: ceo@b.test <hi@a.test>"],
+        ["From: alice@a.test)<bob@b.test>"],
+        ["From: @a.test"],
+        ["From: <@a.test>"],
+        ["From: hi@a.test", "From: ceo@b.test"],
+    ],
+    ids=[
+        "encoded @ then \\<",
+        "encoded @ then \\@",
+        "Sender",
+        "encoded local part",
+        "two readings",
+        "parenthesis",
+        "empty local part",
+        "empty route",
+        "two From fields",
+    ],
+)
+def test_a_sender_mail_programs_could_read_otherwise_is_refused(fields: list[str]) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        parse_client_message(with_sender(*fields))
+    assert refused.value.details[0]["field"] in ("From", "Sender")
+
+
+@pytest.mark.parametrize(
+    ("value", "addresses"),
+    [
+        ("=?utf-8?q?ceo=40b.test?= <hi@a.test>", ["hi@a.test"]),  # a display name may say anything
+        ('"=?utf-8?q?ceo=40b.test?=" <hi@a.test>', ["hi@a.test"]),
+        ("hi@a.test (=?utf-8?q?ceo=40b.test?=)", ["hi@a.test"]),
+        ("=?utf-8?q?Gr=C3=BC=C3=9Fe?= <hi@a.test>", ["hi@a.test"]),
+        ("Grüße <hi@a.test>", ["hi@a.test"]),
+        ('"Doe, John" <hi@a.test>', ["hi@a.test"]),
+        ("J. Doe <hi@a.test>", ["hi@a.test"]),
+        ("Hi <hi@a.test>, Other <x@a.test>", ["hi@a.test", "x@a.test"]),
+        ("undisclosed-recipients:;", []),
+    ],
+)
+def test_senders_every_reader_agrees_on_are_read(value: str, addresses: list[str]) -> None:
+    assert parse_client_message(with_sender(f"From: {value}")).addresses("from") == addresses
+
+
+def test_addresses_nested_too_deep_for_pythons_parsers_are_refused_not_a_crash() -> None:
+    with pytest.raises(ValidationFailed, match=r"^From: nests comments or groups too deep"):
+        parse_client_message(with_sender("From: " + "(" * 1000 + "hi@a.test"))
+    message = parse_client_message(client_bytes("Cc: " + "a:" * 2000 + "x@a.test"))
+    with pytest.raises(ValidationFailed, match=r"^Cc: nests comments or groups too deep"):
+        message.addresses("cc")
+
+
+def test_a_10_mb_folded_header_is_refused_before_it_is_parsed() -> None:
+    folded = b" " + b"a" * 76 + b"\r\n"
+    raw = bytearray(client_bytes("X-Long: x").replace(b"\r\n\r\n", b"\r\n" + folded * 130_000 + b"\r\n", 1))
+    assert len(raw) > 10_000_000
+    started = time.perf_counter()
+    with pytest.raises(PayloadTooLarge, match=r"^X-Long: the header field is over 65536 bytes"):
+        parse_client_message(raw)
+    print(f"a 10 MB folded header refused in {time.perf_counter() - started:.4f} s")
+
+
+def test_a_header_block_over_1_mib_is_refused_and_long_fields_within_the_bounds_pass() -> None:
+    many = [f"X-Field-{index}: " + "v" * 60 for index in range(20_000)]
+    with pytest.raises(PayloadTooLarge, match="header block is over 1048576 bytes"):
+        parse_client_message(client_bytes(*many))
+    references = "References: " + "\r\n ".join(f"<m{index}@example.com>" for index in range(3000))
+    assert len(references) > 50_000
+    message = parse_client_message(client_bytes(references))
+    assert message.first("references") is not None
+    with pytest.raises(ValidationFailed, match=r"^From: is over 4096 bytes"):
+        parse_client_message(with_sender("From: " + "\r\n ".join(["A <a@a.test>,"] * 400) + " b@a.test"))
+
+
 # --- control headers ------------------------------------------------------------------------------------
 def test_every_vendors_control_headers_read_as_the_api_fields() -> None:
     controls = read_controls(
@@ -156,12 +294,23 @@ def test_tracking_flags(header: str, expected: bool) -> None:
         ("X-List-Unsubscribe: <mailto:u@example.com?subject=\x1b[31m>", "X-List-Unsubscribe"),
         ("X-List-Unsubscribe: <mailto:u@example.com?subject=a\x07b>", "X-List-Unsubscribe"),
         ("X-Posthorn-File-Key: fk_1:bad\x7fname.pdf", "X-Posthorn-File-Key"),
+        ("x-tm-open-track: maybe", "x-tm-open-track"),  # as written, not as CONTROL_HEADERS spells it
+        ("X-PM-Metadata-a: ok\r\nx-posthorn-metadata-b: " + "x" * 1100, "x-posthorn-metadata-b"),
     ],
 )
 def test_a_bad_control_header_is_refused_naming_it(header: str, named: str) -> None:
     with pytest.raises(ValidationFailed) as refused:
         read_controls(parse_client_message(client_bytes(header)))
     assert refused.value.details[0]["field"] == named
+
+
+def test_control_header_names_the_header_that_set_a_field_as_the_client_wrote_it() -> None:
+    message = parse_client_message(
+        client_bytes("x-tm-File-Key: fk_1", "X-Posthorn-File-Key: fk_2", "x-pm-metadata-plan: pro")
+    )
+    assert message.control_header("file_keys") == "x-tm-File-Key"
+    assert message.control_header("metadata") == "x-pm-metadata-plan"
+    assert message.control_header("tags") is None
 
 
 # --- cached files ---------------------------------------------------------------------------------------

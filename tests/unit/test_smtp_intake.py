@@ -198,7 +198,7 @@ def test_a_store_that_fails_releases_the_claim_and_raises(intake: Intake) -> Non
 def test_a_file_key_the_credential_cannot_use_is_refused_naming_the_header(intake: Intake) -> None:
     with pytest.raises(ValidationFailed) as refused:
         intake.accept(mail("X-TM-FILE-KEY: fk_unknown"))
-    assert refused.value.details[0]["field"] == "X-Posthorn-File-Key"
+    assert refused.value.details[0]["field"] == "X-TM-FILE-KEY"  # as the client wrote it
     assert intake.messages.records == {}
 
 

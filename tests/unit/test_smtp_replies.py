@@ -39,13 +39,30 @@ def test_temporary_in_one_is_temporary_in_the_other(kind: type[PosthornError]) -
 
 
 def test_replies_api_md_names() -> None:
-    assert smtp_reply(errors.SenderNotAllowed("no")).startswith("550 5.7.1 ")
-    assert smtp_reply(errors.DomainNotVerified("no")).startswith("550 5.7.1 ")
-    assert smtp_reply(errors.Unauthorized("no")).startswith("535 5.7.8 ")
-    assert smtp_reply(errors.PayloadTooLarge("big")).startswith("552 5.3.4 ")
-    assert smtp_reply(errors.ValidationFailed("X-PM-Tag: bad")).startswith("550 5.6.0 X-PM-Tag")
+    assert smtp_reply(errors.SenderNotAllowed("this credential may not send from example.org")) == (
+        "550 5.7.1 sender_not_allowed: this credential may not send from example.org"  # API.md's example
+    )
+    assert smtp_reply(errors.DomainNotVerified("no")) == "550 5.7.1 domain_not_verified: no"
+    assert smtp_reply(errors.DomainPaused("no")) == "550 5.7.1 domain_paused: no"
+    assert smtp_reply(errors.Unauthorized("unknown credential or wrong secret")) == (
+        "535 5.7.8 unauthorized: unknown credential or wrong secret"
+    )
+    assert smtp_reply(errors.PayloadTooLarge("big")) == "552 5.3.4 payload_too_large: big"
+    assert smtp_reply(errors.ValidationFailed.on("X-TM-FILE-KEY", "unknown file_key")) == (
+        "550 5.6.0 validation_error: X-TM-FILE-KEY: unknown file_key"
+    )
     limited = errors.RateLimited("over", retry_after_seconds=7)
-    assert smtp_reply(limited) == "451 4.7.1 rate limit exceeded, try again in 7 s"
+    assert smtp_reply(limited) == "451 4.7.1 rate limit exceeded, try again in 7 s"  # API.md's wording
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [k for k in DOMAIN_ERRORS if k not in HTTP_ONLY and k is not errors.RateLimited],
+    ids=lambda k: k.__name__,
+)
+def test_every_refusal_names_its_api_error_code(kind: type[PosthornError]) -> None:
+    _, _, text = smtp_reply(kind("what went wrong")).split(" ", 2)
+    assert text == f"{kind.code}: what went wrong"
 
 
 def test_a_reply_is_one_printable_line() -> None:

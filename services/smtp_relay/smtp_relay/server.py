@@ -2,13 +2,17 @@
 graceful stop.
 
 aiosmtpd's `SMTP` is subclassed only where API.md's replies or the relay's limits need it:
-- replies aiosmtpd words without an enhanced status code get API.md's (`530 5.7.0`, `552 5.3.4`);
+- replies aiosmtpd words without an enhanced status code get API.md's (`530 5.7.0`, `552 5.3.4` naming
+  `payload_too_large`);
 - on an implicit-TLS port the connection is TLS from its first byte, which aiosmtpd does not see (it only
   knows STARTTLS), so AUTH would not be offered: there `auth_require_tls` is off, which is safe because
   nothing on that port is ever in the clear;
 - DATA is read into one buffer (not a bytearray per line, joined: ~2.8x the message at its peak), reserves
   its bytes from the relay's memory budget as they arrive (`_Reservation`), resets the idle timer as lines
   come, and counts as a transaction in flight until its reply (a graceful stop waits for those);
+- DATA is passed on only as CRLF lines: a bare CR or LF anywhere refuses the message (`550 5.6.0`), because
+  the next hop may read it as a line end, so that `<LF>.<CR><LF>` and its kin end DATA there and what
+  follows is read as commands (SMTP smuggling). Only CRLF "." CRLF ends DATA here;
 - a connection over the task's limit is told `421 4.7.0` and closed; a session's credential is released
   when its connection ends; a second STARTTLS is refused (aiosmtpd would start a new session inside TLS);
 - the PROXY protocol header's client address outlives STARTTLS, which starts a new aiosmtpd session. Only
@@ -51,17 +55,18 @@ RESERVE_WAIT_SECONDS = 10.0
 RESERVE_STEP = 1024 * 1024
 COPIES = 4
 
+# API.md: a refusal that matches one of the API's error codes names it.
+TOO_BIG = f"552 5.3.4 payload_too_large: message too big: at most {DATA_LIMIT} bytes"
 _WORDING = {
     "530 Must issue a STARTTLS command first": "530 5.7.0 Must issue a STARTTLS command first",
-    "552 Error: Too much mail data": f"552 5.3.4 Message too big: at most {DATA_LIMIT} bytes",
-    "552 Error: message size exceeds fixed maximum message size": (
-        f"552 5.3.4 Message too big: at most {DATA_LIMIT} bytes"
-    ),
+    "552 Error: Too much mail data": TOO_BIG,
+    "552 Error: message size exceeds fixed maximum message size": TOO_BIG,
     "530 5.7.0 Authentication required": "530 5.7.0 Authentication required",
 }
 SHUTTING_DOWN = "421 4.3.2 Service shutting down; try again in a moment"
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections; try again later"
 NO_ROOM = "452 4.3.1 Insufficient system storage just now; try again later"
+BARE_LINE_END = "550 5.6.0 validation_error: the message has a bare CR or LF; send CRLF line endings only"
 
 
 class Listener:
@@ -162,12 +167,13 @@ class RelaySMTP(SMTP):
             await reservation.release()
 
     async def _read_data(self, limit: int, reservation: _Reservation) -> bytearray | None:
-        """The message up to the lone dot, dot-unstuffed (RFC 5321 4.5.2); None when it broke a limit, its
-        reply already sent once the client finished sending (RFC 5321 4.2.5). The idle timer is reset as
-        lines arrive: a slow client sending a large message is not idle."""
+        """The message up to the lone dot, dot-unstuffed (RFC 5321 4.5.2); None when it broke a limit or had a
+        bare CR or LF, its reply already sent once the client finished sending (RFC 5321 4.2.5). Lines end
+        only at CRLF, so a CR or LF inside one is bare. The idle timer is reset as lines arrive: a slow client
+        sending a large message is not idle."""
         data = bytearray()
         size = lines = 0
-        too_long = too_much = no_room = in_long_line = False
+        bare = too_long = too_much = no_room = in_long_line = False
         while self.transport is not None:
             try:
                 line = await self._reader.readuntil(b"\r\n")
@@ -175,10 +181,15 @@ class RelaySMTP(SMTP):
                 self._writer.close()
                 raise
             except asyncio.LimitOverrunError as overrun:  # a line over 1,000 octets: drained, not kept
-                await self._reader.read(overrun.consumed)
+                # `consumed` stops short of a CRLF, even of a CR that a LF may follow: its CR or LF is bare.
+                drained = await self._reader.read(overrun.consumed)
+                bare = bare or b"\r" in drained or b"\n" in drained
                 too_long = in_long_line = True
                 data = bytearray()
                 continue
+            if _has_bare_line_end(line):
+                bare = True
+                data = bytearray()
             if in_long_line:  # the end of that long line
                 in_long_line = False
                 continue
@@ -187,7 +198,7 @@ class RelaySMTP(SMTP):
             lines += 1
             if lines % 1000 == 0:
                 self._reset_timeout()
-            if too_long or too_much or no_room:
+            if bare or too_long or too_much or no_room:
                 continue
             start = 1 if line[:1] == b"." else 0
             size += len(line) - start
@@ -200,6 +211,9 @@ class RelaySMTP(SMTP):
                 data = bytearray()
                 continue
             data += memoryview(line)[start:]
+        if bare:  # first: a client that writes bare line ends may see its lines counted as one long line
+            await self.push(BARE_LINE_END)
+            return None
         if too_long:
             await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
             return None
@@ -210,6 +224,11 @@ class RelaySMTP(SMTP):
             await self.push(NO_ROOM)
             return None
         return data
+
+
+def _has_bare_line_end(line: bytes) -> bool:
+    """A CR or LF in a line other than its final CRLF."""
+    return line.find(b"\r") != len(line) - 2 or line.find(b"\n") != len(line) - 1
 
 
 class _Reservation:

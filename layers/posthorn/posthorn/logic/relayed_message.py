@@ -10,20 +10,40 @@ The client's bytes travel as it wrote them, except the header block:
 File-cache attachments (`X-Posthorn-File-Key`, `X-TM-FILE-KEY`) are added as parts of the client's
 `multipart/mixed`, or the client's message is wrapped in one; the client's parts are never re-encoded, and
 a cached file's body stays the shared buffer it is in the file cache (a `RawMessage` piece).
+
+The header block is read strictly, because Posthorn's stamp must land in it and the sender check must read
+what a receiving mail program shows (each refusal a `ValidationFailed`, `550 5.6.0`, or for a size a
+`PayloadTooLarge`, `552 5.3.4`):
+- every line ends with the message's line end (CRLF, or LF throughout), with no other CR in it (a CR
+  before CRLF ends a line, or the whole header block, for Python's parser and others), no NUL, and is
+  UTF-8;
+- no value holds an RFC 2047 encoded word that decodes to a CR, LF or NUL (a header a decoder would split);
+  a value that nests comments or groups too deep for Python's address parser is refused too;
+- `From:` and `Sender:` appear at most once each and read as the same addresses to Python's standards parser
+  (which decodes encoded words) and to the classic one (which reads them as written), each with a local part
+  and a domain and no encoded word in it: `From: =?utf-8?q?ceo=40b.test?=\\<hi@a.test` is refused, not read
+  as `hi@a.test` while a mail program shows `ceo@b.test`;
+- the header block is at most 1 MiB, a field at most 64 KiB, `From:`/`Sender:` at most 4 KiB: a field's
+  folded lines were joined one by one (quadratic in its length) and Python's parsers are slow on long
+  values, so nothing longer is read (and encoded words only up to the last `?=`: quadratic after it).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
 from email.header import decode_header, make_header
+from email.policy import default
 from email.utils import format_datetime, getaddresses
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from posthorn.errors import ValidationFailed
+from posthorn.errors import PayloadTooLarge, ValidationFailed
 from posthorn.logic.mime import MimePart, part_headers
 from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
 from posthorn.logic.ses_stamp import SesStamp
@@ -56,6 +76,16 @@ _FALSE = frozenset({"false", "0", "no"})
 # Postmark's X-PM-TrackLinks names where links are tracked; `None` turns tracking off.
 _POSTMARK_LINK_TRACKING = frozenset({"htmlandtext", "htmlonly", "textonly"})
 
+MAX_HEADER_BLOCK_BYTES = 1024 * 1024
+MAX_HEADER_FIELD_BYTES = 64 * 1024
+MAX_SENDER_FIELD_BYTES = 4 * 1024
+# The fields whose addresses the sender check reads (RFC 5322: one From:, at most one Sender:).
+SENDER_FIELDS = ("from", "sender")
+# An RFC 2047 encoded word, wherever it is in a value, as `email.header.decode_header` finds one.
+_ENCODED_WORD = re.compile(r"=\?([^?]*)\?([qQbB])\?(.*?)\?=")
+_QUOTED_OCTET = re.compile(rb"=([0-9A-Fa-f]{2})")
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+
 
 class HeaderField(NamedTuple):
     """One header field as the client wrote it: its name, all its bytes (folded lines, line end), and its
@@ -68,13 +98,14 @@ class HeaderField(NamedTuple):
     def unfolded(self) -> str:
         """The value as written, unfolded: RFC 2047 words still encoded."""
         text = self.raw.split(b":", 1)[1].decode("utf-8", "replace")
-        return " ".join(line.strip() for line in text.splitlines()).strip()
+        return " ".join(line.strip(" \t\r") for line in text.split("\n")).strip(" \t")
 
     def value(self) -> str:
         """The value unfolded, RFC 2047 words decoded (for reading it, never for writing it again)."""
         unfolded = self.unfolded()
+        encoded, rest = _split_after_encoded_words(unfolded)
         try:
-            return str(make_header(decode_header(unfolded)))
+            return str(make_header(decode_header(encoded))) + rest
         except (ValueError, LookupError):  # a malformed or unknown encoded word: read it as written
             return unfolded
 
@@ -88,6 +119,7 @@ class ClientMessage:
         self.body = body
         self.newline = newline
         self._values: dict[str, list[str]] = {}
+        self._addresses: dict[str, list[str]] = {}
 
     def values(self, name: str) -> list[str]:
         if name not in self._values:
@@ -99,11 +131,29 @@ class ClientMessage:
         return found[0] if found else None
 
     def addresses(self, *names: str) -> list[str]:
-        """The addresses of these header fields (display names dropped), in order. Read from the value as
-        written: an encoded word is a display name's text, never a quote or a comment that could hide a
-        mailbox from the sender check (RFC 2047 section 5)."""
-        found = [field.unfolded() for name in names for field in self.fields if field.key == name]
-        return [address for _, address in getaddresses(found) if address]
+        """The addresses of these header fields (display names dropped), in order. `From:` and `Sender:`
+        are read strictly (`_sender_addresses`: ValidationFailed when mail programs could read them
+        differently); the others as written: an encoded word is a display name's text, never a quote or a
+        comment that could hide a mailbox (RFC 2047 section 5)."""
+        found: list[str] = []
+        for name in names:
+            if name not in self._addresses:
+                fields = [field for field in self.fields if field.key == name]
+                if name in SENDER_FIELDS:
+                    if len(fields) > 1:  # mail programs show one of them: which one is theirs to choose
+                        raise ValidationFailed.on(fields[1].name, "a message has one, not several")
+                    self._addresses[name] = [a for field in fields for a in _sender_addresses(field)]
+                else:
+                    read = _read_addresses(fields[0].name if fields else name, [f.unfolded() for f in fields])
+                    self._addresses[name] = [address for address in read if address]
+            found.extend(self._addresses[name])
+        return found
+
+    def control_header(self, target: str) -> str | None:
+        """The name, as the client wrote it, of the first control header that sets `target` (a
+        `MessageControls` field, e.g. `file_keys`): what a refusal of that setting names (API.md:
+        `X-TM-FILE-KEY: ...`, not `X-Posthorn-File-Key`)."""
+        return next((field.name for field in self.fields if _control_target(field.key) == target), None)
 
     @property
     def subject(self) -> str:
@@ -111,7 +161,8 @@ class ClientMessage:
 
 
 def parse_client_message(raw: bytes | bytearray) -> ClientMessage:
-    """Split the header block into its fields. ValidationFailed when it is not a header block at all.
+    """Split the header block into its fields and check it (the module's docstring says how).
+    ValidationFailed when it is not a header block Posthorn can pass on; PayloadTooLarge when it is too long.
 
     A bytearray (the relay's DATA buffer) becomes the body itself, the header block cut off its front in
     place (CPython moves the buffer's start: no copy), so a large message is held once; read anything else
@@ -119,37 +170,157 @@ def parse_client_message(raw: bytes | bytearray) -> ClientMessage:
     first_end = raw.find(b"\n")
     newline = b"\n" if first_end > 0 and raw[first_end - 1 : first_end] != b"\r" else b"\r\n"
     fields: list[HeaderField] = []
+    lines: list[bytes] = []  # the field being read: its first line, then its folded ones
+    name = ""
+    size = 0  # of the field being read
     position = 0
+    body_start = len(raw)
     while position < len(raw):
         end = raw.find(b"\n", position)
         line_end = len(raw) if end < 0 else end + 1
+        if line_end > MAX_HEADER_BLOCK_BYTES:
+            raise PayloadTooLarge(f"the message's header block is over {MAX_HEADER_BLOCK_BYTES} bytes")
         line = bytes(raw[position:line_end])
-        if line in (b"\r\n", b"\n"):  # the blank line: the body follows
-            if isinstance(raw, bytearray):
-                del raw[:line_end]
-                return ClientMessage(fields, raw, newline)
-            return ClientMessage(fields, raw[line_end:], newline)
-        if b"\r" in line.rstrip(b"\r\n"):  # a CR that ends no line: some parsers break lines there
-            raise ValidationFailed("the message's header block has a CR that is not part of a line end")
-        if line[:1] in (b" ", b"\t"):
-            if not fields:
-                raise ValidationFailed("the message starts with a folded line, not a header field")
-            fields[-1] = fields[-1]._replace(raw=fields[-1].raw + line)
-        else:
-            name, colon, _ = line.partition(b":")
-            if not colon or not name or any(byte <= 32 or byte >= 127 for byte in name):
-                raise ValidationFailed("the message's header block is malformed (a line that is no header)")
-            text = name.decode("ascii")
-            fields.append(HeaderField(text, line, text.lower()))
         position = line_end
-    return ClientMessage(fields, b"", newline)
+        if line == newline:  # the blank line: the body follows
+            body_start = line_end
+            break
+        _check_line(line, newline, last=line_end == len(raw))
+        if line[:1] in (b" ", b"\t"):
+            if not lines:
+                raise ValidationFailed("the message starts with a folded line, not a header field")
+            size += len(line)
+            if size > MAX_HEADER_FIELD_BYTES:
+                raise PayloadTooLarge(f"{name}: the header field is over {MAX_HEADER_FIELD_BYTES} bytes")
+            lines.append(line)
+            continue
+        if lines:
+            fields.append(HeaderField(name, b"".join(lines), name.lower()))
+        written, colon, _ = line.partition(b":")
+        if not colon or not written or any(byte <= 32 or byte >= 127 for byte in written):
+            raise ValidationFailed("the message's header block is malformed (a line that is no header)")
+        name, lines, size = written.decode("ascii"), [line], len(line)
+    if lines:
+        fields.append(HeaderField(name, b"".join(lines), name.lower()))
+    for field in fields:
+        _check_encoded_words(field)
+    message = ClientMessage(fields, b"", newline)
+    message.addresses(*SENDER_FIELDS)  # refused here, before anything else reads them
+    if isinstance(raw, bytearray):
+        del raw[:body_start]
+        message.body = raw
+    else:
+        message.body = raw[body_start:]
+    return message
+
+
+def _check_line(line: bytes, newline: bytes, *, last: bool) -> None:
+    """One line of the header block, its line end included: the message's line end, no other CR (a CR
+    before CRLF ends the header block for Python's parser and others), no NUL, UTF-8 (RFC 6532)."""
+    if line.endswith(newline):
+        content = line[: -len(newline)]
+    elif last:  # a header block with no body and no final line end
+        content = line
+    else:
+        raise ValidationFailed("the message's header block mixes line ends: end every line with CRLF")
+    if b"\r" in content:
+        raise ValidationFailed("the message's header block has a CR that is not part of a line end")
+    if b"\0" in content:
+        raise ValidationFailed("the message's header block has a NUL character")
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed(
+            "the message's header block is not UTF-8: write other text as RFC 2047 encoded words"
+        ) from None
+
+
+def _check_encoded_words(field: HeaderField) -> None:
+    """ValidationFailed when an RFC 2047 encoded word in the value decodes to a CR, LF or NUL: a mail
+    program that decodes it would read another header field, or none, there. Checked as octets and, where
+    the charset is known, as text (UTF-7 writes a line end without the octets)."""
+    text, _ = _split_after_encoded_words(field.unfolded())
+    for charset, encoding, encoded in _ENCODED_WORD.findall(text):
+        octets = _decoded_word(encoding, encoded.encode())
+        try:  # bytes.decode, not codecs.decode: a "charset" such as zlib must not be run
+            decoded = octets.decode(charset.partition("*")[0], "replace")
+        except LookupError:  # an unknown charset, or not a text one: its octets are all a decoder has
+            decoded = ""
+        if any(c in octets for c in (b"\r", b"\n", b"\0")) or any(c in decoded for c in "\r\n\0"):
+            raise ValidationFailed.on(
+                field.name, "an encoded word (RFC 2047) in it decodes to a CR, LF or NUL"
+            )
+
+
+def _split_after_encoded_words(text: str) -> tuple[str, str]:
+    """`text` up to the end of its last possible encoded word, and the rest, which holds none. An encoded
+    word is looked for from every `=?` to the next `?=` (as Python's decoder does): where many `=?` follow
+    the last `?=`, each search would run to the end of the value, quadratic in its length."""
+    end = text.rfind("?=") + 2 if "?=" in text else 0
+    return (text, "") if "=?" not in text[end:] else (text[:end], text[end:])
+
+
+def _read_addresses(name: str, values: list[str]) -> list[str]:
+    """`getaddresses`, which recurses into nested comments and groups: a value that nests too deep for it
+    is refused, not answered as a failure of Posthorn's (a 4xx the client would retry for ever)."""
+    try:
+        return [address for _, address in getaddresses(values)]
+    except RecursionError:
+        raise ValidationFailed.on(name, "nests comments or groups too deep to be read") from None
+
+
+def _decoded_word(encoding: str, encoded: bytes) -> bytes:
+    """An encoded word's octets, decoded as leniently as mail programs decode them."""
+    if encoding in "qQ":
+        return _QUOTED_OCTET.sub(lambda hexa: bytes([int(hexa[1], 16)]), encoded.replace(b"_", b" "))
+    letters = _NOT_BASE64.sub(b"", encoded)
+    letters = letters[: len(letters) - 1] if len(letters) % 4 == 1 else letters  # a stray letter: dropped
+    try:
+        return base64.b64decode(letters + b"=" * (-len(letters) % 4))
+    except binascii.Error:
+        return b""
+
+
+def _sender_addresses(field: HeaderField) -> list[str]:
+    """A `From:` or `Sender:` field's addresses, refused (ValidationFailed) unless every reasonable reader
+    finds the same ones: Python's standards parser (`email.policy.default`, which decodes encoded words,
+    also where an address is) and the classic `getaddresses` (which reads them as written) must agree, each
+    address with a local part and a domain and no encoded word in it. A display name may say anything."""
+    if len(field.raw) > MAX_SENDER_FIELD_BYTES:
+        raise ValidationFailed.on(field.name, f"is over {MAX_SENDER_FIELD_BYTES} bytes")
+    written = field.unfolded()
+    classic = _read_addresses(field.name, [written])
+    try:
+        standard = default.header_factory(field.key, written).addresses
+    except Exception:  # it cannot read it (RecursionError too): nor can mail programs, reliably
+        standard = ()
+    if not standard and not any(classic):  # no address at all (`undisclosed-recipients:;`): no sender
+        return []
+    for address in classic:
+        local, at, domain = address.rpartition("@")
+        if not (local and at and domain):
+            problem = f"{address!r} is not local@domain" if address else "an address in it is empty"
+            raise ValidationFailed.on(field.name, problem)
+    if "=?" in "".join(classic):
+        raise ValidationFailed.on(field.name, "an address in it holds an encoded word (RFC 2047)")
+    agreed = len(classic) == len(standard) and all(
+        read.username and read.domain and read.addr_spec.lower() == address.lower()
+        for read, address in zip(standard, classic, strict=True)
+    )
+    if not agreed:
+        raise ValidationFailed.on(
+            field.name,
+            "mail programs would read different addresses in it (an encoded word, a quote or a backslash "
+            "where an address is); write it as Name <local@domain>",
+        )
+    return classic
 
 
 def read_controls(message: ClientMessage) -> MessageControls:
     """The control headers' settings, checked as the API checks the same fields. ValidationFailed names the
     header that is wrong."""
     values: dict[str, Any] = {}
-    origin: dict[str, str] = {}  # field -> the header that set it
+    metadata_headers: dict[str, str] = {}  # metadata key -> the header that set it, as written
     for field in message.fields:
         target = CONTROL_HEADERS.get(field.key)
         if target is None:
@@ -158,9 +329,8 @@ def read_controls(message: ClientMessage) -> MessageControls:
                 continue
             key = field.key[len(prefix) :]  # header names are case-insensitive, and clients recase them
             values.setdefault("metadata", {})[key] = field.value()
-            origin["metadata"] = origin.get("metadata", field.name)
+            metadata_headers[key] = field.name
             continue
-        origin.setdefault(target, field.name)
         value = field.value()
         if target == "tags":
             tags = values.setdefault("tags", [])
@@ -176,9 +346,18 @@ def read_controls(message: ClientMessage) -> MessageControls:
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         target = str(first["loc"][0]) if first["loc"] else ""
-        header = origin.get(target, "a control header")
+        header = message.control_header(target) or "a control header"
+        if target == "metadata" and len(first["loc"]) > 1:  # the key's own header, not the first one
+            header = metadata_headers.get(str(first["loc"][1]), header)
         reason = str(first["msg"]).removeprefix("Value error, ")
         raise ValidationFailed.on(header, reason) from None
+
+
+def _control_target(key: str) -> str | None:
+    """The `MessageControls` field a header (its name in lower case) sets, if it is a control header."""
+    if key in CONTROL_HEADERS:
+        return CONTROL_HEADERS[key]
+    return "metadata" if key.startswith(METADATA_PREFIXES) else None
 
 
 def _flag(field: HeaderField, value: str) -> bool:

@@ -207,7 +207,8 @@ def _prepare(
     try:
         parts = resolve_attachments(files, credential, context.files, now, body_bytes=len(message.body))
     except ValidationFailed as refused:
-        raise ValidationFailed.on(FILE_KEY_HEADER, refused.message) from None
+        header = message.control_header("file_keys") or FILE_KEY_HEADER
+        raise ValidationFailed.on(header, refused.message) from None
     raw = relayed(message, controls, stamp, now=now, attachments=parts)
     check_size(len(raw))
     record = new_record(
@@ -283,7 +284,8 @@ def _claim_for(
         try:
             return _Claim(idempotency.scope_key(credential.username, key), fingerprint)
         except ValidationFailed:
-            raise ValidationFailed.on(IDEMPOTENCY_HEADER, "must be 1-256 printable characters") from None
+            header = message.control_header("idempotency_key") or IDEMPOTENCY_HEADER
+            raise ValidationFailed.on(header, "must be 1-256 printable characters") from None
     message_id = message.first("message-id")
     if not message_id:  # nothing says two such messages are one: no duplicate check
         return None
