@@ -20,7 +20,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, AnyStr, Literal
 
@@ -60,6 +60,9 @@ class OutboxMessage:
     rcpt_to: tuple[str, ...]
     received_at: datetime
     raw: bytes
+    # The fault plan hung up after keeping it and before the 250 ("accept_drop"): SES's ambiguous window,
+    # where its client cannot know SES has the message and a second copy is allowed.
+    reply_dropped: bool = False
 
     @classmethod
     def create(cls, mail_from: str, rcpt_to: tuple[str, ...], raw: bytes) -> OutboxMessage:
@@ -336,6 +339,8 @@ class _SesHandler:
         message = OutboxMessage.create(
             envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.original_content)
         )
+        if outcome == ACCEPTED_DROP:
+            message = replace(message, reply_dropped=True)
         self._ses.outbox.add(message)
         server.call_after_reply(lambda: self._ses.notify(message))
         if outcome == ACCEPTED_DROP:
