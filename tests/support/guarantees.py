@@ -324,7 +324,7 @@ def resent_twice(history: History) -> list[Violation]:
             if attempt.outcome == ACCEPTED and attempt.message_id != logical.accepted_id:
                 told = f"first id {logical.accepted_id}, resend told {attempt.message_id}"
                 found.append(Violation("resend answered another id", logical.label, logical.story(), told))
-        if resends[-1].outcome != ACCEPTED:
+        if resends[-1].outcome != ACCEPTED and not taken_away_before_data(resends[-1]):
             kind = "resend never answered with the first id"
             found.append(Violation(kind, logical.label, logical.story(), ""))
         for message_id, copies in other_messages(history, logical).items():
@@ -334,6 +334,17 @@ def resent_twice(history: History) -> list[Violation]:
                 seen = history.describe(copies) + where
                 found.append(Violation("resend sent again", logical.label, logical.story(), seen))
     return found
+
+
+# Refusals before DATA for a right taken away since the first acceptance (API.md: the recipient suppressed,
+# the credential changed, the domain paused): the session cannot know the message is a resend before DATA,
+# and the right's going wins. The first copy is then judged by "accepted means sent once" (the worker still
+# checks suppressions and pauses at send time).
+TAKEN_AWAY_BEFORE_DATA = re.compile(r"550 5\.1\.1 |421 4\.7\.0 |550 5\.7\.1 domain_paused")
+
+
+def taken_away_before_data(attempt: Attempt) -> bool:
+    return attempt.refused and bool(TAKEN_AWAY_BEFORE_DATA.search(attempt.told))
 
 
 def expected_copies(logical: Logical, status: str | None, held_domains: set[str]) -> int | None:
