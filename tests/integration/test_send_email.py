@@ -760,3 +760,49 @@ def test_only_the_top_level_of_a_message_carries_mime_version(
     assert [part.get_content_type() for part in top.walk()] == [
         "multipart/mixed", "multipart/alternative", "text/plain", "text/html", "application/pdf"
     ]  # fmt: skip
+
+
+# RFC 2047 encoded words that decode to a line break: on CPython 3.11.7 each became a header line of its own.
+ENCODED_INJECTION = "=?utf-8?q?a=0D=0AFrom:_ceo@b.test=0D=0AX-SES-CONFIGURATION-SET:_x?="
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"subject": ENCODED_INJECTION}, "subject"),
+        ({"from_name": ENCODED_INJECTION}, "from_name"),
+        ({"reply_to_email": "s@example.com", "reply_to_name": ENCODED_INJECTION}, "reply_to_name"),
+        ({"to": [{"email": "a@example.net", "name": ENCODED_INJECTION}]}, "to[0].name"),
+        ({"cc": [f'"{ENCODED_INJECTION}" <c@example.net>']}, "cc[0].name"),
+        ({"headers": {"X-Ref": "=?utf-8?b?YQ0KQmNjOiB4QGV2aWwudGVzdA==?="}}, "headers.X-Ref"),
+        ({"subject": "Hi {n}", "template_data": {"n": ENCODED_INJECTION}}, "template_data.n"),
+        ({"subject": "=?utf-8?q?{n}?=", "template_data": {"n": "a=0ABcc:_x@evil.test"}}, "subject"),
+        ({"list_unsubscribe": "<mailto:u@example.com?subject==?utf-8?q?=0A?=>"}, "list_unsubscribe"),
+        ({"to": ["=?utf-8?q?=0ABcc=3A_x=40evil.test?=@example.net"]}, "to[0].email"),
+        ({"attachments": [{"name": "=?utf-8?q?=0A?=.pdf", "content": "eA==", "content_type": "image/png"}]},
+         "attachments[0].name"),
+    ],
+    ids=["subject", "from_name", "reply_to_name", "to_name", "cc_string", "header_b", "template", "rendered",
+         "unsub", "local_part", "attachment"],
+)  # fmt: skip
+def test_send_with_encoded_word_hiding_a_line_break_is_422_naming_the_field(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, overrides: dict[str, Any], field: str
+) -> None:
+    response = api.post(PATH, message(**overrides), api_key=sender_key)
+    assert "encoded word" in assert_error(response, 422, "validation_error")["message"]
+    assert fields_of(response) == [field]
+    assert len(local_ses.outbox) == 0
+
+
+def test_send_with_clean_encoded_words_arrives_decoded_without_extra_header_lines(
+    api: ApiClient, sender_key: str, local_ses: LocalSes
+) -> None:
+    word = "=?utf-8?q?caf=C3=A9?="
+    body = message(subject=word, from_name=word, headers={"X-Ref": word})
+    assert api.post(PATH, body, api_key=sender_key).status == 200
+    [received] = local_ses.outbox.list()
+    head = received.raw.split(b"\r\n\r\n", 1)[0]
+    names = [line.split(b":", 1)[0].lower() for line in head.split(b"\r\n") if line[:1] not in (b" ", b"\t")]
+    assert names.count(b"from") == 1
+    assert b"bcc" not in names
+    assert (parse(received)["Subject"], parse(received)["X-Ref"]) == ("café", "café")
