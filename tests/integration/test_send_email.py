@@ -676,6 +676,32 @@ def test_send_with_json_array_whose_first_item_is_invalid_is_400_not_422(
     assert "array" in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        (b'"subject": "a", "subject": "b"', 'key "subject"'),
+        (b'"subject": "Hi", "headers": {"X-A": "1", "X-A": "2"}', 'key "X-A"'),
+        (b'"subject": "Hi {n}", "template_data": {"n": NaN}', "NaN"),
+        (b'"subject": "Hi {n}", "template_data": {"n": Infinity}', "Infinity"),
+        (b'"subject": "Hi {n}", "template_data": {"n": -Infinity}', "-Infinity"),
+        (b'"subject": "Hi {n}", "template_data": {"n": 1e999}', "1e999"),
+    ],
+    ids=["repeated_key", "repeated_nested_key", "nan", "infinity", "minus_infinity", "overflowing_float"],
+)
+def test_send_with_repeated_key_or_non_finite_number_is_400_saying_which(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, fields: bytes, said: str
+) -> None:
+    raw = b'{"from_email": "hello@example.com", "to": ["a@example.net"], "body_text": "x", ' + fields + b"}"
+    error = assert_error(api.request("POST", PATH, raw=raw, api_key=sender_key), 400, "invalid_json")
+    assert said in error["message"]
+    assert len(local_ses.outbox) == 0
+
+
+def test_send_with_the_same_key_in_different_objects_is_sent(api: ApiClient, sender_key: str) -> None:
+    body = message(to=[{"email": "one@example.net", "name": "A"}, {"email": "two@example.net", "name": "B"}])
+    assert api.request("POST", PATH, raw=json.dumps(body).encode(), api_key=sender_key).status == 200
+
+
 def test_send_with_invalid_utf8_is_400_and_sends_nothing(
     api: ApiClient, sender_key: str, local_ses: LocalSes
 ) -> None:
