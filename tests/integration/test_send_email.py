@@ -704,6 +704,32 @@ def test_send_with_json_array_whose_first_item_is_invalid_is_400_not_422(
     assert "array" in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        (b'"subject": "a", "subject": "b"', 'key "subject"'),
+        (b'"subject": "Hi", "headers": {"X-A": "1", "X-A": "2"}', 'key "X-A"'),
+        (b'"subject": "Hi {n}", "template_data": {"n": NaN}', "NaN"),
+        (b'"subject": "Hi {n}", "template_data": {"n": Infinity}', "Infinity"),
+        (b'"subject": "Hi {n}", "template_data": {"n": -Infinity}', "-Infinity"),
+        (b'"subject": "Hi {n}", "template_data": {"n": 1e999}', "1e999"),
+    ],
+    ids=["repeated_key", "repeated_nested_key", "nan", "infinity", "minus_infinity", "overflowing_float"],
+)
+def test_send_with_repeated_key_or_non_finite_number_is_400_saying_which(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, fields: bytes, said: str
+) -> None:
+    raw = b'{"from_email": "hello@example.com", "to": ["a@example.net"], "body_text": "x", ' + fields + b"}"
+    error = assert_error(api.request("POST", PATH, raw=raw, api_key=sender_key), 400, "invalid_json")
+    assert said in error["message"]
+    assert len(local_ses.outbox) == 0
+
+
+def test_send_with_the_same_key_in_different_objects_is_sent(api: ApiClient, sender_key: str) -> None:
+    body = message(to=[{"email": "one@example.net", "name": "A"}, {"email": "two@example.net", "name": "B"}])
+    assert api.request("POST", PATH, raw=json.dumps(body).encode(), api_key=sender_key).status == 200
+
+
 def test_send_with_invalid_utf8_is_400_and_sends_nothing(
     api: ApiClient, sender_key: str, local_ses: LocalSes
 ) -> None:
@@ -788,3 +814,49 @@ def test_only_the_top_level_of_a_message_carries_mime_version(
     assert [part.get_content_type() for part in top.walk()] == [
         "multipart/mixed", "multipart/alternative", "text/plain", "text/html", "application/pdf"
     ]  # fmt: skip
+
+
+# RFC 2047 encoded words that decode to a line break: on CPython 3.11.7 each became a header line of its own.
+ENCODED_INJECTION = "=?utf-8?q?a=0D=0AFrom:_ceo@b.test=0D=0AX-SES-CONFIGURATION-SET:_x?="
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"subject": ENCODED_INJECTION}, "subject"),
+        ({"from_name": ENCODED_INJECTION}, "from_name"),
+        ({"reply_to_email": "s@example.com", "reply_to_name": ENCODED_INJECTION}, "reply_to_name"),
+        ({"to": [{"email": "a@example.net", "name": ENCODED_INJECTION}]}, "to[0].name"),
+        ({"cc": [f'"{ENCODED_INJECTION}" <c@example.net>']}, "cc[0].name"),
+        ({"headers": {"X-Ref": "=?utf-8?b?YQ0KQmNjOiB4QGV2aWwudGVzdA==?="}}, "headers.X-Ref"),
+        ({"subject": "Hi {n}", "template_data": {"n": ENCODED_INJECTION}}, "template_data.n"),
+        ({"subject": "=?utf-8?q?{n}?=", "template_data": {"n": "a=0ABcc:_x@evil.test"}}, "subject"),
+        ({"list_unsubscribe": "<mailto:u@example.com?subject==?utf-8?q?=0A?=>"}, "list_unsubscribe"),
+        ({"to": ["=?utf-8?q?=0ABcc=3A_x=40evil.test?=@example.net"]}, "to[0].email"),
+        ({"attachments": [{"name": "=?utf-8?q?=0A?=.pdf", "content": "eA==", "content_type": "image/png"}]},
+         "attachments[0].name"),
+    ],
+    ids=["subject", "from_name", "reply_to_name", "to_name", "cc_string", "header_b", "template", "rendered",
+         "unsub", "local_part", "attachment"],
+)  # fmt: skip
+def test_send_with_encoded_word_hiding_a_line_break_is_422_naming_the_field(
+    api: ApiClient, sender_key: str, local_ses: LocalSes, overrides: dict[str, Any], field: str
+) -> None:
+    response = api.post(PATH, message(**overrides), api_key=sender_key)
+    assert "encoded word" in assert_error(response, 422, "validation_error")["message"]
+    assert fields_of(response) == [field]
+    assert len(local_ses.outbox) == 0
+
+
+def test_send_with_clean_encoded_words_arrives_decoded_without_extra_header_lines(
+    api: ApiClient, sender_key: str, local_ses: LocalSes
+) -> None:
+    word = "=?utf-8?q?caf=C3=A9?="
+    body = message(subject=word, from_name=word, headers={"X-Ref": word})
+    assert api.post(PATH, body, api_key=sender_key).status == 200
+    [received] = local_ses.outbox.list()
+    head = received.raw.split(b"\r\n\r\n", 1)[0]
+    names = [line.split(b":", 1)[0].lower() for line in head.split(b"\r\n") if line[:1] not in (b" ", b"\t")]
+    assert names.count(b"from") == 1
+    assert b"bcc" not in names
+    assert (parse(received)["Subject"], parse(received)["X-Ref"]) == ("café", "café")

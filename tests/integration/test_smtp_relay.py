@@ -487,34 +487,92 @@ def proxied(relay: LocalRelay, source: str) -> smtplib.SMTP:
     return smtp
 
 
+THROTTLED = {"proxy_protocol": True, "max_auth_failures_per_ip": 2, "max_auth_failures_per_connection": 5}
+
+
+def fail_auths_from(relay: LocalRelay, tls: TlsMaterial, source: str, username: str, times: int) -> None:
+    context = ssl.create_default_context(cafile=str(tls.ca_file))
+    for _ in range(times):
+        smtp = proxied(relay, source)
+        smtp.starttls(context=context)
+        smtp.ehlo()
+        smtp.user, smtp.password = username, "wrong"
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            smtp.auth("PLAIN", smtp.auth_plain)
+        assert refused.value.smtp_code == 535
+        smtp.close()
+
+
 def test_behind_the_load_balancer_failed_auths_are_throttled_per_real_client_address(
     stack: Stack, tls: TlsMaterial, sender_key: str
 ) -> None:
     context = ssl.create_default_context(cafile=str(tls.ca_file))
-    username, secret = login_of(sender_key)
-    settings = {"proxy_protocol": True, "max_auth_failures_per_ip": 2, "max_auth_failures_per_connection": 5}
-    with LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file, **settings) as behind:
-        for _ in range(2):
-            smtp = proxied(behind, "203.0.113.7")
-            smtp.starttls(context=context)
-            smtp.ehlo()
-            smtp.user, smtp.password = username, "wrong"
-            with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
-                smtp.auth("PLAIN", smtp.auth_plain)
-            assert refused.value.smtp_code == 535
-            smtp.close()
+    username, _ = login_of(sender_key)
+    with LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file, **THROTTLED) as behind:
+        fail_auths_from(behind, tls, "203.0.113.7", username, times=2)
         blocked = proxied(behind, "203.0.113.7")
         blocked.starttls(context=context)
         blocked.ehlo()
-        blocked.user, blocked.password = username, secret
+        blocked.user, blocked.password = username, "wrong again"
         with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
-            blocked.auth("PLAIN", blocked.auth_plain)  # even the right secret: this address waits now
+            blocked.auth("PLAIN", blocked.auth_plain)  # one more failure: this address waits now
         assert refused.value.smtp_code == 421
+        assert b"from your address" in refused.value.smtp_error
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            blocked.noop()
         blocked.close()
         other = proxied(behind, "198.51.100.9")
         other.starttls(context=context)
-        assert other.login(username, secret)[0] == 235
+        other.ehlo()
+        other.user, other.password = username, "wrong"
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            other.auth("PLAIN", other.auth_plain)
+        assert refused.value.smtp_code == 535  # another address is not throttled
         other.close()
+
+
+def test_a_right_secret_authenticates_from_an_address_throttled_for_failed_auths(
+    stack: Stack, tls: TlsMaterial, sender_key: str
+) -> None:
+    """One NAT, many tenants: a client with a wrong secret must not lock out the others behind it."""
+    context = ssl.create_default_context(cafile=str(tls.ca_file))
+    username, secret = login_of(sender_key)
+    with LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file, **THROTTLED) as behind:
+        fail_auths_from(behind, tls, "203.0.113.7", username, times=2)  # the address is blocked now
+        neighbour = proxied(behind, "203.0.113.7")
+        neighbour.starttls(context=context)
+        assert neighbour.login(username, secret)[0] == 235
+        assert neighbour.noop()[0] == 250
+        neighbour.close()
+        again = proxied(behind, "203.0.113.7")
+        again.starttls(context=context)
+        again.ehlo()
+        again.user, again.password = username, "wrong"
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            again.auth("PLAIN", again.auth_plain)
+        assert refused.value.smtp_code == 421  # the address was blocked all along
+        again.close()
+
+
+def test_a_connection_is_closed_after_its_own_failed_auths_from_an_address_not_throttled(
+    stack: Stack, tls: TlsMaterial, sender_key: str
+) -> None:
+    context = ssl.create_default_context(cafile=str(tls.ca_file))
+    username, _ = login_of(sender_key)
+    settings = {**THROTTLED, "max_auth_failures_per_ip": 10, "max_auth_failures_per_connection": 2}
+    with LocalRelay(cert_file=tls.cert_file, key_file=tls.key_file, **settings) as behind:
+        smtp = proxied(behind, "198.51.100.20")
+        smtp.starttls(context=context)
+        smtp.ehlo()
+        smtp.user, smtp.password = username, "wrong"
+        for _ in range(2):
+            with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+                smtp.auth("PLAIN", smtp.auth_plain)
+            assert refused.value.smtp_code == 535
+        assert smtp.getreply()[0] == 421  # the close that follows the second 535
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            smtp.noop()
+        smtp.close()
 
 
 def test_a_graceful_stop_finishes_the_transaction_in_flight_and_refuses_new_connections(

@@ -189,6 +189,29 @@ def test_a_name_that_resolves_to_loopback_is_refused_when_deployed(receiver: Web
     assert receiver.on("/x") == []
 
 
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ("::127.0.0.1", "loopback"),  # IPv4-compatible
+        ("::169.254.169.254", "link-local"),
+        ("::ffff:0:127.0.0.1", "loopback"),  # IPv4-translated (SIIT)
+        ("64:ff9b:1::7f00:1", "local-use NAT64"),
+    ],
+)
+def test_a_name_that_resolves_to_ipv6_carrying_an_internal_ipv4_is_refused_when_deployed(
+    receiver: WebhookReceiver, answer: str, said: str
+) -> None:
+    poster = PinnedHttpPoster(allow_loopback=False, resolver=lambda host, port: [answer])
+    result = poster.post(f"https://rebind.example:{receiver.port}/x", {}, "{}", timeout=2)
+    assert result.http_status is None
+    assert said in (result.error or "")
+    literal = PinnedHttpPoster(allow_loopback=False).post(
+        f"https://[{answer}]:{receiver.port}/x", {}, "{}", timeout=2
+    )
+    assert said in (literal.error or "")
+    assert receiver.on("/x") == []
+
+
 @pytest.fixture
 def tls_endpoint() -> Iterator[dict[str, Any]]:
     """An https endpoint on 127.0.0.1 with a certificate for hooks.test only, recording SNI and requests."""

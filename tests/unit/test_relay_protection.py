@@ -36,6 +36,18 @@ def test_failed_auths_block_an_address_until_the_window_passes() -> None:
     assert not throttle.blocked("192.0.2.1")
 
 
+def test_an_address_failing_while_blocked_stays_blocked_and_holds_only_its_newest_failures() -> None:
+    now = [1000.0]
+    throttle = AuthThrottle(limit=3, window_seconds=60, clock=lambda: now[0])
+    for _ in range(10_000):  # failures from a blocked address are still counted (its AUTHs are checked)
+        throttle.failed("192.0.2.1")
+        now[0] += 0.01
+    assert throttle.blocked("192.0.2.1")
+    assert len(throttle._failures["192.0.2.1"]) == 3
+    now[0] += 61
+    assert not throttle.blocked("192.0.2.1")
+
+
 def test_the_memory_budget_makes_a_transaction_wait_then_refuses_it() -> None:
     async def scenario() -> list[bool]:
         budget = MemoryBudget(capacity=100)

@@ -70,7 +70,54 @@ def test_internal_addresses_are_refused(address: str) -> None:
     assert refusal(ipaddress.ip_address(address)) is not None
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"])
+@pytest.mark.parametrize(
+    ("address", "said"),
+    [
+        ("::127.0.0.1", "loopback"),  # IPv4-compatible (::/96)
+        ("::169.254.169.254", "link-local"),
+        ("::10.0.0.1", "private"),
+        ("::ffff:0:127.0.0.1", "loopback"),  # IPv4-translated (SIIT, ::ffff:0:0:0/96)
+        ("::ffff:0:169.254.169.254", "link-local"),
+        ("64:ff9b:1::a9fe:a9fe", "local-use NAT64"),  # RFC 8215: whatever the network translates it to
+        ("64:ff9b:1::808:808", "local-use NAT64"),
+        ("64:ff9b::c612:1", "benchmarking"),  # NAT64 to 198.18.0.1
+        ("2002:c000:201::", "documentation"),  # 6to4 of 192.0.2.1
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),
+        ("100::1", "discard-only"),
+        ("2001:db8::1", "documentation"),
+        ("3fff::1", "documentation"),
+        ("5f00::1", "SRv6"),
+        ("fec0::1", "site-local"),
+        ("2001:2::1", "IETF protocol"),
+        ("198.18.0.1", "benchmarking"),
+        ("198.19.255.254", "benchmarking"),
+        ("0.1.2.3", "this network"),
+        ("240.0.0.1", "reserved"),
+        ("255.255.255.255", "reserved"),
+        ("192.0.0.9", "IETF protocol"),
+        ("192.0.2.1", "documentation"),
+        ("192.88.99.1", "6to4 relay"),
+    ],
+)
+def test_ipv6_forms_carrying_ipv4_and_ranges_that_are_not_global_are_refused(address: str, said: str) -> None:
+    reason = refusal(ipaddress.ip_address(address))
+    assert reason is not None
+    assert said in reason
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "8.8.8.8",
+        "1.1.1.1",
+        "2606:4700:4700::1111",
+        "::ffff:8.8.8.8",
+        "::8.8.8.8",  # IPv4-compatible: judged as 8.8.8.8
+        "::ffff:0:8.8.8.8",
+        "64:ff9b::808:808",
+        "2002:808:808::1",
+    ],
+)
 def test_public_addresses_are_allowed(address: str) -> None:
     assert refusal(ipaddress.ip_address(address)) is None
 
@@ -92,6 +139,9 @@ def test_loopback_is_allowed_only_when_the_local_stack_says_so() -> None:
         "https://0177.0.0.1/x",
         "https://[::1]/x",
         "https://[::ffff:7f00:1]/x",
+        "https://[::127.0.0.1]/x",
+        "https://[::169.254.169.254]/latest/meta-data",
+        "https://[64:ff9b:1::a9fe:a9fe]/x",
         "https://169.254.169.254/latest/meta-data",
         "https://user:pw@hooks.example.com/x",
         "https:///x",
@@ -120,6 +170,8 @@ def test_a_name_resolving_to_any_internal_address_is_refused_as_a_whole() -> Non
     with pytest.raises(UndeliverableUrl, match="did not resolve"):
         check_addresses([])
     assert check_addresses(["8.8.8.8", "2606:4700:4700::1111"]) == ipaddress.ip_address("8.8.8.8")
+    with pytest.raises(UndeliverableUrl, match="link-local"):
+        check_addresses(["2606:4700:4700::1111", "::a9fe:a9fe"])
 
 
 def test_saving_an_internal_url_is_a_422_on_the_url_field() -> None:

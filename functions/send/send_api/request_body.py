@@ -8,6 +8,10 @@ file route's JSON form all read bodies through `json_object`, so they refuse the
 - A body that is not exactly one JSON object is `invalid_json` (400): an array is never read as its first
   item, a number over Python's 4,300-digit conversion limit is not a 500 (`json.loads` raises ValueError
   for it, not JSONDecodeError), nor is nesting deeper than the parser's recursion limit.
+- Not JSON either (RFC 8259), though Python's parser reads them: `NaN`, `Infinity`, `-Infinity` (and a
+  number such as `1e999`, infinite as a double), and an object with a key given twice (`{"subject": "a",
+  "subject": "b"}`): Python keeps the last value, where another reader of the same bytes (a proxy, a log
+  filter, the client's own check) may keep the first.
 - Invalid UTF-8: API Gateway hands a text body to Lambda as a string, each byte that is not UTF-8 replaced
   by U+FFFD. The function never sees the bytes, so a body holding U+FFFD as a raw character is refused as
   "not UTF-8"; a client that means the character sends it escaped (`\\ufffd`, as every JSON encoder can),
@@ -17,6 +21,8 @@ file route's JSON form all read bodies through `json_object`, so they refuse the
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,8 +70,13 @@ def json_object(body: str | bytes) -> dict[str, Any]:
             body.index(REPLACEMENT_CHARACTER),
         )
     try:
-        value = json.loads(body)
-    except BodyNotJson:
+        value = json.loads(
+            body,
+            object_pairs_hook=_object_without_repeated_keys,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+        )
+    except BodyNotJson:  # raised by one of the hooks
         raise
     except json.JSONDecodeError as error:
         raise BodyNotJson(
@@ -80,6 +91,29 @@ def json_object(body: str | bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BodyNotJson(f"the request body must be a JSON object, not {_JSON_KIND[type(value)]}")
     return value
+
+
+def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) == len(pairs):
+        return value
+    repeated = next(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+    raise BodyNotJson(f"the request body is not valid JSON: the key {_shown(repeated)} is given twice")
+
+
+def _no_constant(name: str) -> Any:
+    raise BodyNotJson(f"the request body is not valid JSON: {name} is not a JSON number")
+
+
+def _finite(number: str) -> float:
+    value = float(number)
+    if not math.isfinite(value):  # 1e999: what Infinity is refused for, written another way
+        raise BodyNotJson(f"the request body holds a number too large for a double: {_shown(number)}")
+    return value
+
+
+def _shown(text: str) -> str:
+    return json.dumps(text if len(text) <= 64 else text[:64] + "...")
 
 
 _JSON_KIND = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false"}

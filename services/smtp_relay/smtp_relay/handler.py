@@ -123,9 +123,6 @@ class RelayHandler:
         session = server.session
         assert session is not None
         address = client_address(session)
-        if self.throttle.blocked(address):
-            await self._close(server, ADDRESS_BLOCKED)
-            return AuthResult(success=False, handled=True)
         try:
             username, secret = smtp_login(login.decode("utf-8"), password.decode("utf-8"))
             credential, session_login = await self._off_loop(
@@ -148,14 +145,20 @@ class RelayHandler:
         return AuthResult(success=True, auth_data=credential, message=AUTH_OK)
 
     async def _failed(self, server: SMTP, refused: PosthornError) -> AuthResult:
+        """Failures are throttled per client address, successes never are: behind one NAT, a client with a
+        wrong secret must not lock out every other tenant there. A failure from an address already over
+        its limit closes the connection."""
         session = server.session
         assert session is not None
         address = client_address(session)
+        blocked = self.throttle.blocked(address)
         self.throttle.failed(address)
         failures = getattr(session, "auth_failures", 0) + 1
         session.auth_failures = failures  # type: ignore[attr-defined]
         log.info("authentication refused", extra={"peer": address, "reason": refused.code})
-        if failures >= self.max_auth_failures:
+        if blocked:
+            await self._close(server, ADDRESS_BLOCKED)
+        elif failures >= self.max_auth_failures:
             await server.push(smtp_reply(refused))
             await self._close(server, TOO_MANY_FAILURES)
         else:

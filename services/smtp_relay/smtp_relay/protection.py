@@ -41,7 +41,8 @@ class ConnectionGate:
 
 
 class AuthThrottle:
-    """Failed AUTHs per client address in a sliding window: past the limit, that address may not try."""
+    """Failed AUTHs per client address in a sliding window: past the limit, the handler closes the connection
+    on that address's next failure (a right secret from it still passes)."""
 
     def __init__(
         self, limit: int, window_seconds: float, clock: Callable[[], float] = time.monotonic
@@ -58,7 +59,9 @@ class AuthThrottle:
     def failed(self, address: str) -> None:
         if len(self._failures) > 10_000:  # forget the addresses whose failures are all out of the window
             self._failures = {a: f for a, f in self._failures.items() if self._trimmed(f)}
-        self._failures.setdefault(address, deque()).append(self.clock())
+        # The newest `limit` failures decide; an address that keeps failing while blocked (its attempts are
+        # still checked: a right secret from it passes) holds no more than that.
+        self._failures.setdefault(address, deque(maxlen=self.limit)).append(self.clock())
 
     def _trimmed(self, failures: deque[float]) -> deque[float]:
         cutoff = self.clock() - self.window

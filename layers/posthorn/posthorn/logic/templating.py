@@ -34,7 +34,8 @@ def render_fields(
     """Render every field, or raise `MissingTemplateData` naming every placeholder without a value.
 
     A value used in a single-line field (the subject, a header) follows the rule of header text (no line
-    break, which would be header injection, and no other control character)."""
+    break, which would be header injection, and no other control character), and so does the field once
+    rendered."""
     values = {name: _as_text(value) for name, value in data.items()}
     missing = [
         {"field": f"template_data.{name}", "message": f"no value for {{{name}}} used in {field}"}
@@ -52,10 +53,17 @@ def render_fields(
             problem = header_text_problem(values[name])
             if problem is not None:
                 raise ValidationFailed.on(f"template_data.{name}", f"{problem}: used in {field}")
-    return {
+    rendered = {
         field: None if text is None else render(text, values, escape_html=field in html_fields)
         for field, text in fields.items()
     }
+    for field in single_line_fields:
+        # Each value is clean and so is the field, but together they may spell an encoded word
+        # (`=?utf-8?q?{x}?=` with x = `=0A...`).
+        problem = header_text_problem(rendered.get(field) or "")
+        if problem is not None:
+            raise ValidationFailed.on(field, f"{problem}: once template_data is filled in")
+    return rendered
 
 
 def _as_text(value: str | int | float | bool) -> str:

@@ -3,12 +3,19 @@ DNS). The sender resolves the URL's host once, checks every address here, and co
 checked (adapters/webhook_http.py): a name that answers a public address to the check and 127.0.0.1 to the
 connect (DNS rebinding) never gets a request.
 
-An address is deliverable only when Python's `ipaddress` calls it global: that refuses loopback, RFC 1918
-private, link-local (169.254.0.0/16 holds the cloud metadata endpoint), CGNAT (100.64.0.0/10), unique-local
-IPv6 (fc00::/7, where AWS's IPv6 metadata endpoint fd00:ec2::254 lives), multicast, reserved and
-documentation ranges. IPv6 forms that carry an IPv4 address (mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96,
-6to4 2002::/16) are judged by the IPv4 address inside. IPv4 literals are read the way the C resolver reads
-them (`inet_aton`): `2130706433`, `0177.0.0.1`, `0x7f.1` and `127.1` are all 127.0.0.1.
+An address is deliverable only when Python's `ipaddress` calls it global and it is in none of the ranges
+below: that refuses loopback, RFC 1918 private, link-local (169.254.0.0/16 holds the cloud metadata
+endpoint), CGNAT (100.64.0.0/10), unique-local IPv6 (fc00::/7, where AWS's IPv6 metadata endpoint
+fd00:ec2::254 lives), multicast, reserved and documentation ranges. `ipaddress`'s registry changes between
+patch releases (3fff::/20 and 64:ff9b:1::/48 are recent, site-local fec0::/10 is still "global" in 3.11), so
+the ranges that are not global are also listed here (`_NOT_GLOBAL`) and refused on every release.
+
+IPv6 forms that carry an IPv4 address are judged by the IPv4 address inside, as IPv4: mapped
+(::ffff:a.b.c.d), translated (SIIT, ::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d, deprecated but still
+routed to IPv4 where a sit tunnel is up), NAT64 (64:ff9b::/96) and 6to4 (2002::/16). Local-use NAT64
+(64:ff9b:1::/48, RFC 8215) translates to whatever a network chooses, so it is refused whole, and so is
+Teredo (2001::/32), whose relay reaches the IPv4 address inside. IPv4 literals are read the way the C
+resolver reads them (`inet_aton`): `2130706433`, `0177.0.0.1`, `0x7f.1` and `127.1` are all 127.0.0.1.
 
 Locally (`allow_loopback`, the local stack only) `http` and loopback addresses are allowed, nothing else.
 """
@@ -24,6 +31,32 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+# Not global (IANA's special-purpose registries), whatever the running Python's `ipaddress` says; the first
+# range that holds an address names it.
+_NOT_GLOBAL = tuple(
+    (ipaddress.ip_network(network), what)
+    for network, what in (
+        ("0.0.0.0/8", "a 'this network' address"),
+        ("192.0.0.0/24", "an IETF protocol address"),
+        ("192.0.2.0/24", "a documentation address"),
+        ("192.88.99.0/24", "a 6to4 relay address (deprecated)"),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("198.51.100.0/24", "a documentation address"),
+        ("203.0.113.0/24", "a documentation address"),
+        ("240.0.0.0/4", "a reserved address"),  # 255.255.255.255, the broadcast address, among them
+        ("64:ff9b:1::/48", "a local-use NAT64 address"),
+        ("100::/64", "a discard-only address"),
+        ("2001::/32", "a Teredo address"),
+        ("2001::/23", "an IETF protocol address"),
+        ("2001:db8::/32", "a documentation address"),
+        ("3fff::/20", "a documentation address"),
+        ("5f00::/16", "an SRv6 segment identifier"),
+        ("fec0::/10", "a site-local address"),
+    )
+)
 
 
 def ipv4_literal(host: str) -> ipaddress.IPv4Address | None:
@@ -71,7 +104,9 @@ def embedded_ipv4(address: IpAddress) -> ipaddress.IPv4Address | None:
         return None
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
-    if address in _NAT64:
+    # :: and ::1 are IPv6's own unspecified and loopback addresses, not IPv4-compatible ones.
+    compatible = address in _IPV4_COMPATIBLE and int(address) > 1
+    if compatible or address in _IPV4_TRANSLATED or address in _NAT64:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     if address in _SIX_TO_FOUR:
         return address.sixtofour
@@ -85,6 +120,9 @@ def refusal(address: IpAddress, *, allow_loopback: bool = False) -> str | None:
         return refusal(inner, allow_loopback=allow_loopback)
     if allow_loopback and address.is_loopback:
         return None
+    for network, what in _NOT_GLOBAL:
+        if address in network:
+            return what
     if address.is_global and not address.is_multicast:
         return None
     if address.is_loopback:

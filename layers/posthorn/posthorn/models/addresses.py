@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
+from posthorn.models.encoded_words import encoded_word_problem
+
 # RFC 5321/5322 dot-atom local part (ASCII: SES does not support SMTPUTF8 local parts).
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -45,6 +47,10 @@ def normalize_address(address: str) -> str:
         raise ValueError(f"{address!r} is not an email address")
     if len(local) > 64 or not _LOCAL_PART.match(local):
         raise ValueError(f"{address!r} is not an email address")
+    # `=`, `?` and `_` are atext: a local part may be an encoded word, which the email package decodes.
+    problem = encoded_word_problem(local)
+    if problem is not None:
+        raise ValueError(problem)
     normalized = f"{local}@{normalize_domain(domain)}"
     if len(normalized) > MAX_ADDRESS_LENGTH:
         raise ValueError(f"address is longer than {MAX_ADDRESS_LENGTH} characters")
@@ -82,7 +88,7 @@ def header_text_problem(value: str) -> str | None:
     header's value, List-Unsubscribe, an attachment's name), or None. One rule for all of them: no line
     break (header injection; the email package refuses them), no other C0 control character or DEL (they
     reach the recipient's screen verbatim: ESC sequences, BEL, NUL), no lone surrogate (no email can carry
-    one)."""
+    one); and none of these once RFC 2047 encoded words are decoded (`encoded_words`)."""
     if has_line_break(value):
         return "must not contain CR, LF or other line breaks"
     if _CONTROL.search(value):
@@ -91,7 +97,7 @@ def header_text_problem(value: str) -> str | None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         return "must be valid Unicode text (no lone surrogate escapes)"
-    return None
+    return encoded_word_problem(value)
 
 
 def header_text(value: str) -> str:
