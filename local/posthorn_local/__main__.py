@@ -95,8 +95,13 @@ Press Enter to show this again (it is also on {api}/_local/), Ctrl-C to stop.
 """.rstrip()
 
 
+# What every LogRecord carries; anything else on a record came as `extra=` and goes into its line.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
 class JsonLines(logging.Formatter):
-    """A library's log record as one JSON line, beside the functions' own (Powertools writes JSON)."""
+    """A library's log record as one JSON line, beside the functions' own (Powertools writes JSON), with
+    the fields it was given (`extra=`), as Powertools' formatter writes them where the relay is deployed."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = {
@@ -104,10 +109,11 @@ class JsonLines(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            **{name: value for name, value in vars(record).items() if name not in _RECORD_FIELDS},
         }
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line)
+        return json.dumps(line, default=str)
 
 
 class ConsoleLines(logging.Formatter):
@@ -123,8 +129,8 @@ class ConsoleLines(logging.Formatter):
 
 
 class SmtpTransactionLines(ConsoleLines):
-    """`12:00:02 SMTP ph_app 250 2.0.0 msg_01...` or `... 451 4.7.1 rate_limited`: the relay's one line per
-    transaction (`smtp_relay.handler`), as the console shows one per HTTP request."""
+    """`12:00:02 SMTP 127.0.0.1 ph_app 250 2.0.0 msg_01...` or `... 451 4.7.1 rate_limited`: the relay's
+    line per transaction (`smtp_relay.handler`), as the console shows one per HTTP request."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.getMessage() == "smtp transaction"
@@ -133,7 +139,8 @@ class SmtpTransactionLines(ConsoleLines):
         fields = vars(record)
         outcome = fields.get("message_id") or fields.get("error_code") or ""
         replayed = " (a resend: the first id)" if fields.get("replayed") else ""
-        line = f"SMTP {fields.get('username') or '-'} {fields.get('reply', '')} {outcome}{replayed}"
+        who = f"{fields.get('peer', '-')} {fields.get('username') or '-'}"
+        line = f"SMTP {who} {fields.get('reply', '')} {outcome}{replayed}"
         return f"{self.formatTime(record, self.datefmt)} {line}"
 
 

@@ -130,8 +130,8 @@ def test_the_console_shows_the_banner_and_one_line_per_request_and_the_log_file_
             refused = smtp.mail("hello@other.org")
             assert refused[0] == 550
         username = key.partition(".")[0]
-        console.wait_for(rf"^\d\d:\d\d:\d\d SMTP {username} 250 2\.0\.0 msg_\w+$")
-        console.wait_for(rf"^\d\d:\d\d:\d\d SMTP {username} 550 5\.7\.1 sender_not_allowed$")
+        console.wait_for(rf"^\d\d:\d\d:\d\d SMTP 127\.0\.0\.1 {username} 250 2\.0\.0 msg_\w+$")
+        console.wait_for(rf"^\d\d:\d\d:\d\d SMTP 127\.0\.0\.1 {username} 550 5\.7\.1 sender_not_allowed$")
         deadline = time.monotonic() + 60
         while len(json.loads(urllib.request.urlopen(f"{api}/_local/outbox").read())["messages"]) < 41:  # noqa: S310
             assert time.monotonic() < deadline, "the batch did not reach the outbox"
@@ -160,3 +160,12 @@ def test_the_console_shows_the_banner_and_one_line_per_request_and_the_log_file_
     assert any(entry.get("message") == "notifications processed" for entry in logged)  # Powertools' logs
     assert any("_aws" in entry for entry in logged)  # EMF metrics
     assert not any("Connection pool is full" in str(entry.get("message")) for entry in logged)
+    # The relay's transaction lines, with what an operator needs to answer "why was my mail refused".
+    transactions = [entry for entry in logged if entry.get("message") == "smtp transaction"]
+    assert [
+        (entry["peer"], entry["username"], entry["reply"], entry["error_code"], "message_id" in entry)
+        for entry in transactions
+    ] == [
+        ("127.0.0.1", username, "250 2.0.0", None, True),
+        ("127.0.0.1", username, "550 5.7.1", "sender_not_allowed", False),
+    ]

@@ -3,7 +3,6 @@ queue, the duplicate check of a resent message, the rate limit, and what is undo
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -18,7 +17,8 @@ from posthorn.errors import (
     ValidationFailed,
 )
 from posthorn.logic import idempotency
-from posthorn.logic.smtp_intake import Accepted, IntakeContext, accept_client_message
+from posthorn.logic.relayed_message import parse_client_message
+from posthorn.logic.smtp_intake import Accepted, IntakeContext, accept_client_message, fingerprint
 from posthorn.models.credentials import Credential
 from posthorn.ports import QueuedMessage
 from tests.support.fakes import (
@@ -130,10 +130,10 @@ def test_the_idempotency_header_refuses_other_bytes_and_says_in_flight_before_th
     raw = mail("X-Posthorn-Idempotency-Key: k2")
     scope = idempotency.scope_key(intake.sender.username, "k2")
     # Another relay task holds the claim: its first attempt is still under way.
+    same = fingerprint(parse_client_message(bytearray(raw)), [("user@example.net", "to")])
     intake.idempotency.claim(
-        scope, hashlib.sha256(raw).hexdigest(), now=int(FixedClock().now().timestamp()), lease_seconds=60,
-        ttl_seconds=86_400,
-    )  # fmt: skip
+        scope, same, now=int(FixedClock().now().timestamp()), lease_seconds=60, ttl_seconds=86_400
+    )
     with pytest.raises(IdempotencyInFlight):
         intake.accept(raw)
     assert len(intake.queue.queued) == 1  # k1's message only
@@ -224,3 +224,24 @@ def test_a_write_not_answered_in_time_is_a_temporary_failure(
     with pytest.raises(UpstreamUnavailable, match="did not answer in time"):
         intake.accept(mail("Message-ID: <slow@example.com>"))
     assert len(intake.idempotency.released) == 1
+
+
+def test_the_same_bytes_to_other_envelope_recipients_are_another_message(intake: Intake) -> None:
+    """The rest of a 51-recipient message, sent after `452 4.5.3` with the same bytes, is not a resend."""
+    raw = mail("Message-ID: <many@example.com>")
+    first = intake.accept(raw, ["a@example.net", "b@example.net"])
+    rest = intake.accept(raw, ["c@example.net"])
+    assert rest.message_id != first.message_id
+    assert not rest.replayed
+    assert intake.accept(raw, ["B@example.net", "a@example.net"]).message_id == first.message_id
+
+
+def test_a_retry_that_only_rewrote_date_and_message_id_is_a_resend_under_the_idempotency_header(
+    intake: Intake,
+) -> None:
+    """Mail libraries write Date and Message-ID anew on every try: the key still names one message."""
+    first = intake.accept(mail("X-Posthorn-Idempotency-Key: k", "Message-ID: <1@x>", "Date: Mon, 1 Dec 2026"))
+    again = intake.accept(mail("X-Posthorn-Idempotency-Key: k", "Message-ID: <2@x>", "Date: Tue, 2 Dec 2026"))
+    assert (again.message_id, again.replayed) == (first.message_id, True)
+    with pytest.raises(IdempotencyConflict):
+        intake.accept(mail("X-Posthorn-Idempotency-Key: k", body="another text"))

@@ -182,7 +182,7 @@ class RelayHandler:
                 credential = await self._off_loop(lambda: self.credentials.current(login))
         except PosthornError as refused:
             reply = f"421 4.7.0 {refused.code}: {one_line(refused.message)}; closing the connection"
-            return self._transaction(session, reply, refused.code)
+            return log_transaction(session, reply, refused.code)
         return credential
 
     async def handle_MAIL(
@@ -197,10 +197,10 @@ class RelayHandler:
             else:
                 await self._off_loop(lambda: check_sender(credential, address, self.domains))
         except PosthornError as refused:
-            return self._transaction(session, smtp_reply(refused), refused.code)
+            return log_transaction(session, smtp_reply(refused), refused.code)
         except Exception:
             log.warning("credential or domain lookup failed at MAIL", exc_info=True)
-            return self._transaction(session, TRANSIENT, "store_unavailable")
+            return log_transaction(session, TRANSIENT, "store_unavailable")
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 Sender OK"
@@ -242,31 +242,13 @@ class RelayHandler:
             intake = self.intake()
             accepted = await self._off_loop(lambda: accept_client_message(credential, rcpt_to, raw, intake))
         except PosthornError as refused:
-            return self._transaction(session, smtp_reply(refused), refused.code)
+            return log_transaction(session, smtp_reply(refused), refused.code)
         except Exception:  # DynamoDB or SQS failing: nothing was accepted, the client retries
             log.warning("message not accepted: a dependency failed", exc_info=True)
-            return self._transaction(session, TRANSIENT, "store_unavailable")
+            return log_transaction(session, TRANSIENT, "store_unavailable")
         reply = f"250 2.0.0 Ok: queued as {accepted.message_id}"
-        self._transaction(
+        log_transaction(
             session, reply, None, message_id=accepted.message_id, replayed=accepted.replayed, bytes=len(raw)
-        )
-        return reply
-
-    @staticmethod
-    def _transaction(session: Session, reply: str, code: str | None, **more: Any) -> str:
-        """One log line per transaction outcome, so an operator can answer "why was my mail refused": the
-        client's address, the username, the reply's code and the error code, or the message id. Never a
-        secret, a header value or a body."""
-        credential = session.auth_data
-        log.info(
-            "smtp transaction",
-            extra={
-                "peer": client_address(session),
-                "username": credential.username if isinstance(credential, Credential) else None,
-                "reply": reply[:9],
-                "error_code": code,
-                **more,
-            },
         )
         return reply
 
@@ -276,3 +258,21 @@ def _credential(session: Session) -> Credential:
     if not isinstance(credential, Credential):  # aiosmtpd's auth_required refuses MAIL before AUTH
         raise RuntimeError("transaction without an authenticated credential")
     return credential
+
+
+def log_transaction(session: Session, reply: str, code: str | None, **more: Any) -> str:
+    """One log line per transaction outcome, so an operator can answer "why was my mail refused": the
+    client's address, the username, the reply's code and the error code, or the message id. Never a secret,
+    a header value or a body. Returns the reply."""
+    credential = session.auth_data
+    log.info(
+        "smtp transaction",
+        extra={
+            "peer": client_address(session),
+            "username": credential.username if isinstance(credential, Credential) else None,
+            "reply": reply[:9],
+            "error_code": code,
+            **more,
+        },
+    )
+    return reply

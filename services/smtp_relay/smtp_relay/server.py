@@ -33,7 +33,7 @@ from aiosmtpd.smtp import MISSING, SMTP
 
 from posthorn.logic.mime import MAX_MESSAGE_BYTES
 from posthorn.models.credentials import Credential
-from smtp_relay.handler import RelayHandler
+from smtp_relay.handler import RelayHandler, log_transaction
 from smtp_relay.protection import ConnectionGate, MemoryBudget
 
 log = logging.getLogger("smtp_relay")
@@ -66,6 +66,7 @@ _WORDING = {
 SHUTTING_DOWN = "421 4.3.2 Service shutting down; try again in a moment"
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections; try again later"
 NO_ROOM = "452 4.3.1 Insufficient system storage just now; try again later"
+OVER_DECLARED_SIZE = "552 5.3.4 payload_too_large: more data than the SIZE declared at MAIL FROM"
 BARE_LINE_END = "550 5.6.0 validation_error: the message has a bare CR or LF; send CRLF line endings only"
 
 
@@ -193,6 +194,10 @@ class RelaySMTP(SMTP):
             if in_long_line:  # the end of that long line
                 in_long_line = False
                 continue
+            if len(line) > MAX_LINE_OCTETS:  # under the reader's limit, over what SES takes
+                too_long = True
+                data = bytearray()
+                continue
             if line == b".\r\n":
                 break
             lines += 1
@@ -212,18 +217,27 @@ class RelaySMTP(SMTP):
                 continue
             data += memoryview(line)[start:]
         if bare:  # first: a client that writes bare line ends may see its lines counted as one long line
-            await self.push(BARE_LINE_END)
-            return None
-        if too_long:
-            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
-            return None
-        if too_much:
-            await self.push("552 Error: Too much mail data")
-            return None
-        if no_room:
-            await self.push(NO_ROOM)
-            return None
-        return data
+            await self._refused(BARE_LINE_END, "validation_error")
+        elif too_long:
+            await self._refused("500 Line too long (see RFC5321 4.5.3.1.6)", "validation_error")
+        elif too_much:
+            await self._refused(TOO_BIG if limit >= DATA_LIMIT else OVER_DECLARED_SIZE, "payload_too_large")
+        elif no_room:
+            await self._refused(NO_ROOM, "relay_busy")
+        else:
+            return data
+        return None
+
+    async def _refused(self, reply: str, code: str) -> None:
+        """A DATA the reader refused: its reply, and the transaction's one log line."""
+        await self.push(reply)
+        if self.session is not None:
+            log_transaction(self.session, _WORDING.get(reply, reply), code)
+
+
+# RFC 5321 4.5.3.1.6: a line is at most 1,000 octets with its CRLF, as SES enforces (aiosmtpd's reader lets
+# a few more through); one longer would be accepted here and refused by SES after the 250.
+MAX_LINE_OCTETS = 1000
 
 
 def _has_bare_line_end(line: bytes) -> bool:

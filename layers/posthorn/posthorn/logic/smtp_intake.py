@@ -9,10 +9,10 @@ has passed, so a message its client is refused is never sent). A relay that dies
 and its reply leaves at worst a message sent that was not acknowledged, the at-least-once window the API
 has too; never one acknowledged and lost.
 
-A resend of the same message (same credential, same `Message-ID`, same bytes) within the idempotency TTL
-answers with the first message id and sends nothing: the claim's key is derived from the Message-ID and a
-hash of the bytes. `X-Posthorn-Idempotency-Key` works as the API's `Idempotency-Key` does (same key,
-other bytes: refused).
+A resend of the same message (same credential, same `Message-ID`, same envelope recipients and bytes but for
+`Date`) within the idempotency TTL answers with the first message id and sends nothing: the claim's key is
+derived from the Message-ID and `fingerprint`. `X-Posthorn-Idempotency-Key` works as the API's
+`Idempotency-Key` does (same key, another message: refused).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from time import monotonic
 from typing import NamedTuple, TypeVar
 
-from posthorn.errors import UpstreamUnavailable, ValidationFailed
+from posthorn.errors import IdempotencyConflict, IdempotencyInFlight, UpstreamUnavailable, ValidationFailed
 from posthorn.logic import idempotency
 from posthorn.logic.acceptance import queue_stored
 from posthorn.logic.attachments import resolve_attachments
@@ -129,14 +129,13 @@ def accept_client_message(
 ) -> Accepted:
     """Store and queue the client's message (its MAIL FROM and each RCPT TO already accepted). Raises the
     domain's errors for a message that cannot be accepted, leaving nothing stored."""
-    fingerprint = hashlib.sha256(raw).hexdigest()  # before parsing, which may cut the headers off `raw`
     message = parse_client_message(raw)
     domain = check_senders(credential, message, context.domains)
     controls = read_controls(message)
     recipients = recipient_types(message, rcpt_to)
     if not recipients:
         raise ValidationFailed("no recipient to send to")
-    claim = _claim_for(credential, message, controls.idempotency_key, fingerprint)
+    claim = _claim_for(credential, message, controls.idempotency_key, fingerprint(message, recipients))
     prepared = _prepare(credential, message, controls, domain, recipients, context)
 
     # First round, side by side (on threads of the intake's own: those that run the intake must never wait
@@ -231,13 +230,22 @@ def _prepare(
 
 
 def _begin(claim: _Claim, context: IntakeContext, now: int) -> StoredResponse | None:
-    return idempotency.begin(
-        context.idempotency,
-        claim.scope,
-        claim.fingerprint,
-        now=now,
-        ttl_seconds=context.idempotency_ttl_seconds,
-    )
+    try:
+        return idempotency.begin(
+            context.idempotency,
+            claim.scope,
+            claim.fingerprint,
+            now=now,
+            ttl_seconds=context.idempotency_ttl_seconds,
+        )
+    except IdempotencyInFlight:  # said in the relay's words: the client may have sent no key at all
+        raise IdempotencyInFlight(
+            "the same message is still being accepted on another connection; retry shortly"
+        ) from None
+    except IdempotencyConflict:
+        raise IdempotencyConflict(
+            f"this {IDEMPOTENCY_HEADER} was used with another message (other recipients or content)"
+        ) from None
 
 
 def _take_rate(credential: Credential, context: IntakeContext, now_us: int) -> None:
@@ -277,17 +285,37 @@ def _remember(claim: _Claim, message_id: str, context: IntakeContext) -> None:
     context.idempotency.complete(claim.scope, StoredResponse(ACCEPTED, message_id), expires_at=expires_at)
 
 
+# Header fields a client's library writes anew on every try (Python's email, Nodemailer, PHPMailer): a resend
+# of the same message differs in them, so the duplicate check does not read them (the Message-ID is the
+# duplicate key itself when no X-Posthorn-Idempotency-Key is given).
+REWRITTEN_ON_RETRY = frozenset({"date", "message-id"})
+
+
+def fingerprint(message: ClientMessage, recipients: Sequence[tuple[str, RecipientType]]) -> str:
+    """What makes two messages the same one: the envelope's recipients (a resend to other recipients, like
+    the rest of a 51-recipient message sent after `452 4.5.3`, is another message) and the bytes, but for
+    the fields a client writes anew on every try."""
+    digest = hashlib.sha256()
+    digest.update("\n".join(sorted(address.lower() for address, _ in recipients)).encode() + b"\0")
+    for field in message.fields:
+        if field.key not in REWRITTEN_ON_RETRY:
+            digest.update(field.raw)
+    digest.update(b"\0")
+    digest.update(message.body)
+    return digest.hexdigest()
+
+
 def _claim_for(
-    credential: Credential, message: ClientMessage, key: str | None, fingerprint: str
+    credential: Credential, message: ClientMessage, key: str | None, body_fingerprint: str
 ) -> _Claim | None:
     if key is not None:
         try:
-            return _Claim(idempotency.scope_key(credential.username, key), fingerprint)
+            return _Claim(idempotency.scope_key(credential.username, key), body_fingerprint)
         except ValidationFailed:
             header = message.control_header("idempotency_key") or IDEMPOTENCY_HEADER
             raise ValidationFailed.on(header, "must be 1-256 printable characters") from None
     message_id = message.first("message-id")
     if not message_id:  # nothing says two such messages are one: no duplicate check
         return None
-    digest = hashlib.sha256(f"{message_id.strip()}\n{fingerprint}".encode()).hexdigest()
-    return _Claim(idempotency.scope_key(credential.username, f"smtp:{digest}"), fingerprint)
+    digest = hashlib.sha256(f"{message_id.strip()}\n{body_fingerprint}".encode()).hexdigest()
+    return _Claim(idempotency.scope_key(credential.username, f"smtp:{digest}"), body_fingerprint)
