@@ -1148,3 +1148,40 @@ def test_crlf_dot_crlf_still_ends_data_and_a_clean_message_is_sent(
     worker.run_until_empty(timeout=20)
     [received] = local_ses.outbox.list()
     assert b"\r\n\r\nHello over SMTP\r\n" in received.raw
+
+
+@pytest.mark.parametrize(("characters", "code"), [(998, 250), (999, 500), (1001, 500)])
+def test_a_line_is_at_most_1000_octets_with_its_crlf_as_ses_takes_it(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str, characters: int, code: int
+) -> None:
+    """A line SES would refuse after the 250 is refused before it (RFC 5321 4.5.3.1.6)."""
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        answer, reply = transact(smtp, crlf(message()) + b"y" * characters + b"\r\n")
+        assert answer == code, reply
+        assert smtp.noop()[0] == 250  # the session goes on
+
+
+def test_the_rest_of_a_51_recipient_message_sent_with_the_same_bytes_is_another_message(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str, worker: QueuePoller, local_ses: LocalSes
+) -> None:
+    """After `452 4.5.3` a client sends the rest in another transaction, with the same bytes and Message-ID:
+    that is not a resend (the envelope differs), and every recipient gets the message once."""
+    recipients = [f"r{index}@example.net" for index in range(55)]
+    data = crlf(message({"Message-ID": "<fifty-five@example.com>"}))
+    with client(relay, tls) as smtp:
+        smtp.login(*login_of(sender_key))
+        smtp.mail("hello@example.com")
+        answers = [smtp.rcpt(address)[0] for address in recipients]
+        assert answers == [250] * 50 + [452] * 5
+        first_code, first = smtp.data(data)
+        assert first_code == 250, first
+        smtp.mail("hello@example.com")
+        for address in recipients[50:]:
+            assert smtp.rcpt(address)[0] == 250
+        rest_code, rest = smtp.data(data)
+        assert rest_code == 250, rest
+    assert first.split()[-1] != rest.split()[-1]
+    worker.run_until_empty(timeout=30)
+    delivered = sorted(address for received in local_ses.outbox.list() for address in received.rcpt_to)
+    assert delivered == sorted(recipients)
