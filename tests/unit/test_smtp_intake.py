@@ -245,3 +245,11 @@ def test_a_retry_that_only_rewrote_date_and_message_id_is_a_resend_under_the_ide
     assert (again.message_id, again.replayed) == (first.message_id, True)
     with pytest.raises(IdempotencyConflict):
         intake.accept(mail("X-Posthorn-Idempotency-Key: k", body="another text"))
+
+
+def test_a_from_address_the_api_would_refuse_is_refused_before_ses_sees_it(intake: Intake) -> None:
+    """It becomes the envelope sender: SES would refuse it after the 250 (`501 Invalid MAIL FROM`)."""
+    with pytest.raises(ValidationFailed) as refused:
+        intake.accept(mail().replace(b"From: hello@example.com", b'From: "x@evil.test"@example.com'))
+    assert refused.value.details[0]["field"] == "From"
+    assert intake.messages.records == {}

@@ -118,9 +118,16 @@ def check_senders(credential: Credential, message: ClientMessage, domains: Sende
     senders = message.addresses("from")
     if not senders:
         raise ValidationFailed("the message has no From: address")
-    checked = [
-        check_sender(credential, address, domains) for address in [*senders, *message.addresses("sender")]
-    ]
+    checked = []
+    for field, address in [
+        *(("From", a) for a in senders),
+        *(("Sender", a) for a in message.addresses("sender")),
+    ]:
+        try:  # the API's rules for `from_email`: the From address is the envelope sender SES gets
+            normalize_address(address)
+        except ValueError as invalid:
+            raise ValidationFailed.on(field, str(invalid)) from None
+        checked.append(check_sender(credential, address, domains))
     return checked[0]
 
 
