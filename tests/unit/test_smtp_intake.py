@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from posthorn.errors import (
+    AllRecipientsSuppressed,
     IdempotencyConflict,
     IdempotencyInFlight,
     RateLimited,
@@ -28,6 +29,7 @@ from tests.support.fakes import (
     FakeMessages,
     FakeRateStore,
     FakeSendQueue,
+    FakeSuppressions,
     FixedClock,
 )
 from tests.support.records import credential, domain_record
@@ -41,6 +43,7 @@ class Intake:
     queue: FakeSendQueue = field(default_factory=FakeSendQueue)
     idempotency: FakeIdempotencyStore = field(default_factory=FakeIdempotencyStore)
     rates: FakeRateStore = field(default_factory=FakeRateStore)
+    suppressions: FakeSuppressions = field(default_factory=FakeSuppressions)
     configuration_sets: FakeConfigurationSets = field(default_factory=FakeConfigurationSets)
     sender: Credential = field(default_factory=lambda: credential(domains=("example.com",)))
 
@@ -49,6 +52,7 @@ class Intake:
             messages=self.messages,
             queue=self.queue,
             domains=FakeDomains.of(domain_record("example.com"), domain_record("other.org")),
+            suppressions=self.suppressions,
             rate_limits=self.rates,
             idempotency=self.idempotency,
             clock=FixedClock(),
@@ -253,3 +257,16 @@ def test_a_from_address_the_api_would_refuse_is_refused_before_ses_sees_it(intak
         intake.accept(mail().replace(b"From: hello@example.com", b'From: "x@evil.test"@example.com'))
     assert refused.value.details[0]["field"] == "From"
     assert intake.messages.records == {}
+
+
+def test_recipients_suppressed_for_the_from_domain_are_left_out_and_all_of_them_is_550(
+    intake: Intake,
+) -> None:
+    """RCPT TO was answered from MAIL FROM's domain; the From: domain's list is read at the end of DATA."""
+    assert intake.accept(mail()).message_id  # nobody suppressed: every recipient queued
+    intake.suppressions.suppressions.add("gone@example.net")
+    accepted = intake.accept(mail(), ["user@example.net", "gone@example.net"])
+    statuses = {r.email: r.status for r in intake.messages.records[accepted.message_id].recipients}
+    assert statuses == {"user@example.net": "queued", "gone@example.net": "suppressed"}
+    with pytest.raises(AllRecipientsSuppressed):
+        intake.accept(mail(), ["gone@example.net"])

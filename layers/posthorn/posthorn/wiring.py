@@ -330,6 +330,7 @@ def intake_context(side_by_side: Executor) -> IntakeContext:
         messages=messages(),
         queue=send_queue(),
         domains=domains(),
+        suppressions=suppressions(),
         rate_limits=rate_limits(),
         idempotency=idempotency(),
         clock=clock(),

@@ -39,14 +39,16 @@ def build_relay(
     by side: a pool of their own, since the intake runs on `threads` and waits for them."""
     gate = ConnectionGate(settings.max_connections, settings.max_connections_per_credential)
     domains = RecentDomains(wiring.domains(), settings.cache_seconds)
+    suppressions = RecentSuppressions(wiring.suppressions(), settings.cache_seconds)
     handler = RelayHandler(
         credentials=StoredCredentials(
             wiring.credentials(), wiring.pepper, wiring.clock(), settings.cache_seconds
         ),
         domains=domains,
-        suppressions=RecentSuppressions(wiring.suppressions(), settings.cache_seconds),
-        # The From: and Sender: checks at the end of DATA read the same recent domain records as MAIL FROM.
-        intake=lambda: replace(wiring.intake_context(writes), domains=domains),
+        suppressions=suppressions,
+        # The checks at the end of DATA read the same recent domain records and suppression lists as MAIL
+        # FROM and RCPT TO.
+        intake=lambda: replace(wiring.intake_context(writes), domains=domains, suppressions=suppressions),
         threads=threads,
         gate=gate,
         throttle=AuthThrottle(settings.max_auth_failures_per_ip, settings.auth_failure_window_seconds),

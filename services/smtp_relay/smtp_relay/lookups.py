@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Generic, NamedTuple, TypeVar
 
@@ -90,6 +90,10 @@ class RecentSuppressions:
         if not known or snapshot is None:
             return None
         return address.lower() in snapshot
+
+    def suppressed_addresses(self, domain: str, emails: Iterable[str]) -> set[str]:
+        """`SuppressionLookup` from the same snapshot (the end of DATA's check of the From: domain)."""
+        return {email for email in emails if self.suppressed(domain, email)}
 
     def suppressed(self, domain: str, address: str) -> bool:
         snapshot = self._recent.get(domain, lambda: self._snapshot(domain))

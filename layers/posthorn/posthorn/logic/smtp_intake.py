@@ -32,7 +32,7 @@ from posthorn.logic.attachments import resolve_attachments
 from posthorn.logic.ids import new_message_id
 from posthorn.logic.rate_limits import enforce
 from posthorn.logic.relayed_message import ClientMessage, parse_client_message, read_controls, relayed
-from posthorn.logic.sending import NewMessage, check_sender, check_size, new_record
+from posthorn.logic.sending import NewMessage, check_sender, check_size, check_suppressions, new_record
 from posthorn.logic.ses_stamp import SesStamp
 from posthorn.models.addresses import normalize_address
 from posthorn.models.controls import MessageControls
@@ -50,6 +50,7 @@ from posthorn.ports import (
     SenderDomains,
     SendQueue,
     StoredResponse,
+    SuppressionLookup,
 )
 
 # The answer remembered for a claimed message: its id, as the `250` said it.
@@ -66,6 +67,8 @@ class IntakeContext:
     messages: MessageRecorder
     queue: SendQueue
     domains: SenderDomains
+    # Read at the end of DATA for the From: domain (RCPT TO was checked against MAIL FROM's).
+    suppressions: SuppressionLookup
     rate_limits: RateStore
     idempotency: IdempotencyStore
     clock: Clock
@@ -143,7 +146,9 @@ def accept_client_message(
     if not recipients:
         raise ValidationFailed("no recipient to send to")
     claim = _claim_for(credential, message, controls.idempotency_key, fingerprint(message, recipients))
-    prepared = _prepare(credential, message, controls, domain, recipients, context)
+    # The From: domain's suppression list (RCPT TO was answered from MAIL FROM's, which may be another).
+    suppressed = check_suppressions(domain, [address for address, _ in recipients], context.suppressions)
+    prepared = _prepare(credential, message, controls, domain, recipients, suppressed, context)
 
     # First round, side by side (on threads of the intake's own: those that run the intake must never wait
     # for a thread of their pool): the duplicate claim, the rate and the record. Nothing a send worker could
@@ -200,6 +205,7 @@ def _prepare(
     controls: MessageControls,
     domain: str,
     recipients: list[tuple[str, RecipientType]],
+    suppressed: set[str],
     context: IntakeContext,
 ) -> _Prepared:
     """The record and the queue message, nothing written yet."""
@@ -231,7 +237,7 @@ def _prepare(
             source="smtp",
         ),
         recipients,
-        suppressed=set(),
+        suppressed=suppressed,
     )
     return _Prepared(message_id, record, QueuedMessage(message_id, raw))
 
