@@ -69,7 +69,7 @@ Posthorn local stack is running (development only).
   SMTP relay     host {stack.smtp_host}
                  port {relay.starttls_port} (STARTTLS) or {relay.tls_port} (implicit TLS), AUTH PLAIN or LOGIN
                  username: a credential's username, password: its secret
-                 (or username "posthorn", password: the whole api_key)
+                 (or any username, e.g. "posthorn", with the whole api_key as password)
                  CA: {api}/_local/ca.pem (also {stack.ca_file})
   Local SES      {stack.smtp_host}:{stack.ses.port}   (SMTP, STARTTLS + AUTH; CA {stack.ca_file})
   AWS (moto)     {stack.moto_url}

@@ -1185,3 +1185,13 @@ def test_the_rest_of_a_51_recipient_message_sent_with_the_same_bytes_is_another_
     worker.run_until_empty(timeout=30)
     delivered = sorted(address for received in local_ses.outbox.list() for address in received.rcpt_to)
     assert delivered == sorted(recipients)
+
+
+@pytest.mark.parametrize("username", ["emailapikey", "hello@example.com", "posthorn"])
+def test_the_whole_api_key_as_password_logs_in_with_the_vendors_usernames(
+    relay: LocalRelay, tls: TlsMaterial, sender_key: str, username: str
+) -> None:
+    """ZeptoMail documents `emailapikey` or the From address as the username (API.md, "SMTP relay")."""
+    with client(relay, tls) as smtp:
+        assert smtp.login(username, sender_key)[0] == 235
+        assert send(smtp, message()).startswith("msg_")

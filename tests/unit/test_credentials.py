@@ -17,6 +17,7 @@ from posthorn.logic.credentials import (
     require,
     rotate_secret,
     seed_credential,
+    smtp_login,
     update_credential,
     verify_secret,
 )
@@ -336,3 +337,16 @@ def test_a_revoked_credential_gets_no_new_secret(store: FakeCredentialStore) -> 
     with pytest.raises(ValidationFailed):
         rotate_secret("ph_user", 0, store, PEPPER, NOW)
     assert store.credentials["ph_user"].secret_hash == before
+
+
+@pytest.mark.parametrize(
+    "username", ["posthorn", "emailapikey", "hello@example.com", "ph_app.secret-part", "anything"]
+)
+def test_an_smtp_password_that_is_the_whole_api_key_takes_any_username(username: str) -> None:
+    """API.md: the vendors' documented logins (ZeptoMail's `emailapikey` or the From address, MailPace's
+    api_key twice, Posthorn's `posthorn`) all work with the api_key as password."""
+    assert smtp_login(username, "ph_app.secret-part") == ("ph_app", "secret-part")
+
+
+def test_an_smtp_login_with_username_and_secret_is_read_as_written() -> None:
+    assert smtp_login("ph_app", "secret-part") == ("ph_app", "secret-part")

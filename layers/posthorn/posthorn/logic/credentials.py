@@ -71,14 +71,12 @@ def parse_authorization(header: str | None) -> tuple[str, str]:
     raise Unauthorized("unsupported Authorization scheme: use Bearer or Basic")
 
 
-# The SMTP AUTH username that says "the password is the whole api_key" (as Postmark's and Resend's do).
-API_KEY_USERNAME = "posthorn"
-
-
 def smtp_login(username: str, password: str) -> tuple[str, str]:
-    """The (username, secret) an SMTP AUTH names: the credential's username and secret; or username
-    `posthorn` and the api_key as password; or the api_key as both."""
-    if username == API_KEY_USERNAME or (username == password and "." in username):
+    """The (username, secret) an SMTP AUTH names: the credential's username and its secret; or, when the
+    password is the whole api_key, any username (API.md: `posthorn`, ZeptoMail's `emailapikey`, the api_key
+    again as MailPace and OhMySMTP write it, or the From address). Secrets never hold a ".", so a password
+    with one is an api_key."""
+    if "." in password:
         try:
             return parse_api_key(password)
         except ValueError:
