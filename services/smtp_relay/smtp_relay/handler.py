@@ -212,11 +212,11 @@ class RelayHandler:
         if any(address.lower() == known.lower() for known in envelope.rcpt_tos):
             return "250 2.1.5 Recipient OK"  # named twice: sent to once
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
-            return f"452 4.5.3 Too many recipients: at most {MAX_RECIPIENTS} per message"
+            return f"452 4.5.3 validation_error: too many recipients: at most {MAX_RECIPIENTS} per message"
         try:
             check_recipient(address)
         except ValidationFailed:
-            return f"553 5.1.3 <{address}> is not an address Posthorn can send to"
+            return f"553 5.1.3 validation_error: <{address}> is not an address Posthorn can send to"
         domain = domain_of(envelope.mail_from or "")
         try:
             found = self.suppressions.answer_from_memory(domain, address)
