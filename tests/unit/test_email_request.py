@@ -358,3 +358,18 @@ def test_lone_surrogate_escape_is_refused(field: str, value: Any) -> None:
 def test_template_data_keeps_numbers_and_booleans() -> None:
     data = {"n": 3, "f": 1.5, "b": True, "s": "text"}
     assert SendEmailRequest.model_validate(request(template_data=data)).template_data == data
+
+
+def test_a_header_value_over_8192_characters_or_over_50_headers_is_refused_naming_it() -> None:
+    """The MIME builder's folding costs seconds for a value of a few hundred KB: bounded here."""
+    from pydantic import ValidationError
+
+    from posthorn.models.email import SendEmailRequest
+
+    base = {"from_email": "a@example.com", "to": ["b@example.net"], "subject": "s", "body_text": "t"}
+    with pytest.raises(ValidationError) as long_value:
+        SendEmailRequest.model_validate({**base, "headers": {"X-Big": "v" * 8193}})
+    assert long_value.value.errors()[0]["loc"] == ("headers", "X-Big")
+    with pytest.raises(ValidationError):
+        SendEmailRequest.model_validate({**base, "headers": {f"X-H{i}": "v" for i in range(51)}})
+    assert SendEmailRequest.model_validate({**base, "headers": {"X-Ok": "v" * 8192}}).headers["X-Ok"]
