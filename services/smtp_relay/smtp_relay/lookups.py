@@ -10,12 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Generic, NamedTuple, TypeVar
 
 from posthorn.errors import Unauthorized
 from posthorn.logic.credentials import hash_secret, require, verify_hash, verify_secret
-from posthorn.models.credentials import Credential, Permission
+from posthorn.models.credentials import Credential, CredentialStatus, Permission
 from posthorn.models.domains import DomainRecord
 from posthorn.ports import Clock, CredentialStore, SenderDomains, SuppressionSnapshots
 
@@ -142,16 +141,14 @@ class StoredCredentials:
         return self._checked(stored, login) if known else None
 
     def _checked(self, stored: Credential | None, login: SessionLogin) -> Credential:
-        if stored is not None and login.secret_hash not in _usable_hashes(stored, self._clock.now()):
-            raise Unauthorized("the secret this session authenticated with no longer works (rotated)")
-        credential = verify_hash(stored, login.secret_hash, now=self._clock.now())
+        try:
+            credential = verify_hash(stored, login.secret_hash, now=self._clock.now())
+        except Unauthorized:
+            # Stored and not revoked: its secret is no longer this one (rotated); the session is told so.
+            if stored is not None and stored.status is not CredentialStatus.REVOKED:
+                raise Unauthorized(
+                    "the secret this session authenticated with no longer works (rotated)"
+                ) from None
+            raise
         require(credential, Permission.SEND)
         return credential
-
-
-def _usable_hashes(credential: Credential, now: datetime) -> set[str]:
-    usable = {credential.secret_hash}
-    expires = credential.previous_secret_expires_at
-    if credential.previous_secret_hash and expires is not None and now < expires:
-        usable.add(credential.previous_secret_hash)
-    return usable
