@@ -110,7 +110,7 @@ def sqs_events(stack: BenchStack) -> list[dict[str, Any]]:
 
 
 def main() -> list[Row]:
-    from posthorn.logic.raw_message import encoded_size
+    from posthorn.models.raw_message import encoded_size
 
     with served_stack(
         reply_delay=0.0,

@@ -86,7 +86,7 @@ class InMemoryStore:
     bytes. Nobody is suppressed and the rate always admits."""
 
     def __init__(self, latency: float) -> None:
-        from posthorn.logic.credentials import hash_secret
+        from posthorn.logic.accounts.credentials import hash_secret
         from posthorn.models.credentials import Credential, CredentialStatus, Permission
         from posthorn.models.domains import DomainRecord, DomainStatus
 

@@ -118,7 +118,7 @@ def start(*, smtp_port: int, ca_file: str, username: str, password: str, **setti
 
     from posthorn import wiring
     from posthorn.adapters.secrets import secret_string
-    from posthorn.logic.credentials import seed_credential
+    from posthorn.logic.accounts.credentials import seed_credential
     from posthorn.models.credentials import Permission
     from posthorn.models.domains import DomainRecord, DomainStatus
     from posthorn_local.provision import LocalSmtpSecret, environment, provision

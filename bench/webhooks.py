@@ -226,7 +226,7 @@ class _Inline:
 def sender(stores: InMemoryWebhookStores, stop: threading.Event) -> list[threading.Thread]:
     from posthorn.adapters.clock import SystemClock
     from posthorn.adapters.webhook_http import PinnedHttpPoster
-    from posthorn.logic.webhook_sending import (
+    from posthorn.logic.webhooks.sender import (
         EndpointGate,
         SenderContext,
         attempt_all,
@@ -265,8 +265,8 @@ def sender(stores: InMemoryWebhookStores, stop: threading.Event) -> list[threadi
 
 def _setup(ports: Sequence[int], with_slow: bool) -> tuple[InMemoryWebhookStores, Any]:
     from posthorn.adapters.clock import SystemClock
-    from posthorn.logic import webhook_signing
-    from posthorn.logic.webhook_contexts import WebhookIntake
+    from posthorn.logic.webhooks import signing
+    from posthorn.logic.webhooks.contexts import WebhookIntake
     from posthorn.models.webhooks import SealedSecret, WebhookRecord
 
     stores = InMemoryWebhookStores(STORE_LATENCY)
@@ -281,13 +281,13 @@ def _setup(ports: Sequence[int], with_slow: bool) -> tuple[InMemoryWebhookStores
             events=["email.delivered"],
             domains=["example.com"],
             created_at=datetime.now(UTC),
-            secrets=[SealedSecret(ciphertext=webhook_signing.new_secret())],
+            secrets=[SealedSecret(ciphertext=signing.new_secret())],
         )
     return stores, WebhookIntake(stores, stores, stores, SystemClock())
 
 
 def _announcements(count: int) -> list[Any]:
-    from posthorn.logic.webhook_intake import Announcement
+    from posthorn.logic.webhooks.fanout import Announcement
     from posthorn.models.webhooks import WebhookEventType
 
     now = datetime.now(UTC)
@@ -329,7 +329,7 @@ def _wait_fast(commands: Connection, expected: int, timeout: float = 120) -> lis
 
 
 def fast_rate(commands: Connection, ports: Sequence[int], *, with_slow: bool) -> tuple[float, dict[str, Any]]:
-    from posthorn.logic.webhook_intake import announce
+    from posthorn.logic.webhooks.fanout import announce
 
     commands.send("clear")
     commands.recv()
@@ -354,24 +354,24 @@ def bare_loop(ports: Sequence[int]) -> float:
     """One requests.Session posting the fast endpoints' bodies in turn, one at a time."""
     import requests
 
-    from posthorn.logic import webhook_signing
-    from posthorn.logic.webhook_intake import payload
+    from posthorn.logic.webhooks import signing
+    from posthorn.logic.webhooks.fanout import payload
 
-    secret = webhook_signing.new_secret()
+    secret = signing.new_secret()
     bodies = [payload(announcement) for announcement in _announcements(EVENTS)]
     urls = [f"http://127.0.0.1:{port}{path}" for path, port in zip(PATHS[:2], ports[:2], strict=True)]
     session = requests.Session()
     started = time.time()
     for index, body in enumerate(bodies):
         for url in urls:
-            headers = webhook_signing.headers([secret], f"msg_{index}", int(time.time()), body)
+            headers = signing.headers([secret], f"msg_{index}", int(time.time()), body)
             answer = session.post(url, data=body.encode(), headers=headers, timeout=15, allow_redirects=False)
             assert answer.status_code == 200
     return 2 * len(bodies) / (time.time() - started)
 
 
 def latency(commands: Connection, ports: Sequence[int]) -> dict[str, float]:
-    from posthorn.logic.webhook_intake import announce
+    from posthorn.logic.webhooks.fanout import announce
 
     commands.send("clear")
     commands.recv()

@@ -17,7 +17,7 @@ import boto3
 
 from posthorn.adapters.dynamodb.credentials import CredentialRepository
 from posthorn.adapters.dynamodb.table import Table
-from posthorn.logic.credentials import api_key, seed_credential
+from posthorn.logic.accounts.credentials import api_key, seed_credential
 from posthorn.logic.ids import new_secret, new_username
 from posthorn.models.credentials import Permission
 

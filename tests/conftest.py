@@ -108,7 +108,7 @@ def stack(local_ses: LocalSes, tls: TlsMaterial, monkeypatch: pytest.MonkeyPatch
 def admin(stack: Stack) -> str:
     """Seed the first admin credential the way a fresh stack gets one; return its api_key."""
     from posthorn import wiring
-    from posthorn.logic.credentials import seed_credential
+    from posthorn.logic.accounts.credentials import seed_credential
     from posthorn.models.credentials import Permission
 
     seed_credential(

@@ -349,8 +349,8 @@ class LocalHttpServer(ThreadingHTTPServer):
     def _domain(self, body: bytes, domain: str) -> Response:
         """A domain's guard state and reputation (as `GET /v1/domains/{domain}`), and its stats of the
         last 30 days (as `GET /v1/stats?domain=`), for the page's domain card."""
-        from posthorn.logic.guard import domain_reputation
-        from posthorn.logic.stats import domain_stats
+        from posthorn.logic.guard.pausing import domain_reputation
+        from posthorn.logic.insight.stats import domain_stats
         from posthorn.models.domains import DomainView
 
         record = wiring.domains().get_domain(domain.lower())
@@ -364,8 +364,8 @@ class LocalHttpServer(ThreadingHTTPServer):
 
     def _resume(self, body: bytes, domain: str) -> Response:
         """`POST /v1/domains/{domain}/resume` without a credential: the page's resume button."""
-        from posthorn.logic.guard import resume_domain
-        from posthorn.logic.held import release_held
+        from posthorn.logic.guard.held import release_held
+        from posthorn.logic.guard.pausing import resume_domain
 
         try:
             record = resume_domain(domain.lower(), wiring.guard_context(), wiring.clock().now())

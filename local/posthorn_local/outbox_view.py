@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, cast
 from posthorn.adapters.dynamodb.messages import MessageRepository
 from posthorn.adapters.dynamodb.webhook_deliveries import DeliveryRepository
 from posthorn.adapters.dynamodb.webhooks import WebhookRepository
-from posthorn.logic.notifications import POSTHORN_MESSAGE_ID_TAG
+from posthorn.logic.events.notifications import POSTHORN_MESSAGE_ID_TAG
 from posthorn.models.messages import MessageRecord, MessageView
 from posthorn.models.webhooks import DeliveryView
 from posthorn_local.ses_events_publisher import parse_message_tags

@@ -353,7 +353,7 @@ class LocalStack:
         return values
 
     def _seed_admin(self) -> None:
-        from posthorn.logic.credentials import api_key, seed_credential
+        from posthorn.logic.accounts.credentials import api_key, seed_credential
         from posthorn.logic.ids import new_secret, new_username
         from posthorn.models.credentials import Permission
 

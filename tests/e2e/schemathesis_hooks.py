@@ -24,7 +24,7 @@ from schemathesis.core.failures import AcceptedNegativeData, Failure
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import CoveragePhaseData
 
-from posthorn.logic.attachments import MAX_FILE_BYTES
+from posthorn.logic.files.attachments import MAX_FILE_BYTES
 from posthorn.models.credentials import CreateCredentialRequest, RotateSecretRequest, UpdateCredentialRequest
 from posthorn.models.domains import CreateDomainRequest
 from posthorn.models.email import SendEmailRequest

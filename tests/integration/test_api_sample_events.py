@@ -25,7 +25,7 @@ def load(name: str) -> dict[str, Any]:
 def sample_credential(api: ApiClient, admin: str) -> None:
     """The credential the sample events carry, allowed to send for example.com."""
     from posthorn import wiring
-    from posthorn.logic.credentials import seed_credential
+    from posthorn.logic.accounts.credentials import seed_credential
 
     assert api.post("/v1/domains", {"domain": "example.com"}, api_key=admin).status == 201
     seed_credential(

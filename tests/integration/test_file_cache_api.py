@@ -49,7 +49,7 @@ def api(stack: Stack) -> ApiClient:
 @pytest.fixture(scope="module")
 def admin(stack: Stack) -> str:
     from posthorn import wiring
-    from posthorn.logic.credentials import seed_credential
+    from posthorn.logic.accounts.credentials import seed_credential
     from posthorn.models.credentials import Permission
 
     store, pepper, now = wiring.credentials(), wiring.pepper(), datetime.now(UTC)
@@ -303,7 +303,7 @@ def test_wrapped_base64_is_accepted(api: ApiClient, key: str) -> None:
 def test_file_over_the_largest_attachable_size_is_413(
     api: ApiClient, key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from posthorn.logic import attachments
+    from posthorn.logic.files import attachments
 
     monkeypatch.setattr(attachments, "MAX_FILE_BYTES", len(PDF) - 1)
     assert_error(upload(api, key, PDF, "a.pdf", "application/pdf"), 413, "payload_too_large")

@@ -9,7 +9,7 @@ import pytest
 
 from posthorn.adapters.dynamodb.rate_limits import RateRepository
 from posthorn.adapters.dynamodb.table import Table
-from posthorn.logic.rate_limits import take
+from posthorn.logic.sending.rate_limits import take
 from tests.conftest import SENDER_DOMAIN, Stack
 from tests.support.api import ApiClient
 from tests.support.queue import waiting_count

@@ -40,7 +40,7 @@ def stack(local_ses: LocalSes, tls: TlsMaterial) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def admin(stack: Stack) -> str:
     from posthorn import wiring
-    from posthorn.logic.credentials import seed_credential
+    from posthorn.logic.accounts.credentials import seed_credential
     from posthorn.models.credentials import Permission
 
     store, pepper, now = wiring.credentials(), wiring.pepper(), datetime.now(UTC)

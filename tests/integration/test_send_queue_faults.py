@@ -34,7 +34,7 @@ def local_ses(tls: TlsMaterial) -> Iterator[LocalSes]:
 def records(stack: Stack, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The stored messages (one scan), each with its status derived from its recipients as on read."""
     from posthorn.adapters.dynamodb.table import from_item
-    from posthorn.logic.recipient_status import message_status
+    from posthorn.logic.events.recipient_status import message_status
 
     scan = stack.session.client("dynamodb").get_paginator("scan")
     items = [from_item(item) for page in scan.paginate(TableName=stack.table) for item in page["Items"]]

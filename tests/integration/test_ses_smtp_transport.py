@@ -13,7 +13,7 @@ import pytest
 
 from posthorn.adapters.ses_smtp import SesSmtpTransport, SmtpSettings
 from posthorn.errors import DeliveryRejected, DeliveryUnavailable
-from posthorn.logic.raw_message import RawMessage, encode_base64_body
+from posthorn.models.raw_message import RawMessage, encode_base64_body
 from posthorn_local.ses_smtp_server import FaultPlan, LocalSes
 from posthorn_local.tls import TlsMaterial
 from tests.conftest import SMTP, Stack

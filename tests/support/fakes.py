@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from posthorn.errors import DeliveryRejected, DeliveryUnavailable, FileUnavailable
-from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage, encode_base64_body
-from posthorn.logic.sending import SendContext
+from posthorn.logic.sending.steps import SendContext
 from posthorn.models.credentials import Credential, CredentialStatus
 from posthorn.models.domains import DomainRecord
 from posthorn.models.files import FileRecord, FileStatus
 from posthorn.models.messages import MessageRecord
+from posthorn.models.raw_message import Base64Body, FileBody, RawMessage, encode_base64_body
 from posthorn.ports import (
     DeliveryReceipt,
     FileContent,

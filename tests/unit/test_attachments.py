@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from posthorn.errors import PayloadTooLarge, ValidationFailed
-from posthorn.logic.attachments import (
+from posthorn.logic.files.attachments import (
     MAX_FILE_BYTES,
     FileProblem,
     check_bytes,
@@ -22,18 +22,18 @@ from posthorn.logic.attachments import (
     estimated_message_size,
     resolve_attachments,
 )
-from posthorn.logic.mime import (
+from posthorn.logic.sending.mime import (
     MAX_MESSAGE_BYTES,
     Mailbox,
     MessageContent,
     MimePart,
     build_message,
 )
-from posthorn.logic.raw_message import encode_base64_body
-from posthorn.logic.raw_message import encoded_size as mime_encoded_size
 from posthorn.models.credentials import Credential, CredentialStatus, Permission
 from posthorn.models.email import Attachment
 from posthorn.models.files import FileRecord, UploadFileRequest
+from posthorn.models.raw_message import encode_base64_body
+from posthorn.models.raw_message import encoded_size as mime_encoded_size
 from tests.support.fakes import FakeCachedFiles
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(40)

@@ -1,4 +1,5 @@
-"""Accepting a batch (logic/batches.py) with in-memory fakes: each item is checked as a single send would be,
+"""Accepting a batch (logic/sending/batches.py) with in-memory fakes: each item is checked as a single send
+would be,
 the lookups are made once for the whole batch, and every accepted message is stored and queued, never sent."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from posthorn.errors import InvalidJson, PosthornError, ValidationFailed
-from posthorn.logic.batches import accept_batch
+from posthorn.logic.sending.batches import accept_batch
 from posthorn.models.batches import SendBatchResult
 from posthorn.models.domains import DomainStatus
 from posthorn.models.email import SendEmailRequest

@@ -45,21 +45,21 @@ def test_the_api_imports_neither_the_openapi_models_nor_ses_notifications_nor_th
     modules = imported_at_init("functions/send", "send_api.handler")
     assert "aws_lambda_powertools.event_handler.openapi.models" not in modules  # only GET /v1/docs
     assert "posthorn.models.ses_notifications" not in modules
-    assert "posthorn.logic.notifications" not in modules
-    assert "posthorn.logic.queue_drain" not in modules
+    assert "posthorn.logic.events.notifications" not in modules
+    assert "posthorn.logic.sending.queue_drain" not in modules
 
 
 def test_the_api_registers_only_the_send_and_health_routes_at_init() -> None:
     modules = imported_at_init("functions/send", "send_api.handler")
-    assert {"send_api.routes.email", "send_api.routes.health", "posthorn.logic.sending"} <= modules
+    assert {"send_api.routes.email", "send_api.routes.health", "posthorn.logic.sending.steps"} <= modules
     later = {"admin", "files", "messages", "stats", "suppressions", "webhooks"}
     assert not {f"send_api.routes.{name}" for name in later} & modules
 
 
 def test_the_worker_does_not_import_the_mime_builder() -> None:
     modules = imported_at_init("functions/worker", "send_worker.handler")
-    assert "posthorn.logic.mime" not in modules
-    assert "posthorn.logic.sending" not in modules
+    assert "posthorn.logic.sending.mime" not in modules
+    assert "posthorn.logic.sending.steps" not in modules
 
 
 @pytest.mark.parametrize(("code_uri", "module"), FUNCTIONS)
@@ -128,6 +128,6 @@ def test_the_api_builds_route_only_models_on_first_use() -> None:
 
 def test_the_api_imports_neither_the_file_cache_nor_the_smtp_relays_intake_at_init() -> None:
     modules = imported_at_init("functions/send", "send_api.handler")
-    assert "posthorn.logic.file_cache" not in modules  # the files routes take it through FileUploads
-    assert "posthorn.logic.smtp_intake" not in modules
+    assert "posthorn.logic.files.cache" not in modules  # the files routes take it through FileUploads
+    assert "posthorn.logic.submission.intake" not in modules
     assert "posthorn.adapters.ses_smtp" not in modules  # the transport is built on the first send

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from posthorn.errors import CredentialSuspended, Forbidden, NotFound, Unauthorized, ValidationFailed
-from posthorn.logic.credentials import (
+from posthorn.logic.accounts.credentials import (
     authenticate,
     create_credential,
     hash_secret,
@@ -270,7 +270,7 @@ def test_unknown_user_and_wrong_secret_take_the_same_path(
     store: FakeCredentialStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each asks the store once and hashes the secret once: a miss costs what a wrong secret costs."""
-    from posthorn.logic import credentials
+    from posthorn.logic.accounts import credentials
 
     hashed: list[str] = []
 

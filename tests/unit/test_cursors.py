@@ -1,4 +1,5 @@
-"""Listing cursors (logic/cursors.py) and the merge of a page over several partitions (logic/pages.py)."""
+"""Listing cursors (logic/insight/cursors.py) and the merge of a page over several partitions
+(logic/insight/pages.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 import pytest
 
 from posthorn.errors import ValidationFailed
-from posthorn.logic.cursors import decode_cursor, derive_key, encode_cursor
-from posthorn.logic.pages import merged_page
+from posthorn.logic.insight.cursors import decode_cursor, derive_key, encode_cursor
+from posthorn.logic.insight.pages import merged_page
 from posthorn.ports import IndexPage, Partition
 
 KEY = derive_key(b"pepper")

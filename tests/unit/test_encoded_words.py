@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from posthorn.errors import ValidationFailed
-from posthorn.logic.mime import Mailbox, MessageContent, MimePart, build_message
-from posthorn.logic.templating import render_fields
+from posthorn.logic.sending.mime import Mailbox, MessageContent, MimePart, build_message
+from posthorn.logic.sending.templating import render_fields
 from posthorn.models.addresses import header_text_problem, normalize_address
 from posthorn.models.email import SendEmailRequest
 from posthorn.models.encoded_words import MAX_ENCODED_WORD, encoded_word_problem

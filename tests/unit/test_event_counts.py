@@ -1,10 +1,11 @@
-"""What an event adds to the stats counters (logic/events.py): once per recipient, hard bounces only."""
+"""What an event adds to the stats counters (logic/events/recording.py): once per recipient, hard bounces
+only."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from posthorn.logic.events import counts_for
+from posthorn.logic.events.recording import counts_for
 from posthorn.models.events import EventType, RecipientEvent
 from posthorn.ports import MessageChange
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from posthorn.errors import FileUnavailable, NotFound, PayloadTooLarge, ValidationFailed
-from posthorn.logic.file_cache import FILE_KEY, ContentCache, FileCache, new_file_key
-from posthorn.logic.raw_message import encode_base64_body
+from posthorn.logic.files.cache import FILE_KEY, ContentCache, FileCache, new_file_key
 from posthorn.models.credentials import Credential, CredentialStatus, Permission
+from posthorn.models.raw_message import encode_base64_body
 from posthorn.ports import FileContent
 from tests.support.fakes import FakeFileStore, FakeObjectStore, FixedClock
 

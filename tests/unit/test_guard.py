@@ -1,8 +1,8 @@
-"""The deliverability guard's window arithmetic, thresholds and floors (logic/guard.py)."""
+"""The deliverability guard's window arithmetic, thresholds and floors (logic/guard/pausing.py)."""
 
 from __future__ import annotations
 
-from posthorn.logic.guard import MIN_BOUNCES, MIN_COMPLAINTS, GuardPolicy, pause_reason, reputation
+from posthorn.logic.guard.pausing import MIN_BOUNCES, MIN_COMPLAINTS, GuardPolicy, pause_reason, reputation
 from posthorn.models.domains import Reputation, WindowStart
 from posthorn.ports import HourCounts
 
@@ -90,7 +90,7 @@ def test_the_template_defaults_are_api_md_s() -> None:
 def test_a_pause_and_a_resume_reach_the_alarm_topic_and_the_domains_webhooks() -> None:
     from datetime import UTC, datetime
 
-    from posthorn.logic.guard import WebhookAndAlarmAnnouncements
+    from posthorn.logic.guard.pausing import WebhookAndAlarmAnnouncements
     from posthorn.models.domains import Sending
     from tests.support.records import domain_record
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from posthorn.errors import IdempotencyConflict, ValidationFailed
-from posthorn.logic.idempotency import (
+from posthorn.logic.sending.idempotency import (
     LEASE_SECONDS,
     MAX_KEY_LENGTH,
     begin,

@@ -10,8 +10,8 @@ from typing import Any, cast
 
 import pytest
 
-from posthorn.logic.mime import Mailbox, MessageContent, MimePart, build_message
-from posthorn.logic.ses_stamp import SesStamp
+from posthorn.logic.sending.mime import Mailbox, MessageContent, MimePart, build_message
+from posthorn.logic.sending.ses_stamp import SesStamp
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -210,7 +210,7 @@ def test_builder_refuses_line_breaks_in_headers_rather_than_injecting(breaker: s
 
 
 def test_pre_encoded_attachment_body_is_spliced_in_and_decodes_exactly() -> None:
-    from posthorn.logic.raw_message import encode_base64_body
+    from posthorn.models.raw_message import encode_base64_body
 
     data = bytes(range(256)) * 50
     part = MimePart(

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from posthorn.adapters.dynamodb.messages import MessageRepository
-from posthorn.logic.mime import Mailbox, MessageContent, MimePart, build_message
-from posthorn.logic.ses_stamp import SesStamp
+from posthorn.logic.sending.mime import Mailbox, MessageContent, MimePart, build_message
+from posthorn.logic.sending.ses_stamp import SesStamp
 from posthorn_local import outbox_view
 from posthorn_local.ses_smtp_server import OutboxMessage
 from tests.support.fakes import FakeMessageReader

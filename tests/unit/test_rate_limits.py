@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from posthorn.errors import RateLimited
-from posthorn.logic.rate_limits import enforce, reserve_slots, take
+from posthorn.logic.sending.rate_limits import enforce, reserve_slots, take
 from send_api.errors import http_status
 from tests.support.fakes import FakeRateStore
 

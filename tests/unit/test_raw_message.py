@@ -1,5 +1,5 @@
-"""A message as pieces (logic/raw_message.py), the base64 bodies it splices, and the send worker's reads of
-cached files by reference (logic/file_bodies.py)."""
+"""A message as pieces (models/raw_message.py), the base64 bodies it splices, and the send worker's reads of
+cached files by reference (logic/files/bodies.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import pytest
 
 from posthorn.errors import FileUnavailable
-from posthorn.logic.file_bodies import ContentCache, StoredFileBodies
-from posthorn.logic.mime import Mailbox, MessageContent, MimePart, build_message
-from posthorn.logic.raw_message import (
+from posthorn.logic.files.bodies import ContentCache, StoredFileBodies
+from posthorn.logic.sending.mime import Mailbox, MessageContent, MimePart, build_message
+from posthorn.models.raw_message import (
     FileBody,
     RawMessage,
     encode_base64_body,

@@ -10,8 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from posthorn.logic.notifications import EventType, RecipientEvent, parse_sns_message, to_recipient_events
-from posthorn.logic.recipient_status import (
+from posthorn.logic.events.notifications import (
+    EventType,
+    RecipientEvent,
+    parse_sns_message,
+    to_recipient_events,
+)
+from posthorn.logic.events.recipient_status import (
     TERMINAL_STATUSES,
     RecipientStatus,
     advance,

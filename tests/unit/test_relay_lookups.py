@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from posthorn.errors import CredentialSuspended, Forbidden, Unauthorized
-from posthorn.logic.credentials import hash_secret
+from posthorn.logic.accounts.credentials import hash_secret
 from posthorn.models.credentials import CredentialStatus, Permission
 from smtp_relay.lookups import Recent, RecentSuppressions, StoredCredentials
 from tests.support.fakes import FakeCredentialStore, FixedClock

@@ -1,4 +1,5 @@
-"""The SMTP relay's header policy (logic/relayed_message.py): what a client's header block keeps, loses and
+"""The SMTP relay's header policy (logic/submission/relayed_message.py): what a client's header block keeps,
+loses and
 gains, how control headers read, and how cached files join the client's MIME without re-encoding it."""
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import cast
 import pytest
 
 from posthorn.errors import PayloadTooLarge, ValidationFailed
-from posthorn.logic.mime import MimePart
-from posthorn.logic.raw_message import FileBody, encode_base64_body
-from posthorn.logic.relayed_message import parse_client_message, read_controls, relayed
-from posthorn.logic.ses_stamp import SesStamp
+from posthorn.logic.sending.mime import MimePart
+from posthorn.logic.sending.ses_stamp import SesStamp
+from posthorn.logic.submission.relayed_message import parse_client_message, read_controls, relayed
+from posthorn.models.raw_message import FileBody, encode_base64_body
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 OWN_DATE = "Mon, 30 Nov 2026 10:00:00 +0000"

@@ -1,4 +1,5 @@
-"""Sending one message (logic/sending.py) with in-memory fakes: the checks that refuse it, what its record
+"""Sending one message (logic/sending/steps.py) with in-memory fakes: the checks that refuse it, what its
+record
 says, the SES headers of its MIME, and what becomes of it when SES is unavailable or refuses it."""
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from posthorn.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from posthorn.logic.raw_message import RawMessage
-from posthorn.logic.sending import prepare_message, send_email
+from posthorn.logic.sending.steps import prepare_message, send_email
 from posthorn.models.domains import DomainStatus
 from posthorn.models.email import SendEmailRequest
 from posthorn.models.messages import MessageRecord
+from posthorn.models.raw_message import RawMessage
 from posthorn.ports import DeliveryReceipt
 from tests.support.bodies import email_body
 from tests.support.fakes import (

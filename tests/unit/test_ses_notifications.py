@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parser.models import SnsModel
 
-from posthorn.logic.notifications import (
+from posthorn.logic.events.notifications import (
     EventType,
     MalformedNotification,
     RecipientEvent,

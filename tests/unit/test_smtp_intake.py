@@ -1,4 +1,4 @@
-"""Accepting a relayed message (logic/smtp_intake.py) with in-memory fakes: the checks, the record, the
+"""Accepting a relayed message (logic/submission/intake.py) with in-memory fakes: the checks, the record, the
 queue, the duplicate check of a resent message, the rate limit, and what is undone when a step fails."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from posthorn.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
-from posthorn.logic import idempotency
-from posthorn.logic.relayed_message import parse_client_message
-from posthorn.logic.smtp_intake import Accepted, IntakeContext, accept_client_message, fingerprint
+from posthorn.logic.sending import idempotency
+from posthorn.logic.submission.intake import Accepted, IntakeContext, accept_client_message, fingerprint
+from posthorn.logic.submission.relayed_message import parse_client_message
 from posthorn.models.credentials import Credential
 from posthorn.ports import QueuedMessage
 from tests.support.fakes import (
@@ -217,13 +217,13 @@ def test_a_write_not_answered_in_time_is_a_temporary_failure(
 ) -> None:
     import time
 
-    from posthorn.logic import smtp_intake
+    from posthorn.logic.submission import intake as intake_module
 
     class Slow(FakeMessages):
         def create_message(self, record: object) -> None:
             time.sleep(0.5)
 
-    monkeypatch.setattr(smtp_intake, "WRITE_DEADLINE_SECONDS", 0.1)
+    monkeypatch.setattr(intake_module, "WRITE_DEADLINE_SECONDS", 0.1)
     intake.messages = Slow()
     with pytest.raises(UpstreamUnavailable, match="did not answer in time"):
         intake.accept(mail("Message-ID: <slow@example.com>"))

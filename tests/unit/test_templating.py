@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from posthorn.errors import MissingTemplateData, ValidationFailed
-from posthorn.logic.templating import placeholders, render_fields
+from posthorn.logic.sending.templating import placeholders, render_fields
 from send_api.errors import http_status
 
 HTML = {"body_html"}

@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from posthorn.errors import UndeliverableUrl, ValidationFailed
-from posthorn.logic.webhook_addresses import (
+from posthorn.logic.webhooks.addresses import (
     check_addresses,
     check_url,
     ipv4_literal,

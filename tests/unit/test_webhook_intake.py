@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from posthorn.logic.events import record_sns_messages
-from posthorn.logic.webhook_contexts import WebhookIntake
-from posthorn.logic.webhook_intake import (
+from posthorn.logic.events.recording import record_sns_messages
+from posthorn.logic.webhooks.contexts import WebhookIntake
+from posthorn.logic.webhooks.fanout import (
     AnnouncingMessages,
     EventAnnouncer,
     RecentDirectory,

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from posthorn.logic.webhook_schedule import (
+from posthorn.logic.webhooks.schedule import (
     MAX_ATTEMPTS,
     RETRY_DELAYS_SECONDS,
     retry_after_seconds,

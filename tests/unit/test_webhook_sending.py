@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 import standardwebhooks
 
-from posthorn.logic.webhook_intake import WebhookIntake, announce, webhook_test_announcement
-from posthorn.logic.webhook_schedule import MAX_ATTEMPTS
-from posthorn.logic.webhook_sending import (
+from posthorn.logic.webhooks.fanout import WebhookIntake, announce, webhook_test_announcement
+from posthorn.logic.webhooks.schedule import MAX_ATTEMPTS
+from posthorn.logic.webhooks.sender import (
     SLOW_LANE_SECONDS,
     EndpointGate,
     RecentWebhooks,

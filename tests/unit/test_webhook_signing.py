@@ -9,7 +9,7 @@ import pytest
 import standardwebhooks
 import svix
 
-from posthorn.logic import webhook_signing
+from posthorn.logic.webhooks import signing
 
 # The spec's test vector (standard-webhooks/standard-webhooks, libraries/python/tests/test_webhooks.py).
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -20,35 +20,35 @@ SPEC_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 
 def test_signature_matches_the_spec_test_vector() -> None:
-    assert webhook_signing.signature(SPEC_SECRET, SPEC_ID, SPEC_TIMESTAMP, SPEC_PAYLOAD) == SPEC_SIGNATURE
+    assert signing.signature(SPEC_SECRET, SPEC_ID, SPEC_TIMESTAMP, SPEC_PAYLOAD) == SPEC_SIGNATURE
 
 
 def test_signature_of_a_changed_body_differs_from_the_vector() -> None:
-    changed = webhook_signing.signature(SPEC_SECRET, SPEC_ID, SPEC_TIMESTAMP, '{"test": 2432232315}')
+    changed = signing.signature(SPEC_SECRET, SPEC_ID, SPEC_TIMESTAMP, '{"test": 2432232315}')
     assert changed != SPEC_SIGNATURE
 
 
 def test_new_secret_is_whsec_and_32_random_bytes() -> None:
-    first, second = webhook_signing.new_secret(), webhook_signing.new_secret()
+    first, second = signing.new_secret(), signing.new_secret()
     assert first.startswith("whsec_")
     assert len(base64.b64decode(first.removeprefix("whsec_"))) == 32
     assert first != second
 
 
 def test_two_secrets_give_two_space_separated_signatures_newest_first() -> None:
-    old, new = webhook_signing.new_secret(), webhook_signing.new_secret()
-    header = webhook_signing.signature_header([new, old], "msg_1", 1, "{}")
+    old, new = signing.new_secret(), signing.new_secret()
+    header = signing.signature_header([new, old], "msg_1", 1, "{}")
     assert header.split(" ") == [
-        webhook_signing.signature(new, "msg_1", 1, "{}"),
-        webhook_signing.signature(old, "msg_1", 1, "{}"),
+        signing.signature(new, "msg_1", 1, "{}"),
+        signing.signature(old, "msg_1", 1, "{}"),
     ]
 
 
 @pytest.mark.parametrize("verifier", [standardwebhooks.Webhook, svix.Webhook])
 def test_reference_verifiers_accept_the_headers_with_either_secret(verifier: type) -> None:
-    old, new = webhook_signing.new_secret(), webhook_signing.new_secret()
+    old, new = signing.new_secret(), signing.new_secret()
     body = '{"type":"email.delivered","data":{"message_id":"msg_1"}}'
-    headers = webhook_signing.headers([new, old], "msg_abc", int(time.time()), body)
+    headers = signing.headers([new, old], "msg_abc", int(time.time()), body)
     for secret in (new, old):
         verifier(secret).verify(body, headers)  # raises when no signature verifies
 
@@ -56,6 +56,6 @@ def test_reference_verifiers_accept_the_headers_with_either_secret(verifier: typ
 @pytest.mark.parametrize("verifier", [standardwebhooks.Webhook, svix.Webhook])
 def test_reference_verifiers_refuse_a_third_secret(verifier: type) -> None:
     body = "{}"
-    headers = webhook_signing.headers([webhook_signing.new_secret()], "msg_abc", int(time.time()), body)
+    headers = signing.headers([signing.new_secret()], "msg_abc", int(time.time()), body)
     with pytest.raises(Exception, match=r"(?i)signature"):
-        verifier(webhook_signing.new_secret()).verify(body, headers)
+        verifier(signing.new_secret()).verify(body, headers)

@@ -1,4 +1,4 @@
-"""The send worker's decisions (logic/queue_drain.py) with in-memory fakes: what is sent, retried,
+"""The send worker's decisions (logic/sending/queue_drain.py) with in-memory fakes: what is sent, retried,
 deferred, given up, and what is never sent twice."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from posthorn.errors import StorageUnavailable
-from posthorn.logic.queue_drain import DrainContext, backoff_seconds, drain
-from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
+from posthorn.logic.sending.queue_drain import DrainContext, backoff_seconds, drain
 from posthorn.models.messages import MessageRecord
+from posthorn.models.raw_message import Base64Body, FileBody, RawMessage
 from posthorn.ports import DeliveryReceipt, QueueItem, SendClaim
 from tests.support.fakes import (
     FakeAttachments,
@@ -371,7 +371,7 @@ def test_a_never_stored_message_goes_to_the_dead_letter_queue() -> None:
 
 def test_a_withdrawn_message_is_acknowledged_and_never_sent() -> None:
     """Its client was refused after a queue write that failed but landed: the claim loses to the
-    withdrawal (logic/acceptance.py)."""
+    withdrawal (logic/sending/acceptance.py)."""
     store, transport, queue = FakeMessages({"m": message_record("m")}), FakeTransport(), FakeWorkQueue()
     assert store.withdraw("m", "not accepted")
     report = drain([item("m")], context(store, transport, queue))
@@ -397,7 +397,7 @@ def test_messages_of_a_paused_domain_are_held_not_sent_failed_or_retried() -> No
     transport, queue, held = FakeTransport(), FakeWorkQueue(), FakeHeldMessages()
     paused = domain_record().model_copy(update={"sending": Sending.PAUSED})
     domains = FakeDomains.of(paused, domain_record("other.org"))
-    from posthorn.logic.queue_drain import SendingPauses
+    from posthorn.logic.sending.queue_drain import SendingPauses
 
     pauses = SendingPauses(domains, lambda: 50.0)
     drained = dataclasses.replace(
@@ -416,7 +416,7 @@ def test_messages_of_a_paused_domain_are_held_not_sent_failed_or_retried() -> No
 def test_held_messages_go_back_to_the_queue_in_order_and_a_refused_one_stays_held() -> None:
     from datetime import UTC, datetime
 
-    from posthorn.logic.held import release_held
+    from posthorn.logic.guard.held import release_held
     from tests.support.fakes import FakeHeldMessages, FakeQueueBodies
 
     held = FakeHeldMessages()

@@ -15,8 +15,8 @@ with lambda_init():
 
     # What every invocation uses, imported during init (wiring's factories import on first use).
     from posthorn import tracing, wiring
-    from posthorn.logic.events import Outcomes, record_sns_messages
-    from posthorn.logic.guard import check_domain
+    from posthorn.logic.events.recording import Outcomes, record_sns_messages
+    from posthorn.logic.guard.pausing import check_domain
 
     tracer = tracing.tracer()  # imports the X-Ray SDK where tracing is on
 

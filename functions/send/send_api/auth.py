@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.request import Request
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from posthorn import wiring
-from posthorn.logic.credentials import authenticate, require
+from posthorn.logic.accounts.credentials import authenticate, require
 from posthorn.models.credentials import Credential, Permission
 
 PUBLIC = frozenset({("GET", "/v1/health"), ("GET", "/v1/docs")})

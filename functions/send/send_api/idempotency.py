@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from posthorn import wiring
 from posthorn.errors import PosthornError
-from posthorn.logic import idempotency
+from posthorn.logic.sending import idempotency
 from posthorn.models.credentials import Credential
 from posthorn.ports import StoredResponse
 from send_api.errors import error_body, http_status

@@ -1,10 +1,10 @@
 """A credential's rate (its own `rate_limit_per_second`, else the stack's default) and where its bucket
-stands: what the `RateLimit-*` fields of an answer say (`logic/rate_limits.py` keeps the bucket)."""
+stands: what the `RateLimit-*` fields of an answer say (`logic/sending/rate_limits.py` keeps the bucket)."""
 
 from __future__ import annotations
 
 from posthorn import wiring
-from posthorn.logic.rate_limits import RateDecision, enforce, standing
+from posthorn.logic.sending.rate_limits import RateDecision, enforce, standing
 from posthorn.models.credentials import Credential
 
 

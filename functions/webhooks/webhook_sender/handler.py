@@ -4,7 +4,7 @@ its failures, timeouts and concurrency are apart from the events function's and 
 Three triggers: WebhookQueue and WebhookSlowQueue (prompts for deliveries due now or within 15 minutes, the
 second for endpoints that answer slowly; batches of up to 10 with ReportBatchItemFailures) and an EventBridge
 schedule every minute that sweeps the table for every pending
-delivery that is due (logic/webhook_sending.py says why the table, not the queue, is the schedule)."""
+delivery that is due (logic/webhooks/sender.py says why the table, not the queue, is the schedule)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ with lambda_init():
 
     from posthorn import tracing, wiring
     from posthorn.adapters.webhook_queue import put_back, queue_url_of, read_prompt
-    from posthorn.logic.webhook_sending import attempt_all, sweep
+    from posthorn.logic.webhooks.sender import attempt_all, sweep
 
     tracer = tracing.tracer()
 

@@ -18,8 +18,8 @@ with lambda_init():
     # import their adapters on first use; these would otherwise be imported by the first batch).
     from posthorn import tracing, wiring
     from posthorn.adapters.send_queue import SqsWorkQueue
-    from posthorn.logic.queue_drain import DrainContext, drain
-    from posthorn.logic.rate_limits import reserve_slots
+    from posthorn.logic.sending.queue_drain import DrainContext, drain
+    from posthorn.logic.sending.rate_limits import reserve_slots
 
     tracer = tracing.tracer()  # imports the X-Ray SDK where tracing is on
 

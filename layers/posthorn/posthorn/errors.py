@@ -62,7 +62,8 @@ class DomainNotVerified(PosthornError):
 
 
 class DomainPaused(PosthornError):
-    """The deliverability guard paused sending from this domain (`logic/guard.py`) until it is resumed."""
+    """The deliverability guard paused sending from this domain (`logic/guard/pausing.py`) until it is
+    resumed."""
 
     code = "domain_paused"
 

@@ -53,13 +53,13 @@ if TYPE_CHECKING:  # annotations only: importing the ports costs a function's co
     from collections.abc import Callable, Iterable, Iterator
     from datetime import datetime
 
-    from posthorn.logic.file_cache import PresignedUpload
-    from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
+    from posthorn.logic.files.cache import PresignedUpload
     from posthorn.models.credentials import Credential
     from posthorn.models.domains import DomainRecord, Reputation, WindowStart
     from posthorn.models.events import RecipientEvent
     from posthorn.models.files import FileRecord, FileStatus
     from posthorn.models.messages import MessageRecord
+    from posthorn.models.raw_message import Base64Body, FileBody, RawMessage
     from posthorn.models.suppressions import Suppression
     from posthorn.models.webhooks import DeliveryRecord, WebhookRecord
 
@@ -285,7 +285,7 @@ class MailTransport(Protocol):
 # --- the send queue ----------------------------------------------------------------------------------
 class QueuedMessage(NamedTuple):
     """What the send queue carries: a stored message's id and its MIME, cached attachments by reference
-    (the record holds the rest). Written only once the record is stored (`logic/acceptance.py`)."""
+    (the record holds the rest). Written only once the record is stored (`logic/sending/acceptance.py`)."""
 
     message_id: str
     raw: RawMessage
@@ -304,7 +304,7 @@ class QueueItem(NamedTuple):
 
 
 class WorkQueue(Protocol):
-    """The send worker's side of the queue (`logic/queue_drain.py`)."""
+    """The send worker's side of the queue (`logic/sending/queue_drain.py`)."""
 
     def load(self, item: QueueItem) -> list[Base64Body | FileBody]:
         """The queued MIME as `RawMessage.parts()` gave it: cached attachments still by reference."""

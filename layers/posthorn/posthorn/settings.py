@@ -69,7 +69,7 @@ class Settings(BaseModel):
     guard_bounce_rate: float = Field(default=4.0, gt=0, le=100)
     guard_complaint_rate: float = Field(default=0.08, gt=0, le=100)
     # The guard announces a pause or a resume on the template's AlarmTopic (alarm_topic_arn above).
-    # The key that signs listing cursors is derived from the pepper (see logic/cursors.py).
+    # The key that signs listing cursors is derived from the pepper (see logic/insight/cursors.py).
 
     def configuration_set(self, *, track_opens: bool, track_clicks: bool) -> str:
         if track_opens and track_clicks:

@@ -36,15 +36,15 @@ if TYPE_CHECKING:
     from posthorn.adapters.webhook_http import PinnedHttpPoster
     from posthorn.adapters.webhook_queue import SnsAlarms, SqsDeliveryNotices
     from posthorn.adapters.webhook_secrets import KmsSecretBox
-    from posthorn.logic.file_bodies import ContentCache, StoredFileBodies
-    from posthorn.logic.file_cache import FileCache
-    from posthorn.logic.guard import GuardContext, GuardPolicy, WebhookAndAlarmAnnouncements
-    from posthorn.logic.queue_drain import SendingPauses
-    from posthorn.logic.sending import SendContext
-    from posthorn.logic.smtp_intake import IntakeContext
-    from posthorn.logic.webhook_contexts import WebhookContext, WebhookIntake
-    from posthorn.logic.webhook_intake import AnnouncingMessages, EventAnnouncer, RecentDirectory
-    from posthorn.logic.webhook_sending import EndpointGate, RecentWebhooks, SenderContext
+    from posthorn.logic.files.bodies import ContentCache, StoredFileBodies
+    from posthorn.logic.files.cache import FileCache
+    from posthorn.logic.guard.pausing import GuardContext, GuardPolicy, WebhookAndAlarmAnnouncements
+    from posthorn.logic.sending.queue_drain import SendingPauses
+    from posthorn.logic.sending.steps import SendContext
+    from posthorn.logic.submission.intake import IntakeContext
+    from posthorn.logic.webhooks.contexts import WebhookContext, WebhookIntake
+    from posthorn.logic.webhooks.fanout import AnnouncingMessages, EventAnnouncer, RecentDirectory
+    from posthorn.logic.webhooks.sender import EndpointGate, RecentWebhooks, SenderContext
     from posthorn.ports import Clock, DomainIdentities
     from posthorn.settings import Settings
 
@@ -179,8 +179,8 @@ def announcements() -> WebhookAndAlarmAnnouncements:
     import datetime
 
     from posthorn.adapters.alarm_topic import AlarmTopic
-    from posthorn.logic.guard import WebhookAndAlarmAnnouncements
-    from posthorn.logic.webhook_intake import announce_domain_event
+    from posthorn.logic.guard.pausing import WebhookAndAlarmAnnouncements
+    from posthorn.logic.webhooks.fanout import announce_domain_event
     from posthorn.models.webhooks import WebhookEventType
 
     def to_webhooks(kind: str, domain: str, at: datetime.datetime, details: dict[str, object]) -> object:
@@ -194,21 +194,21 @@ def sending_pauses() -> SendingPauses:
     """The send worker's view of which domains the guard paused, kept for the warm process."""
     import time
 
-    from posthorn.logic.queue_drain import SendingPauses
+    from posthorn.logic.sending.queue_drain import SendingPauses
 
     return SendingPauses(domains(), time.monotonic)
 
 
 @_factory
 def cursor_key() -> bytes:
-    """The key that signs listing cursors, derived from the pepper (`logic/cursors.py`)."""
-    from posthorn.logic.cursors import derive_key
+    """The key that signs listing cursors, derived from the pepper (`logic/insight/cursors.py`)."""
+    from posthorn.logic.insight.cursors import derive_key
 
     return derive_key(pepper())
 
 
 def guard_policy() -> GuardPolicy:
-    from posthorn.logic.guard import GuardPolicy
+    from posthorn.logic.guard.pausing import GuardPolicy
 
     s = settings()
     window = s.guard_window
@@ -221,7 +221,7 @@ def guard_policy() -> GuardPolicy:
 
 
 def guard_context() -> GuardContext:
-    from posthorn.logic.guard import GuardContext
+    from posthorn.logic.guard.pausing import GuardContext
 
     return GuardContext(
         domains=domains(), counters=stats(), announcements=announcements(), policy=guard_policy()
@@ -272,7 +272,7 @@ def objects() -> S3Objects:
 def file_contents() -> ContentCache:
     """Cached files' base64 bodies, one bounded cache per process (`FILE_CACHE_MAX_BYTES`): what lets many
     messages share one read of a file, in the API's file cache and the worker's attachments alike."""
-    from posthorn.logic.file_bodies import ContentCache
+    from posthorn.logic.files.bodies import ContentCache
 
     return ContentCache(settings().file_cache_max_bytes)
 
@@ -280,7 +280,7 @@ def file_contents() -> ContentCache:
 @_factory
 def file_cache() -> FileCache:
     """The API's file cache: uploads, keys, and the contents of the files a message attaches."""
-    from posthorn.logic.file_cache import FileCache
+    from posthorn.logic.files.cache import FileCache
 
     s = settings()
     return FileCache(
@@ -296,7 +296,7 @@ def file_cache() -> FileCache:
 @_factory
 def attachment_bodies() -> StoredFileBodies:
     """The send worker's attachments: a queued message's cached files, each read from S3 once."""
-    from posthorn.logic.file_bodies import StoredFileBodies
+    from posthorn.logic.files.bodies import StoredFileBodies
 
     return StoredFileBodies(objects(), file_contents())
 
@@ -305,7 +305,7 @@ def attachment_bodies() -> StoredFileBodies:
 def send_context() -> SendContext:
     """The adapters a send needs (single sends and batches), as this warm process holds them: assembled
     per request (a few attribute reads), so it always holds what the factories answer now."""
-    from posthorn.logic.sending import SendContext
+    from posthorn.logic.sending.steps import SendContext
 
     s = settings()
     return SendContext(
@@ -323,7 +323,7 @@ def send_context() -> SendContext:
 
 def intake_context(side_by_side: Executor) -> IntakeContext:
     """What the SMTP relay's intake needs, with the relay's own threads for the calls it makes together."""
-    from posthorn.logic.smtp_intake import IntakeContext
+    from posthorn.logic.submission.intake import IntakeContext
 
     s = settings()
     return IntakeContext(
@@ -396,7 +396,7 @@ def alarms() -> SnsAlarms:
 
 @_factory
 def endpoint_gate() -> EndpointGate:
-    from posthorn.logic.webhook_sending import EndpointGate
+    from posthorn.logic.webhooks.sender import EndpointGate
 
     return EndpointGate(settings().webhook_endpoint_concurrency)
 
@@ -405,15 +405,15 @@ def endpoint_gate() -> EndpointGate:
 def webhook_directory() -> RecentDirectory:
     """The webhooks of each domain as read in the last seconds, in front of `webhooks()`: what intake reads
     and what the routes write through (so a change made in this process is seen by it at once)."""
-    from posthorn.logic.webhook_intake import RecentDirectory
+    from posthorn.logic.webhooks.fanout import RecentDirectory
 
     return RecentDirectory(webhooks())
 
 
 @_factory
 def webhook_intake() -> WebhookIntake:
-    """What every recorder of events hands its events to (logic/webhook_intake.py)."""
-    from posthorn.logic.webhook_contexts import WebhookIntake
+    """What every recorder of events hands its events to (logic/webhooks/fanout.py)."""
+    from posthorn.logic.webhooks.contexts import WebhookIntake
 
     return WebhookIntake(
         webhooks=webhook_directory(),
@@ -426,7 +426,7 @@ def webhook_intake() -> WebhookIntake:
 @_factory
 def event_announcer() -> EventAnnouncer:
     """The events function's announcer, with its per-process cache of the messages events arrive for."""
-    from posthorn.logic.webhook_intake import EventAnnouncer
+    from posthorn.logic.webhooks.fanout import EventAnnouncer
 
     return EventAnnouncer(webhook_intake(), messages())
 
@@ -435,13 +435,13 @@ def event_announcer() -> EventAnnouncer:
 def announced_messages() -> AnnouncingMessages:
     """The message store of the send path (the API, the send worker): `failed` and `suppressed` outcomes
     become webhook deliveries."""
-    from posthorn.logic.webhook_intake import AnnouncingMessages
+    from posthorn.logic.webhooks.fanout import AnnouncingMessages
 
     return AnnouncingMessages(messages(), webhook_intake())
 
 
 def webhook_context() -> WebhookContext:
-    from posthorn.logic.webhook_contexts import WebhookContext
+    from posthorn.logic.webhooks.contexts import WebhookContext
 
     return WebhookContext(
         webhooks=webhook_directory().writing_through(),
@@ -453,7 +453,7 @@ def webhook_context() -> WebhookContext:
 
 
 def sender_context() -> SenderContext:
-    from posthorn.logic.webhook_sending import SenderContext
+    from posthorn.logic.webhooks.sender import SenderContext
 
     return SenderContext(
         deliveries=webhook_deliveries(),
@@ -473,7 +473,7 @@ def sender_context() -> SenderContext:
 @functools.cache
 def recent_webhooks() -> RecentWebhooks:
     """The sender's webhooks as read in the last few seconds (logic/webhook_sending.RecentWebhooks)."""
-    from posthorn.logic.webhook_sending import RecentWebhooks
+    from posthorn.logic.webhooks.sender import RecentWebhooks
 
     return RecentWebhooks()
 

@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 
 from posthorn.errors import PosthornError, Unauthorized, ValidationFailed
-from posthorn.logic.credentials import require, smtp_login
-from posthorn.logic.sending import check_sender
-from posthorn.logic.smtp_intake import IntakeContext, accept_client_message, check_recipient
+from posthorn.logic.accounts.credentials import require, smtp_login
+from posthorn.logic.sending.steps import check_sender
+from posthorn.logic.submission.intake import IntakeContext, accept_client_message, check_recipient
 from posthorn.models.addresses import domain_of
 from posthorn.models.credentials import Credential, Permission
 from posthorn.models.email import MAX_RECIPIENTS

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Generic, NamedTuple, TypeVar
 
 from posthorn.errors import Unauthorized
-from posthorn.logic.credentials import hash_secret, require, verify_hash, verify_secret
+from posthorn.logic.accounts.credentials import hash_secret, require, verify_hash, verify_secret
 from posthorn.models.credentials import Credential, CredentialStatus, Permission
 from posthorn.models.domains import DomainRecord
 from posthorn.ports import Clock, CredentialStore, SenderDomains, SuppressionSnapshots

@@ -31,7 +31,7 @@ from typing import Any, AnyStr
 from aiosmtpd.proxy_protocol import V2_SIGNATURE
 from aiosmtpd.smtp import MISSING, SMTP
 
-from posthorn.logic.mime import MAX_MESSAGE_BYTES
+from posthorn.logic.sending.mime import MAX_MESSAGE_BYTES
 from posthorn.models.credentials import Credential
 from smtp_relay.handler import RelayHandler, log_transaction
 from smtp_relay.protection import ConnectionGate, MemoryBudget
@@ -133,7 +133,8 @@ class RelaySMTP(SMTP):
     async def smtp_DATA(self, arg: str) -> None:
         """aiosmtpd's DATA, reading into one buffer: aiosmtpd keeps every line as a bytearray of its own and
         then joins them, ~2.8x the message at its peak; here the message is held once, unstuffed as it
-        arrives, and handed on as that same buffer (`logic/relayed_message.py` keeps its body in place)."""
+        arrives, and handed on as that same buffer (`logic/submission/relayed_message.py` keeps its body in
+        place)."""
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
         assert self.envelope is not None

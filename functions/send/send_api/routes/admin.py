@@ -11,15 +11,15 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
 from posthorn.errors import Conflict, InvalidJson, NotFound, ValidationFailed
-from posthorn.logic.credentials import (
+from posthorn.logic.accounts.credentials import (
     MAX_USERNAME_LENGTH,
     create_credential,
     rotate_secret,
     update_credential,
 )
-from posthorn.logic.domains import delete_domain, refresh_domain, register_domain
-from posthorn.logic.guard import GuardContext, domain_reputation, resume_domain
-from posthorn.logic.held import release_held
+from posthorn.logic.accounts.domains import delete_domain, refresh_domain, register_domain
+from posthorn.logic.guard.held import release_held
+from posthorn.logic.guard.pausing import GuardContext, domain_reputation, resume_domain
 from posthorn.models.addresses import normalize_domain
 from posthorn.models.credentials import (
     CreateCredentialRequest,

@@ -24,8 +24,8 @@ from posthorn.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
-from posthorn.logic.batches import accept_batch
-from posthorn.logic.sending import SendContext, send_email
+from posthorn.logic.sending.batches import accept_batch
+from posthorn.logic.sending.steps import SendContext, send_email
 from posthorn.models.batches import SendBatchRequest, SendBatchResult
 from posthorn.models.email import SendEmailRequest
 from posthorn.models.messages import SendResult
@@ -39,7 +39,7 @@ from send_api.rate_limit_fields import take_messages
 from send_api.responses import json_response
 
 router = APIGatewayRouter()
-# What posthorn.logic.idempotency.scope_key accepts, said in the document (and checked here first).
+# What posthorn.logic.sending.idempotency.scope_key accepts, said in the document (and checked here first).
 IdempotencyKey = Annotated[
     str | None,
     Header(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from posthorn import wiring
 from posthorn.errors import InvalidJson, NotFound, PayloadTooLarge, UpstreamUnavailable, ValidationFailed
-from posthorn.logic.attachments import MAX_FILE_BYTES, FileProblem, decode_base64
+from posthorn.logic.files.attachments import MAX_FILE_BYTES, FileProblem, decode_base64
 from posthorn.models.files import (
     CreateUploadRequest,
     FileView,

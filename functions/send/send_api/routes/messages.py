@@ -11,9 +11,9 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
 from posthorn.errors import NotFound, ValidationFailed
-from posthorn.logic.listing import MessageFilters, list_messages
-from posthorn.logic.messages import message_for
-from posthorn.logic.recipient_status import RecipientStatus
+from posthorn.logic.events.recipient_status import RecipientStatus
+from posthorn.logic.insight.listing import MessageFilters, list_messages
+from posthorn.logic.insight.messages import message_for
 from posthorn.models.addresses import Address
 from posthorn.models.messages import MessageList, MessageSummary, MessageView
 from posthorn.ports import MessageIndex, MessageReader

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
 from posthorn.errors import NotFound, ValidationFailed
-from posthorn.logic.stats import stats_for
+from posthorn.logic.insight.stats import stats_for
 from posthorn.models.stats import StatsView
 from posthorn.ports import Clock, StatsReader
 from send_api import examples

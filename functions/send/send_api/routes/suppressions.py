@@ -11,9 +11,9 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
 from posthorn.errors import InvalidJson, NotFound, ValidationFailed
-from posthorn.logic import suppressions
-from posthorn.logic.listing import SuppressionFilters
-from posthorn.logic.listing import list_suppressions as list_page
+from posthorn.logic.events import suppressions
+from posthorn.logic.insight.listing import SuppressionFilters
+from posthorn.logic.insight.listing import list_suppressions as list_page
 from posthorn.models.suppressions import (
     CreateSuppressionRequest,
     Suppression,

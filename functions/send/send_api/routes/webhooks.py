@@ -1,5 +1,5 @@
 """Webhooks and their deliveries (permission `webhooks`), scoped to the credential's domains. The use cases
-(`posthorn.logic.webhooks`) are imported by the first webhook request, not at the API's init."""
+(`posthorn.logic.webhooks.management`) are imported by the first webhook request, not at the API's init."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
 from posthorn.errors import InvalidJson, NotFound, ValidationFailed
-from posthorn.logic.webhook_contexts import WebhookContext, WebhookIntake
+from posthorn.logic.webhooks.contexts import WebhookContext, WebhookIntake
 from posthorn.models.webhooks import (
     CreatedWebhook,
     CreateWebhookRequest,
@@ -57,9 +57,9 @@ def create_webhook(
     context: Context,
     clock: Now,
 ) -> Response[CreatedWebhook]:
-    from posthorn.logic import webhooks
+    from posthorn.logic.webhooks import management
 
-    return json_response(201, webhooks.create(credential, request, context, clock.now()))
+    return json_response(201, management.create(credential, request, context, clock.now()))
 
 
 @router.get(
@@ -69,9 +69,9 @@ def create_webhook(
     responses=answers(Success(200, "The webhooks, newest first", WebhookList, example=examples.WEBHOOKS)),
 )
 def list_webhooks(credential: CallerCredential, context: Context) -> WebhookList:
-    from posthorn.logic import webhooks
+    from posthorn.logic.webhooks import management
 
-    return WebhookList(webhooks=webhooks.list_for(credential, context.webhooks))
+    return WebhookList(webhooks=management.list_for(credential, context.webhooks))
 
 
 @router.get(
@@ -83,9 +83,9 @@ def list_webhooks(credential: CallerCredential, context: Context) -> WebhookList
     ),
 )
 def get_webhook(webhook_id: str, credential: CallerCredential, context: Context) -> WebhookView:
-    from posthorn.logic import webhooks
+    from posthorn.logic.webhooks import management
 
-    return webhooks.get(credential, context.webhooks, webhook_id)
+    return management.get(credential, context.webhooks, webhook_id)
 
 
 @router.patch(
@@ -106,9 +106,9 @@ def update_webhook(
     credential: CallerCredential,
     context: Context,
 ) -> WebhookView:
-    from posthorn.logic import webhooks
+    from posthorn.logic.webhooks import management
 
-    return webhooks.update(credential, webhook_id, request, context)
+    return management.update(credential, webhook_id, request, context)
 
 
 @router.delete(
@@ -118,9 +118,9 @@ def update_webhook(
     responses=answers(Success(204, "Deleted"), errors=[NO_WEBHOOK]),
 )
 def delete_webhook(webhook_id: str, credential: CallerCredential, context: Context) -> Response[None]:
-    from posthorn.logic import webhooks
+    from posthorn.logic.webhooks import management
 
-    webhooks.delete(credential, context.webhooks, webhook_id)
+    management.delete(credential, context.webhooks, webhook_id)
     return Response(status_code=204)
 
 
@@ -136,9 +136,9 @@ def delete_webhook(webhook_id: str, credential: CallerCredential, context: Conte
 def rotate_webhook_secret(
     webhook_id: str, credential: CallerCredential, context: Context, clock: Now
 ) -> Response[RotatedSecret]:
-    from posthorn.logic import webhooks
+    from posthorn.logic.webhooks import management
 
-    secret = webhooks.rotate_secret(credential, webhook_id, context, clock.now())
+    secret = management.rotate_secret(credential, webhook_id, context, clock.now())
     return json_response(201, RotatedSecret(secret=secret))
 
 
@@ -151,9 +151,9 @@ def rotate_webhook_secret(
 def test_webhook(
     webhook_id: str, credential: CallerCredential, context: Context, intake: Intake
 ) -> Response[DeliveryAccepted]:
-    from posthorn.logic import webhooks
+    from posthorn.logic.webhooks import management
 
-    delivery_id = webhooks.send_test(credential, webhook_id, context, intake)
+    delivery_id = management.send_test(credential, webhook_id, context, intake)
     return json_response(202, DeliveryAccepted(delivery_id=delivery_id))
 
 
@@ -174,9 +174,9 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> DeliveryList:
-    from posthorn.logic import webhooks
+    from posthorn.logic.webhooks import management
 
-    return webhooks.list_deliveries(
+    return management.list_deliveries(
         credential, context, webhook_id, status=status, limit=limit, cursor=cursor
     )
 
@@ -190,7 +190,7 @@ def list_deliveries(
 def replay_delivery(
     webhook_id: str, delivery_id: str, credential: CallerCredential, context: Context, clock: Now
 ) -> Response[DeliveryAccepted]:
-    from posthorn.logic import webhooks
+    from posthorn.logic.webhooks import management
 
-    replayed = webhooks.replay(credential, webhook_id, delivery_id, context, clock.now())
+    replayed = management.replay(credential, webhook_id, delivery_id, context, clock.now())
     return json_response(202, DeliveryAccepted(delivery_id=replayed))

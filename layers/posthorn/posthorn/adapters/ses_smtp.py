@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from posthorn.errors import DeliveryRejected, DeliveryUnavailable
-from posthorn.logic.raw_message import Base64Body, RawMessage
+from posthorn.models.raw_message import Base64Body, RawMessage
 from posthorn.ports import DeliveryReceipt
 from posthorn.settings import Settings
 

@@ -1,4 +1,4 @@
-"""POSTing a delivery without letting the URL reach what it must not (logic/webhook_addresses.py says what).
+"""POSTing a delivery without letting the URL reach what it must not (logic/webhooks/addresses.py says what).
 
 The host is resolved once per attempt, every address it resolves to is checked, and the connection goes to
 the address that was checked: urllib3's pool is opened on the IP itself, with the name sent as TLS SNI and
@@ -23,7 +23,7 @@ import urllib3
 from urllib3.exceptions import HTTPError
 
 from posthorn.errors import UndeliverableUrl
-from posthorn.logic.webhook_addresses import check_addresses, check_url, host_literal
+from posthorn.logic.webhooks.addresses import check_addresses, check_url, host_literal
 from posthorn.ports import PostResult
 
 BODY_LIMIT = 4096

@@ -24,7 +24,7 @@ class DnsRecord(BaseModel):
 
 
 class Sending(StrEnum):
-    """Whether the deliverability guard lets the domain send (`logic/guard.py`)."""
+    """Whether the deliverability guard lets the domain send (`logic/guard/pausing.py`)."""
 
     ENABLED = "enabled"
     PAUSED = "paused"

@@ -1,5 +1,6 @@
 """What Posthorn records about a recipient: the event types (API.md, "Messages and events") and one recorded
-event. Kept apart from the SES notification models (`models/ses_notifications.py`, `logic/notifications.py`)
+event. Kept apart from the SES notification models (`models/ses_notifications.py`,
+`logic/events/notifications.py`)
 so the API and the store, which read and write events but never parse SES's notifications, do not import
 those."""
 

@@ -115,7 +115,7 @@ class WebhookRecord(BaseModel):
     secrets: list[SealedSecret] = Field(default_factory=list)
     # The first failed attempt since the last success: an endpoint failing for days is disabled.
     failing_since: datetime | None = None
-    # Its endpoint answers slowly: its prompts go to the slow lane (logic/webhook_sending.py).
+    # Its endpoint answers slowly: its prompts go to the slow lane (logic/webhooks/sender.py).
     slow: bool = False
 
     def wants(self, event_type: str) -> bool:

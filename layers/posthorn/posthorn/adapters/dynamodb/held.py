@@ -6,7 +6,7 @@ Why here and not in the queue: every receive of an SQS message counts toward the
 receives would reach the dead-letter queue; re-sending it to the queue with a delay (at most 15 minutes)
 would keep it alive but cost an invocation every 15 minutes for as long as the pause lasts, and SQS drops
 any message after its 14 days of retention. An item here costs nothing while the domain is paused, keeps
-its order, and a resume sends them all back to the queue (`logic/held.py`).
+its order, and a resume sends them all back to the queue (`logic/guard/held.py`).
 """
 
 from __future__ import annotations

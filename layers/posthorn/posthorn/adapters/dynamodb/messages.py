@@ -31,8 +31,8 @@ from posthorn.adapters.aws import side_by_side
 from posthorn.adapters.dynamodb import listing
 from posthorn.adapters.dynamodb.stats import add_counts
 from posthorn.adapters.dynamodb.table import Repository, from_item, storable, to_item
-from posthorn.logic.guard import hour_of
-from posthorn.logic.recipient_status import message_status, rank
+from posthorn.logic.events.recipient_status import message_status, rank
+from posthorn.logic.guard.pausing import hour_of
 from posthorn.models.events import RecipientEvent
 from posthorn.models.messages import MessageRecord, RecipientState
 from posthorn.ports import IndexPage, MessageChange, Partition, SendClaim

@@ -1,6 +1,6 @@
 """Delivering one stored, prepared message: the SMTP transaction and its outcome on the record. Used by a
-single send (`logic/sending.py`, which also prepares the message) and by the send worker
-(`logic/queue_drain.py`, which gets the MIME from the queue and so never imports the MIME builder, and
+single send (`logic/sending/steps.py`, which also prepares the message) and by the send worker
+(`logic/sending/queue_drain.py`, which gets the MIME from the queue and so never imports the MIME builder, and
 records SES's id while its next transaction runs: `transmit`, then `Accepted.record`)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from posthorn.errors import DeliveryRejected, UpstreamRejected
-from posthorn.logic.raw_message import RawMessage
 from posthorn.models.messages import MessageRecord, RecipientResult, SendResult
+from posthorn.models.raw_message import RawMessage
 from posthorn.ports import DeliveryRecorder, MailTransport
 
 

@@ -4,7 +4,8 @@ every accepted message stored and queued in bulk before the answer.
 Five hundred messages cost a handful of calls, not thousands: one domain lookup per sending domain, one
 suppression lookup per 100 recipients, records written with BatchWriteItem (25 per call) and queue messages
 sent with SendMessageBatch (10 per call), several calls at a time. The queue messages are written after the
-records, and one that could not be queued is withdrawn (`logic/acceptance.py`): rejected, never sent, its
+records, and one that could not be queued is withdrawn (`logic/sending/acceptance.py`): rejected, never sent,
+its
 record `failed`, so no record waits for a queue message that does not exist.
 """
 
@@ -14,9 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from posthorn.errors import PosthornError, UpstreamUnavailable
-from posthorn.logic.acceptance import queue_stored
-from posthorn.logic.delivery import PreparedMessage
-from posthorn.logic.sending import SendContext, prepare_message, recipients_of
+from posthorn.logic.sending.acceptance import queue_stored
+from posthorn.logic.sending.delivery import PreparedMessage
+from posthorn.logic.sending.steps import SendContext, prepare_message, recipients_of
 from posthorn.models.addresses import domain_of
 from posthorn.models.batches import BatchItemResult, SendBatchResult
 from posthorn.models.credentials import Credential

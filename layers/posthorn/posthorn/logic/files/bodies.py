@@ -1,6 +1,6 @@
 """Cached files' base64 bodies, read from storage at most once per process while they stay cached.
 
-`ContentCache` is the bounded per-process cache the API's file cache (`logic/file_cache.py`) and the send
+`ContentCache` is the bounded per-process cache the API's file cache (`logic/files/cache.py`) and the send
 worker share the shape of, and `read_content` how both read a file: streamed from storage into its base64
 body, hashed on the way (the object's bytes are never held whole beside their encoding).
 `StoredFileBodies` is the send worker's side: a queued message names its cached attachments by `FileBody`
@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
 from posthorn.errors import FileUnavailable
-from posthorn.logic.raw_message import Base64Body, FileBody, encode_base64_chunks
+from posthorn.models.raw_message import Base64Body, FileBody, encode_base64_chunks
 from posthorn.ports import FileContent, ObjectStore
 
 # How much of a file the signature checks look at.

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from posthorn.errors import ValidationFailed
-from posthorn.logic.guard import hour_of
-from posthorn.logic.suppressions import scope
+from posthorn.logic.events.suppressions import scope
+from posthorn.logic.guard.pausing import hour_of
 from posthorn.models.credentials import Credential
 from posthorn.models.stats import StatsBucket, StatsCounts, StatsRates, StatsView
 from posthorn.ports import StatsReader

@@ -24,14 +24,14 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from posthorn.errors import FileUnavailable, NotFound, ValidationFailed
-from posthorn.logic.attachments import (
+from posthorn.logic.files.attachments import (
     FileProblem,
     check_bytes,
     check_file,
     check_file_size,
     check_type,
 )
-from posthorn.logic.file_bodies import ContentCache, Observed, read_content
+from posthorn.logic.files.bodies import ContentCache, Observed, read_content
 from posthorn.models.credentials import Credential
 from posthorn.models.files import FileRecord
 from posthorn.ports import Clock, FileContent, FileStore, ObjectStore

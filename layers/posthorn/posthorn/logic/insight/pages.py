@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from posthorn.logic.cursors import Positions
+from posthorn.logic.insight.cursors import Positions
 from posthorn.ports import IndexPage, Partition
 
 # fetch(partition, after, limit) -> the partition's next entries after `after`.

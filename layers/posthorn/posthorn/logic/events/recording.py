@@ -2,7 +2,7 @@
 
 Each event also raises the stats counters of its message's domain and tags, in the same transaction that
 stores it once, so a repeat counts nothing; a counted hard bounce or complaint has the deliverability guard
-look at the domain (`logic/guard.py`).
+look at the domain (`logic/guard/pausing.py`).
 
 Every write is idempotent: statuses only move up (a repeated or late event changes nothing), events are
 stored once by their key, suppressions keep their first reason. So a notification delivered twice, or the
@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from posthorn.logic.notifications import (
+from posthorn.logic.events.notifications import (
     EventType,
     MalformedNotification,
     RecipientEvent,
     parse_sns_message,
     to_recipient_events,
 )
-from posthorn.logic.recipient_status import status_for_event
+from posthorn.logic.events.recipient_status import status_for_event
 from posthorn.models.addresses import domain_of
 from posthorn.models.messages import MessageRecord
 from posthorn.models.ses_notifications import UnknownNotification
@@ -32,7 +32,7 @@ from posthorn.models.suppressions import Suppression
 from posthorn.ports import EventRecorder, MessageChange, SuppressionRecorder
 
 if TYPE_CHECKING:
-    from posthorn.logic.webhook_intake import EventAnnouncer
+    from posthorn.logic.webhooks.fanout import EventAnnouncer
 
 
 @dataclass
@@ -123,7 +123,7 @@ def record_event(
         outcomes.add("suppressed" if suppressed else "already_suppressed")
     counts = counts_for(event, change)
     if announcer is not None:
-        # Before the event is stored (logic/webhook_intake.py): a retry after a crash in between still
+        # Before the event is stored (logic/webhooks/fanout.py): a retry after a crash in between still
         # makes the deliveries, and a repeat makes none twice.
         announcer.message_event(message_id, event, record)
     recorded = store.put_event(message_id, event, change, counts)

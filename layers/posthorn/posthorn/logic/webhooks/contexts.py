@@ -1,5 +1,6 @@
 """The adapters the webhook use cases take, in a module of their own: the API's routes name them in their
-signatures at init, and importing the use cases themselves (`logic/webhooks.py`, `logic/webhook_intake.py`)
+signatures at init, and importing the use cases themselves (`logic/webhooks/management.py`,
+`logic/webhooks/fanout.py`)
 waits until a webhook route is called (the API's cold start)."""
 
 from __future__ import annotations

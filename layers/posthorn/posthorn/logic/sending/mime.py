@@ -8,7 +8,7 @@ Attachment bodies do not go through the stdlib: it would base64-encode each one 
 line by line into every enclosing multipart (0.6 s and ~4 copies for 5 MB). The stdlib writes the headers
 and the structure around a one-line placeholder per attachment; the base64 body (`encode_base64_body`,
 which the file cache does once per file) takes the placeholder's place as a piece of the `RawMessage`
-(`logic/raw_message.py`), so no attachment is copied into the message at all.
+(`models/raw_message.py`), so no attachment is copied into the message at all.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from typing import NamedTuple, cast
 
-from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage, encode_base64_body
-from posthorn.logic.ses_stamp import SesStamp
+from posthorn.logic.sending.ses_stamp import SesStamp
 from posthorn.models.addresses import domain_of
+from posthorn.models.raw_message import Base64Body, FileBody, RawMessage, encode_base64_body
 
 
 class _HeaderClasses(HeaderRegistry):

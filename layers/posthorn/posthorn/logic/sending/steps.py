@@ -1,7 +1,8 @@
 """Sending one message, as steps any entry point can take: the sender check, the suppression check, the
-record and SES's stamp (`logic/ses_stamp.py`) serve every message however it came in; building the MIME
+record and SES's stamp (`logic/sending/ses_stamp.py`) serve every message however it came in; building the
+MIME
 (`prepare_message`) is the JSON API's own step, as a client of the SMTP relay brings its own MIME.
-`deliver` (`logic/delivery.py`) is the SMTP transaction and its outcome on the record.
+`deliver` (`logic/sending/delivery.py`) is the SMTP transaction and its outcome on the record.
 
 The message and its recipients are stored before the SMTP transaction, so a message SES accepted always
 has a record; the record is then updated with SES's message id or the reason it failed. When SES stays
@@ -26,13 +27,13 @@ from posthorn.errors import (
     SenderNotAllowed,
     UpstreamUnavailable,
 )
-from posthorn.logic.acceptance import queue_stored
-from posthorn.logic.attachments import resolve_attachments
-from posthorn.logic.delivery import PreparedMessage, deliver
+from posthorn.logic.files.attachments import resolve_attachments
 from posthorn.logic.ids import new_message_id
-from posthorn.logic.mime import MAX_MESSAGE_BYTES, Mailbox, MessageContent, build_message
-from posthorn.logic.ses_stamp import SesStamp
-from posthorn.logic.templating import render_fields
+from posthorn.logic.sending.acceptance import queue_stored
+from posthorn.logic.sending.delivery import PreparedMessage, deliver
+from posthorn.logic.sending.mime import MAX_MESSAGE_BYTES, Mailbox, MessageContent, build_message
+from posthorn.logic.sending.ses_stamp import SesStamp
+from posthorn.logic.sending.templating import render_fields
 from posthorn.models.addresses import domain_of
 from posthorn.models.credentials import Credential
 from posthorn.models.email import Recipient, SendEmailRequest

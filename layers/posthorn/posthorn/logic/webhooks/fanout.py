@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from posthorn.logic.webhook_contexts import WebhookIntake
+from posthorn.logic.webhooks.contexts import WebhookIntake
 from posthorn.models.events import EventType, RecipientEvent
 from posthorn.models.messages import MessageRecord
 from posthorn.models.webhooks import DeliveryRecord, WebhookEventType, WebhookRecord

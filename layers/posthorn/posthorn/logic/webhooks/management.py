@@ -15,10 +15,10 @@ import secrets as random_source
 from datetime import datetime, timedelta
 
 from posthorn.errors import NotFound, ValidationFailed
-from posthorn.logic import webhook_signing
-from posthorn.logic.webhook_addresses import validate_url
-from posthorn.logic.webhook_contexts import WebhookContext, WebhookIntake
-from posthorn.logic.webhook_intake import Announcement, announce, webhook_test_announcement
+from posthorn.logic.webhooks import signing
+from posthorn.logic.webhooks.addresses import validate_url
+from posthorn.logic.webhooks.contexts import WebhookContext, WebhookIntake
+from posthorn.logic.webhooks.fanout import Announcement, announce, webhook_test_announcement
 from posthorn.models.credentials import Credential
 from posthorn.models.webhooks import (
     CreatedWebhook,
@@ -76,7 +76,7 @@ def create(
         if len(context.webhooks.webhooks_for_domain(domain)) >= MAX_WEBHOOKS_PER_DOMAIN:
             raise ValidationFailed.on("domains", f"{domain} has {MAX_WEBHOOKS_PER_DOMAIN} webhooks already")
     webhook_id = new_webhook_id()
-    secret = webhook_signing.new_secret()
+    secret = signing.new_secret()
     record = WebhookRecord(
         webhook_id=webhook_id,
         username=credential.username,
@@ -134,7 +134,7 @@ def delete(credential: Credential, store: WebhookStore, webhook_id: str) -> None
 def rotate_secret(credential: Credential, webhook_id: str, context: WebhookContext, now: datetime) -> str:
     """A new secret; the current one keeps signing for 24 h (older ones stop now)."""
     record = _owned(credential, context.webhooks, webhook_id)
-    secret = webhook_signing.new_secret()
+    secret = signing.new_secret()
     current = [s for s in record.secrets if s.expires_at is None]
     kept = [s.model_copy(update={"expires_at": now + ROTATION_OVERLAP}) for s in current[:1]]
     updated = record.model_copy(update={"secrets": [_seal(secret, webhook_id, context.secrets), *kept]})

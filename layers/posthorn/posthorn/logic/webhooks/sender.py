@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from posthorn.errors import UndeliverableUrl
-from posthorn.logic import webhook_signing
-from posthorn.logic.webhook_addresses import check_url
-from posthorn.logic.webhook_schedule import (
+from posthorn.logic.webhooks import signing
+from posthorn.logic.webhooks.addresses import check_url
+from posthorn.logic.webhooks.schedule import (
     DISABLE_AFTER_FAILING_SECONDS,
     retry_after_seconds,
     retry_delay,
@@ -190,7 +190,7 @@ def _post(
     except UndeliverableUrl as refused:
         return PostResult(http_status=None, duration_ms=0, error=f"the URL {refused}")
     secrets = _signing_secrets(webhook, context, now)
-    headers = webhook_signing.headers(secrets, record.delivery_id, int(now.timestamp()), record.payload)
+    headers = signing.headers(secrets, record.delivery_id, int(now.timestamp()), record.payload)
     return context.poster.post(webhook.url, headers, record.payload, timeout=context.timeout_seconds)
 
 

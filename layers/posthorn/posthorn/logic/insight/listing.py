@@ -14,9 +14,9 @@ import json
 from datetime import datetime
 from typing import NamedTuple
 
-from posthorn.logic.cursors import Positions, decode_cursor, encode_cursor
-from posthorn.logic.pages import merged_page
-from posthorn.logic.suppressions import scope
+from posthorn.logic.events.suppressions import scope
+from posthorn.logic.insight.cursors import Positions, decode_cursor, encode_cursor
+from posthorn.logic.insight.pages import merged_page
 from posthorn.models.credentials import Credential
 from posthorn.models.messages import MessageRecord
 from posthorn.models.suppressions import Suppression

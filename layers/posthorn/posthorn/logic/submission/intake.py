@@ -4,7 +4,8 @@ checks, rate limit, file cache, record and send queue as the API's, and the send
 The store's round trips a `250` waits for: none at MAIL FROM and RCPT TO when the relay's caches answer
 (domain records, small suppression lists; `smtp_relay/lookups.py`), and two at the end of DATA: the
 duplicate check (a claim with `Idempotency-Key` semantics), the rate limit and the record side by side, then
-the queue message (`logic/acceptance.py`: nothing the send worker could pick up exists before every check
+the queue message (`logic/sending/acceptance.py`: nothing the send worker could pick up exists before every
+check
 has passed, so a message its client is refused is never sent). A relay that dies between the queue write
 and its reply leaves at worst a message sent that was not acknowledged, the at-least-once window the API
 has too; never one acknowledged and lost.
@@ -26,14 +27,19 @@ from time import monotonic
 from typing import NamedTuple, TypeVar
 
 from posthorn.errors import IdempotencyConflict, IdempotencyInFlight, UpstreamUnavailable, ValidationFailed
-from posthorn.logic import idempotency
-from posthorn.logic.acceptance import queue_stored
-from posthorn.logic.attachments import resolve_attachments
+from posthorn.logic.files.attachments import resolve_attachments
 from posthorn.logic.ids import new_message_id
-from posthorn.logic.rate_limits import enforce
-from posthorn.logic.relayed_message import ClientMessage, parse_client_message, read_controls, relayed
-from posthorn.logic.sending import NewMessage, check_sender, check_size, check_suppressions, new_record
-from posthorn.logic.ses_stamp import SesStamp
+from posthorn.logic.sending import idempotency
+from posthorn.logic.sending.acceptance import queue_stored
+from posthorn.logic.sending.rate_limits import enforce
+from posthorn.logic.sending.ses_stamp import SesStamp
+from posthorn.logic.sending.steps import NewMessage, check_sender, check_size, check_suppressions, new_record
+from posthorn.logic.submission.relayed_message import (
+    ClientMessage,
+    parse_client_message,
+    read_controls,
+    relayed,
+)
 from posthorn.models.addresses import normalize_address
 from posthorn.models.controls import MessageControls
 from posthorn.models.credentials import Credential
@@ -152,7 +158,7 @@ def accept_client_message(
 
     # First round, side by side (on threads of the intake's own: those that run the intake must never wait
     # for a thread of their pool): the duplicate claim, the rate and the record. Nothing a send worker could
-    # see is written yet, so a refusal here sends nothing (`logic/acceptance.py`).
+    # see is written yet, so a refusal here sends nothing (`logic/sending/acceptance.py`).
     now = context.clock.now()
     pool = context.side_by_side
     claimed = pool.submit(_begin, claim, context, int(now.timestamp())) if claim is not None else None

@@ -24,9 +24,10 @@ For each queue message (at-least-once, so possibly a second copy):
 7. A message of a domain the deliverability guard paused is held, neither sent nor failed: parked with its
    queue body (`HeldMessages`, see `adapters/dynamodb/held.py` for why not in the queue), its claim
    released and its queue message acknowledged, so no receive counts toward the dead-letter queue. A resume
-   sends it back to the queue (`logic/held.py`).
+   sends it back to the queue (`logic/guard/held.py`).
 
-8. A message is queued only once its record is stored (`logic/acceptance.py`), and one whose queue write
+8. A message is queued only once its record is stored (`logic/sending/acceptance.py`), and one whose queue
+write
    failed is withdrawn: the claim's condition and the withdrawal's exclude each other, so a message its
    client was refused is never sent, and one a worker claimed first is accepted after all.
 
@@ -54,10 +55,10 @@ from posthorn.errors import (
     StorageUnavailable,
     UpstreamRejected,
 )
-from posthorn.logic.delivery import Accepted, PreparedMessage, transmit
-from posthorn.logic.held import release_held
-from posthorn.logic.raw_message import RawMessage
+from posthorn.logic.guard.held import release_held
+from posthorn.logic.sending.delivery import Accepted, PreparedMessage, transmit
 from posthorn.models.messages import MessageRecord, SendResult
+from posthorn.models.raw_message import RawMessage
 from posthorn.ports import (
     AttachmentBodies,
     HeldMessages,

@@ -5,7 +5,7 @@ The client's bytes travel as it wrote them, except the header block:
   a migration changes no code) are read into `MessageControls` and removed;
 - every `X-SES-*` header and any `Bcc:` are removed: a client must not choose the configuration set or the
   tags SES obeys, and the envelope says who is Bcc;
-- SES's stamp (`logic/ses_stamp.py`) is added, and `Message-ID` and `Date` where the client gave none;
+- SES's stamp (`logic/sending/ses_stamp.py`) is added, and `Message-ID` and `Date` where the client gave none;
 - `X-List-Unsubscribe` becomes `List-Unsubscribe` (with one-click `List-Unsubscribe-Post` for https).
 File-cache attachments (`X-Posthorn-File-Key`, `X-TM-FILE-KEY`) are added as parts of the client's
 `multipart/mixed`, or the client's message is wrapped in one; the client's parts are never re-encoded, and
@@ -44,11 +44,11 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from posthorn.errors import PayloadTooLarge, ValidationFailed
-from posthorn.logic.mime import MimePart, part_headers
-from posthorn.logic.raw_message import Base64Body, FileBody, RawMessage
-from posthorn.logic.ses_stamp import SesStamp
+from posthorn.logic.sending.mime import MimePart, part_headers
+from posthorn.logic.sending.ses_stamp import SesStamp
 from posthorn.models.addresses import domain_of
 from posthorn.models.controls import MessageControls
+from posthorn.models.raw_message import Base64Body, FileBody, RawMessage
 
 # Control header (lower case) -> the field it sets. Metadata headers are a family: see METADATA_PREFIXES.
 CONTROL_HEADERS: dict[str, str] = {

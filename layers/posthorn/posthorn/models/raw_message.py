@@ -6,9 +6,9 @@ attachment's body is one buffer shared by every message that attaches the file, 
 sharing a 5 MB file holds that file once, not 100 times; the pieces go to SMTP one after another and are
 never joined. Where a piece is a cached file's body, the message also knows which file it is (`FileBody`):
 the send queue carries that reference instead of the bytes, and the send worker reads the file once per
-process (`logic/file_bodies.py`).
+process (`logic/files/bodies.py`).
 
-Free of the MIME builder on purpose: the send worker imports this, not `logic/mime.py`.
+Free of the MIME builder on purpose: the send worker imports this, not `logic/sending/mime.py`.
 """
 
 from __future__ import annotations
