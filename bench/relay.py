@@ -156,7 +156,7 @@ class InMemoryStore:
     def claim(
         self, scope_key: str, fingerprint: str, *, now: int, lease_seconds: int, ttl_seconds: int
     ) -> Any:
-        from posthorn.ports import IdempotencyRecord
+        from posthorn.models.idempotency import IdempotencyRecord
 
         self._call("claim")
         with self._lock:

@@ -83,7 +83,7 @@ class InMemoryDynamo:
         )
 
     def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> Any:
-        from posthorn.ports import SendClaim
+        from posthorn.models.send_queue import SendClaim
 
         self._call()
         with self._lock:

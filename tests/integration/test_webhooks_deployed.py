@@ -306,7 +306,7 @@ def test_a_long_answer_is_kept_to_its_first_4_kb(tls_endpoint: dict[str, Any]) -
 
 def test_prompts_go_to_their_lanes_queue_and_a_put_back_finds_its_queue(stack: Stack) -> None:
     from posthorn.adapters.webhook_queue import SqsDeliveryNotices, queue_url_of, read_prompt
-    from posthorn.ports import DueDelivery
+    from posthorn.models.webhooks import DueDelivery
 
     fast, slow = stack.ids["WebhookQueue"], stack.ids["WebhookSlowQueue"]
     notices = SqsDeliveryNotices(fast, slow)

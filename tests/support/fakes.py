@@ -12,20 +12,11 @@ from posthorn.errors import DeliveryRejected, DeliveryUnavailable, FileUnavailab
 from posthorn.logic.sending.steps import SendContext
 from posthorn.models.credentials import Credential, CredentialStatus
 from posthorn.models.domains import DomainRecord
-from posthorn.models.files import FileRecord, FileStatus
+from posthorn.models.files import FileContent, FileRecord, FileStatus, StoredObject
+from posthorn.models.idempotency import IdempotencyRecord, StoredResponse
 from posthorn.models.messages import MessageRecord
 from posthorn.models.raw_message import Base64Body, FileBody, RawMessage, encode_base64_body
-from posthorn.ports import (
-    DeliveryReceipt,
-    FileContent,
-    HeldMessage,
-    IdempotencyRecord,
-    QueuedMessage,
-    QueueItem,
-    SendClaim,
-    StoredObject,
-    StoredResponse,
-)
+from posthorn.models.send_queue import DeliveryReceipt, HeldMessage, QueuedMessage, QueueItem, SendClaim
 
 
 @dataclass
@@ -623,7 +614,7 @@ class FakeDeliveries:
         return True
 
     def due_deliveries(self, now: datetime, *, limit: int) -> list[Any]:
-        from posthorn.ports import DueDelivery
+        from posthorn.models.webhooks import DueDelivery
 
         due = [
             r
@@ -664,7 +655,7 @@ class FakePoster:
     requests: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
 
     def post(self, url: str, headers: dict[str, str], body: str, *, timeout: float) -> Any:
-        from posthorn.ports import PostResult
+        from posthorn.models.webhooks import PostResult
 
         self.requests.append((url, headers, body))
         if not self.answers:

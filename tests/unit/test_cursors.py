@@ -10,7 +10,7 @@ import pytest
 from posthorn.errors import ValidationFailed
 from posthorn.logic.insight.cursors import decode_cursor, derive_key, encode_cursor
 from posthorn.logic.insight.pages import merged_page
-from posthorn.ports import IndexPage, Partition
+from posthorn.models.listing import IndexPage, Partition
 
 KEY = derive_key(b"pepper")
 

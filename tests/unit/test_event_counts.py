@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from posthorn.logic.events.recording import counts_for
 from posthorn.models.events import EventType, RecipientEvent
-from posthorn.ports import MessageChange
+from posthorn.models.messages import MessageChange
 
 AT = datetime(2026, 12, 1, 10, tzinfo=UTC)
 

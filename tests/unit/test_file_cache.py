@@ -11,8 +11,8 @@ import pytest
 from posthorn.errors import FileUnavailable, NotFound, PayloadTooLarge, ValidationFailed
 from posthorn.logic.files.cache import FILE_KEY, ContentCache, FileCache, new_file_key
 from posthorn.models.credentials import Credential, CredentialStatus, Permission
+from posthorn.models.files import FileContent
 from posthorn.models.raw_message import encode_base64_body
-from posthorn.ports import FileContent
 from tests.support.fakes import FakeFileStore, FakeObjectStore, FixedClock
 
 PDF = b"%PDF-1.7\n" + bytes(range(256))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from posthorn.logic.guard.pausing import MIN_BOUNCES, MIN_COMPLAINTS, GuardPolicy, pause_reason, reputation
 from posthorn.models.domains import Reputation, WindowStart
-from posthorn.ports import HourCounts
+from posthorn.models.stats import HourCounts
 
 POLICY = GuardPolicy(window=1000, minimum=100, bounce_rate=0.04, complaint_rate=0.0008)
 

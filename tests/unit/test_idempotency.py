@@ -15,7 +15,7 @@ from posthorn.logic.sending.idempotency import (
     scope_key,
     should_remember,
 )
-from posthorn.ports import StoredResponse
+from posthorn.models.idempotency import StoredResponse
 from tests.support.fakes import FakeIdempotencyStore
 
 TTL = 24 * 3600

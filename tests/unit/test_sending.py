@@ -23,7 +23,7 @@ from posthorn.models.domains import DomainStatus
 from posthorn.models.email import SendEmailRequest
 from posthorn.models.messages import MessageRecord
 from posthorn.models.raw_message import RawMessage
-from posthorn.ports import DeliveryReceipt
+from posthorn.models.send_queue import DeliveryReceipt
 from tests.support.bodies import email_body
 from tests.support.fakes import (
     FakeDomains,

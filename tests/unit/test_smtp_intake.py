@@ -21,7 +21,7 @@ from posthorn.logic.sending import idempotency
 from posthorn.logic.submission.intake import Accepted, IntakeContext, accept_client_message, fingerprint
 from posthorn.logic.submission.relayed_message import parse_client_message
 from posthorn.models.credentials import Credential
-from posthorn.ports import QueuedMessage
+from posthorn.models.send_queue import QueuedMessage
 from tests.support.fakes import (
     FakeConfigurationSets,
     FakeDomains,

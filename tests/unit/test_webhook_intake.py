@@ -145,7 +145,7 @@ class FakeEventStore:
         return "m1"
 
     def advance_for_event(self, message_id: str, recipient: str, status: str):  # type: ignore[no-untyped-def]
-        from posthorn.ports import MessageChange
+        from posthorn.models.messages import MessageChange
 
         record = self.record
         return MessageChange(

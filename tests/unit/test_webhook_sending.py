@@ -23,7 +23,7 @@ from posthorn.logic.webhooks.sender import (
     attempt_all,
     sweep,
 )
-from posthorn.ports import DueDelivery, PostResult
+from posthorn.models.webhooks import DueDelivery, PostResult
 from tests.support.fakes import (
     FakeAlarms,
     FakeDeliveries,

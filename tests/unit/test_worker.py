@@ -15,7 +15,7 @@ from posthorn.errors import StorageUnavailable
 from posthorn.logic.sending.queue_drain import DrainContext, backoff_seconds, drain
 from posthorn.models.messages import MessageRecord
 from posthorn.models.raw_message import Base64Body, FileBody, RawMessage
-from posthorn.ports import DeliveryReceipt, QueueItem, SendClaim
+from posthorn.models.send_queue import DeliveryReceipt, QueueItem, SendClaim
 from tests.support.fakes import (
     FakeAttachments,
     FakeMessages,

@@ -15,7 +15,7 @@ from posthorn import wiring
 from posthorn.errors import PosthornError
 from posthorn.logic.sending import idempotency
 from posthorn.models.credentials import Credential
-from posthorn.ports import StoredResponse
+from posthorn.models.idempotency import StoredResponse
 from send_api.errors import error_body, http_status
 from send_api.observability import logger
 

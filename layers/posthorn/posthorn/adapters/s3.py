@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from posthorn.adapters.aws import client
 from posthorn.errors import StorageUnavailable
-from posthorn.ports import StoredObject
+from posthorn.models.files import StoredObject
 
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound", "403", "AccessDenied"})
 CHUNK_BYTES = 1024 * 1024

@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from posthorn.adapters.aws import client, side_by_side
 from posthorn.errors import QueuedBodyMissing
 from posthorn.models.raw_message import Base64Body, FileBody
-from posthorn.ports import QueuedMessage, QueueItem
+from posthorn.models.send_queue import QueuedMessage, QueueItem
 
 # SQS takes 256 KB per message and per SendMessageBatch call (1 MiB since 2025; 256 KB stays portable).
 INLINE_LIMIT = 200 * 1024

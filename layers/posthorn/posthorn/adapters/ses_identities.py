@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from posthorn.adapters.aws import client
-from posthorn.ports import IdentityStatus
+from posthorn.models.domains import IdentityStatus
 
 
 class SesIdentities:

@@ -30,7 +30,7 @@ from typing import Literal
 
 from posthorn.errors import DeliveryRejected, DeliveryUnavailable
 from posthorn.models.raw_message import Base64Body, RawMessage
-from posthorn.ports import DeliveryReceipt
+from posthorn.models.send_queue import DeliveryReceipt
 from posthorn.settings import Settings
 
 _SES_ID = re.compile(rb"^Ok\s+(\S+)", re.IGNORECASE)

@@ -24,7 +24,7 @@ from urllib3.exceptions import HTTPError
 
 from posthorn.errors import UndeliverableUrl
 from posthorn.logic.webhooks.addresses import check_addresses, check_url, host_literal
-from posthorn.ports import PostResult
+from posthorn.models.webhooks import PostResult
 
 BODY_LIMIT = 4096
 KEPT_POOLS = 256

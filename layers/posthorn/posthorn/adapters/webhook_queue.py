@@ -10,7 +10,7 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 
 from posthorn.adapters.aws import client
-from posthorn.ports import DueDelivery
+from posthorn.models.webhooks import DueDelivery
 
 logger = logging.getLogger(__name__)
 

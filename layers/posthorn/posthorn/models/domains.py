@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -99,3 +100,8 @@ class DomainList(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     domains: list[DomainView]
+
+
+class IdentityStatus(NamedTuple):
+    verified: bool
+    dkim_tokens: list[str]

@@ -6,8 +6,9 @@ The name and type rules here are shared by `attachments[]` in `POST /v1/email` a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -153,3 +154,28 @@ class UploadView(BaseModel):
     upload_headers: dict[str, str]
     upload_expires_at: datetime
     expires_at: datetime = Field(description="When the file expires from the cache")
+
+
+class StoredObject(NamedTuple):
+    """An object being read: `chunks` streams it; `close()` when done, read to the end or not."""
+
+    content_type: str
+    size: int
+    chunks: Iterator[bytes]
+    close: Callable[[], None]
+
+
+class FileContent(NamedTuple):
+    """A cached file ready to attach: its base64 MIME body (encoded once), and its first bytes for checks."""
+
+    base64_body: bytes | bytearray  # never modified: shared by every message that attaches the file
+    head: bytes
+    size: int
+    sha256: str
+
+
+class PresignedUpload(NamedTuple):
+    record: FileRecord
+    url: str
+    headers: dict[str, str]
+    url_expires_at: datetime

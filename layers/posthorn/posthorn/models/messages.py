@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -138,3 +138,15 @@ class MessageList(BaseModel):
 
     messages: list[MessageSummary]
     next_cursor: str | None
+
+
+class MessageChange(NamedTuple):
+    """What raising recipients' statuses did to a message: its domain and tags (what its counters are
+    kept under), its status before and after, and the recipients that moved."""
+
+    domain: str
+    tags: list[str]
+    created_at: datetime
+    before: str
+    after: str
+    moved: frozenset[str] = frozenset()

@@ -4,6 +4,7 @@ counters (`adapters/dynamodb/stats.py`)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -47,3 +48,12 @@ class StatsView(BaseModel):
     totals: StatsCounts
     rates: StatsRates
     series: list[StatsBucket]
+
+
+class HourCounts(NamedTuple):
+    """One hour of a domain's counters, as the guard reads them."""
+
+    hour: str
+    sent: int = 0
+    bounced: int = 0
+    complained: int = 0

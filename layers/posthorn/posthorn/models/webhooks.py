@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -222,3 +222,17 @@ class WebhookPayload(BaseModel):
     type: str
     timestamp: datetime
     data: dict[str, Any]
+
+
+class DueDelivery(NamedTuple):
+    delivery_id: str
+    webhook_id: str
+    slow: bool = False  # the lane its prompt goes to: the webhook's endpoint is slow (logic/webhook_sending)
+
+
+class PostResult(NamedTuple):
+    http_status: int | None  # None: no answer (refused address, DNS, connect, timeout)
+    duration_ms: int
+    retry_after: str | None = None
+    body_head: str | None = None  # the first few KB of the answer, for the customer; never logged
+    error: str | None = None

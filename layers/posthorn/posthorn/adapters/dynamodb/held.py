@@ -16,7 +16,7 @@ from typing import Any
 
 from posthorn.adapters.dynamodb.listing import time_key
 from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
-from posthorn.ports import HeldMessage
+from posthorn.models.send_queue import HeldMessage
 
 
 class HeldMessageRepository(Repository):

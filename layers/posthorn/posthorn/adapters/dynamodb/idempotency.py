@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
-from posthorn.ports import IdempotencyRecord, StoredResponse
+from posthorn.models.idempotency import IdempotencyRecord, StoredResponse
 
 
 def _key(scope_key: str) -> dict[str, str]:

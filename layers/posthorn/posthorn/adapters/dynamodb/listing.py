@@ -26,8 +26,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from posthorn.models.listing import Partition
 from posthorn.models.messages import MessageRecord
-from posthorn.ports import Partition
 
 # Sorts after every `#<message_id>` suffix: the upper bound of a time range.
 _AFTER_ANY_ID = "#~"

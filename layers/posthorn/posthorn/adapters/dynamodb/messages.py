@@ -34,8 +34,9 @@ from posthorn.adapters.dynamodb.table import Repository, from_item, storable, to
 from posthorn.logic.events.recipient_status import message_status, rank
 from posthorn.logic.guard.pausing import hour_of
 from posthorn.models.events import RecipientEvent
-from posthorn.models.messages import MessageRecord, RecipientState
-from posthorn.ports import IndexPage, MessageChange, Partition, SendClaim
+from posthorn.models.listing import IndexPage, Partition
+from posthorn.models.messages import MessageChange, MessageRecord, RecipientState
+from posthorn.models.send_queue import SendClaim
 
 UNMATCHED_TTL_SECONDS = 30 * 24 * 3600
 

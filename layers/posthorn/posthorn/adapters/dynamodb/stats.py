@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
-from posthorn.ports import HourCounts
+from posthorn.models.stats import HourCounts
 
 COUNTED = (
     "sent",

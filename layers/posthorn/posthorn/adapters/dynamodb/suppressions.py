@@ -11,8 +11,8 @@ from typing import Any
 
 from posthorn.adapters.dynamodb.listing import time_bounds, time_key
 from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
+from posthorn.models.listing import IndexPage, Partition
 from posthorn.models.suppressions import Suppression
-from posthorn.ports import IndexPage, Partition
 
 
 def _key(domain: str, email: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from posthorn.adapters.aws import client
-from posthorn.ports import IndexPage
+from posthorn.models.listing import IndexPage
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()

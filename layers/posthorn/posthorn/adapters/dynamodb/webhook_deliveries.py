@@ -18,8 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
-from posthorn.models.webhooks import DeliveryRecord
-from posthorn.ports import DueDelivery
+from posthorn.models.webhooks import DeliveryRecord, DueDelivery
 
 DUE_SHARD = "DUE"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from posthorn.errors import Conflict, NotFound
-from posthorn.models.domains import DnsRecord, DomainRecord, DomainStatus
-from posthorn.ports import CredentialStore, DomainIdentities, DomainStore, IdentityStatus
+from posthorn.models.domains import DnsRecord, DomainRecord, DomainStatus, IdentityStatus
+from posthorn.ports import CredentialStore, DomainIdentities, DomainStore
 
 
 def dns_records(domain: str, identity: IdentityStatus) -> list[DnsRecord]:

@@ -26,10 +26,10 @@ from posthorn.logic.events.notifications import (
 )
 from posthorn.logic.events.recipient_status import status_for_event
 from posthorn.models.addresses import domain_of
-from posthorn.models.messages import MessageRecord
+from posthorn.models.messages import MessageChange, MessageRecord
 from posthorn.models.ses_notifications import UnknownNotification
 from posthorn.models.suppressions import Suppression
-from posthorn.ports import EventRecorder, MessageChange, SuppressionRecorder
+from posthorn.ports import EventRecorder, SuppressionRecorder
 
 if TYPE_CHECKING:
     from posthorn.logic.webhooks.fanout import EventAnnouncer

@@ -14,8 +14,9 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
 from posthorn.errors import FileUnavailable
+from posthorn.models.files import FileContent
 from posthorn.models.raw_message import Base64Body, FileBody, encode_base64_chunks
-from posthorn.ports import FileContent, ObjectStore
+from posthorn.ports import ObjectStore
 
 # How much of a file the signature checks look at.
 HEAD_BYTES = 4096

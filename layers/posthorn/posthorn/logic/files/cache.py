@@ -21,7 +21,6 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
 from posthorn.errors import FileUnavailable, NotFound, ValidationFailed
 from posthorn.logic.files.attachments import (
@@ -33,8 +32,8 @@ from posthorn.logic.files.attachments import (
 )
 from posthorn.logic.files.bodies import ContentCache, Observed, read_content
 from posthorn.models.credentials import Credential
-from posthorn.models.files import FileRecord
-from posthorn.ports import Clock, FileContent, FileStore, ObjectStore
+from posthorn.models.files import FileContent, FileRecord, PresignedUpload
+from posthorn.ports import Clock, FileStore, ObjectStore
 
 FILE_KEY = re.compile(r"^fk_[A-Za-z0-9_-]{32}$")
 UNKNOWN = "unknown file_key (never uploaded, deleted, expired, or not shared with this credential's domains)"
@@ -50,13 +49,6 @@ def may_use(record: FileRecord, credential: Credential) -> bool:
 
 def _validation(problem: FileProblem, fields: dict[str, str]) -> ValidationFailed:
     return ValidationFailed.on(fields.get(problem.field, problem.field), problem.message)
-
-
-class PresignedUpload(NamedTuple):
-    record: FileRecord
-    url: str
-    headers: dict[str, str]
-    url_expires_at: datetime
 
 
 @dataclass

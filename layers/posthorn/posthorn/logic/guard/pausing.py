@@ -24,7 +24,8 @@ from typing import Any, NamedTuple
 
 from posthorn.errors import NotFound
 from posthorn.models.domains import DomainRecord, Reputation, WindowStart
-from posthorn.ports import GuardAnnouncements, GuardCounters, GuardDomains, HourCounts
+from posthorn.models.stats import HourCounts
+from posthorn.ports import GuardAnnouncements, GuardCounters, GuardDomains
 
 # API.md: never on fewer than 5 bounces or 3 complaints, whatever the rates say.
 MIN_BOUNCES = 5

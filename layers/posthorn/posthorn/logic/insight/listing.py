@@ -18,9 +18,10 @@ from posthorn.logic.events.suppressions import scope
 from posthorn.logic.insight.cursors import Positions, decode_cursor, encode_cursor
 from posthorn.logic.insight.pages import merged_page
 from posthorn.models.credentials import Credential
+from posthorn.models.listing import IndexPage, Partition
 from posthorn.models.messages import MessageRecord
 from posthorn.models.suppressions import Suppression
-from posthorn.ports import IndexPage, MessageIndex, Partition, SuppressionIndex
+from posthorn.ports import MessageIndex, SuppressionIndex
 
 READ_ROUNDS = 3
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from posthorn.logic.insight.cursors import Positions
-from posthorn.ports import IndexPage, Partition
+from posthorn.models.listing import IndexPage, Partition
 
 # fetch(partition, after, limit) -> the partition's next entries after `after`.
 Fetch = Callable[[Partition, str | None, int], IndexPage]

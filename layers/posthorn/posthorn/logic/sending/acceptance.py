@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from posthorn.ports import MessageRecorder, QueuedMessage, SendQueue
+from posthorn.models.send_queue import QueuedMessage
+from posthorn.ports import MessageRecorder, SendQueue
 
 WITHDRAWN = "not accepted: the message could not be queued and its client was told to retry"
 # A withdrawal the store does not answer is tried this often. If it never answers the message counts as

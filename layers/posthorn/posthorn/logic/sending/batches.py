@@ -24,7 +24,8 @@ from posthorn.models.credentials import Credential
 from posthorn.models.domains import DomainRecord
 from posthorn.models.email import SendEmailRequest
 from posthorn.models.errors import ApiError, ErrorDetail
-from posthorn.ports import QueuedMessage, SenderDomains, SuppressionLookup
+from posthorn.models.send_queue import QueuedMessage
+from posthorn.ports import SenderDomains, SuppressionLookup
 
 
 def error_object(error: PosthornError) -> ApiError:

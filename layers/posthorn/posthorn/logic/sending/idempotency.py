@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from posthorn.errors import IdempotencyConflict, IdempotencyInFlight, ValidationFailed
-from posthorn.ports import IdempotencyStore, StoredResponse
+from posthorn.models.idempotency import StoredResponse
+from posthorn.ports import IdempotencyStore
 
 MAX_KEY_LENGTH = 256
 LEASE_SECONDS = 60

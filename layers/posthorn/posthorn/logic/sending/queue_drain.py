@@ -59,12 +59,12 @@ from posthorn.logic.guard.held import release_held
 from posthorn.logic.sending.delivery import Accepted, PreparedMessage, transmit
 from posthorn.models.messages import MessageRecord, SendResult
 from posthorn.models.raw_message import RawMessage
+from posthorn.models.send_queue import QueueItem
 from posthorn.ports import (
     AttachmentBodies,
     HeldMessages,
     MailTransport,
     QueueBodies,
-    QueueItem,
     SendClaims,
     SenderDomains,
     SuppressionLookup,

@@ -44,13 +44,13 @@ from posthorn.models.messages import (
     RecipientType,
     SendResult,
 )
+from posthorn.models.send_queue import QueuedMessage
 from posthorn.ports import (
     CachedFiles,
     Clock,
     ConfigurationSets,
     MailTransport,
     MessageRecorder,
-    QueuedMessage,
     SenderDomains,
     SendQueue,
     SuppressionLookup,

@@ -44,18 +44,18 @@ from posthorn.models.addresses import normalize_address
 from posthorn.models.controls import MessageControls
 from posthorn.models.credentials import Credential
 from posthorn.models.email import MAX_RECIPIENTS, Attachment
+from posthorn.models.idempotency import StoredResponse
 from posthorn.models.messages import MessageRecord, RecipientType
+from posthorn.models.send_queue import QueuedMessage
 from posthorn.ports import (
     CachedFiles,
     Clock,
     ConfigurationSets,
     IdempotencyStore,
     MessageRecorder,
-    QueuedMessage,
     RateStore,
     SenderDomains,
     SendQueue,
-    StoredResponse,
     SuppressionLookup,
 )
 

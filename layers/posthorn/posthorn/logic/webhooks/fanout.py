@@ -35,12 +35,9 @@ from typing import Any, NamedTuple
 from posthorn.logic.webhooks.contexts import WebhookIntake
 from posthorn.models.events import EventType, RecipientEvent
 from posthorn.models.messages import MessageRecord
-from posthorn.models.webhooks import DeliveryRecord, WebhookEventType, WebhookRecord
-from posthorn.ports import (
-    DueDelivery,
-    MessageRecords,
-    SendClaim,
-)
+from posthorn.models.send_queue import SendClaim
+from posthorn.models.webhooks import DeliveryRecord, DueDelivery, WebhookEventType, WebhookRecord
+from posthorn.ports import MessageRecords
 
 EMAIL_EVENT_TYPES: dict[EventType, WebhookEventType] = {
     EventType.SEND: WebhookEventType.SENT,

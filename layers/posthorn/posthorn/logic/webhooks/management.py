@@ -26,12 +26,13 @@ from posthorn.models.webhooks import (
     DeliveryList,
     DeliveryRecord,
     DeliveryView,
+    DueDelivery,
     SealedSecret,
     UpdateWebhookRequest,
     WebhookRecord,
     WebhookView,
 )
-from posthorn.ports import DueDelivery, SecretBox, WebhookStore
+from posthorn.ports import SecretBox, WebhookStore
 
 ROTATION_OVERLAP = timedelta(hours=24)
 MAX_WEBHOOKS_PER_DOMAIN = 20

@@ -41,14 +41,12 @@ from posthorn.logic.webhooks.schedule import (
     retry_delay,
     verdict,
 )
-from posthorn.models.webhooks import Attempt, DeliveryRecord, WebhookRecord
+from posthorn.models.webhooks import Attempt, DeliveryRecord, DueDelivery, PostResult, WebhookRecord
 from posthorn.ports import (
     Alarms,
     Clock,
     DeliveryClaims,
     DeliveryNotices,
-    DueDelivery,
-    PostResult,
     SecretBox,
     WebhookHealth,
     WebhookPoster,
