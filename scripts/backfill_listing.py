@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 
 from posthorn.adapters.dynamodb import listing
-from posthorn.adapters.dynamodb.messages import _message_record
+from posthorn.adapters.dynamodb.message_items import message_record
 from posthorn.adapters.dynamodb.suppressions import _listing_keys
 from posthorn.adapters.dynamodb.table import Repository, Table, from_item, listing_keys, to_item
 from posthorn.models.suppressions import Suppression
@@ -33,7 +33,7 @@ from scripts.create_admin import stack_outputs
 def listing_items(values: dict[str, Any]) -> list[dict[str, Any]]:
     """The listing items one stored item needs (none for items that are neither message nor suppression)."""
     if values.get("sk") == "MSG" and str(values.get("pk", "")).startswith("MSG#"):
-        record = _message_record(dict(values))
+        record = message_record(dict(values))
         return listing.index_items(record, record.status)
     if str(values.get("pk", "")).startswith("SUPP#"):
         entry = Suppression.model_validate(values)

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from posthorn import wiring
+from posthorn.adapters.dynamodb.listing import MessageIndexRepository
 from posthorn.adapters.dynamodb.messages import MessageRepository
 from posthorn.errors import PosthornError
 from posthorn_local import outbox_view
@@ -339,9 +340,9 @@ class LocalHttpServer(ThreadingHTTPServer):
         (status, tags, metadata, client reference, domain; null when the store does not know it) for the
         page; `q`, `status`, `tag` and `recipient` filter them."""
         summaries = [outbox_view.summary(m) for m in self.services.outbox.list()]
-        store = self._store()
+        index = self._message_index()
         ids = [s["posthorn_message_id"] for s in summaries if s["posthorn_message_id"]]
-        records = store.message_records(ids) if store is not None and ids else {}
+        records = index.message_records(ids) if index is not None and ids else {}
         items = outbox_view.with_records(summaries, records)
         given = {name: values[-1] for name, values in parse_qs(query).items() if name in outbox_view.FILTERS}
         return _json(200, {"messages": outbox_view.filtered(items, given)})
@@ -430,8 +431,12 @@ class LocalHttpServer(ThreadingHTTPServer):
         )
 
     def _store(self) -> MessageRepository | None:
-        """Where the page reads Posthorn messages: the table the local stack gives the functions."""
+        """Where the page reads a Posthorn message: the table the local stack gives the functions."""
         return wiring.messages() if os.environ.get("TABLE_NAME") else None
+
+    def _message_index(self) -> MessageIndexRepository | None:
+        """Where the outbox reads Posthorn's records of its messages, many at once (the listing's reads)."""
+        return wiring.message_index() if os.environ.get("TABLE_NAME") else None
 
     def _ca(self, body: bytes) -> Response:
         if self.services.ca_file is None:

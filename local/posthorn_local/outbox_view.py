@@ -267,11 +267,6 @@ def webhook_deliveries(
     return views
 
 
-def statuses(store: MessageRepository, message_ids: list[str]) -> dict[str, str]:
-    """Each known Posthorn message's status."""
-    return store.message_statuses(message_ids)
-
-
 # The page's search box and filters: `q` (any words of the subject, addresses, ids, tags or client
 # reference), `status`, `tag` and `recipient`.
 FILTERS = ("q", "status", "tag", "recipient")

@@ -62,6 +62,13 @@ def test_the_worker_does_not_import_the_mime_builder() -> None:
     assert "posthorn.logic.sending.steps" not in modules
 
 
+def test_the_events_functions_repository_imports_nothing_of_the_send_path() -> None:
+    modules = imported_at_init("functions/bounce", "posthorn.adapters.dynamodb.message_events")
+    assert "posthorn.adapters.dynamodb.message_items" in modules
+    assert "posthorn.adapters.dynamodb.messages" not in modules
+    assert "posthorn.models.send_queue" not in modules
+
+
 @pytest.mark.parametrize(("code_uri", "module"), FUNCTIONS)
 def test_in_lambda_the_init_runs_without_the_collector_and_leaves_it_on(code_uri: str, module: str) -> None:
     environment = {

@@ -50,7 +50,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     now = wiring.clock().now()
     outcomes = record_sns_messages(
         messages,
-        wiring.messages(),
+        wiring.message_events(),
         wiring.suppressions(),
         now,
         guard=lambda domain: check_domain(domain, wiring.guard_context(), now),

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from posthorn.adapters.dynamodb.files import FileRepository
     from posthorn.adapters.dynamodb.held import HeldMessageRepository
     from posthorn.adapters.dynamodb.idempotency import IdempotencyRepository
+    from posthorn.adapters.dynamodb.listing import MessageIndexRepository
+    from posthorn.adapters.dynamodb.message_events import MessageEventRepository
     from posthorn.adapters.dynamodb.messages import MessageRepository
     from posthorn.adapters.dynamodb.rate_limits import RateRepository
     from posthorn.adapters.dynamodb.stats import StatsRepository
@@ -128,6 +130,22 @@ def messages() -> MessageRepository:
     from posthorn.adapters.dynamodb.messages import MessageRepository
 
     return MessageRepository(table())
+
+
+@_factory
+def message_events() -> MessageEventRepository:
+    """What the events function records SES's events with (it never needs the send path's `messages()`)."""
+    from posthorn.adapters.dynamodb.message_events import MessageEventRepository
+
+    return MessageEventRepository(table())
+
+
+@_factory
+def message_index() -> MessageIndexRepository:
+    """The listing's reads of messages (`GET /v1/messages`, the local page)."""
+    from posthorn.adapters.dynamodb.listing import MessageIndexRepository
+
+    return MessageIndexRepository(table())
 
 
 @_factory
@@ -428,7 +446,7 @@ def event_announcer() -> EventAnnouncer:
     """The events function's announcer, with its per-process cache of the messages events arrive for."""
     from posthorn.logic.webhooks.fanout import EventAnnouncer
 
-    return EventAnnouncer(webhook_intake(), messages())
+    return EventAnnouncer(webhook_intake(), message_events())
 
 
 @_factory

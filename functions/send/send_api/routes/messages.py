@@ -65,7 +65,7 @@ def utc(moment: datetime | None) -> datetime | None:
 )
 def list_all(
     credential: CallerCredential,
-    index: Annotated[MessageIndex, Depends(wiring.messages)],
+    index: Annotated[MessageIndex, Depends(wiring.message_index)],
     key: Annotated[bytes, Depends(wiring.cursor_key)],
     status: Annotated[RecipientStatus | None, Query(description="The message's status")] = None,
     recipient: Annotated[

@@ -4,9 +4,9 @@
 | --- | --- | --- | --- | --- |
 | credential | CRED#<username> | CRED | CREDENTIALS / <created>#<username> | credentials.py |
 | domain | DOMAIN#<domain> | DOMAIN |  | domains.py |
-| message | MSG#<message_id> | MSG | SES#<ses_message_id> / MSG | messages.py |
-| event | MSG#<message_id> | EVT#<event_key> |  | messages.py |
-| unmatched | UNMATCHED#<ses id> | EVT#<event_key> | (ttl: 30 d) | messages.py |
+| message | MSG#<message_id> | MSG | SES#<ses_message_id> / MSG | message_items.py, messages.py |
+| event | MSG#<message_id> | EVT#<event_key> |  | message_events.py |
+| unmatched | UNMATCHED#<ses id> | EVT#<event_key> | (ttl: 30 d) | message_events.py |
 | suppression | SUPP#<domain> | <address> |  | suppressions.py |
 | suppression listing | SUPPLIST#<domain>[#<reason>] | <created>#<address> |  | suppressions.py |
 | listing index | LIST#<domain>[#R/T/C/S#<value>] | <created>#<message_id> |  | listing.py |

@@ -1,5 +1,7 @@
 """The listing index of messages: small items in the base table, under partitions of their own, so every
-listing of `GET /v1/messages` is a Query of one partition per domain, newest first, and never a Scan.
+listing of `GET /v1/messages` is a Query of one partition per domain, newest first, and never a Scan. The
+items' layout and their reads (`MessageIndexRepository`) live here, as the suppression list's live in
+`suppressions.py`; `messages.py` and `message_events.py` write them.
 
 | partition (pk) | one item per | sort key (sk) |
 | --- | --- | --- |
@@ -26,8 +28,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from posthorn.models.listing import Partition
-from posthorn.models.messages import MessageRecord
+from posthorn.adapters.dynamodb.message_items import message_key, message_record
+from posthorn.adapters.dynamodb.table import Repository, from_item
+from posthorn.models.listing import IndexPage, Partition
+from posthorn.models.messages import MessageChange, MessageRecord
 
 # Sorts after every `#<message_id>` suffix: the upper bound of a time range.
 _AFTER_ANY_ID = "#~"
@@ -82,3 +86,47 @@ def status_item(domain: str, status: str, created_at: datetime, message_id: str)
         "sk": position(created_at, message_id),
         "message_id": message_id,
     }
+
+
+def move_status(repository: Repository, message_id: str, change: MessageChange) -> None:
+    """Put the message's status item for `after` and delete `before`'s (one BatchWriteItem)."""
+    after = status_item(change.domain, change.after, change.created_at, message_id)
+    deletes = []
+    if change.before != change.after:
+        before = status_item(change.domain, change.before, change.created_at, message_id)
+        deletes.append({"pk": before["pk"], "sk": before["sk"]})
+    repository.write_items([after], deletes)
+
+
+class MessageIndexRepository(Repository):
+    """The listing's reads (`GET /v1/messages`, the local page): a page of one index partition, and the
+    messages its entries name. Written by `messages.py` (a new message's items) and `message_events.py`
+    (the status item, as events move it)."""
+
+    def index_page(
+        self,
+        partition: Partition,
+        *,
+        after: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> IndexPage:
+        lower, upper = time_bounds(since, until)
+        return self.newest_first(partition_key(partition), after=after, lower=lower, upper=upper, limit=limit)
+
+    def message_records(self, message_ids: list[str]) -> dict[str, MessageRecord]:
+        """The messages (without their events), read 100 at a time; unknown ids are left out."""
+        unique = list(dict.fromkeys(message_ids))
+        found: dict[str, MessageRecord] = {}
+        for start in range(0, len(unique), 100):
+            request: dict[str, Any] = {
+                self.table: {"Keys": [message_key(message_id) for message_id in unique[start : start + 100]]}
+            }
+            while request:
+                answer = self.db.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    record = message_record(from_item(item))
+                    found[record.message_id] = record
+                request = answer.get("UnprocessedKeys") or {}
+        return found

@@ -2,8 +2,8 @@
 `GET /v1/stats` sums and the deliverability guard reads.
 
 A counter is raised by an atomic `ADD` right after the conditional put that stores its event once
-(`MessageRepository.put_event`), so an event SNS delivers twice is counted once: the second put fails and
-nothing is counted. (Not one transaction: moto copies the whole table on every TransactWriteItems, which
+(`MessageEventRepository.put_event`), so an event SNS delivers twice is counted once: the second put fails
+and nothing is counted. (Not one transaction: moto copies the whole table on every TransactWriteItems, which
 made each event cost grow with the table and broke under concurrent writers. The price is that an events
 function that dies between the two writes leaves that one event uncounted; it is never counted twice.)
 Stats are sums of at most a few hundred of these items (30 days of hours), never a scan of messages.

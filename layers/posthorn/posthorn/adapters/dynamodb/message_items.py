@@ -1,0 +1,133 @@
+"""The message item (`MSG#<message_id>` / `MSG`): its key, its codec, and the conditional write that raises
+its recipients' statuses. Three repositories share it: `messages.py` (the send path), `message_events.py`
+(SES's events) and `listing.py` (the listing's pages).
+
+A message item holds its recipients as a map keyed by lower-cased address, so one conditional update changes a
+recipient's status. Each recipient carries its status's rank; an update only applies when it raises the rank,
+so a late or repeated event never lowers a status. The message status is not stored: it is a function of the
+recipients' statuses (`message_status`), computed on every read, so it can never disagree with them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
+from posthorn.logic.events.recipient_status import message_status, rank
+from posthorn.models.messages import MessageChange, MessageRecord, RecipientState
+
+
+def message_key(message_id: str) -> dict[str, Any]:
+    return to_item({"pk": f"MSG#{message_id}", "sk": "MSG"})
+
+
+def message_item(record: MessageRecord) -> dict[str, Any]:
+    """A record → its stored item: recipients keyed by address, each with its rank and request position."""
+    values = record.model_dump(mode="json", exclude={"recipients", "status"})
+    recipients = {
+        state.email.lower(): {**state.model_dump(), "rank": rank(state.status), "position": position}
+        for position, state in enumerate(record.recipients)
+    }
+    return to_item({"pk": f"MSG#{record.message_id}", "sk": "MSG", **values, "recipients": recipients})
+
+
+def message_record(values: dict[str, Any]) -> MessageRecord:
+    """A stored message item → its record, recipients in request order, status derived from theirs."""
+    recipients = sorted(values.pop("recipients", {}).values(), key=lambda r: r["position"])
+    states = [RecipientState.model_validate(r) for r in recipients]
+    return MessageRecord.model_validate(
+        {**values, "recipients": states, "status": message_status(state.status for state in states).value}
+    )
+
+
+def read_record(repository: Repository, message_id: str) -> MessageRecord | None:
+    """The message's record alone (one GetItem: its events are not read)."""
+    item = repository.db.get_item(TableName=repository.table, Key=message_key(message_id)).get("Item")
+    return message_record(from_item(item)) if item is not None else None
+
+
+def advance(
+    repository: Repository, message_id: str, statuses: dict[str, str], fields: dict[str, Any]
+) -> MessageChange | None:
+    """Raise recipients' statuses (never lower them) and set `fields`: what it did to the message, or None
+    for an unknown message.
+
+    One conditional update covers every recipient when all of them move up, the usual case. When the
+    condition fails, DynamoDB hands back the item as it is (ReturnValuesOnConditionCheckFailure), so a
+    single late event costs one call; with several recipients or fields, each part is then applied on
+    its own condition. The update returns the item as it was (ALL_OLD), from which the message status
+    before and after follows."""
+    applied, old = _update_recipients(repository, message_id, statuses, fields)
+    if old is None:
+        return None
+    if applied:
+        return _change(old, statuses, moved=set(statuses))
+    if not (fields or len(statuses) > 1):
+        return _change(old, {}, moved=set())
+    if fields:
+        _update_recipients(repository, message_id, {}, fields)
+    moved = set()
+    for email, status in statuses.items():
+        one_applied, _ = _update_recipients(repository, message_id, {email: status}, {})
+        if one_applied:
+            moved.add(email)
+    return _change(old, {email: statuses[email] for email in moved}, moved=moved)
+
+
+def _update_recipients(
+    repository: Repository, message_id: str, statuses: dict[str, str], fields: dict[str, Any]
+) -> tuple[bool, dict[str, Any] | None]:
+    """One conditional update: whether it was applied, and the message as it was (None: no message)."""
+    db, table = repository.db, repository.table
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    updates: list[str] = []
+    conditions = ["attribute_exists(pk)"]
+    if statuses:
+        names.update({"#s": "status", "#k": "rank"})
+    for index, (email, status) in enumerate(statuses.items()):
+        names[f"#r{index}"] = email.lower()
+        values[f":s{index}"] = status
+        values[f":k{index}"] = rank(status)
+        updates += [f"recipients.#r{index}.#s = :s{index}", f"recipients.#r{index}.#k = :k{index}"]
+        conditions.append(f"recipients.#r{index}.#k < :k{index}")
+    for index, (name, value) in enumerate(fields.items()):
+        names[f"#f{index}"] = name
+        values[f":f{index}"] = value
+        updates.append(f"#f{index} = :f{index}")
+    if not updates:
+        item = db.get_item(TableName=table, Key=message_key(message_id)).get("Item")
+        return False, from_item(item) if item is not None else None
+    try:
+        response = db.update_item(
+            TableName=table,
+            Key=message_key(message_id),
+            UpdateExpression="SET " + ", ".join(updates),
+            ConditionExpression=" AND ".join(conditions),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_item(values),
+            ReturnValues="ALL_OLD",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except db.exceptions.ConditionalCheckFailedException as failed:
+        item = failed.response.get("Item")
+        return False, from_item(item) if item is not None else None
+    return True, from_item(response["Attributes"])
+
+
+def _change(old: dict[str, Any], applied: dict[str, str], *, moved: set[str]) -> MessageChange:
+    """What an update did to a message, from the item as it was and the statuses it applied."""
+    recipients = old.get("recipients", {})
+    before = message_status(r["status"] for r in recipients.values()).value
+    after_statuses = {address: r["status"] for address, r in recipients.items()}
+    after_statuses.update({email.lower(): status for email, status in applied.items()})
+    after = message_status(after_statuses.values()).value
+    return MessageChange(
+        domain=str(old.get("domain") or ""),
+        tags=list(old.get("tags") or []),
+        created_at=datetime.fromisoformat(str(old["created_at"])),
+        before=before,
+        after=after,
+        moved=frozenset(moved),
+    )
