@@ -64,14 +64,19 @@ def operations() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def test_every_route_declares_its_answers_with_the_contract_helper() -> None:
-    from send_api.app import app
+    """Powertools documents a route that declared no `responses` with its defaults, a 200 "Successful
+    Response" among them; `answers(...)` describes each success itself. Read from the document the API
+    serves (the committed one is the same, tested above), every route in it."""
+    from aws_lambda_powertools.event_handler.openapi.constants import DEFAULT_OPENAPI_RESPONSE_DESCRIPTION
 
-    app.include_every_route()
-    routes = [route for route in app._static_routes + app._dynamic_routes if route.include_in_schema]
-    assert routes
-    undeclared = [f"{route.method} {route.openapi_path}" for route in routes if not route.responses]
+    assert operations()
+    undeclared = []
+    for method, path, operation in operations():
+        successes = [answer for status, answer in operation["responses"].items() if status.startswith("2")]
+        if not successes or any(s["description"] == DEFAULT_OPENAPI_RESPONSE_DESCRIPTION for s in successes):
+            undeclared.append(f"{method} {path}")
+        assert operation["responses"]["500"] == INTERNAL_ERROR, (method, path)
     assert undeclared == [], "declare responses=answers(...) (send_api/contract.py)"
-    assert all(route.responses[500] == INTERNAL_ERROR for route in routes)
 
 
 def test_every_error_response_is_the_error_object_and_powertools_validation_body_is_gone() -> None:

@@ -71,11 +71,25 @@ app = PosthornResolver(
 )
 
 
+# Powertools' (3.37.0) private members this module relies on, every one. Request validation runs before any
+# middleware `app.use` adds, and no public option or hook says how it reads a body by its content type, so
+# its middleware is replaced by a subclass. tests/unit/test_send_api_powertools_fence.py fails when the
+# installed Powertools is not the pinned one, when the source of these (or of where Powertools builds and
+# runs that middleware) changed, or when this module uses one not listed: re-check, then record it there.
+POWERTOOLS_PRIVATE = {
+    "_request_validation_middleware": "the resolver's request validation, which every route with validation "
+    "runs first (`Route._build_middleware_stack`): replaced by `JsonBodiesOnly`",
+    "_get_body": "OpenAPIRequestValidationMiddleware's reading of a route's body model by its content type, "
+    "called only for a route with one: overridden to read JSON only",
+}
+
+
 class JsonBodiesOnly(OpenAPIRequestValidationMiddleware):
     """Powertools reads an urlencoded or multipart body as the route's model (a multipart form registered a
     domain) and raises ValueError, a 500, for a multipart type without a boundary (found by Schemathesis).
     The API's bodies are JSON: a body of any other media type is Powertools' own unsupported content type,
-    which `handle_invalid_request` answers 400 `invalid_json` after authenticating."""
+    which `handle_invalid_request` answers 400 `invalid_json` after authenticating. (A middleware of ours
+    would run after Powertools had read the body: see POWERTOOLS_PRIVATE.)"""
 
     def _get_body(self, app: Any) -> dict[str, Any]:
         content_type = (app.current_event.headers.get("content-type") or "").strip()
