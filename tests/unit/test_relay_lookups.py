@@ -63,7 +63,7 @@ def test_a_domain_record_is_read_again_once_its_seconds_are_over() -> None:
         def get_domain(self, domain: str) -> None:
             reads.append(domain)
 
-    recent = RecentDomains(Domains(), seconds=1.5, clock=lambda: now[0])  # type: ignore[arg-type]
+    recent = RecentDomains(Domains(), seconds=1.5, clock=lambda: now[0])
     recent.get_domain("example.com")
     now[0] = 1.4
     recent.get_domain("example.com")
