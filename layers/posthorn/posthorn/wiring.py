@@ -112,6 +112,13 @@ def pepper() -> bytes:
     return secret_string(settings().pepper_secret_id).encode()
 
 
+def read_secret(secret_id: str) -> str:
+    """A secret read now, never kept (the relay's certificate, read again every few minutes)."""
+    from posthorn.adapters.secrets import read_secret
+
+    return read_secret(secret_id)
+
+
 # --- the table, one repository per aggregate -----------------------------------------------------------
 @_factory
 def table() -> Table:
