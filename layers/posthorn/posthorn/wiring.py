@@ -446,7 +446,8 @@ def store_calls() -> ThreadPoolExecutor:
 def send_worker_imports() -> None:
     """Import what every batch uses during Lambda's init (the handler imports no adapter itself), so the
     first batch does not pay for it."""
-    import posthorn.adapters.send_queue  # noqa: F401
+    import posthorn.adapters.send_queue
+    import posthorn.logic.sending.rate_limits  # noqa: F401
 
 
 # --- webhooks: their table, the sender's queue, secrets, the endpoints -----------------------------------
