@@ -52,7 +52,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) scripts/layer_requirements.py --check
-	PYTHONPATH=layers/posthorn $(VENV)/bin/lint-imports
+	$(SOURCES) $(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy layers/posthorn/posthorn functions/send functions/bounce functions/worker functions/webhooks services/smtp_relay/smtp_relay local/posthorn_local

@@ -31,9 +31,8 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from posthorn import wiring
-from posthorn.adapters.dynamodb.listing import MessageIndexRepository
-from posthorn.adapters.dynamodb.messages import MessageRepository
 from posthorn.errors import PosthornError
+from posthorn.ports import MessageReader
 from posthorn_local import outbox_view
 from posthorn_local.apigw import LambdaContext, build_event, decode_response, match_route
 from posthorn_local.ses_events_publisher import EventsPublisher, click_event, open_event
@@ -365,19 +364,22 @@ class LocalHttpServer(ThreadingHTTPServer):
 
     def _resume(self, body: bytes, domain: str) -> Response:
         """`POST /v1/domains/{domain}/resume` without a credential: the page's resume button."""
-        from posthorn.logic.guard.held import release_held
-        from posthorn.logic.guard.pausing import resume_domain
+        from posthorn.logic.guard.pausing import resume_and_release
 
         try:
-            record = resume_domain(domain.lower(), wiring.guard_context(), wiring.clock().now())
+            resumed = resume_and_release(
+                domain.lower(),
+                wiring.guard_context(),
+                wiring.held_messages(),
+                wiring.send_queue(),
+                now=wiring.clock().now(),
+                monotonic=time.monotonic,
+            )
         except PosthornError as error:
             return _error(404, error.code, error.message)
-        released, more = release_held(
-            record.domain, wiring.held_messages(), wiring.send_queue(), time_left=lambda: 20.0
-        )
-        return _json(
-            200, {"domain": record.domain, "sending": record.sending, "released": released, "more": more}
-        )
+        record = resumed.record
+        answer = {"domain": record.domain, "sending": record.sending, "released": resumed.released}
+        return _json(200, {**answer, "more": resumed.more})
 
     def _clear_outbox(self, body: bytes) -> Response:
         """Forget every message the local SES received (Posthorn's own records stay)."""
@@ -430,11 +432,11 @@ class LocalHttpServer(ThreadingHTTPServer):
             clicks=frozenset({settings.configuration_set_clicks, settings.configuration_set_opens_clicks}),
         )
 
-    def _store(self) -> MessageRepository | None:
+    def _store(self) -> MessageReader | None:
         """Where the page reads a Posthorn message: the table the local stack gives the functions."""
         return wiring.messages() if os.environ.get("TABLE_NAME") else None
 
-    def _message_index(self) -> MessageIndexRepository | None:
+    def _message_index(self) -> outbox_view.PosthornMessages | None:
         """Where the outbox reads Posthorn's records of its messages, many at once (the listing's reads)."""
         return wiring.message_index() if os.environ.get("TABLE_NAME") else None
 

@@ -18,14 +18,12 @@ from email import policy
 from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser
 from html.parser import HTMLParser
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, Protocol, cast
 
-from posthorn.adapters.dynamodb.messages import MessageRepository
-from posthorn.adapters.dynamodb.webhook_deliveries import DeliveryRepository
-from posthorn.adapters.dynamodb.webhooks import WebhookRepository
 from posthorn.logic.events.notifications import POSTHORN_MESSAGE_ID_TAG
 from posthorn.models.messages import MessageRecord, MessageView
-from posthorn.models.webhooks import DeliveryView
+from posthorn.models.webhooks import DeliveryRecord, DeliveryView, WebhookRecord
+from posthorn.ports import MessageReader
 from posthorn_local.ses_events_publisher import parse_message_tags
 from posthorn_local.ses_smtp_server import OutboxMessage
 
@@ -239,7 +237,23 @@ def message_view(message: OutboxMessage, sets: TrackingSets | None = None) -> di
     }
 
 
-def record_view(store: MessageRepository, message_id: str) -> dict[str, Any] | None:
+class PosthornMessages(Protocol):
+    """Posthorn's records of many messages at once, as the outbox reads them (`wiring.message_index()`)."""
+
+    def message_records(self, message_ids: list[str]) -> dict[str, MessageRecord]: ...
+
+
+class MessageDeliveries(Protocol):
+    """A message's webhook deliveries (`wiring.webhook_deliveries()`: a scan, for this page only)."""
+
+    def deliveries_of_message(self, message_id: str) -> list[DeliveryRecord]: ...
+
+
+class Webhooks(Protocol):
+    def get_webhook(self, webhook_id: str) -> WebhookRecord | None: ...
+
+
+def record_view(store: MessageReader, message_id: str) -> dict[str, Any] | None:
     """The Posthorn message as `GET /v1/messages/{id}` answers it, or None. Events are oldest first, and in
     lifecycle order within one millisecond (a Send before its Delivery)."""
     found = store.get_message(message_id)
@@ -251,7 +265,7 @@ def record_view(store: MessageRepository, message_id: str) -> dict[str, Any] | N
 
 
 def webhook_deliveries(
-    deliveries: DeliveryRepository, webhooks: WebhookRepository, message_id: str
+    deliveries: MessageDeliveries, webhooks: Webhooks, message_id: str
 ) -> list[dict[str, Any]]:
     """The message's webhook deliveries with their attempts, oldest first (a scan: the page is local-only and
     the deployed API lists deliveries per webhook), each with the URL it goes to."""

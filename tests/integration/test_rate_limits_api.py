@@ -91,6 +91,31 @@ def test_the_default_rate_applies_to_a_credential_without_one(
     assert answers == [200, 200, 200, 429]
 
 
+def test_the_routes_and_the_answers_around_them_take_the_rate_limit_from_the_same_place(
+    api: ApiClient, admin: str, clock: ManualClock
+) -> None:
+    """A send counts against the rates its route is given (`Depends`), and every other answer reads the same
+    rates (the middleware and error handlers resolve the factory the same way): one override reaches both."""
+    from posthorn import wiring
+    from posthorn.logic.sending.rate_limits import CredentialRates
+    from send_api.app import app
+
+    key = credential(api, admin, rate=None)
+    rates = CredentialRates(wiring.rate_limits(), clock, default_rate=7)
+    app.dependency_overrides[wiring.credential_rates] = lambda: rates
+    try:
+        sent = api.post("/v1/email", message(), api_key=key)
+        listed = api.get("/v1/suppressions", api_key=key)
+        missing = api.get("/v1/messages/msg_01JUNKNOWN000000000000000", api_key=key)
+    finally:
+        app.dependency_overrides.clear()
+    assert sent.status == 200, sent.body
+    assert (sent.headers["RateLimit-Limit"], sent.headers["RateLimit-Remaining"]) == ("7", "6")
+    for answer in (listed, missing):
+        assert (answer.headers["RateLimit-Limit"], answer.headers["RateLimit-Remaining"]) == ("7", "6")
+    assert missing.status == 404
+
+
 def test_a_batch_counts_every_message_and_a_refused_batch_stores_nothing(
     api: ApiClient, admin: str, stack: Stack
 ) -> None:

@@ -305,7 +305,7 @@ def test_a_long_answer_is_kept_to_its_first_4_kb(tls_endpoint: dict[str, Any]) -
 
 
 def test_prompts_go_to_their_lanes_queue_and_a_put_back_finds_its_queue(stack: Stack) -> None:
-    from posthorn.adapters.webhook_queue import SqsDeliveryNotices, queue_url_of, read_prompt
+    from posthorn.adapters.webhook_queue import SqsDeliveryNotices, SqsPrompts, queue_url_of, read_prompt
     from posthorn.models.webhooks import DueDelivery
 
     fast, slow = stack.ids["WebhookQueue"], stack.ids["WebhookSlowQueue"]
@@ -313,10 +313,22 @@ def test_prompts_go_to_their_lanes_queue_and_a_put_back_finds_its_queue(stack: S
     assert notices.notify([DueDelivery("msg_a", "wh_1"), DueDelivery("msg_b", "wh_2", slow=True)])
     sqs = stack.session.client("sqs")
 
-    def bodies(url: str) -> list[Any]:
-        return [read_prompt(m["Body"]) for m in sqs.receive_message(QueueUrl=url).get("Messages", [])]
+    def received(url: str) -> list[dict[str, Any]]:
+        return list(sqs.receive_message(QueueUrl=url).get("Messages", []))
 
-    assert bodies(fast) == [DueDelivery("msg_a", "wh_1", slow=False)]
-    assert bodies(slow) == [DueDelivery("msg_b", "wh_2", slow=True)]
+    in_fast, in_slow = received(fast), received(slow)
+    assert [read_prompt(m["Body"]) for m in in_fast] == [DueDelivery("msg_a", "wh_1", slow=False)]
+    assert [read_prompt(m["Body"]) for m in in_slow] == [DueDelivery("msg_b", "wh_2", slow=True)]
     arn = sqs.get_queue_attributes(QueueUrl=slow, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     assert queue_url_of(arn, [fast, slow]) == slow
+
+    # The sender's event: its prompts read, and one put back on the queue it came from, visible there again.
+    record = {"messageId": "m1", "receiptHandle": in_slow[0]["ReceiptHandle"], "eventSourceARN": arn}
+    prompts = SqsPrompts(
+        [{**record, "body": in_slow[0]["Body"]}, {"messageId": "m2", "body": "{}"}], fast, slow
+    )
+    assert prompts.items == [("m1", DueDelivery("msg_b", "wh_2", slow=True))]
+    assert prompts.unreadable == ["m2"]
+    prompts.put_back(["m1"], 0)
+    assert [read_prompt(m["Body"]) for m in received(slow)] == [DueDelivery("msg_b", "wh_2", slow=True)]
+    assert received(fast) == []

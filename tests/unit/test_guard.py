@@ -123,3 +123,63 @@ def test_a_pause_and_a_resume_reach_the_alarm_topic_and_the_domains_webhooks() -
     ]
     assert hooks[0][2]["paused_reason"] == "x"
     assert hooks[0][2]["reputation"]["bounced"] == 50  # type: ignore[index]
+
+
+def test_a_resume_releases_held_messages_for_its_seconds_then_says_some_are_left() -> None:
+    """One use case for the API's route and the local page: bounded, so a large backlog never holds the
+    answer past API Gateway's 29 s; what is left goes out at the next resume."""
+    from datetime import UTC, datetime
+
+    from posthorn.logic.guard.pausing import GuardContext, resume_and_release
+    from posthorn.models.domains import DomainRecord, Sending
+    from posthorn.models.stats import HourCounts
+    from tests.support.fakes import FakeHeldMessages, FakeQueueBodies
+    from tests.support.records import domain_record
+
+    paused = domain_record().model_copy(update={"sending": Sending.PAUSED})
+    told: list[str] = []
+
+    class Domains:
+        def get_domain(self, domain: str) -> DomainRecord | None:
+            return paused
+
+        def pause_domain(self, domain: str, *, at: datetime, reason: str) -> DomainRecord | None:
+            raise AssertionError("a resume pauses nothing")
+
+        def resume_domain(self, domain: str, *, window_start: WindowStart) -> DomainRecord | None:
+            return paused.model_copy(update={"sending": Sending.ENABLED, "window_start": window_start})
+
+    class Counters:
+        def recent_hours(self, domain: str) -> list[HourCounts]:
+            return []
+
+        def hour_counts(self, domain: str, hour: str) -> HourCounts:
+            return HourCounts(hour, sent=40)
+
+    class Announcements:
+        def announce_paused(self, record: DomainRecord, current: Reputation) -> None:
+            told.append("paused")
+
+        def announce_resumed(self, record: DomainRecord) -> None:
+            told.append("resumed")
+
+    now = [0.0]
+
+    class SlowQueue(FakeQueueBodies):
+        def send_bodies(self, bodies: list[str]) -> set[int]:
+            now[0] += 8.0  # each page of 100 takes 8 s
+            return super().send_bodies(bodies)
+
+    held = FakeHeldMessages()
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    for index in range(400):
+        held.hold("example.com", f"m{index}", f"body-{index}", at=at)
+    guard = GuardContext(Domains(), Counters(), Announcements(), GuardPolicy())
+    resumed = resume_and_release(
+        "example.com", guard, held, SlowQueue(), now=at, monotonic=lambda: now[0], seconds=20
+    )
+    assert resumed.record.sending is Sending.ENABLED
+    assert resumed.record.window_start == WindowStart(hour="2026-12-01T00", sent=40, bounced=0, complained=0)
+    assert told == ["resumed"]
+    assert (resumed.released, resumed.more) == (300, True)  # pages begun at 0, 8 and 16 s; none at 24 s
+    assert len(held.held["example.com"]) == 100

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from posthorn.adapters.dynamodb.messages import MessageRepository
 from posthorn.logic.sending.mime import Mailbox, MessageContent, MimePart, build_message
 from posthorn.logic.sending.ses_stamp import SesStamp
 from posthorn_local import outbox_view
@@ -126,7 +125,7 @@ def test_timeline_puts_events_of_one_millisecond_in_lifecycle_order() -> None:
     ]
     store = FakeMessageReader({"msg_01TEST": (record, events)})
 
-    view = outbox_view.record_view(cast(MessageRepository, store), "msg_01TEST")
+    view = outbox_view.record_view(store, "msg_01TEST")
     assert view is not None
     assert [e["type"] for e in view["events"]] == ["send", "delivery", "click"]
     assert view["recipients"] == [{"email": "a@example.net", "type": "to", "status": "clicked"}]

@@ -11,7 +11,7 @@ import pytest
 from posthorn.errors import CredentialSuspended, Forbidden, Unauthorized
 from posthorn.logic.accounts.credentials import hash_secret
 from posthorn.models.credentials import CredentialStatus, Permission
-from smtp_relay.lookups import Recent, RecentSuppressions, StoredCredentials
+from smtp_relay.lookups import RecentDomains, RecentSuppressions, StoredCredentials
 from tests.support.fakes import FakeCredentialStore, FixedClock
 from tests.support.records import credential
 
@@ -55,14 +55,23 @@ def test_a_large_list_is_asked_per_recipient() -> None:
     assert store.single == ["u3@example.net", "other@example.net"]
 
 
-def test_recent_values_expire() -> None:
+def test_a_domain_record_is_read_again_once_its_seconds_are_over() -> None:
     now = [0.0]
-    recent: Recent[int] = Recent(seconds=5, clock=lambda: now[0])
-    assert recent.get("k", lambda: 1) == 1
-    assert recent.get("k", lambda: 2) == 1
-    now[0] = 6
-    assert recent.peek("k") == (False, None)
-    assert recent.get("k", lambda: 3) == 3
+    reads: list[str] = []
+
+    class Domains:
+        def get_domain(self, domain: str) -> None:
+            reads.append(domain)
+
+    recent = RecentDomains(Domains(), seconds=1.5, clock=lambda: now[0])
+    recent.get_domain("example.com")
+    now[0] = 1.4
+    recent.get_domain("example.com")
+    assert recent.known("example.com")
+    now[0] = 1.5
+    assert not recent.known("example.com")
+    recent.get_domain("example.com")
+    assert reads == ["example.com", "example.com"]
 
 
 def test_every_auth_reads_the_credential_so_a_revocation_counts_on_the_next_connection() -> None:

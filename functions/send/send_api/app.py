@@ -25,13 +25,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from posthorn import wiring
 from posthorn.errors import InvalidJson, NotFound, PosthornError, TransientError
 from posthorn.models.credentials import Credential
 from send_api.auth import authorize, route_key
 from send_api.errors import error_body, error_response, from_transient, http_status, validation_failure
 from send_api.idempotency import Replay
 from send_api.observability import logger
-from send_api.rate_limit_fields import rate_standing
+from send_api.provided import provided
 from send_api.request_body import BodyNotJson, is_json, json_object
 from send_api.routes import email, health
 
@@ -120,7 +121,7 @@ def with_rate_limit_fields(response: Response) -> Response:
     routes' from the messages they counted, every other answer from where the bucket stands (one read)."""
     credential = app.context.get("credential")
     if isinstance(credential, Credential) and "RateLimit-Limit" not in response.headers:
-        response.headers.update(rate_standing(credential).headers())
+        response.headers.update(provided(app, wiring.credential_rates).standing(credential).headers())
     return response
 
 

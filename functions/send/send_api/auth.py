@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from posthorn import wiring
 from posthorn.logic.accounts.credentials import authenticate, require
 from posthorn.models.credentials import Credential, Permission
+from send_api.provided import provided
 
 PUBLIC = frozenset({("GET", "/v1/health"), ("GET", "/v1/docs")})
 PERMISSIONS: dict[tuple[str, str], Permission] = {
@@ -67,9 +68,9 @@ def authorize(app: BaseRouter) -> Credential | None:
         return None
     credential = authenticate(
         app.current_event.headers.get("authorization"),
-        wiring.credentials(),
-        wiring.pepper(),
-        now=wiring.clock().now(),
+        provided(app, wiring.credentials),
+        provided(app, wiring.pepper),
+        now=provided(app, wiring.clock).now(),
     )
     app.append_context(credential=credential)
     permission = PERMISSIONS.get(key)

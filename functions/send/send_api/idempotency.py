@@ -11,9 +11,9 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from pydantic import BaseModel
 
-from posthorn import wiring
 from posthorn.errors import PosthornError
 from posthorn.logic.sending import idempotency
+from posthorn.logic.sending.idempotency import IdempotencyKeys
 from posthorn.models.credentials import Credential
 from posthorn.models.idempotency import StoredResponse
 from send_api.errors import error_body, http_status
@@ -47,14 +47,17 @@ def _serialized(body: Any) -> str:
     return body if isinstance(body, str) else json.dumps(body)
 
 
-def idempotent(app: BaseRouter, credential: Credential, handle: Callable[[], Response]) -> Response:
+def idempotent(
+    app: BaseRouter, credential: Credential, keys: IdempotencyKeys, handle: Callable[[], Response]
+) -> Response:
+    """`handle()` under the request's `Idempotency-Key`, if it has one (`keys`: the route's, from wiring)."""
     key = app.current_event.headers.get("idempotency-key")
     if key is None:
         return handle()
-    store = wiring.idempotency()
+    store = keys.store
     scope = idempotency.scope_key(credential.username, key)
     now = int(time.time())
-    ttl = wiring.settings().idempotency_ttl_seconds
+    ttl = keys.ttl_seconds
     body_fingerprint = idempotency.fingerprint(app.current_event.json_body)
     replay = idempotency.begin(store, scope, body_fingerprint, now=now, ttl_seconds=ttl)
     if replay is not None:

@@ -19,9 +19,9 @@ with lambda_init():
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from posthorn import tracing, wiring
-    from posthorn.adapters.webhook_queue import put_back, queue_url_of, read_prompt
     from posthorn.logic.webhooks.sender import attempt_all, sweep
 
+    wiring.webhook_sender_imports()
     tracer = tracing.tracer()
 
 logger = Logger()
@@ -37,23 +37,11 @@ def _log_error(delivery_id: str, error: Exception) -> None:
 
 
 def _send_prompts(records: list[dict[str, Any]]) -> dict[str, Any]:
-    items = []
-    for record in records:
-        due = read_prompt(str(record.get("body", "")))
-        if due is None:
-            logger.warning("unreadable webhook prompt dropped", extra={"message_id": record.get("messageId")})
-            continue
-        items.append((str(record["messageId"]), due))
-    report = attempt_all(items, wiring.sender_context(), wiring.attempt_calls(), _log_error)
-    settings = wiring.settings()
-    queues = [settings.webhook_queue_url, settings.webhook_slow_queue_url]
-    by_queue: dict[str, list[str]] = {}
-    for record in records:
-        if str(record["messageId"]) in report.put_back:
-            url = queue_url_of(str(record.get("eventSourceARN", "")), queues) or settings.webhook_queue_url
-            by_queue.setdefault(url, []).append(str(record.get("receiptHandle", "")))
-    for url, handles in by_queue.items():
-        put_back(url, handles, report.put_back_seconds)
+    prompts = wiring.webhook_prompts(records)
+    for message_id in prompts.unreadable:
+        logger.warning("unreadable webhook prompt dropped", extra={"message_id": message_id})
+    report = attempt_all(prompts.items, wiring.sender_context(), wiring.attempt_calls(), _log_error)
+    prompts.put_back(report.put_back, report.put_back_seconds)
     for outcome, count in report.outcomes.items():
         metrics.add_metric(name=f"Webhook_{outcome}", unit=MetricUnit.Count, value=count)
     logger.info("webhook prompts processed", extra=dict(report.outcomes))

@@ -3,9 +3,13 @@ the events function, the send worker, the SMTP relay and the webhook sender).
 
 Each factory builds its adapter on first use and keeps it for the warm process, and imports its module only
 then: a function's init imports nothing a route or record it handles does not need (the cold start is its
-import). Tests and the local stack change the environment and call `reset()`, the one reset there is; a
-test replaces an adapter with `override(factory, fake)` (or the API's `dependency_overrides`, since routes
-take their adapters through `Depends` on these factories), or passes its fake to the logic directly.
+import). Every kept thing here (adapters, the sender's recent webhooks and opened secrets, the thread pools)
+is made by a `_factory`, so one mechanism reaches them all: tests and the local stack change the environment
+and call `reset()`, the one reset there is; a test replaces one with `override(factory, fake)` (or the API's
+`dependency_overrides`, since routes take their adapters through `Depends` on these factories), or passes
+its fake to the logic directly. What a use case takes per request or batch (`send_context`,
+`send_worker_batch`, `sender_context`, ...) is assembled from the factories on each call, so it always holds
+what they answer now.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
+    from posthorn.adapters.alarm_topic import AlarmTopic
     from posthorn.adapters.dead_letters import SqsDeadLetters
     from posthorn.adapters.dynamodb.credentials import CredentialRepository
     from posthorn.adapters.dynamodb.domains import DomainRepository
@@ -36,23 +41,27 @@ if TYPE_CHECKING:
     from posthorn.adapters.send_queue import SqsSendQueue
     from posthorn.adapters.ses_smtp import SesSmtpTransport
     from posthorn.adapters.webhook_http import PinnedHttpPoster
-    from posthorn.adapters.webhook_queue import SnsAlarms, SqsDeliveryNotices
+    from posthorn.adapters.webhook_queue import SqsDeliveryNotices, SqsPrompts
     from posthorn.adapters.webhook_secrets import KmsSecretBox
     from posthorn.logic.files.bodies import ContentCache, StoredFileBodies
     from posthorn.logic.files.cache import FileCache
     from posthorn.logic.guard.pausing import GuardContext, GuardPolicy, WebhookAndAlarmAnnouncements
-    from posthorn.logic.sending.queue_drain import SendingPauses
+    from posthorn.logic.sending.idempotency import IdempotencyKeys
+    from posthorn.logic.sending.queue_drain import DrainContext, SendingPauses
+    from posthorn.logic.sending.rate_limits import CredentialRates
     from posthorn.logic.sending.steps import SendContext
     from posthorn.logic.submission.intake import IntakeContext
     from posthorn.logic.webhooks.contexts import WebhookContext, WebhookIntake
     from posthorn.logic.webhooks.fanout import AnnouncingMessages, EventAnnouncer, RecentDirectory
     from posthorn.logic.webhooks.sender import EndpointGate, RecentWebhooks, SenderContext
+    from posthorn.models.send_queue import QueueItem
     from posthorn.ports import Clock, DomainIdentities
     from posthorn.settings import Settings
 
 Made = TypeVar("Made")
 SEND_QUEUE_BATCH_SIZE = 10  # SendQueue's event source mapping in template.yaml
 
+_factories: set[Callable[[], object]] = set()
 _made: dict[Callable[[], object], object] = {}
 _overrides: dict[Callable[[], object], object] = {}
 _building = threading.RLock()  # a factory may call others
@@ -70,12 +79,15 @@ def _factory(build: Callable[[], Made]) -> Callable[[], Made]:
                 _made[made] = build()
             return cast(Made, _made[made])
 
+    _factories.add(made)
     return made
 
 
 def override(factory: Callable[[], Made], made: Made) -> None:
     """Tests: `factory` answers `made` until the next `reset()`. What was built before is built again, so
     that whatever holds the replaced adapter (a `SendContext`, the file cache) holds `made` instead."""
+    if factory not in _factories:
+        raise TypeError(f"{getattr(factory, '__name__', factory)} is not a cached factory of wiring")
     with _building:
         _overrides[factory] = made
         _made.clear()
@@ -100,6 +112,13 @@ def pepper() -> bytes:
     from posthorn.adapters.secrets import secret_string
 
     return secret_string(settings().pepper_secret_id).encode()
+
+
+def read_secret(secret_id: str) -> str:
+    """A secret read now, never kept (the relay's certificate, read again every few minutes)."""
+    from posthorn.adapters.secrets import read_secret
+
+    return read_secret(secret_id)
 
 
 # --- the table, one repository per aggregate -----------------------------------------------------------
@@ -170,6 +189,22 @@ def idempotency() -> IdempotencyRepository:
 
 
 @_factory
+def idempotency_keys() -> IdempotencyKeys:
+    """The API's `Idempotency-Key`s: their store and how long an answer is kept."""
+    from posthorn.logic.sending.idempotency import IdempotencyKeys
+
+    return IdempotencyKeys(idempotency(), settings().idempotency_ttl_seconds)
+
+
+@_factory
+def credential_rates() -> CredentialRates:
+    """The API's rate limit per credential (the `RateLimit-*` fields of its answers)."""
+    from posthorn.logic.sending.rate_limits import CredentialRates
+
+    return CredentialRates(rate_limits(), clock(), settings().default_rate_limit_per_second)
+
+
+@_factory
 def file_records() -> FileRepository:
     from posthorn.adapters.dynamodb.files import FileRepository
 
@@ -192,11 +227,18 @@ def held_messages() -> HeldMessageRepository:
 
 
 @_factory
+def alarm_topic() -> AlarmTopic:
+    """The stack's alarm topic: the guard's announcements and the webhook sender's alarms."""
+    from posthorn.adapters.alarm_topic import AlarmTopic
+
+    return AlarmTopic(settings().alarm_topic_arn)
+
+
+@_factory
 def announcements() -> WebhookAndAlarmAnnouncements:
     """Where the guard announces a pause or resume: the alarm topic and the domain's webhooks."""
     import datetime
 
-    from posthorn.adapters.alarm_topic import AlarmTopic
     from posthorn.logic.guard.pausing import WebhookAndAlarmAnnouncements
     from posthorn.logic.webhooks.fanout import announce_domain_event
     from posthorn.models.webhooks import WebhookEventType
@@ -204,7 +246,7 @@ def announcements() -> WebhookAndAlarmAnnouncements:
     def to_webhooks(kind: str, domain: str, at: datetime.datetime, details: dict[str, object]) -> object:
         return announce_domain_event(webhook_intake(), WebhookEventType(kind), domain, at, details)
 
-    return WebhookAndAlarmAnnouncements(AlarmTopic(settings().alarm_topic_arn), to_webhooks)
+    return WebhookAndAlarmAnnouncements(alarm_topic(), to_webhooks)
 
 
 @_factory
@@ -360,6 +402,72 @@ def intake_context(side_by_side: Executor) -> IntakeContext:
     )
 
 
+# --- the send worker ----------------------------------------------------------------------------------------
+@_factory
+def ses_pace() -> Callable[[int], list[float]]:
+    """The next n send times at the SES account's maximum send rate: the one schedule every worker takes its
+    send times from (`reserve_slots`, shared through the rate store)."""
+    import time
+
+    from posthorn.logic.sending.rate_limits import SES_PACE_KEY, reserve_slots
+
+    store, rate = rate_limits(), settings().ses_max_send_rate
+
+    def reserve(count: int) -> list[float]:
+        return reserve_slots(store, SES_PACE_KEY, rate=rate, count=count, now_us=time.time_ns() // 1000)
+
+    return reserve
+
+
+def send_worker_batch(
+    records: list[dict[str, Any]], time_left: Callable[[], float]
+) -> tuple[list[QueueItem], DrainContext]:
+    """One SendQueue batch of the send worker: its items, and the drain's context with the batch's queue and
+    the invocation's time left; the rest as this warm process holds it (assembled per batch, like
+    `send_context`)."""
+    import time
+
+    from posthorn.adapters.send_queue import SqsWorkQueue
+    from posthorn.logic.sending.queue_drain import DrainContext
+
+    s = settings()
+    queue = SqsWorkQueue(records, s.send_queue_url, s.bucket_name)
+    return queue.items, DrainContext(
+        messages=announced_messages(),
+        suppressions=suppressions(),
+        transport=transport(),
+        queue=queue,
+        attachments=attachment_bodies(),
+        reserve_slots=ses_pace(),
+        wall_clock=time.time,
+        monotonic=time.monotonic,
+        sleep=time.sleep,
+        time_left=time_left,
+        store_calls=store_calls(),
+        max_receives=s.send_max_receives,
+        send_budget_seconds=s.worker_send_budget_seconds,
+        retry_base_seconds=s.send_retry_base_seconds,
+        retry_cap_seconds=s.send_retry_cap_seconds,
+        pauses=sending_pauses(),
+        held=held_messages(),
+        requeue=send_queue(),
+    )
+
+
+@_factory
+def store_calls() -> ThreadPoolExecutor:
+    """The send worker's threads for store round trips, one per message of a batch, started once per warm
+    process (starting them costs)."""
+    return ThreadPoolExecutor(max_workers=SEND_QUEUE_BATCH_SIZE, thread_name_prefix="store")
+
+
+def send_worker_imports() -> None:
+    """Import what every batch uses during Lambda's init (the handler imports no adapter itself), so the
+    first batch does not pay for it."""
+    import posthorn.adapters.send_queue
+    import posthorn.logic.sending.rate_limits  # noqa: F401
+
+
 # --- webhooks: their table, the sender's queue, secrets, the endpoints -----------------------------------
 @_factory
 def webhooks_table() -> Table:
@@ -403,13 +511,6 @@ def webhook_poster() -> PinnedHttpPoster:
 
     s = settings()
     return PinnedHttpPoster(allow_loopback=s.webhook_allow_loopback, pool_size=s.webhook_endpoint_concurrency)
-
-
-@_factory
-def alarms() -> SnsAlarms:
-    from posthorn.adapters.webhook_queue import SnsAlarms
-
-    return SnsAlarms(settings().alarm_topic_arn)
 
 
 @_factory
@@ -470,6 +571,20 @@ def webhook_context() -> WebhookContext:
     )
 
 
+def webhook_prompts(records: list[dict[str, Any]]) -> SqsPrompts:
+    """The prompts of one sender event from WebhookQueue and WebhookSlowQueue: read, and put back on the
+    queue each came from."""
+    from posthorn.adapters.webhook_queue import SqsPrompts
+
+    s = settings()
+    return SqsPrompts(records, s.webhook_queue_url, s.webhook_slow_queue_url)
+
+
+def webhook_sender_imports() -> None:
+    """Import what every prompt batch uses during Lambda's init (the handler imports no adapter itself)."""
+    import posthorn.adapters.webhook_queue  # noqa: F401
+
+
 def sender_context() -> SenderContext:
     from posthorn.logic.webhooks.sender import SenderContext
 
@@ -479,7 +594,7 @@ def sender_context() -> SenderContext:
         secrets=webhook_secrets(),
         poster=webhook_poster(),
         notices=delivery_notices(),
-        alarms=alarms(),
+        alarms=alarm_topic(),
         clock=clock(),
         gate=endpoint_gate(),
         allow_loopback=settings().webhook_allow_loopback,
@@ -488,31 +603,25 @@ def sender_context() -> SenderContext:
     )
 
 
-@functools.cache
+@_factory
 def recent_webhooks() -> RecentWebhooks:
-    """The sender's webhooks as read in the last few seconds (logic/webhook_sending.RecentWebhooks)."""
+    """The sender's webhooks as read in the last few seconds (logic/webhooks/sender.py, RecentWebhooks)."""
     from posthorn.logic.webhooks.sender import RecentWebhooks
 
     return RecentWebhooks()
 
 
-@functools.cache
+@_factory
 def opened_secrets() -> dict[str, str]:
     """Secrets the sender opened, by their sealed form: KMS is asked once per secret per warm process."""
     return {}
 
 
-@functools.cache
+@_factory
 def attempt_calls() -> ThreadPoolExecutor:
-    """The sender's threads: one per attempt of a batch (10), kept across resets like `store_calls`."""
+    """The sender's threads: one per attempt of a batch (10). A reset forgets them like any other factory:
+    idle, they end once the pool is no longer referenced."""
     return ThreadPoolExecutor(max_workers=SEND_QUEUE_BATCH_SIZE, thread_name_prefix="webhook")
-
-
-@functools.cache
-def store_calls() -> ThreadPoolExecutor:
-    """The send worker's threads for store round trips, one per message of a batch, started once per warm
-    process and kept across resets: they hold no configuration."""
-    return ThreadPoolExecutor(max_workers=SEND_QUEUE_BATCH_SIZE, thread_name_prefix="store")
 
 
 def reset() -> None:

@@ -23,7 +23,8 @@ log = logging.getLogger("smtp_relay")
 
 def certificates(settings: RelaySettings) -> tls.Certificates:
     if settings.tls_secret_id:
-        return tls.Certificates(tls.from_secret(settings.tls_secret_id))
+        secret_id = settings.tls_secret_id
+        return tls.Certificates(tls.from_secret(lambda: wiring.read_secret(secret_id)))
     if settings.tls_cert_file and settings.tls_key_file:
         return tls.Certificates(tls.from_files(settings.tls_cert_file, settings.tls_key_file))
     raise SystemExit(

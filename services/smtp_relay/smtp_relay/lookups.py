@@ -2,64 +2,31 @@
 so a change the API answered is honoured by every relay task within 2 s (API.md, "Guarantees"): a domain's
 record (MAIL FROM and the From: check), a small suppression list (RCPT TO) and the session's credential
 (every MAIL FROM and end of DATA). Each AUTH reads the credential afresh (`StoredCredentials`).
-Used from the relay's threads and its event loop, hence the lock; `peek` answers from memory only, so the
-event loop can use what is there without a thread hop."""
+Each keeps its reads in a `TtlCache` (thread-safe: used from the relay's threads and its event loop); `peek`
+answers from memory only, so the event loop can use what is there without a thread hop."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Generic, NamedTuple, TypeVar
+from typing import NamedTuple
 
 from posthorn.errors import Unauthorized
 from posthorn.logic.accounts.credentials import hash_secret, require, verify_hash, verify_secret
+from posthorn.logic.ttl_cache import TtlCache
 from posthorn.models.credentials import Credential, CredentialStatus, Permission
 from posthorn.models.domains import DomainRecord
 from posthorn.ports import Clock, CredentialStore, SenderDomains, SuppressionSnapshots
-
-Value = TypeVar("Value")
-
-
-class Recent(Generic[Value]):
-    """Values kept `seconds` after they were read, at most `size` of them."""
-
-    def __init__(
-        self, seconds: float, size: int = 10_000, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.seconds = seconds
-        self.size = size
-        self.clock = clock
-        self._values: dict[str, tuple[float, Value]] = {}
-        self._lock = threading.Lock()
-
-    def peek(self, key: str) -> tuple[bool, Value | None]:
-        """(True, the value) when one is kept and fresh, else (False, None): never a read."""
-        with self._lock:
-            found = self._values.get(key)
-        if found is not None and found[0] > self.clock():
-            return True, found[1]
-        return False, None
-
-    def get(self, key: str, read: Callable[[], Value]) -> Value:
-        known, value = self.peek(key)
-        if known:
-            return value  # type: ignore[return-value]
-        value = read()
-        if self.seconds > 0:
-            with self._lock:
-                if len(self._values) >= self.size:
-                    self._values.clear()
-                self._values[key] = (self.clock() + self.seconds, value)
-        return value
 
 
 class RecentDomains:
     """`SenderDomains` from memory for a few seconds."""
 
-    def __init__(self, domains: SenderDomains, seconds: float) -> None:
+    def __init__(
+        self, domains: SenderDomains, seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._domains = domains
-        self._recent: Recent[DomainRecord | None] = Recent(seconds)
+        self._recent: TtlCache[str, DomainRecord | None] = TtlCache(seconds, clock)
 
     def get_domain(self, domain: str) -> DomainRecord | None:
         return self._recent.get(domain, lambda: self._domains.get_domain(domain))
@@ -74,10 +41,16 @@ class RecentSuppressions:
     asked per recipient. A suppression younger than the snapshot is not refused at RCPT; the send worker's
     re-check before SMTP still leaves that recipient out."""
 
-    def __init__(self, store: SuppressionSnapshots, seconds: float, snapshot_limit: int = 5_000) -> None:
+    def __init__(
+        self,
+        store: SuppressionSnapshots,
+        seconds: float,
+        snapshot_limit: int = 5_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._limit = snapshot_limit
-        self._recent: Recent[frozenset[str] | None] = Recent(seconds)
+        self._recent: TtlCache[str, frozenset[str] | None] = TtlCache(seconds, clock)
 
     def _snapshot(self, domain: str) -> frozenset[str] | None:
         found = self._store.suppressed_snapshot(domain, limit=self._limit)
@@ -117,12 +90,17 @@ class StoredCredentials:
     credential per `seconds` and relay task, whatever the number of messages."""
 
     def __init__(
-        self, store: CredentialStore, pepper: Callable[[], bytes], clock: Clock, seconds: float
+        self,
+        store: CredentialStore,
+        pepper: Callable[[], bytes],
+        clock: Clock,
+        seconds: float,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._pepper = pepper
         self._clock = clock
-        self._recent: Recent[Credential | None] = Recent(seconds)
+        self._recent: TtlCache[str, Credential | None] = TtlCache(seconds, monotonic)
 
     def verify(self, username: str, secret: str) -> tuple[Credential, SessionLogin]:
         credential = verify_secret(username, secret, self._store, self._pepper(), now=self._clock.now())

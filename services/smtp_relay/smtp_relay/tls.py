@@ -67,11 +67,11 @@ def from_files(cert_file: str, key_file: str) -> Callable[[], tuple[str, str]]:
     return load
 
 
-def from_secret(secret_id: str) -> Callable[[], tuple[str, str]]:
-    def load() -> tuple[str, str]:
-        from posthorn.adapters.aws import client
+def from_secret(read: Callable[[], str]) -> Callable[[], tuple[str, str]]:
+    """The secret's certificate and key, as `read` gives the secret's JSON now (`wiring.read_secret`)."""
 
-        value = json.loads(client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
+    def load() -> tuple[str, str]:
+        value = json.loads(read())
         return str(value["certificate"]), str(value["private_key"])
 
     return load

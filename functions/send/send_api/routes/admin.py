@@ -18,8 +18,7 @@ from posthorn.logic.accounts.credentials import (
     update_credential,
 )
 from posthorn.logic.accounts.domains import delete_domain, refresh_domain, register_domain
-from posthorn.logic.guard.held import release_held
-from posthorn.logic.guard.pausing import GuardContext, domain_reputation, resume_domain
+from posthorn.logic.guard.pausing import GuardContext, domain_reputation, resume_and_release
 from posthorn.models.addresses import normalize_domain
 from posthorn.models.credentials import (
     CreateCredentialRequest,
@@ -41,9 +40,6 @@ Identities = Annotated[DomainIdentities, Depends(wiring.identities)]
 Credentials = Annotated[CredentialStore, Depends(wiring.credentials)]
 Now = Annotated[Clock, Depends(wiring.clock)]
 Guard = Annotated[GuardContext, Depends(wiring.guard_context)]
-# How long a resume spends sending held messages back to the queue before it answers (API Gateway stops at
-# 29 s); what is still held then goes out at the next resume, or when the worker next holds one.
-RELEASE_SECONDS = 20.0
 NO_DOMAIN = NotFound("no domain example.org")
 
 NO_CREDENTIAL = NotFound(f"no credential {examples.USERNAME}")
@@ -114,10 +110,10 @@ def resume(
     queue: Annotated[QueueBodies, Depends(wiring.send_queue)],
     clock: Now,
 ) -> DomainView:
-    record = resume_domain(_domain_name(domain), guard, clock.now())
-    deadline = monotonic() + RELEASE_SECONDS
-    release_held(record.domain, held, queue, time_left=lambda: deadline - monotonic())
-    return DomainView.of(record, domain_reputation(record, guard))
+    resumed = resume_and_release(
+        _domain_name(domain), guard, held, queue, now=clock.now(), monotonic=monotonic
+    )
+    return DomainView.of(resumed.record, domain_reputation(resumed.record, guard))
 
 
 @router.get(

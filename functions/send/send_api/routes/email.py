@@ -25,6 +25,8 @@ from posthorn.errors import (
     ValidationFailed,
 )
 from posthorn.logic.sending.batches import accept_batch
+from posthorn.logic.sending.idempotency import IdempotencyKeys
+from posthorn.logic.sending.rate_limits import CredentialRates
 from posthorn.logic.sending.steps import SendContext, send_email
 from posthorn.models.batches import SendBatchRequest, SendBatchResult
 from posthorn.models.email import SendEmailRequest
@@ -35,7 +37,6 @@ from send_api.contract import Success, answers, request_example
 from send_api.errors import validation_failure
 from send_api.idempotency import idempotent
 from send_api.observability import metrics
-from send_api.rate_limit_fields import take_messages
 from send_api.responses import json_response
 
 router = APIGatewayRouter()
@@ -70,6 +71,8 @@ SEND_ERRORS = [
     UpstreamUnavailable,
 ]
 Sending = Annotated[SendContext, Depends(wiring.send_context)]
+Rates = Annotated[CredentialRates, Depends(wiring.credential_rates)]
+Keys = Annotated[IdempotencyKeys, Depends(wiring.idempotency_keys)]
 
 
 @router.post(
@@ -95,11 +98,13 @@ def send(
     ],
     credential: CallerCredential,
     context: Sending,
+    rates: Rates,
+    keys: Keys,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[SendResult]:
 
     def send_and_count() -> Response[SendResult]:
-        limits = take_messages(credential, 1)
+        limits = rates.take(credential, 1)
         result = send_email(message, credential, context)
         if result.status == "queued":
             metrics.add_metric(name="MessagesQueuedOnFallback", unit=MetricUnit.Count, value=1)
@@ -108,7 +113,7 @@ def send(
         metrics.add_metric(name="RecipientsSent", unit=MetricUnit.Count, value=result.count)
         return json_response(200, result, limits.headers())
 
-    return idempotent(router, credential, send_and_count)
+    return idempotent(router, credential, keys, send_and_count)
 
 
 @router.post(
@@ -138,15 +143,17 @@ def send_batch(
     ],
     credential: CallerCredential,
     context: Sending,
+    rates: Rates,
+    keys: Keys,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[SendBatchResult]:
     def accept() -> Response[SendBatchResult]:
-        limits = take_messages(credential, len(batch.messages))
+        limits = rates.take(credential, len(batch.messages))
         result = accept_batch([_validated(item) for item in batch.messages], credential, context)
         metrics.add_metric(name="MessagesQueued", unit=MetricUnit.Count, value=result.count)
         return json_response(202, result, limits.headers())
 
-    return idempotent(router, credential, accept)
+    return idempotent(router, credential, keys, accept)
 
 
 def _validated(item: Any) -> SendEmailRequest | PosthornError:

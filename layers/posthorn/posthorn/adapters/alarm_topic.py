@@ -1,8 +1,11 @@
-"""The stack's alarm topic (SNS), told when the deliverability guard pauses or resumes a domain: the operator
-learns of it the way they learn of the stack's CloudWatch alarms (AlarmEmail subscribes to the same topic).
+"""The stack's alarm topic (SNS, AlarmTopic in template.yaml): what the operator is told, the way they learn
+of the stack's CloudWatch alarms (AlarmEmail subscribes to the same topic). One adapter for both who tell it:
 
-Publishing is best effort: the pause has been recorded before, and a failure to announce it must not make
-the events function fail (and SNS retry) a batch whose events are all stored. It is logged instead.
+- the deliverability guard (`GuardAnnouncements`), when it pauses or resumes a domain. Best effort: the
+  pause has been recorded before, and a failure to announce it must not make the events function fail (and
+  SNS retry) a batch whose events are all stored. It is logged instead.
+- the webhook sender (`Alarms`), when it disables a failing webhook. A failure to publish is raised: the
+  sender's attempt fails and is made again, so the operator is told.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class AlarmTopic:
-    """`GuardAnnouncements` over one SNS topic (no topic: nothing is published)."""
+    """`GuardAnnouncements` and `Alarms` over one SNS topic (no topic: nothing is published)."""
 
     def __init__(self, topic_arn: str) -> None:
         self.topic_arn = topic_arn
@@ -43,10 +46,19 @@ class AlarmTopic:
             {"type": "domain.resumed", "domain": record.domain},
         )
 
+    def alarm(self, subject: str, message: str) -> None:
+        if not self.topic_arn:
+            log.warning("no alarm topic: %s", subject)
+            return
+        self._send(subject, message)
+
     def _publish(self, subject: str, message: dict[str, object]) -> None:
         if not self.topic_arn:
             return
         try:
-            client("sns").publish(TopicArn=self.topic_arn, Subject=subject[:100], Message=json.dumps(message))
+            self._send(subject, json.dumps(message))
         except (BotoCoreError, ClientError):
             log.warning("could not tell the alarm topic", exc_info=True)
+
+    def _send(self, subject: str, message: str) -> None:
+        client("sns").publish(TopicArn=self.topic_arn, Subject=subject[:100], Message=message)

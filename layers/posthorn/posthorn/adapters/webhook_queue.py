@@ -1,11 +1,14 @@
-"""The webhook sender's queue (WebhookQueue): prompts `{"delivery_id", "webhook_id"}` to attempt a delivery
-now or after a short delay (SQS's DelaySeconds, at most 15 minutes). The webhooks table holds what is due;
-a prompt that cannot be queued is reported, not raised: the sender's sweep finds the delivery anyway."""
+"""The webhook sender's queues (WebhookQueue, WebhookSlowQueue): prompts `{"delivery_id", "webhook_id"}` to
+attempt a delivery now or after a short delay (SQS's DelaySeconds, at most 15 minutes), sent by
+`SqsDeliveryNotices` and received by the sender as `SqsPrompts`. The webhooks table holds what is due; a
+prompt that cannot be queued is reported, not raised: the sender's sweep finds the delivery anyway."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -72,19 +75,6 @@ class SqsDeliveryNotices:
         return queued
 
 
-class SnsAlarms:
-    """The stack's alarm topic (AlarmTopic)."""
-
-    def __init__(self, topic_arn: str) -> None:
-        self.topic_arn = topic_arn
-
-    def alarm(self, subject: str, message: str) -> None:
-        if not self.topic_arn:
-            logger.warning("no alarm topic: %s", subject)
-            return
-        client("sns").publish(TopicArn=self.topic_arn, Subject=subject[:100], Message=message)
-
-
 def put_back(queue_url: str, receipt_handles: list[str], seconds: int) -> None:
     """Make received prompts visible again after `seconds` (they are then reported as batch item failures)."""
     sqs = client("sqs")
@@ -97,3 +87,33 @@ def put_back(queue_url: str, receipt_handles: list[str], seconds: int) -> None:
             sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
         except (BotoCoreError, ClientError) as error:  # they come back after the queue's own timeout
             logger.warning("webhook prompts not put back early: %s", type(error).__name__)
+
+
+class SqsPrompts:
+    """The prompts of one Lambda SQS event from the sender's two queues (WebhookQueue, WebhookSlowQueue):
+    each record read (`items`, or `unreadable`), and those the sender hands back put back on the queue they
+    came from (the fast one when the record does not say)."""
+
+    def __init__(self, records: list[dict[str, Any]], queue_url: str, slow_queue_url: str = "") -> None:
+        self.queue_url = queue_url
+        self.slow_queue_url = slow_queue_url
+        self.items: list[tuple[str, DueDelivery]] = []
+        self.unreadable: list[Any] = []  # the records' SQS message ids, for the log
+        self._records = records
+        for record in records:
+            due = read_prompt(str(record.get("body", "")))
+            if due is None:
+                self.unreadable.append(record.get("messageId"))
+            else:
+                self.items.append((str(record["messageId"]), due))
+
+    def put_back(self, item_ids: Collection[str], seconds: int) -> None:
+        """Make these records visible again after `seconds` (then reported as batch item failures)."""
+        queues = [self.queue_url, self.slow_queue_url]
+        by_queue: dict[str, list[str]] = {}
+        for record in self._records:
+            if str(record["messageId"]) in item_ids:
+                url = queue_url_of(str(record.get("eventSourceARN", "")), queues) or self.queue_url
+                by_queue.setdefault(url, []).append(str(record.get("receiptHandle", "")))
+        for url, handles in by_queue.items():
+            put_back(url, handles, seconds)

@@ -23,10 +23,14 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from posthorn.errors import NotFound
+from posthorn.logic.guard.held import release_held
 from posthorn.models.domains import DomainRecord, Reputation, WindowStart
 from posthorn.models.stats import HourCounts
-from posthorn.ports import GuardAnnouncements, GuardCounters, GuardDomains
+from posthorn.ports import GuardAnnouncements, GuardCounters, GuardDomains, HeldMessages, QueueBodies
 
+# How long a resume spends sending held messages back to the queue before it answers (API Gateway stops at
+# 29 s); what is still held then goes out at the next resume, or when the worker next holds one.
+RELEASE_SECONDS = 20.0
 # API.md: never on fewer than 5 bounces or 3 complaints, whatever the rates say.
 MIN_BOUNCES = 5
 MIN_COMPLAINTS = 3
@@ -140,6 +144,30 @@ def resume_domain(domain: str, context: GuardContext, now: datetime) -> DomainRe
         return context.domains.get_domain(domain) or record
     context.announcements.announce_resumed(resumed)
     return resumed
+
+
+class Resumed(NamedTuple):
+    record: DomainRecord
+    released: int  # held messages sent back to the queue
+    more: bool  # some are still held (out of time, or a queue failure): resuming again continues
+
+
+def resume_and_release(
+    domain: str,
+    context: GuardContext,
+    held: HeldMessages,
+    queue: QueueBodies,
+    *,
+    now: datetime,
+    monotonic: Callable[[], float],
+    seconds: float = RELEASE_SECONDS,
+) -> Resumed:
+    """A resume as the API and the local page make it: the domain sends again (`resume_domain`), and its held
+    messages go back to the queue for at most `seconds` (the rest at the next resume)."""
+    record = resume_domain(domain, context, now)
+    deadline = monotonic() + seconds
+    released, more = release_held(record.domain, held, queue, time_left=lambda: deadline - monotonic())
+    return Resumed(record, released, more)
 
 
 class WebhookAndAlarmAnnouncements:

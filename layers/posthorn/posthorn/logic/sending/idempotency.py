@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from posthorn.errors import IdempotencyConflict, IdempotencyInFlight, ValidationFailed
@@ -17,6 +18,14 @@ from posthorn.ports import IdempotencyStore
 
 MAX_KEY_LENGTH = 256
 LEASE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class IdempotencyKeys:
+    """Where keys are claimed and their answers kept, and for how long (the template's idempotency TTL)."""
+
+    store: IdempotencyStore
+    ttl_seconds: int
 
 
 def fingerprint(body: Any) -> str:

@@ -57,6 +57,7 @@ from posthorn.errors import (
 )
 from posthorn.logic.guard.held import release_held
 from posthorn.logic.sending.delivery import Accepted, PreparedMessage, transmit
+from posthorn.logic.ttl_cache import TtlCache
 from posthorn.models.messages import MessageRecord, SendResult
 from posthorn.models.raw_message import RawMessage
 from posthorn.models.send_queue import QueueItem
@@ -185,24 +186,21 @@ class SendingPauses:
     """Whether a domain is paused, read at most every `PAUSE_CHECK_SECONDS` per domain and kept for the warm
     process (`wiring.sending_pauses`): a busy worker reads a domain's state once every 2 s, not once per
     batch; and again before a send when its batch has taken that long (a slow pace spreads a batch of 10 over
-    seconds, and a pause in between must stop the rest). Thread-safe enough: a lost race reads twice."""
+    seconds, and a pause in between must stop the rest)."""
 
     def __init__(self, domains: SenderDomains, monotonic: Callable[[], float]) -> None:
         self._domains = domains
-        self._monotonic = monotonic
-        self._known: dict[str, tuple[float, bool]] = {}
+        self._known: TtlCache[str, bool] = TtlCache(PAUSE_CHECK_SECONDS, monotonic)
 
     def paused(self, domain: str) -> bool:
-        now = self._monotonic()
-        known = self._known.get(domain)
-        if known is None or now - known[0] >= PAUSE_CHECK_SECONDS:
-            record = self._domains.get_domain(domain)
-            known = (now, record is not None and record.paused)
-            self._known[domain] = known
-        return known[1]
+        return self._known.get(domain, lambda: self._is_paused(domain))
+
+    def _is_paused(self, domain: str) -> bool:
+        record = self._domains.get_domain(domain)
+        return record is not None and record.paused
 
     def forget(self, domain: str) -> None:
-        self._known.pop(domain, None)
+        self._known.forget([domain])
 
 
 def _hold(item: QueueItem, record: MessageRecord, context: DrainContext, report: DrainReport) -> None:

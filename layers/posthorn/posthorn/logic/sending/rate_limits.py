@@ -14,12 +14,18 @@ the SES maximum send rate, across every concurrent worker.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from posthorn.errors import RateLimited
-from posthorn.ports import RateStore
+from posthorn.ports import Clock, RateStore
+
+if TYPE_CHECKING:
+    from posthorn.models.credentials import Credential
 
 MICROS = 1_000_000
+# The one schedule every send worker takes its send times from (the SES account's maximum send rate).
+SES_PACE_KEY = "ses-max-send-rate"
 
 
 class RateDecision(NamedTuple):
@@ -84,6 +90,33 @@ def standing(store: RateStore, username: str, *, rate: int, now_us: int) -> Rate
     """Where a credential's bucket stands, without counting anything: the `RateLimit-*` fields of an answer
     that sent no message (a read, an error). One read of the bucket."""
     return _decision(store.tat(credential_key(username)), rate=rate, now_us=now_us)
+
+
+@dataclass(frozen=True)
+class CredentialRates:
+    """The API's rate limit: each credential's rate (its own `rate_limit_per_second`, else the stack's
+    default) against its bucket in `store`, at the time `clock` says. What the `RateLimit-*` fields of an
+    answer say."""
+
+    store: RateStore
+    clock: Clock
+    default_rate: int
+
+    def rate_of(self, credential: Credential) -> int:
+        return credential.rate_limit_per_second or self.default_rate
+
+    def take(self, credential: Credential, count: int) -> RateDecision:
+        """Count messages against the credential's rate, shared by every instance (429 when over)."""
+        return enforce(
+            self.store, credential.username, rate=self.rate_of(credential), count=count, now_us=self._now_us()
+        )
+
+    def standing(self, credential: Credential) -> RateDecision:
+        """The bucket as it stands, for an answer that counted no message."""
+        return standing(self.store, credential.username, rate=self.rate_of(credential), now_us=self._now_us())
+
+    def _now_us(self) -> int:
+        return int(self.clock.now().timestamp() * MICROS)
 
 
 def reserve_slots(store: RateStore, key: str, *, rate: float, count: int, now_us: int) -> list[float]:

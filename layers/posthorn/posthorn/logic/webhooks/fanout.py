@@ -28,10 +28,11 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from posthorn.logic.ttl_cache import TtlCache
 from posthorn.logic.webhooks.contexts import WebhookIntake
 from posthorn.models.events import EventType, RecipientEvent
 from posthorn.models.messages import MessageRecord
@@ -207,29 +208,17 @@ class RecentDirectory:
 
     SECONDS = 2.0
 
-    def __init__(self, store: Any, seconds: float = SECONDS) -> None:
+    def __init__(
+        self, store: Any, seconds: float = SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.store = store
-        self.seconds = seconds
-        self._seen: dict[str, tuple[float, list[WebhookRecord]]] = {}
-        self._lock = threading.Lock()
+        self._recent: TtlCache[str, list[WebhookRecord]] = TtlCache(seconds, clock)
 
     def webhooks_for_domain(self, domain: str) -> list[WebhookRecord]:
-        now = time.monotonic()
-        with self._lock:
-            seen = self._seen.get(domain)
-        if seen is not None and now - seen[0] < self.seconds:
-            return seen[1]
-        found: list[WebhookRecord] = self.store.webhooks_for_domain(domain)
-        with self._lock:
-            self._seen[domain] = (now, found)
-            if len(self._seen) > 10_000:
-                self._seen.clear()
-        return found
+        return self._recent.get(domain, lambda: self.store.webhooks_for_domain(domain))
 
     def forget(self, domains: Iterable[str]) -> None:
-        with self._lock:
-            for domain in domains:
-                self._seen.pop(domain, None)
+        self._recent.forget(domains)
 
     def writing_through(self) -> WritingThrough:
         """The webhook store for the routes: reads fresh, writes forget what they change here."""

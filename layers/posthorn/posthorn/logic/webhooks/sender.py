@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from posthorn.errors import UndeliverableUrl
+from posthorn.logic.ttl_cache import TtlCache
 from posthorn.logic.webhooks import signing
 from posthorn.logic.webhooks.addresses import check_url
 from posthorn.logic.webhooks.schedule import (
@@ -127,27 +128,14 @@ class RecentWebhooks:
 
     SECONDS = 5.0
 
-    def __init__(self, seconds: float = SECONDS) -> None:
-        self.seconds = seconds
-        self._seen: dict[str, tuple[float, WebhookRecord | None]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, seconds: float = SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self._recent: TtlCache[str, WebhookRecord | None] = TtlCache(seconds, clock)
 
     def get(self, webhook_id: str, store: WebhookHealth) -> WebhookRecord | None:
-        now = time.monotonic()
-        with self._lock:
-            seen = self._seen.get(webhook_id)
-        if seen is not None and now - seen[0] < self.seconds:
-            return seen[1]
-        record = store.get_webhook(webhook_id)
-        with self._lock:
-            self._seen[webhook_id] = (now, record)
-            if len(self._seen) > 10_000:
-                self._seen.clear()
-        return record
+        return self._recent.get(webhook_id, lambda: store.get_webhook(webhook_id))
 
     def forget(self, webhook_id: str) -> None:
-        with self._lock:
-            self._seen.pop(webhook_id, None)
+        self._recent.forget([webhook_id])
 
 
 @dataclass
