@@ -503,11 +503,7 @@ def pause(run: Run) -> None:
                 "shared",
                 PAUSED_FROM,
                 ["p@example.net"],
-                # At MAIL FROM, or at the end of DATA (the From: check), as API.md allows.
-                lambda attempt: (
-                    attempt.told.startswith(("MAIL 550 5.7.1", "550 5.7.1"))
-                    and "domain_paused" in attempt.told
-                ),
+                refused_as_paused,
             )
         token = new_token()
         logical = run.history.add(Logical(token, "https", "shared", PAUSED_FROM, ["p-api@example.net"]))

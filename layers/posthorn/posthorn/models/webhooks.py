@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -212,16 +212,6 @@ class DeliveryAccepted(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     delivery_id: str
-
-
-class WebhookPayload(BaseModel):
-    """The body of a delivery."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    type: str
-    timestamp: datetime
-    data: dict[str, Any]
 
 
 class DueDelivery(NamedTuple):
