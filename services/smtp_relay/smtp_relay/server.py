@@ -7,7 +7,7 @@ aiosmtpd's `SMTP` is subclassed only where API.md's replies or the relay's limit
 - on an implicit-TLS port the connection is TLS from its first byte, which aiosmtpd does not see (it only
   knows STARTTLS), so AUTH would not be offered: there `auth_require_tls` is off, which is safe because
   nothing on that port is ever in the clear;
-- DATA is read into one buffer (not a bytearray per line, joined: ~2.8x the message at its peak), reserves
+- DATA is read into one buffer (not a bytearray per line, joined: several times the message), reserves
   its bytes from the relay's memory budget as they arrive (`_Reservation`), resets the idle timer as lines
   come, and counts as a transaction in flight until its reply (a graceful stop waits for those);
 - DATA is passed on only as CRLF lines: a bare CR or LF anywhere refuses the message (`550 5.6.0`), because
@@ -132,7 +132,7 @@ class RelaySMTP(SMTP):
 
     async def smtp_DATA(self, arg: str) -> None:
         """aiosmtpd's DATA, reading into one buffer: aiosmtpd keeps every line as a bytearray of its own and
-        then joins them, ~2.8x the message at its peak; here the message is held once, unstuffed as it
+        then joins them, several times the message at its peak; here the message is held once, unstuffed as it
         arrives, and handed on as that same buffer (`logic/submission/relayed_message.py` keeps its body in
         place)."""
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):

@@ -85,8 +85,8 @@ Metadata = dict[
 ]
 ClientReference = Annotated[str, StringConstraints(max_length=256)]
 ListUnsubscribe = Annotated[HeaderText, StringConstraints(max_length=2048), AfterValidator(_list_unsubscribe)]
-# A custom header's value, and how many: the MIME builder's folding grows faster than the value (a 400 KB
-# value took ~5.5 s of CPU), so a request cannot buy seconds of a function with one field.
+# A custom header's value, and how many: the MIME builder's folding grows faster than the value (a value of
+# a few hundred KB costs seconds of CPU), so a request cannot buy seconds of a function with one field.
 MAX_HEADER_VALUE = 8192
 MAX_HEADERS = 50
 HeaderValue = Annotated[HeaderText, StringConstraints(max_length=MAX_HEADER_VALUE)]

@@ -32,7 +32,8 @@ _DUMMY_HASH = f"{HASH_SCHEME}${'0' * 64}"
 
 def hash_secret(pepper: bytes, username: str, secret: str) -> str:
     """Keyed hash (HMAC-SHA256 with a key from Secrets Manager). Secrets are 256-bit random, so a keyed
-    fast hash is as strong as a slow one here, and costs microseconds per request instead of ~50 ms."""
+    fast hash is as strong as a slow one here, and costs microseconds per request, where a slow hash is
+    made to cost tens of milliseconds."""
     digest = hmac.new(pepper, f"{username}:{secret}".encode(), hashlib.sha256).hexdigest()
     return f"{HASH_SCHEME}${digest}"
 
