@@ -4,8 +4,8 @@ Every route of template.yaml goes to its function's handler with the REST API pr
 answer becomes the HTTP response. A handler that raises, or answers something that is not a proxy response,
 gets API Gateway's `502 {"message": "Internal server error"}`. Paths outside the template are a JSON 404.
 
-The `/_local/*` routes (API.md, "The local stack") are served here and never deployed: the outbox, the raw
-messages, SES Open/Click events, and `POST /_local/sns` into the events function. `GET /_local/` renders
+The `/_local/*` routes (docs/api.md, "The local stack") are served here and never deployed: the outbox, the
+raw messages, SES Open/Click events, and `POST /_local/sns` into the events function. `GET /_local/` renders
 the outbox page of `posthorn_local/web/` (`outbox_page`), whose script reads `GET /_local/outbox/{id}`: the
 parsed message with its Posthorn record, read from the store directly.
 """
@@ -134,7 +134,7 @@ def _error(
     details: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """API.md's error shape."""
+    """The API's error shape (docs/api.md, "Errors")."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
@@ -297,9 +297,9 @@ class LocalHttpServer(ThreadingHTTPServer):
         return 200, {"Content-Type": ASSET_TYPES[path.suffix], **PAGE_HEADERS}, path.read_bytes()
 
     def _outbox(self, body: bytes, query: str = "") -> Response:
-        """API.md's items, plus subject, From, To, the Posthorn message id and what Posthorn recorded of it
-        (status, tags, metadata, client reference, domain; null when the store does not know it) for the
-        page; `q`, `status`, `tag` and `recipient` filter them."""
+        """The items the contract lists (docs/api.md, "The local stack"), plus subject, From, To, the Posthorn
+        message id and what Posthorn recorded of it (status, tags, metadata, client reference, domain; null
+        when the store does not know it) for the page; `q`, `status`, `tag` and `recipient` filter them."""
         summaries = [outbox_view.summary(m) for m in self.services.outbox.list()]
         store = self._store()
         ids = [s["posthorn_message_id"] for s in summaries if s["posthorn_message_id"]]
@@ -515,7 +515,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """The stdlib's errors (a malformed request line, headers too long, ...) in API.md's JSON shape."""
+        """The stdlib's errors (a malformed request line, headers too long, ...) in the API's error shape
+        (docs/api.md, "Errors")."""
         self.close_connection = True
         # A request line it could not parse leaves the stdlib at HTTP/0.9, which has no status line.
         self.request_version = "HTTP/1.1"

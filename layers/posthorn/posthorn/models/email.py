@@ -1,4 +1,4 @@
-"""The `POST /v1/email` request: every rule API.md states, enforced at the edge by pydantic."""
+"""The `POST /v1/email` request: every rule of docs/api.md, "Sending", enforced at the edge by pydantic."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ MAX_TAGS = 10
 MAX_METADATA = 20
 RESERVED_TAG = "posthorn_message_id"
 
-# Headers the API refuses: those API.md reserves, and those Posthorn writes itself from other fields.
+# Headers the API refuses: those the contract reserves (docs/api.md, "Sending"), and those Posthorn writes
+# itself from other fields.
 RESERVED_HEADERS = frozenset(
     {
         "from", "to", "cc", "bcc", "subject", "mime-version", "reply-to", "sender", "return-path",

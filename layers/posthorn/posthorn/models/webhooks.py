@@ -1,6 +1,7 @@
-"""Webhooks (API.md, "Webhooks"): what a customer registers, what Posthorn stores of it, and the deliveries
-it makes with their attempts. Every model is built on first use (`defer_build`): the API's other routes, and
-the events function for domains without webhooks, never build them (each would add to every cold start)."""
+"""Webhooks (docs/api.md, "Webhooks"): what a customer registers, what Posthorn stores of it, and the
+deliveries it makes with their attempts. Every model is built on first use (`defer_build`): the API's other
+routes, and the events function for domains without webhooks, never build them (each would add to every cold
+start)."""
 
 from __future__ import annotations
 

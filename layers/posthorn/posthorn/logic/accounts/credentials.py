@@ -74,9 +74,9 @@ def parse_authorization(header: str | None) -> tuple[str, str]:
 
 def smtp_login(username: str, password: str) -> tuple[str, str]:
     """The (username, secret) an SMTP AUTH names: the credential's username and its secret; or, when the
-    password is the whole api_key, any username (API.md: `posthorn`, ZeptoMail's `emailapikey`, the api_key
-    again as MailPace and OhMySMTP write it, or the From address). Secrets never hold a ".", so a password
-    with one is an api_key."""
+    password is the whole api_key, any username (docs/api.md, "SMTP relay": `posthorn`, ZeptoMail's
+    `emailapikey`, the api_key again as MailPace and OhMySMTP write it, or the From address). Secrets never
+    hold a ".", so a password with one is an api_key."""
     if "." in password:
         try:
             return parse_api_key(password)

@@ -277,7 +277,7 @@ def _send_claimed(
             continue
         outcome = _send(item, record, context)
         if isinstance(outcome, Transmitted):
-            if outcome.after_ambiguous_drop:  # SES may hold it twice: the one duplicate API.md allows
+            if outcome.after_ambiguous_drop:  # SES may hold it twice: allowed (docs/api.md, "Guarantees")
                 report.outcomes["ambiguous_resend"] += 1
             recording.append((item, context.store_calls.submit(outcome.record, context.messages)))
             continue
