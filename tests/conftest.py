@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -139,11 +138,6 @@ def sender_key(api: ApiClient, admin: str) -> str:
     )
     assert created.status == 201, created.body
     return str(created.json["api_key"])
-
-
-@pytest.fixture
-def events_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "events"
 
 
 @pytest.fixture

@@ -4,15 +4,14 @@ Every route of template.yaml goes to its function's handler with the REST API pr
 answer becomes the HTTP response. A handler that raises, or answers something that is not a proxy response,
 gets API Gateway's `502 {"message": "Internal server error"}`. Paths outside the template are a JSON 404.
 
-The `/_local/*` routes (API.md, "The local stack") are served here and never deployed: the outbox, the raw
-messages, SES Open/Click events, and `POST /_local/sns` into the events function. `GET /_local/` renders
-`LocalHttpServer.index_page` (by default the outbox page of `posthorn_local/web/`, whose script reads
-`GET /_local/outbox/{id}`: the parsed message with its Posthorn record, read from the store directly).
+The `/_local/*` routes (docs/api.md, "The local stack") are served here and never deployed: the outbox, the
+raw messages, SES Open/Click events, and `POST /_local/sns` into the events function. `GET /_local/` renders
+the outbox page of `posthorn_local/web/` (`outbox_page`), whose script reads `GET /_local/outbox/{id}`: the
+parsed message with its Posthorn record, read from the store directly.
 """
 
 from __future__ import annotations
 
-import html
 import importlib
 import json
 import logging
@@ -23,8 +22,6 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from email import policy
-from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -120,42 +117,9 @@ class LocalServices:
     connection: Callable[[], dict[str, Any]] | None = None
 
 
-IndexPage = Callable[[LocalServices], str]
-
-
-def _subject(raw: bytes) -> str:
-    return str(BytesParser(policy=policy.default).parsebytes(raw, headersonly=True).get("Subject", ""))
-
-
 def outbox_page(services: LocalServices) -> str:
     """The outbox page (`web/index.html`), its list already filled in for a first paint without script."""
     return outbox_view.index_page((WEB_DIR / "index.html").read_text(), services.outbox.list())
-
-
-def minimal_index_page(services: LocalServices) -> str:
-    """A plain listing of the outbox and of the published SES events (every value escaped)."""
-    e = html.escape
-    rows = "".join(
-        "<tr>"
-        f"<td><a href='/_local/outbox/{e(m.id)}/raw'>{e(m.id)}</a></td>"
-        f"<td>{e(m.received_at.isoformat(timespec='seconds'))}</td>"
-        f"<td>{e(m.mail_from)}</td><td>{e(', '.join(m.rcpt_to))}</td>"
-        f"<td>{e(_subject(m.raw))}</td><td>{m.size}</td>"
-        "</tr>"
-        for m in services.outbox.list()
-    )
-    events = "".join(
-        f"<li>{e(p.at.isoformat(timespec='seconds'))} {e(p.event_type)} {e(p.ses_message_id)} "
-        f"{e(', '.join(p.recipients))}{'' if p.ok else ' — failed: ' + e(p.error or '')}</li>"
-        for p in services.publisher.published()
-    )
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Posthorn local</title></head>"
-        "<body><h1>Posthorn local outbox</h1><table><thead><tr><th>id</th><th>received</th><th>from</th>"
-        "<th>to</th><th>subject</th><th>bytes</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
-        f"<h2>SES events published</h2><ul>{events}</ul></body></html>"
-    )
 
 
 def _json(status: int, value: Any, headers: dict[str, str] | None = None) -> Response:
@@ -170,7 +134,7 @@ def _error(
     details: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """API.md's error shape."""
+    """The API's error shape (docs/api.md, "Errors")."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
@@ -199,13 +163,11 @@ class LocalHttpServer(ThreadingHTTPServer):
         routes: list[Route],
         functions: dict[str, LambdaFunction],
         services: LocalServices,
-        index_page: IndexPage = outbox_page,
     ) -> None:
         super().__init__(address, _RequestHandler)
         self.routes = routes
         self.functions = functions
         self.services = services
-        self.index_page = index_page
         self._local_routes: list[tuple[str, re.Pattern[str], str, Callable[..., Response]]] = [
             ("GET", re.compile(r"/_local/?"), "/_local/", self._index),
             ("GET", re.compile(r"/_local/outbox"), "/_local/outbox", self._outbox),
@@ -325,7 +287,7 @@ class LocalHttpServer(ThreadingHTTPServer):
 
     # --- /_local/* ------------------------------------------------------------------------------
     def _index(self, body: bytes) -> Response:
-        page = self.index_page(self.services)
+        page = outbox_page(self.services)
         return 200, {"Content-Type": "text/html; charset=utf-8", **PAGE_HEADERS}, page.encode()
 
     def _asset(self, body: bytes, name: str) -> Response:
@@ -335,9 +297,9 @@ class LocalHttpServer(ThreadingHTTPServer):
         return 200, {"Content-Type": ASSET_TYPES[path.suffix], **PAGE_HEADERS}, path.read_bytes()
 
     def _outbox(self, body: bytes, query: str = "") -> Response:
-        """API.md's items, plus subject, From, To, the Posthorn message id and what Posthorn recorded of it
-        (status, tags, metadata, client reference, domain; null when the store does not know it) for the
-        page; `q`, `status`, `tag` and `recipient` filter them."""
+        """The items the contract lists (docs/api.md, "The local stack"), plus subject, From, To, the Posthorn
+        message id and what Posthorn recorded of it (status, tags, metadata, client reference, domain; null
+        when the store does not know it) for the page; `q`, `status`, `tag` and `recipient` filter them."""
         summaries = [outbox_view.summary(m) for m in self.services.outbox.list()]
         index = self._message_index()
         ids = [s["posthorn_message_id"] for s in summaries if s["posthorn_message_id"]]
@@ -560,7 +522,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """The stdlib's errors (a malformed request line, headers too long, ...) in API.md's JSON shape."""
+        """The stdlib's errors (a malformed request line, headers too long, ...) in the API's error shape
+        (docs/api.md, "Errors")."""
         self.close_connection = True
         # A request line it could not parse leaves the stdlib at HTTP/0.9, which has no status line.
         self.request_version = "HTTP/1.1"

@@ -331,8 +331,9 @@ class LocalStack:
         }
         if self.ses_max_send_rate is not None:
             overrides["SES_MAX_SEND_RATE"] = str(self.ses_max_send_rate)
-        # The deliverability guard's four settings (API.md): POSTHORN_GUARD_WINDOW, _MINIMUM, _BOUNCE_RATE
-        # and _COMPLAINT_RATE (percentages), else the template's defaults.
+        # The deliverability guard's four settings (docs/api.md, "Deliverability guard"):
+        # POSTHORN_GUARD_WINDOW, _MINIMUM, _BOUNCE_RATE and _COMPLAINT_RATE (percentages), else the template's
+        # defaults.
         for setting in GUARD_SETTINGS:
             if os.environ.get(f"POSTHORN_{setting}", "").strip():
                 overrides[setting] = os.environ[f"POSTHORN_{setting}"].strip()

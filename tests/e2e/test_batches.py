@@ -1,6 +1,6 @@
-"""Batches over HTTP against the local stack, written from API.md: `POST /v1/email/batch` answers 202 with a
-result per index, and the send worker (fed from the embedded SQS queue) delivers every accepted message to
-the local SES once; the credential's rate counts every message of a batch."""
+"""Batches over HTTP against the local stack, written from docs/api.md: `POST /v1/email/batch` answers 202
+with a result per index, and the send worker (fed from the embedded SQS queue) delivers every accepted message
+to the local SES once; the credential's rate counts every message of a batch."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The file cache over HTTP against the local stack, written from API.md: a presigned upload PUT to the
+"""The file cache over HTTP against the local stack, written from docs/api.md: a presigned upload PUT to the
 embedded AWS (moto server) for real, raw binary uploads through the local API Gateway, the request size
 limits, and the bytes a recipient decodes from the local SES's outbox."""
 

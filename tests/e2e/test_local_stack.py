@@ -1,5 +1,5 @@
-"""End to end over HTTP against the local stack, written from API.md: the API a client sees, the local SES's
-outbox, and SES's events coming back through SNS into the events function."""
+"""End to end over HTTP against the local stack, written from docs/api.md: the API a client sees, the local
+SES's outbox, and SES's events coming back through SNS into the events function."""
 
 from __future__ import annotations
 

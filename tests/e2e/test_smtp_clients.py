@@ -54,7 +54,7 @@ INSTALL = "run `make smtp-clients`"
 WAIT_SECONDS = 15
 
 QUEUED = re.compile(r"250[ -]2\.0\.0 Ok: queued as (msg_\S+)")
-# API.md's control headers (and any X-SES-* a client wrote): none may reach SES.
+# The control headers (docs/api.md, "SMTP relay") (and any X-SES-* a client wrote): none may reach SES.
 CONTROL_HEADER = re.compile(
     r"X-Posthorn-|X-PM-|X-TM-|X-MailPace-|X-OMS-|X-OhMySMTP-|X-List-Unsubscribe$", re.IGNORECASE
 )

@@ -1,5 +1,5 @@
-"""Webhooks end to end against the local stack, written from API.md's "Webhooks" section: a real endpoint on
-loopback verifies every delivery with the `standardwebhooks` and `svix` libraries."""
+"""Webhooks end to end against the local stack, written from docs/api.md's "Webhooks" section: a real endpoint
+on loopback verifies every delivery with the `standardwebhooks` and `svix` libraries."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Administration that finishes the job (API.md, "Administration"): listing and deleting domains, reading
+"""Administration that finishes the job (docs/api.md, "Administration"): listing and deleting domains, reading
 and changing credentials, rotating secrets with an overlap; and what every authenticated answer carries
 (`RateLimit-*`, `WWW-Authenticate` on a 401). Through the real handler with moto tables."""
 

@@ -280,32 +280,6 @@ def test_a_cached_file_deleted_while_its_message_waits_fails_the_message_with_th
     assert "no longer" in viewed["error"]
 
 
-@pytest.mark.parametrize("form", ["raw", "body_key"])
-def test_messages_queued_in_the_earlier_format_are_still_sent(
-    api: ApiClient, sender_key: str, local_ses: LocalSes, stack: Stack, worker: QueuePoller, form: str
-) -> None:
-    """Queue messages written before file references (`raw`, or an `.eml` under `body_key`) survive an
-    upgrade."""
-    response = api.post(BATCH, {"messages": [message()]}, api_key=sender_key)
-    message_id = response.json["results"][0]["message_id"]
-    [body] = take_queued(stack.session, stack.ids["SendQueue"])
-    raw = b"".join(part.encode() for part in body["parts"])
-    if form == "raw":
-        old = {"message_id": message_id, "raw": raw.decode()}
-    else:
-        key = f"queue/{message_id}.eml"
-        stack.session.client("s3").put_object(Bucket=stack.ids["FilesBucket"], Key=key, Body=raw)
-        old = {"message_id": message_id, "body_key": key}
-    sqs = stack.session.client("sqs")
-    sqs.send_message(QueueUrl=stack.ids["SendQueue"], MessageBody=json.dumps(old))
-
-    worker.run_until_empty(timeout=10)
-
-    [received] = local_ses.outbox.list()
-    assert received.raw == raw
-    assert view(api, sender_key, message_id)["status"] == "sent"
-
-
 # --- the worker -----------------------------------------------------------------------------------------
 def test_single_send_queued_while_ses_is_down_is_sent_by_the_worker(
     api: ApiClient, sender_key: str, local_ses: LocalSes, worker: QueuePoller

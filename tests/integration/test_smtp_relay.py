@@ -1,6 +1,6 @@
 """The SMTP relay with Python's smtplib (a client nobody here wrote): moto in-process where AWS would be, the
 relay on loopback with STARTTLS and implicit TLS, and the send worker delivering to the local SES. Every
-reply code of API.md's "SMTP relay" section is checked here or in the other clients' tests."""
+reply code of docs/api.md's "SMTP relay" section is checked here or in the other clients' tests."""
 
 from __future__ import annotations
 
@@ -872,7 +872,7 @@ def test_an_open_session_is_421_at_its_next_mail_from_within_2_s_of_a_credential
     change: dict[str, Any] | str,
     reason: str,
 ) -> None:
-    """API.md, "Guarantees": a right taken away is gone within 2 s, sessions already open included."""
+    """docs/api.md, "Guarantees": a right taken away is gone within 2 s, sessions already open included."""
     key = credential(api, admin)
     username = key.partition(".")[0]
     with (
@@ -922,7 +922,8 @@ def test_an_open_session_is_refused_at_the_end_of_data_when_revoked_after_its_rc
 
 # --- SMTP smuggling: aiosmtpd's own test (aiosmtpd/tests/test_smtpsmuggling.py, 1.4.6), ported to the relay,
 # whose DATA reader is a fork of aiosmtpd's. Only CRLF "." CRLF ends DATA; a bare CR or LF anywhere in DATA
-# refuses the message (API.md), after the client finished sending it, and nothing of it reaches SES.
+# refuses the message (docs/api.md, "SMTP relay"), after the client finished sending it, and nothing of it
+# reaches SES.
 BARE_LINE_ENDS = b"550 5.6.0 validation_error: the message has a bare CR or LF; send CRLF line endings only"
 SMUGGLED = (
     b"MAIL FROM:<hello@example.com>\r\nRCPT TO:<victim@example.net>\r\nDATA\r\n"
@@ -1191,7 +1192,7 @@ def test_the_rest_of_a_51_recipient_message_sent_with_the_same_bytes_is_another_
 def test_the_whole_api_key_as_password_logs_in_with_the_vendors_usernames(
     relay: LocalRelay, tls: TlsMaterial, sender_key: str, username: str
 ) -> None:
-    """ZeptoMail documents `emailapikey` or the From address as the username (API.md, "SMTP relay")."""
+    """ZeptoMail documents `emailapikey` or the From address as the username (docs/api.md, "SMTP relay")."""
     with client(relay, tls) as smtp:
         assert smtp.login(username, sender_key)[0] == 235
         assert send(smtp, message()).startswith("msg_")

@@ -1,6 +1,6 @@
 """The guarantees checker's side of a history (tests/e2e/test_guarantees.py): clients that send the way real
 ones do (retrying every temporary refusal with the same bytes or the same `Idempotency-Key`), the record of
-what each was told, what the local SES received, and the verdicts of API.md's "Guarantees" over both.
+what each was told, what the local SES received, and the verdicts of docs/api.md's "Guarantees" over both.
 
 A *logical message* is one message a client means to send once, named by a token in its subject and in an
 `X-Guarantee-Token` header; its *attempts* are every time the client handed it over (first try, retries
@@ -75,12 +75,12 @@ class Attempt:
     message_id: str | None = None
     # Over SMTP: the MAIL FROM and RCPT TO replies before DATA (what the session said at each step).
     steps: list[str] = field(default_factory=list)
-    # Over SMTP, after a 421: whether the relay closed the connection (API.md: "and the connection closes").
+    # Over SMTP, after a 421: whether the relay closed the connection (docs/api.md, "SMTP relay").
     closed_by_server: bool | None = None
 
     @property
     def refused(self) -> bool:
-        """Answered with a 4xx or 5xx (API.md: "Refused means never sent")."""
+        """Answered with a 4xx or 5xx (docs/api.md, "Guarantees": refused means never sent)."""
         return self.outcome in (TEMPORARY, REFUSED)
 
     def covers(self, moment: float) -> bool:
@@ -156,7 +156,7 @@ class Probe:
     what: str
     at: float  # epoch seconds
     told: str
-    ok: bool  # what API.md requires
+    ok: bool  # what docs/api.md requires
     closed: bool | None = None  # over SMTP: whether the connection was closed after the reply
 
 
@@ -277,11 +277,11 @@ def other_messages(history: History, logical: Logical) -> dict[str | None, list[
 
 
 def refused_but_sent(history: History, transports: Iterable[str]) -> list[Violation]:
-    """API.md "Refused means never sent": a message answered 4xx/5xx is never handed to SES, and a client's
-    retry (same bytes, same key) is sent at most once, under the id it was given. A message whose only copies
-    SES kept in its ambiguous window (it hung up before its 250; the sender retried and was then refused,
-    e.g. with SES's 554 on the retry) is not counted against it: nobody could have known. `summary` reports
-    how many such copies there were."""
+    """Refused means never sent (docs/api.md, "Guarantees"): a message answered 4xx/5xx is never handed to
+    SES, and a client's retry (same bytes, same key) is sent at most once, under the id it was given. A
+    message whose only copies SES kept in its ambiguous window (it hung up before its 250; the sender retried
+    and was then refused, e.g. with SES's 554 on the retry) is not counted against it: nobody could have
+    known. `summary` reports how many such copies there were."""
     wanted = set(transports)
     found: list[Violation] = []
     for logical in history.logicals:
@@ -314,7 +314,8 @@ def ambiguous_copies(history: History) -> Counter[str]:
 
 
 def resent_twice(history: History) -> list[Violation]:
-    """API.md "A resend is sent once": a deliberate duplicate answers the first id and makes no copy."""
+    """A resend is sent once (docs/api.md, "Guarantees"): a deliberate duplicate answers the first id and
+    makes no copy."""
     found: list[Violation] = []
     for logical in history.logicals:
         resends = [a for a in logical.attempts if a.role == "resend"]
@@ -336,10 +337,10 @@ def resent_twice(history: History) -> list[Violation]:
     return found
 
 
-# Refusals before DATA for a right taken away since the first acceptance (API.md: the recipient suppressed,
-# the credential changed, the domain paused): the session cannot know the message is a resend before DATA,
-# and the right's going wins. The first copy is then judged by "accepted means sent once" (the worker still
-# checks suppressions and pauses at send time).
+# Refusals before DATA for a right taken away since the first acceptance (docs/api.md, "SMTP relay": the
+# recipient suppressed, the credential changed, the domain paused): the session cannot know the message is a
+# resend before DATA, and the right's going wins. The first copy is then judged by "accepted means sent once"
+# (the worker still checks suppressions and pauses at send time).
 TAKEN_AWAY_BEFORE_DATA = re.compile(r"550 5\.1\.1 |421 4\.7\.0 |550 5\.7\.1 domain_paused")
 
 
@@ -360,9 +361,9 @@ def expected_copies(logical: Logical, status: str | None, held_domains: set[str]
 
 
 def accepted_not_sent_once(history: History) -> tuple[list[Violation], Counter[str]]:
-    """API.md "Accepted means sent once": every accepted message reaches SES exactly once (a second copy only
-    in SES's ambiguous window); one SES refused for good is `failed` with no copy. Also: a copy no client
-    was ever given an id for, and no attempt explains."""
+    """Accepted means sent once (docs/api.md, "Guarantees"): every accepted message reaches SES exactly once
+    (a second copy only in SES's ambiguous window); one SES refused for good is `failed` with no copy. Also: a
+    copy no client was ever given an id for, and no attempt explains."""
     found: list[Violation] = []
     counts: Counter[str] = Counter()
     explained: set[str] = set()

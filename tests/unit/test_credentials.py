@@ -343,8 +343,8 @@ def test_a_revoked_credential_gets_no_new_secret(store: FakeCredentialStore) -> 
     "username", ["posthorn", "emailapikey", "hello@example.com", "ph_app.secret-part", "anything"]
 )
 def test_an_smtp_password_that_is_the_whole_api_key_takes_any_username(username: str) -> None:
-    """API.md: the vendors' documented logins (ZeptoMail's `emailapikey` or the From address, MailPace's
-    api_key twice, Posthorn's `posthorn`) all work with the api_key as password."""
+    """docs/api.md, "SMTP relay": the vendors' documented logins (ZeptoMail's `emailapikey` or the From
+    address, MailPace's api_key twice, Posthorn's `posthorn`) all work with the api_key as password."""
     assert smtp_login(username, "ph_app.secret-part") == ("ph_app", "secret-part")
 
 

@@ -1,4 +1,4 @@
-"""`SendEmailRequest`: every rule API.md states for `POST /v1/email`, checked on the model itself."""
+"""`SendEmailRequest`: every rule docs/api.md states for `POST /v1/email`, checked on the model itself."""
 
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ anything RelaySMTP leans on or overrides changed, or when RelaySMTP uses an undo
 When one fails: read aiosmtpd's new `SMTP.smtp_DATA` against `RelaySMTP.smtp_DATA` and `_read_data` (the
 checks before 354, the replies, how a line is read and when DATA ends: smuggling), and each changed method
 against its use in server.py; port any new DATA or smuggling test of aiosmtpd's (aiosmtpd/tests/test_smtp.py,
-test_smtpsmuggling.py) to tests/unit/test_relay_data.py; run that file and `tests/integration -k relay`;
+test_smtpsmuggling.py) to tests/integration/test_relay_data.py; run
+that file and `tests/integration -k relay`;
 then record the version and the hashes below (the failure prints them)."""
 
 from __future__ import annotations

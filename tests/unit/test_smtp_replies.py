@@ -38,9 +38,9 @@ def test_temporary_in_one_is_temporary_in_the_other(kind: type[PosthornError]) -
     assert smtp_reply(error).startswith("4") is temporary_http
 
 
-def test_replies_api_md_names() -> None:
+def test_replies_name_the_api_error_code() -> None:
     assert smtp_reply(errors.SenderNotAllowed("this credential may not send from example.org")) == (
-        "550 5.7.1 sender_not_allowed: this credential may not send from example.org"  # API.md's example
+        "550 5.7.1 sender_not_allowed: this credential may not send from example.org"  # docs/api.md's example
     )
     assert smtp_reply(errors.DomainNotVerified("no")) == "550 5.7.1 domain_not_verified: no"
     assert smtp_reply(errors.DomainPaused("no")) == "550 5.7.1 domain_paused: no"
@@ -52,7 +52,7 @@ def test_replies_api_md_names() -> None:
         "550 5.6.0 validation_error: X-TM-FILE-KEY: unknown file_key"
     )
     limited = errors.RateLimited("over", retry_after_seconds=7)
-    assert smtp_reply(limited) == "451 4.7.1 rate limit exceeded, try again in 7 s"  # API.md's wording
+    assert smtp_reply(limited) == "451 4.7.1 rate limit exceeded, try again in 7 s"  # docs/api.md's wording
 
 
 @pytest.mark.parametrize(

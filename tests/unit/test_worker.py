@@ -430,7 +430,8 @@ def test_held_messages_go_back_to_the_queue_in_order_and_a_refused_one_stays_hel
 
 
 def test_a_send_after_a_drop_past_the_final_dot_is_counted_as_an_ambiguous_resend() -> None:
-    """The one duplicate API.md allows, SES's ambiguous window, is counted (Queued_ambiguous_resend)."""
+    """The one duplicate the contract allows (docs/api.md, "Guarantees"), SES's ambiguous window, is counted
+    (Queued_ambiguous_resend)."""
     store, queue = FakeMessages(stored("m1", "m2")), FakeWorkQueue()
     transport = FakeTransport(["ok_after_drop", "ok"])
     report = drain([item("m1"), item("m2")], context(store, transport, queue))

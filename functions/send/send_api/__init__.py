@@ -1,1 +1,1 @@
-"""The HTTPS API function: every `/v1/*` route of API.md, on one Powertools resolver."""
+"""The HTTPS API function: every `/v1/*` route of docs/api.md, on one Powertools resolver."""

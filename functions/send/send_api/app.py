@@ -3,7 +3,7 @@
 A send (POST /v1/email, /v1/email/batch) is what a cold start is for: the send routes (and health) are
 registered at init, every other router by the first request that is not a send (`include_every_route`),
 so a send's cold start does not import the models, use cases and declared answers of the ~25 routes it
-never runs (~20 ms, ~0.08x of bench/cold_start.py's figure 1); the first other request pays them once.
+never runs (measured in `make bench`, figure 1); the first other request pays them once.
 Nothing else changes: routes, middleware, errors and the OpenAPI document are the same once they are in.
 """
 
@@ -149,7 +149,7 @@ app.include_router(email.router)
 @app.get("/v1/docs", include_in_schema=False)
 def openapi_document() -> Response[str]:
     """The OpenAPI document (`?format=json`) or Swagger UI. Built here rather than with
-    `app.enable_swagger()`, which imports Powertools' OpenAPI models (~100 ms of a cold start) when it is
+    `app.enable_swagger()`, which imports Powertools' OpenAPI models (much of a cold start) when it is
     called; request validation does not need them, so only this route imports them, when it is asked."""
     from send_api.docs import docs_response
 

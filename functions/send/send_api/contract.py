@@ -52,7 +52,7 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("health", "Liveness (no credential)"),
 )
 
-# What each code means (API.md's "Errors" table), the summary of its examples.
+# What each code means (docs/api.md, "Errors"), the summary of its examples.
 MEANING: dict[type[PosthornError], str] = {
     errors.InvalidJson: "the body is not JSON, not UTF-8, or not an object",
     errors.Unauthorized: "no credential, wrong secret, unknown or revoked credential",

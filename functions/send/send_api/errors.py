@@ -1,6 +1,6 @@
-"""The one place where errors become HTTP responses, in API.md's error shape: the status of each domain
-error (`HTTP_STATUS`, beside which the SMTP relay keeps its own reply table for the same classes), and what a
-transient failure of the outside world is answered with."""
+"""The one place where errors become HTTP responses, in the contract's error shape (docs/api.md, "Errors"):
+the status of each domain error (`HTTP_STATUS`, beside which the SMTP relay keeps its own reply table for the
+same classes), and what a transient failure of the outside world is answered with."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ TRANSIENT_ANSWER: dict[type[TransientError], str] = {
 
 
 def http_status(error: PosthornError) -> int:
-    """The status API.md gives the error's class (or its nearest listed base); 500 for one it does not."""
+    """The status the contract gives the error's class (or its nearest listed base); 500 for one it does
+    not."""
     status = reply_for(HTTP_STATUS, error)
     return 500 if status is None else status
 

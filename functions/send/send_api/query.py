@@ -1,5 +1,5 @@
 """What the listing routes share about query strings: times, and refusing a parameter they do not know
-(API.md: an unknown filter is 422, not silently ignored)."""
+(docs/api.md, "Messages and events": an unknown filter is 422, not silently ignored)."""
 
 from __future__ import annotations
 

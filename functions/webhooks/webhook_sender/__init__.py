@@ -1,1 +1,2 @@
-"""The webhook sender: signed deliveries to customers' endpoints, retried on the schedule API.md gives."""
+"""The webhook sender: signed deliveries to customers' endpoints, retried on the contract's schedule
+(docs/api.md, "Webhooks")."""

@@ -2,9 +2,9 @@
 
 The import allocates some 50,000 objects (modules, classes, functions, pydantic's validators) that live as
 long as the process. The collector runs as they pile up, walking more of them each time, and finds almost
-nothing to free: in SendFunction's init one full collection and a dozen young ones, 40-80 ms of a ~450 ms
-cold start (measured with `gc.callbacks` in bench/cold_start.py's environment; the baseline, `import boto3`
-plus one client, spends ~28 ms on it). So during the init the collector is off; at its end the survivors
+nothing to free: in SendFunction's init one full collection and a dozen young ones, a share of the cold
+start the baseline of `make bench`'s figure 1 does not pay (measured with `gc.callbacks` in that figure's
+environment). So during the init the collector is off; at its end the survivors
 are frozen (`gc.freeze`: moved to a generation the collector never walks), so the warm invocations'
 collections do not walk them either, and the collector is back on. Reference counting frees everything
 as usual; what the collector alone could free is kept: the few cycles the imports leave behind (a few

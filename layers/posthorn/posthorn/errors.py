@@ -1,9 +1,9 @@
 """Every error the domain raises, in two families, and what the adapters report to the logic.
 
 - `PosthornError`: the request cannot be done as asked (a wrong secret, a foreign sender, a bad field).
-  Each carries its error code from API.md; retrying the same request gets the same answer. What a client
-  is told is each entry point's own concern: the HTTP status in `send_api/errors.py`, the SMTP reply in the
-  SMTP relay's reply table, both keyed by these classes.
+  Each carries its error code (docs/api.md, "Errors"); retrying the same request gets the same answer. What
+  a client is told is each entry point's own concern: the HTTP status in `send_api/errors.py`, the SMTP reply
+  in the SMTP relay's reply table, both keyed by these classes.
 - `TransientError`: the outside world failed for a moment (storage, SES, a queued body not readable yet).
   The logic retries, queues or gives up; an entry point that meets one answers "try again" (HTTP 503, SMTP
   4xx) and has accepted nothing.

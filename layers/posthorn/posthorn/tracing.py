@@ -7,8 +7,8 @@ AWS call's subsegment; SMTP is not HTTP).
 
 Where tracing is off (POWERTOOLS_TRACE_DISABLED, or outside Lambda: tests, the local stack, `sam local`, by
 Powertools' own rule), Powertools would still import the X-Ray SDK, and outside Lambda the SDK creates two
-botocore clients at import for centralized sampling (~150 ms). There the tracer is a stand-in with the same
-decorator, and the SDK is never imported.
+botocore clients at import for centralized sampling, which every test run and local start would pay for
+nothing. There the tracer is a stand-in with the same decorator, and the SDK is never imported.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The relay's SMTP conversation: aiosmtpd's hooks, each returning its reply line (API.md, "SMTP relay").
+"""The relay's SMTP conversation: aiosmtpd's hooks, each returning its reply line (docs/api.md, "SMTP relay").
 
 Every store call (credentials, domains, suppressions, the record, the queue) runs on the relay's threads,
 never on the event loop, so a slow round trip stalls one transaction, not every connection. Logs carry the

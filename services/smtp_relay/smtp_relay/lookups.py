@@ -1,7 +1,7 @@
 """The checks a session repeats, answered from memory for at most a second (`RelaySettings.cache_seconds`),
-so a change the API answered is honoured by every relay task within 2 s (API.md, "Guarantees"): a domain's
-record (MAIL FROM and the From: check), a small suppression list (RCPT TO) and the session's credential
-(every MAIL FROM and end of DATA). Each AUTH reads the credential afresh (`StoredCredentials`).
+so a change the API answered is honoured by every relay task within 2 s (docs/api.md, "Guarantees"): a
+domain's record (MAIL FROM and the From: check), a small suppression list (RCPT TO) and the session's
+credential (every MAIL FROM and end of DATA). Each AUTH reads the credential afresh (`StoredCredentials`).
 Each keeps its reads in a `TtlCache` (thread-safe: used from the relay's threads and its event loop); `peek`
 answers from memory only, so the event loop can use what is there without a thread hop."""
 
@@ -86,8 +86,8 @@ class StoredCredentials:
     """`verify_secret` against the store on every AUTH, never from memory; and the same check again, at every
     MAIL FROM and end of DATA of an open session (`current`), from a read at most `seconds` old. So a
     credential revoked, suspended, stripped of `send` or of a domain, or a secret rotated away, stops an open
-    session within `seconds` plus the check itself (API.md: within 2 s), at one credential read per
-    credential per `seconds` and relay task, whatever the number of messages."""
+    session within `seconds` plus the check itself (docs/api.md, "Guarantees": within 2 s), at one
+    credential read per credential per `seconds` and relay task, whatever the number of messages."""
 
     def __init__(
         self,

@@ -1,8 +1,9 @@
 """Where an error gets its SMTP reply: the same domain error classes the API maps to HTTP statuses
-(`send_api/errors.py`, `HTTP_STATUS`), each to the reply API.md's "SMTP relay" section gives it. A permanent
-problem is a 5xx, a temporary one a 4xx, never the reverse. The text names the API's error code first
-(`550 5.7.1 sender_not_allowed: ...`), as API.md has it wherever a refusal matches one, so a client or an
-operator reads the same code in a bounce as in an API answer; only the rate limit keeps API.md's wording."""
+(`send_api/errors.py`, `HTTP_STATUS`), each to the reply the contract gives it (docs/api.md, "SMTP relay"). A
+permanent problem is a 5xx, a temporary one a 4xx, never the reverse. The text names the API's error code
+first (`550 5.7.1 sender_not_allowed: ...`), as the contract has it wherever a refusal matches one, so a
+client or an operator reads the same code in a bounce as in an API answer; only the rate limit keeps the
+contract's exact wording."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ AUTH_UNAVAILABLE = "454 4.7.0 temporary authentication failure; retry"
 
 
 def smtp_reply(error: PosthornError) -> str:
-    """One reply line: the code API.md gives the error's class (or its nearest listed base), the API's error
-    code and the error's text."""
+    """One reply line: the code the contract gives the error's class (or its nearest listed base), the API's
+    error code and the error's text."""
     code = reply_for(SMTP_REPLY, error) or "451 4.3.0"
     if isinstance(error, RateLimited):
         return f"{code} rate limit exceeded, try again in {error.retry_after_seconds} s"

@@ -1,8 +1,8 @@
 """The relay's listeners: STARTTLS ports (587, 2525), implicit-TLS ports (465), a health endpoint, and a
 graceful stop.
 
-aiosmtpd's `SMTP` is subclassed only where API.md's replies or the relay's limits need it:
-- replies aiosmtpd words without an enhanced status code get API.md's (`530 5.7.0`, `552 5.3.4` naming
+aiosmtpd's `SMTP` is subclassed only where the relay's replies (docs/api.md, "SMTP relay") or limits need it:
+- replies aiosmtpd words without an enhanced status code get the contract's (`530 5.7.0`, `552 5.3.4` naming
   `payload_too_large`);
 - on an implicit-TLS port the connection is TLS from its first byte, which aiosmtpd does not see (it only
   knows STARTTLS), so AUTH would not be offered: there `auth_require_tls` is off, which is safe because
@@ -80,7 +80,7 @@ RESERVE_WAIT_SECONDS = 10.0
 RESERVE_STEP = 1024 * 1024
 COPIES = 4
 
-# API.md: a refusal that matches one of the API's error codes names it.
+# docs/api.md, "SMTP relay": a refusal that matches one of the API's error codes names it.
 TOO_BIG = f"552 5.3.4 payload_too_large: message too big: at most {DATA_LIMIT} bytes"
 _WORDING = {
     "530 Must issue a STARTTLS command first": "530 5.7.0 Must issue a STARTTLS command first",

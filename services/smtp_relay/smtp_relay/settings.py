@@ -35,7 +35,7 @@ class RelaySettings(BaseModel):
     # DATA held in memory at once, over every connection: a transaction waits (then 452) beyond it.
     data_memory_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024 * 1024)
     # Domain records, small suppression lists and an open session's credential are reused this long: a
-    # change the API answered must stop every relay task within 2 s (API.md, "Guarantees"), hence at most
+    # change the API answered must stop every relay task within 2 s (docs/api.md, "Guarantees"), hence at most
     # 1.5 s. Credentials are read afresh on every AUTH (`lookups.StoredCredentials`).
     cache_seconds: float = Field(default=1.0, ge=0, le=1.5)
     stop_grace_seconds: float = Field(default=100.0, ge=0)

@@ -2,8 +2,8 @@
 stack and tests) points them at moto; deployed, they reach AWS.
 
 All of a process's clients come from one botocore session, so the endpoint and service data each client
-needs is read and parsed once, not once per client: the 2nd to 4th client of a cold instance cost ~15-60 ms
-instead of ~60-90 ms each (about 200 ms less for the API's four). A session is not thread-safe, so clients
+needs is read and parsed once, not once per client: a cold instance's later clients cost a fraction of the
+first (measured in `make bench`, figure 1; the API makes four). A session is not thread-safe, so clients
 are created under a lock (the send worker uses them from several threads); the clients themselves are.
 """
 
@@ -56,8 +56,8 @@ def _client(service: str) -> Any:
 @cache
 def side_by_side() -> ThreadPoolExecutor:
     """Threads for AWS calls made several at a time (a batch's BatchWriteItem and SendMessageBatch calls),
-    started once per warm instance rather than per request: starting 16 threads per batch request cost
-    ~0.1-0.4 s of a 500-message batch on a busy 2-core machine. Tasks must not submit to it themselves."""
+    started once per warm instance rather than per request: starting threads per batch request was a
+    measurable share of a batch's time (`make bench`, figure 3). Tasks must not submit to it themselves."""
     return ThreadPoolExecutor(max_workers=8, thread_name_prefix="aws")
 
 

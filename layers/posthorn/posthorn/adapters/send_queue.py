@@ -7,9 +7,6 @@ When that is over `INLINE_LIMIT`, the same document waits in the files bucket un
 `queue/<message_id>.json` (private, encrypted, expired by the bucket's lifecycle rule) and SQS carries
 `{"message_id", "parts_key"}`; the worker deletes the object once the message's outcome is recorded. The
 record in DynamoDB holds everything else (sender, recipients, status).
-
-Messages queued before file references existed (`raw`, `raw_b64`, or `body_key` for an `.eml`) are still
-read, so an upgrade loses nothing in flight.
 """
 
 from __future__ import annotations
@@ -179,15 +176,9 @@ class SqsWorkQueue:
     def load(self, item: QueueItem) -> list[Base64Body | FileBody]:
         body = self._deliveries[item.id].body
         try:
-            if "parts" in body:
-                return decode_parts(body["parts"])
             if "parts_key" in body:
                 return decode_parts(json.loads(self._read(str(body["parts_key"])))["parts"])
-            if "raw" in body:
-                return [str(body["raw"]).encode("ascii")]
-            if "raw_b64" in body:
-                return [base64.b64decode(body["raw_b64"])]
-            return [self._read(str(body["body_key"]))]
+            return decode_parts(body["parts"])
         except (KeyError, TypeError, ValueError, BotoCoreError, ClientError) as error:
             raise QueuedBodyMissing(f"the queued MIME could not be read: {error!r}") from None
 
@@ -214,7 +205,7 @@ class SqsWorkQueue:
 
     def finished(self, item: QueueItem) -> None:
         body = self._deliveries[item.id].body
-        key = body.get("parts_key") or body.get("body_key")
+        key = body.get("parts_key")
         if key:
             # If this fails, the bucket's lifecycle rule expires the object.
             with contextlib.suppress(BotoCoreError, ClientError):

@@ -57,7 +57,8 @@ def _smtp_data(raw: RawMessage) -> Iterator[Base64Body]:
 
 
 def _clean(piece: Base64Body, *, at_line_start: bool) -> bool:
-    """No bare LF and no line starting with "." (memchr-speed scans; the regexes are ~20x slower)."""
+    """No bare LF and no line starting with "." (`count`/`find` scan at memchr speed, far faster than a
+    regex)."""
     return (
         piece.count(b"\n") == piece.count(b"\r\n")
         and b"\n." not in piece

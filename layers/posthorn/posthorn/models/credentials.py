@@ -43,7 +43,7 @@ RateLimit = Annotated[WholeNumber, Field(ge=1, le=10_000)]
 
 
 # The admin routes' models are built on first use (`defer_build`): no other route and no other function
-# uses them, and building a model at import costs ~0.3-1 ms of every cold start. `Credential` is used by
+# uses them, and a model built at import adds to every cold start. `Credential` is used by
 # every authenticated request, so it is built at import.
 class CreateCredentialRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)

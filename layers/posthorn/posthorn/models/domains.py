@@ -61,7 +61,7 @@ class DomainRecord(BaseModel):
 
 
 class Reputation(BaseModel):
-    """The guard's window for a domain (API.md, "Deliverability guard"): rates are fractions of `sent`."""
+    """The guard's window for a domain (docs/api.md, "Deliverability guard"): rates are over `sent`."""
 
     window: int
     sent: int

@@ -1,4 +1,4 @@
-"""The `POST /v1/email` request: every rule API.md states, enforced at the edge by pydantic."""
+"""The `POST /v1/email` request: every rule of docs/api.md, "Sending", enforced at the edge by pydantic."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ MAX_TAGS = 10
 MAX_METADATA = 20
 RESERVED_TAG = "posthorn_message_id"
 
-# Headers the API refuses: those API.md reserves, and those Posthorn writes itself from other fields.
+# Headers the API refuses: those the contract reserves (docs/api.md, "Sending"), and those Posthorn writes
+# itself from other fields.
 RESERVED_HEADERS = frozenset(
     {
         "from", "to", "cc", "bcc", "subject", "mime-version", "reply-to", "sender", "return-path",
@@ -85,8 +86,8 @@ Metadata = dict[
 ]
 ClientReference = Annotated[str, StringConstraints(max_length=256)]
 ListUnsubscribe = Annotated[HeaderText, StringConstraints(max_length=2048), AfterValidator(_list_unsubscribe)]
-# A custom header's value, and how many: the MIME builder's folding grows faster than the value (a 400 KB
-# value took ~5.5 s of CPU), so a request cannot buy seconds of a function with one field.
+# A custom header's value, and how many: the MIME builder's folding grows faster than the value (a value of
+# a few hundred KB costs seconds of CPU), so a request cannot buy seconds of a function with one field.
 MAX_HEADER_VALUE = 8192
 MAX_HEADERS = 50
 HeaderValue = Annotated[HeaderText, StringConstraints(max_length=MAX_HEADER_VALUE)]

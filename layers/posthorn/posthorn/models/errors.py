@@ -1,6 +1,6 @@
-"""API.md's error object, the body of every error answer (`{"error": {"code", "message", "details"}}`) and
-the `error` of a rejected batch item. Built on first use (`defer_build`): only the OpenAPI document and a
-batch with a rejected item need them."""
+"""The error object (docs/api.md, "Errors"), the body of every error answer (`{"error": {"code", "message",
+"details"}}`) and the `error` of a rejected batch item. Built on first use (`defer_build`): only the OpenAPI
+document and a batch with a rejected item need them."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class ErrorDetail(BaseModel):
 
 
 class ApiError(BaseModel):
-    """What went wrong: a stable `code` to branch on (API.md's table), a `message` for people."""
+    """What went wrong: a stable `code` to branch on (docs/api.md, "Errors"), a `message` for people."""
 
     model_config = ConfigDict(defer_build=True)
 

@@ -1,5 +1,5 @@
-"""What Posthorn records about a recipient: the event types (API.md, "Messages and events") and one recorded
-event. Kept apart from the SES notification models (`models/ses_notifications.py`,
+"""What Posthorn records about a recipient: the event types (docs/api.md, "Messages and events") and one
+recorded event. Kept apart from the SES notification models (`models/ses_notifications.py`,
 `logic/events/notifications.py`)
 so the API and the store, which read and write events but never parse SES's notifications, do not import
 those."""
@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 
 class EventType(StrEnum):
-    """Posthorn's event names (API.md, "Messages and events")."""
+    """Posthorn's event names (docs/api.md, "Messages and events")."""
 
     SEND = "send"
     REJECT = "reject"

@@ -1,12 +1,13 @@
-"""Webhooks (API.md, "Webhooks"): what a customer registers, what Posthorn stores of it, and the deliveries
-it makes with their attempts. Every model is built on first use (`defer_build`): the API's other routes, and
-the events function for domains without webhooks, never build them (each costs a cold start ~0.3-1 ms)."""
+"""Webhooks (docs/api.md, "Webhooks"): what a customer registers, what Posthorn stores of it, and the
+deliveries it makes with their attempts. Every model is built on first use (`defer_build`): the API's other
+routes, and the events function for domains without webhooks, never build them (each would add to every cold
+start)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -212,16 +213,6 @@ class DeliveryAccepted(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     delivery_id: str
-
-
-class WebhookPayload(BaseModel):
-    """The body of a delivery."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    type: str
-    timestamp: datetime
-    data: dict[str, Any]
 
 
 class DueDelivery(NamedTuple):

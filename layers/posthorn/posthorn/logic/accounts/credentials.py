@@ -32,7 +32,8 @@ _DUMMY_HASH = f"{HASH_SCHEME}${'0' * 64}"
 
 def hash_secret(pepper: bytes, username: str, secret: str) -> str:
     """Keyed hash (HMAC-SHA256 with a key from Secrets Manager). Secrets are 256-bit random, so a keyed
-    fast hash is as strong as a slow one here, and costs microseconds per request instead of ~50 ms."""
+    fast hash is as strong as a slow one here, and costs microseconds per request, where a slow hash is
+    made to cost tens of milliseconds."""
     digest = hmac.new(pepper, f"{username}:{secret}".encode(), hashlib.sha256).hexdigest()
     return f"{HASH_SCHEME}${digest}"
 
@@ -73,9 +74,9 @@ def parse_authorization(header: str | None) -> tuple[str, str]:
 
 def smtp_login(username: str, password: str) -> tuple[str, str]:
     """The (username, secret) an SMTP AUTH names: the credential's username and its secret; or, when the
-    password is the whole api_key, any username (API.md: `posthorn`, ZeptoMail's `emailapikey`, the api_key
-    again as MailPace and OhMySMTP write it, or the From address). Secrets never hold a ".", so a password
-    with one is an api_key."""
+    password is the whole api_key, any username (docs/api.md, "SMTP relay": `posthorn`, ZeptoMail's
+    `emailapikey`, the api_key again as MailPace and OhMySMTP write it, or the From address). Secrets never
+    hold a ".", so a password with one is an api_key."""
     if "." in password:
         try:
             return parse_api_key(password)

@@ -1,6 +1,7 @@
 """Recipient and message status: which event moves a recipient where, and what never moves back.
 
-Progress (API.md): queued < sent < delivery_delayed < delivered < opened < clicked < bounced < complained.
+Progress (docs/api.md, "Messages and events"): queued < sent < delivery_delayed < delivered < opened < clicked
+< bounced < complained.
 A later, lower event never lowers a status (a Delivery that arrives after its Bounce leaves ``bounced``).
 
 Terminal states ``rejected``, ``failed`` and ``suppressed`` rank above every progress state, so once a

@@ -1,5 +1,6 @@
-"""The deliverability guard (API.md, "Deliverability guard"): pause one tenant's domain before its bounces or
-complaints put the whole SES account under review (SES reviews at 5 % bounces or 0.1 % complaints).
+"""The deliverability guard (docs/api.md, "Deliverability guard"): pause one tenant's domain before its
+bounces or complaints put the whole SES account under review (SES reviews at 5 % bounces or 0.1 %
+complaints).
 
 The window is the domain's last `window` recipients sent, read from the hourly counters the events function
 keeps for the stats (`adapters/dynamodb/stats.py`): hours newest first, the oldest hour taken in proportion
@@ -31,7 +32,7 @@ from posthorn.ports import GuardAnnouncements, GuardCounters, GuardDomains, Held
 # How long a resume spends sending held messages back to the queue before it answers (API Gateway stops at
 # 29 s); what is still held then goes out at the next resume, or when the worker next holds one.
 RELEASE_SECONDS = 20.0
-# API.md: never on fewer than 5 bounces or 3 complaints, whatever the rates say.
+# docs/api.md, "Deliverability guard": never on fewer than 5 bounces or 3 complaints, whatever the rates say.
 MIN_BOUNCES = 5
 MIN_COMPLAINTS = 3
 

@@ -4,7 +4,7 @@ A listing reads the index that narrows it most (client reference, then recipient
 else every message of the domain), one partition per domain of the credential, and checks every other
 filter on the messages it fetched. Such a page reads at most `READ_ROUNDS` x `limit` index entries, so a
 page may hold fewer than `limit` messages while `next_cursor` says there are more: its cost stays bounded
-(API.md: `next_cursor` is null only on the last page).
+(docs/api.md, "Messages and events": `next_cursor` is null only on the last page).
 """
 
 from __future__ import annotations

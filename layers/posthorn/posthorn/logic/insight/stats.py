@@ -4,7 +4,8 @@ falls in is included.
 
 Every count is per recipient: `sent` a recipient SES accepted (its Send event), `bounced` a hard bounce,
 `opened` and `clicked` a recipient that opened or clicked at least once; `failed` and `suppressed` also
-count what Posthorn failed or left out before SES saw it. Rates are over `sent` (API.md).
+count what Posthorn failed or left out before SES saw it. Rates are over `sent` (docs/api.md, "Messages and
+events").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Accepting a message into the send queue: the one order every entry point keeps (the API's batches and its
 fallback when SES is unavailable, the SMTP relay, the compatible endpoints), so that what a client was told
-is the truth (API.md, "Guarantees").
+is the truth (docs/api.md, "Guarantees").
 
 The send worker sends what it finds in the send queue and may claim. So:
 1. Everything that can refuse a message comes before its queue message exists: the duplicate claim, the

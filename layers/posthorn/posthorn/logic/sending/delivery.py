@@ -1,7 +1,7 @@
 """Delivering one stored, prepared message: the SMTP transaction and its outcome on the record. Used by a
 single send (`logic/sending/steps.py`, which also prepares the message) and by the send worker
 (`logic/sending/queue_drain.py`, which gets the MIME from the queue and so never imports the MIME builder, and
-records SES's id while its next transaction runs: `transmit`, then `Accepted.record`)."""
+records SES's id while its next transaction runs: `transmit`, then `Transmitted.record`)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class PreparedMessage(NamedTuple):
         )
 
 
-class Accepted(NamedTuple):
+class Transmitted(NamedTuple):
     """SES accepted the message (250): what its record is still to say. Until `record` has run, a later
     copy of the message would not know SES has it."""
 
@@ -62,7 +62,7 @@ class Accepted(NamedTuple):
 
 def transmit(
     prepared: PreparedMessage, transport: MailTransport, messages: DeliveryRecorder, *, deadline: float
-) -> Accepted:
+) -> Transmitted:
     """The SMTP transaction for a stored message, without recording SES's id: the send worker writes it while
     its next transaction runs.
 
@@ -75,7 +75,7 @@ def transmit(
         messages.mark_failed(prepared.message_id, f"SES refused the message: {rejected}", deliverable)
         raise UpstreamRejected(f"SES refused the message: {rejected}") from None
     statuses = {email: ("rejected" if email in receipt.refused else "sent") for email in deliverable}
-    return Accepted(prepared, receipt.ses_message_id, statuses, receipt.after_ambiguous_drop)
+    return Transmitted(prepared, receipt.ses_message_id, statuses, receipt.after_ambiguous_drop)
 
 
 # Writing SES's id after SES said 250 is tried this often (each attempt with the SDK's own retries).
@@ -88,11 +88,11 @@ def deliver(
     """`transmit`, then SES's id recorded before returning. Once SES said 250 the message is sent, whatever
     the store answers: a write that keeps failing leaves the record without SES's id, never the client
     with an error (an error would release its Idempotency-Key, and its retry would send the message again)."""
-    accepted = transmit(prepared, transport, messages, deadline=deadline)
+    transmitted = transmit(prepared, transport, messages, deadline=deadline)
     for attempt in range(RECORD_ATTEMPTS):
         try:
-            return accepted.record(messages)
+            return transmitted.record(messages)
         except Exception:  # the store failing for a moment; SES has the message either way
             if attempt == RECORD_ATTEMPTS - 1:
                 break
-    return prepared.result("sent", accepted.statuses)
+    return prepared.result("sent", transmitted.statuses)

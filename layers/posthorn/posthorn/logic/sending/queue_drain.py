@@ -56,7 +56,7 @@ from posthorn.errors import (
     UpstreamRejected,
 )
 from posthorn.logic.guard.held import release_held
-from posthorn.logic.sending.delivery import Accepted, PreparedMessage, transmit
+from posthorn.logic.sending.delivery import PreparedMessage, Transmitted, transmit
 from posthorn.logic.ttl_cache import TtlCache
 from posthorn.models.messages import MessageRecord, SendResult
 from posthorn.models.raw_message import RawMessage
@@ -274,8 +274,8 @@ def _send_claimed(
             _hold(item, record, context, report)
             continue
         outcome = _send(item, record, context)
-        if isinstance(outcome, Accepted):
-            if outcome.after_ambiguous_drop:  # SES may hold it twice: the one duplicate API.md allows
+        if isinstance(outcome, Transmitted):
+            if outcome.after_ambiguous_drop:  # SES may hold it twice: allowed (docs/api.md, "Guarantees")
                 report.outcomes["ambiguous_resend"] += 1
             recording.append((item, context.store_calls.submit(outcome.record, context.messages)))
             continue
@@ -341,7 +341,7 @@ def _acknowledge(
     report.errors.append(f"{item.message_id}: SES accepted it, and its id could not be recorded: {error!r}")
 
 
-def _send(item: QueueItem, record: MessageRecord, context: DrainContext) -> Accepted | str:
+def _send(item: QueueItem, record: MessageRecord, context: DrainContext) -> Transmitted | str:
     """The SMTP transaction: SES's acceptance (its id still to record), or the outcome, already settled."""
     message_id = record.message_id
     prepared = PreparedMessage(record=record, raw=RawMessage(()))

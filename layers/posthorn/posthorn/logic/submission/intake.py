@@ -87,6 +87,8 @@ class IntakeContext:
 
 
 class Accepted(NamedTuple):
+    """The client's message is stored and queued (the relay answers `250 ... queued as <message_id>`)."""
+
     message_id: str
     replayed: bool  # the same message was accepted before: nothing new was stored or queued
 

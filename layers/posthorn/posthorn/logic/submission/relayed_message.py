@@ -151,8 +151,8 @@ class ClientMessage:
 
     def control_header(self, target: str) -> str | None:
         """The name, as the client wrote it, of the first control header that sets `target` (a
-        `MessageControls` field, e.g. `file_keys`): what a refusal of that setting names (API.md:
-        `X-TM-FILE-KEY: ...`, not `X-Posthorn-File-Key`)."""
+        `MessageControls` field, e.g. `file_keys`): what a refusal of that setting names (docs/api.md, "SMTP
+        relay": `X-TM-FILE-KEY: ...`, not `X-Posthorn-File-Key`)."""
         return next((field.name for field in self.fields if _control_target(field.key) == target), None)
 
     @property

@@ -1,7 +1,7 @@
-"""Where a webhook may be delivered (API.md: `https` to public addresses, checked on every attempt, after
-DNS). The sender resolves the URL's host once, checks every address here, and connects to the address it
-checked (adapters/webhook_http.py): a name that answers a public address to the check and 127.0.0.1 to the
-connect (DNS rebinding) never gets a request.
+"""Where a webhook may be delivered (docs/api.md, "Webhooks": `https` to public addresses, checked on every
+attempt, after DNS). The sender resolves the URL's host once, checks every address here, and connects to the
+address it checked (adapters/webhook_http.py): a name that answers a public address to the check and 127.0.0.1
+to the connect (DNS rebinding) never gets a request.
 
 An address is deliverable only when Python's `ipaddress` calls it global and it is in none of the ranges
 below: that refuses loopback, RFC 1918 private, link-local (169.254.0.0/16 holds the cloud metadata

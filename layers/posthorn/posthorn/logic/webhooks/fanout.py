@@ -201,7 +201,7 @@ def announce_domain_event(
 class RecentDirectory:
     """A domain's webhooks as read in the last SECONDS, per process, in front of the webhook store: event
     intake reads them for every event (one query), and 1,000 events of a domain in a second need one read,
-    not 1,000 (bench figure 5: the events function went from 1.1x to 2.5x its baseline without it). A
+    not 1,000 (measured in `make bench`, figure 5: without it the events function falls far behind). A
     change made through this process (the API's routes locally, where everything shares one process) is
     seen at once; one made elsewhere reaches this process within SECONDS, so an event recorded that soon
     after a webhook is created deployed may not reach it."""

@@ -1,4 +1,4 @@
-"""The webhook routes' use cases (API.md, "Webhooks"), scoped to the credential's domains.
+"""The webhook routes' use cases (docs/api.md, "Webhooks"), scoped to the credential's domains.
 
 A credential sees a webhook when every domain the webhook covers is one of the credential's: a webhook for
 a.com and b.com is invisible (404) to a credential of a.com alone, which could otherwise redirect b.com's
@@ -6,7 +6,7 @@ events. Ids of webhooks outside the scope answer 404 as unknown ones do, so ids 
 
 The signing secret is shown once (creation, rotation) and stored only sealed by the `SecretBox` (KMS,
 bound to the webhook's id), which only the API (seal) and the sender (open) may use. A rotation keeps the
-old secret signing for 24 h: both sign every request meanwhile, as API.md says.
+old secret signing for 24 h: both sign every request meanwhile, as docs/api.md says ("Webhooks").
 """
 
 from __future__ import annotations

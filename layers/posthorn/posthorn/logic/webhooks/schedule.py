@@ -1,5 +1,6 @@
-"""When a failed delivery is tried again (API.md: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and
-24 h, with jitter; `Retry-After` honoured on 429 and 503), and what an endpoint's answer means.
+"""When a failed delivery is tried again (docs/api.md, "Webhooks": about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+14 h, 20 h and 24 h, with jitter; `Retry-After` honoured on 429 and 503), and what an endpoint's answer
+means.
 
 Ten attempts over at least 3 days 3.5 hours. Jitter adds up to 10% to each delay (at least 1 s), so
 deliveries that failed together (an endpoint that was down) do not all come back in the same second; it
