@@ -12,7 +12,6 @@ then record the version and the hashes below (the failure prints them)."""
 from __future__ import annotations
 
 import ast
-import hashlib
 import inspect
 import re
 from importlib.metadata import version
@@ -22,6 +21,7 @@ from aiosmtpd import smtp as aiosmtpd_smtp
 from aiosmtpd.smtp import SMTP
 
 from smtp_relay.server import AIOSMTPD_UNDOCUMENTED, RelaySMTP
+from tests.support.fences import pins, source_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,15 +54,11 @@ DOCUMENTED = {
 
 
 def _hash(name: str) -> str:
-    return hashlib.sha256(inspect.getsource(getattr(SMTP, name)).encode()).hexdigest()[:16]
+    return source_hash(getattr(SMTP, name))
 
 
 def _pins() -> dict[str, str]:
-    found = {}
-    for path in ("pyproject.toml", "services/smtp_relay/requirements.txt"):
-        match = re.search(r"aiosmtpd==([\w.]+)", (ROOT / path).read_text())
-        found[path] = match.group(1) if match else "(not pinned)"
-    return found
+    return pins("aiosmtpd", "pyproject.toml", "services/smtp_relay/requirements.txt")
 
 
 def test_the_installed_aiosmtpd_is_the_pinned_and_recorded_one() -> None:

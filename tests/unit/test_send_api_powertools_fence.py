@@ -11,7 +11,6 @@ version and the hashes below (the failure prints them)."""
 from __future__ import annotations
 
 import ast
-import hashlib
 import inspect
 import re
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
 
 from send_api import app as app_module
 from send_api.app import POWERTOOLS_PRIVATE
+from tests.support.fences import pins, source_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,16 +45,8 @@ RECORDED_SOURCE = {
 }
 
 
-def _hash(function: Callable[..., Any]) -> str:
-    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
-
-
 def _pins() -> dict[str, str]:
-    found = {}
-    for path in ("pyproject.toml", "layers/posthorn/requirements.txt"):
-        match = re.search(r"aws-lambda-powertools(?:\[\w+\])?==([\w.]+)", (ROOT / path).read_text())
-        found[path] = match.group(1) if match else "(not pinned)"
-    return found
+    return pins("aws-lambda-powertools", "pyproject.toml", "layers/posthorn/requirements.txt")
 
 
 def test_the_installed_powertools_is_the_pinned_and_recorded_one() -> None:
@@ -67,7 +59,7 @@ def test_the_installed_powertools_is_the_pinned_and_recorded_one() -> None:
 
 
 def test_the_source_jsonbodiesonly_leans_on_is_the_recorded_one() -> None:
-    current = {name: _hash(function) for name, function in SOURCES.items()}
+    current = {name: source_hash(function) for name, function in SOURCES.items()}
     changed = sorted(name for name in SOURCES if current[name] != RECORDED_SOURCE[name])
     assert not changed, (
         f"Powertools {version('aws-lambda-powertools')} changed {', '.join(changed)} under send_api/app.py's "
