@@ -6,10 +6,11 @@ from __future__ import annotations
 from posthorn import wiring
 from posthorn.logic.sending.rate_limits import RateDecision, enforce, standing
 from posthorn.models.credentials import Credential
+from posthorn.settings import IntakeSettings
 
 
 def rate_of(credential: Credential) -> int:
-    return credential.rate_limit_per_second or wiring.settings().default_rate_limit_per_second
+    return credential.rate_limit_per_second or wiring.settings(IntakeSettings).default_rate_limit_per_second
 
 
 def _now_us() -> int:

@@ -21,6 +21,7 @@ with lambda_init():
     from posthorn import tracing, wiring
     from posthorn.adapters.webhook_queue import put_back, queue_url_of, read_prompt
     from posthorn.logic.webhooks.sender import attempt_all, sweep
+    from posthorn.settings import WebhookSenderSettings
 
     tracer = tracing.tracer()
 
@@ -45,7 +46,7 @@ def _send_prompts(records: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         items.append((str(record["messageId"]), due))
     report = attempt_all(items, wiring.sender_context(), wiring.attempt_calls(), _log_error)
-    settings = wiring.settings()
+    settings = wiring.settings(WebhookSenderSettings)
     queues = [settings.webhook_queue_url, settings.webhook_slow_queue_url]
     by_queue: dict[str, list[str]] = {}
     for record in records:
@@ -64,6 +65,7 @@ def _send_prompts(records: list[dict[str, Any]]) -> dict[str, Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wiring.settings(WebhookSenderSettings)  # the first invocation fails here, naming what is missing
     records = event.get("Records")
     if records is not None:
         return _send_prompts(records)

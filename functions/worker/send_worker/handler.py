@@ -20,6 +20,7 @@ with lambda_init():
     from posthorn.adapters.send_queue import SqsWorkQueue
     from posthorn.logic.sending.queue_drain import DrainContext, drain
     from posthorn.logic.sending.rate_limits import reserve_slots
+    from posthorn.settings import WorkerSettings
 
     tracer = tracing.tracer()  # imports the X-Ray SDK where tracing is on
 
@@ -31,7 +32,7 @@ SES_PACE_KEY = "ses-max-send-rate"
 
 
 def _reserve_slots(count: int) -> list[float]:
-    rate = wiring.settings().ses_max_send_rate
+    rate = wiring.settings(WorkerSettings).ses_max_send_rate
     return reserve_slots(
         wiring.rate_limits(), SES_PACE_KEY, rate=rate, count=count, now_us=time.time_ns() // 1000
     )
@@ -41,7 +42,7 @@ def _reserve_slots(count: int) -> list[float]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = wiring.settings()
+    settings = wiring.settings(WorkerSettings)
     queue = SqsWorkQueue(event.get("Records") or [], settings.send_queue_url, settings.bucket_name)
     report = drain(
         queue.items,

@@ -1,21 +1,75 @@
-"""Settings: one pydantic model read from the environment once per process (the template sets the values)."""
+"""Settings: what each entry point reads from its environment (template.yaml sets it), one class per entry
+point, each made of the groups of variables the factories it uses read.
+
+A function reads its own variables and nobody else's: `ApiSettings`, `EventsSettings`, `WorkerSettings`,
+`WebhookSenderSettings` and `SubmissionSettings` (the SMTP relay's send path; its listener has
+`smtp_relay.settings.RelaySettings`). A variable without a default is one the function cannot work without:
+reading the class fails at once and names every such variable that is missing. `wiring.settings(kind)`
+is how code reads them; a unit test holds each class to its function's block in template.yaml.
+
+Read at first use, not import: the classes build their validators then (`defer_build`), and the values are
+kept for the warm process (`forget()` drops them). The local stack runs every function in one process, so it
+reads each function's settings from that function's own environment and hands them to its invocations
+(`running`); elsewhere (Lambda, the relay's container, the tests) a process reads its environment.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Literal
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Literal, Self, TypeVar, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class SettingsError(Exception):
+    """A function's environment lacks a variable it needs, or holds one it cannot read: the message names
+    the variables, as the template spells them."""
 
 
 class Settings(BaseModel):
-    table_name: str
-    bucket_name: str = ""
-    events_topic_arn: str = ""
-    send_queue_url: str = ""
-    # Where the events function puts SNS records it cannot parse (the template's EventsDeadLetterQueue).
-    events_dead_letter_queue_url: str = ""
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
+    @classmethod
+    def variables(cls) -> dict[str, bool]:
+        """Each environment variable the class reads, and whether the function needs it (no default)."""
+        return {name.upper(): field.is_required() for name, field in cls.model_fields.items()}
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str] | None = None) -> Self:
+        """The class read from `environment` (the process's by default); an empty variable is an unset one."""
+        source = os.environ if environment is None else environment
+        values = {
+            name: source[name.upper()] for name in cls.model_fields if source.get(name.upper(), "") != ""
+        }
+        missing = sorted(
+            name for name, needed in cls.variables().items() if needed and name.lower() not in values
+        )
+        if missing:
+            raise SettingsError(f"{cls.__name__}: {', '.join(missing)} not set")
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+            )
+            raise SettingsError(f"{cls.__name__}: {problems}") from None
+
+
+# --- the groups: what one factory (or one use case) reads --------------------------------------------------
+class TableSettings(Settings):
+    table_name: str
+
+
+class PepperSettings(Settings):
+    """The key that hashes credential secrets and signs listing cursors (`logic/insight/cursors.py`)."""
+
+    pepper_secret_id: str
+
+
+class SesSmtpSettings(Settings):
     ses_smtp_host: str
     ses_smtp_port: int = 587
     ses_smtp_tls: Literal["starttls", "tls"] = "starttls"
@@ -23,53 +77,36 @@ class Settings(BaseModel):
     # Only the local stack sets this: the CA of its self-signed certificate. Deployed, system CAs verify SES.
     ses_smtp_ca_file: str | None = None
     ses_smtp_timeout_seconds: float = 10.0
-    # The time one API request may spend on SES retries before it answers 503 (API Gateway stops at 29 s).
-    send_budget_seconds: float = 12.0
 
-    # The send queue and its worker (template: SendQueue, SendWorkerFunction).
-    ses_max_send_rate: float = Field(default=14.0, gt=0)
-    # Must equal SendQueue's maxReceiveCount: on the last receive the worker records the message `failed`.
-    send_max_receives: int = Field(default=5, ge=1)
-    # Backoff before a queued message is tried again: base * 2^(attempt - 1), at most the cap.
-    send_retry_base_seconds: float = Field(default=30.0, ge=0)
-    send_retry_cap_seconds: float = Field(default=900.0, ge=0)
-    # The time one queued message may spend on SMTP retries inside one worker invocation.
-    worker_send_budget_seconds: float = Field(default=8.0, gt=0)
 
-    pepper_secret_id: str
+class BucketSettings(Settings):
+    bucket_name: str
 
-    configuration_set_plain: str = ""
-    configuration_set_opens: str = ""
-    configuration_set_clicks: str = ""
-    configuration_set_opens_clicks: str = ""
 
-    default_rate_limit_per_second: int = Field(default=10, ge=1)
+class SendQueueSettings(BucketSettings):
+    """The send queue; a body too large for a queue message waits in the bucket."""
+
+    send_queue_url: str
+
+
+class FileContentsSettings(BucketSettings):
+    # Cached files kept in memory per warm function for attaching to many messages (base64 bodies).
+    file_cache_max_bytes: int = Field(default=96 * 1024 * 1024, ge=0)
+
+
+class FileCacheSettings(FileContentsSettings):
     file_retention_days: int = Field(default=30, ge=1)
     # How long a presigned upload URL (POST /v1/files/uploads) stays valid.
     file_upload_url_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
-    # Cached files kept in memory per warm function for attaching to many messages (base64 bodies).
-    file_cache_max_bytes: int = Field(default=96 * 1024 * 1024, ge=0)
-    auto_verify_domains: bool = False
-    idempotency_ttl_seconds: int = 24 * 3600
 
-    # Webhooks (template: WebhooksTable, WebhookQueue, WebhookSecretsKey, WebhookSenderFunction, AlarmTopic).
-    webhooks_table_name: str = ""
-    webhook_queue_url: str = ""
-    webhook_slow_queue_url: str = ""
-    webhook_secrets_key_id: str = ""
-    alarm_topic_arn: str = ""
-    # Attempts at once per endpoint in one sender instance.
-    webhook_endpoint_concurrency: int = Field(default=10, ge=1, le=64)
-    # Only the local stack sets this: webhooks may use http, and loopback addresses, nothing else.
-    webhook_allow_loopback: bool = False
-    # The deliverability guard (template: GuardWindow, GuardMinimum, GuardBounceRate, GuardComplaintRate;
-    # locally POSTHORN_GUARD_*). Rates are percentages, as the parameters are: 4 means 4 %.
-    guard_window: int = Field(default=10_000, ge=1)
-    guard_minimum: int = Field(default=1_000, ge=0)
-    guard_bounce_rate: float = Field(default=4.0, gt=0, le=100)
-    guard_complaint_rate: float = Field(default=0.08, gt=0, le=100)
-    # The guard announces a pause or a resume on the template's AlarmTopic (alarm_topic_arn above).
-    # The key that signs listing cursors is derived from the pepper (see logic/insight/cursors.py).
+
+class ConfigurationSetSettings(Settings):
+    """The SES configuration set a message is sent with, one per tracking choice."""
+
+    configuration_set_plain: str
+    configuration_set_opens: str
+    configuration_set_clicks: str
+    configuration_set_opens_clicks: str
 
     def configuration_set(self, *, track_opens: bool, track_clicks: bool) -> str:
         if track_opens and track_clicks:
@@ -81,14 +118,153 @@ class Settings(BaseModel):
         return self.configuration_set_plain
 
 
-def _from_environment() -> Settings:
-    import os
+class IntakeSettings(Settings):
+    """What accepting a message reads besides its stores (the API and the SMTP relay alike)."""
 
-    fields = Settings.model_fields
-    values = {name: os.environ[name.upper()] for name in fields if os.environ.get(name.upper(), "") != ""}
-    return Settings.model_validate(values)
+    default_rate_limit_per_second: int = Field(default=10, ge=1)
+    idempotency_ttl_seconds: int = 24 * 3600
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return _from_environment()
+class WebhookIntakeSettings(Settings):
+    """Where every recorder of events writes webhook deliveries and prompts the sender (template:
+    WebhooksTable, WebhookQueue, WebhookSlowQueue)."""
+
+    webhooks_table_name: str
+    webhook_queue_url: str
+    webhook_slow_queue_url: str
+
+
+class WebhookSecretSettings(Settings):
+    """Sealing and opening webhook signing secrets (WebhookSecretsKey), and which endpoints are allowed."""
+
+    webhook_secrets_key_id: str
+    # Only the local stack sets this: webhooks may use http, and loopback addresses, nothing else.
+    webhook_allow_loopback: bool = False
+
+
+class AlarmSettings(Settings):
+    """The template's AlarmTopic: the guard's pauses and resumes, webhook endpoints disabled."""
+
+    alarm_topic_arn: str
+
+
+class GuardSettings(AlarmSettings):
+    """The deliverability guard (template: GuardWindow, GuardMinimum, GuardBounceRate, GuardComplaintRate;
+    locally POSTHORN_GUARD_*). Rates are percentages, as the parameters are: 4 means 4 %."""
+
+    guard_window: int = Field(default=10_000, ge=1)
+    guard_minimum: int = Field(default=1_000, ge=0)
+    guard_bounce_rate: float = Field(default=4.0, gt=0, le=100)
+    guard_complaint_rate: float = Field(default=0.08, gt=0, le=100)
+
+
+# --- the entry points: the groups each one's factories read, and its own --------------------------------
+class ApiSettings(
+    TableSettings,
+    PepperSettings,
+    SesSmtpSettings,
+    SendQueueSettings,
+    FileCacheSettings,
+    ConfigurationSetSettings,
+    IntakeSettings,
+    WebhookIntakeSettings,
+    WebhookSecretSettings,
+    GuardSettings,
+):
+    """SendFunction: the HTTPS API (it sends at once when SES takes the message, and pauses and resumes
+    domains as an admin asks)."""
+
+    # The time one API request may spend on SES retries before it answers 503 (API Gateway stops at 29 s).
+    send_budget_seconds: float = 12.0
+    auto_verify_domains: bool = False
+
+
+class EventsSettings(TableSettings, WebhookIntakeSettings, GuardSettings):
+    """EventsFunction: SES notifications recorded, the guard checked, webhook deliveries written."""
+
+    # Where the function puts SNS records it cannot parse (the template's EventsDeadLetterQueue); without it
+    # such a record fails the invocation.
+    events_dead_letter_queue_url: str = ""
+
+
+class WorkerSettings(
+    TableSettings, SesSmtpSettings, SendQueueSettings, FileContentsSettings, WebhookIntakeSettings
+):
+    """SendWorkerFunction: queued messages sent at the SES account's rate (template: SendQueue)."""
+
+    ses_max_send_rate: float = Field(default=14.0, gt=0)
+    # Must equal SendQueue's maxReceiveCount: on the last receive the worker records the message `failed`.
+    send_max_receives: int = Field(default=5, ge=1)
+    # Backoff before a queued message is tried again: base * 2^(attempt - 1), at most the cap.
+    send_retry_base_seconds: float = Field(default=30.0, ge=0)
+    send_retry_cap_seconds: float = Field(default=900.0, ge=0)
+    # The time one queued message may spend on SMTP retries inside one worker invocation.
+    worker_send_budget_seconds: float = Field(default=8.0, gt=0)
+
+
+class WebhookSenderSettings(WebhookIntakeSettings, WebhookSecretSettings, AlarmSettings):
+    """WebhookSenderFunction: signed deliveries posted, retried, and the endpoints that keep failing
+    disabled (announced on the alarm topic)."""
+
+    # Attempts at once per endpoint in one sender instance.
+    webhook_endpoint_concurrency: int = Field(default=10, ge=1, le=64)
+
+
+class SubmissionSettings(
+    TableSettings,
+    PepperSettings,
+    SendQueueSettings,
+    FileCacheSettings,
+    ConfigurationSetSettings,
+    IntakeSettings,
+):
+    """The SMTP relay's send path (SmtpRelayTaskDefinition): credentials checked, messages accepted and
+    queued for the worker."""
+
+
+# --- reading them ------------------------------------------------------------------------------------------
+S = TypeVar("S", bound=Settings)
+
+_running: ContextVar[Settings | None] = ContextVar("posthorn_settings", default=None)
+_read: dict[type[Settings], Settings] = {}
+
+
+def current(kind: type[S]) -> S:
+    """The `kind` of settings this function reads: the settings `running` names, or else `kind` read from
+    the process's environment (once per warm process). A function whose settings do not include `kind`
+    reads a variable that is not its own: that fails here, naming both."""
+    running = _running.get()
+    if running is not None:
+        if not isinstance(running, kind):
+            raise SettingsError(
+                f"{type(running).__name__} does not include {kind.__name__} ({', '.join(kind.variables())})"
+            )
+        return running
+    made = _read.get(kind)
+    if made is None:
+        # The function's own class, read first (each entry point does), holds every group it reads.
+        made = next((read for read in _read.values() if isinstance(read, kind)), None)
+        _read[kind] = made = made or kind.from_environment()
+    return cast(S, made)
+
+
+@contextmanager
+def running(settings: Settings | None) -> Iterator[None]:
+    """Code inside reads `settings` (the local stack: one function's own, in a process that hosts them all);
+    None: the process's environment."""
+    token = _running.set(settings)
+    try:
+        yield
+    finally:
+        _running.reset(token)
+
+
+def hold(settings: Settings | None) -> None:
+    """This thread reads `settings` from now on: a thread that only ever serves one function (the local
+    stack's relay threads, as a pool's initializer)."""
+    _running.set(settings)
+
+
+def forget() -> None:
+    """Read the environment again at the next use (it changed: tests, the local stack)."""
+    _read.clear()

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from posthorn.settings import Settings
 
 Made = TypeVar("Made")
+Read = TypeVar("Read", bound="Settings")
 SEND_QUEUE_BATCH_SIZE = 10  # SendQueue's event source mapping in template.yaml
 
 _made: dict[Callable[[], object], object] = {}
@@ -79,10 +80,12 @@ def override(factory: Callable[[], Made], made: Made) -> None:
         _made.clear()
 
 
-def settings() -> Settings:
-    from posthorn.settings import get_settings
+def settings(kind: type[Read]) -> Read:
+    """The `kind` of settings (`posthorn/settings.py`) the running function reads: its own class, or one of
+    the groups of variables it is made of. Each factory asks for the group it reads."""
+    from posthorn.settings import current
 
-    return get_settings()
+    return current(kind)
 
 
 @_factory
@@ -96,8 +99,9 @@ def clock() -> Clock:
 def pepper() -> bytes:
     """The key that hashes credential secrets (Secrets Manager)."""
     from posthorn.adapters.secrets import secret_string
+    from posthorn.settings import PepperSettings
 
-    return secret_string(settings().pepper_secret_id).encode()
+    return secret_string(settings(PepperSettings).pepper_secret_id).encode()
 
 
 # --- the table, one repository per aggregate -----------------------------------------------------------
@@ -105,8 +109,9 @@ def pepper() -> bytes:
 def table() -> Table:
     """The one table and one client for every repository of the process."""
     from posthorn.adapters.dynamodb.table import Table
+    from posthorn.settings import TableSettings
 
-    return Table(settings().table_name)
+    return Table(settings(TableSettings).table_name)
 
 
 @_factory
@@ -182,11 +187,12 @@ def announcements() -> WebhookAndAlarmAnnouncements:
     from posthorn.logic.guard.pausing import WebhookAndAlarmAnnouncements
     from posthorn.logic.webhooks.fanout import announce_domain_event
     from posthorn.models.webhooks import WebhookEventType
+    from posthorn.settings import AlarmSettings
 
     def to_webhooks(kind: str, domain: str, at: datetime.datetime, details: dict[str, object]) -> object:
         return announce_domain_event(webhook_intake(), WebhookEventType(kind), domain, at, details)
 
-    return WebhookAndAlarmAnnouncements(AlarmTopic(settings().alarm_topic_arn), to_webhooks)
+    return WebhookAndAlarmAnnouncements(AlarmTopic(settings(AlarmSettings).alarm_topic_arn), to_webhooks)
 
 
 @_factory
@@ -209,8 +215,9 @@ def cursor_key() -> bytes:
 
 def guard_policy() -> GuardPolicy:
     from posthorn.logic.guard.pausing import GuardPolicy
+    from posthorn.settings import GuardSettings
 
-    s = settings()
+    s = settings(GuardSettings)
     window = s.guard_window
     return GuardPolicy(
         window=window,
@@ -233,38 +240,44 @@ def guard_context() -> GuardContext:
 def transport() -> SesSmtpTransport:
     """One SMTP connection pool per warm process: consecutive sends reuse the SES connection."""
     from posthorn.adapters.ses_smtp import transport_from_settings
+    from posthorn.settings import SesSmtpSettings
 
-    return transport_from_settings(settings())
+    return transport_from_settings(settings(SesSmtpSettings))
 
 
 @_factory
 def send_queue() -> SqsSendQueue:
     from posthorn.adapters.send_queue import SqsSendQueue
+    from posthorn.settings import SendQueueSettings
 
-    return SqsSendQueue(settings().send_queue_url, settings().bucket_name)
+    s = settings(SendQueueSettings)
+    return SqsSendQueue(s.send_queue_url, s.bucket_name)
 
 
 @_factory
 def identities() -> DomainIdentities:
     from posthorn.adapters.ses_identities import AutoVerifiedIdentities, SesIdentities
+    from posthorn.settings import ApiSettings
 
-    return AutoVerifiedIdentities() if settings().auto_verify_domains else SesIdentities()
+    return AutoVerifiedIdentities() if settings(ApiSettings).auto_verify_domains else SesIdentities()
 
 
 @_factory
 def dead_letters() -> SqsDeadLetters | None:
     """Where the events function parks records it cannot parse; None where the stack has no such queue."""
     from posthorn.adapters.dead_letters import SqsDeadLetters
+    from posthorn.settings import EventsSettings
 
-    queue_url = settings().events_dead_letter_queue_url
+    queue_url = settings(EventsSettings).events_dead_letter_queue_url
     return SqsDeadLetters(queue_url) if queue_url else None
 
 
 @_factory
 def objects() -> S3Objects:
     from posthorn.adapters.s3 import S3Objects
+    from posthorn.settings import BucketSettings
 
-    return S3Objects(settings().bucket_name)
+    return S3Objects(settings(BucketSettings).bucket_name)
 
 
 # --- the file cache: what sending attaches by key ------------------------------------------------------
@@ -273,16 +286,18 @@ def file_contents() -> ContentCache:
     """Cached files' base64 bodies, one bounded cache per process (`FILE_CACHE_MAX_BYTES`): what lets many
     messages share one read of a file, in the API's file cache and the worker's attachments alike."""
     from posthorn.logic.files.bodies import ContentCache
+    from posthorn.settings import FileContentsSettings
 
-    return ContentCache(settings().file_cache_max_bytes)
+    return ContentCache(settings(FileContentsSettings).file_cache_max_bytes)
 
 
 @_factory
 def file_cache() -> FileCache:
     """The API's file cache: uploads, keys, and the contents of the files a message attaches."""
     from posthorn.logic.files.cache import FileCache
+    from posthorn.settings import FileCacheSettings
 
-    s = settings()
+    s = settings(FileCacheSettings)
     return FileCache(
         files=file_records(),
         objects=objects(),
@@ -306,8 +321,9 @@ def send_context() -> SendContext:
     """The adapters a send needs (single sends and batches), as this warm process holds them: assembled
     per request (a few attribute reads), so it always holds what the factories answer now."""
     from posthorn.logic.sending.steps import SendContext
+    from posthorn.settings import ApiSettings
 
-    s = settings()
+    s = settings(ApiSettings)
     return SendContext(
         messages=announced_messages(),
         suppressions=suppressions(),
@@ -324,8 +340,9 @@ def send_context() -> SendContext:
 def intake_context(side_by_side: Executor) -> IntakeContext:
     """What the SMTP relay's intake needs, with the relay's own threads for the calls it makes together."""
     from posthorn.logic.submission.intake import IntakeContext
+    from posthorn.settings import SubmissionSettings
 
-    s = settings()
+    s = settings(SubmissionSettings)
     return IntakeContext(
         messages=messages(),
         queue=send_queue(),
@@ -347,8 +364,9 @@ def intake_context(side_by_side: Executor) -> IntakeContext:
 def webhooks_table() -> Table:
     """Webhooks and their deliveries: a table of their own (adapters/dynamodb/webhooks.py says why)."""
     from posthorn.adapters.dynamodb.table import Table
+    from posthorn.settings import WebhookIntakeSettings
 
-    return Table(settings().webhooks_table_name)
+    return Table(settings(WebhookIntakeSettings).webhooks_table_name)
 
 
 @_factory
@@ -368,37 +386,43 @@ def webhook_deliveries() -> DeliveryRepository:
 @_factory
 def delivery_notices() -> SqsDeliveryNotices:
     from posthorn.adapters.webhook_queue import SqsDeliveryNotices
+    from posthorn.settings import WebhookIntakeSettings
 
-    return SqsDeliveryNotices(settings().webhook_queue_url, settings().webhook_slow_queue_url)
+    s = settings(WebhookIntakeSettings)
+    return SqsDeliveryNotices(s.webhook_queue_url, s.webhook_slow_queue_url)
 
 
 @_factory
 def webhook_secrets() -> KmsSecretBox:
     from posthorn.adapters.webhook_secrets import KmsSecretBox
+    from posthorn.settings import WebhookSecretSettings
 
-    return KmsSecretBox(settings().webhook_secrets_key_id)
+    return KmsSecretBox(settings(WebhookSecretSettings).webhook_secrets_key_id)
 
 
 @_factory
 def webhook_poster() -> PinnedHttpPoster:
     from posthorn.adapters.webhook_http import PinnedHttpPoster
+    from posthorn.settings import WebhookSenderSettings
 
-    s = settings()
+    s = settings(WebhookSenderSettings)
     return PinnedHttpPoster(allow_loopback=s.webhook_allow_loopback, pool_size=s.webhook_endpoint_concurrency)
 
 
 @_factory
 def alarms() -> SnsAlarms:
     from posthorn.adapters.webhook_queue import SnsAlarms
+    from posthorn.settings import AlarmSettings
 
-    return SnsAlarms(settings().alarm_topic_arn)
+    return SnsAlarms(settings(AlarmSettings).alarm_topic_arn)
 
 
 @_factory
 def endpoint_gate() -> EndpointGate:
     from posthorn.logic.webhooks.sender import EndpointGate
+    from posthorn.settings import WebhookSenderSettings
 
-    return EndpointGate(settings().webhook_endpoint_concurrency)
+    return EndpointGate(settings(WebhookSenderSettings).webhook_endpoint_concurrency)
 
 
 @_factory
@@ -442,18 +466,20 @@ def announced_messages() -> AnnouncingMessages:
 
 def webhook_context() -> WebhookContext:
     from posthorn.logic.webhooks.contexts import WebhookContext
+    from posthorn.settings import WebhookSecretSettings
 
     return WebhookContext(
         webhooks=webhook_directory().writing_through(),
         deliveries=webhook_deliveries(),
         notices=delivery_notices(),
         secrets=webhook_secrets(),
-        allow_loopback=settings().webhook_allow_loopback,
+        allow_loopback=settings(WebhookSecretSettings).webhook_allow_loopback,
     )
 
 
 def sender_context() -> SenderContext:
     from posthorn.logic.webhooks.sender import SenderContext
+    from posthorn.settings import WebhookSecretSettings
 
     return SenderContext(
         deliveries=webhook_deliveries(),
@@ -464,7 +490,7 @@ def sender_context() -> SenderContext:
         alarms=alarms(),
         clock=clock(),
         gate=endpoint_gate(),
-        allow_loopback=settings().webhook_allow_loopback,
+        allow_loopback=settings(WebhookSecretSettings).webhook_allow_loopback,
         opened=opened_secrets(),
         recent=recent_webhooks(),
     )
