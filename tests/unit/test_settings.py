@@ -131,6 +131,17 @@ def test_without_running_settings_the_process_environment_is_read_once(
     assert current(TableSettings).table_name == "changed"
 
 
+def test_a_group_read_alone_needs_only_its_own_variables(
+    no_settings: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a test or a tool does when it builds one adapter without running any entry point."""
+    with pytest.raises(SettingsError) as failed:
+        current(TableSettings)
+    assert str(failed.value) == "TableSettings: TABLE_NAME not set"
+    monkeypatch.setenv("TABLE_NAME", "posthorn-table")
+    assert current(TableSettings).table_name == "posthorn-table"
+
+
 def test_running_settings_hold_only_inside_and_only_on_their_thread(no_settings: None) -> None:
     events = EventsSettings.from_environment(complete(EventsSettings))
     with running(events), ThreadPoolExecutor(1) as other:

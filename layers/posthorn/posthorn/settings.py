@@ -58,18 +58,19 @@ class Settings(BaseModel):
             raise SettingsError(f"{cls.__name__}: {problems}") from None
 
 
-# --- the groups: what one factory (or one use case) reads --------------------------------------------------
-class TableSettings(Settings):
+# --- the groups: what one factory (or one use case) reads. Plain classes: the entry points' models collect
+# their fields, and a group costs no model of its own at import (a group read alone gets one: `current`).
+class TableSettings:
     table_name: str
 
 
-class PepperSettings(Settings):
+class PepperSettings:
     """The key that hashes credential secrets and signs listing cursors (`logic/insight/cursors.py`)."""
 
     pepper_secret_id: str
 
 
-class SesSmtpSettings(Settings):
+class SesSmtpSettings:
     ses_smtp_host: str
     ses_smtp_port: int = 587
     ses_smtp_tls: Literal["starttls", "tls"] = "starttls"
@@ -79,7 +80,7 @@ class SesSmtpSettings(Settings):
     ses_smtp_timeout_seconds: float = 10.0
 
 
-class BucketSettings(Settings):
+class BucketSettings:
     bucket_name: str
 
 
@@ -100,7 +101,7 @@ class FileCacheSettings(FileContentsSettings):
     file_upload_url_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
 
-class ConfigurationSetSettings(Settings):
+class ConfigurationSetSettings:
     """The SES configuration set a message is sent with, one per tracking choice."""
 
     configuration_set_plain: str
@@ -118,14 +119,14 @@ class ConfigurationSetSettings(Settings):
         return self.configuration_set_plain
 
 
-class IntakeSettings(Settings):
+class IntakeSettings:
     """What accepting a message reads besides its stores (the API and the SMTP relay alike)."""
 
     default_rate_limit_per_second: int = Field(default=10, ge=1)
     idempotency_ttl_seconds: int = 24 * 3600
 
 
-class WebhookIntakeSettings(Settings):
+class WebhookIntakeSettings:
     """Where every recorder of events writes webhook deliveries and prompts the sender (template:
     WebhooksTable, WebhookQueue, WebhookSlowQueue)."""
 
@@ -134,7 +135,7 @@ class WebhookIntakeSettings(Settings):
     webhook_slow_queue_url: str
 
 
-class WebhookSecretSettings(Settings):
+class WebhookSecretSettings:
     """Sealing and opening webhook signing secrets (WebhookSecretsKey), and which endpoints are allowed."""
 
     webhook_secrets_key_id: str
@@ -142,7 +143,7 @@ class WebhookSecretSettings(Settings):
     webhook_allow_loopback: bool = False
 
 
-class AlarmSettings(Settings):
+class AlarmSettings:
     """The template's AlarmTopic: the guard's pauses and resumes, webhook endpoints disabled."""
 
     alarm_topic_arn: str
@@ -160,6 +161,7 @@ class GuardSettings(AlarmSettings):
 
 # --- the entry points: the groups each one's factories read, and its own --------------------------------
 class ApiSettings(
+    Settings,
     TableSettings,
     PepperSettings,
     SesSmtpSettings,
@@ -179,7 +181,7 @@ class ApiSettings(
     auto_verify_domains: bool = False
 
 
-class EventsSettings(TableSettings, WebhookIntakeSettings, GuardSettings):
+class EventsSettings(Settings, TableSettings, WebhookIntakeSettings, GuardSettings):
     """EventsFunction: SES notifications recorded, the guard checked, webhook deliveries written."""
 
     # Where the function puts SNS records it cannot parse (the template's EventsDeadLetterQueue); without it
@@ -188,7 +190,7 @@ class EventsSettings(TableSettings, WebhookIntakeSettings, GuardSettings):
 
 
 class WorkerSettings(
-    TableSettings, SesSmtpSettings, SendQueueSettings, FileContentsSettings, WebhookIntakeSettings
+    Settings, TableSettings, SesSmtpSettings, SendQueueSettings, FileContentsSettings, WebhookIntakeSettings
 ):
     """SendWorkerFunction: queued messages sent at the SES account's rate (template: SendQueue)."""
 
@@ -202,7 +204,7 @@ class WorkerSettings(
     worker_send_budget_seconds: float = Field(default=8.0, gt=0)
 
 
-class WebhookSenderSettings(WebhookIntakeSettings, WebhookSecretSettings, AlarmSettings):
+class WebhookSenderSettings(Settings, WebhookIntakeSettings, WebhookSecretSettings, AlarmSettings):
     """WebhookSenderFunction: signed deliveries posted, retried, and the endpoints that keep failing
     disabled (announced on the alarm topic)."""
 
@@ -211,6 +213,7 @@ class WebhookSenderSettings(WebhookIntakeSettings, WebhookSecretSettings, AlarmS
 
 
 class SubmissionSettings(
+    Settings,
     TableSettings,
     PepperSettings,
     SendQueueSettings,
@@ -223,29 +226,39 @@ class SubmissionSettings(
 
 
 # --- reading them ------------------------------------------------------------------------------------------
-S = TypeVar("S", bound=Settings)
+Kind = TypeVar("Kind")
 
 _running: ContextVar[Settings | None] = ContextVar("posthorn_settings", default=None)
-_read: dict[type[Settings], Settings] = {}
+_read: dict[type, Settings] = {}
+_models: dict[type, type[Settings]] = {}
 
 
-def current(kind: type[S]) -> S:
-    """The `kind` of settings this function reads: the settings `running` names, or else `kind` read from
-    the process's environment (once per warm process). A function whose settings do not include `kind`
-    reads a variable that is not its own: that fails here, naming both."""
+def current(kind: type[Kind]) -> Kind:
+    """The `kind` of settings (an entry point's class or one of its groups) this function reads: from the
+    settings `running` names, or else read from the process's environment once per warm process. Settings
+    whose class does not include `kind` are another function's reading a variable not its own: that fails
+    here, naming both."""
     running = _running.get()
     if running is not None:
         if not isinstance(running, kind):
-            raise SettingsError(
-                f"{type(running).__name__} does not include {kind.__name__} ({', '.join(kind.variables())})"
-            )
+            variables = ", ".join(model_of(kind).variables())
+            raise SettingsError(f"{type(running).__name__} does not include {kind.__name__} ({variables})")
         return running
     made = _read.get(kind)
     if made is None:
         # The function's own class, read first (each entry point does), holds every group it reads.
         made = next((read for read in _read.values() if isinstance(read, kind)), None)
-        _read[kind] = made = made or kind.from_environment()
-    return cast(S, made)
+        _read[kind] = made = made or model_of(kind).from_environment()
+    return cast(Kind, made)
+
+
+def model_of(kind: type) -> type[Settings]:
+    """`kind` itself if it is an entry point's class; for a group read alone (tests, tools), a model of it."""
+    if issubclass(kind, Settings):
+        return kind
+    if kind not in _models:
+        _models[kind] = cast(type[Settings], type(kind.__name__, (Settings, kind), {"__module__": __name__}))
+    return _models[kind]
 
 
 @contextmanager

@@ -46,10 +46,9 @@ if TYPE_CHECKING:
     from posthorn.logic.webhooks.fanout import AnnouncingMessages, EventAnnouncer, RecentDirectory
     from posthorn.logic.webhooks.sender import EndpointGate, RecentWebhooks, SenderContext
     from posthorn.ports import Clock, DomainIdentities
-    from posthorn.settings import Settings
 
 Made = TypeVar("Made")
-Read = TypeVar("Read", bound="Settings")
+Read = TypeVar("Read")
 SEND_QUEUE_BATCH_SIZE = 10  # SendQueue's event source mapping in template.yaml
 
 _made: dict[Callable[[], object], object] = {}
