@@ -28,6 +28,7 @@ from posthorn.settings import (
 from posthorn_local import template
 from posthorn_local.apigw import LambdaContext
 from smtp_relay.settings import RelaySettings
+from tests.unit.test_cold_path import FUNCTIONS, imported_at_init
 
 ENTRY_POINTS = [ApiSettings, EventsSettings, WorkerSettings, WebhookSenderSettings, SubmissionSettings]
 EVERY_VARIABLE = sorted({name for kind in ENTRY_POINTS for name in kind.variables()})
@@ -223,3 +224,9 @@ def test_each_functions_template_block_reads_as_its_settings(logical_id: str) ->
     assert {name: getattr(read, name.lower()) for name in needed(kind)} == {
         name: resolved[name] for name in needed(kind)
     }
+
+
+# --- read at first use, not at a function's init ---------------------------------------------------------
+@pytest.mark.parametrize(("code_uri", "module"), FUNCTIONS)
+def test_no_function_imports_its_settings_at_init(code_uri: str, module: str) -> None:
+    assert "posthorn.settings" not in imported_at_init(code_uri, module)

@@ -17,7 +17,6 @@ with lambda_init():
     from posthorn import tracing, wiring
     from posthorn.logic.events.recording import Outcomes, record_sns_messages
     from posthorn.logic.guard.pausing import check_domain
-    from posthorn.settings import EventsSettings
 
     tracer = tracing.tracer()  # imports the X-Ray SDK where tracing is on
 
@@ -46,6 +45,8 @@ def _park_malformed(records: list[dict[str, Any]], outcomes: Outcomes) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from posthorn.settings import EventsSettings  # at first use, as every setting is read
+
     wiring.settings(EventsSettings)  # the first invocation fails here, naming any variable it lacks
     records: list[dict[str, Any]] = event.get("Records") or []
     messages = [str((record.get("Sns") or {}).get("Message", "")) for record in records]

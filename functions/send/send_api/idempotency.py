@@ -16,7 +16,6 @@ from posthorn.errors import PosthornError
 from posthorn.logic.sending import idempotency
 from posthorn.models.credentials import Credential
 from posthorn.models.idempotency import StoredResponse
-from posthorn.settings import IntakeSettings
 from send_api.errors import error_body, http_status
 from send_api.observability import logger
 
@@ -55,6 +54,8 @@ def idempotent(app: BaseRouter, credential: Credential, handle: Callable[[], Res
     store = wiring.idempotency()
     scope = idempotency.scope_key(credential.username, key)
     now = int(time.time())
+    from posthorn.settings import IntakeSettings
+
     ttl = wiring.settings(IntakeSettings).idempotency_ttl_seconds
     body_fingerprint = idempotency.fingerprint(app.current_event.json_body)
     replay = idempotency.begin(store, scope, body_fingerprint, now=now, ttl_seconds=ttl)

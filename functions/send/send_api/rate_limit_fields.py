@@ -6,10 +6,11 @@ from __future__ import annotations
 from posthorn import wiring
 from posthorn.logic.sending.rate_limits import RateDecision, enforce, standing
 from posthorn.models.credentials import Credential
-from posthorn.settings import IntakeSettings
 
 
 def rate_of(credential: Credential) -> int:
+    from posthorn.settings import IntakeSettings
+
     return credential.rate_limit_per_second or wiring.settings(IntakeSettings).default_rate_limit_per_second
 
 

@@ -21,7 +21,6 @@ with lambda_init():
     from posthorn import tracing, wiring
     from posthorn.adapters.webhook_queue import put_back, queue_url_of, read_prompt
     from posthorn.logic.webhooks.sender import attempt_all, sweep
-    from posthorn.settings import WebhookSenderSettings
 
     tracer = tracing.tracer()
 
@@ -46,6 +45,8 @@ def _send_prompts(records: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         items.append((str(record["messageId"]), due))
     report = attempt_all(items, wiring.sender_context(), wiring.attempt_calls(), _log_error)
+    from posthorn.settings import WebhookSenderSettings
+
     settings = wiring.settings(WebhookSenderSettings)
     queues = [settings.webhook_queue_url, settings.webhook_slow_queue_url]
     by_queue: dict[str, list[str]] = {}
@@ -65,6 +66,8 @@ def _send_prompts(records: list[dict[str, Any]]) -> dict[str, Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from posthorn.settings import WebhookSenderSettings  # at first use, as every setting is read
+
     wiring.settings(WebhookSenderSettings)  # the first invocation fails here, naming what is missing
     records = event.get("Records")
     if records is not None:

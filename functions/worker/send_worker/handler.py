@@ -20,7 +20,6 @@ with lambda_init():
     from posthorn.adapters.send_queue import SqsWorkQueue
     from posthorn.logic.sending.queue_drain import DrainContext, drain
     from posthorn.logic.sending.rate_limits import reserve_slots
-    from posthorn.settings import WorkerSettings
 
     tracer = tracing.tracer()  # imports the X-Ray SDK where tracing is on
 
@@ -32,6 +31,8 @@ SES_PACE_KEY = "ses-max-send-rate"
 
 
 def _reserve_slots(count: int) -> list[float]:
+    from posthorn.settings import WorkerSettings
+
     rate = wiring.settings(WorkerSettings).ses_max_send_rate
     return reserve_slots(
         wiring.rate_limits(), SES_PACE_KEY, rate=rate, count=count, now_us=time.time_ns() // 1000
@@ -42,6 +43,8 @@ def _reserve_slots(count: int) -> list[float]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from posthorn.settings import WorkerSettings  # at first use, as every setting is read
+
     settings = wiring.settings(WorkerSettings)
     queue = SqsWorkQueue(event.get("Records") or [], settings.send_queue_url, settings.bucket_name)
     report = drain(

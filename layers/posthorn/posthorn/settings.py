@@ -7,13 +7,13 @@ A function reads its own variables and nobody else's: `ApiSettings`, `EventsSett
 reading the class fails at once and names every such variable that is missing. `wiring.settings(kind)`
 is how code reads them; a unit test holds each class to its function's block in template.yaml.
 
-Read at first use, not import: the classes build their validators then (`defer_build`), and the values are
-kept for the warm process (`forget()` drops them). The local stack runs every function in one process, so it
+Imported and read at first use, not at a function's init: the classes build their validators then
+(`defer_build`), and the values are kept for the warm process (`forget()` drops them). No `from __future__
+import annotations` here: pydantic would evaluate each group's annotations again for every class that
+includes it. The local stack runs every function in one process, so it
 reads each function's settings from that function's own environment and hands them to its invocations
 (`running`); elsewhere (Lambda, the relay's container, the tests) a process reads its environment.
 """
-
-from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
