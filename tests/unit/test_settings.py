@@ -230,3 +230,11 @@ def test_each_functions_template_block_reads_as_its_settings(logical_id: str) ->
 @pytest.mark.parametrize(("code_uri", "module"), FUNCTIONS)
 def test_no_function_imports_its_settings_at_init(code_uri: str, module: str) -> None:
     assert "posthorn.settings" not in imported_at_init(code_uri, module)
+
+
+def test_the_local_stack_fails_to_start_naming_the_function_and_what_its_block_lacks() -> None:
+    from posthorn_local.stack import _read_settings
+
+    with pytest.raises(SettingsError) as failed:
+        _read_settings("EventsFunction", {**complete(EventsSettings), "TABLE_NAME": ""})
+    assert str(failed.value) == "EventsFunction in template.yaml: EventsSettings: TABLE_NAME not set"

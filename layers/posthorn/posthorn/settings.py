@@ -10,9 +10,11 @@ is how code reads them; a unit test holds each class to its function's block in 
 Imported and read at first use, not at a function's init: the classes build their validators then
 (`defer_build`), and the values are kept for the warm process (`forget()` drops them). No `from __future__
 import annotations` here: pydantic would evaluate each group's annotations again for every class that
-includes it. The local stack runs every function in one process, so it
-reads each function's settings from that function's own environment and hands them to its invocations
-(`running`); elsewhere (Lambda, the relay's container, the tests) a process reads its environment.
+includes it.
+
+The local stack runs every function in one process, so it reads each function's settings from that
+function's own environment and hands them to its invocations (`running`); elsewhere (Lambda, the relay's
+container, the tests) a process reads its environment.
 """
 
 import os
