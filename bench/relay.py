@@ -67,12 +67,16 @@ USERNAME = "ph_bench"
 SECRET = "bench-relay-secret"
 PEPPER = b"bench-relay-pepper"
 SENDER = "hello@example.com"
-# What `posthorn.settings.Settings` requires of the relay's environment; nothing here is ever called.
+# What `posthorn.settings.SubmissionSettings` requires of the relay's environment; nothing here is called.
 RELAY_ENVIRONMENT = {
     "TABLE_NAME": "bench-relay",
-    "SES_SMTP_HOST": "127.0.0.1",
-    "SES_SMTP_SECRET_ID": "bench-relay-ses",
+    "BUCKET_NAME": "bench-relay-files",
+    "SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-relay",
     "PEPPER_SECRET_ID": "bench-relay-pepper",
+    **{
+        f"CONFIGURATION_SET_{kind}": f"bench-relay-{kind.lower()}"
+        for kind in ("PLAIN", "OPENS", "CLICKS", "OPENS_CLICKS")
+    },
 }
 SMALL_BODY = "".join(
     f"Line {n} of your receipt: one item, one price, one line of text to read.\n" for n in range(14)

@@ -73,19 +73,22 @@ def moto_stack(local_ses: LocalSes, tls: TlsMaterial, patch: pytest.MonkeyPatch)
     with mock_aws():
         session = boto3.Session(region_name="us-east-1")
         ids = provision(session, prefix="test", smtp=SMTP)
-        env = environment(
-            "SendFunction",
-            ids,
-            {
-                "SES_SMTP_HOST": "localhost",
-                "SES_SMTP_PORT": str(local_ses.port),
-                "SES_SMTP_TLS": "starttls",
-                "SES_SMTP_SECRET_ID": ids["SesSmtpSecretId"],
-                "AUTO_VERIFY_DOMAINS": "true",
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_NAMESPACE": "PosthornTest",
-            },
-        )
+        overrides = {
+            "SES_SMTP_HOST": "localhost",
+            "SES_SMTP_PORT": str(local_ses.port),
+            "SES_SMTP_TLS": "starttls",
+            "SES_SMTP_SECRET_ID": ids["SesSmtpSecretId"],
+            "AUTO_VERIFY_DOMAINS": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "PosthornTest",
+        }
+        # The tests call every function's handler (and the relay's intake) in this one process, which
+        # reads its environment: each function's variables, which the template keeps alike where shared.
+        # (The local stack gives each function its own; tests/unit/test_settings.py holds the blocks to
+        # the settings classes.)
+        env: dict[str, str] = {}
+        for function in ("EventsFunction", "SendWorkerFunction", "WebhookSenderFunction", "SendFunction"):
+            env.update(environment(function, ids, overrides))
         # Tests send many messages a second from one credential; the rate limit has tests of its own.
         env.update(
             SES_SMTP_CA_FILE=str(tls.ca_file), SEND_BUDGET_SECONDS="2", DEFAULT_RATE_LIMIT_PER_SECOND="10000"

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, TextIO
 
-from posthorn_local.stack import LocalStack
+from posthorn_local.stack import SEND_WORKER_FUNCTION, LocalStack
 
 LOG_DIR = Path(__file__).resolve().parents[2] / ".local" / "logs"  # .gitignore'd
 
@@ -53,7 +53,7 @@ def _send_rate() -> float | None:
 
 def banner(stack: LocalStack, log_file: Path | None = None) -> str:
     api, admin, relay = stack.api_url, shlex.quote(stack.admin_key or ""), stack.relay
-    rate = stack.function_environment.get("SES_MAX_SEND_RATE", "?")
+    rate = stack.environments[SEND_WORKER_FUNCTION].get("SES_MAX_SEND_RATE", "?")
     origin = (
         "generated; set POSTHORN_ADMIN_KEY to choose it"
         if stack.admin_key_generated

@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -30,6 +29,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from posthorn import wiring
 from posthorn.errors import PosthornError
 from posthorn.ports import MessageReader
+from posthorn.settings import ConfigurationSetSettings, Settings, running
 from posthorn_local import outbox_view
 from posthorn_local.apigw import LambdaContext, build_event, decode_response, match_route
 from posthorn_local.ses_events_publisher import EventsPublisher, click_event, open_event
@@ -82,11 +82,13 @@ _HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]{1,15}")
 
 class LambdaFunction:
     """One function of the template run in this process like a single Lambda instance: its handler is
-    imported on first use and invocations run one at a time (the handlers keep per-invocation state)."""
+    imported on first use and invocations run one at a time (the handlers keep per-invocation state). Its
+    invocations read `settings`, the function's own (None: the process's environment)."""
 
-    def __init__(self, logical_id: str, handler: str) -> None:
+    def __init__(self, logical_id: str, handler: str, settings: Settings | None = None) -> None:
         self.logical_id = logical_id
         self.handler = handler
+        self.settings = settings
         self._lock = threading.Lock()
         self._function: Callable[[dict[str, Any], Any], Any] | None = None
 
@@ -101,7 +103,8 @@ class LambdaFunction:
                 invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
                 log_group_name=f"/aws/lambda/{name}",
             )
-            return self._function(event, context)
+            with running(self.settings):
+                return self._function(event, context)
 
 
 @dataclass
@@ -115,6 +118,9 @@ class LocalServices:
     ca_file: Path | None = None
     # What the banner says (URL, admin key, SMTP settings): `GET /_local/connection`, shown on the page.
     connection: Callable[[], dict[str, Any]] | None = None
+    # The API's settings: the page reads and acts on the stack through the API's adapters. None: there is
+    # no stack behind the page (no Posthorn records to show).
+    settings: Settings | None = None
 
 
 def outbox_page(services: LocalServices) -> str:
@@ -229,7 +235,8 @@ class LocalHttpServer(ThreadingHTTPServer):
         split = urlsplit(target)
         path = split.path
         if path == "/_local" or path.startswith("/_local/"):
-            return self._local(method, path, body, split.query)
+            with running(self.services.settings):
+                return self._local(method, path, body, split.query)
         matched = match_route(self.routes, method, path)
         if matched is None:
             # The resource API Gateway picks is the most specific one: literal segments win over a
@@ -364,7 +371,7 @@ class LocalHttpServer(ThreadingHTTPServer):
         view["record"] = outbox_view.record_view(store, posthorn_id) if store and posthorn_id else None
         view["webhook_deliveries"] = (
             outbox_view.webhook_deliveries(wiring.webhook_deliveries(), wiring.webhooks(), posthorn_id)
-            if store and posthorn_id and os.environ.get("WEBHOOKS_TABLE_NAME")
+            if store and posthorn_id
             else []
         )
         return _json(200, view, {"Cache-Control": "no-store"})
@@ -386,9 +393,9 @@ class LocalHttpServer(ThreadingHTTPServer):
 
     def _tracking_sets(self) -> outbox_view.TrackingSets | None:
         """The configuration sets the functions choose for tracked messages (their settings)."""
-        if not os.environ.get("TABLE_NAME"):
+        if self.services.settings is None:
             return None
-        settings = wiring.settings()
+        settings = wiring.settings(ConfigurationSetSettings)
         return outbox_view.TrackingSets(
             opens=frozenset({settings.configuration_set_opens, settings.configuration_set_opens_clicks}),
             clicks=frozenset({settings.configuration_set_clicks, settings.configuration_set_opens_clicks}),
@@ -396,11 +403,11 @@ class LocalHttpServer(ThreadingHTTPServer):
 
     def _store(self) -> MessageReader | None:
         """Where the page reads a Posthorn message: the table the local stack gives the functions."""
-        return wiring.messages() if os.environ.get("TABLE_NAME") else None
+        return wiring.messages() if self.services.settings is not None else None
 
     def _message_index(self) -> outbox_view.PosthornMessages | None:
         """Where the outbox reads Posthorn's records of its messages, many at once (the listing's reads)."""
-        return wiring.message_index() if os.environ.get("TABLE_NAME") else None
+        return wiring.message_index() if self.services.settings is not None else None
 
     def _ca(self, body: bytes) -> Response:
         if self.services.ca_file is None:

@@ -92,5 +92,6 @@ def queue_attributes(properties: dict[str, Any], ids: dict[str, str], sqs: Any) 
 
 
 def environment(function: str, ids: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
-    """The function's environment as the template declares it, resolved against the local resources."""
-    return template.resolve_environment(template.function_environment(function), ids, overrides)
+    """The function's (or the relay task's) environment as the template declares it, resolved against the
+    local resources."""
+    return template.resolve_environment(template.environment_of(function), ids, overrides)

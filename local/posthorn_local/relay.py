@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from posthorn.settings import Settings, hold, running
 from smtp_relay.__main__ import build_relay
 from smtp_relay.server import Relay
 from smtp_relay.settings import RelaySettings
@@ -19,11 +20,20 @@ HOST = "127.0.0.1"
 
 class LocalRelay:
     """`start()` / `stop()`, or use as a context manager. Its adapters come from `posthorn.wiring`, so the
-    environment must point at the stack's AWS before it starts."""
+    environment must point at the stack's AWS before it starts. Its send path reads `send_settings` on every
+    thread of its own (the local stack's: the relay task's environment), else the process's environment."""
 
     def __init__(
-        self, *, cert_file: Path, key_file: Path, starttls_port: int = 0, tls_port: int = 0, **settings: Any
+        self,
+        *,
+        cert_file: Path,
+        key_file: Path,
+        starttls_port: int = 0,
+        tls_port: int = 0,
+        send_settings: Settings | None = None,
+        **settings: Any,
     ) -> None:
+        self.send_settings = send_settings
         self.settings = RelaySettings.model_validate(
             {
                 "hostname": "localhost",
@@ -37,9 +47,13 @@ class LocalRelay:
             }
         )
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="smtp-relay", daemon=True)
-        self._threads = ThreadPoolExecutor(max_workers=self.settings.threads, thread_name_prefix="relay")
-        self._writes = ThreadPoolExecutor(max_workers=self.settings.threads * 4, thread_name_prefix="relay-w")
+        self._thread = threading.Thread(target=self._run_loop, name="smtp-relay", daemon=True)
+        self._threads = ThreadPoolExecutor(
+            self.settings.threads, "relay", initializer=hold, initargs=(send_settings,)
+        )
+        self._writes = ThreadPoolExecutor(
+            self.settings.threads * 4, "relay-w", initializer=hold, initargs=(send_settings,)
+        )
         self.relay: Relay | None = None
 
     @property
@@ -52,11 +66,17 @@ class LocalRelay:
         assert self.relay is not None, "the relay is not running"
         return self.relay.ports["tls"][0]
 
+    def _run_loop(self) -> None:
+        hold(self.send_settings)
+        self._loop.run_forever()
+
     def start(self) -> LocalRelay:
         certs = Certificates(from_files(self.settings.tls_cert_file, self.settings.tls_key_file))
         self._thread.start()
-        self.relay = build_relay(self.settings, certs, self._threads, self._writes)
-        asyncio.run_coroutine_threadsafe(self.relay.start(), self._loop).result(timeout=10)
+        # The relay's tasks and callbacks copy the context they are started from: this one.
+        with running(self.send_settings):
+            self.relay = build_relay(self.settings, certs, self._threads, self._writes)
+            asyncio.run_coroutine_threadsafe(self.relay.start(), self._loop).result(timeout=10)
         return self
 
     def stop(self, grace_seconds: float = 5.0) -> None:

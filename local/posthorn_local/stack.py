@@ -1,8 +1,16 @@
 """The whole local stack in one process: AWS (moto server), the template's resources, a local SES with
 STARTTLS and AUTH, SES events into the events function, and the API on 127.0.0.1.
 
-The functions run in this process, so the stack sets the process environment to what template.yaml gives
-them (resolved against the local resources) and restores it on `stop()`. Development only; never deployed.
+The functions run in this process, yet each reads only its own environment, as deployed: the stack resolves
+each function's block of template.yaml (with Globals; for the relay, its task definition's) against the
+local resources, reads the function's settings class from it, so that a variable missing from its block
+fails `start()` naming the function and the variable, and hands those settings to that function's
+invocations (`posthorn.settings.running`). The process environment holds only what all of them share: AWS
+pointed at the moto server and Powertools' variables (restored on `stop()`).
+
+The adapters the functions build are shared by the process, though: a function that reads a group of
+variables its class lacks fails here only if it is the first to build that adapter. The settings classes,
+and the unit test that holds template.yaml to them, are the guard there. Development only; never deployed.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from posthorn import wiring
+from posthorn.settings import Settings, SettingsError, running
 from posthorn_local import template
 from posthorn_local.http_server import LambdaFunction, LocalHttpServer, LocalServices, serve
 from posthorn_local.provision import LocalSmtpSecret, environment, provision
@@ -41,6 +50,7 @@ SEND_FUNCTION = "SendFunction"
 EVENTS_FUNCTION = "EventsFunction"
 SEND_WORKER_FUNCTION = "SendWorkerFunction"
 WEBHOOK_SENDER_FUNCTION = "WebhookSenderFunction"
+RELAY_TASK = "SmtpRelayTaskDefinition"
 
 
 def _parse_admin_key(key: str) -> str:
@@ -101,7 +111,10 @@ class LocalStack:
         # None: the template's SesMaxSendRate default, as deployed.
         self.ses_max_send_rate = ses_max_send_rate
         self.ids: dict[str, str] = {}
-        self.function_environment: dict[str, str] = {}
+        # Each function's own environment (logical id -> variables, the relay's task too), and the settings
+        # its class reads from it.
+        self.environments: dict[str, dict[str, str]] = {}
+        self.settings: dict[str, Settings] = {}
         self._cleanup: contextlib.ExitStack | None = None
         self._ses: LocalSes | None = None
         self._http: LocalHttpServer | None = None
@@ -239,12 +252,13 @@ class LocalStack:
         )
         self.ids = provision(boto3.Session(region_name=REGION), prefix=PREFIX, smtp=smtp)
 
-        # The functions, as Lambda would run them; SES events reach the events function.
-        functions = {
-            name: LambdaFunction(name, template.handler_of(name)) for name in (SEND_FUNCTION, EVENTS_FUNCTION)
-        }
+        # The functions, as Lambda would run them (made once their settings are read, below); SES events
+        # reach the events function.
+        functions: dict[str, LambdaFunction] = {}
         publisher = EventsPublisher(
-            self.ids["EventsTopic"], functions[EVENTS_FUNCTION].invoke, delay_seconds=self.event_delay_seconds
+            self.ids["EventsTopic"],
+            lambda event: functions[EVENTS_FUNCTION].invoke(event),
+            delay_seconds=self.event_delay_seconds,
         )
         publisher.start()
         cleanup.callback(publisher.stop)
@@ -265,16 +279,28 @@ class LocalStack:
         cleanup.callback(ses.stop)
         self._ses = ses
 
-        self.function_environment = self._function_environment(ses.port, tls.ca_file)
-        env.set(self.function_environment)
+        env.set(self._shared_environment())
+        self.environments = self._function_environments(ses.port, tls.ca_file)
+        self.settings = {name: _read_settings(name, values) for name, values in self.environments.items()}
         wiring.reset()
-        self._seed_admin()
+        functions.update(
+            {
+                name: LambdaFunction(name, template.handler_of(name), self.settings[name])
+                for name in (SEND_FUNCTION, EVENTS_FUNCTION)
+            }
+        )
+        with running(self.settings[SEND_FUNCTION]):  # the first admin, as the API would store it
+            self._seed_admin()
 
         # The send worker as Lambda's SQS event source runs it: up to MaximumConcurrency instances at once
         # (the template's SendWorkerConcurrency), each taking batches of up to 10 from SendQueue.
         sqs = boto3.client("sqs", region_name=REGION)
         for instance in range(int(template.parameter_default("SendWorkerConcurrency"))):
-            worker = LambdaFunction(SEND_WORKER_FUNCTION, template.handler_of(SEND_WORKER_FUNCTION))
+            worker = LambdaFunction(
+                SEND_WORKER_FUNCTION,
+                template.handler_of(SEND_WORKER_FUNCTION),
+                self.settings[SEND_WORKER_FUNCTION],
+            )
             poller = QueuePoller(sqs, self.ids["SendQueue"], worker.invoke)
             poller.start()
             cleanup.callback(poller.stop)
@@ -284,14 +310,21 @@ class LocalStack:
         # The webhook sender as its SQS event source and its schedule run it: each sender instance makes up to
         # 10 attempts at once, WebhookSenderConcurrency instances.
         instances = int(template.parameter_default("WebhookSenderConcurrency")) * 10
-        webhook_sender = LocalWebhookSender(sqs, self.ids["WebhookQueue"], instances=instances)
+        sender_settings = self.settings[WEBHOOK_SENDER_FUNCTION]
+        webhook_sender = LocalWebhookSender(
+            sqs, self.ids["WebhookQueue"], instances=instances, settings=sender_settings
+        )
         webhook_sender.start()
         cleanup.callback(webhook_sender.stop)
         self._webhook_sender = webhook_sender
         # The slow lane, with instances of its own (the same function; the sweep runs once, above).
         slow_instances = int(template.parameter_default("WebhookSlowSenderConcurrency")) * 10
         slow_lane = LocalWebhookSender(
-            sqs, self.ids["WebhookSlowQueue"], instances=slow_instances, sweep_seconds=0
+            sqs,
+            self.ids["WebhookSlowQueue"],
+            instances=slow_instances,
+            sweep_seconds=0,
+            settings=sender_settings,
         )
         slow_lane.start()
         cleanup.callback(slow_lane.stop)
@@ -303,6 +336,7 @@ class LocalStack:
             key_file=tls.key_file,
             starttls_port=self.relay_port,
             tls_port=self.relay_tls_port,
+            send_settings=self.settings[RELAY_TASK],
         )
         relay.start()
         cleanup.callback(relay.stop)
@@ -313,7 +347,12 @@ class LocalStack:
             routes=template.routes(),
             functions=functions,
             services=LocalServices(
-                ses.outbox, publisher, functions[EVENTS_FUNCTION], tls.ca_file, connection=self.connection
+                ses.outbox,
+                publisher,
+                functions[EVENTS_FUNCTION],
+                tls.ca_file,
+                connection=self.connection,
+                settings=self.settings[SEND_FUNCTION],
             ),
         )
         cleanup.callback(server.server_close)
@@ -321,7 +360,21 @@ class LocalStack:
         cleanup.callback(_stop_http, server, thread)
         self._http = server
 
-    def _function_environment(self, smtp_port: int, ca_file: Path) -> dict[str, str]:
+    def _shared_environment(self) -> dict[str, str]:
+        """What every function's process has besides its settings: Powertools' variables (Globals)."""
+        values = {
+            name: str(value)
+            for name, value in template.global_environment().items()
+            if name.startswith("POWERTOOLS_")
+        }
+        values["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
+        for name in ("POWERTOOLS_LOG_LEVEL", "POWERTOOLS_DEV", "POWERTOOLS_METRICS_DISABLED"):
+            if os.environ.get(name):
+                values[name] = os.environ[name]  # the developer's choice wins
+        return values
+
+    def _function_environments(self, smtp_port: int, ca_file: Path) -> dict[str, dict[str, str]]:
+        """Each function's own variables (the relay's task's too), resolved to the local resources."""
         overrides = {
             "SES_SMTP_HOST": self.smtp_host,
             "SES_SMTP_PORT": str(smtp_port),
@@ -337,21 +390,12 @@ class LocalStack:
         for setting in GUARD_SETTINGS:
             if os.environ.get(f"POSTHORN_{setting}", "").strip():
                 overrides[setting] = os.environ[f"POSTHORN_{setting}"].strip()
-        # The functions share this process, so they share one environment: the union of theirs.
-        values = {
-            **environment(EVENTS_FUNCTION, self.ids, overrides),
-            **environment(SEND_WORKER_FUNCTION, self.ids, overrides),
-            **environment(WEBHOOK_SENDER_FUNCTION, self.ids, overrides),
-            **environment(SEND_FUNCTION, self.ids, overrides),
+        local_only = {
+            "SES_SMTP_CA_FILE": str(ca_file),  # trust the local SES's throwaway CA
+            # Webhooks may be http:// and go to loopback (a receiver on this machine); nothing else.
+            "WEBHOOK_ALLOW_LOOPBACK": "true",
         }
-        values["SES_SMTP_CA_FILE"] = str(ca_file)  # local only: trust the local SES's throwaway CA
-        # Local only: webhooks may be http:// and go to loopback (a receiver on this machine); nothing else.
-        values["WEBHOOK_ALLOW_LOOPBACK"] = "true"
-        values["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
-        for name in ("POWERTOOLS_LOG_LEVEL", "POWERTOOLS_DEV", "POWERTOOLS_METRICS_DISABLED"):
-            if os.environ.get(name):
-                values[name] = os.environ[name]  # the developer's choice wins
-        return values
+        return {name: {**environment(name, self.ids, overrides), **local_only} for name in template.SETTINGS}
 
     def _seed_admin(self) -> None:
         from posthorn.logic.accounts.credentials import api_key, seed_credential
@@ -369,6 +413,14 @@ class LocalStack:
             domains=[],
             now=datetime.now(UTC),
         )
+
+
+def _read_settings(logical_id: str, environment: Mapping[str, str]) -> Settings:
+    """The function's settings class read from its own environment; what it lacks fails the stack's start."""
+    try:
+        return template.SETTINGS[logical_id].from_environment(environment)
+    except SettingsError as error:
+        raise SettingsError(f"{logical_id} in template.yaml: {error}") from None
 
 
 def _stop_moto(moto: ThreadedMotoServer) -> None:

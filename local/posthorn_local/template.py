@@ -11,8 +11,27 @@ from typing import Any
 
 import yaml
 
+from posthorn.settings import (
+    ApiSettings,
+    EventsSettings,
+    Settings,
+    SubmissionSettings,
+    WebhookSenderSettings,
+    WorkerSettings,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+
+# What reads each function's environment: its settings class (layers/posthorn/posthorn/settings.py). The
+# SMTP relay is an ECS task; its RELAY_* variables are the listener's own (smtp_relay.settings).
+SETTINGS: dict[str, type[Settings]] = {
+    "SendFunction": ApiSettings,
+    "EventsFunction": EventsSettings,
+    "SendWorkerFunction": WorkerSettings,
+    "WebhookSenderFunction": WebhookSenderSettings,
+    "SmtpRelayTaskDefinition": SubmissionSettings,
+}
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -90,6 +109,19 @@ def global_environment() -> dict[str, Any]:
 def function_environment(logical_id: str) -> dict[str, Any]:
     own = function(logical_id).get("Environment", {}).get("Variables", {})
     return {**global_environment(), **own}
+
+
+def task_environment(logical_id: str) -> dict[str, Any]:
+    """An ECS task definition's container environment (`[{Name, Value}]`) as a mapping (the SMTP relay's)."""
+    [container] = resources()[logical_id]["Properties"]["ContainerDefinitions"]
+    return {str(variable["Name"]): variable["Value"] for variable in container.get("Environment", [])}
+
+
+def environment_of(logical_id: str) -> dict[str, Any]:
+    """What the template gives a function (its block and Globals) or the relay's task, unresolved."""
+    if resources()[logical_id]["Type"] == "AWS::ECS::TaskDefinition":
+        return task_environment(logical_id)
+    return function_environment(logical_id)
 
 
 def parameter_default(name: str) -> Any:

@@ -13,6 +13,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from posthorn.settings import Settings
 from posthorn_local import template
 from posthorn_local.http_server import LambdaFunction
 from posthorn_local.queue_poller import sqs_event
@@ -38,8 +39,17 @@ def scheduled_event() -> dict[str, Any]:
 
 
 class LocalWebhookSender:
-    def __init__(self, sqs: Any, queue_url: str, *, instances: int, sweep_seconds: float = SWEEP_SECONDS):
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        *,
+        instances: int,
+        sweep_seconds: float = SWEEP_SECONDS,
+        settings: Settings | None = None,
+    ):
         self.sqs = sqs
+        self.settings = settings  # the function's own (None: the process's environment)
         self.queue_url = queue_url
         self.instances = instances
         self.sweep_seconds = sweep_seconds
@@ -50,12 +60,14 @@ class LocalWebhookSender:
         self._pool = ThreadPoolExecutor(max_workers=instances, thread_name_prefix="local-webhook-sender")
         self._free = threading.Semaphore(instances)
         self._local = threading.local()
-        self._sweeper = LambdaFunction(FUNCTION, template.handler_of(FUNCTION))
+        self._sweeper = LambdaFunction(FUNCTION, template.handler_of(FUNCTION), settings)
 
     def _function(self) -> LambdaFunction:
         function = getattr(self._local, "function", None)
         if function is None:
-            function = self._local.function = LambdaFunction(FUNCTION, template.handler_of(FUNCTION))
+            function = self._local.function = LambdaFunction(
+                FUNCTION, template.handler_of(FUNCTION), self.settings
+            )
         return function
 
     def sweep_now(self) -> Any:

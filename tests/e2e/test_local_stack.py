@@ -310,3 +310,18 @@ def test_malformed_request_line_is_json_not_an_html_page(stack: LocalStack) -> N
     assert code == 400
     assert headers["content-type"].startswith("application/json")
     assert json.loads(body)["error"]["message"]
+
+
+def test_each_function_runs_with_its_own_environment_not_the_union(stack: LocalStack) -> None:
+    """The process holds no function's variables; each function's settings come from its own block."""
+    import os
+
+    from posthorn.settings import EventsSettings, WebhookSenderSettings
+
+    assert not {"TABLE_NAME", "SES_SMTP_SECRET_ID", "WEBHOOK_SECRETS_KEY_ID"} & set(os.environ)
+    sender = stack.environments["WebhookSenderFunction"]
+    assert "TABLE_NAME" not in sender
+    assert "SES_SMTP_SECRET_ID" not in sender
+    assert isinstance(stack.settings["WebhookSenderFunction"], WebhookSenderSettings)
+    assert isinstance(stack.settings["EventsFunction"], EventsSettings)
+    assert "PEPPER_SECRET_ID" not in stack.environments["SendWorkerFunction"]

@@ -40,8 +40,9 @@ def make_queue_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     """The API's send queue points at a queue that does not exist: every enqueue fails."""
     from posthorn import wiring
     from posthorn.adapters.send_queue import SqsSendQueue
+    from posthorn.settings import BucketSettings
 
-    unreachable = SqsSendQueue(MISSING_QUEUE_URL, wiring.settings().bucket_name)
+    unreachable = SqsSendQueue(MISSING_QUEUE_URL, wiring.settings(BucketSettings).bucket_name)
     monkeypatch.setattr(wiring, "send_queue", lambda: unreachable)
 
 

@@ -77,9 +77,9 @@ def test_never_on_fewer_than_five_bounces_or_three_complaints_whatever_the_rate(
 
 
 def test_the_template_defaults_are_api_md_s() -> None:
-    from posthorn.settings import Settings
+    from posthorn.settings import EventsSettings
 
-    defaults = Settings.model_fields
+    defaults = EventsSettings.model_fields
     assert defaults["guard_window"].default == 10_000
     assert defaults["guard_minimum"].default == 1_000
     assert defaults["guard_bounce_rate"].default == 4.0

@@ -45,6 +45,9 @@ def _park_malformed(records: list[dict[str, Any]], outcomes: Outcomes) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from posthorn.settings import EventsSettings  # at first use, as every setting is read
+
+    wiring.settings(EventsSettings)  # the first invocation fails here, naming any variable it lacks
     records: list[dict[str, Any]] = event.get("Records") or []
     messages = [str((record.get("Sns") or {}).get("Message", "")) for record in records]
     now = wiring.clock().now()

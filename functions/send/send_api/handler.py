@@ -11,7 +11,7 @@ with lambda_init():
     from aws_lambda_powertools.logging import correlation_paths
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from posthorn import tracing
+    from posthorn import tracing, wiring
     from send_api.app import app
     from send_api.observability import logger, metrics
     from send_api.request_body import canonical_media_type
@@ -23,4 +23,7 @@ with lambda_init():
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from posthorn.settings import ApiSettings  # at first use, as every setting is read
+
+    wiring.settings(ApiSettings)  # the first invocation fails here, naming any variable the API lacks
     return app.resolve(canonical_media_type(event), context)

@@ -52,6 +52,9 @@ def _send_prompts(records: list[dict[str, Any]]) -> dict[str, Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from posthorn.settings import WebhookSenderSettings  # at first use, as every setting is read
+
+    wiring.settings(WebhookSenderSettings)  # the first invocation fails here, naming what is missing
     records = event.get("Records")
     if records is not None:
         return _send_prompts(records)

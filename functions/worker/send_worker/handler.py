@@ -29,6 +29,9 @@ metrics = Metrics()
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from posthorn.settings import WorkerSettings  # at first use, as every setting is read
+
+    wiring.settings(WorkerSettings)  # the first invocation fails here, naming any variable it lacks
     items, drain_context = wiring.send_worker_batch(
         event.get("Records") or [], time_left=lambda: context.get_remaining_time_in_millis() / 1000
     )

@@ -56,9 +56,9 @@ if TYPE_CHECKING:
     from posthorn.logic.webhooks.sender import EndpointGate, RecentWebhooks, SenderContext
     from posthorn.models.send_queue import QueueItem
     from posthorn.ports import Clock, DomainIdentities
-    from posthorn.settings import Settings
 
 Made = TypeVar("Made")
+Read = TypeVar("Read")
 SEND_QUEUE_BATCH_SIZE = 10  # SendQueue's event source mapping in template.yaml
 
 _factories: set[Callable[[], object]] = set()
@@ -93,10 +93,12 @@ def override(factory: Callable[[], Made], made: Made) -> None:
         _made.clear()
 
 
-def settings() -> Settings:
-    from posthorn.settings import get_settings
+def settings(kind: type[Read]) -> Read:
+    """The `kind` of settings (`posthorn/settings.py`) the running function reads: its own class, or one of
+    the groups of variables it is made of. Each factory asks for the group it reads."""
+    from posthorn.settings import current
 
-    return get_settings()
+    return current(kind)
 
 
 @_factory
@@ -110,8 +112,9 @@ def clock() -> Clock:
 def pepper() -> bytes:
     """The key that hashes credential secrets (Secrets Manager)."""
     from posthorn.adapters.secrets import secret_string
+    from posthorn.settings import PepperSettings
 
-    return secret_string(settings().pepper_secret_id).encode()
+    return secret_string(settings(PepperSettings).pepper_secret_id).encode()
 
 
 def read_secret(secret_id: str) -> str:
@@ -126,8 +129,9 @@ def read_secret(secret_id: str) -> str:
 def table() -> Table:
     """The one table and one client for every repository of the process."""
     from posthorn.adapters.dynamodb.table import Table
+    from posthorn.settings import TableSettings
 
-    return Table(settings().table_name)
+    return Table(settings(TableSettings).table_name)
 
 
 @_factory
@@ -192,16 +196,18 @@ def idempotency() -> IdempotencyRepository:
 def idempotency_keys() -> IdempotencyKeys:
     """The API's `Idempotency-Key`s: their store and how long an answer is kept."""
     from posthorn.logic.sending.idempotency import IdempotencyKeys
+    from posthorn.settings import IntakeSettings
 
-    return IdempotencyKeys(idempotency(), settings().idempotency_ttl_seconds)
+    return IdempotencyKeys(idempotency(), settings(IntakeSettings).idempotency_ttl_seconds)
 
 
 @_factory
 def credential_rates() -> CredentialRates:
     """The API's rate limit per credential (the `RateLimit-*` fields of its answers)."""
     from posthorn.logic.sending.rate_limits import CredentialRates
+    from posthorn.settings import IntakeSettings
 
-    return CredentialRates(rate_limits(), clock(), settings().default_rate_limit_per_second)
+    return CredentialRates(rate_limits(), clock(), settings(IntakeSettings).default_rate_limit_per_second)
 
 
 @_factory
@@ -230,8 +236,9 @@ def held_messages() -> HeldMessageRepository:
 def alarm_topic() -> AlarmTopic:
     """The stack's alarm topic: the guard's announcements and the webhook sender's alarms."""
     from posthorn.adapters.alarm_topic import AlarmTopic
+    from posthorn.settings import AlarmSettings
 
-    return AlarmTopic(settings().alarm_topic_arn)
+    return AlarmTopic(settings(AlarmSettings).alarm_topic_arn)
 
 
 @_factory
@@ -269,8 +276,9 @@ def cursor_key() -> bytes:
 
 def guard_policy() -> GuardPolicy:
     from posthorn.logic.guard.pausing import GuardPolicy
+    from posthorn.settings import GuardSettings
 
-    s = settings()
+    s = settings(GuardSettings)
     window = s.guard_window
     return GuardPolicy(
         window=window,
@@ -293,38 +301,44 @@ def guard_context() -> GuardContext:
 def transport() -> SesSmtpTransport:
     """One SMTP connection pool per warm process: consecutive sends reuse the SES connection."""
     from posthorn.adapters.ses_smtp import transport_from_settings
+    from posthorn.settings import SesSmtpSettings
 
-    return transport_from_settings(settings())
+    return transport_from_settings(settings(SesSmtpSettings))
 
 
 @_factory
 def send_queue() -> SqsSendQueue:
     from posthorn.adapters.send_queue import SqsSendQueue
+    from posthorn.settings import SendQueueSettings
 
-    return SqsSendQueue(settings().send_queue_url, settings().bucket_name)
+    s = settings(SendQueueSettings)
+    return SqsSendQueue(s.send_queue_url, s.bucket_name)
 
 
 @_factory
 def identities() -> DomainIdentities:
     from posthorn.adapters.ses_identities import AutoVerifiedIdentities, SesIdentities
+    from posthorn.settings import ApiSettings
 
-    return AutoVerifiedIdentities() if settings().auto_verify_domains else SesIdentities()
+    return AutoVerifiedIdentities() if settings(ApiSettings).auto_verify_domains else SesIdentities()
 
 
 @_factory
 def dead_letters() -> SqsDeadLetters | None:
     """Where the events function parks records it cannot parse; None where the stack has no such queue."""
     from posthorn.adapters.dead_letters import SqsDeadLetters
+    from posthorn.settings import EventsSettings
 
-    queue_url = settings().events_dead_letter_queue_url
+    queue_url = settings(EventsSettings).events_dead_letter_queue_url
     return SqsDeadLetters(queue_url) if queue_url else None
 
 
 @_factory
 def objects() -> S3Objects:
     from posthorn.adapters.s3 import S3Objects
+    from posthorn.settings import BucketSettings
 
-    return S3Objects(settings().bucket_name)
+    return S3Objects(settings(BucketSettings).bucket_name)
 
 
 # --- the file cache: what sending attaches by key ------------------------------------------------------
@@ -333,16 +347,18 @@ def file_contents() -> ContentCache:
     """Cached files' base64 bodies, one bounded cache per process (`FILE_CACHE_MAX_BYTES`): what lets many
     messages share one read of a file, in the API's file cache and the worker's attachments alike."""
     from posthorn.logic.files.bodies import ContentCache
+    from posthorn.settings import FileContentsSettings
 
-    return ContentCache(settings().file_cache_max_bytes)
+    return ContentCache(settings(FileContentsSettings).file_cache_max_bytes)
 
 
 @_factory
 def file_cache() -> FileCache:
     """The API's file cache: uploads, keys, and the contents of the files a message attaches."""
     from posthorn.logic.files.cache import FileCache
+    from posthorn.settings import FileCacheSettings
 
-    s = settings()
+    s = settings(FileCacheSettings)
     return FileCache(
         files=file_records(),
         objects=objects(),
@@ -366,8 +382,9 @@ def send_context() -> SendContext:
     """The adapters a send needs (single sends and batches), as this warm process holds them: assembled
     per request (a few attribute reads), so it always holds what the factories answer now."""
     from posthorn.logic.sending.steps import SendContext
+    from posthorn.settings import ApiSettings
 
-    s = settings()
+    s = settings(ApiSettings)
     return SendContext(
         messages=announced_messages(),
         suppressions=suppressions(),
@@ -384,8 +401,9 @@ def send_context() -> SendContext:
 def intake_context(side_by_side: Executor) -> IntakeContext:
     """What the SMTP relay's intake needs, with the relay's own threads for the calls it makes together."""
     from posthorn.logic.submission.intake import IntakeContext
+    from posthorn.settings import SubmissionSettings
 
-    s = settings()
+    s = settings(SubmissionSettings)
     return IntakeContext(
         messages=messages(),
         queue=send_queue(),
@@ -410,8 +428,9 @@ def ses_pace() -> Callable[[int], list[float]]:
     import time
 
     from posthorn.logic.sending.rate_limits import SES_PACE_KEY, reserve_slots
+    from posthorn.settings import WorkerSettings
 
-    store, rate = rate_limits(), settings().ses_max_send_rate
+    store, rate = rate_limits(), settings(WorkerSettings).ses_max_send_rate
 
     def reserve(count: int) -> list[float]:
         return reserve_slots(store, SES_PACE_KEY, rate=rate, count=count, now_us=time.time_ns() // 1000)
@@ -429,8 +448,9 @@ def send_worker_batch(
 
     from posthorn.adapters.send_queue import SqsWorkQueue
     from posthorn.logic.sending.queue_drain import DrainContext
+    from posthorn.settings import WorkerSettings
 
-    s = settings()
+    s = settings(WorkerSettings)
     queue = SqsWorkQueue(records, s.send_queue_url, s.bucket_name)
     return queue.items, DrainContext(
         messages=announced_messages(),
@@ -473,8 +493,9 @@ def send_worker_imports() -> None:
 def webhooks_table() -> Table:
     """Webhooks and their deliveries: a table of their own (adapters/dynamodb/webhooks.py says why)."""
     from posthorn.adapters.dynamodb.table import Table
+    from posthorn.settings import WebhookIntakeSettings
 
-    return Table(settings().webhooks_table_name)
+    return Table(settings(WebhookIntakeSettings).webhooks_table_name)
 
 
 @_factory
@@ -494,30 +515,35 @@ def webhook_deliveries() -> DeliveryRepository:
 @_factory
 def delivery_notices() -> SqsDeliveryNotices:
     from posthorn.adapters.webhook_queue import SqsDeliveryNotices
+    from posthorn.settings import WebhookIntakeSettings
 
-    return SqsDeliveryNotices(settings().webhook_queue_url, settings().webhook_slow_queue_url)
+    s = settings(WebhookIntakeSettings)
+    return SqsDeliveryNotices(s.webhook_queue_url, s.webhook_slow_queue_url)
 
 
 @_factory
 def webhook_secrets() -> KmsSecretBox:
     from posthorn.adapters.webhook_secrets import KmsSecretBox
+    from posthorn.settings import WebhookSecretSettings
 
-    return KmsSecretBox(settings().webhook_secrets_key_id)
+    return KmsSecretBox(settings(WebhookSecretSettings).webhook_secrets_key_id)
 
 
 @_factory
 def webhook_poster() -> PinnedHttpPoster:
     from posthorn.adapters.webhook_http import PinnedHttpPoster
+    from posthorn.settings import WebhookSenderSettings
 
-    s = settings()
+    s = settings(WebhookSenderSettings)
     return PinnedHttpPoster(allow_loopback=s.webhook_allow_loopback, pool_size=s.webhook_endpoint_concurrency)
 
 
 @_factory
 def endpoint_gate() -> EndpointGate:
     from posthorn.logic.webhooks.sender import EndpointGate
+    from posthorn.settings import WebhookSenderSettings
 
-    return EndpointGate(settings().webhook_endpoint_concurrency)
+    return EndpointGate(settings(WebhookSenderSettings).webhook_endpoint_concurrency)
 
 
 @_factory
@@ -561,13 +587,14 @@ def announced_messages() -> AnnouncingMessages:
 
 def webhook_context() -> WebhookContext:
     from posthorn.logic.webhooks.contexts import WebhookContext
+    from posthorn.settings import WebhookSecretSettings
 
     return WebhookContext(
         webhooks=webhook_directory().writing_through(),
         deliveries=webhook_deliveries(),
         notices=delivery_notices(),
         secrets=webhook_secrets(),
-        allow_loopback=settings().webhook_allow_loopback,
+        allow_loopback=settings(WebhookSecretSettings).webhook_allow_loopback,
     )
 
 
@@ -575,8 +602,9 @@ def webhook_prompts(records: list[dict[str, Any]]) -> SqsPrompts:
     """The prompts of one sender event from WebhookQueue and WebhookSlowQueue: read, and put back on the
     queue each came from."""
     from posthorn.adapters.webhook_queue import SqsPrompts
+    from posthorn.settings import WebhookIntakeSettings
 
-    s = settings()
+    s = settings(WebhookIntakeSettings)
     return SqsPrompts(records, s.webhook_queue_url, s.webhook_slow_queue_url)
 
 
@@ -587,6 +615,7 @@ def webhook_sender_imports() -> None:
 
 def sender_context() -> SenderContext:
     from posthorn.logic.webhooks.sender import SenderContext
+    from posthorn.settings import WebhookSecretSettings
 
     return SenderContext(
         deliveries=webhook_deliveries(),
@@ -597,7 +626,7 @@ def sender_context() -> SenderContext:
         alarms=alarm_topic(),
         clock=clock(),
         gate=endpoint_gate(),
-        allow_loopback=settings().webhook_allow_loopback,
+        allow_loopback=settings(WebhookSecretSettings).webhook_allow_loopback,
         opened=opened_secrets(),
         recent=recent_webhooks(),
     )

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from posthorn import wiring
+from posthorn.settings import SubmissionSettings
 from smtp_relay import tls
 from smtp_relay.handler import RelayHandler
 from smtp_relay.lookups import RecentDomains, RecentSuppressions, StoredCredentials
@@ -37,7 +38,9 @@ def build_relay(
 ) -> Relay:
     """The relay wired to the process's adapters; `start()` it on a running loop. `threads` run the store
     calls of the conversation (the event loop never waits on one), `writes` the intake's writes made side
-    by side: a pool of their own, since the intake runs on `threads` and waits for them."""
+    by side: a pool of their own, since the intake runs on `threads` and waits for them. It fails at once,
+    naming them, when the environment lacks a variable the send path needs (`SubmissionSettings`)."""
+    wiring.settings(SubmissionSettings)
     gate = ConnectionGate(settings.max_connections, settings.max_connections_per_credential)
     domains = RecentDomains(wiring.domains(), settings.cache_seconds)
     suppressions = RecentSuppressions(wiring.suppressions(), settings.cache_seconds)

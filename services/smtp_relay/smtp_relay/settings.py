@@ -1,6 +1,6 @@
 """The relay's own settings, read from the environment once (the template's task definition sets them; the
-local stack sets them for its relay). What the send path needs comes from `posthorn.settings` as for the
-functions."""
+local stack sets them for its relay). What the send path needs is `posthorn.settings.SubmissionSettings`,
+read as the functions read theirs."""
 
 from __future__ import annotations
 

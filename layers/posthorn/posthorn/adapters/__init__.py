@@ -5,8 +5,8 @@ def reset_adapters() -> None:
     """Forget cached clients, secrets and settings (the environment changed: tests, the local stack)."""
     from posthorn.adapters.aws import reset_clients
     from posthorn.adapters.secrets import secret_string
-    from posthorn.settings import get_settings
+    from posthorn.settings import forget
 
     reset_clients()
     secret_string.cache_clear()
-    get_settings.cache_clear()
+    forget()

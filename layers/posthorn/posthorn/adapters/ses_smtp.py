@@ -26,12 +26,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from posthorn.errors import DeliveryRejected, DeliveryUnavailable
 from posthorn.models.raw_message import Base64Body, RawMessage
 from posthorn.models.send_queue import DeliveryReceipt
-from posthorn.settings import Settings
+
+if TYPE_CHECKING:
+    from posthorn.settings import SesSmtpSettings
 
 _SES_ID = re.compile(rb"^Ok\s+(\S+)", re.IGNORECASE)
 _BARE_LF = re.compile(rb"(?<!\r)\n")
@@ -316,7 +318,7 @@ def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
-def transport_from_settings(settings: Settings) -> SesSmtpTransport:
+def transport_from_settings(settings: SesSmtpSettings) -> SesSmtpTransport:
     """The transport the settings describe, with the SMTP credentials from Secrets Manager."""
     from posthorn.adapters.secrets import secret_json
 
