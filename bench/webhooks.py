@@ -9,7 +9,7 @@ sender: WebhookSenderConcurrency instances x 10 attempts, and the slow lane's SL
 endpoint capped by the sender's `EndpointGate` (WebhookEndpointConcurrency), prompts the gate turns away put
 back for about the endpoint's own latency, as SQS would make them visible again. The slow endpoint starts
 in the fast lane, like any new webhook, and its first slow answers move it to the slow lane. The deliveries
-are made by the real intake (`logic/webhook_intake.announce`).
+are made by the real intake (`logic/webhook_fanout.announce`).
 Its stores (deliveries, webhooks, the queue, the secrets) are `InMemoryWebhookStores`: state in memory, every
 call answered after STORE_LATENCY (an in-region DynamoDB or SQS round trip, as figures 2 and 6 assume),
 waiting without the interpreter lock, so what is measured is the sender, not moto. The endpoints run in a
@@ -266,7 +266,7 @@ def sender(stores: InMemoryWebhookStores, stop: threading.Event) -> list[threadi
 def _setup(ports: Sequence[int], with_slow: bool) -> tuple[InMemoryWebhookStores, Any]:
     from posthorn.adapters.clock import SystemClock
     from posthorn.logic.webhooks import signing
-    from posthorn.logic.webhooks.contexts import WebhookIntake
+    from posthorn.logic.webhooks.contexts import WebhookFanout
     from posthorn.models.webhooks import SealedSecret, WebhookRecord
 
     stores = InMemoryWebhookStores(STORE_LATENCY)
@@ -283,7 +283,7 @@ def _setup(ports: Sequence[int], with_slow: bool) -> tuple[InMemoryWebhookStores
             created_at=datetime.now(UTC),
             secrets=[SealedSecret(ciphertext=signing.new_secret())],
         )
-    return stores, WebhookIntake(stores, stores, stores, SystemClock())
+    return stores, WebhookFanout(stores, stores, stores, SystemClock())
 
 
 def _announcements(count: int) -> list[Any]:

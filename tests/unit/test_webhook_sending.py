@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 import standardwebhooks
 
-from posthorn.logic.webhooks.fanout import WebhookIntake, announce, webhook_test_announcement
+from posthorn.logic.webhooks.fanout import WebhookFanout, announce, webhook_test_announcement
 from posthorn.logic.webhooks.schedule import MAX_ATTEMPTS
 from posthorn.logic.webhooks.sender import (
     SLOW_LANE_SECONDS,
@@ -59,7 +59,7 @@ class Sender:
             rng=random.Random(7),
             recent=RecentWebhooks(seconds=0),  # the tests change webhooks between attempts
         )
-        intake = WebhookIntake(self.webhooks, self.deliveries, self.notices, self.clock)
+        intake = WebhookFanout(self.webhooks, self.deliveries, self.notices, self.clock)
         webhook = self.webhooks.get_webhook("wh_1")
         self.delivery_id = announce(intake, webhook_test_announcement(webhook, self.clock.now()), to=webhook)[
             0
@@ -254,7 +254,7 @@ def test_an_endpoint_whose_gate_stays_full_has_its_extra_delivery_put_back() -> 
 
     sender = Sender()
     sender.context.poster = SlowPoster()
-    intake = WebhookIntake(sender.webhooks, sender.deliveries, sender.notices, sender.clock)
+    intake = WebhookFanout(sender.webhooks, sender.deliveries, sender.notices, sender.clock)
     webhook = sender.webhooks.get_webhook("wh_1")
     ids = [
         announce(intake, webhook_test_announcement(webhook, sender.clock.now()), to=webhook)[0]
@@ -272,7 +272,7 @@ def test_an_endpoint_whose_gate_stays_full_has_its_extra_delivery_put_back() -> 
 
 def test_the_sweep_prompts_everything_that_fell_due_while_the_sender_was_down_for_an_hour() -> None:
     sender = Sender(answer(500))
-    intake = WebhookIntake(sender.webhooks, sender.deliveries, sender.notices, sender.clock)
+    intake = WebhookFanout(sender.webhooks, sender.deliveries, sender.notices, sender.clock)
     webhook = sender.webhooks.get_webhook("wh_1")
     for _ in range(30):
         announce(intake, webhook_test_announcement(webhook, sender.clock.now()), to=webhook)

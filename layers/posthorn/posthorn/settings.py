@@ -128,7 +128,7 @@ class IntakeSettings:
     idempotency_ttl_seconds: int = 24 * 3600
 
 
-class WebhookIntakeSettings:
+class WebhookFanoutSettings:
     """Where every recorder of events writes webhook deliveries and prompts the sender (template:
     WebhooksTable, WebhookQueue, WebhookSlowQueue)."""
 
@@ -171,7 +171,7 @@ class ApiSettings(
     FileCacheSettings,
     ConfigurationSetSettings,
     IntakeSettings,
-    WebhookIntakeSettings,
+    WebhookFanoutSettings,
     WebhookSecretSettings,
     GuardSettings,
 ):
@@ -183,7 +183,7 @@ class ApiSettings(
     auto_verify_domains: bool = False
 
 
-class EventsSettings(Settings, TableSettings, WebhookIntakeSettings, GuardSettings):
+class EventsSettings(Settings, TableSettings, WebhookFanoutSettings, GuardSettings):
     """EventsFunction: SES notifications recorded, the guard checked, webhook deliveries written."""
 
     # Where the function puts SNS records it cannot parse (the template's EventsDeadLetterQueue); without it
@@ -192,7 +192,7 @@ class EventsSettings(Settings, TableSettings, WebhookIntakeSettings, GuardSettin
 
 
 class WorkerSettings(
-    Settings, TableSettings, SesSmtpSettings, SendQueueSettings, FileContentsSettings, WebhookIntakeSettings
+    Settings, TableSettings, SesSmtpSettings, SendQueueSettings, FileContentsSettings, WebhookFanoutSettings
 ):
     """SendWorkerFunction: queued messages sent at the SES account's rate (template: SendQueue)."""
 
@@ -206,7 +206,7 @@ class WorkerSettings(
     worker_send_budget_seconds: float = Field(default=8.0, gt=0)
 
 
-class WebhookSenderSettings(Settings, WebhookIntakeSettings, WebhookSecretSettings, AlarmSettings):
+class WebhookSenderSettings(Settings, WebhookFanoutSettings, WebhookSecretSettings, AlarmSettings):
     """WebhookSenderFunction: signed deliveries posted, retried, and the endpoints that keep failing
     disabled (announced on the alarm topic)."""
 

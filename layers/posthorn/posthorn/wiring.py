@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from posthorn.logic.sending.rate_limits import CredentialRates
     from posthorn.logic.sending.steps import SendContext
     from posthorn.logic.submission.intake import IntakeContext
-    from posthorn.logic.webhooks.contexts import WebhookContext, WebhookIntake
+    from posthorn.logic.webhooks.contexts import WebhookContext, WebhookFanout
     from posthorn.logic.webhooks.fanout import AnnouncingMessages, EventAnnouncer, RecentDirectory
     from posthorn.logic.webhooks.sender import EndpointGate, RecentWebhooks, SenderContext
     from posthorn.models.send_queue import QueueItem
@@ -251,7 +251,7 @@ def announcements() -> WebhookAndAlarmAnnouncements:
     from posthorn.models.webhooks import WebhookEventType
 
     def to_webhooks(kind: str, domain: str, at: datetime.datetime, details: dict[str, object]) -> object:
-        return announce_domain_event(webhook_intake(), WebhookEventType(kind), domain, at, details)
+        return announce_domain_event(webhook_fanout(), WebhookEventType(kind), domain, at, details)
 
     return WebhookAndAlarmAnnouncements(alarm_topic(), to_webhooks)
 
@@ -493,9 +493,9 @@ def send_worker_imports() -> None:
 def webhooks_table() -> Table:
     """Webhooks and their deliveries: a table of their own (adapters/dynamodb/webhooks.py says why)."""
     from posthorn.adapters.dynamodb.table import Table
-    from posthorn.settings import WebhookIntakeSettings
+    from posthorn.settings import WebhookFanoutSettings
 
-    return Table(settings(WebhookIntakeSettings).webhooks_table_name)
+    return Table(settings(WebhookFanoutSettings).webhooks_table_name)
 
 
 @_factory
@@ -515,9 +515,9 @@ def webhook_deliveries() -> DeliveryRepository:
 @_factory
 def delivery_notices() -> SqsDeliveryNotices:
     from posthorn.adapters.webhook_queue import SqsDeliveryNotices
-    from posthorn.settings import WebhookIntakeSettings
+    from posthorn.settings import WebhookFanoutSettings
 
-    s = settings(WebhookIntakeSettings)
+    s = settings(WebhookFanoutSettings)
     return SqsDeliveryNotices(s.webhook_queue_url, s.webhook_slow_queue_url)
 
 
@@ -556,11 +556,11 @@ def webhook_directory() -> RecentDirectory:
 
 
 @_factory
-def webhook_intake() -> WebhookIntake:
+def webhook_fanout() -> WebhookFanout:
     """What every recorder of events hands its events to (logic/webhooks/fanout.py)."""
-    from posthorn.logic.webhooks.contexts import WebhookIntake
+    from posthorn.logic.webhooks.contexts import WebhookFanout
 
-    return WebhookIntake(
+    return WebhookFanout(
         webhooks=webhook_directory(),
         deliveries=webhook_deliveries(),
         notices=delivery_notices(),
@@ -573,7 +573,7 @@ def event_announcer() -> EventAnnouncer:
     """The events function's announcer, with its per-process cache of the messages events arrive for."""
     from posthorn.logic.webhooks.fanout import EventAnnouncer
 
-    return EventAnnouncer(webhook_intake(), message_events())
+    return EventAnnouncer(webhook_fanout(), message_events())
 
 
 @_factory
@@ -582,7 +582,7 @@ def announced_messages() -> AnnouncingMessages:
     become webhook deliveries."""
     from posthorn.logic.webhooks.fanout import AnnouncingMessages
 
-    return AnnouncingMessages(messages(), webhook_intake())
+    return AnnouncingMessages(messages(), webhook_fanout())
 
 
 def webhook_context() -> WebhookContext:
@@ -602,9 +602,9 @@ def webhook_prompts(records: list[dict[str, Any]]) -> SqsPrompts:
     """The prompts of one sender event from WebhookQueue and WebhookSlowQueue: read, and put back on the
     queue each came from."""
     from posthorn.adapters.webhook_queue import SqsPrompts
-    from posthorn.settings import WebhookIntakeSettings
+    from posthorn.settings import WebhookFanoutSettings
 
-    s = settings(WebhookIntakeSettings)
+    s = settings(WebhookFanoutSettings)
     return SqsPrompts(records, s.webhook_queue_url, s.webhook_slow_queue_url)
 
 

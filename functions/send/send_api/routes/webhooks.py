@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from posthorn import wiring
 from posthorn.errors import InvalidJson, NotFound, ValidationFailed
-from posthorn.logic.webhooks.contexts import WebhookContext, WebhookIntake
+from posthorn.logic.webhooks.contexts import WebhookContext, WebhookFanout
 from posthorn.models.webhooks import (
     CreatedWebhook,
     CreateWebhookRequest,
@@ -30,7 +30,7 @@ from send_api.responses import json_response
 
 router = APIGatewayRouter()
 Context = Annotated[WebhookContext, Depends(wiring.webhook_context)]
-Intake = Annotated[WebhookIntake, Depends(wiring.webhook_intake)]
+Fanout = Annotated[WebhookFanout, Depends(wiring.webhook_fanout)]
 Now = Annotated[Clock, Depends(wiring.clock)]
 NO_WEBHOOK = NotFound(f"no webhook {examples.WEBHOOK_ID}")
 NO_DELIVERY = NotFound(f"no delivery {examples.DELIVERY_ID} for webhook {examples.WEBHOOK_ID}")
@@ -149,11 +149,11 @@ def rotate_webhook_secret(
     responses=answers(ACCEPTED, errors=[NO_WEBHOOK]),
 )
 def test_webhook(
-    webhook_id: str, credential: CallerCredential, context: Context, intake: Intake
+    webhook_id: str, credential: CallerCredential, context: Context, fanout: Fanout
 ) -> Response[DeliveryAccepted]:
     from posthorn.logic.webhooks import management
 
-    delivery_id = management.send_test(credential, webhook_id, context, intake)
+    delivery_id = management.send_test(credential, webhook_id, context, fanout)
     return json_response(202, DeliveryAccepted(delivery_id=delivery_id))
 
 

@@ -1,5 +1,5 @@
 """What a process remembers of the store for a few seconds: the one time-based cache every warm process uses
-(the relay's domains, suppression lists and credentials; the webhooks of a domain that event intake reads;
+(the relay's domains, suppression lists and credentials; the webhooks of a domain the fan-out reads;
 the sender's webhooks; the send worker's paused domains).
 
 A value is fresh for `seconds` from the moment the read that found it began, not from when it was kept: a

@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # annotations only: importing the ports costs a function's co
 
 
 class WebhookDirectory(Protocol):
-    """What event intake reads: the webhooks that may want a domain's events."""
+    """What the webhook fan-out reads: the webhooks that may want a domain's events."""
 
     def webhooks_for_domain(self, domain: str) -> list[WebhookRecord]: ...
 
@@ -43,7 +43,7 @@ class WebhookHealth(Protocol):
 
 
 class DeliveryWriter(Protocol):
-    """Event intake: deliveries are made once (their ids are derived from the event and the webhook)."""
+    """The webhook fan-out: deliveries are made once (ids derived from the event and the webhook)."""
 
     def create_delivery(self, record: DeliveryRecord) -> bool:
         """Store a new delivery; False when one with its id is already there."""

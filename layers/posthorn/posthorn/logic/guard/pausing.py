@@ -173,7 +173,7 @@ def resume_and_release(
 
 class WebhookAndAlarmAnnouncements:
     """`GuardAnnouncements` to both: the alarm topic, and the domain's webhooks through the webhooks'
-    entry point for the guard (`logic/webhook_intake.announce_domain_event`): `domain.paused` with the
+    entry point for the guard (`logic/webhook_fanout.announce_domain_event`): `domain.paused` with the
     reason and the reputation, `domain.resumed`."""
 
     def __init__(

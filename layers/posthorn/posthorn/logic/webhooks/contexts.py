@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class WebhookIntake:
-    """What event intake needs: where a domain's webhooks are, where deliveries go, the sender's queue."""
+class WebhookFanout:
+    """What the webhook fan-out needs: where a domain's webhooks are, where deliveries go, the queue."""
 
     webhooks: WebhookDirectory
     deliveries: DeliveryWriter

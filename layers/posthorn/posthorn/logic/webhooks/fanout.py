@@ -1,4 +1,4 @@
-"""Event intake for webhooks: whatever records an event also makes one delivery per matching webhook,
+"""The webhook fan-out: whatever records an event also makes one delivery per matching webhook,
 exactly once per (event, webhook), and never loses one to a crash.
 
 How: a delivery's id is derived from the event's identity and the webhook's id (`delivery_id_for`), and it
@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from posthorn.logic.ttl_cache import TtlCache
-from posthorn.logic.webhooks.contexts import WebhookIntake
+from posthorn.logic.webhooks.contexts import WebhookFanout
 from posthorn.models.events import EventType, RecipientEvent
 from posthorn.models.messages import MessageRecord
 from posthorn.models.send_queue import SendClaim
@@ -82,7 +82,7 @@ def payload(announcement: Announcement) -> str:
 
 
 def announce(
-    intake: WebhookIntake,
+    fanout: WebhookFanout,
     announcement: Announcement,
     *,
     to: WebhookRecord | None = None,
@@ -93,11 +93,11 @@ def announce(
     if to is not None:
         matching = [to]
     else:
-        candidates = intake.webhooks.webhooks_for_domain(announcement.domain)
+        candidates = fanout.webhooks.webhooks_for_domain(announcement.domain)
         matching = [webhook for webhook in candidates if webhook.wants(kind)]
     if not matching:
         return []
-    now = intake.clock.now()
+    now = fanout.clock.now()
     body = payload(announcement)
     made: list[str] = []
     fresh: list[DueDelivery] = []
@@ -113,11 +113,11 @@ def announce(
             created_at=now,
             next_attempt_at=now,
         )
-        if intake.deliveries.create_delivery(record):
+        if fanout.deliveries.create_delivery(record):
             fresh.append(DueDelivery(delivery_id, webhook.webhook_id, webhook.slow))
         made.append(delivery_id)
     if fresh:
-        intake.notices.notify(fresh)
+        fanout.notices.notify(fresh)
     return made
 
 
@@ -181,7 +181,7 @@ def webhook_test_announcement(webhook: WebhookRecord, now: datetime) -> Announce
 
 
 def announce_domain_event(
-    intake: WebhookIntake, kind: WebhookEventType, domain: str, at: datetime, details: dict[str, Any]
+    fanout: WebhookFanout, kind: WebhookEventType, domain: str, at: datetime, details: dict[str, Any]
 ) -> list[str]:
     """The deliverability guard's entry point: `domain.paused` or `domain.resumed` to the domain's webhooks.
     `at` (when it was paused or resumed) tells occurrences apart: calling again for the same one makes
@@ -195,12 +195,12 @@ def announce_domain_event(
         timestamp=at,
         data={"domain": domain, **details},
     )
-    return announce(intake, announcement)
+    return announce(fanout, announcement)
 
 
 class RecentDirectory:
-    """A domain's webhooks as read in the last SECONDS, per process, in front of the webhook store: event
-    intake reads them for every event (one query), and 1,000 events of a domain in a second need one read,
+    """A domain's webhooks as read in the last SECONDS, per process, in front of the webhook store: the
+    fan-out reads them for every event (one query), and 1,000 events of a domain in a second need one read,
     not 1,000 (measured in `make bench`, figure 5: without it the events function falls far behind). A
     change made through this process (the API's routes locally, where everything shares one process) is
     seen at once; one made elsewhere reaches this process within SECONDS, so an event recorded that soon
@@ -257,8 +257,8 @@ class EventAnnouncer:
 
     CACHED_MESSAGES = 2048
 
-    def __init__(self, intake: WebhookIntake, records: MessageRecords) -> None:
-        self.intake = intake
+    def __init__(self, fanout: WebhookFanout, records: MessageRecords) -> None:
+        self.fanout = fanout
         self.records = records
         self._cached: OrderedDict[str, MessageRecord] = OrderedDict()
         self._lock = threading.Lock()
@@ -279,25 +279,25 @@ class EventAnnouncer:
     def message_event(self, message_id: str, event: RecipientEvent, record: MessageRecord | None) -> None:
         record = record or self._record(message_id)
         if record is not None:
-            announce(self.intake, message_event_announcement(record, event))
+            announce(self.fanout, message_event_announcement(record, event))
 
 
 class AnnouncingMessages:
     """The send path's message store with its `failed` and `suppressed` outcomes announced (before they are
     written, for the reason in the module docstring). Everything else passes through."""
 
-    def __init__(self, messages: Any, intake: WebhookIntake) -> None:
+    def __init__(self, messages: Any, fanout: WebhookFanout) -> None:
         self.messages = messages
-        self.intake = intake
+        self.fanout = fanout
 
     def _announce(self, announcements: Iterable[Announcement]) -> None:
         for announcement in announcements:
-            announce(self.intake, announcement)
+            announce(self.fanout, announcement)
 
     def _suppressed(self, record: MessageRecord) -> None:
         emails = [state.email for state in record.recipients if state.status == "suppressed"]
         if emails:
-            now = self.intake.clock.now()
+            now = self.fanout.clock.now()
             reason = "on the domain's suppression list"
             self._announce(outcome_announcements(record, WebhookEventType.SUPPRESSED, emails, now, reason))
 
@@ -328,7 +328,7 @@ class AnnouncingMessages:
         emails = list(emails)
         record = self.messages.get_message_record(message_id)
         if record is not None:
-            now = self.intake.clock.now()
+            now = self.fanout.clock.now()
             self._announce(outcome_announcements(record, WebhookEventType.FAILED, emails, now, reason))
         self.messages.mark_failed(message_id, reason, emails)
 
@@ -344,7 +344,7 @@ class AnnouncingMessages:
         emails = list(emails)
         record = self.messages.get_message_record(message_id)
         if record is not None:
-            now = self.intake.clock.now()
+            now = self.fanout.clock.now()
             reason = "suppressed after the message was accepted"
             self._announce(outcome_announcements(record, WebhookEventType.SUPPRESSED, emails, now, reason))
         self.messages.mark_suppressed(message_id, emails)

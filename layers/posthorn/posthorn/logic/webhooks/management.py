@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from posthorn.errors import NotFound, ValidationFailed
 from posthorn.logic.webhooks import signing
 from posthorn.logic.webhooks.addresses import validate_url
-from posthorn.logic.webhooks.contexts import WebhookContext, WebhookIntake
+from posthorn.logic.webhooks.contexts import WebhookContext, WebhookFanout
 from posthorn.logic.webhooks.fanout import Announcement, announce, webhook_test_announcement
 from posthorn.models.credentials import Credential
 from posthorn.models.webhooks import (
@@ -143,11 +143,11 @@ def rotate_secret(credential: Credential, webhook_id: str, context: WebhookConte
     return secret
 
 
-def send_test(credential: Credential, webhook_id: str, context: WebhookContext, intake: WebhookIntake) -> str:
+def send_test(credential: Credential, webhook_id: str, context: WebhookContext, fanout: WebhookFanout) -> str:
     """A `webhook.test` delivery to this webhook, sent now, whatever events it takes."""
     record = _owned(credential, context.webhooks, webhook_id)
-    announcement: Announcement = webhook_test_announcement(record, intake.clock.now())
-    made = announce(intake, announcement, to=record)
+    announcement: Announcement = webhook_test_announcement(record, fanout.clock.now())
+    made = announce(fanout, announcement, to=record)
     return made[0]
 
 

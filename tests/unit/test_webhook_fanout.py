@@ -1,5 +1,5 @@
-"""Event intake: one delivery per matching webhook, exactly once per (event, webhook), none lost to a crash
-between making deliveries and recording the event; the send path's `failed`/`suppressed` outcomes; the
+"""The webhook fan-out: one delivery per matching webhook, exactly once per (event, webhook), none lost to a
+crash between making deliveries and recording the event; the send path's `failed`/`suppressed` outcomes; the
 guard's entry point."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from posthorn.logic.events.recording import record_sns_messages
-from posthorn.logic.webhooks.contexts import WebhookIntake
+from posthorn.logic.webhooks.contexts import WebhookFanout
 from posthorn.logic.webhooks.fanout import (
     AnnouncingMessages,
     EventAnnouncer,
@@ -31,7 +31,7 @@ class Intake:
             self.webhooks.put_webhook(webhook)
         self.deliveries = FakeDeliveries()
         self.notices = FakeNotices()
-        self.intake = WebhookIntake(self.webhooks, self.deliveries, self.notices, FixedClock())
+        self.fanout = WebhookFanout(self.webhooks, self.deliveries, self.notices, FixedClock())
 
 
 def test_delivery_ids_are_derived_from_the_event_and_the_webhook() -> None:
@@ -60,7 +60,7 @@ def test_an_outcome_goes_to_each_matching_webhook_of_its_domain_only() -> None:
     messages = FakeMessages()
     record = message_record("m1", recipients=["a@example.net", "b@example.net"])
     messages.records["m1"] = record
-    AnnouncingMessages(messages, setup.intake).mark_failed("m1", "SES refused it", ["a@example.net"])
+    AnnouncingMessages(messages, setup.fanout).mark_failed("m1", "SES refused it", ["a@example.net"])
     made = sorted(d.webhook_id for d in setup.deliveries.records.values())
     assert made == ["wh_all", "wh_failed"]
     body = json.loads(next(iter(setup.deliveries.records.values())).payload)
@@ -76,7 +76,7 @@ def test_suppressed_recipients_of_a_new_message_are_announced() -> None:
     setup = Intake(webhook_record())
     record = message_record("m1", recipients=["a@example.net", "b@example.net"], recipient_status="queued")
     states = [record.recipients[0], record.recipients[1].model_copy(update={"status": "suppressed"})]
-    AnnouncingMessages(FakeMessages(), setup.intake).create_message(
+    AnnouncingMessages(FakeMessages(), setup.fanout).create_message(
         record.model_copy(update={"recipients": states})
     )
     (delivery,) = setup.deliveries.records.values()
@@ -91,7 +91,7 @@ def _sns(notification: dict[str, object]) -> str:
 def test_a_duplicate_sns_notification_makes_no_second_delivery() -> None:
     setup = Intake(webhook_record())
     messages = FakeEventStore()
-    announcer = EventAnnouncer(setup.intake, messages)
+    announcer = EventAnnouncer(setup.fanout, messages)
     notification = _sns(fx.delivery_event(message_id="ses-1"))
     now = datetime(2026, 1, 2, tzinfo=UTC)
     first = record_sns_messages([notification], messages, messages, now, announcer)
@@ -107,7 +107,7 @@ def test_a_crash_between_the_deliveries_and_the_event_loses_no_delivery_when_ret
     setup = Intake(webhook_record("wh_1"), webhook_record("wh_2"))
     setup.deliveries.fail_creates_after = 1  # the first delivery is made, then the table fails
     messages = FakeEventStore()
-    announcer = EventAnnouncer(setup.intake, messages)
+    announcer = EventAnnouncer(setup.fanout, messages)
     notification = _sns(fx.delivery_event(message_id="ses-1"))
     now = datetime(2026, 1, 2, tzinfo=UTC)
     with pytest.raises(RuntimeError):
@@ -123,15 +123,15 @@ def test_the_guards_entry_point_announces_once_per_pause() -> None:
     setup = Intake(webhook_record(events=["domain.paused"]))
     at = datetime(2026, 1, 2, 3, tzinfo=UTC)
     details = {"paused_at": at.isoformat(), "reason": "bounce rate 5.1%"}
-    first = announce_domain_event(setup.intake, WebhookEventType.DOMAIN_PAUSED, "example.com", at, details)
-    again = announce_domain_event(setup.intake, WebhookEventType.DOMAIN_PAUSED, "example.com", at, details)
+    first = announce_domain_event(setup.fanout, WebhookEventType.DOMAIN_PAUSED, "example.com", at, details)
+    again = announce_domain_event(setup.fanout, WebhookEventType.DOMAIN_PAUSED, "example.com", at, details)
     assert first == again
     assert len(setup.deliveries.records) == 1
     body = json.loads(setup.deliveries.records[first[0]].payload)
     assert body["type"] == "domain.paused"
     assert body["data"]["domain"] == "example.com"
     with pytest.raises(ValueError, match="not a domain event"):
-        announce_domain_event(setup.intake, WebhookEventType.BOUNCED, "example.com", at, {})
+        announce_domain_event(setup.fanout, WebhookEventType.BOUNCED, "example.com", at, {})
 
 
 class FakeEventStore:
