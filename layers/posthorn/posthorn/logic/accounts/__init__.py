@@ -1,0 +1,1 @@
+"""Accounts: credentials (keys, permissions, secrets) and sending domains."""

@@ -1,0 +1,2 @@
+"""SES's events: reading its notifications, recipient statuses, recording them, and the suppression list
+they feed."""

@@ -1,0 +1,1 @@
+"""The file cache: uploads, attachments and their checks, and cached files' bodies."""

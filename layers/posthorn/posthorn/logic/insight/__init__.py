@@ -1,0 +1,1 @@
+"""Reading back: one message, the listings and their cursors, the stats."""
