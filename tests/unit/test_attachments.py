@@ -22,17 +22,11 @@ from posthorn.logic.files.attachments import (
     estimated_message_size,
     resolve_attachments,
 )
-from posthorn.logic.sending.mime import (
-    MAX_MESSAGE_BYTES,
-    Mailbox,
-    MessageContent,
-    MimePart,
-    build_message,
-)
+from posthorn.logic.sending.mime import Mailbox, MessageContent, build_message
 from posthorn.models.credentials import Credential, CredentialStatus, Permission
 from posthorn.models.email import Attachment
 from posthorn.models.files import FileRecord, UploadFileRequest
-from posthorn.models.raw_message import encode_base64_body
+from posthorn.models.raw_message import MAX_MESSAGE_BYTES, MimePart, encode_base64_body
 from posthorn.models.raw_message import encoded_size as mime_encoded_size
 from tests.support.fakes import FakeCachedFiles
 

@@ -11,11 +11,12 @@ import pytest
 from pydantic import ValidationError
 
 from posthorn.errors import ValidationFailed
-from posthorn.logic.sending.mime import Mailbox, MessageContent, MimePart, build_message
+from posthorn.logic.sending.mime import Mailbox, MessageContent, build_message
 from posthorn.logic.sending.templating import render_fields
 from posthorn.models.addresses import header_text_problem, normalize_address
 from posthorn.models.email import SendEmailRequest
 from posthorn.models.encoded_words import MAX_ENCODED_WORD, encoded_word_problem
+from posthorn.models.raw_message import MimePart
 from tests.support.bodies import email_body as request
 
 # Each decodes, in some reading a decoder makes, to a CR, an LF, a NUL or another control character.

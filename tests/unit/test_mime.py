@@ -10,8 +10,9 @@ from typing import Any, cast
 
 import pytest
 
-from posthorn.logic.sending.mime import Mailbox, MessageContent, MimePart, build_message
+from posthorn.logic.sending.mime import Mailbox, MessageContent, build_message
 from posthorn.logic.sending.ses_stamp import SesStamp
+from posthorn.models.raw_message import MimePart
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -6,8 +6,9 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
-from posthorn.logic.sending.mime import Mailbox, MessageContent, MimePart, build_message
+from posthorn.logic.sending.mime import Mailbox, MessageContent, build_message
 from posthorn.logic.sending.ses_stamp import SesStamp
+from posthorn.models.raw_message import MimePart
 from posthorn_local import outbox_view
 from posthorn_local.ses_smtp_server import OutboxMessage
 from tests.support.fakes import FakeMessageReader

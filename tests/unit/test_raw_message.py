@@ -12,9 +12,10 @@ import pytest
 
 from posthorn.errors import FileUnavailable
 from posthorn.logic.files.bodies import ContentCache, StoredFileBodies
-from posthorn.logic.sending.mime import Mailbox, MessageContent, MimePart, build_message
+from posthorn.logic.sending.mime import Mailbox, MessageContent, build_message
 from posthorn.models.raw_message import (
     FileBody,
+    MimePart,
     RawMessage,
     encode_base64_body,
     encode_base64_chunks,

@@ -14,10 +14,9 @@ from typing import cast
 import pytest
 
 from posthorn.errors import PayloadTooLarge, ValidationFailed
-from posthorn.logic.sending.mime import MimePart
 from posthorn.logic.sending.ses_stamp import SesStamp
 from posthorn.logic.submission.relayed_message import parse_client_message, read_controls, relayed
-from posthorn.models.raw_message import FileBody, encode_base64_body
+from posthorn.models.raw_message import FileBody, MimePart, encode_base64_body
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 OWN_DATE = "Mon, 30 Nov 2026 10:00:00 +0000"

@@ -35,8 +35,8 @@ from typing import Any, AnyStr
 from aiosmtpd.proxy_protocol import V2_SIGNATURE
 from aiosmtpd.smtp import MISSING, SMTP
 
-from posthorn.logic.sending.mime import MAX_MESSAGE_BYTES
 from posthorn.models.credentials import Credential
+from posthorn.models.raw_message import MAX_MESSAGE_BYTES
 from smtp_relay.handler import RelayHandler, log_transaction
 from smtp_relay.protection import ConnectionGate, MemoryBudget
 

@@ -1,4 +1,5 @@
-"""A message's bytes as pieces, and the base64 bodies of attachments.
+"""A message's bytes as pieces, the base64 bodies of attachments, an attachment as a part (`MimePart`), and
+SES's size limit.
 
 `RawMessage` is a built message kept in the pieces it was built from: the text the stdlib wrote (headers,
 structure, text and HTML bodies) and, between them, each attachment's base64 body. A file-cache
@@ -110,3 +111,23 @@ def encoded_size(size: int) -> int:
     """The length of `encode_base64_body` of `size` bytes, without encoding anything."""
     lines = -(-size // _BASE64_LINE_BYTES)
     return 4 * -(-size // 3) + 2 * max(lines - 1, 0)
+
+
+# SES's limit is 40 MB for the whole message after encoding.
+MAX_MESSAGE_BYTES = 40 * 1024 * 1024
+
+
+class MimePart(NamedTuple):
+    """An attachment. `content_id` makes it an inline part of the HTML body. `base64_body`, when given, is
+    `encode_base64_body(data)` already (shared by every message that attaches the same cached file), and
+    `data` may then be left empty."""
+
+    name: str
+    content_type: str
+    data: bytes = b""
+    content_id: str | None = None
+    base64_body: Base64Body | None = None
+    source: FileBody | None = None  # the cached file `base64_body` is the body of
+
+    def body(self) -> Base64Body:
+        return self.base64_body if self.base64_body is not None else encode_base64_body(self.data)

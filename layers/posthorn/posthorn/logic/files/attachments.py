@@ -20,11 +20,10 @@ from datetime import datetime
 
 from posthorn.errors import FileUnavailable, PayloadTooLarge, ValidationFailed
 from posthorn.logic.files.bodies import HEAD_BYTES
-from posthorn.logic.sending.mime import MAX_MESSAGE_BYTES, MimePart
 from posthorn.models.credentials import Credential
 from posthorn.models.email import Attachment
 from posthorn.models.files import FileRecord, extension_of
-from posthorn.models.raw_message import FileBody, encoded_size
+from posthorn.models.raw_message import MAX_MESSAGE_BYTES, FileBody, MimePart, encoded_size
 from posthorn.ports import CachedFiles
 
 OCTET_STREAM = "application/octet-stream"

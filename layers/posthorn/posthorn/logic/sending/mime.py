@@ -24,7 +24,7 @@ from typing import NamedTuple, cast
 
 from posthorn.logic.sending.ses_stamp import SesStamp
 from posthorn.models.addresses import domain_of
-from posthorn.models.raw_message import Base64Body, FileBody, RawMessage, encode_base64_body
+from posthorn.models.raw_message import Base64Body, FileBody, MimePart, RawMessage
 
 
 class _HeaderClasses(HeaderRegistry):
@@ -47,29 +47,10 @@ class _HeaderClasses(HeaderRegistry):
 # 7-bit clean output: non-ASCII bodies become quoted-printable or base64, so no relay needs 8BITMIME.
 POLICY = SMTP.clone(cte_type="7bit", header_factory=_HeaderClasses())
 
-# SES's limit is 40 MB for the whole message after encoding.
-MAX_MESSAGE_BYTES = 40 * 1024 * 1024
-
 
 class Mailbox(NamedTuple):
     email: str
     name: str | None = None
-
-
-class MimePart(NamedTuple):
-    """An attachment. `content_id` makes it an inline part of the HTML body. `base64_body`, when given, is
-    `encode_base64_body(data)` already (shared by every message that attaches the same cached file), and
-    `data` may then be left empty."""
-
-    name: str
-    content_type: str
-    data: bytes = b""
-    content_id: str | None = None
-    base64_body: Base64Body | None = None
-    source: FileBody | None = None  # the cached file `base64_body` is the body of
-
-    def body(self) -> Base64Body:
-        return self.base64_body if self.base64_body is not None else encode_base64_body(self.data)
 
 
 @dataclass(frozen=True)

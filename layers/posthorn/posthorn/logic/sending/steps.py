@@ -31,7 +31,7 @@ from posthorn.logic.files.attachments import resolve_attachments
 from posthorn.logic.ids import new_message_id
 from posthorn.logic.sending.acceptance import queue_stored
 from posthorn.logic.sending.delivery import PreparedMessage, deliver
-from posthorn.logic.sending.mime import MAX_MESSAGE_BYTES, Mailbox, MessageContent, build_message
+from posthorn.logic.sending.mime import Mailbox, MessageContent, build_message
 from posthorn.logic.sending.ses_stamp import SesStamp
 from posthorn.logic.sending.templating import render_fields
 from posthorn.models.addresses import domain_of
@@ -44,6 +44,7 @@ from posthorn.models.messages import (
     RecipientType,
     SendResult,
 )
+from posthorn.models.raw_message import MAX_MESSAGE_BYTES
 from posthorn.models.send_queue import QueuedMessage
 from posthorn.ports import (
     CachedFiles,

@@ -44,11 +44,11 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from posthorn.errors import PayloadTooLarge, ValidationFailed
-from posthorn.logic.sending.mime import MimePart, part_headers
+from posthorn.logic.sending.mime import part_headers
 from posthorn.logic.sending.ses_stamp import SesStamp
 from posthorn.models.addresses import domain_of
 from posthorn.models.controls import MessageControls
-from posthorn.models.raw_message import Base64Body, FileBody, RawMessage
+from posthorn.models.raw_message import Base64Body, FileBody, MimePart, RawMessage
 
 # Control header (lower case) -> the field it sets. Metadata headers are a family: see METADATA_PREFIXES.
 CONTROL_HEADERS: dict[str, str] = {
