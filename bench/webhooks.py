@@ -2,14 +2,14 @@
 SLOW_SECONDS; deliveries per second to the two fast ones against a bare `requests` loop posting the same
 bodies, and whether the slow endpoint lowers the fast ones' rate.
 
-The sender is the deployed code path: `logic/webhook_sending.attempt_all` per prompt (the claim, the
+The sender is the deployed code path: `attempt_all` (`logic/webhooks/sender.py`) per prompt (the claim, the
 webhook read, Standard Webhooks signing, the SSRF check, `adapters/webhook_http.PinnedHttpPoster` resolving
 and connecting to the checked address, the outcome written), on SENDER_THREADS threads (the local stack's
 sender: WebhookSenderConcurrency instances x 10 attempts, and the slow lane's SLOW_LANE_THREADS), each
 endpoint capped by the sender's `EndpointGate` (WebhookEndpointConcurrency), prompts the gate turns away put
 back for about the endpoint's own latency, as SQS would make them visible again. The slow endpoint starts
 in the fast lane, like any new webhook, and its first slow answers move it to the slow lane. The deliveries
-are made by the real intake (`logic/webhook_fanout.announce`).
+are made by the real fan-out (`announce`, `logic/webhooks/fanout.py`).
 Its stores (deliveries, webhooks, the queue, the secrets) are `InMemoryWebhookStores`: state in memory, every
 call answered after STORE_LATENCY (an in-region DynamoDB or SQS round trip, as figures 2 and 6 assume),
 waiting without the interpreter lock, so what is measured is the sender, not moto. The endpoints run in a
@@ -20,7 +20,7 @@ process of their own (ThreadingHTTPServer, HTTP/1.1 keep-alive).
   (run before and after ours; the faster run is the baseline).
   Target: >= 0.8x. The same run with only the two fast webhooks gives the fast rate without the slow one:
   with / without must be >= 0.8 as well (the slow endpoint must not lower the fast ones' rate).
-- latency: EVENTS events announced at EVENT_RATE a second by INTAKE_THREADS threads (events function
+- latency: EVENTS events announced at EVENT_RATE a second by ANNOUNCING_THREADS threads (events function
   instances) while the sender runs; event (its announcement) to receipt at a fast endpoint, p50 and p99.
 Alone: `python bench/webhooks.py` (`--json` for bench/run.py).
 """
@@ -49,7 +49,7 @@ SENDER_THREADS = 50  # WebhookSenderConcurrency (5) x 10
 SLOW_LANE_THREADS = 20  # WebhookSlowSenderConcurrency (2) x 10
 ENDPOINT_CONCURRENCY = 10  # WebhookEndpointConcurrency's default in template.yaml
 EVENT_RATE = 250.0
-INTAKE_THREADS = 8
+ANNOUNCING_THREADS = 8
 TARGET = 0.8
 PATHS = ("/fast-a", "/fast-b", "/slow")
 
@@ -333,10 +333,10 @@ def fast_rate(commands: Connection, ports: Sequence[int], *, with_slow: bool) ->
 
     commands.send("clear")
     commands.recv()
-    stores, intake = _setup(ports, with_slow)
+    stores, fanout = _setup(ports, with_slow)
     stores.latency = 0.0  # making the deliveries is not timed
     for announcement in _announcements(EVENTS):
-        announce(intake, announcement)
+        announce(fanout, announcement)
     stores.latency = STORE_LATENCY
     stop = threading.Event()
     started = time.time()
@@ -375,7 +375,7 @@ def latency(commands: Connection, ports: Sequence[int]) -> dict[str, float]:
 
     commands.send("clear")
     commands.recv()
-    stores, intake = _setup(ports, with_slow=True)
+    stores, fanout = _setup(ports, with_slow=True)
     stop = threading.Event()
     threads = sender(stores, stop)
     announced: dict[str, float] = {}
@@ -386,9 +386,9 @@ def latency(commands: Connection, ports: Sequence[int]) -> dict[str, float]:
         index, announcement = item
         time.sleep(max(0.0, started + index / EVENT_RATE - time.time()))
         announced[str(announcement.message_id)] = time.time()
-        announce(intake, announcement)
+        announce(fanout, announcement)
 
-    with ThreadPoolExecutor(INTAKE_THREADS) as pool:
+    with ThreadPoolExecutor(ANNOUNCING_THREADS) as pool:
         list(pool.map(feed, enumerate(plan)))
     fast = _wait_fast(commands, 2 * EVENTS)
     stop.set()

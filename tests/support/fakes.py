@@ -1,4 +1,4 @@
-"""In-memory stand-ins for the ports (`posthorn/ports.py`): same behaviour as the adapters, no network.
+"""In-memory stand-ins for the ports (`posthorn/ports/`): same behaviour as the adapters, no network.
 The one set of fakes the unit tests share; each records what it was asked, for the tests to check."""
 
 from __future__ import annotations
@@ -413,8 +413,8 @@ class FakeWorkQueue:
 
 @dataclass
 class FakeConfigurationSets:
-    """`ConfigurationSets`: a name per tracking choice, like `Settings.configuration_set`; `calls` lists the
-    (track_opens, track_clicks) asked for."""
+    """`ConfigurationSets`: a name per tracking choice, like `ConfigurationSetSettings.configuration_set`;
+    `calls` lists the (track_opens, track_clicks) asked for."""
 
     calls: list[tuple[bool, bool]] = field(default_factory=list)
 
@@ -564,7 +564,7 @@ class FakeDeliveries:
 
     records: dict[str, Any] = field(default_factory=dict)
     leases: dict[str, tuple[str, datetime]] = field(default_factory=dict)
-    fail_creates_after: int | None = None  # raise on the n+1-th create (a crash in the middle of intake)
+    fail_creates_after: int | None = None  # raise on the n+1-th create (a crash in the middle of the fan-out)
 
     def create_delivery(self, record: Any) -> bool:
         if self.fail_creates_after is not None and len(self.records) >= self.fail_creates_after:

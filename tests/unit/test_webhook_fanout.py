@@ -24,7 +24,7 @@ from tests.support.fakes import FakeDeliveries, FakeMessages, FakeNotices, FakeW
 from tests.support.records import message_record, webhook_record
 
 
-class Intake:
+class Fanout:
     def __init__(self, *webhooks: object) -> None:
         self.webhooks = FakeWebhooks()
         for webhook in webhooks:
@@ -50,7 +50,7 @@ def test_delivery_ids_are_derived_from_the_event_and_the_webhook() -> None:
 
 
 def test_an_outcome_goes_to_each_matching_webhook_of_its_domain_only() -> None:
-    setup = Intake(
+    setup = Fanout(
         webhook_record("wh_all"),
         webhook_record("wh_failed", events=["email.failed"]),
         webhook_record("wh_delivered", events=["email.delivered"]),
@@ -73,7 +73,7 @@ def test_an_outcome_goes_to_each_matching_webhook_of_its_domain_only() -> None:
 
 
 def test_suppressed_recipients_of_a_new_message_are_announced() -> None:
-    setup = Intake(webhook_record())
+    setup = Fanout(webhook_record())
     record = message_record("m1", recipients=["a@example.net", "b@example.net"], recipient_status="queued")
     states = [record.recipients[0], record.recipients[1].model_copy(update={"status": "suppressed"})]
     AnnouncingMessages(FakeMessages(), setup.fanout).create_message(
@@ -89,7 +89,7 @@ def _sns(notification: dict[str, object]) -> str:
 
 
 def test_a_duplicate_sns_notification_makes_no_second_delivery() -> None:
-    setup = Intake(webhook_record())
+    setup = Fanout(webhook_record())
     messages = FakeEventStore()
     announcer = EventAnnouncer(setup.fanout, messages)
     notification = _sns(fx.delivery_event(message_id="ses-1"))
@@ -104,7 +104,7 @@ def test_a_duplicate_sns_notification_makes_no_second_delivery() -> None:
 
 
 def test_a_crash_between_the_deliveries_and_the_event_loses_no_delivery_when_retried() -> None:
-    setup = Intake(webhook_record("wh_1"), webhook_record("wh_2"))
+    setup = Fanout(webhook_record("wh_1"), webhook_record("wh_2"))
     setup.deliveries.fail_creates_after = 1  # the first delivery is made, then the table fails
     messages = FakeEventStore()
     announcer = EventAnnouncer(setup.fanout, messages)
@@ -120,7 +120,7 @@ def test_a_crash_between_the_deliveries_and_the_event_loses_no_delivery_when_ret
 
 
 def test_the_guards_entry_point_announces_once_per_pause() -> None:
-    setup = Intake(webhook_record(events=["domain.paused"]))
+    setup = Fanout(webhook_record(events=["domain.paused"]))
     at = datetime(2026, 1, 2, 3, tzinfo=UTC)
     details = {"paused_at": at.isoformat(), "reason": "bounce rate 5.1%"}
     first = announce_domain_event(setup.fanout, WebhookEventType.DOMAIN_PAUSED, "example.com", at, details)

@@ -59,9 +59,9 @@ class Sender:
             rng=random.Random(7),
             recent=RecentWebhooks(seconds=0),  # the tests change webhooks between attempts
         )
-        intake = WebhookFanout(self.webhooks, self.deliveries, self.notices, self.clock)
+        fanout = WebhookFanout(self.webhooks, self.deliveries, self.notices, self.clock)
         webhook = self.webhooks.get_webhook("wh_1")
-        self.delivery_id = announce(intake, webhook_test_announcement(webhook, self.clock.now()), to=webhook)[
+        self.delivery_id = announce(fanout, webhook_test_announcement(webhook, self.clock.now()), to=webhook)[
             0
         ]
 
@@ -254,10 +254,10 @@ def test_an_endpoint_whose_gate_stays_full_has_its_extra_delivery_put_back() -> 
 
     sender = Sender()
     sender.context.poster = SlowPoster()
-    intake = WebhookFanout(sender.webhooks, sender.deliveries, sender.notices, sender.clock)
+    fanout = WebhookFanout(sender.webhooks, sender.deliveries, sender.notices, sender.clock)
     webhook = sender.webhooks.get_webhook("wh_1")
     ids = [
-        announce(intake, webhook_test_announcement(webhook, sender.clock.now()), to=webhook)[0]
+        announce(fanout, webhook_test_announcement(webhook, sender.clock.now()), to=webhook)[0]
         for _ in range(3)
     ]
     items = [(f"q{i}", DueDelivery(d, "wh_1")) for i, d in enumerate(ids)]
@@ -272,10 +272,10 @@ def test_an_endpoint_whose_gate_stays_full_has_its_extra_delivery_put_back() -> 
 
 def test_the_sweep_prompts_everything_that_fell_due_while_the_sender_was_down_for_an_hour() -> None:
     sender = Sender(answer(500))
-    intake = WebhookFanout(sender.webhooks, sender.deliveries, sender.notices, sender.clock)
+    fanout = WebhookFanout(sender.webhooks, sender.deliveries, sender.notices, sender.clock)
     webhook = sender.webhooks.get_webhook("wh_1")
     for _ in range(30):
-        announce(intake, webhook_test_announcement(webhook, sender.clock.now()), to=webhook)
+        announce(fanout, webhook_test_announcement(webhook, sender.clock.now()), to=webhook)
     for due in sender.deliveries.due_deliveries(sender.clock.at, limit=100):  # every first attempt fails
         attempt(due.delivery_id, sender.context)
     sender.notices.prompts.clear()  # the sender is down: its queue's prompts are lost

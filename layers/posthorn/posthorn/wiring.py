@@ -548,8 +548,8 @@ def endpoint_gate() -> EndpointGate:
 
 @_factory
 def webhook_directory() -> RecentDirectory:
-    """The webhooks of each domain as read in the last seconds, in front of `webhooks()`: what intake reads
-    and what the routes write through (so a change made in this process is seen by it at once)."""
+    """The webhooks of each domain as read in the last seconds, in front of `webhooks()`: what the fan-out
+    reads and what the routes write through (so a change made in this process is seen by it at once)."""
     from posthorn.logic.webhooks.fanout import RecentDirectory
 
     return RecentDirectory(webhooks())

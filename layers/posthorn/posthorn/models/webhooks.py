@@ -218,7 +218,7 @@ class DeliveryAccepted(BaseModel):
 class DueDelivery(NamedTuple):
     delivery_id: str
     webhook_id: str
-    slow: bool = False  # the lane its prompt goes to: the webhook's endpoint is slow (logic/webhook_sending)
+    slow: bool = False  # the prompt's lane: the webhook's endpoint is slow (logic/webhooks/sender.py)
 
 
 class PostResult(NamedTuple):

@@ -13,6 +13,7 @@ class Clock(Protocol):
 
 
 class ConfigurationSets(Protocol):
-    """The SES configuration set for a message's tracking choices (`Settings.configuration_set`)."""
+    """The SES configuration set for a message's tracking choices
+    (`ConfigurationSetSettings.configuration_set`)."""
 
     def __call__(self, *, track_opens: bool, track_clicks: bool) -> str: ...

@@ -52,7 +52,7 @@ class AttachmentBodies(Protocol):
 
 
 class FileUploads(Protocol):
-    """What the file routes need from the file cache (`logic/file_cache.FileCache`)."""
+    """What the file routes need from the file cache (`FileCache`, `logic/files/cache.py`)."""
 
     def upload(
         self,

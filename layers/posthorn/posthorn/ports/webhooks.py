@@ -17,7 +17,7 @@ class WebhookDirectory(Protocol):
 
 
 class WebhookStore(WebhookDirectory, Protocol):
-    """The webhook routes: a webhook is stored once, with a copy per domain for intake to find it."""
+    """The webhook routes: a webhook is stored once, with a copy per domain for the fan-out to find it."""
 
     def put_webhook(self, record: WebhookRecord, *, previous: WebhookRecord | None = None) -> None:
         """Store `record` (new, or replacing `previous`: its domain copies move with it)."""

@@ -1,6 +1,6 @@
 """Webhooks in the webhooks table: `WH#<webhook_id>` / `WH` holds the webhook (its sealed secrets too), and
-`DOMAIN#<domain>` / `WH#<webhook_id>` a copy without the secrets for each domain it covers, so event
-intake finds a domain's webhooks with one query. A webhook and its copies are written in one transaction.
+`DOMAIN#<domain>` / `WH#<webhook_id>` a copy without the secrets for each domain it covers, so the
+fan-out finds a domain's webhooks with one query. A webhook and its copies are written in one transaction.
 
 Why a table of its own (WebhooksTable): CloudFormation creates at most one global secondary index per
 update of a table, and the message table gains indexes of its own in parallel work; the deliveries need

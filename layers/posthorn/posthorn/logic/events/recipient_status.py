@@ -72,10 +72,6 @@ def status_for_event(event_type: EventType | str) -> RecipientStatus | None:
     return _STATUS_FOR_EVENT[EventType(event_type)]
 
 
-def is_terminal(status: RecipientStatus | str) -> bool:
-    return RecipientStatus(status) in TERMINAL_STATUSES
-
-
 def rank(status: RecipientStatus | str) -> int:
     """Position in the one total order ``advance`` and ``message_status`` use."""
     return _RANK[RecipientStatus(status)]

@@ -2,8 +2,8 @@
 of sending or failing them, and a resume sends them back to the send queue, oldest first.
 
 A message parked just as the domain resumes could miss the resume's release: after parking, the worker looks
-at the domain again and releases what it holds if the domain sends again (`hold_paused` in
-`logic/sending/queue_drain.py`), so nothing waits for a second resume.
+at the domain again and releases what it holds if the domain sends again (`_release_if_resumed`
+in `logic/sending/queue_drain.py`), so nothing waits for a second resume.
 """
 
 from __future__ import annotations

@@ -173,8 +173,8 @@ def resume_and_release(
 
 class WebhookAndAlarmAnnouncements:
     """`GuardAnnouncements` to both: the alarm topic, and the domain's webhooks through the webhooks'
-    entry point for the guard (`logic/webhook_fanout.announce_domain_event`): `domain.paused` with the
-    reason and the reputation, `domain.resumed`."""
+    entry point for the guard (`announce_domain_event` in `logic/webhooks/fanout.py`): `domain.paused` with
+    the reason and the reputation, `domain.resumed`."""
 
     def __init__(
         self, alarms: GuardAnnouncements, announce: Callable[[str, str, datetime, dict[str, Any]], object]
