@@ -1,8 +1,8 @@
 """The row every benchmark script produces, and how it is printed.
 
 A script's `main()` returns its rows; `report.run(main)` prints them as a table, or with `--json` as one
-JSON line (`{"rows": [...]}`) that bench/run.py collects from every script into one table and
-bench/results.json.
+JSON line (`{"rows": [...]}`, and `"summary"` when the script has a one-line verdict) that bench/run.py
+collects from every script into one table and bench/results.json.
 """
 
 from __future__ import annotations
@@ -60,12 +60,16 @@ def _value(value: Any, unit: str) -> str:
     return f"{shown} {unit}".strip()
 
 
-def run(main: Callable[[], list[Row]]) -> None:
+def run(main: Callable[[], list[Row]], summary: Callable[[], str] | None = None) -> None:
+    """Print `main()`'s rows; then `summary()`, a script's one-line verdict, as the last line (with `--json`,
+    in the JSON: bench/run.py prints every script's at the end)."""
     rows = [asdict(row) for row in main()]
     if "--json" in sys.argv[1:]:
-        print(json.dumps({"rows": rows}))
+        print(json.dumps({"rows": rows, **({"summary": summary()} if summary is not None else {})}))
         return
     print(table(rows))
     for row in rows:
         if row["details"]:
             print(f"{row['figure']}: " + ", ".join(f"{k}={v}" for k, v in row["details"].items()))
+    if summary is not None:
+        print(summary())

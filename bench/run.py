@@ -41,6 +41,8 @@ BENCHMARKS = [
     "bench/relay.py",
     "bench/listing.py",
     "bench/webhooks.py",
+    "bench/cost.py",
+    "bench/partitions.py",
 ]
 RESULTS = ROOT / "bench" / "results.json"
 
@@ -61,9 +63,9 @@ def environment() -> dict[str, str]:
     return env
 
 
-def run_script(script: str, env: dict[str, str]) -> tuple[list[dict[str, object]], float, bool]:
-    """The rows one script printed, its wall time, and whether it ran. A script that broke gives one
-    failed row."""
+def run_script(script: str, env: dict[str, str]) -> tuple[list[dict[str, object]], float, bool, str]:
+    """The rows one script printed, its wall time, whether it ran, and its one-line summary if it has one.
+    A script that broke gives one failed row."""
     started = time.monotonic()
     command = [sys.executable, str(ROOT / script), "--json"]  # our own scripts, by fixed paths
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
@@ -71,26 +73,28 @@ def run_script(script: str, env: dict[str, str]) -> tuple[list[dict[str, object]
     if result.stderr.strip():
         sys.stderr.write(result.stderr)
     try:
-        rows = json.loads(result.stdout.strip().splitlines()[-1])["rows"]
+        printed = json.loads(result.stdout.strip().splitlines()[-1])
         if result.returncode == 0:
-            return list(rows), elapsed, True
+            return list(printed["rows"]), elapsed, True, str(printed.get("summary", ""))
     except (IndexError, ValueError, KeyError, TypeError):
         pass
     failure = f"{script} exited with {result.returncode}"
     row = {"figure": failure, "ours": None, "baseline": None, "unit": "", "ratio": None, "target": "-"}
-    return [{**row, "passed": False, "details": {"stdout": result.stdout[-2000:]}}], elapsed, False
+    return [{**row, "passed": False, "details": {"stdout": result.stdout[-2000:]}}], elapsed, False, ""
 
 
 def main() -> int:
     env = environment()
     rows: list[dict[str, object]] = []
     timings: dict[str, float] = {}
+    summaries: list[str] = []
     broken = 0
     for script in BENCHMARKS:
         print(f"running {script} ...", file=sys.stderr, flush=True)
-        script_rows, timings[script], ran = run_script(script, env)
+        script_rows, timings[script], ran, summary = run_script(script, env)
         rows += script_rows
         broken += not ran
+        summaries += [summary] if summary else []
     print(table(rows))
     for row in rows:
         if row.get("details"):
@@ -98,6 +102,8 @@ def main() -> int:
             print(f"- {row['figure']}: {details}")
     total = sum(timings.values())
     print(f"({total:.0f} s: " + ", ".join(f"{Path(s).stem} {t:.0f} s" for s, t in timings.items()) + ")")
+    for summary in summaries:  # the scripts' one-line verdicts, last (figures 10 and 11)
+        print(summary)
     RESULTS.write_text(
         json.dumps(
             {
