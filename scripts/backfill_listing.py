@@ -34,7 +34,8 @@ def listing_items(values: dict[str, Any]) -> list[dict[str, Any]]:
     """The listing items one stored item needs (none for items that are neither message nor suppression)."""
     if values.get("sk") == "MSG" and str(values.get("pk", "")).startswith("MSG#"):
         record = message_record(dict(values))
-        return listing.index_items(record, record.status)
+        # The message's own expiry, whatever the retention is now: its listing items go when it goes.
+        return listing.index_items(record, record.status, values.get("ttl"))
     if str(values.get("pk", "")).startswith("SUPP#"):
         entry = Suppression.model_validate(values)
         fields = entry.model_dump(mode="json")

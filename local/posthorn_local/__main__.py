@@ -3,7 +3,8 @@
 Environment: `POSTHORN_PORT` (default 3000), `POSTHORN_SMTP_PORT` (the SMTP relay with STARTTLS, default
 2587), `POSTHORN_SMTPS_PORT` (the relay with implicit TLS, default 2465), `POSTHORN_ADMIN_KEY`
 (`<username>.<secret>`; generated when unset), `POSTHORN_SES_MAX_SEND_RATE` (the send worker's pace;
-default the template's SesMaxSendRate).
+default the template's SesMaxSendRate), `POSTHORN_GUARD_*` (the deliverability guard) and
+`POSTHORN_MESSAGE_RETENTION_DAYS` (days a message is kept; default the template's MessageRetentionDays).
 The functions' packages come from PYTHONPATH, which the Makefile sets
 (`layers/posthorn:functions/send:functions/bounce:functions/worker:local`).
 

@@ -84,6 +84,8 @@ class _Environment:
 
 
 GUARD_SETTINGS = ("GUARD_WINDOW", "GUARD_MINIMUM", "GUARD_BOUNCE_RATE", "GUARD_COMPLAINT_RATE")
+# POSTHORN_<setting> sets each locally, else the template's parameter default (docs/api.md, "Retention").
+LOCAL_SETTINGS = (*GUARD_SETTINGS, "MESSAGE_RETENTION_DAYS")
 
 
 class LocalStack:
@@ -385,9 +387,10 @@ class LocalStack:
         if self.ses_max_send_rate is not None:
             overrides["SES_MAX_SEND_RATE"] = str(self.ses_max_send_rate)
         # The deliverability guard's four settings (docs/api.md, "Deliverability guard"):
-        # POSTHORN_GUARD_WINDOW, _MINIMUM, _BOUNCE_RATE and _COMPLAINT_RATE (percentages), else the template's
+        # POSTHORN_GUARD_WINDOW, _MINIMUM, _BOUNCE_RATE and _COMPLAINT_RATE (percentages), and how long a
+        # message is kept, POSTHORN_MESSAGE_RETENTION_DAYS (docs/api.md, "Retention"); else the template's
         # defaults.
-        for setting in GUARD_SETTINGS:
+        for setting in LOCAL_SETTINGS:
             if os.environ.get(f"POSTHORN_{setting}", "").strip():
                 overrides[setting] = os.environ[f"POSTHORN_{setting}"].strip()
         local_only = {

@@ -493,8 +493,11 @@ class FakeHeldMessages:
     """`HeldMessages` in memory: per domain, the bodies parked in the order they came."""
 
     held: dict[str, list[HeldMessage]] = field(default_factory=dict)
+    # Each held message's creation, as the worker gave it (what the held copy's expiry counts from).
+    created: dict[str, datetime] = field(default_factory=dict)
 
-    def hold(self, domain: str, message_id: str, body: str, *, at: datetime) -> None:
+    def hold(self, domain: str, message_id: str, body: str, *, at: datetime, created_at: datetime) -> None:
+        self.created[message_id] = created_at
         parked = self.held.setdefault(domain, [])
         parked.append(HeldMessage(message_id, body, f"{at.isoformat()}#{len(parked):06d}"))
 

@@ -173,7 +173,7 @@ def test_a_resume_releases_held_messages_for_its_seconds_then_says_some_are_left
     held = FakeHeldMessages()
     at = datetime(2026, 12, 1, tzinfo=UTC)
     for index in range(400):
-        held.hold("example.com", f"m{index}", f"body-{index}", at=at)
+        held.hold("example.com", f"m{index}", f"body-{index}", at=at, created_at=at)
     guard = GuardContext(Domains(), Counters(), Announcements(), GuardPolicy())
     resumed = resume_and_release(
         "example.com", guard, held, SlowQueue(), now=at, monotonic=lambda: now[0], seconds=20

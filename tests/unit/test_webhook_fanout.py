@@ -18,7 +18,7 @@ from posthorn.logic.webhooks.fanout import (
     announce_domain_event,
     delivery_id_for,
 )
-from posthorn.models.webhooks import WebhookEventType
+from posthorn.models.webhooks import DeliveryView, WebhookEventType
 from tests.support import ses_fixtures as fx
 from tests.support.fakes import FakeDeliveries, FakeMessages, FakeNotices, FakeWebhooks, FixedClock
 from tests.support.records import message_record, webhook_record
@@ -132,6 +132,23 @@ def test_the_guards_entry_point_announces_once_per_pause() -> None:
     assert body["data"]["domain"] == "example.com"
     with pytest.raises(ValueError, match="not a domain event"):
         announce_domain_event(setup.fanout, WebhookEventType.BOUNCED, "example.com", at, {})
+
+
+def test_a_delivery_about_a_message_carries_its_creation_and_a_domain_events_none() -> None:
+    """What the delivery's expiry counts from (docs/api.md, "Retention"): the message's creation, not the
+    delivery's, so a delivery made weeks later still goes with its message."""
+    setup = Fanout(webhook_record())
+    created = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    messages = FakeMessages()
+    messages.records["m1"] = message_record("m1", created_at=created)
+    AnnouncingMessages(messages, setup.fanout).mark_failed("m1", "SES refused it", ["a@example.net"])
+    at = datetime(2026, 1, 2, 3, tzinfo=UTC)
+    announce_domain_event(setup.fanout, WebhookEventType.DOMAIN_PAUSED, "example.com", at, {})
+    made = {d.event_type: d for d in setup.deliveries.records.values()}
+    assert made["email.failed"].message_created_at == created
+    assert made["email.failed"].created_at == FixedClock().now()
+    assert made["domain.paused"].message_created_at is None
+    assert "message_created_at" not in DeliveryView.of(made["email.failed"]).model_dump()
 
 
 class FakeEventStore:

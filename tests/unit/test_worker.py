@@ -405,6 +405,7 @@ def test_messages_of_a_paused_domain_are_held_not_sent_failed_or_retried() -> No
     )
     report = drain([item("m1"), item("m2")], drained)
     assert [message.message_id for message in held.held["example.com"]] == ["m1"]
+    assert held.created == {"m1": store.records["m1"].created_at}  # the held copy expires with it
     assert report.outcomes["held"] == 1
     assert "m1" not in store.sent
     assert "m1" not in store.failed
@@ -420,8 +421,9 @@ def test_held_messages_go_back_to_the_queue_in_order_and_a_refused_one_stays_hel
     from tests.support.fakes import FakeHeldMessages, FakeQueueBodies
 
     held = FakeHeldMessages()
+    at = datetime(2026, 12, 1, tzinfo=UTC)
     for index in range(3):
-        held.hold("example.com", f"m{index}", f"body-{index}", at=datetime(2026, 12, 1, tzinfo=UTC))
+        held.hold("example.com", f"m{index}", f"body-{index}", at=at, created_at=at)
     queue = FakeQueueBodies(refuse=lambda body: body == "body-2")
     released, more = release_held("example.com", held, queue, time_left=lambda: 10.0)
     assert (released, more) == (2, True)

@@ -161,6 +161,14 @@ class GuardSettings(AlarmSettings):
     guard_complaint_rate: float = Field(default=0.08, gt=0, le=100)
 
 
+class RetentionSettings:
+    """How long everything written for a message is kept, in days from its creation; 0 keeps it for ever
+    (template: MessageRetentionDays; locally POSTHORN_MESSAGE_RETENTION_DAYS; adapters/dynamodb/retention.py).
+    Every function that writes an item of a message reads it, so all of them stamp the same expiry."""
+
+    message_retention_days: int = Field(default=90, ge=0)
+
+
 # --- the entry points: the groups each one's factories read, and its own --------------------------------
 class ApiSettings(
     Settings,
@@ -174,6 +182,7 @@ class ApiSettings(
     WebhookFanoutSettings,
     WebhookSecretSettings,
     GuardSettings,
+    RetentionSettings,
 ):
     """SendFunction: the HTTPS API (it sends at once when SES takes the message, and pauses and resumes
     domains as an admin asks)."""
@@ -183,7 +192,7 @@ class ApiSettings(
     auto_verify_domains: bool = False
 
 
-class EventsSettings(Settings, TableSettings, WebhookFanoutSettings, GuardSettings):
+class EventsSettings(Settings, TableSettings, WebhookFanoutSettings, GuardSettings, RetentionSettings):
     """EventsFunction: SES notifications recorded, the guard checked, webhook deliveries written."""
 
     # Where the function puts SNS records it cannot parse (the template's EventsDeadLetterQueue); without it
@@ -192,7 +201,13 @@ class EventsSettings(Settings, TableSettings, WebhookFanoutSettings, GuardSettin
 
 
 class WorkerSettings(
-    Settings, TableSettings, SesSmtpSettings, SendQueueSettings, FileContentsSettings, WebhookFanoutSettings
+    Settings,
+    TableSettings,
+    SesSmtpSettings,
+    SendQueueSettings,
+    FileContentsSettings,
+    WebhookFanoutSettings,
+    RetentionSettings,
 ):
     """SendWorkerFunction: queued messages sent at the SES account's rate (template: SendQueue)."""
 
@@ -206,9 +221,12 @@ class WorkerSettings(
     worker_send_budget_seconds: float = Field(default=8.0, gt=0)
 
 
-class WebhookSenderSettings(Settings, WebhookFanoutSettings, WebhookSecretSettings, AlarmSettings):
+class WebhookSenderSettings(
+    Settings, WebhookFanoutSettings, WebhookSecretSettings, AlarmSettings, RetentionSettings
+):
     """WebhookSenderFunction: signed deliveries posted, retried, and the endpoints that keep failing
-    disabled (announced on the alarm topic)."""
+    disabled (announced on the alarm topic). It reads the retention because an attempt rewrites its delivery,
+    expiry included."""
 
     # Attempts at once per endpoint in one sender instance.
     webhook_endpoint_concurrency: int = Field(default=10, ge=1, le=64)
@@ -222,6 +240,7 @@ class SubmissionSettings(
     FileCacheSettings,
     ConfigurationSetSettings,
     IntakeSettings,
+    RetentionSettings,
 ):
     """The SMTP relay's send path (SmtpRelayTaskDefinition): credentials checked, messages accepted and
     queued for the worker."""

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from posthorn.adapters.dynamodb.message_events import MessageEventRepository
     from posthorn.adapters.dynamodb.messages import MessageRepository
     from posthorn.adapters.dynamodb.rate_limits import RateRepository
+    from posthorn.adapters.dynamodb.retention import Retention
     from posthorn.adapters.dynamodb.stats import StatsRepository
     from posthorn.adapters.dynamodb.suppressions import SuppressionRepository
     from posthorn.adapters.dynamodb.table import Table
@@ -135,6 +136,16 @@ def table() -> Table:
 
 
 @_factory
+def retention() -> Retention:
+    """How long every item of a message is kept (MessageRetentionDays), and the clock reads judge expiry by:
+    what each repository that writes or reads a message's items is given."""
+    from posthorn.adapters.dynamodb.retention import Retention
+    from posthorn.settings import RetentionSettings
+
+    return Retention(settings(RetentionSettings).message_retention_days, clock())
+
+
+@_factory
 def credentials() -> CredentialRepository:
     from posthorn.adapters.dynamodb.credentials import CredentialRepository
 
@@ -152,7 +163,7 @@ def domains() -> DomainRepository:
 def messages() -> MessageRepository:
     from posthorn.adapters.dynamodb.messages import MessageRepository
 
-    return MessageRepository(table())
+    return MessageRepository(table(), retention())
 
 
 @_factory
@@ -160,7 +171,7 @@ def message_events() -> MessageEventRepository:
     """What the events function records SES's events with (it never needs the send path's `messages()`)."""
     from posthorn.adapters.dynamodb.message_events import MessageEventRepository
 
-    return MessageEventRepository(table())
+    return MessageEventRepository(table(), retention())
 
 
 @_factory
@@ -168,7 +179,7 @@ def message_index() -> MessageIndexRepository:
     """The listing's reads of messages (`GET /v1/messages`, the local page)."""
     from posthorn.adapters.dynamodb.listing import MessageIndexRepository
 
-    return MessageIndexRepository(table())
+    return MessageIndexRepository(table(), retention())
 
 
 @_factory
@@ -229,7 +240,7 @@ def stats() -> StatsRepository:
 def held_messages() -> HeldMessageRepository:
     from posthorn.adapters.dynamodb.held import HeldMessageRepository
 
-    return HeldMessageRepository(table())
+    return HeldMessageRepository(table(), retention())
 
 
 @_factory
@@ -509,7 +520,7 @@ def webhooks() -> WebhookRepository:
 def webhook_deliveries() -> DeliveryRepository:
     from posthorn.adapters.dynamodb.webhook_deliveries import DeliveryRepository
 
-    return DeliveryRepository(webhooks_table())
+    return DeliveryRepository(webhooks_table(), retention())
 
 
 @_factory

@@ -184,6 +184,9 @@ class DeliveryRecord(BaseModel):
     next_attempt_at: datetime | None = None
     # Failed attempts since the delivery was made or last replayed: the retry schedule's position.
     failures: int = 0
+    # When the message it is about was created: the delivery expires with that message (docs/api.md,
+    # "Retention"). None for a delivery about no message: it expires counting from its own `created_at`.
+    message_created_at: datetime | None = None
 
 
 class DeliveryView(BaseModel):
@@ -199,7 +202,8 @@ class DeliveryView(BaseModel):
 
     @classmethod
     def of(cls, record: DeliveryRecord) -> DeliveryView:
-        return cls.model_validate(record.model_dump(exclude={"payload", "webhook_id", "domain", "failures"}))
+        hidden = {"payload", "webhook_id", "domain", "failures", "message_created_at"}
+        return cls.model_validate(record.model_dump(exclude=hidden))
 
 
 class DeliveryList(BaseModel):

@@ -17,5 +17,8 @@
 | cached file | FILE#<file_key> | FILE | (ttl: its expires_at) | files.py |
 | shared blob | BLOB#<owner>#<sha256> | BLOB | (ttl: latest expiry; `refs` count) | files.py |
 
-Every repository of a process shares one `Table` (its name and one client, made on first use).
+Every repository of a process shares one `Table` (its name and one client, made on first use). Every item of
+a message (record, events, listing and status items, held copy, and its webhook deliveries in the webhooks
+table) carries the message's expiry as `ttl` (`retention.py`); the hourly counters expire 400 days after their
+hour.
 """

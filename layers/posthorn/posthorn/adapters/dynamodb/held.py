@@ -15,12 +15,19 @@ from datetime import datetime
 from typing import Any
 
 from posthorn.adapters.dynamodb.listing import time_key
-from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
+from posthorn.adapters.dynamodb.retention import Retention
+from posthorn.adapters.dynamodb.table import Repository, Table, from_item, to_item
 from posthorn.models.send_queue import HeldMessage
 
 
 class HeldMessageRepository(Repository):
-    def hold(self, domain: str, message_id: str, body: str, *, at: datetime) -> None:
+    def __init__(self, table: Table, retention: Retention) -> None:
+        super().__init__(table)
+        self.retention = retention
+
+    def hold(self, domain: str, message_id: str, body: str, *, at: datetime, created_at: datetime) -> None:
+        """Park a message of `domain` from `at`; the item expires with the message (created at `created_at`):
+        a held copy never outlives the message it would send."""
         self.db.put_item(
             TableName=self.table,
             Item=to_item(
@@ -29,6 +36,7 @@ class HeldMessageRepository(Repository):
                     "sk": f"{time_key(at)}#{message_id}",
                     "message_id": message_id,
                     "body": body,
+                    "ttl": self.retention.ttl(created_at),
                 }
             ),
         )

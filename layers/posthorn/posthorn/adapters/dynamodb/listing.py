@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from posthorn.adapters.dynamodb.message_items import message_key, message_record
-from posthorn.adapters.dynamodb.table import Repository, from_item
+from posthorn.adapters.dynamodb.retention import Retention
+from posthorn.adapters.dynamodb.table import Repository, Table, from_item
 from posthorn.models.listing import IndexPage, Partition
 from posthorn.models.messages import MessageChange, MessageRecord
 
@@ -69,28 +70,34 @@ def partition_key(chosen: Partition) -> str:
     return partition(chosen.domain, chosen.kind, chosen.value)
 
 
-def index_items(record: MessageRecord, status: str) -> list[dict[str, Any]]:
-    """The index items a new message is written with (plain values)."""
+def index_items(record: MessageRecord, status: str, ttl: int | None) -> list[dict[str, Any]]:
+    """The index items a new message is written with (plain values), each expiring with it (`ttl`)."""
     sk = position(record.created_at, record.message_id)
     partitions = [partition(record.domain), partition(record.domain, "status", status)]
     partitions += [partition(record.domain, "recipient", state.email) for state in record.recipients]
     partitions += [partition(record.domain, "tag", tag) for tag in dict.fromkeys(record.tags)]
     if record.client_reference:
         partitions.append(partition(record.domain, "client_reference", record.client_reference))
-    return [{"pk": pk, "sk": sk, "message_id": record.message_id} for pk in dict.fromkeys(partitions)]
+    return [
+        {"pk": pk, "sk": sk, "message_id": record.message_id, "ttl": ttl} for pk in dict.fromkeys(partitions)
+    ]
 
 
-def status_item(domain: str, status: str, created_at: datetime, message_id: str) -> dict[str, Any]:
+def status_item(
+    domain: str, status: str, created_at: datetime, message_id: str, ttl: int | None = None
+) -> dict[str, Any]:
     return {
         "pk": partition(domain, "status", status),
         "sk": position(created_at, message_id),
         "message_id": message_id,
+        "ttl": ttl,
     }
 
 
-def move_status(repository: Repository, message_id: str, change: MessageChange) -> None:
-    """Put the message's status item for `after` and delete `before`'s (one BatchWriteItem)."""
-    after = status_item(change.domain, change.after, change.created_at, message_id)
+def move_status(repository: Repository, message_id: str, change: MessageChange, ttl: int | None) -> None:
+    """Put the message's status item for `after` (expiring with the message: `ttl`) and delete `before`'s
+    (one BatchWriteItem)."""
+    after = status_item(change.domain, change.after, change.created_at, message_id, ttl)
     deletes = []
     if change.before != change.after:
         before = status_item(change.domain, change.before, change.created_at, message_id)
@@ -101,7 +108,16 @@ def move_status(repository: Repository, message_id: str, change: MessageChange) 
 class MessageIndexRepository(Repository):
     """The listing's reads (`GET /v1/messages`, the local page): a page of one index partition, and the
     messages its entries name. Written by `messages.py` (a new message's items) and `message_events.py`
-    (the status item, as events move it)."""
+    (the status item, as events move it).
+
+    An expired message (`retention.py`) is left out of `message_records`, as an unknown one is: the listing
+    skips its entry and reads on, so its pages keep their size and cursors their positions. (A filter on the
+    index Query instead would drop entries before the cursor is taken from them: a partition whose next
+    entries had all expired would answer the same position again.)"""
+
+    def __init__(self, table: Table, retention: Retention) -> None:
+        super().__init__(table)
+        self.retention = retention
 
     def index_page(
         self,
@@ -116,7 +132,7 @@ class MessageIndexRepository(Repository):
         return self.newest_first(partition_key(partition), after=after, lower=lower, upper=upper, limit=limit)
 
     def message_records(self, message_ids: list[str]) -> dict[str, MessageRecord]:
-        """The messages (without their events), read 100 at a time; unknown ids are left out."""
+        """The messages (without their events), read 100 at a time; unknown and expired ids are left out."""
         unique = list(dict.fromkeys(message_ids))
         found: dict[str, MessageRecord] = {}
         for start in range(0, len(unique), 100):
@@ -126,7 +142,9 @@ class MessageIndexRepository(Repository):
             while request:
                 answer = self.db.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self.table, []):
-                    record = message_record(from_item(item))
-                    found[record.message_id] = record
+                    values = from_item(item)
+                    if not self.retention.expired(values):
+                        record = message_record(values)
+                        found[record.message_id] = record
                 request = answer.get("UnprocessedKeys") or {}
         return found

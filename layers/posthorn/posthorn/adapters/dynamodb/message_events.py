@@ -17,8 +17,9 @@ from typing import Any
 
 from posthorn.adapters.dynamodb import listing
 from posthorn.adapters.dynamodb.message_items import advance, read_record
+from posthorn.adapters.dynamodb.retention import Retention
 from posthorn.adapters.dynamodb.stats import add_counts
-from posthorn.adapters.dynamodb.table import Repository, from_item, storable, to_item
+from posthorn.adapters.dynamodb.table import Repository, Table, from_item, storable, to_item
 from posthorn.logic.guard.pausing import hour_of
 from posthorn.models.events import RecipientEvent
 from posthorn.models.messages import MessageChange, MessageRecord
@@ -27,7 +28,12 @@ UNMATCHED_TTL_SECONDS = 30 * 24 * 3600
 
 
 class MessageEventRepository(Repository):
-    """`EventRecorder` (recording SES's events) and `MessageRecords` (what announcing them reads)."""
+    """`EventRecorder` (recording SES's events) and `MessageRecords` (what announcing them reads). An event
+    and the status item it moves expire with their message (`retention`)."""
+
+    def __init__(self, table: Table, retention: Retention) -> None:
+        super().__init__(table)
+        self.retention = retention
 
     def message_id_for_ses(self, ses_message_id: str) -> str | None:
         response = self.db.query(
@@ -57,14 +63,16 @@ class MessageEventRepository(Repository):
     ) -> bool:
         """Store an event once: False when the same event (same key) is already there. A new one then adds
         `counts` to the counters of the message's domain and tags for the event's hour, and moves the
-        message's status item when `change` moved its status."""
-        if not self._put_once(f"MSG#{message_id}", event, ttl=None):
+        message's status item when `change` moved its status. The event expires with its message (from the
+        message's creation, which `change` carries; without it, from the event's own time)."""
+        ttl = self.retention.ttl(change.created_at if change is not None else event.timestamp)
+        if not self._put_once(f"MSG#{message_id}", event, ttl=ttl):
             return False
         if change is not None:
             if counts:
                 add_counts(self, change.domain, change.tags, hour_of(event.timestamp), counts)
             if change.before != change.after:
-                listing.move_status(self, message_id, change)
+                listing.move_status(self, message_id, change, ttl)
         return True
 
     def put_unmatched_event(self, event: RecipientEvent, *, now: int) -> bool:

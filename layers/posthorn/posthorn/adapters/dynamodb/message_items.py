@@ -22,14 +22,17 @@ def message_key(message_id: str) -> dict[str, Any]:
     return to_item({"pk": f"MSG#{message_id}", "sk": "MSG"})
 
 
-def message_item(record: MessageRecord) -> dict[str, Any]:
-    """A record → its stored item: recipients keyed by address, each with its rank and request position."""
+def message_item(record: MessageRecord, ttl: int | None) -> dict[str, Any]:
+    """A record → its stored item: recipients keyed by address, each with its rank and request position; `ttl`
+    its expiry (`retention.py`; None: none)."""
     values = record.model_dump(mode="json", exclude={"recipients", "status"})
     recipients = {
         state.email.lower(): {**state.model_dump(), "rank": rank(state.status), "position": position}
         for position, state in enumerate(record.recipients)
     }
-    return to_item({"pk": f"MSG#{record.message_id}", "sk": "MSG", **values, "recipients": recipients})
+    return to_item(
+        {"pk": f"MSG#{record.message_id}", "sk": "MSG", **values, "recipients": recipients, "ttl": ttl}
+    )
 
 
 def message_record(values: dict[str, Any]) -> MessageRecord:

@@ -31,8 +31,9 @@ from posthorn.adapters.dynamodb.message_items import (
     message_record,
     read_record,
 )
+from posthorn.adapters.dynamodb.retention import Retention
 from posthorn.adapters.dynamodb.stats import add_counts
-from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
+from posthorn.adapters.dynamodb.table import Repository, Table, from_item, to_item
 from posthorn.logic.events.recipient_status import message_status
 from posthorn.logic.guard.pausing import hour_of
 from posthorn.models.messages import MessageRecord
@@ -45,16 +46,24 @@ def _suppressed_count(record: MessageRecord) -> dict[str, int]:
 
 
 class MessageRepository(Repository):
-    """`MessageRecorder`, `DeliveryRecorder`, `SendClaims`, `MessageRecords` and `MessageReader`."""
+    """`MessageRecorder`, `DeliveryRecorder`, `SendClaims`, `MessageRecords` and `MessageReader`. Every item
+    it writes for a message expires with the message (`retention`)."""
+
+    def __init__(self, table: Table, retention: Retention) -> None:
+        super().__init__(table)
+        self.retention = retention
 
     def create_message(self, record: MessageRecord) -> None:
         """The message (conditional: ids are new), then its listing index items and the count of the
         recipients it leaves out. An index item that could not be written leaves a listing gap only."""
+        ttl = self.retention.ttl(record.created_at)
         self.db.put_item(
-            TableName=self.table, Item=message_item(record), ConditionExpression="attribute_not_exists(pk)"
+            TableName=self.table,
+            Item=message_item(record, ttl),
+            ConditionExpression="attribute_not_exists(pk)",
         )
         status = message_status(state.status for state in record.recipients).value
-        self.write_items(listing.index_items(record, status))
+        self.write_items(listing.index_items(record, status, ttl))
         add_counts(self, record.domain, record.tags, hour_of(record.created_at), _suppressed_count(record))
 
     def create_messages(self, records: list[MessageRecord]) -> set[str]:
@@ -66,8 +75,9 @@ class MessageRepository(Repository):
         items: list[dict[str, Any]] = []
         for record in records:
             status = message_status(state.status for state in record.recipients).value
-            items.append(message_item(record))
-            items += [to_item(item) for item in listing.index_items(record, status)]
+            ttl = self.retention.ttl(record.created_at)
+            items.append(message_item(record, ttl))
+            items += [to_item(item) for item in listing.index_items(record, status, ttl)]
         chunks = [items[start : start + 25] for start in range(0, len(items), 25)]
         if not chunks:
             return set()
@@ -200,7 +210,7 @@ class MessageRepository(Repository):
         if change is None:
             return False
         if change.before != change.after:
-            listing.move_status(self, message_id, change)
+            listing.move_status(self, message_id, change, self.retention.ttl(change.created_at))
         terminal = {
             status: sum(1 for email in change.moved if statuses.get(email) == status)
             for status in ("failed", "suppressed")
@@ -214,12 +224,13 @@ class MessageRepository(Repository):
         return read_record(self, message_id)
 
     def get_message(self, message_id: str) -> tuple[MessageRecord, list[dict[str, Any]]] | None:
-        """The message with its recipients (in request order) and its stored events."""
+        """The message with its recipients (in request order) and its stored events; None for an unknown
+        message and for an expired one (`retention.py`: DynamoDB may not have deleted it yet)."""
         items = self.query_all(
             KeyConditionExpression="pk = :p", ExpressionAttributeValues=to_item({":p": f"MSG#{message_id}"})
         )
         message = next((item for item in items if item["sk"] == "MSG"), None)
-        if message is None:
+        if message is None or self.retention.expired(message):
             return None
         events = [item for item in items if item["sk"].startswith("EVT#")]
         return message_record(message), events

@@ -7,11 +7,16 @@ and nothing is counted. (Not one transaction: moto copies the whole table on eve
 made each event cost grow with the table and broke under concurrent writers. The price is that an events
 function that dies between the two writes leaves that one event uncounted; it is never counted twice.)
 Stats are sums of at most a few hundred of these items (30 days of hours), never a scan of messages.
+
+A counter item expires (`ttl`) 400 days after its hour, whatever `MessageRetentionDays` says (docs/api.md,
+"Retention"): it holds no address and no content, so a year of stats outlives the messages it counted. The
+same ADD sets it, so keeping it costs no write of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
@@ -31,6 +36,7 @@ COUNTED = (
 )
 # The guard reads back at most this many hours (90 days) for a window that is never filled.
 GUARD_LOOKBACK_HOURS = 90 * 24
+COUNTER_RETENTION_SECONDS = 400 * 24 * 3600
 
 
 def stats_partition(domain: str, tag: str | None = None) -> str:
@@ -41,16 +47,25 @@ def counter_key(domain: str, tag: str | None, hour: str) -> dict[str, Any]:
     return to_item({"pk": stats_partition(domain, tag), "sk": f"H#{hour}"})
 
 
+def counter_ttl(hour: str) -> int:
+    """The `ttl` of the counters of `hour` (`2026-12-01T13`, UTC): 400 days after the hour began."""
+    began = datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC)
+    return int(began.timestamp()) + COUNTER_RETENTION_SECONDS
+
+
 def add_counts(
     repository: Repository, domain: str, tags: list[str], hour: str, counts: dict[str, int]
 ) -> None:
-    """Add `counts` to the domain's hour and to each of its tags' (one atomic ADD per counter item)."""
+    """Add `counts` to the domain's hour and to each of its tags' (one atomic ADD per counter item, which also
+    sets the item's expiry)."""
     counts = {name: amount for name, amount in counts.items() if amount}
     if not counts:
         return
-    names = {f"#c{index}": name for index, name in enumerate(counts)}
+    names = {f"#c{index}": name for index, name in enumerate(counts)} | {"#ttl": "ttl"}
     values = to_item({f":c{index}": amount for index, amount in enumerate(counts.values())})
+    values.update(to_item({":ttl": counter_ttl(hour)}))
     expression = "ADD " + ", ".join(f"#c{index} :c{index}" for index in range(len(counts)))
+    expression += " SET #ttl = :ttl"
     for tag in [None, *dict.fromkeys(tags)]:
         repository.db.update_item(
             TableName=repository.table,

@@ -7,7 +7,10 @@ attempts and body included) beside what conditions and indexes read:
 - `due_shard` + `next_attempt_ms` (index `due`, sparse: only pending deliveries carry them): what the sweep
   reads, oldest due first. One partition key ("DUE"): a minute's due deliveries are one query;
 - `webhook_id` + `listed` (index `by_webhook`, `listed` = creation millisecond + id): a webhook's
-  deliveries newest first, for GET /v1/webhooks/{id}/deliveries.
+  deliveries newest first, for GET /v1/webhooks/{id}/deliveries;
+- `ttl` (`retention.py`): a delivery about a message expires with the message (from its creation, which the
+  record carries), one about no message (a domain's pause, a test event) `MessageRetentionDays` after it was
+  made. The routes' reads leave an expired delivery out, as if DynamoDB had deleted it already.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
+from posthorn.adapters.dynamodb.retention import Retention
+from posthorn.adapters.dynamodb.table import Repository, Table, from_item, to_item
 from posthorn.models.webhooks import DeliveryRecord, DueDelivery
 
 DUE_SHARD = "DUE"
@@ -31,7 +35,7 @@ def _key(delivery_id: str) -> dict[str, Any]:
     return to_item({"pk": f"DLV#{delivery_id}", "sk": "DLV"})
 
 
-def _item(record: DeliveryRecord) -> dict[str, Any]:
+def _item(record: DeliveryRecord, retention: Retention) -> dict[str, Any]:
     pending = record.status == "pending" and record.next_attempt_at is not None
     return {
         "pk": f"DLV#{record.delivery_id}",
@@ -43,6 +47,7 @@ def _item(record: DeliveryRecord) -> dict[str, Any]:
         "listed": f"{_ms(record.created_at):013d}#{record.delivery_id}",
         "due_shard": DUE_SHARD if pending else None,
         "next_attempt_ms": _ms(record.next_attempt_at) if pending and record.next_attempt_at else None,
+        "ttl": retention.ttl(record.message_created_at or record.created_at),
     }
 
 
@@ -51,11 +56,15 @@ def _record(item: dict[str, Any]) -> DeliveryRecord:
 
 
 class DeliveryRepository(Repository):
+    def __init__(self, table: Table, retention: Retention) -> None:
+        super().__init__(table)
+        self.retention = retention
+
     def create_delivery(self, record: DeliveryRecord) -> bool:
         try:
             self.db.put_item(
                 TableName=self.table,
-                Item=to_item(_item(record)),
+                Item=to_item(_item(record, self.retention)),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except self.db.exceptions.ConditionalCheckFailedException:
@@ -64,7 +73,7 @@ class DeliveryRepository(Repository):
 
     def get_delivery(self, delivery_id: str) -> DeliveryRecord | None:
         item = self.db.get_item(TableName=self.table, Key=_key(delivery_id), ConsistentRead=True).get("Item")
-        return _record(item) if item else None
+        return _record(item) if item and not self.retention.expired_item(item) else None
 
     def list_deliveries(
         self, webhook_id: str, *, status: str | None, limit: int, cursor: str | None
@@ -88,6 +97,8 @@ class DeliveryRepository(Repository):
             query["Limit"] = max(limit - len(found), 1) if not status else 100
             page = self.db.query(**query)
             for item in page.get("Items", []):
+                if self.retention.expired_item(item):
+                    continue
                 found.append(_record(item))
                 if len(found) == limit:
                     last = {name: item[name] for name in ("pk", "sk", "webhook_id", "listed")}
@@ -102,7 +113,7 @@ class DeliveryRepository(Repository):
         if record is None:
             return None
         again = record.model_copy(update={"status": "pending", "next_attempt_at": at, "failures": 0})
-        item = _item(again)
+        item = _item(again, self.retention)
         self.db.update_item(
             TableName=self.table,
             Key=_key(delivery_id),
@@ -124,7 +135,9 @@ class DeliveryRepository(Repository):
             FilterExpression="message_id = :m",
             ExpressionAttributeValues=to_item({":m": message_id}),
         )
-        return [_record(item) for page in pages for item in page["Items"]]
+        return [
+            _record(item) for page in pages for item in page["Items"] if not self.retention.expired_item(item)
+        ]
 
     # --- the sender --------------------------------------------------------------------------------
     def claim_delivery(
@@ -156,7 +169,7 @@ class DeliveryRepository(Repository):
         return _record(answer["Attributes"])
 
     def finish_attempt(self, record: DeliveryRecord, *, token: str) -> bool:
-        item = to_item(_item(record))
+        item = to_item(_item(record, self.retention))
         try:
             self.db.put_item(
                 TableName=self.table,

@@ -207,7 +207,8 @@ def _hold(item: QueueItem, record: MessageRecord, context: DrainContext, report:
     """Park the message with its queue body; its claim let go, its queue message acknowledged."""
     assert context.held is not None
     at = datetime.fromtimestamp(context.wall_clock(), UTC)
-    context.held.hold(record.domain, record.message_id, context.queue.body(item), at=at)
+    body = context.queue.body(item)
+    context.held.hold(record.domain, record.message_id, body, at=at, created_at=record.created_at)
     context.messages.release_claim(record.message_id)
     report.outcomes["held"] += 1
     report.held_domains.add(record.domain)

@@ -63,6 +63,8 @@ class Announcement(NamedTuple):
     timestamp: datetime
     data: dict[str, Any]
     message_id: str | None = None
+    # The message's creation: its deliveries expire with it (adapters/dynamodb/retention.py).
+    message_created_at: datetime | None = None
 
 
 def delivery_id_for(identity: str, webhook_id: str) -> str:
@@ -112,6 +114,7 @@ def announce(
             payload=body,
             created_at=now,
             next_attempt_at=now,
+            message_created_at=announcement.message_created_at,
         )
         if fanout.deliveries.create_delivery(record):
             fresh.append(DueDelivery(delivery_id, webhook.webhook_id, webhook.slow))
@@ -146,6 +149,7 @@ def message_event_announcement(record: MessageRecord, event: RecipientEvent) -> 
         timestamp=event.timestamp,
         data=data,
         message_id=record.message_id,
+        message_created_at=record.created_at,
     )
 
 
@@ -163,6 +167,7 @@ def outcome_announcements(
             timestamp=now,
             data=message_data(record, recipient, details),
             message_id=record.message_id,
+            message_created_at=record.created_at,
         )
         for recipient in dict.fromkeys(recipients)
     ]
