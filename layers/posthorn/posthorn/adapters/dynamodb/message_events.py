@@ -70,7 +70,9 @@ class MessageEventRepository(Repository):
             return False
         if change is not None:
             if counts:
-                add_counts(self, change.domain, change.tags, hour_of(event.timestamp), counts)
+                add_counts(
+                    self, change.domain, change.tags, hour_of(event.timestamp), counts, message_id=message_id
+                )
             if change.before != change.after:
                 listing.move_status(self, message_id, change, ttl)
         return True

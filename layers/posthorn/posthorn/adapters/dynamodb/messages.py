@@ -32,7 +32,7 @@ from posthorn.adapters.dynamodb.message_items import (
     read_record,
 )
 from posthorn.adapters.dynamodb.retention import Retention
-from posthorn.adapters.dynamodb.stats import add_counts
+from posthorn.adapters.dynamodb.stats import add_counts, add_to_shard, counter_shard
 from posthorn.adapters.dynamodb.table import Repository, Table, from_item, to_item
 from posthorn.logic.events.recipient_status import message_status
 from posthorn.logic.guard.pausing import hour_of
@@ -64,7 +64,14 @@ class MessageRepository(Repository):
         )
         status = message_status(state.status for state in record.recipients).value
         self.write_items(listing.index_items(record, status, ttl))
-        add_counts(self, record.domain, record.tags, hour_of(record.created_at), _suppressed_count(record))
+        add_counts(
+            self,
+            record.domain,
+            record.tags,
+            hour_of(record.created_at),
+            _suppressed_count(record),
+            message_id=record.message_id,
+        )
 
     def create_messages(self, records: list[MessageRecord]) -> set[str]:
         """BatchWriteItem in chunks of 25, several chunks at once; unprocessed items are retried with backoff.
@@ -84,17 +91,19 @@ class MessageRepository(Repository):
         failed: set[str] = set()
         for unstored in side_by_side().map(self._write_chunk, chunks):
             failed |= unstored
-        counts: dict[tuple[str, str, tuple[str, ...]], int] = {}
+        counts: dict[tuple[str, str, tuple[str, ...], int], int] = {}
         for record in records:
             if record.message_id not in failed and (suppressed := _suppressed_count(record)):
-                key = (record.domain, hour_of(record.created_at), tuple(record.tags))
+                key = (
+                    record.domain,
+                    hour_of(record.created_at),
+                    tuple(record.tags),
+                    counter_shard(record.message_id),
+                )
                 counts[key] = counts.get(key, 0) + suppressed["suppressed"]
-        for (domain, hour, tags), amount in counts.items():
-            self._count(domain, list(tags), hour, {"suppressed": amount})
+        for (domain, hour, tags, shard), amount in counts.items():
+            add_to_shard(self, domain, list(tags), hour, {"suppressed": amount}, shard=shard)
         return failed
-
-    def _count(self, domain: str, tags: list[str], hour: str, counts: dict[str, int]) -> None:
-        add_counts(self, domain, tags, hour, counts)
 
     def discard_message(self, message_id: str) -> None:
         """Delete a record written for a message that was then not accepted; never one SES has."""
@@ -215,8 +224,13 @@ class MessageRepository(Repository):
             status: sum(1 for email in change.moved if statuses.get(email) == status)
             for status in ("failed", "suppressed")
         }
-        self._count(
-            change.domain, change.tags, hour_of(datetime.now(UTC)), {k: v for k, v in terminal.items() if v}
+        add_counts(
+            self,
+            change.domain,
+            change.tags,
+            hour_of(datetime.now(UTC)),
+            {k: v for k, v in terminal.items() if v},
+            message_id=message_id,
         )
         return True
 

@@ -6,7 +6,19 @@ A counter is raised by an atomic `ADD` right after the conditional put that stor
 and nothing is counted. (Not one transaction: moto copies the whole table on every TransactWriteItems, which
 made each event cost grow with the table and broke under concurrent writers. The price is that an events
 function that dies between the two writes leaves that one event uncounted; it is never counted twice.)
-Stats are sums of at most a few hundred of these items (30 days of hours), never a scan of messages.
+Stats are sums of at most a few hundred of these items per shard (30 days of hours), never a scan of messages.
+
+Write shards: every event of a domain raises its counters, so one partition key per domain would take all of
+a busy domain's counter writes, past DynamoDB's limit of about 1,000 write units a second per partition key
+(three counted events a message, each an ADD of about one unit). Each counter is therefore split over
+`COUNTER_SHARDS` partition keys: shard 0 is the unsharded key (`STATS#<domain>`, `STATS#<domain>#T#<tag>`),
+shard n > 0 puts the number after the domain (`STATS#<domain>#<n>`, `STATS#<domain>#<n>#T#<tag>`; a domain
+holds no `#`, so no tag can make one key look like another). A message's counts always go to the shard its
+id hashes to (`counter_shard`), so where a count lands never depends on which attempt wrote it, and the
+exactly-once rule above is unchanged: a count is added once, to one shard. Readers add the shards up, hour by
+hour. Counters written before the shards existed are on the unsharded key, which is shard 0, so they are
+still counted with nothing to migrate. Changing `COUNTER_SHARDS` later: readers must keep reading the larger
+of the old and new counts for 400 days (a smaller count would leave the higher shards' items unread).
 
 A counter item expires (`ttl`) 400 days after its hour, whatever `MessageRetentionDays` says (docs/api.md,
 "Retention"): it holds no address and no content, so a year of stats outlives the messages it counted. The
@@ -15,10 +27,14 @@ same ADD sets it, so keeping it costs no write of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import heapq
+import itertools
+import zlib
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from posthorn.adapters.aws import side_by_side
 from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
 from posthorn.models.stats import HourCounts
 
@@ -37,14 +53,25 @@ COUNTED = (
 # The guard reads back at most this many hours (90 days) for a window that is never filled.
 GUARD_LOOKBACK_HOURS = 90 * 24
 COUNTER_RETENTION_SECONDS = 400 * 24 * 3600
+# Partition keys each counter is split over. Three counted events a message (sent, delivered, opened) at
+# 2,000 messages a second of one domain are 6,000 ADDs a second on each of its counters: over 10 shards 600
+# a shard, which leaves room for a fourth counted event (a click: 800) and for a hash's unevenness before the
+# 1,000 a partition key takes. Each read of a counter is one request per shard.
+COUNTER_SHARDS = 10
 
 
-def stats_partition(domain: str, tag: str | None = None) -> str:
-    return f"STATS#{domain}" if tag is None else f"STATS#{domain}#T#{tag}"
+def counter_shard(message_id: str) -> int:
+    """The shard a message's counts go to: a stable hash of its id (the same in every process)."""
+    return zlib.crc32(message_id.encode()) % COUNTER_SHARDS
 
 
-def counter_key(domain: str, tag: str | None, hour: str) -> dict[str, Any]:
-    return to_item({"pk": stats_partition(domain, tag), "sk": f"H#{hour}"})
+def stats_partition(domain: str, tag: str | None = None, shard: int = 0) -> str:
+    base = f"STATS#{domain}" if shard == 0 else f"STATS#{domain}#{shard}"
+    return base if tag is None else f"{base}#T#{tag}"
+
+
+def counter_key(domain: str, tag: str | None, hour: str, shard: int = 0) -> dict[str, Any]:
+    return to_item({"pk": stats_partition(domain, tag, shard), "sk": f"H#{hour}"})
 
 
 def counter_ttl(hour: str) -> int:
@@ -54,10 +81,23 @@ def counter_ttl(hour: str) -> int:
 
 
 def add_counts(
-    repository: Repository, domain: str, tags: list[str], hour: str, counts: dict[str, int]
+    repository: Repository,
+    domain: str,
+    tags: list[str],
+    hour: str,
+    counts: dict[str, int],
+    *,
+    message_id: str,
 ) -> None:
-    """Add `counts` to the domain's hour and to each of its tags' (one atomic ADD per counter item, which also
-    sets the item's expiry)."""
+    """Add `counts` (of the message `message_id`) to the domain's hour and to each of its tags', in the
+    message's shard (one atomic ADD per counter item, which also sets the item's expiry)."""
+    add_to_shard(repository, domain, tags, hour, counts, shard=counter_shard(message_id))
+
+
+def add_to_shard(
+    repository: Repository, domain: str, tags: list[str], hour: str, counts: dict[str, int], *, shard: int
+) -> None:
+    """`add_counts` for counts already summed by shard (several messages whose ids hash to `shard`)."""
     counts = {name: amount for name, amount in counts.items() if amount}
     if not counts:
         return
@@ -69,7 +109,7 @@ def add_counts(
     for tag in [None, *dict.fromkeys(tags)]:
         repository.db.update_item(
             TableName=repository.table,
-            Key=counter_key(domain, tag, hour),
+            Key=counter_key(domain, tag, hour, shard),
             UpdateExpression=expression,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
@@ -78,10 +118,20 @@ def add_counts(
 
 class StatsRepository(Repository):
     def recent_hours(self, domain: str) -> Iterator[HourCounts]:
+        """The domain's counted hours, newest first, each summed over the shards: every shard's partition is
+        read newest first, page by page as the caller goes on, and merged by hour."""
+        shards = [self._newest_hours(stats_partition(domain, shard=shard)) for shard in range(COUNTER_SHARDS)]
+        merged = heapq.merge(*shards, key=lambda hour: hour.hour, reverse=True)
+        for hour, same in itertools.islice(
+            itertools.groupby(merged, key=lambda hour: hour.hour), GUARD_LOOKBACK_HOURS
+        ):
+            yield _sum(hour, same)
+
+    def _newest_hours(self, partition: str) -> Iterator[HourCounts]:
         query: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :p AND begins_with(sk, :h)",
-            "ExpressionAttributeValues": to_item({":p": stats_partition(domain), ":h": "H#"}),
+            "ExpressionAttributeValues": to_item({":p": partition, ":h": "H#"}),
             "ProjectionExpression": "sk, sent, bounced, complained",
             "ScanIndexForward": False,
             "Limit": 48,
@@ -98,20 +148,47 @@ class StatsRepository(Repository):
             query["Limit"] = 240
 
     def hour_counts(self, domain: str, hour: str) -> HourCounts:
-        values = self.get({"pk": stats_partition(domain), "sk": f"H#{hour}"}, consistent=True)
-        return _hour(values) if values is not None else HourCounts(hour)
+        """One hour of the domain, summed over the shards: one consistent BatchGetItem of every shard's item
+        (the guard's window starts from it, so it must hold every count already made)."""
+        pending: list[dict[str, Any]] = [
+            counter_key(domain, None, hour, shard) for shard in range(COUNTER_SHARDS)
+        ]
+        found: list[HourCounts] = []
+        for _ in range(10):
+            response = self.db.batch_get_item(
+                RequestItems={
+                    self.table: {
+                        "Keys": pending,
+                        "ConsistentRead": True,
+                        "ProjectionExpression": "sk, sent, bounced, complained",
+                    }
+                }
+            )
+            found += [_hour(from_item(item)) for item in response.get("Responses", {}).get(self.table, [])]
+            pending = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+            if not pending:
+                return _sum(hour, found)
+        raise RuntimeError(f"the counters of {domain} for {hour} could not all be read")
 
     def hourly_counts(self, domain: str, tag: str | None, first: str, last: str) -> list[dict[str, Any]]:
-        """Every counted hour from `first` to `last` (inclusive), oldest first: `{"hour", <counts>}`."""
-        items = self.query_all(
-            KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
-            ExpressionAttributeValues=to_item(
-                {":p": stats_partition(domain, tag), ":a": f"H#{first}", ":b": f"H#{last}"}
-            ),
-        )
-        return [
-            {"hour": item["sk"][2:], **{name: int(item.get(name, 0)) for name in COUNTED}} for item in items
-        ]
+        """Every counted hour from `first` to `last` (inclusive), oldest first: `{"hour", <counts>}`, each
+        summed over the shards (queried side by side)."""
+
+        def shard_items(shard: int) -> list[dict[str, Any]]:
+            return self.query_all(
+                KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
+                ExpressionAttributeValues=to_item(
+                    {":p": stats_partition(domain, tag, shard), ":a": f"H#{first}", ":b": f"H#{last}"}
+                ),
+            )
+
+        hours: dict[str, dict[str, Any]] = {}
+        for items in side_by_side().map(shard_items, range(COUNTER_SHARDS)):
+            for item in items:
+                row = hours.setdefault(item["sk"][2:], {"hour": item["sk"][2:], **dict.fromkeys(COUNTED, 0)})
+                for name in COUNTED:
+                    row[name] += int(item.get(name, 0))
+        return [hours[hour] for hour in sorted(hours)]
 
 
 def _hour(values: dict[str, Any]) -> HourCounts:
@@ -121,3 +198,15 @@ def _hour(values: dict[str, Any]) -> HourCounts:
         bounced=int(values.get("bounced", 0)),
         complained=int(values.get("complained", 0)),
     )
+
+
+def _sum(hour: str, shards: Iterable[HourCounts]) -> HourCounts:
+    total = HourCounts(hour)
+    for counted in shards:
+        total = HourCounts(
+            hour=hour,
+            sent=total.sent + counted.sent,
+            bounced=total.bounced + counted.bounced,
+            complained=total.complained + counted.complained,
+        )
+    return total
