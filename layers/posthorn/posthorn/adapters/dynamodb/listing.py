@@ -11,6 +11,18 @@ items' layout and their reads (`MessageIndexRepository`) live here, as the suppr
 | `LIST#<domain>#C#<client_reference>` | message with a client reference | same |
 | `LIST#<domain>#S#<status>` | message, under its current status | same |
 
+Write shards: the domain's, a tag's and a status's partitions are written for every message of the domain
+(a status's twice: put when a message reaches it, deleted when it leaves), which at a busy domain's rate is
+past the about 1,000 write units a second DynamoDB takes per partition key. Each is split over
+`LISTING_SHARDS` keys (`models/listing.py`): shard 0 is the key above, shard n > 0 puts the number after
+the domain (`LIST#<domain>#<n>`, `LIST#<domain>#<n>#T#<tag>`, `LIST#<domain>#<n>#S#<status>`; a domain
+holds no `#`, and kinds are letters, so no value can make one key look like another). A message's items go
+to the shard its id hashes to (`listing_shard`), so moving its status deletes the item where it was put. A
+listing reads every shard of a domain as a partition of its own and merges them newest first (`pages.py`).
+Items written before the shards are on shard 0's key and are still read; the status item of such a message
+is put in the message's shard when its status moves, and the old one, which the move no longer deletes, is
+skipped by readers as any item left behind is (below) until it expires with its message.
+
 Why items and not global secondary indexes: CloudFormation and DynamoDB create or delete only one GSI per
 table update, so five new GSIs could not be added to a deployed stack in one deploy; items under their own
 partition keys need no schema change at all and each query gets the key it needs. A page reads `limit`
@@ -25,13 +37,14 @@ checks each message's status against the filter, so an item left behind by a rac
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
 from posthorn.adapters.dynamodb.message_items import message_key, message_record
 from posthorn.adapters.dynamodb.retention import Retention
 from posthorn.adapters.dynamodb.table import Repository, Table, from_item
-from posthorn.models.listing import IndexPage, Partition
+from posthorn.models.listing import LISTING_SHARDS, SHARDED_KINDS, IndexPage, Partition
 from posthorn.models.messages import MessageChange, MessageRecord
 
 # Sorts after every `#<message_id>` suffix: the upper bound of a time range.
@@ -57,25 +70,35 @@ def time_bounds(since: datetime | None, until: datetime | None) -> tuple[str, st
 _KINDS = {"recipient": "R", "tag": "T", "client_reference": "C", "status": "S"}
 
 
-def partition(domain: str, kind: str | None = None, value: str | None = None) -> str:
-    """`kind`: None (every message of the domain), or `recipient`, `tag`, `client_reference`, `status`."""
+def listing_shard(message_id: str) -> int:
+    """The write shard of a message's items in the sharded partitions: a stable hash of its id."""
+    return zlib.crc32(message_id.encode()) % LISTING_SHARDS
+
+
+def partition(domain: str, kind: str | None = None, value: str | None = None, shard: int = 0) -> str:
+    """`kind`: None (every message of the domain), or `recipient`, `tag`, `client_reference`, `status`;
+    `shard` only for the kinds that are sharded (`SHARDED_KINDS`)."""
+    if shard and kind not in SHARDED_KINDS:
+        raise ValueError(f"the {kind} partitions are not sharded")
+    base = f"LIST#{domain}" if shard == 0 else f"LIST#{domain}#{shard}"
     if kind is None:
-        return f"LIST#{domain}"
+        return base
     if kind == "recipient":
         value = (value or "").lower()
-    return f"LIST#{domain}#{_KINDS[kind]}#{value}"
+    return f"{base}#{_KINDS[kind]}#{value}"
 
 
 def partition_key(chosen: Partition) -> str:
-    return partition(chosen.domain, chosen.kind, chosen.value)
+    return partition(chosen.domain, chosen.kind, chosen.value, chosen.shard)
 
 
 def index_items(record: MessageRecord, status: str, ttl: int | None) -> list[dict[str, Any]]:
     """The index items a new message is written with (plain values), each expiring with it (`ttl`)."""
     sk = position(record.created_at, record.message_id)
-    partitions = [partition(record.domain), partition(record.domain, "status", status)]
+    shard = listing_shard(record.message_id)
+    partitions = [partition(record.domain, shard=shard), partition(record.domain, "status", status, shard)]
     partitions += [partition(record.domain, "recipient", state.email) for state in record.recipients]
-    partitions += [partition(record.domain, "tag", tag) for tag in dict.fromkeys(record.tags)]
+    partitions += [partition(record.domain, "tag", tag, shard) for tag in dict.fromkeys(record.tags)]
     if record.client_reference:
         partitions.append(partition(record.domain, "client_reference", record.client_reference))
     return [
@@ -87,7 +110,7 @@ def status_item(
     domain: str, status: str, created_at: datetime, message_id: str, ttl: int | None = None
 ) -> dict[str, Any]:
     return {
-        "pk": partition(domain, "status", status),
+        "pk": partition(domain, "status", status, listing_shard(message_id)),
         "sk": position(created_at, message_id),
         "message_id": message_id,
         "ttl": ttl,

@@ -1,7 +1,8 @@
 """`GET /v1/messages` and `GET /v1/suppressions`: which index partitions a listing reads, and its pages.
 
 A listing reads the index that narrows it most (client reference, then recipient, then tag, then status,
-else every message of the domain), one partition per domain of the credential, and checks every other
+else every message of the domain), each write shard of it of each domain of the credential
+(`models/listing.py`) as a partition of its own merged newest first, and checks every other
 filter on the messages it fetched. Such a page reads at most `READ_ROUNDS` x `limit` index entries, so a
 page may hold fewer than `limit` messages while `next_cursor` says there are more: its cost stays bounded
 (docs/api.md, "Messages and events": `next_cursor` is null only on the last page).
@@ -18,7 +19,7 @@ from posthorn.logic.events.suppressions import scope
 from posthorn.logic.insight.cursors import Positions, decode_cursor, encode_cursor
 from posthorn.logic.insight.pages import merged_page
 from posthorn.models.credentials import Credential
-from posthorn.models.listing import IndexPage, Partition
+from posthorn.models.listing import LISTING_SHARDS, SHARDED_KINDS, IndexPage, Partition
 from posthorn.models.messages import MessageRecord
 from posthorn.models.suppressions import Suppression
 from posthorn.ports import MessageIndex, SuppressionIndex
@@ -48,7 +49,8 @@ def _positions(key: bytes, credential: Credential, scope_text: str, cursor: str 
 
 
 def message_partitions(domains: list[str], filters: MessageFilters) -> list[Partition]:
-    """The index partitions a listing reads: one per domain, of the index that narrows it most."""
+    """The index partitions a listing reads: the index that narrows it most, every write shard of it of
+    every domain."""
     chosen: tuple[str | None, str | None] = (None, None)
     for kind, value in (
         ("client_reference", filters.client_reference),
@@ -59,7 +61,8 @@ def message_partitions(domains: list[str], filters: MessageFilters) -> list[Part
         if value is not None:
             chosen = (kind, value)
             break
-    return [Partition(domain, *chosen) for domain in domains]
+    shards = range(LISTING_SHARDS) if chosen[0] in SHARDED_KINDS else range(1)
+    return [Partition(domain, *chosen, shard) for domain in domains for shard in shards]
 
 
 def matches(record: MessageRecord, filters: MessageFilters, domains: list[str]) -> bool:
@@ -90,7 +93,9 @@ def list_messages(
 ) -> tuple[list[MessageRecord], str | None]:
     """A page of the credential's messages, newest first, and the cursor of the next (None: the last)."""
     domains = scope(credential, None)
-    scope_text = _scope_text("messages", tuple(filters))
+    # The shard count is part of what a cursor is bound to: its positions are by partition, so a cursor
+    # from before a change of the count is refused (422) rather than misread.
+    scope_text = _scope_text(f"messages/{LISTING_SHARDS}", tuple(filters))
     positions = _positions(key, credential, scope_text, cursor)
     partitions = message_partitions(domains, filters)
 
