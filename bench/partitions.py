@@ -13,7 +13,8 @@ rate, per partition key:
   webhook's deliveries in the by_webhook index) is shared by the domain's messages: the units written to it
   for MESSAGES messages x RATE / MESSAGES a second. A key the code shards (a number it picks, shown as
   `<n>`) spreads them evenly over the shards seen: what hashed or random shards average to (the busiest
-  shard of a short run is above its share by chance).
+  shard of a short run is above its share by chance). A key that is the same as a sharded kind's without its
+  `#<n>` is that kind's shard 0 (the code keeps the unsharded key as shard 0) and is averaged with it.
 The send worker takes the relay's messages 10 at a time here (a busy queue fills its batches), the batch
 path's as figure 10. The figure is the busiest key of the three judged paths (API single, batch, relay);
 the webhook path (one webhook on the three events) is in the details, with the busiest read partition
@@ -118,7 +119,16 @@ def _where(index: str | None, key: str) -> str:
 
 
 def _rates(spent: list[tuple[str, str, float]], messages: int) -> dict[str, float]:
-    return per_second(spent, messages, RATE, own=lambda kind: any(token in kind for token in PER_MESSAGE))
+    return per_second(
+        shard_zero(spent), messages, RATE, own=lambda kind: any(token in kind for token in PER_MESSAGE)
+    )
+
+
+def shard_zero(spent: list[tuple[str, str, float]]) -> list[tuple[str, str, float]]:
+    """Each write on an unsharded key counted under the sharded kind it is shard 0 of (`STATS#<domain>`
+    under `STATS#<domain>#<n>`), when there is one."""
+    sharded = {kind.replace("#<n>", ""): kind for kind, _, _ in spent if "#<n>" in kind}
+    return [(sharded.get(kind, kind), key, units) for kind, key, units in spent]
 
 
 SUMMARY: list[str] = []

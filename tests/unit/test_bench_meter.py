@@ -20,7 +20,7 @@ from bench.meter import (
     value_size,
     write_units,
 )
-from bench.partitions import per_second
+from bench.partitions import per_second, shard_zero
 
 TABLE = TableShape(
     "t",
@@ -142,6 +142,18 @@ def test_a_shared_key_scales_with_the_rate_and_a_messages_own_key_does_not() -> 
     spent += [("C#<n>", "C#1", 4.0), ("C#<n>", "C#2", 6.0)]  # shards share the units evenly
     rates = per_second(spent, 10, 2000, own=lambda kind: "<id>" in kind)
     assert rates == {"STATS#d": 6000.0, "MSG#<id>": 4.0, "C#<n>": 1000.0}
+
+
+def test_an_unsharded_key_is_averaged_as_shard_0_of_its_sharded_kind() -> None:
+    spent = [("STATS#<domain>", "STATS#d", 9.0)]  # shard 0 took more than its share in a short run
+    spent += [("STATS#<domain>#<n>", f"STATS#d#{n}", 1.0) for n in range(1, 10)]
+    spent += [
+        ("STATS#<domain>#<n>#T#<tag>", "STATS#d#3#T#t", 2.0),
+        ("STATS#<domain>#T#<tag>", "STATS#d#T#t", 4.0),
+    ]
+    spent += [("RATE#<ph_id>", "RATE#p", 1.0)]
+    rates = per_second(shard_zero(spent), 10, 2000, own=lambda kind: False)
+    assert rates == {"STATS#<domain>#<n>": 360.0, "STATS#<domain>#<n>#T#<tag>": 600.0, "RATE#<ph_id>": 200.0}
 
 
 def test_keys_are_shown_without_names_ids_or_times() -> None:
