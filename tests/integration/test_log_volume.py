@@ -95,7 +95,11 @@ def test_a_single_send_is_one_info_line(api: ApiClient, sender_key: str, local_s
     [line] = ours(output, "INFO")
     assert line["message_id"] == answer["message_id"]
     assert line["status"] == 200
+    assert line["username"] == sender_key.partition(".")[0]
     assert_quiet(output)
+    written = "\n".join(output.lines)
+    assert sender_key.partition(".")[2] not in written  # never the secret,
+    assert email_body()["body_text"] not in written  # nor the body
 
 
 def test_a_refused_send_is_one_info_line_with_its_code(api: ApiClient, sender_key: str) -> None:
