@@ -123,9 +123,13 @@ deploy: build
 admin-credential: $(VENV)/.installed
 	$(SOURCES) $(PY) scripts/create_admin.py --stack $(or $(STACK),$(if $(filter prod,$(CONFIG_ENV)),posthorn-prod,posthorn-dev))
 
-# The SMTP relay's image, pushed to the stack's repository (output SmtpRelayRepositoryUri); needs Docker and
-# the AWS CLI, so it runs on a deploy machine. TAG defaults to the commit (-dirty with uncommitted changes).
-# It prints the deploy that moves the relay onto the image (docs/deploy.md, "SMTP relay").
+# The SMTP relay's image, pushed to the stack's repository (output SmtpRelayRepositoryUri); needs Docker with
+# buildx and the AWS CLI, so it runs on a deploy machine. The relay's tasks are ARM64 (Graviton): the image is
+# built for linux/arm64, natively on an arm64 machine, under QEMU emulation elsewhere (Docker Desktop has it;
+# on Linux, once: docker run --privileged --rm tonistiigi/binfmt --install arm64). No provenance attestation:
+# ECR would keep it as an untagged image of its own, counted by the repository's keep-10 lifecycle rule.
+# TAG defaults to the commit (-dirty with uncommitted changes). It prints the deploy that moves the relay onto
+# the image (docs/deploy.md, "SMTP relay").
 relay-image: STACK_NAME = $(or $(STACK),$(if $(filter prod,$(CONFIG_ENV)),posthorn-prod,posthorn-dev))
 relay-image: TAG ?= $(shell git describe --always --dirty --exclude='*')
 relay-image:
@@ -134,9 +138,9 @@ relay-image:
 	  --query "Stacks[0].Outputs[?OutputKey=='SmtpRelayRepositoryUri'].OutputValue"); \
 	if [ -z "$$uri" ] || [ "$$uri" = None ]; then \
 	  echo "$(STACK_NAME) has no SmtpRelayRepositoryUri output: deploy it with EnableSmtpRelay=true first" >&2; exit 1; fi; \
-	DOCKER_BUILDKIT=1 docker build --platform linux/amd64 -f services/smtp_relay/Dockerfile -t "$$uri:$$tag" .; \
 	aws ecr get-login-password --region $(REGION) | docker login --username AWS --password-stdin "$${uri%%/*}"; \
-	docker push "$$uri:$$tag"; \
+	docker buildx build --platform linux/arm64 --provenance=false --push \
+	  -f services/smtp_relay/Dockerfile -t "$$uri:$$tag" .; \
 	echo "Pushed $$uri:$$tag. Roll it out (the first time, add SmtpRelayDesiredCount=2):"; \
 	echo "  make build && $(SAM) deploy $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV) ,)--parameter-overrides SmtpRelayImageTag=$$tag"
 

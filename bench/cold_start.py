@@ -6,9 +6,10 @@ What the child interpreter sees is what the deployed function sees:
   distributions layers/posthorn/requirements.txt pins and what they require, symlinked from this
   environment into a directory of their own). Dev-only packages (moto's `requests`, ...) are not found,
   as in Lambda, so nothing imports or patches them;
-- Lambda's environment (LAMBDA_TASK_ROOT, AWS_LAMBDA_FUNCTION_NAME, the template's Globals) with tracing
-  on as deployed (`Tracing: Active`; POWERTOOLS_TRACE_DISABLED unset): the X-Ray SDK runs in its Lambda
-  mode;
+- Lambda's environment (LAMBDA_TASK_ROOT, AWS_LAMBDA_FUNCTION_NAME, the template's Globals at the
+  parameters' defaults): with the default Tracing=PassThrough, POWERTOOLS_TRACE_DISABLED is true and the
+  X-Ray SDK is not imported (BENCH_TRACING=Active measures a stack deployed with Tracing=Active, where it
+  is, in its Lambda mode);
 - bytecode caches for everything, ours included (compiled once by a warm-up run), as the baseline's
   site-packages have them, and as the built layer has them (layers/posthorn/Makefile compiles it; SAM's
   Python builder shipped no .pyc).
@@ -123,7 +124,9 @@ def lambda_environment(
     )
     for name, value in template.global_environment().items():
         if name.startswith("POWERTOOLS_"):
-            environment[name] = str(value)
+            environment[name] = str(template.default_of(value))
+    if os.environ.get("BENCH_TRACING") == "Active":
+        environment["POWERTOOLS_TRACE_DISABLED"] = "false"
     return environment
 
 

@@ -128,16 +128,53 @@ def parameter_default(name: str) -> Any:
     return load()["Parameters"][name].get("Default")
 
 
+def condition_default(name: str) -> bool:
+    """A condition of the template as it stands with every parameter at its default."""
+    return _holds(load()["Conditions"][name])
+
+
+def _holds(condition: dict[str, Any]) -> bool:
+    [(function, arguments)] = condition.items()
+    if function == "Fn::Equals":
+        left, right = (default_of(argument) for argument in arguments)
+        return str(left) == str(right)
+    if function == "Fn::Not":
+        return not _holds(arguments[0])
+    if function == "Fn::And":
+        return all(_holds(argument) for argument in arguments)
+    if function == "Fn::Or":
+        return any(_holds(argument) for argument in arguments)
+    if function in ("Condition", "Fn::Condition"):
+        return condition_default(arguments)
+    raise KeyError(f"condition {function} is not read here")
+
+
+def default_of(value: Any) -> Any:
+    """A value as the template resolves it with every parameter at its default: a literal, `!Ref Parameter`
+    or `!If [Condition, a, b]` of those."""
+    if isinstance(value, dict) and "Ref" in value:
+        return parameter_default(value["Ref"])
+    if isinstance(value, dict) and "Fn::If" in value:
+        condition, if_true, if_false = value["Fn::If"]
+        return default_of(if_true if condition_default(condition) else if_false)
+    return value
+
+
 def resolve_environment(
     variables: dict[str, Any], physical_ids: dict[str, str], overrides: dict[str, str]
 ) -> dict[str, str]:
     """Turn the template's variables into values: `!Ref Resource` → its local physical id, `!Ref Param` → the
-    parameter's default, literals as they are, and `overrides` for whatever only makes sense locally."""
+    parameter's default, `!If` → its branch under the parameters' defaults, literals as they are, and
+    `overrides` for whatever only makes sense locally."""
     environment: dict[str, str] = {}
     for name, value in variables.items():
         if name in overrides:
             environment[name] = overrides[name]
-        elif isinstance(value, str | int | float):
+            continue
+        if isinstance(value, dict) and "Fn::If" in value:
+            condition, if_true, if_false = value["Fn::If"]
+            value = if_true if condition_default(condition) else if_false
+        if isinstance(value, str | int | float):
             environment[name] = str(value)
         elif isinstance(value, dict) and "Ref" in value:
             ref = value["Ref"]

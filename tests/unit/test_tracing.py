@@ -66,3 +66,29 @@ def test_traced_functions_patch_only_botocore(in_lambda: pytest.MonkeyPatch) -> 
     in_lambda.setattr(aws_lambda_powertools, "Tracer", RecordingTracer)
     assert isinstance(tracing.tracer(), RecordingTracer)
     assert made == [{"patch_modules": ["botocore"]}]
+
+
+@pytest.mark.parametrize(("mode", "traced"), [("PassThrough", False), ("Active", True)])
+def test_the_tracing_parameter_turns_the_functions_and_the_stage_on_or_off(
+    monkeypatch: pytest.MonkeyPatch, mode: str, traced: bool
+) -> None:
+    from posthorn_local import template
+
+    defaults = template.parameter_default
+    monkeypatch.setattr(
+        template, "parameter_default", lambda name: mode if name == "Tracing" else defaults(name)
+    )
+    globals_ = template.load()["Globals"]
+    assert globals_["Function"]["Tracing"] == {"Ref": "Tracing"}
+    assert template.default_of(globals_["Api"]["TracingEnabled"]) is traced
+    disabled = template.default_of(template.global_environment()["POWERTOOLS_TRACE_DISABLED"])
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", disabled)
+    assert tracing.tracing_enabled() is traced
+
+
+def test_a_stack_is_deployed_untraced_unless_asked() -> None:
+    from posthorn_local import template
+
+    assert template.parameter_default("Tracing") == "PassThrough"

@@ -9,18 +9,18 @@ from posthorn.coldstart import lambda_init
 
 # Lambda's init is this module's import: see posthorn/coldstart.py.
 with lambda_init():
-    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     # What every invocation uses, imported during init (wiring's factories import on first use).
-    from posthorn import tracing, wiring
+    from posthorn import logs, tracing, wiring
     from posthorn.logic.events.recording import Outcomes, record_sns_messages
     from posthorn.logic.guard.pausing import check_domain
 
     tracer = tracing.tracer()  # imports the X-Ray SDK where tracing is on
 
-logger = Logger()
+logger = logs.service_logger()
 metrics = Metrics()
 
 
@@ -41,9 +41,8 @@ def _park_malformed(records: list[dict[str, Any]], outcomes: Outcomes) -> None:
         dead_letters.park(records[index], error.reason)
 
 
-@logger.inject_lambda_context(log_event=False)
+@logs.per_invocation(logger, metrics)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from posthorn.settings import EventsSettings  # at first use, as every setting is read
 
@@ -66,5 +65,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if outcomes.counts["unmatched"]:
         logger.warning("events for unknown messages kept under UNMATCHED#", extra=dict(outcomes.counts))
     _park_malformed(records, outcomes)
-    logger.info("notifications processed", extra=dict(outcomes.counts))
+    logs.outcome(logger, metrics, "notifications processed")
     return {"records": len(records), "outcomes": dict(outcomes.counts)}

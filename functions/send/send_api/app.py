@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from posthorn import wiring
 from posthorn.errors import InvalidJson, NotFound, PosthornError, TransientError
 from posthorn.models.credentials import Credential
+from send_api import request_log
 from send_api.auth import authorize, route_key
 from send_api.errors import error_body, error_response, from_transient, http_status, validation_failure
 from send_api.idempotency import Replay
@@ -62,7 +63,10 @@ class PosthornResolver(APIGatewayRestResolver):
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         if (event.get("httpMethod"), event.get("resource")) not in SEND_ROUTES:
             self.include_every_route()
-        return super().resolve(event, context)
+        with request_log.request_line(event) as outcome:
+            answer = super().resolve(event, context)
+            outcome["status"] = answer.get("statusCode")
+        return answer
 
 
 # A response that breaks its own schema is our bug: 500, never a client error. Bodies are read by
@@ -173,6 +177,7 @@ def handle_transient_error(error: TransientError) -> Response:
 
 @app.exception_handler(Replay)
 def handle_replay(replay: Replay) -> Response:
+    request_log.note(replayed=True)
     return with_rate_limit_fields(replay.response())
 
 

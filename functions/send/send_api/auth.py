@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from posthorn import wiring
 from posthorn.logic.accounts.credentials import authenticate, require
 from posthorn.models.credentials import Credential, Permission
+from send_api import request_log
 from send_api.provided import provided
 
 PUBLIC = frozenset({("GET", "/v1/health"), ("GET", "/v1/docs")})
@@ -73,6 +74,7 @@ def authorize(app: BaseRouter) -> Credential | None:
         now=provided(app, wiring.clock).now(),
     )
     app.append_context(credential=credential)
+    request_log.note(username=credential.username)
     permission = PERMISSIONS.get(key)
     if permission is not None:
         require(credential, permission)

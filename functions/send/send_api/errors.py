@@ -19,6 +19,7 @@ from posthorn.errors import (
     ValidationFailed,
     reply_for,
 )
+from send_api import request_log
 from send_api.request_body import is_json, not_json_message
 
 HTTP_STATUS: dict[type[PosthornError], int] = {
@@ -78,6 +79,7 @@ HTTP_HEADERS: dict[type[PosthornError], dict[str, str]] = {
 
 
 def error_response(error: PosthornError) -> Response:
+    request_log.note(code=error.code)
     return Response(
         status_code=http_status(error),
         content_type=content_types.APPLICATION_JSON,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 
-logger = Logger()
+from posthorn import logs
+
+logger = logs.service_logger()
 metrics = Metrics()

@@ -14,17 +14,17 @@ from posthorn.coldstart import lambda_init
 
 # Lambda's init is this module's import: see posthorn/coldstart.py.
 with lambda_init():
-    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from posthorn import tracing, wiring
+    from posthorn import logs, tracing, wiring
     from posthorn.logic.webhooks.sender import attempt_all, sweep
 
     wiring.webhook_sender_imports()
     tracer = tracing.tracer()
 
-logger = Logger()
+logger = logs.service_logger()
 metrics = Metrics()
 
 
@@ -44,13 +44,12 @@ def _send_prompts(records: list[dict[str, Any]]) -> dict[str, Any]:
     prompts.put_back(report.put_back, report.put_back_seconds)
     for outcome, count in report.outcomes.items():
         metrics.add_metric(name=f"Webhook_{outcome}", unit=MetricUnit.Count, value=count)
-    logger.info("webhook prompts processed", extra=dict(report.outcomes))
+    logs.outcome(logger, metrics, "webhook prompts processed")
     return {"batchItemFailures": [{"itemIdentifier": item} for item in report.put_back]}
 
 
-@logger.inject_lambda_context(log_event=False)
+@logs.per_invocation(logger, metrics)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from posthorn.settings import WebhookSenderSettings  # at first use, as every setting is read
 
@@ -60,5 +59,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return _send_prompts(records)
     swept = sweep(wiring.sender_context())
     metrics.add_metric(name="Webhook_due_swept", unit=MetricUnit.Count, value=swept)
-    logger.info("due webhook deliveries swept", extra={"due": swept})
+    logs.outcome(logger, metrics, "due webhook deliveries swept")
     return {"swept": swept}

@@ -9,25 +9,24 @@ from posthorn.coldstart import lambda_init
 
 # Lambda's init is this module's import: see posthorn/coldstart.py.
 with lambda_init():
-    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     # What every invocation uses, imported during init as Lambda's init is meant for (wiring's factories
     # import their adapters on first use; these would otherwise be imported by the first batch).
-    from posthorn import tracing, wiring
+    from posthorn import logs, tracing, wiring
     from posthorn.logic.sending.queue_drain import drain
 
     wiring.send_worker_imports()
     tracer = tracing.tracer()  # imports the X-Ray SDK where tracing is on
 
-logger = Logger()
+logger = logs.service_logger()
 metrics = Metrics()
 
 
-@logger.inject_lambda_context(log_event=False)
+@logs.per_invocation(logger, metrics)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from posthorn.settings import WorkerSettings  # at first use, as every setting is read
 
@@ -44,5 +43,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.warning("queued messages failed for good", extra=dict(report.outcomes))
     for error in report.errors:
         logger.error("queued message sent but not recorded: it may be sent again", extra={"error": error})
-    logger.info("queue batch processed", extra=dict(report.outcomes))
+    logs.outcome(logger, metrics, "queue batch processed")
     return {"batchItemFailures": [{"itemIdentifier": item_id} for item_id in report.failed_items]}

@@ -106,10 +106,11 @@ async def serve(settings: RelaySettings) -> None:
 def configure_logging() -> None:
     """JSON lines (Powertools' Logger) for the relay's logger; aiosmtpd's own log, which names every
     command's arguments, only from warnings up."""
-    from aws_lambda_powertools import Logger
     from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-    source = Logger()
+    from posthorn import logs
+
+    source = logs.service_logger()
     copy_config_to_registered_loggers(source_logger=source, include={"smtp_relay"})
     logging.getLogger("mail.log").setLevel(logging.WARNING)
 

@@ -141,7 +141,8 @@ class RelayHandler:
             await server.push(CREDENTIAL_BUSY)
             return AuthResult(success=False, handled=True)
         session.login = session_login  # type: ignore[attr-defined]
-        log.info("authenticated", extra={"peer": address, "username": credential.username})
+        # The transaction's line names the username; a session's AUTH is a step of it.
+        log.debug("authenticated", extra={"peer": address, "username": credential.username})
         return AuthResult(success=True, auth_data=credential, message=AUTH_OK)
 
     async def _failed(self, server: SMTP, refused: PosthornError) -> AuthResult:
@@ -248,7 +249,12 @@ class RelayHandler:
             return log_transaction(session, TRANSIENT, "store_unavailable")
         reply = f"250 2.0.0 Ok: queued as {accepted.message_id}"
         log_transaction(
-            session, reply, None, message_id=accepted.message_id, replayed=accepted.replayed, bytes=len(raw)
+            session,
+            reply,
+            None,
+            message_id=accepted.message_id,
+            replayed=accepted.replayed or None,  # named only when true: a line leaves out what is None
+            bytes=len(raw),
         )
         return reply
 

@@ -31,7 +31,7 @@ from posthorn.logic.sending.steps import SendContext, send_email
 from posthorn.models.batches import SendBatchRequest, SendBatchResult
 from posthorn.models.email import SendEmailRequest
 from posthorn.models.messages import SendResult
-from send_api import examples
+from send_api import examples, request_log
 from send_api.auth import CallerCredential
 from send_api.contract import Success, answers, request_example
 from send_api.errors import validation_failure
@@ -106,6 +106,7 @@ def send(
     def send_and_count() -> Response[SendResult]:
         limits = rates.take(credential, 1)
         result = send_email(message, credential, context)
+        request_log.note(message_id=result.message_id)
         if result.status == "queued":
             metrics.add_metric(name="MessagesQueuedOnFallback", unit=MetricUnit.Count, value=1)
             return json_response(202, result, limits.headers())
@@ -151,6 +152,7 @@ def send_batch(
         limits = rates.take(credential, len(batch.messages))
         result = accept_batch([_validated(item) for item in batch.messages], credential, context)
         metrics.add_metric(name="MessagesQueued", unit=MetricUnit.Count, value=result.count)
+        request_log.note(count=result.count)
         return json_response(202, result, limits.headers())
 
     return idempotent(router, credential, keys, accept)
