@@ -904,6 +904,11 @@ def main() -> list[Row]:
                 "per_path": {k: round(v, 2) for k, v in units.items()},
                 "before_issue_20": WRITE_UNITS_BEFORE,
                 "api_path_by_function_and_partition": api_writes,
+                **{
+                    f"{name}_path_by_function_and_partition": _writes_by_function(runs[name])
+                    for name in PATHS
+                    if name != "api"
+                },
             },
         )
     )

@@ -268,3 +268,44 @@ def test_lone_surrogate_in_bounced_recipient_is_parked_as_malformed_not_a_crash(
     assert parked_reasons(events_env) == [
         "SNS message holds text that is not valid Unicode (a lone surrogate)"
     ]
+
+
+def test_ses_id_finds_its_message_through_a_pointer_not_gsi1(sent_message: str, events_env: Stack) -> None:
+    from posthorn import wiring
+
+    db, table = events_env.session.client("dynamodb"), events_env.table
+    stored = db.get_item(TableName=table, Key={"pk": {"S": f"MSG#{MESSAGE_ID}"}, "sk": {"S": "MSG"}})["Item"]
+    assert "gsi1pk" not in stored
+    assert stored["ses_message_id"]["S"] == SES_ID
+    pointer = db.get_item(TableName=table, Key={"pk": {"S": f"SES#{SES_ID}"}, "sk": {"S": "SES"}})["Item"]
+    assert pointer["message_id"]["S"] == MESSAGE_ID
+    assert wiring.message_events().message_id_for_ses(SES_ID) == MESSAGE_ID
+    assert wiring.message_events().message_id_for_ses("0100-unknown") is None
+
+
+def test_message_stored_by_an_older_posthorn_is_found_through_gsi1(
+    sent_message: str, events_env: Stack
+) -> None:
+    """As an older Posthorn left a sent message: gsi1 keys on the message item, no pointer."""
+    db, table = events_env.session.client("dynamodb"), events_env.table
+    db.delete_item(TableName=table, Key={"pk": {"S": f"SES#{SES_ID}"}, "sk": {"S": "SES"}})
+    db.update_item(
+        TableName=table,
+        Key={"pk": {"S": f"MSG#{MESSAGE_ID}"}, "sk": {"S": "MSG"}},
+        UpdateExpression="SET gsi1pk = :p, gsi1sk = :s",
+        ExpressionAttributeValues={":p": {"S": f"SES#{SES_ID}"}, ":s": {"S": "MSG"}},
+    )
+    result = invoke(fixture("sns_notification_delivery"))  # classic format: no posthorn_message_id tag
+    assert result["outcomes"]["recorded"] == 1
+    assert recipient_status() == "delivered"
+
+
+def test_event_that_raises_nothing_changes_nothing(sent_message: str, events_env: Stack) -> None:
+    """SES's Send after the send path set `sent`: read, not written; stored and counted once all the same."""
+    db, table = events_env.session.client("dynamodb"), events_env.table
+    key = {"pk": {"S": f"MSG#{MESSAGE_ID}"}, "sk": {"S": "MSG"}}
+    before = db.get_item(TableName=table, Key=key)["Item"]
+    result = invoke(fixture("sns_event_send"))
+    assert result["outcomes"]["recorded"] == 1
+    assert db.get_item(TableName=table, Key=key)["Item"] == before
+    assert [event["type"] for event in message()[1]] == ["send"]

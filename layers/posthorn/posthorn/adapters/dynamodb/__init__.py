@@ -4,7 +4,8 @@
 | --- | --- | --- | --- | --- |
 | credential | CRED#<username> | CRED | CREDENTIALS / <created>#<username> | credentials.py |
 | domain | DOMAIN#<domain> | DOMAIN |  | domains.py |
-| message | MSG#<message_id> | MSG | SES#<ses_message_id> / MSG | message_items.py, messages.py |
+| message | MSG#<message_id> | MSG | (older ones: SES#<ses id> / MSG) | message_items.py, messages.py |
+| SES id pointer | SES#<ses_message_id> | SES |  | message_items.py, messages.py |
 | event | MSG#<message_id> | EVT#<event_key> |  | message_events.py |
 | unmatched | UNMATCHED#<ses id> | EVT#<event_key> | (ttl: 30 d) | message_events.py |
 | suppression | SUPP#<domain> | <address> |  | suppressions.py |

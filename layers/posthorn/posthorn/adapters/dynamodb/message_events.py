@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from posthorn.adapters.dynamodb import listing
-from posthorn.adapters.dynamodb.message_items import advance, read_record
+from posthorn.adapters.dynamodb.message_items import advance_one, read_record, ses_pointer_key
 from posthorn.adapters.dynamodb.retention import Retention
 from posthorn.adapters.dynamodb.stats import add_counts
 from posthorn.adapters.dynamodb.table import Repository, Table, from_item, storable, to_item
@@ -36,6 +36,13 @@ class MessageEventRepository(Repository):
         self.retention = retention
 
     def message_id_for_ses(self, ses_message_id: str) -> str | None:
+        """The message SES's id names: its pointer item (`message_items.py`), or, for a message stored by an
+        older Posthorn (whose item carries the gsi1 keys), gsi1."""
+        pointer = self.db.get_item(
+            TableName=self.table, Key=ses_pointer_key(ses_message_id), ConsistentRead=True
+        ).get("Item")
+        if pointer is not None:
+            return str(from_item(pointer)["message_id"])
         response = self.db.query(
             TableName=self.table,
             IndexName="gsi1",
@@ -49,7 +56,7 @@ class MessageEventRepository(Repository):
     def advance_for_event(self, message_id: str, recipient: str, status: str) -> MessageChange | None:
         """Raise one recipient's status for an event; what the event's writes (`put_event`) need to know of
         the message: its domain, tags, status before and after. None for an unknown message."""
-        return advance(self, message_id, {recipient: status}, {})
+        return advance_one(self, message_id, recipient, status)
 
     def get_message_record(self, message_id: str) -> MessageRecord | None:
         return read_record(self, message_id)

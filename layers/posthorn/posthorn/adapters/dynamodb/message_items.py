@@ -6,6 +6,13 @@ A message item holds its recipients as a map keyed by lower-cased address, so on
 recipient's status. Each recipient carries its status's rank; an update only applies when it raises the rank,
 so a late or repeated event never lowers a status. The message status is not stored: it is a function of the
 recipients' statuses (`message_status`), computed on every read, so it can never disagree with them.
+
+SES's message id finds its message through a pointer item (`SES#<ses id>` / `SES`, holding the message id),
+written once when the message is sent. The message item itself carries no index keys: gsi1 projects every
+attribute, so an item in it would have its whole copy there rewritten by every status change. (Messages
+stored by an older Posthorn still carry `gsi1pk = SES#<ses id>`: readers fall back to gsi1 for them until
+retention removes them.) Most events need neither: they name their message by its `posthorn_message_id`
+tag.
 """
 
 from __future__ import annotations
@@ -20,6 +27,15 @@ from posthorn.models.messages import MessageChange, MessageRecord, RecipientStat
 
 def message_key(message_id: str) -> dict[str, Any]:
     return to_item({"pk": f"MSG#{message_id}", "sk": "MSG"})
+
+
+def ses_pointer_key(ses_message_id: str) -> dict[str, Any]:
+    return to_item({"pk": f"SES#{ses_message_id}", "sk": "SES"})
+
+
+def ses_pointer(ses_message_id: str, message_id: str, ttl: int | None) -> dict[str, Any]:
+    """The pointer from SES's message id to the message (stored form), expiring with the message (`ttl`)."""
+    return to_item({"pk": f"SES#{ses_message_id}", "sk": "SES", "message_id": message_id, "ttl": ttl})
 
 
 def message_item(record: MessageRecord, ttl: int | None) -> dict[str, Any]:
@@ -76,6 +92,20 @@ def advance(
         if one_applied:
             moved.add(email)
     return _change(old, {email: statuses[email] for email in moved}, moved=moved)
+
+
+def advance_one(repository: Repository, message_id: str, email: str, status: str) -> MessageChange | None:
+    """`advance` for one recipient (an event's), read first: an event that would not raise the status (SES's
+    Send after the send path set `sent`, a second open) then costs a read, not a write whose condition
+    fails, which DynamoDB bills as a write. An eventually consistent read is enough to skip: statuses only
+    rise, so a stale item can only show a lower rank, and then the conditional update decides."""
+    item = repository.db.get_item(TableName=repository.table, Key=message_key(message_id)).get("Item")
+    if item is not None:
+        values = from_item(item)
+        held = values.get("recipients", {}).get(email.lower())
+        if held is None or int(held["rank"]) >= rank(status):
+            return _change(values, {}, moved=set())
+    return advance(repository, message_id, {email: status}, {})
 
 
 def _update_recipients(

@@ -30,6 +30,7 @@ from posthorn.adapters.dynamodb.message_items import (
     message_key,
     message_record,
     read_record,
+    ses_pointer,
 )
 from posthorn.adapters.dynamodb.retention import Retention
 from posthorn.adapters.dynamodb.stats import add_counts, add_to_shard, counter_shard
@@ -198,11 +199,12 @@ class MessageRepository(Repository):
         )
 
     def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
-        self.advance_recipients(
-            message_id,
-            statuses,
-            fields={"ses_message_id": ses_message_id, "gsi1pk": f"SES#{ses_message_id}", "gsi1sk": "MSG"},
-        )
+        """Record SES's id (which ends every claim) and the recipients' statuses, then the pointer from SES's
+        id to the message (`message_items.py`), for SES's notifications that carry no tags. (Not one
+        transaction: a crash between the two leaves such a notification unmatched, kept for operators;
+        events with the `posthorn_message_id` tag, all of the configuration set's, find the message
+        anyway.)"""
+        self._advance(message_id, statuses, {"ses_message_id": ses_message_id}, ses_message_id=ses_message_id)
 
     def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
         self.advance_recipients(message_id, dict.fromkeys(emails, "failed"), fields={"error": reason})
@@ -215,9 +217,22 @@ class MessageRepository(Repository):
     ) -> bool:
         """Raise recipients' statuses (never lower them) and set `fields`; move the message's status item
         and count the recipients Posthorn failed or suppressed. False for an unknown message."""
-        change = advance(self, message_id, statuses, fields or {})
+        return self._advance(message_id, statuses, fields or {})
+
+    def _advance(
+        self,
+        message_id: str,
+        statuses: dict[str, str],
+        fields: dict[str, Any],
+        *,
+        ses_message_id: str | None = None,
+    ) -> bool:
+        change = advance(self, message_id, statuses, fields)
         if change is None:
             return False
+        if ses_message_id is not None:
+            pointer = ses_pointer(ses_message_id, message_id, self.retention.ttl(change.created_at))
+            self.db.put_item(TableName=self.table, Item=pointer)
         if change.before != change.after:
             listing.move_status(self, message_id, change, self.retention.ttl(change.created_at))
         terminal = {
