@@ -20,6 +20,7 @@ from posthorn_local.queue_poller import QueuePoller
 from posthorn_local.ses_smtp_server import FaultPlan, LocalSes
 from posthorn_local.tls import TlsMaterial, make_tls_material
 from tests.support.api import ApiClient
+from tests.support.webhook_receiver import WebhookReceiver, running_receiver
 
 # Powertools reads these when a function module is first imported (its Logger and Metrics), which may
 # happen before any fixture runs: set them for the whole session, as the template's Globals do.
@@ -163,3 +164,10 @@ def worker(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueuePolle
 
     yield QueuePoller(stack.session.client("sqs"), stack.ids["SendQueue"], invoke, wait_seconds=0)
     wiring.reset()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A webhook receiver on loopback that verifies signatures as customers' code does."""
+    with running_receiver() as running:
+        yield running

@@ -29,7 +29,7 @@ from tests.support.api import ApiClient, bearer
 from tests.support.bodies import email_body
 from tests.support.log_output import Output, captured, lambda_context
 from tests.support.records import message_record
-from tests.support.webhook_receiver import WebhookReceiver, running_receiver
+from tests.support.webhook_receiver import WebhookReceiver
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 FIXTURE_MESSAGE = "msg_01JTESTFIXTURE0000000000"  # the posthorn_message_id tag of events/sns_event_*.json
@@ -167,12 +167,6 @@ def test_a_relay_transaction_is_one_info_line(relay: LocalRelay, tls: TlsMateria
     [line] = ours(output, "INFO")
     assert (line["message"], line["username"], line["reply"]) == ("smtp transaction", username, "250 2.0.0")
     assert_quiet(output)
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with running_receiver() as running:
-        yield running
 
 
 def sns(name: str) -> dict[str, Any]:

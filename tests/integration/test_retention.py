@@ -6,7 +6,6 @@ move the readers' clock (`wiring.clock`) past it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -14,7 +13,6 @@ from urllib.parse import urlencode
 import pytest
 
 from posthorn.adapters.dynamodb.stats import counter_ttl
-from posthorn_local.apigw import LambdaContext
 from posthorn_local.queue_poller import QueuePoller
 from tests.conftest import SENDER_DOMAIN, Stack
 from tests.integration.test_listing_stats_guard import notify, send
@@ -22,22 +20,10 @@ from tests.support import ses_fixtures
 from tests.support.api import ApiClient
 from tests.support.bodies import email_body
 from tests.support.fakes import FixedClock
-from tests.support.webhook_receiver import WebhookReceiver, running_receiver
+from tests.support.webhook_receiver import WebhookReceiver, run_sender
 
 DAY = 24 * 3600
 RETENTION_DAYS = 90  # the template's default, which the tests' functions are given
-
-
-def run_sender(payload: dict[str, Any]) -> dict[str, Any]:
-    from webhook_sender.handler import lambda_handler
-
-    return dict(lambda_handler(payload, LambdaContext(function_name="webhook-sender")))
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with running_receiver() as running:
-        yield running
 
 
 @pytest.fixture

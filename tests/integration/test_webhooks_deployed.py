@@ -24,7 +24,7 @@ from tests.conftest import Stack
 from tests.support.api import ApiClient
 from tests.support.fakes import FixedClock
 from tests.support.records import message_record
-from tests.support.webhook_receiver import WebhookReceiver, running_receiver
+from tests.support.webhook_receiver import WebhookReceiver, run_sender
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 MESSAGE_ID = "msg_01JTESTFIXTURE0000000000"  # the posthorn_message_id tag of events/sns_event_*.json
@@ -38,18 +38,6 @@ def record_sns(payload: dict[str, Any]) -> dict[str, Any]:
     from ses_events.handler import lambda_handler
 
     return dict(lambda_handler(payload, LambdaContext(function_name="events")))
-
-
-def run_sender(payload: dict[str, Any]) -> dict[str, Any]:
-    from webhook_sender.handler import lambda_handler
-
-    return dict(lambda_handler(payload, LambdaContext(function_name="webhook-sender")))
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with running_receiver() as running:
-        yield running
 
 
 @pytest.fixture

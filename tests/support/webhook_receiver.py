@@ -124,3 +124,11 @@ def running_receiver() -> Iterator[WebhookReceiver]:
         receiver.server.shutdown()
         receiver.server.server_close()
         thread.join(timeout=5)
+
+
+def run_sender(payload: dict[str, Any]) -> dict[str, Any]:
+    """The webhook sender's handler, invoked as Lambda would with `payload` (a prompt batch or the sweep)."""
+    from posthorn_local.apigw import LambdaContext
+    from webhook_sender.handler import lambda_handler
+
+    return dict(lambda_handler(payload, LambdaContext(function_name="webhook-sender")))
