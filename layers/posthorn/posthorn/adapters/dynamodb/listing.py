@@ -37,13 +37,12 @@ checks each message's status against the filter, so an item left behind by a rac
 
 from __future__ import annotations
 
-import zlib
 from datetime import UTC, datetime
 from typing import Any
 
 from posthorn.adapters.dynamodb.message_items import message_key, message_record
 from posthorn.adapters.dynamodb.retention import Retention
-from posthorn.adapters.dynamodb.table import Repository, Table, from_item
+from posthorn.adapters.dynamodb.table import Repository, Table, from_item, write_shard
 from posthorn.models.listing import LISTING_SHARDS, SHARDED_KINDS, IndexPage, Partition
 from posthorn.models.messages import MessageChange, MessageRecord
 
@@ -72,7 +71,7 @@ _KINDS = {"recipient": "R", "tag": "T", "client_reference": "C", "status": "S"}
 
 def listing_shard(message_id: str) -> int:
     """The write shard of a message's items in the sharded partitions: a stable hash of its id."""
-    return zlib.crc32(message_id.encode()) % LISTING_SHARDS
+    return write_shard(message_id, LISTING_SHARDS)
 
 
 def partition(domain: str, kind: str | None = None, value: str | None = None, shard: int = 0) -> str:

@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from posthorn.adapters.aws import side_by_side
-from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
+from posthorn.adapters.dynamodb.table import Repository, from_item, to_item, write_shard
 from posthorn.models.stats import HourCounts
 
 COUNTED = (
@@ -62,7 +61,7 @@ COUNTER_SHARDS = 10
 
 def counter_shard(message_id: str) -> int:
     """The shard a message's counts go to: a stable hash of its id (the same in every process)."""
-    return zlib.crc32(message_id.encode()) % COUNTER_SHARDS
+    return write_shard(message_id, COUNTER_SHARDS)
 
 
 def stats_partition(domain: str, tag: str | None = None, shard: int = 0) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 from decimal import Decimal
 from typing import Any
 
@@ -125,3 +126,9 @@ class Repository:
 def listing_keys(listing: str, created_at: str, name: str) -> dict[str, str]:
     """gsi1's keys of an item listed in creation order under `listing` (`Repository.listed`)."""
     return {"gsi1pk": listing, "gsi1sk": f"{created_at}#{name}"}
+
+
+def write_shard(message_id: str, shards: int) -> int:
+    """Which of `shards` write shards a message's items go to: a stable hash of its id (the same in every
+    process and on every retry), shared by the sharded counters (`stats.py`) and listings (`listing.py`)."""
+    return zlib.crc32(message_id.encode()) % shards
