@@ -29,7 +29,8 @@ from posthorn import wiring
 from posthorn.errors import InvalidJson, NotFound, PosthornError, TransientError
 from posthorn.models.credentials import Credential
 from send_api import request_log
-from send_api.auth import authorize, route_key
+from send_api.auth import authorize, is_v1, route_key
+from send_api.compat import SURFACES, surface_of
 from send_api.errors import error_body, error_response, from_transient, http_status, validation_failure
 from send_api.idempotency import Replay
 from send_api.observability import logger
@@ -59,9 +60,25 @@ class PosthornResolver(APIGatewayRestResolver):
             for name in ROUTERS_ON_FIRST_USE:
                 self.include_router(import_module(f"send_api.routes.{name}").router)
             self._every_route = True
+        for module in SURFACES.values():
+            self.include_surface(module)
+
+    _surfaces: frozenset[str] = frozenset()
+
+    def include_surface(self, module: str) -> None:
+        """A compatible surface's router (`send_api.compat.<module>`), registered once."""
+        if module in self._surfaces:
+            return
+        with self._including:
+            if module not in self._surfaces:
+                self.include_router(import_module(f"send_api.compat.{module}").router)
+                self._surfaces = self._surfaces | {module}
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-        if (event.get("httpMethod"), event.get("resource")) not in SEND_ROUTES:
+        surface = surface_of(event.get("resource"))
+        if surface is not None:
+            self.include_surface(surface)
+        elif (event.get("httpMethod"), event.get("resource")) not in SEND_ROUTES:
             self.include_every_route()
         with request_log.request_line(event) as outcome:
             answer = super().resolve(event, context)
@@ -137,7 +154,9 @@ def require_json_object(app: APIGatewayRestResolver, next_middleware: NextMiddle
     """A route without a body model gets its body checked too: a body it is sent must be one JSON object
     (the routes with a body model had theirs parsed by the same rule in Powertools' validation)."""
     event = app.current_event
-    if event.body and is_json(event.headers.get("content-type")) and route_key(app) not in RAW_BODY_ROUTES:
+    key = route_key(app)
+    reads_json = is_json(event.headers.get("content-type"))
+    if event.body and reads_json and is_v1(key) and key not in RAW_BODY_ROUTES:
         try:
             event.json_body  # noqa: B018 (parsed once, cached on the event)
         except BodyNotJson as error:

@@ -60,12 +60,18 @@ def route_key(app: BaseRouter) -> tuple[str, str]:
     return event.http_method.upper(), event.resource or event.path
 
 
+def is_v1(key: tuple[str, str]) -> bool:
+    """Routes under `/v1` are authenticated here; the others are a compatible surface's (which reads the key
+    from the vendor's own header, `send_api.compat.surface`) or public."""
+    return key[1].startswith("/v1/")
+
+
 def authorize(app: BaseRouter) -> Credential | None:
     """Authenticate the request and check the route's permission. Public routes need no credential. The
     authenticated credential is in the request's context (`caller`) before the permission is checked, so
     a 403 for a missing permission is an authenticated answer too (with its `RateLimit-*` fields)."""
     key = route_key(app)
-    if key in PUBLIC:
+    if key in PUBLIC or not is_v1(key):
         return None
     credential = authenticate(
         app.current_event.headers.get("authorization"),

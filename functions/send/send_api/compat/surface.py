@@ -1,0 +1,136 @@
+"""What every compatible surface shares: the credential read from the vendor's own header (checked exactly as
+`Authorization` is on `/v1`, with `send` required), the one send use case, and every failure answered in the
+vendor's error shape, never Posthorn's.
+
+A vendor module builds a `Surface` with two functions, `api_key(headers)` (the key from the vendor's header,
+or None) and `render(error)` (a PosthornError as the vendor's Response), and writes each route as
+`surface.answer(router, lambda credential: ...)`; inside it, `send_one` / `accept_many` do the sending.
+Routes outside `/v1` are not authenticated by the resolver's middleware: their surface does it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+from aws_lambda_powertools.metrics import MetricUnit
+
+from posthorn import wiring
+from posthorn.errors import InvalidJson, PosthornError, TransientError, Unauthorized
+from posthorn.logic.accounts.credentials import authenticate, require
+from posthorn.logic.sending.batches import accept_batch
+from posthorn.logic.sending.rate_limits import RateDecision
+from posthorn.logic.sending.steps import send_email
+from posthorn.models.batches import SendBatchResult
+from posthorn.models.credentials import Credential, Permission
+from posthorn.models.email import SendEmailRequest
+from posthorn.models.messages import SendResult
+from send_api import request_log
+from send_api.errors import from_transient
+from send_api.idempotency import Replay, idempotent
+from send_api.observability import logger, metrics
+from send_api.provided import provided
+from send_api.request_body import BodyNotJson, json_object
+
+
+@dataclass(frozen=True)
+class Surface:
+    """One vendor's face: `name` (logs), where its key is, and how it says an error."""
+
+    name: str
+    api_key: Callable[[Mapping[str, str]], str | None]
+    render: Callable[[PosthornError], Response]
+
+    def answer(
+        self, app: BaseRouter, handle: Callable[[Credential], Response], *, idempotency: bool = False
+    ) -> Response:
+        """`handle(credential)` for an authenticated caller with `send`, every error in the vendor's shape.
+        With `idempotency`, the request's `Idempotency-Key` replays the first (vendor-shaped) answer."""
+        try:
+            credential = self.authenticate(app)
+
+            def rendered() -> Response:
+                try:
+                    return handle(credential)
+                except TransientError as error:
+                    logger.warning("dependency unavailable", extra={"kind": type(error).__name__})
+                    return self.failed(from_transient(error))
+                except PosthornError as error:
+                    return self.failed(error)
+
+            if not idempotency:
+                return rendered()
+            return idempotent(app, credential, provided(app, wiring.idempotency_keys), rendered)
+        except Replay as replay:
+            request_log.note(replayed=True)
+            return replay.response()
+        except PosthornError as error:
+            return self.failed(error)
+
+    def failed(self, error: PosthornError) -> Response:
+        request_log.note(code=error.code)
+        response = self.render(error)
+        response.headers.update(error.headers)  # Retry-After on a 429
+        return response
+
+    def authenticate(self, app: BaseRouter) -> Credential:
+        headers = app.current_event.headers
+        key = self.api_key(headers)
+        if not key:
+            raise Unauthorized(f"the {self.name} API key is missing")
+        credential = authenticate(
+            f"Bearer {key}",
+            provided(app, wiring.credentials),
+            provided(app, wiring.pepper),
+            now=provided(app, wiring.clock).now(),
+        )
+        app.append_context(credential=credential)
+        request_log.note(username=credential.username, surface=self.name)
+        require(credential, Permission.SEND)
+        return credential
+
+
+def json_body(app: BaseRouter) -> dict[str, Any]:
+    """The request's body as one JSON object (the rule `/v1` uses), or InvalidJson."""
+    raw = app.current_event.decoded_body
+    if not raw:
+        raise InvalidJson("the request body is empty: send a JSON object")
+    try:
+        return json_object(raw)
+    except BodyNotJson as error:
+        raise InvalidJson(error.msg) from None
+
+
+def send_one(
+    app: BaseRouter, message: SendEmailRequest, credential: Credential
+) -> tuple[SendResult, RateDecision]:
+    """`POST /v1/email`'s use case: the rate limit takes one, then the message is sent (or queued)."""
+    limits = provided(app, wiring.credential_rates).take(credential, 1)
+    result = send_email(message, credential, provided(app, wiring.send_context))
+    request_log.note(message_id=result.message_id)
+    metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
+    return result, limits
+
+
+def accept_many(
+    app: BaseRouter, messages: Sequence[SendEmailRequest | PosthornError], credential: Credential
+) -> tuple[SendBatchResult, RateDecision]:
+    """`POST /v1/email/batch`'s use case: the rate limit takes every message, each checked item is stored and
+    queued, each bad one keeps its error (per index, as the vendor's batch answers)."""
+    limits = provided(app, wiring.credential_rates).take(credential, len(messages))
+    result = accept_batch(list(messages), credential, provided(app, wiring.send_context))
+    metrics.add_metric(name="MessagesQueued", unit=MetricUnit.Count, value=result.count)
+    request_log.note(count=result.count)
+    return result, limits
+
+
+def vendor_json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers=headers or {},
+    )
