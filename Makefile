@@ -85,7 +85,7 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration -q
 
-e2e: $(VENV)/.installed browser smtp-clients webhook-verifiers
+e2e: $(VENV)/.installed browser smtp-clients webhook-verifiers sdk-clients
 	$(PY) -m pytest tests/e2e -q
 
 # The browser tests drive Debian's Chromium (Playwright's own browser downloads are not used).
@@ -115,6 +115,17 @@ webhook-verifiers: $(WEBHOOK_VERIFIERS)/node_modules/.installed
 $(WEBHOOK_VERIFIERS)/node_modules/.installed: $(WEBHOOK_VERIFIERS)/package.json $(WEBHOOK_VERIFIERS)/package-lock.json
 	@command -v npm >/dev/null || { echo "webhook-verifiers: Node.js 20+ with npm is needed" >&2; exit 1; }
 	cd $(WEBHOOK_VERIFIERS) && npm ci --no-audit --no-fund
+	touch $@
+
+# The vendors' own SDKs that drive the compatible surfaces (tests/e2e/test_compat_*.py): one directory per
+# vendor, tests/e2e/clients/sdk-<vendor>/, each installed from its own lock file.
+SDK_CLIENTS := $(wildcard tests/e2e/clients/sdk-*)
+.PHONY: sdk-clients
+sdk-clients: $(addsuffix /node_modules/.installed,$(SDK_CLIENTS))
+
+tests/e2e/clients/sdk-%/node_modules/.installed: tests/e2e/clients/sdk-%/package.json tests/e2e/clients/sdk-%/package-lock.json
+	@command -v npm >/dev/null || { echo "sdk-clients: the vendors' SDKs need Node.js 20+ with npm" >&2; exit 1; }
+	cd tests/e2e/clients/sdk-$* && npm ci --no-audit --no-fund
 	touch $@
 
 deploy: build
