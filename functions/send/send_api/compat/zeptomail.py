@@ -58,8 +58,9 @@ MAX_BATCH_RECIPIENTS = 500
 # "Access Denied"), TM_4001/SM_111 a sender domain not verified in the agent, TM_4001/SM_113 a field with an
 # invalid value, TM_3201/GE_102 a mandatory field missing, TM_3501/UE_106 an invalid file cache key,
 # TM_3601/AE_101 the account blocked, TM_3601/SMI_115 the sending limit reached, TM_8001/SM_129 over a size
-# limit. ZeptoMail documents no Idempotency-Key and no upstream failure: those keep Posthorn's status with
-# a code of the same family. The SDK rejects with the parsed body of any non-2xx answer.
+# limit. ZeptoMail documents no Idempotency-Key and no upstream failure: those keep Posthorn's status, a
+# ZeptoMail code of the nearest family and Posthorn's own code as the sub code (no ZeptoMail sub code is
+# borrowed for a meaning it does not have). The SDK rejects with the parsed body of any non-2xx answer.
 ERRORS: dict[type[PosthornError], tuple[int, str, str, str]] = {
     errors.InvalidJson: (400, "TM_3301", "SM_101", "Invalid JSON"),
     errors.Unauthorized: (401, "TM_4001", "SERR_157", "Access Denied"),
@@ -69,15 +70,15 @@ ERRORS: dict[type[PosthornError], tuple[int, str, str, str]] = {
     errors.DomainNotVerified: (401, "TM_4001", "SM_111", "Access Denied"),
     errors.DomainPaused: (403, "TM_3601", "AE_101", "Sending paused"),
     errors.NotFound: (400, "TM_3501", "UE_106", "Invalid File Cache Key"),
-    errors.Conflict: (409, "TM_3301", "SM_101", "Conflict"),
-    errors.IdempotencyConflict: (409, "TM_3301", "SM_101", "Idempotency-Key conflict"),
+    errors.Conflict: (409, "TM_3301", "conflict", "Conflict"),
+    errors.IdempotencyConflict: (409, "TM_3301", "idempotency_conflict", "Idempotency-Key conflict"),
     errors.PayloadTooLarge: (413, "TM_8001", "SM_129", "Fields exceeding limits"),
     errors.ValidationFailed: (400, "TM_4001", "SM_113", "Invalid Value"),
     errors.MissingTemplateData: (400, "TM_3201", "GE_102", "Mandatory field missing"),
     errors.AllRecipientsSuppressed: (400, "TM_4001", "SM_113", "No valid recipients"),
     errors.RateLimited: (429, "TM_3601", "SMI_115", "Sending limit exhausted, try after some time"),
-    errors.UpstreamRejected: (502, "TM_3601", "SM_120", "Email rejected"),
-    errors.UpstreamUnavailable: (503, "TM_3601", "SM_151", "Service unavailable, try again"),
+    errors.UpstreamRejected: (502, "TM_3601", "upstream_rejected", "Email rejected"),
+    errors.UpstreamUnavailable: (503, "TM_3601", "upstream_unavailable", "Service unavailable, try again"),
 }
 MISSING_FIELD = ("TM_3201", "GE_102", "Mandatory field missing")
 
@@ -106,7 +107,12 @@ def api_key(headers: Mapping[str, str]) -> str | None:
 
 
 def render(error: PosthornError) -> Response:
-    status, code, sub_code, message = reply_for(ERRORS, error) or (500, "TM_3601", "SM_151", "Internal error")
+    status, code, sub_code, message = reply_for(ERRORS, error) or (
+        500,
+        "TM_3601",
+        error.code,
+        "Internal error",
+    )
     if isinstance(error, ValidationFailed) and any(
         detail.get("message", "").startswith("Field required") for detail in error.details
     ):
