@@ -264,3 +264,41 @@ def test_over_the_rate_is_429_in_zeptomails_shape(stack: LocalStack, http: Http)
     raw = http.post("/zeptomail/v1.1/email", single, headers={"Authorization": f"Zoho-enczapikey {slow}"})
     assert raw.status == 429
     assert int(raw.headers["Retry-After"]) >= 1
+
+
+def test_a_batch_answers_each_recipient_a_suppressed_one_with_its_code(
+    stack: LocalStack, http: Http, key: str
+) -> None:
+    suppressed = f"gone-{uuid.uuid4().hex[:8]}@example.net"
+    assert http.post("/v1/suppressions", {"email": suppressed}, api_key=key).status in (200, 201)
+    answer = zeptomail(
+        stack,
+        f"Zoho-enczapikey {key}",
+        "sendBatchMail",
+        {
+            "from": FROM,
+            "to": [
+                {"email_address": {"address": suppressed}},
+                {"email_address": {"address": "ok@example.net"}},
+            ],
+            "subject": "batch with a suppressed recipient",
+            "textbody": "x",
+        },
+    )["answer"]
+    gone, sent = answer["data"]
+    assert gone["code"] == "SM_113"
+    assert gone["additional_info"] == [{"email_address": suppressed}]
+    assert sent["code"] == "EM_104"
+    assert answer["request_id"] == sent["additional_info"][0]["message_id"]
+    outboxed, _ = landed(stack, answer["request_id"])
+    assert outboxed.rcpt_to == ("ok@example.net",)
+
+
+def test_an_idempotency_key_answers_a_resend_with_the_first_request_id(http: Http, key: str) -> None:
+    body = {"from": FROM, "to": [{"email_address": TO}], "subject": "once", "textbody": "once"}
+    headers = {"Authorization": f"Zoho-enczapikey {key}", "Idempotency-Key": uuid.uuid4().hex}
+    first = http.post("/zeptomail/v1.1/email", body, headers=headers)
+    again = http.post("/zeptomail/v1.1/email", body, headers=headers)
+    assert first.status == again.status == 201
+    assert again.json["request_id"] == first.json["request_id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
