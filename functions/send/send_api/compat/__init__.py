@@ -9,7 +9,10 @@ request for the OpenAPI document."""
 
 from __future__ import annotations
 
-SURFACES: dict[str, str] = {}
+SURFACES: dict[str, str] = {
+    "/zeptomail/": "zeptomail",
+    "/mailpace/": "mailpace",
+}
 
 
 def surface_of(resource: str | None) -> str | None:
