@@ -36,6 +36,11 @@ from send_api.provided import provided
 from send_api.request_body import BodyNotJson, json_object
 
 
+class MissingApiKey(Unauthorized):
+    """No key in the vendor's header at all: several vendors answer it apart from a wrong key (Resend's
+    401 `missing_api_key` against its 403 `invalid_api_key`)."""
+
+
 @dataclass(frozen=True)
 class Surface:
     """One vendor's face: `name` (logs), where its key is, and how it says an error."""
@@ -45,10 +50,17 @@ class Surface:
     render: Callable[[PosthornError], Response]
 
     def answer(
-        self, app: BaseRouter, handle: Callable[[Credential], Response], *, idempotency: bool = False
+        self,
+        app: BaseRouter,
+        handle: Callable[[Credential], Response],
+        *,
+        idempotency: bool = False,
+        body: Callable[[BaseRouter], Any] | None = None,
     ) -> Response:
         """`handle(credential)` for an authenticated caller with `send`, every error in the vendor's shape.
-        With `idempotency`, the request's `Idempotency-Key` replays the first (vendor-shaped) answer."""
+        With `idempotency`, the request's `Idempotency-Key` replays the first (vendor-shaped) answer; the
+        key is bound to the body `body(app)` reads (default `json_body`: one JSON object), so a body that
+        is not JSON is the vendor's error, not a 500."""
         try:
             credential = self.authenticate(app)
 
@@ -63,7 +75,8 @@ class Surface:
 
             if not idempotency:
                 return rendered()
-            return idempotent(app, credential, provided(app, wiring.idempotency_keys), rendered)
+            keys = provided(app, wiring.idempotency_keys)
+            return idempotent(app, credential, keys, rendered, body=lambda: (body or json_body)(app))
         except Replay as replay:
             request_log.note(replayed=True)
             return replay.response()
@@ -80,7 +93,7 @@ class Surface:
         headers = app.current_event.headers
         key = self.api_key(headers)
         if not key:
-            raise Unauthorized(f"the {self.name} API key is missing")
+            raise MissingApiKey(f"the {self.name} API key is missing")
         credential = authenticate(
             f"Bearer {key}",
             provided(app, wiring.credentials),
