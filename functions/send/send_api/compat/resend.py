@@ -53,7 +53,12 @@ MAX_ADDRESSES = 50  # Resend's per-field limit (Posthorn's: 50 across to, cc and
 
 # --- Resend's request, as its API reference and SDKs send it (the document says it with these models) ---
 class MissingRequiredField(ValidationFailed):
-    """Resend's 422 `missing_required_field`."""
+    """Resend's 422 `missing_required_field`, worded as Resend words it."""
+
+    @classmethod
+    def named(cls, field: str, what: str | None = None) -> MissingRequiredField:
+        message = f"Missing `{what or field}` field."
+        return cls(message, details=[{"field": field, "message": message}])
 
 
 class InvalidAttachment(ValidationFailed):
@@ -246,7 +251,7 @@ def message_of(body: Any) -> SendEmailRequest:
     except ValidationError as error:
         raise _refusal(error, resend=True) from None
     if email.html is None and not email.text:
-        raise MissingRequiredField.on("html", "Missing `html` or `text` field.")
+        raise MissingRequiredField.named("html", "html` or `text")
     try:
         return SendEmailRequest.model_validate(_posthorn_fields(email))
     except ValidationError as error:
@@ -328,7 +333,7 @@ def _refusal(error: ValidationError, *, resend: bool) -> ValidationFailed:
     field = _field_path(location, resend=resend) or str((problem.get("ctx") or {}).get("field", ""))
     message = str(problem["msg"]).removeprefix("Value error, ")
     if problem["type"] == "missing" and len(location) == 1:
-        return MissingRequiredField.on(field, f"Missing `{field}` field.")
+        return MissingRequiredField.named(field)
     if problem["type"] == "extra_forbidden" and len(location) == 1:
         return ValidationFailed.on(field, "not a field of Resend's send API that Posthorn takes")
     kind = InvalidAttachment if field.startswith("attachments") else ValidationFailed
@@ -509,7 +514,7 @@ REFUSALS: list[PosthornError] = [
     errors.IdempotencyConflict("this Idempotency-Key was used with a different request body"),
     errors.IdempotencyInFlight("a request with this Idempotency-Key is still in flight; retry shortly"),
     ValidationFailed.on("scheduled_at", f"not supported by Posthorn: {REFUSED['scheduled_at']}"),
-    MissingRequiredField.on("to", "Missing `to` field."),
+    MissingRequiredField.named("to"),
     InvalidAttachment.on("attachments[0].path", "Posthorn does not fetch URLs: send the file's bytes"),
     errors.AllRecipientsSuppressed("every recipient is on the suppression list for example.com"),
     errors.RateLimited("rate limit of 14 messages per second exceeded", retry_after_seconds=1),
