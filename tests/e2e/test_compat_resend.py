@@ -16,8 +16,6 @@ import json
 import os
 import shutil
 import subprocess
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -244,23 +242,39 @@ def test_node_sdk_refusals_come_back_in_resends_shape(http: Http, sender_key: st
     assert int(limited["headers"]["retry-after"]) >= 1
 
 
-def test_a_missing_key_is_resends_401(resend_url: str) -> None:
-    body = json.dumps({"from": "hello@example.com", "to": "a@example.net", "subject": "x", "text": "x"})
-    request = urllib.request.Request(  # noqa: S310 (the local stack's http URL)
-        resend_url + "/emails",
-        data=body.encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
+def test_raw_requests_are_answered_in_resends_shape(http: Http, sender_key: str) -> None:
+    """What no SDK sends: no key, a body that is not JSON, an array to the single route, an object to the
+    batch route (each answer is also checked against the document, tests/e2e/conftest.py)."""
+    email = {"from": "hello@example.com", "to": "a@example.net", "subject": "x", "text": "x"}
+    missing = http.post("/resend/emails", email)
+    assert missing.status == 401
+    assert missing.json == {
+        "statusCode": 401,
+        "name": "missing_api_key",
+        "message": "the Resend API key is missing",
+    }
+
+    not_json = http.post(
+        "/resend/emails", b"{", api_key=sender_key, headers={"Content-Type": "application/json"}
     )
-    with pytest.raises(urllib.error.HTTPError) as raised:
-        urllib.request.urlopen(request, timeout=15)  # noqa: S310
-    with raised.value as answer:
-        assert answer.code == 401
-        assert json.loads(answer.read()) == {
-            "statusCode": 401,
-            "name": "missing_api_key",
-            "message": "the Resend API key is missing",
-        }
+    assert (not_json.status, not_json.json["name"]) == (400, "validation_error")
+    array = http.post("/resend/emails", [email], api_key=sender_key)
+    assert (array.status, array.json["name"]) == (400, "validation_error")
+    one = http.post("/resend/emails/batch", email, api_key=sender_key)
+    assert (one.status, one.json["message"]) == (400, "the request body must be a JSON array of emails")
+    too_many = http.post("/resend/emails/batch", [email] * 101, api_key=sender_key)
+    assert (too_many.status, too_many.json["name"]) == (422, "validation_error")
+    mode = http.post(
+        "/resend/emails/batch", [email], api_key=sender_key, headers={"x-batch-validation": "lax"}
+    )
+    assert (mode.status, mode.json["message"]) == (422, "x-batch-validation: must be strict or permissive")
+    foreign = http.post("/resend/emails", {**email, "from": "hello@example.org"}, api_key=sender_key)
+    assert (foreign.status, foreign.json["name"]) == (403, "invalid_from_address")
+    foreign_item = http.post(
+        "/resend/emails/batch", [email, {**email, "from": "hello@example.org"}], api_key=sender_key
+    )
+    assert (foreign_item.status, foreign_item.json["name"]) == (403, "invalid_from_address")
+    assert foreign_item.json["message"].startswith("emails[1]: ")
 
 
 # ----------------------------------------------------------------------------------------- Python SDK

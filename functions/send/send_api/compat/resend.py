@@ -244,6 +244,7 @@ def message_of(body: Any) -> SendEmailRequest:
                 f"attachments[{index}].path",
                 "Posthorn does not fetch URLs: send the file's bytes as content (base64)",
             )
+    body = {key: value for key, value in body.items() if not (key in REFUSED and value is None)}
     if isinstance(body.get("reply_to"), list) and len(body["reply_to"]) > 1:
         raise ValidationFailed.on("reply_to", "Posthorn sets one Reply-To address: give one")
     try:
