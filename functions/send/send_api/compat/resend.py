@@ -43,7 +43,7 @@ from posthorn.models.email import SendEmailRequest
 from send_api.compat.surface import MissingApiKey, Surface, accept_many, json_body, send_one, vendor_json
 from send_api.contract import ERROR_REF, INTERNAL_ERROR, RATE_LIMIT_FIELDS, schema_ref
 from send_api.provided import provided
-from send_api.request_body import BodyNotJson, json_value
+from send_api.request_body import BodyNotJson, is_json, json_value, not_json_message
 
 router = APIGatewayRouter()
 TAG = "compatible: Resend"
@@ -378,6 +378,9 @@ def _batch_body(app: Any) -> dict[str, Any]:
 
 def _emails(app: Any) -> list[Any]:
     raw = app.current_event.decoded_body
+    content_type = app.current_event.headers.get("content-type")
+    if not is_json(content_type):
+        raise errors.InvalidJson(not_json_message(content_type))
     if not raw:
         raise errors.InvalidJson("the request body is empty: send a JSON array of emails")
     try:

@@ -33,7 +33,7 @@ from send_api.errors import from_transient
 from send_api.idempotency import Replay, idempotent
 from send_api.observability import logger, metrics
 from send_api.provided import provided
-from send_api.request_body import BodyNotJson, json_object
+from send_api.request_body import BodyNotJson, is_json, json_object, not_json_message
 
 
 class MissingApiKey(Unauthorized):
@@ -109,6 +109,9 @@ class Surface:
 def json_body(app: BaseRouter) -> dict[str, Any]:
     """The request's body as one JSON object (the rule `/v1` uses), or InvalidJson."""
     raw = app.current_event.decoded_body
+    content_type = app.current_event.headers.get("content-type")
+    if not is_json(content_type):
+        raise InvalidJson(not_json_message(content_type))
     if not raw:
         raise InvalidJson("the request body is empty: send a JSON object")
     try:
