@@ -451,7 +451,7 @@ EXAMPLE_EMAIL: dict[str, Any] = {
     "tags": [{"name": "category", "value": "receipt"}],
 }
 EXAMPLE_ID = "msg_01M8RNF16RVT63JAZRT5PK8PM5"
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def _parameters(*extra: dict[str, Any]) -> list[dict[str, Any]]:
