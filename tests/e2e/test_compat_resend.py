@@ -258,6 +258,16 @@ def test_raw_requests_are_answered_in_resends_shape(http: Http, sender_key: str)
         "/resend/emails", b"{", api_key=sender_key, headers={"Content-Type": "application/json"}
     )
     assert (not_json.status, not_json.json["name"]) == (400, "validation_error")
+    keyed = {"Content-Type": "application/json", "Idempotency-Key": "k-1"}
+    keyed_not_json = http.post("/resend/emails/batch", b"[", api_key=sender_key, headers=keyed)
+    assert (keyed_not_json.status, keyed_not_json.json["name"]) == (400, "validation_error")
+    text = http.post(
+        "/resend/emails",
+        json.dumps(email).encode(),
+        api_key=sender_key,
+        headers={"Content-Type": "text/plain"},
+    )
+    assert (text.status, text.json["name"]) == (400, "validation_error")
     array = http.post("/resend/emails", [email], api_key=sender_key)
     assert (array.status, array.json["name"]) == (400, "validation_error")
     one = http.post("/resend/emails/batch", email, api_key=sender_key)
