@@ -231,6 +231,12 @@ def test_content_id_and_inline_content_id_that_differ_are_refused() -> None:
     assert error.details[0]["field"] == "attachments[0].content_id"
 
 
+@pytest.mark.parametrize("attachments", [5, True, "a.pdf", {"filename": "a.pdf"}])
+def test_attachments_that_are_not_a_list_are_refused_not_a_500(attachments: Any) -> None:
+    error = refusal({**EMAIL, "attachments": attachments})
+    assert error.details[0]["field"].startswith("attachments")
+
+
 def test_a_body_that_is_not_an_object_is_refused() -> None:
     assert refusal(["not", "an", "object"]).message == "(body): an email must be a JSON object"  # type: ignore[arg-type]
 

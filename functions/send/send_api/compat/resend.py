@@ -238,7 +238,8 @@ def message_of(body: Any) -> SendEmailRequest:
     for field, reason in REFUSED.items():
         if body.get(field) is not None:
             raise ValidationFailed.on(field, f"not supported by Posthorn: {reason}")
-    for index, attachment in enumerate(body.get("attachments") or []):
+    attachments = body.get("attachments")
+    for index, attachment in enumerate(attachments if isinstance(attachments, list) else []):
         if isinstance(attachment, dict) and attachment.get("path") is not None:
             raise InvalidAttachment.on(
                 f"attachments[{index}].path",
