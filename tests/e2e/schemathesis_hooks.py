@@ -32,7 +32,7 @@ from posthorn.models.email import SendEmailRequest
 from posthorn.models.files import CreateUploadRequest, UploadFileRequest
 from posthorn.models.suppressions import CreateSuppressionRequest
 from send_api import examples
-from send_api.compat import mailpace, zeptomail
+from send_api.compat import mailpace, resend, zeptomail
 from tests.support.openapi_conformance import committed_document, schema_errors
 
 DOMAIN = os.environ.get("POSTHORN_FUZZ_DOMAIN", "example.com")
@@ -151,6 +151,38 @@ def sendable(body: Any) -> Any:
     return repaired(SendEmailRequest, body, SEND)
 
 
+RESEND_EMAIL = {**resend.EXAMPLE_EMAIL, "from": f"hello@{DOMAIN}", "to": [SIMULATOR]}
+RESEND_ATTACHMENT = {"filename": "notes.txt", "content": base64.b64encode(b"fuzzed notes\n").decode()}
+
+
+def resend_sendable(body: Any) -> Any:
+    """A Resend email the credential may send (send_api.compat.resend): from its domain, to SES's
+    simulator, a small text file for any attachments, and each field the mapping refuses dropped or given
+    the example's value."""
+    if not isinstance(body, dict):
+        return copy.deepcopy(RESEND_EMAIL)
+    body = {**body, "from": f"hello@{DOMAIN}"}
+    for field in ("to", "cc", "bcc", "reply_to"):
+        if body.get(field) is not None:
+            body[field] = [SIMULATOR] if isinstance(body[field], list) else SIMULATOR
+    if body.get("attachments"):
+        body["attachments"] = [RESEND_ATTACHMENT]
+    for _ in range(len(body) + 2):
+        try:
+            resend.message_of(body)
+        except PosthornError as error:
+            field = str((error.details or [{}])[0].get("field", "")).split("[")[0].split(".")[0]
+            if field in RESEND_EMAIL:
+                body[field] = copy.deepcopy(RESEND_EMAIL[field])
+            elif field in body:
+                del body[field]
+            else:
+                return copy.deepcopy(RESEND_EMAIL)
+        else:
+            return body
+    return copy.deepcopy(RESEND_EMAIL)
+
+
 @schemathesis.hook
 def before_add_examples(context: schemathesis.HookContext, examples: list[schemathesis.Case]) -> None:
     """The explicit examples (the document's, combined by Schemathesis) are valid data: repaired too."""
@@ -224,6 +256,10 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
             case.body = {"messages": [sendable(item) for item in messages]}
     elif key == ("POST", "/v1/email"):
         case.body = sendable(case.body)
+    elif key == ("POST", "/resend/emails"):
+        case.body = resend_sendable(case.body)
+    elif key == ("POST", "/resend/emails/batch") and isinstance(case.body, list) and case.body:
+        case.body = [resend_sendable(item) for item in case.body[: resend.MAX_BATCH]]
     elif key in BODIES:
         model, example = BODIES[key]
         case.body = repaired(model, case.body, example)

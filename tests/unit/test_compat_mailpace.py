@@ -12,7 +12,7 @@ from posthorn import errors
 from posthorn.errors import PosthornError, ValidationFailed
 from posthorn_local.apigw import LambdaContext, build_event
 from send_api.compat import mailpace
-from send_api.compat.surface import KeyMissing
+from send_api.compat.surface import MissingApiKey
 from send_api.errors import HTTP_STATUS
 
 BASE: dict[str, Any] = {
@@ -141,7 +141,7 @@ def test_mailpaces_documented_texts() -> None:
         response = mailpace.render(error)
         return response.status_code, json.loads(response.body)
 
-    assert said(KeyMissing("no key")) == (401, {"error": "Missing API Token"})
+    assert said(MissingApiKey("no key")) == (401, {"error": "Missing API Token"})
     assert said(errors.Unauthorized("wrong")) == (401, {"error": "Invalid API Token"})
     assert said(errors.AllRecipientsSuppressed("all")) == (
         400,

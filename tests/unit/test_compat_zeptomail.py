@@ -12,7 +12,7 @@ from posthorn import errors
 from posthorn.errors import PosthornError, ValidationFailed
 from posthorn_local.apigw import LambdaContext, build_event
 from send_api.compat import zeptomail
-from send_api.compat.surface import KeyMissing
+from send_api.compat.surface import MissingApiKey
 from send_api.errors import HTTP_STATUS
 
 BASE: dict[str, Any] = {
@@ -206,7 +206,7 @@ def test_a_field_error_names_its_target_and_a_missing_field_is_ge_102() -> None:
 
 
 def test_invalid_token_and_missing_key_are_401_access_denied() -> None:
-    for error in (errors.Unauthorized("wrong secret"), KeyMissing("no key")):
+    for error in (errors.Unauthorized("wrong secret"), MissingApiKey("no key")):
         response = zeptomail.render(error)
         assert response.status_code == 401
         assert json.loads(response.body)["error"]["details"][0]["code"] == "SERR_157"

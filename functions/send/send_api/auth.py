@@ -52,6 +52,7 @@ PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/webhooks/{webhook_id}/test"): Permission.WEBHOOKS,
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"): Permission.WEBHOOKS,
     ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): Permission.WEBHOOKS,
+    # --- compatible surfaces (send_api.compat): each authenticates itself from the vendor's header
 }
 
 

@@ -50,6 +50,7 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("guard", "The deliverability guard: bounce and complaint rates, paused domains"),
     ("admin", "Domains and credentials (permission `admin`)"),
     ("health", "Liveness (no credential)"),
+    ("compatible: Resend", "Resend's send routes, as its SDKs call them (base URL `<api>/resend`)"),
     (
         "compatible: ZeptoMail",
         "ZeptoMail's send API, answered as ZeptoMail answers (base URL `<api>/zeptomail/`)",
@@ -368,6 +369,13 @@ def security_scheme(name: str, scheme: dict[str, Any]) -> str:
 
 # Models a route reads by hand (not through a `Body` parameter), whose schemas the document needs.
 _READ_BY_HAND: dict[str, type[BaseModel]] = {}
+
+
+def schema_ref(model: type[BaseModel]) -> dict[str, Any]:
+    """`{"$ref": ...}` to `model`'s schema, which the document then holds: for a body a route writes itself
+    in another shape than the error object (a compatible surface's errors)."""
+    _READ_BY_HAND[model.__name__] = model
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
 def request_body(

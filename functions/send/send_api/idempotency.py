@@ -48,9 +48,16 @@ def _serialized(body: Any) -> str:
 
 
 def idempotent(
-    app: BaseRouter, credential: Credential, keys: IdempotencyKeys, handle: Callable[[], Response]
+    app: BaseRouter,
+    credential: Credential,
+    keys: IdempotencyKeys,
+    handle: Callable[[], Response],
+    *,
+    body: Callable[[], Any] | None = None,
 ) -> Response:
-    """`handle()` under the request's `Idempotency-Key`, if it has one (`keys`: the route's, from wiring)."""
+    """`handle()` under the request's `Idempotency-Key`, if it has one (`keys`: the route's, from wiring).
+    The key is bound to the request's JSON object, or to what `body()` reads (a compatible surface's body,
+    which may be an array)."""
     key = app.current_event.headers.get("idempotency-key")
     if key is None:
         return handle()
@@ -58,7 +65,7 @@ def idempotent(
     scope = idempotency.scope_key(credential.username, key)
     now = int(time.time())
     ttl = keys.ttl_seconds
-    body_fingerprint = idempotency.fingerprint(app.current_event.json_body)
+    body_fingerprint = idempotency.fingerprint(body() if body is not None else app.current_event.json_body)
     replay = idempotency.begin(store, scope, body_fingerprint, now=now, ttl_seconds=ttl)
     if replay is not None:
         raise Replay(replay)

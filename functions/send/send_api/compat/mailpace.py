@@ -24,7 +24,7 @@ from posthorn.models.addresses import split_display_address
 from posthorn.models.credentials import Credential
 from posthorn.models.email import SendEmailRequest
 from send_api.compat import surface as compat
-from send_api.compat.surface import KeyMissing, Surface, json_body, send_one, vendor_json
+from send_api.compat.surface import MissingApiKey, Surface, json_body, send_one, vendor_json
 from send_api.contract import INTERNAL_ERROR, request_body, security_scheme
 
 router = APIGatewayRouter()
@@ -49,7 +49,7 @@ SCHEME = security_scheme(
 # their statuses are the HTTP ones, the SDK's `UnknownError` / `ServiceUnavailableError`.
 ERRORS: dict[type[PosthornError], tuple[int, str | None]] = {
     errors.InvalidJson: (406, "Invalid request format or content type"),
-    KeyMissing: (401, "Missing API Token"),
+    MissingApiKey: (401, "Missing API Token"),
     errors.Unauthorized: (401, "Invalid API Token"),
     errors.CredentialSuspended: (403, "This organization is unable to send emails. Please contact support"),
     errors.Forbidden: (403, None),
@@ -202,7 +202,7 @@ def _answers() -> dict[int, Any]:
             status, {"description": "", "content": {"application/json": {"model": model, "examples": {}}}}
         )
         response["content"]["application/json"]["examples"][
-            kind.code if kind is not KeyMissing else "missing"
+            kind.code if kind is not MissingApiKey else "missing"
         ] = {"value": body}
         response["description"] = "; ".join(filter(None, [response["description"], kind.__name__]))
     declared[500] = INTERNAL_ERROR

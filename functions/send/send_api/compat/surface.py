@@ -42,12 +42,13 @@ from send_api.errors import HTTP_STATUS, from_transient
 from send_api.idempotency import Replay, idempotent
 from send_api.observability import logger, metrics
 from send_api.provided import provided
-from send_api.request_body import BodyNotJson, json_object
+from send_api.request_body import BodyNotJson, is_json, json_object, not_json_message
 
 
-class KeyMissing(Unauthorized):
-    """No key in the vendor's header at all: a vendor that answers it apart from a wrong key (MailPace's
-    "Missing API Token") can tell them apart; every other table reads it as Unauthorized."""
+class MissingApiKey(Unauthorized):
+    """No key in the vendor's header at all: several vendors answer it apart from a wrong key (Resend's
+    401 `missing_api_key` against its 403 `invalid_api_key`, MailPace's "Missing API Token"); every other
+    table reads it as Unauthorized."""
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,17 @@ class Surface:
     render: Callable[[PosthornError], Response]
 
     def answer(
-        self, app: BaseRouter, handle: Callable[[Credential], Response], *, idempotency: bool = False
+        self,
+        app: BaseRouter,
+        handle: Callable[[Credential], Response],
+        *,
+        idempotency: bool = False,
+        body: Callable[[BaseRouter], Any] | None = None,
     ) -> Response:
         """`handle(credential)` for an authenticated caller with `send`, every error in the vendor's shape.
-        With `idempotency`, the request's `Idempotency-Key` replays the first (vendor-shaped) answer."""
+        With `idempotency`, the request's `Idempotency-Key` replays the first (vendor-shaped) answer; the
+        key is bound to the body `body(app)` reads (default `json_body`: one JSON object), so a body that
+        is not JSON is the vendor's error, not a 500."""
         try:
             credential = self.authenticate(app)
 
@@ -77,7 +85,8 @@ class Surface:
 
             if not idempotency:
                 return rendered()
-            return idempotent(app, credential, provided(app, wiring.idempotency_keys), rendered)
+            keys = provided(app, wiring.idempotency_keys)
+            return idempotent(app, credential, keys, rendered, body=lambda: (body or json_body)(app))
         except Replay as replay:
             request_log.note(replayed=True)
             return replay.response()
@@ -94,7 +103,7 @@ class Surface:
         headers = app.current_event.headers
         key = self.api_key(headers)
         if not key:
-            raise KeyMissing(f"the {self.name} API key is missing")
+            raise MissingApiKey(f"the {self.name} API key is missing")
         credential = authenticate(
             f"Bearer {key}",
             provided(app, wiring.credentials),
@@ -110,6 +119,9 @@ class Surface:
 def json_body(app: BaseRouter) -> dict[str, Any]:
     """The request's body as one JSON object (the rule `/v1` uses), or InvalidJson."""
     raw = app.current_event.decoded_body
+    content_type = app.current_event.headers.get("content-type")
+    if not is_json(content_type):
+        raise InvalidJson(not_json_message(content_type))
     if not raw:
         raise InvalidJson("the request body is empty: send a JSON object")
     try:
