@@ -50,11 +50,13 @@ def path_template(path: str) -> str | None:
 
 
 def error_codes(response: dict[str, Any]) -> set[str]:
-    """The codes a documented error response names (its examples)."""
+    """The codes a documented error response names (its examples in Posthorn's error shape; a compatible
+    surface's own examples are in its vendor's)."""
     codes = set()
     for media in response.get("content", {}).values():
         for example in media.get("examples", {}).values():
-            codes.add(example["value"]["error"]["code"])
+            if isinstance(example["value"], dict) and "error" in example["value"]:
+                codes.add(example["value"]["error"]["code"])
     return codes
 
 

@@ -50,6 +50,10 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("guard", "The deliverability guard: bounce and complaint rates, paused domains"),
     ("admin", "Domains and credentials (permission `admin`)"),
     ("health", "Liveness (no credential)"),
+    (
+        "compatible: Postmark",
+        "Postmark's send API under `/postmark`: its SDKs work with a new base URL and key",
+    ),
 )
 
 # What each code means (docs/api.md, "Errors"), the summary of its examples.
@@ -269,7 +273,11 @@ def _add_gateway_answers(operation: dict[str, Any]) -> None:
                 "content": {"application/json": {"schema": {"$ref": ERROR_REF}, "examples": {}}},
             },
         )
-        examples = response["content"]["application/json"]["examples"]
+        media = response["content"]["application/json"]
+        if media.get("schema") != {"$ref": ERROR_REF}:
+            # A compatible surface's own error shape: API Gateway's answer is Posthorn's error object.
+            media["schema"] = {"anyOf": [media["schema"], {"$ref": ERROR_REF}]}
+        examples = media["examples"]
         examples[f"{code}_gateway"] = {
             "summary": when,
             "value": {"error": {"code": code, "message": message}},

@@ -57,6 +57,15 @@ class BodyNotJson(json.JSONDecodeError):
 
 def json_object(body: str | bytes) -> dict[str, Any]:
     """The body as one JSON object, or BodyNotJson saying why not."""
+    value = json_value(body)
+    if not isinstance(value, dict):
+        raise BodyNotJson(f"the request body must be a JSON object, not {_JSON_KIND[type(value)]}")
+    return value
+
+
+def json_value(body: str | bytes) -> Any:
+    """The body as JSON of any kind (a compatible surface's batch is an array), by the same rules as
+    `json_object`, or BodyNotJson saying why not."""
     if isinstance(body, bytes):
         try:
             body = body.decode("utf-8")
@@ -88,8 +97,6 @@ def json_object(body: str | bytes) -> dict[str, Any]:
         raise BodyNotJson("the request body holds a number with more than 4,300 digits") from None
     except RecursionError:
         raise BodyNotJson("the request body is nested too deeply") from None
-    if not isinstance(value, dict):
-        raise BodyNotJson(f"the request body must be a JSON object, not {_JSON_KIND[type(value)]}")
     return value
 
 

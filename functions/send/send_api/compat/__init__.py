@@ -9,7 +9,13 @@ request for the OpenAPI document."""
 
 from __future__ import annotations
 
-SURFACES: dict[str, str] = {}
+SURFACES: dict[str, str] = {
+    "/postmark/": "postmark",
+}
+# The OpenAPI security scheme of each surface (its routes' `security`) → the header its key is read from.
+KEY_HEADERS: dict[str, str] = {
+    "postmark": "X-Postmark-Server-Token",
+}
 
 
 def surface_of(resource: str | None) -> str | None:
