@@ -448,20 +448,27 @@ EXAMPLE_SENT: dict[str, Any] = _sent(
     "0100018c5f3b2a1e-4c7d9e2f-1a2b-4c3d-9e8f-7a6b5c4d3e2f-000000",
     datetime.fromisoformat("2026-12-06T19:30:00.123+00:00"),
 )
+_INACTIVE_EXAMPLE = (
+    "You tried to send to recipient(s) that have been marked as inactive. Found inactive addresses: "
+    "juergen@example.net. Inactive recipients are ones that have generated a hard bounce, a spam complaint, "
+    "or a manual suppression."
+)
+_TEMPLATE_REFUSED = (
+    "Invalid 'TemplateId': not supported: Posthorn keeps no stored templates (Postmark's /email/withTemplate "
+    "is not offered)"
+)
 # Each status this surface answers with, and its examples: (status, [(ErrorCode, Message)], headers).
 _ERROR_EXAMPLES: tuple[tuple[int, list[tuple[int, str]], Mapping[str, str]], ...] = (
     (401, [(BAD_TOKEN, "unknown credential or wrong secret")], {}),
     (413, [(INVALID_REQUEST, "the message would be about 41943552 bytes once encoded; SES accepts at most "
                              "41943040")], RATE_LIMIT_FIELDS),
     (422, [
-        (INVALID_REQUEST, "Invalid 'TemplateId': not supported: Posthorn keeps no stored templates"),
+        (INVALID_REQUEST, _TEMPLATE_REFUSED),
         (SIGNATURE_NOT_FOUND, "this credential may not send from example.org"),
         (SIGNATURE_NOT_CONFIRMED, "example.com is not verified yet"),
         (INVALID_JSON, "the request body is not valid JSON: Expecting value (line 1, column 1)"),
         (NOT_ALLOWED_TO_SEND, "sending from example.com is paused by the deliverability guard"),
-        (INACTIVE_RECIPIENT, "You tried to send to recipient(s) that have been marked as inactive. Found "
-                             "inactive addresses: juergen@example.net. Inactive recipients are ones that have "
-                             "generated a hard bounce, a spam complaint, or a manual suppression."),
+        (INACTIVE_RECIPIENT, _INACTIVE_EXAMPLE),
     ], RATE_LIMIT_FIELDS),
     (429, [(RATE_LIMIT_EXCEEDED, "rate limit of 14 messages per second exceeded")],
      {**RATE_LIMIT_FIELDS, "Retry-After": "Seconds until a retry can be accepted"}),
@@ -573,11 +580,7 @@ def postmark_send_email() -> Response[Any]:
                         "one_sent_one_refused": {
                             "value": [
                                 EXAMPLE_SENT,
-                                {
-                                    "ErrorCode": INVALID_REQUEST,
-                                    "Message": "Invalid 'TemplateId': not supported: Posthorn keeps no stored "
-                                    "templates (Postmark's /email/withTemplate is not offered)",
-                                },
+                                {"ErrorCode": INVALID_REQUEST, "Message": _TEMPLATE_REFUSED},
                             ]
                         }
                     },
