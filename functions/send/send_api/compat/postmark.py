@@ -31,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from posthorn import errors, wiring
 from posthorn.errors import AllRecipientsSuppressed, InvalidJson, PosthornError, ValidationFailed, reply_for
+from posthorn.logic.sending.steps import recipients_of
+from posthorn.models.addresses import split_display_address
 from posthorn.models.batches import MAX_BATCH_MESSAGES
 from posthorn.models.credentials import Credential
 from posthorn.models.email import SendEmailRequest
@@ -308,8 +310,6 @@ def addresses(value: str) -> list[str]:
 
 
 def _one_address(field: str, value: str) -> tuple[str, str]:
-    from posthorn.models.addresses import split_display_address
-
     mailboxes = addresses(value)
     if len(mailboxes) != 1:
         raise invalid(field, "give exactly one address" if mailboxes else "is required")
@@ -357,8 +357,6 @@ def _attachment(index: int, attachment: PostmarkAttachment) -> dict[str, Any]:
 
 def inactive(error: AllRecipientsSuppressed, request: SendEmailRequest) -> AllRecipientsSuppressed:
     """Postmark's wording, which its SDKs read the addresses from (`InactiveRecipientsError.recipients`)."""
-    from posthorn.logic.sending.steps import recipients_of
-
     listed = ", ".join(recipient.email for recipient, _ in recipients_of(request))
     return AllRecipientsSuppressed(
         "You tried to send to recipient(s) that have been marked as inactive. Found inactive addresses: "
@@ -502,7 +500,7 @@ def _responses(success: dict[str, Any], *, batch: bool) -> dict[int, Any]:
 
 
 _BATCH_ITEMS = {"anyOf": [{"$ref": "#/components/schemas/PostmarkMessage"}, {"description": "anything else"}]}
-_SECURITY = [{SECURITY_SCHEME: []}]
+_SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
 
 
 @router.post(
