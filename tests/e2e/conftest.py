@@ -1,9 +1,9 @@
 """The local stack (`make run`'s `LocalStack`) started once for the module on free loopback ports, and a
 plain HTTP client (urllib) that talks to it the way any API client would.
 
-Every answer of the API (`/v1/...`) the suite receives is checked against the committed OpenAPI document
-(docs/openapi.json): its status must be listed for the operation, its body must match that status's
-schema, an error's code must be one the status names. A mismatch fails the run (`pytest_sessionfinish`),
+Every answer of the API (`/v1/...` and the compatible surfaces') the suite receives is checked against the
+committed OpenAPI document (docs/openapi.json): its status must be listed for the operation, its body must
+match that status's schema, an error's code must be one the status names. A mismatch fails the run (`pytest_sessionfinish`),
 so the document cannot drift from what the API does."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import pytest
 
 from posthorn_local.stack import LocalStack
+from send_api.compat import surface_of
 from tests.support.api import ApiResponse
 from tests.support.openapi_conformance import path_template, violations
 
@@ -35,7 +36,8 @@ class Conformance:
     @classmethod
     def check(cls, method: str, path: str, answer: ApiResponse) -> None:
         bare = path.split("?", 1)[0]
-        if not bare.startswith("/v1/") or bare == "/v1/docs":  # the local page; the docs page itself
+        # Posthorn's routes and the compatible surfaces'; not the local page, nor the docs page itself.
+        if not (bare.startswith("/v1/") or surface_of(bare)) or bare == "/v1/docs":
             return
         content_type = next((v for k, v in answer.headers.items() if k.lower() == "content-type"), "")
         cls.checked += 1

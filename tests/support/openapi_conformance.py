@@ -87,6 +87,12 @@ def violations(method: str, path: str, status: int, content_type: str, body: byt
         f"{where}: {error}" for error in schema_errors(document, media["application/json"]["schema"], value)
     ]
     codes = error_codes(response) if status >= 400 else set()
-    if codes and not problems and value["error"]["code"] not in codes:
+    if (
+        codes
+        and not problems
+        and isinstance(value, dict)
+        and "error" in value
+        and value["error"]["code"] not in codes
+    ):
         problems.append(f"{where}: code {value['error']['code']!r} is not among the listed {sorted(codes)}")
     return problems
