@@ -3,8 +3,8 @@ plain HTTP client (urllib) that talks to it the way any API client would.
 
 Every answer of the API (`/v1/...` and the compatible surfaces') the suite receives is checked against the
 committed OpenAPI document (docs/openapi.json): its status must be listed for the operation, its body must
-match that status's schema, an error's code must be one the status names. A mismatch fails the run (`pytest_sessionfinish`),
-so the document cannot drift from what the API does."""
+match that status's schema, an error's code must be one the status names. A mismatch fails the run
+(`pytest_sessionfinish`), so the document cannot drift from what the API does."""
 
 from __future__ import annotations
 
