@@ -250,6 +250,17 @@ def test_a_field_posthorn_cannot_honour_is_the_sdks_invalid_email_request_naming
         assert f"'{field}'" in error["message"]
 
 
+def test_an_attachment_the_send_refuses_is_named_as_postmarks_field_alone_and_in_a_batch(
+    stack: LocalStack, sender_key: str
+) -> None:
+    bad = message(Attachments=[{"Name": "a.pdf", "Content": "not base64!", "ContentType": "application/pdf"}])
+    single, batch = sdk(stack, sender_key, ("sendEmail", bad), ("sendEmailBatch", [bad]))
+    error = single["error"]
+    assert (error["class"], error["statusCode"], error["code"]) == ("InvalidEmailRequestError", 422, 300)
+    assert error["message"] == "Invalid 'Attachments[0].Content': is not valid base64"
+    assert batch["ok"] == [{"ErrorCode": 300, "Message": error["message"]}]
+
+
 def test_a_sender_off_the_credentials_domains_is_sender_signature_not_found(
     stack: LocalStack, sender_key: str
 ) -> None:

@@ -322,3 +322,27 @@ def test_the_documents_postmark_message_refuses_what_the_surface_refuses() -> No
     assert schema_errors(document, schema, postmark(TrackLinks="TextOnly"))
     assert schema_errors(document, schema, postmark(MessageStream="broadcast"))
     assert schema_errors(document, schema, postmark(TrackOpens="true"))
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "reason"),
+    [
+        ("attachments[0].content", "Attachments[0].Content", "is not valid base64"),
+        ("attachments[2].file_key", "Attachments[2]", "is not valid base64"),
+        ("to[2]", "To", "address 3: is not valid base64"),
+        ("bcc[0].email", "Bcc", "address 1: is not valid base64"),
+        ("subject", "Subject", "is not valid base64"),
+        ("", "body", "is not valid base64"),
+    ],
+)
+def test_a_refusal_of_posthorns_field_is_said_of_the_postmark_field(
+    path: str, field: str, reason: str
+) -> None:
+    from send_api.compat.postmark import renamed, said_of_postmark
+
+    error = said_of_postmark(path, "is not valid base64")
+    assert error.details == [{"field": field, "message": reason}]
+    assert error.message == f"Invalid '{field}': {reason}"
+    sent = ValidationFailed.on("attachments[0].content", "is not valid base64")
+    assert renamed(sent).message == "Invalid 'Attachments[0].Content': is not valid base64"
+    assert renamed(ValidationFailed("no field")).message == "no field"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -268,18 +269,36 @@ def _request(message: PostmarkMessage) -> SendEmailRequest:
 
 
 def _named(error: Mapping[str, Any]) -> ValidationFailed:
-    """Posthorn's refusal of a mapped field, said of the Postmark field it came from."""
-    location = list(error.get("loc", ())) or [str((error.get("ctx") or {}).get("field", "")).split("[")[0]]
-    field = POSTMARK_FIELD.get(str(location[0]), str(location[0]) or "body")
-    if field == "Attachments" and len(location) > 1:
-        inner = _ATTACHMENT_FIELD.get(str(location[2]), "") if len(location) > 2 else ""
-        field = f"Attachments[{location[1]}]" + (f".{inner}" if inner else "")
-    elif field == "Headers" and len(location) > 1:
-        field = f"Headers[{location[1]}]" if isinstance(location[1], int) else "Headers"
-    reason = _reason(error)
-    if field in ("To", "Cc", "Bcc") and len(location) > 1 and isinstance(location[1], int):
-        reason = f"address {int(location[1]) + 1}: {reason}"
+    """Posthorn's refusal of a mapped field (a pydantic error), said of the Postmark field it came from."""
+    location = list(error.get("loc", ()))
+    path = field_path(location) if location else str((error.get("ctx") or {}).get("field", ""))
+    return said_of_postmark(path, _reason(error))
+
+
+_PATH = re.compile(r"^(?P<name>[a-z_]+)(?:\[(?P<index>\d+)\])?(?:\.(?P<inner>[a-z_]+))?")
+
+
+def said_of_postmark(path: str, reason: str) -> ValidationFailed:
+    """A refusal of Posthorn's field at `path` (`attachments[0].content`, `to[2]`) as a refusal of the
+    Postmark field it came from (`Attachments[0].Content`, the 3rd address of `To`)."""
+    found = _PATH.match(path)
+    if found is None:
+        return invalid("body", reason)
+    name, index, inner = found["name"], found["index"], found["inner"]
+    field = POSTMARK_FIELD.get(name, name)
+    if field == "Attachments" and index is not None:
+        field = f"Attachments[{index}]" + (
+            f".{_ATTACHMENT_FIELD[inner]}" if inner in _ATTACHMENT_FIELD else ""
+        )
+    elif field in ("To", "Cc", "Bcc") and index is not None:
+        reason = f"address {int(index) + 1}: {reason}"
     return invalid(field, reason)
+
+
+def renamed(error: ValidationFailed) -> ValidationFailed:
+    """A refusal from the send itself (an attachment's bytes, ...) naming Posthorn's field, renamed."""
+    field = error.details[0].get("field") if error.details else None
+    return said_of_postmark(field, error.details[0]["message"]) if field else error
 
 
 def addresses(value: str) -> list[str]:
@@ -393,6 +412,8 @@ def send(credential: Credential) -> Response:
         result, limits = send_one(router, request, credential)
     except AllRecipientsSuppressed as error:
         raise inactive(error, request) from None
+    except ValidationFailed as error:
+        raise renamed(error) from None
     now = provided(router, wiring.clock).now()
     return vendor_json(200, _sent(body["To"], result.message_id, now), limits.headers())
 
@@ -422,6 +443,9 @@ def send_batch(credential: Credential) -> Response:
         message = outcome.error.message
         if outcome.error.code == AllRecipientsSuppressed.code and isinstance(item, SendEmailRequest):
             message = inactive(AllRecipientsSuppressed(message), item).message
+        elif outcome.error.code == ValidationFailed.code and isinstance(item, SendEmailRequest):
+            details = [detail.model_dump(exclude_none=True) for detail in outcome.error.details or []]
+            message = renamed(ValidationFailed(message, details=details)).message
         answers.append(
             {"ErrorCode": ERROR_CODES.get(outcome.error.code, INVALID_REQUEST), "Message": message}
         )
