@@ -212,8 +212,12 @@ def test_more_than_fifty_recipients_is_refused_naming_the_field() -> None:
     assert refused_field(postmark(To=many)) in ("To", "Bcc", "Cc")
 
 
-def test_a_batch_item_that_is_not_an_object_is_refused() -> None:
-    assert refused_field(["not", "a", "message"]) == "body"
+def test_json_that_is_not_a_message_is_postmarks_incompatible_json() -> None:
+    from send_api.compat.postmark import IncompatibleJson
+
+    with pytest.raises(IncompatibleJson) as raised:
+        message_of(["not", "a", "message"])
+    assert answer_of(raised.value) == (422, 403)
 
 
 # --- every error as Postmark answers it -----------------------------------------------------------------

@@ -57,42 +57,51 @@ INVALID_REQUEST = 300
 SIGNATURE_NOT_FOUND = 400
 SIGNATURE_NOT_CONFIRMED = 401
 INVALID_JSON = 402
+INCOMPATIBLE_JSON = 403
 NOT_ALLOWED_TO_SEND = 405
 INACTIVE_RECIPIENT = 406
 TOO_MANY_BATCH_MESSAGES = 410
 RATE_LIMIT_EXCEEDED = 429
 
-# Every PosthornError as Postmark answers it: (HTTP status, ErrorCode). Postmark puts every refusal of a
-# request's content in a 422 with its code, and has no 403: a key without `send` is a token that cannot
-# send (401, 10, as Postmark answers an account token on a server route).
-ANSWERS: dict[type[PosthornError], tuple[int, int]] = {
-    errors.InvalidJson: (422, INVALID_JSON),
-    errors.Unauthorized: (401, BAD_TOKEN),
-    errors.Forbidden: (401, BAD_TOKEN),
-    errors.CredentialSuspended: (422, NOT_ALLOWED_TO_SEND),
-    errors.SenderNotAllowed: (422, SIGNATURE_NOT_FOUND),
-    errors.DomainNotVerified: (422, SIGNATURE_NOT_CONFIRMED),
-    errors.DomainPaused: (422, NOT_ALLOWED_TO_SEND),
-    errors.NotFound: (422, INVALID_REQUEST),
-    errors.Conflict: (422, INVALID_REQUEST),
-    errors.IdempotencyConflict: (422, INVALID_REQUEST),
-    errors.PayloadTooLarge: (413, INVALID_REQUEST),
-    errors.ValidationFailed: (422, INVALID_REQUEST),
-    errors.MissingTemplateData: (422, INVALID_REQUEST),
-    errors.AllRecipientsSuppressed: (422, INACTIVE_RECIPIENT),
-    errors.RateLimited: (429, RATE_LIMIT_EXCEEDED),
-    errors.UpstreamRejected: (422, INVALID_REQUEST),
-    errors.UpstreamUnavailable: (503, MAINTENANCE),
-}
-# A batch item's error arrives as its code (`ApiError.code`): the same table by code.
-ERROR_CODES: dict[str, int] = {kind.code: code for kind, (_, code) in ANSWERS.items()}
+
+class IncompatibleJson(ValidationFailed):
+    """JSON that is not a message (or, for a batch, not an array): Postmark's "incompatible JSON" (403)."""
 
 
 class TooManyBatchMessages(ValidationFailed):
-    """Postmark's own code for a batch over its limit (410), a 422 like every other refusal."""
+    """A batch over 500 messages: Postmark's own code for it (410), a 422 like every other refusal."""
 
 
-ANSWERS[TooManyBatchMessages] = (422, TOO_MANY_BATCH_MESSAGES)
+# Every PosthornError as Postmark answers it: (HTTP status, ErrorCode), Postmark's meaning beside it.
+# Postmark puts every refusal of a request's content in a 422 with its code and has no 403: a key without
+# `send` is a token that cannot send (401 / 10, as Postmark answers an account token on a server route).
+ANSWERS: dict[type[PosthornError], tuple[int, int]] = {
+    errors.Unauthorized: (401, BAD_TOKEN),  # bad or missing API token
+    errors.Forbidden: (401, BAD_TOKEN),  # the key lacks `send`
+    errors.InvalidJson: (422, INVALID_JSON),  # invalid JSON
+    errors.CredentialSuspended: (422, NOT_ALLOWED_TO_SEND),  # not allowed to send
+    errors.DomainPaused: (422, NOT_ALLOWED_TO_SEND),  # (Postmark pauses a sender over its bounce rate too)
+    errors.SenderNotAllowed: (422, SIGNATURE_NOT_FOUND),  # sender signature not found
+    errors.DomainNotVerified: (422, SIGNATURE_NOT_CONFIRMED),  # sender signature not confirmed
+    errors.AllRecipientsSuppressed: (422, INACTIVE_RECIPIENT),  # inactive recipient
+    TooManyBatchMessages: (422, TOO_MANY_BATCH_MESSAGES),  # too many batch messages
+    IncompatibleJson: (422, INCOMPATIBLE_JSON),  # incompatible JSON
+    errors.ValidationFailed: (422, INVALID_REQUEST),  # invalid email request
+    errors.MissingTemplateData: (422, INVALID_REQUEST),  # (not reachable: no template_data is mapped)
+    errors.NotFound: (422, INVALID_REQUEST),  # (a send refers to nothing by id; kept for completeness)
+    errors.Conflict: (422, INVALID_REQUEST),
+    errors.IdempotencyConflict: (422, INVALID_REQUEST),  # (Postmark has no Idempotency-Key; none is read)
+    errors.UpstreamRejected: (422, INVALID_REQUEST),  # SES refused the message for good: not sent
+    errors.PayloadTooLarge: (413, INVALID_REQUEST),  # Postmark's 413 "payload too large"
+    errors.RateLimited: (429, RATE_LIMIT_EXCEEDED),  # rate limit exceeded, with Retry-After
+    errors.UpstreamUnavailable: (503, MAINTENANCE),  # Postmark's 503 "service unavailable", nothing accepted
+}
+# A batch item's error arrives as its code (`ApiError.code`): the same table by code.
+ERROR_CODES: dict[str, int] = {
+    kind.code: code
+    for kind, (_, code) in ANSWERS.items()
+    if kind not in (TooManyBatchMessages, IncompatibleJson)
+}
 
 
 def answer_of(error: PosthornError) -> tuple[int, int]:
@@ -214,7 +223,7 @@ def invalid(field: str, reason: str) -> ValidationFailed:
 def message_of(body: Any) -> SendEmailRequest:
     """A Postmark message as Posthorn's send request, or ValidationFailed naming the Postmark field."""
     if not isinstance(body, dict):
-        raise invalid("body", "a message must be a JSON object")
+        raise IncompatibleJson("a message must be a JSON object")
     for name in body:
         if name not in PostmarkMessage.model_fields:
             reason = UNSUPPORTED.get(name, "is not a field of Postmark's email API that Posthorn honours")
@@ -421,7 +430,7 @@ def send(credential: Credential) -> Response:
 def send_batch(credential: Credential) -> Response:
     body = _body()
     if not isinstance(body, list):
-        raise invalid("body", "a batch is a JSON array of messages")
+        raise IncompatibleJson("a batch is a JSON array of messages")
     if not body:
         raise invalid("body", "a batch holds at least one message")
     if len(body) > MAX_BATCH_MESSAGES:
@@ -436,14 +445,17 @@ def send_batch(credential: Credential) -> Response:
     now = provided(router, wiring.clock).now()
     answers: list[dict[str, Any]] = []
     for item, outcome in zip(items, result.results, strict=True):
+        if isinstance(item, PosthornError):  # refused by the mapping: its own class says its code
+            answers.append({"ErrorCode": answer_of(item)[1], "Message": item.message})
+            continue
         if outcome.message_id is not None:
             answers.append(_sent(body[outcome.index]["To"], outcome.message_id, now))
             continue
         assert outcome.error is not None  # a rejected item carries its error
         message = outcome.error.message
-        if outcome.error.code == AllRecipientsSuppressed.code and isinstance(item, SendEmailRequest):
+        if outcome.error.code == AllRecipientsSuppressed.code:
             message = inactive(AllRecipientsSuppressed(message), item).message
-        elif outcome.error.code == ValidationFailed.code and isinstance(item, SendEmailRequest):
+        elif outcome.error.code == ValidationFailed.code:
             details = [detail.model_dump(exclude_none=True) for detail in outcome.error.details or []]
             message = renamed(ValidationFailed(message, details=details)).message
         answers.append(
@@ -489,6 +501,7 @@ _ERROR_EXAMPLES: tuple[tuple[int, list[tuple[int, str]], Mapping[str, str]], ...
         (SIGNATURE_NOT_FOUND, "this credential may not send from example.org"),
         (SIGNATURE_NOT_CONFIRMED, "example.com is not verified yet"),
         (INVALID_JSON, "the request body is not valid JSON: Expecting value (line 1, column 1)"),
+        (INCOMPATIBLE_JSON, "a message must be a JSON object"),
         (NOT_ALLOWED_TO_SEND, "sending from example.com is paused by the deliverability guard"),
         (INACTIVE_RECIPIENT, _INACTIVE_EXAMPLE),
     ], RATE_LIMIT_FIELDS),
