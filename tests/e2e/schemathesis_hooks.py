@@ -24,6 +24,7 @@ from schemathesis.core.failures import AcceptedNegativeData, Failure
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import CoveragePhaseData
 
+from posthorn.errors import PosthornError
 from posthorn.logic.files.attachments import MAX_FILE_BYTES
 from posthorn.models.credentials import CreateCredentialRequest, RotateSecretRequest, UpdateCredentialRequest
 from posthorn.models.domains import CreateDomainRequest
@@ -31,6 +32,7 @@ from posthorn.models.email import SendEmailRequest
 from posthorn.models.files import CreateUploadRequest, UploadFileRequest
 from posthorn.models.suppressions import CreateSuppressionRequest
 from send_api import examples
+from send_api.compat import mailpace, zeptomail
 from tests.support.openapi_conformance import committed_document, schema_errors
 
 DOMAIN = os.environ.get("POSTHORN_FUZZ_DOMAIN", "example.com")
@@ -88,6 +90,55 @@ def repaired(model: type[BaseModel], body: Any, example: dict[str, Any]) -> Any:
         else:
             return body
     return copy.deepcopy(example)
+
+
+def compatible(body: Any, fix: Any, check: Any, example: dict[str, Any]) -> Any:
+    """A compatible surface's body the credential may send: `fix` puts the sender on its domain and the
+    recipients on SES's simulator (and leaves out attachments, whose bytes and file keys the schema cannot
+    make real); if the surface's own mapping (`check`) still refuses it, its example, fixed the same way."""
+    if isinstance(body, dict):
+        candidate = fix(copy.deepcopy(body))
+        try:
+            check(candidate)
+        except (PosthornError, TypeError, ValueError):
+            pass
+        else:
+            return candidate
+    return fix(copy.deepcopy(example))
+
+
+def _zeptomail_fixed(body: dict[str, Any]) -> dict[str, Any]:
+    body["from"] = {"address": f"hello@{DOMAIN}"}
+    for field in ("cc", "bcc"):
+        if body.get(field):
+            body[field] = [{"email_address": {"address": SIMULATOR}}]
+    recipients = body.get("to") if isinstance(body.get("to"), list) else []
+    # At most three: a batch counts every recipient against the credential's rate.
+    body["to"] = [
+        {**(item if isinstance(item, dict) else {}), "email_address": {"address": SIMULATOR}}
+        for item in recipients[:3]
+    ] or [{"email_address": {"address": SIMULATOR}}]
+    for field in ("attachments", "inline_images", "reply_to"):
+        body.pop(field, None)
+    return body
+
+
+def _mailpace_fixed(body: dict[str, Any]) -> dict[str, Any]:
+    body["from"] = f"hello@{DOMAIN}"
+    body["to"] = SIMULATOR
+    for field in ("cc", "bcc"):
+        if body.get(field) is not None:
+            body[field] = SIMULATOR
+    for field in ("attachments", "replyto"):
+        body.pop(field, None)
+    return body
+
+
+COMPATIBLE: dict[tuple[str, str], tuple[Any, Any, dict[str, Any]]] = {
+    ("POST", "/zeptomail/v1.1/email"): (_zeptomail_fixed, zeptomail.single, zeptomail.SEND_EXAMPLE),
+    ("POST", "/zeptomail/v1.1/email/batch"): (_zeptomail_fixed, zeptomail.batch, zeptomail.BATCH_EXAMPLE),
+    ("POST", "/mailpace/api/v1/send"): (_mailpace_fixed, mailpace.message, mailpace.EXAMPLE),
+}
 
 
 def sendable(body: Any) -> Any:
@@ -205,6 +256,9 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
     if key == ("POST", "/postmark/email/batch"):
         items = case.body if isinstance(case.body, list) and case.body else [None]
         case.body = [postmark_sendable(item) for item in items]
+        return case
+    if key in COMPATIBLE:
+        case.body = compatible(case.body, *COMPATIBLE[key])
         return case
     if key == ("POST", "/v1/email/batch") and isinstance(case.body, dict):
         messages = case.body.get("messages")

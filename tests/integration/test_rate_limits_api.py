@@ -171,3 +171,58 @@ def test_one_bucket_is_shared_by_every_instance(stack: Stack) -> None:
         for turn in range(40)
     ]
     assert admitted == [True] * 20 + [False] * 20
+
+
+class CountingClient:
+    """A DynamoDB client that counts the UpdateItems it passes on (each a write unit, failed or not)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.updates = 0
+
+    def update_item(self, **request: Any) -> Any:
+        self.updates += 1
+        return self._client.update_item(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_a_bucket_seen_busy_or_full_spares_the_writes_that_could_only_fail(stack: Stack) -> None:
+    now = 1_790_000_000 * SECOND
+    client = CountingClient(stack.session.client("dynamodb"))
+    store = RateRepository(Table(stack.table, client))  # type: ignore[arg-type]
+    assert take(store, "credential#busy", rate=10, count=1, now_us=now).allowed  # idle: one write
+    assert client.updates == 1
+    for _ in range(9):  # busy, as this process saw: straight to the busy case, one write each
+        assert take(store, "credential#busy", rate=10, count=1, now_us=now).allowed
+    assert client.updates == 10
+    for _ in range(5):  # full, as this process saw: refused without a write
+        assert not take(store, "credential#busy", rate=10, count=1, now_us=now).allowed
+    assert client.updates == 10
+    # Another instance filled nothing meanwhile; a second later this one has room again, in one write.
+    assert take(store, "credential#busy", rate=10, count=1, now_us=now + SECOND).allowed
+    assert client.updates == 11
+
+
+def test_a_full_bucket_another_instance_filled_is_refused_by_its_stored_time(stack: Stack) -> None:
+    now = 1_790_000_000 * SECOND
+    table = Table(stack.table, stack.session.client("dynamodb"))
+    first, second = RateRepository(table), RateRepository(table)
+    assert take(first, "credential#other", rate=2, count=2, now_us=now).allowed
+    assert not take(second, "credential#other", rate=2, count=1, now_us=now).allowed
+    assert not take(first, "credential#other", rate=2, count=1, now_us=now).allowed
+
+
+def test_a_bucket_whose_item_is_gone_starts_again_though_this_process_saw_it_busy(stack: Stack) -> None:
+    """The item expires a day after its bucket went idle; deleted here at once, the busy case tried first
+    finds nothing and the bucket starts again (no error, no refusal)."""
+    now = 1_790_000_000 * SECOND
+    store = RateRepository(Table(stack.table, stack.session.client("dynamodb")))
+    assert take(store, "credential#gone", rate=10, count=1, now_us=now).allowed
+    stack.session.client("dynamodb").delete_item(
+        TableName=stack.table, Key={"pk": {"S": "RATE#credential#gone"}, "sk": {"S": "RATE"}}
+    )
+    decision = take(store, "credential#gone", rate=10, count=1, now_us=now)
+    assert decision.allowed
+    assert decision.remaining == 9

@@ -11,6 +11,7 @@ import pytest
 
 from posthorn_local import template
 from send_api.auth import PERMISSIONS, PUBLIC
+from send_api.compat import surface_of
 from send_api.contract import INTERNAL_ERROR, TAGS
 from tests.support.openapi_conformance import committed_document, error_codes, schema_errors
 
@@ -24,8 +25,10 @@ def test_committed_openapi_document_matches_the_code() -> None:
 
 
 def test_every_template_route_is_public_or_has_a_permission() -> None:
-    routes = {(route.method, route.path) for route in template.routes()}
+    """The compatible surfaces' routes authenticate themselves (send_api.compat.surface, `send` required)."""
+    routes = {(route.method, route.path) for route in template.routes() if surface_of(route.path) is None}
     assert routes == set(PERMISSIONS) | set(PUBLIC)
+    assert {route.path for route in template.routes() if surface_of(route.path)}
 
 
 def test_every_documented_path_is_deployed() -> None:
@@ -58,15 +61,20 @@ def test_layer_requirements_are_generated_from_pyproject() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def operations() -> list[tuple[str, str, dict[str, Any]]]:
+def operations(*, compatible: bool = True) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every documented operation; without `compatible`, only Posthorn's own (a compatible surface answers
+    in its vendor's shape, under its vendor's key header)."""
     paths = committed_document()["paths"]
-    return [(method.upper(), path, op) for path, ops in paths.items() for method, op in ops.items()]
+    return [
+        (method.upper(), path, op)
+        for path, ops in paths.items()
+        for method, op in ops.items()
+        if compatible or surface_of(path) is None
+    ]
 
 
-def v1_operations() -> list[tuple[str, str, dict[str, Any]]]:
-    """Posthorn's own routes; a compatible surface answers in its vendor's shape, with its vendor's key
-    (tests/unit/test_compat_*.py check those)."""
-    return [(method, path, operation) for method, path, operation in operations() if path.startswith("/v1/")]
+def compatible_operations() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method, path, op) for method, path, op in operations() if surface_of(path) is not None]
 
 
 def test_every_route_declares_its_answers_with_the_contract_helper() -> None:
@@ -90,7 +98,7 @@ def test_every_error_response_is_the_error_object_and_powertools_validation_body
     text = DOCUMENT_TEXT()
     assert "HTTPValidationError" not in text
     assert "ResponseValidationError" not in text
-    for method, path, operation in v1_operations():
+    for method, path, operation in operations(compatible=False):
         for status, response in operation["responses"].items():
             if int(status) < 400:
                 continue
@@ -108,7 +116,7 @@ def DOCUMENT_TEXT() -> str:
 
 
 def test_authenticated_routes_list_401_and_403_and_public_routes_no_security() -> None:
-    for method, path, operation in v1_operations():
+    for method, path, operation in operations(compatible=False):
         if (method, path) in PUBLIC:
             assert operation["security"] == [], path
             assert "401" not in operation["responses"]
@@ -215,7 +223,7 @@ def test_servers_are_relative_to_where_the_document_is_served() -> None:
 def test_authenticated_answers_declare_the_rate_limit_fields_and_401_its_challenge() -> None:
     # The API's own answers to an authenticated request; 413, 429, 502 and 504 may be API Gateway's too,
     # which carry none.
-    for method, path, operation in operations():
+    for method, path, operation in operations(compatible=False):
         for status, response in operation["responses"].items():
             headers = set(response.get("headers", {}))
             if (method, path) in PUBLIC or status in ("401", "500"):
@@ -226,7 +234,7 @@ def test_authenticated_answers_declare_the_rate_limit_fields_and_401_its_challen
                     path,
                     status,
                 )
-            if status == "401" and path.startswith("/v1/"):
+            if status == "401":
                 assert "WWW-Authenticate" in headers, (method, path)
 
 
@@ -259,3 +267,29 @@ def test_the_gateway_answers_documented_are_the_templates_gateway_responses() ->
     assert (
         json_module.loads(gateway["DEFAULT_5XX"]["ResponseTemplates"]["application/json"]) == documented[502]
     )
+
+
+def test_compatible_routes_have_their_vendors_key_short_ids_and_tags_and_keep_gateway_answers() -> None:
+    """Each compatible route: its vendor's key header as its security, an explicit operation id, its own
+    tag, its error statuses in the vendor's shape, and what API Gateway answers (Posthorn's shape) beside
+    them in an anyOf."""
+    document = committed_document()
+    schemes = document["components"]["securitySchemes"]
+    found = compatible_operations()
+    assert {(method, path) for method, path, _ in found} >= {
+        ("POST", "/zeptomail/v1.1/email"),
+        ("POST", "/zeptomail/v1.1/email/batch"),
+        ("POST", "/mailpace/api/v1/send"),
+    }
+    for method, path, operation in found:
+        [security] = operation["security"]
+        [name] = security
+        assert schemes[name]["type"] == "apiKey", (method, path)
+        assert operation["operationId"].replace("_", "").isalnum(), operation["operationId"]
+        [tag] = operation["tags"]
+        assert tag.startswith("compatible: ")
+        assert {"401", "429", "500"} <= set(operation["responses"]), (method, path)
+        schema = operation["responses"]["429"]["content"]["application/json"]["schema"]
+        assert {"$ref": "#/components/schemas/ErrorObject"} in schema["anyOf"], (method, path)
+    ids = {op["operationId"] for _, _, op in found}
+    assert {"zeptomail_send_email", "zeptomail_send_batch", "mailpace_send"} <= ids

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from posthorn.errors import RateLimited
-from posthorn.logic.sending.rate_limits import enforce, reserve_slots, take
+from posthorn.logic.sending.rate_limits import (
+    RATE_PER_SHARD,
+    enforce,
+    reserve_slots,
+    shard_rates,
+    standing,
+    take,
+)
 from send_api.errors import http_status
 from tests.support.fakes import FakeRateStore
 
@@ -95,3 +102,52 @@ def test_slots_after_an_idle_time_start_now_without_a_burst() -> None:
         later / SECOND,
         later / SECOND + 0.5,
     ]
+
+
+def test_a_fast_credentials_bucket_is_split_into_shards_that_add_up_to_its_rate() -> None:
+    assert shard_rates(10) == [10]
+    assert shard_rates(RATE_PER_SHARD) == [RATE_PER_SHARD]
+    assert shard_rates(2000) == [400] * 5
+    assert shard_rates(1001) == [334, 334, 333]
+    assert all(max(shard_rates(rate)) <= RATE_PER_SHARD for rate in range(1, 10_001, 7))
+    assert all(sum(shard_rates(rate)) == rate for rate in range(1, 10_001, 7))
+
+
+def test_a_sharded_credential_sends_its_whole_burst_at_once_and_not_one_more() -> None:
+    store = FakeRateStore()
+    for _ in range(2000):
+        enforce(store, "ph_fast", rate=2000, count=1, now_us=NOW)
+    assert sorted(store.tats) == ["credential#ph_fast", *(f"credential#ph_fast#{n}" for n in range(1, 5))]
+    with pytest.raises(RateLimited) as raised:
+        enforce(store, "ph_fast", rate=2000, count=1, now_us=NOW)
+    assert raised.value.headers["RateLimit-Limit"] == "2000"
+    assert raised.value.headers["RateLimit-Remaining"] == "0"
+    assert raised.value.headers["Retry-After"] == "1"
+    # 2.5 ms later each shard (400 a second) has given back one message: 5 in all, as 2,000 a second gives.
+    later = NOW + 2500
+    for _ in range(5):
+        enforce(store, "ph_fast", rate=2000, count=1, now_us=later)
+    with pytest.raises(RateLimited):
+        enforce(store, "ph_fast", rate=2000, count=1, now_us=later)
+
+
+def test_a_sharded_credential_is_held_to_its_rate_over_time() -> None:
+    store = FakeRateStore()
+    sent = 0
+    for millisecond in range(3000):  # 3 s, 5 attempts a millisecond: 5,000 a second against 2,000
+        for _ in range(5):
+            try:
+                enforce(store, "ph_fast", rate=2000, count=1, now_us=NOW + millisecond * 1000)
+                sent += 1
+            except RateLimited:
+                pass
+    assert 2000 + 2 * 2000 - 10 <= sent <= 2000 + 3 * 2000  # the burst, then the rate
+
+
+def test_standing_of_a_sharded_credential_sums_its_shards() -> None:
+    store = FakeRateStore()
+    assert standing(store, "ph_fast", rate=2000, now_us=NOW).remaining == 2000
+    for _ in range(300):
+        enforce(store, "ph_fast", rate=2000, count=1, now_us=NOW)
+    stands = standing(store, "ph_fast", rate=2000, now_us=NOW)
+    assert (stands.limit, stands.remaining, stands.reset_seconds) == (2000, 1700, 1)

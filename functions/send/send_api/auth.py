@@ -52,9 +52,6 @@ PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/webhooks/{webhook_id}/test"): Permission.WEBHOOKS,
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"): Permission.WEBHOOKS,
     ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): Permission.WEBHOOKS,
-    # --- compatible surfaces (send_api.compat): each checks its own key and `send`
-    ("POST", "/postmark/email"): Permission.SEND,
-    ("POST", "/postmark/email/batch"): Permission.SEND,
 }
 
 

@@ -51,8 +51,16 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("admin", "Domains and credentials (permission `admin`)"),
     ("health", "Liveness (no credential)"),
     (
+        "compatible: ZeptoMail",
+        "ZeptoMail's send API, answered as ZeptoMail answers (base URL `<api>/zeptomail/`)",
+    ),
+    (
+        "compatible: MailPace",
+        "MailPace's send API, answered as MailPace answers (base URL `<api>/mailpace/`)",
+    ),
+    (
         "compatible: Postmark",
-        "Postmark's send API under `/postmark`: its SDKs work with a new base URL and key",
+        "Postmark's send API, answered as Postmark answers (base URL `<api>/postmark`)",
     ),
 )
 
@@ -274,9 +282,14 @@ def _add_gateway_answers(operation: dict[str, Any]) -> None:
             },
         )
         media = response["content"]["application/json"]
-        if media.get("schema") != {"$ref": ERROR_REF}:
-            # A compatible surface's own error shape: API Gateway's answer is Posthorn's error object.
-            media["schema"] = {"anyOf": [media["schema"], {"$ref": ERROR_REF}]}
+        schema = media.get("schema")
+        if (
+            schema is not None
+            and schema != {"$ref": ERROR_REF}
+            and {"$ref": ERROR_REF} not in schema.get("anyOf", [])
+        ):
+            # A compatible surface answers this status in its vendor's shape; API Gateway in Posthorn's.
+            media["schema"] = {"anyOf": [schema, {"$ref": ERROR_REF}]}
         examples = media["examples"]
         examples[f"{code}_gateway"] = {
             "summary": when,
@@ -344,6 +357,17 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     document["tags"] += [{"name": name} for name in sorted(used - set(order))]
     document["components"]["schemas"] = dict(sorted(schemas.items()))
     return document
+
+
+# The security schemes of the compatible surfaces (each vendor's key header), by the name their routes'
+# `security=[{name: []}]` gives.
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {}
+
+
+def security_scheme(name: str, scheme: dict[str, Any]) -> str:
+    """Registers a vendor's key header as a security scheme of the document; returns its name."""
+    SECURITY_SCHEMES[name] = scheme
+    return name
 
 
 # Models a route reads by hand (not through a `Body` parameter), whose schemas the document needs.

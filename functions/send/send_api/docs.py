@@ -14,20 +14,22 @@ def docs_response(
 ) -> Response[str]:
     from aws_lambda_powertools.event_handler import api_gateway
     from aws_lambda_powertools.event_handler.openapi.compat import model_json
-    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBase, HTTPBearer
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, HTTPBase, HTTPBearer
     from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
-    from send_api.compat import KEY_HEADERS
-    from send_api.contract import finish
+    from send_api.contract import SECURITY_SCHEMES, finish
 
-    # The compatible surfaces' keys, each in its vendor's header (their routes name their scheme).
-    vendor_keys = {name: APIKey(in_=APIKeyIn.header, name=header) for name, header in KEY_HEADERS.items()}
     event = app.current_event
     schema = app.get_openapi_schema(
         title=title,
         version=version,
         description=description,
-        security_schemes={"bearer": HTTPBearer(), "basic": HTTPBase(scheme="basic"), **vendor_keys},
+        security_schemes={
+            "bearer": HTTPBearer(),
+            "basic": HTTPBase(scheme="basic"),
+            # The compatible surfaces' key headers (send_api.compat), each route's own security.
+            **{name: APIKey.model_validate(scheme) for name, scheme in SECURITY_SCHEMES.items()},
+        },
         security=[{"bearer": []}, {"basic": []}],
     )
     generated = json.loads(model_json(schema, by_alias=True, exclude_none=True))

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 SURFACES: dict[str, str] = {
     "/postmark/": "postmark",
-}
-# The OpenAPI security scheme of each surface (its routes' `security`) → the header its key is read from.
-KEY_HEADERS: dict[str, str] = {
-    "postmark": "X-Postmark-Server-Token",
+    "/zeptomail/": "zeptomail",
+    "/mailpace/": "mailpace",
 }
 
 

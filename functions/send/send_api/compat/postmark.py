@@ -37,9 +37,8 @@ from posthorn.models.addresses import split_display_address
 from posthorn.models.batches import MAX_BATCH_MESSAGES
 from posthorn.models.credentials import Credential
 from posthorn.models.email import SendEmailRequest
-from send_api.compat import KEY_HEADERS
 from send_api.compat.surface import Surface, accept_many, send_one, vendor_json
-from send_api.contract import RATE_LIMIT_FIELDS, request_body
+from send_api.contract import RATE_LIMIT_FIELDS, request_body, security_scheme
 from send_api.errors import field_path
 from send_api.provided import provided
 from send_api.request_body import BodyNotJson, json_value
@@ -47,8 +46,16 @@ from send_api.request_body import BodyNotJson, json_value
 router = APIGatewayRouter()
 
 TAG = "compatible: Postmark"
-KEY_HEADER = KEY_HEADERS["postmark"]
-SECURITY_SCHEME = "postmark"
+KEY_HEADER = "X-Postmark-Server-Token"
+SECURITY_SCHEME = security_scheme(
+    "postmark",
+    {
+        "type": "apiKey",
+        "in": "header",
+        "name": KEY_HEADER,
+        "description": "Posthorn's api_key, as the server token",
+    },
+)
 
 # Postmark's ErrorCodes (postmarkapp.com/developer/api/overview#error-codes) this surface answers with.
 BAD_TOKEN = 10

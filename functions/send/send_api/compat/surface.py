@@ -17,9 +17,17 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
 
 from posthorn import wiring
-from posthorn.errors import InvalidJson, PosthornError, TransientError, Unauthorized
+from posthorn.errors import (
+    InvalidJson,
+    PosthornError,
+    RateLimited,
+    TransientError,
+    Unauthorized,
+    ValidationFailed,
+)
 from posthorn.logic.accounts.credentials import authenticate, require
 from posthorn.logic.sending.batches import accept_batch
 from posthorn.logic.sending.rate_limits import RateDecision
@@ -27,13 +35,19 @@ from posthorn.logic.sending.steps import send_email
 from posthorn.models.batches import SendBatchResult
 from posthorn.models.credentials import Credential, Permission
 from posthorn.models.email import SendEmailRequest
+from posthorn.models.errors import ApiError
 from posthorn.models.messages import SendResult
 from send_api import request_log
-from send_api.errors import from_transient
+from send_api.errors import HTTP_STATUS, from_transient
 from send_api.idempotency import Replay, idempotent
 from send_api.observability import logger, metrics
 from send_api.provided import provided
 from send_api.request_body import BodyNotJson, json_object
+
+
+class KeyMissing(Unauthorized):
+    """No key in the vendor's header at all: a vendor that answers it apart from a wrong key (MailPace's
+    "Missing API Token") can tell them apart; every other table reads it as Unauthorized."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,7 @@ class Surface:
         headers = app.current_event.headers
         key = self.api_key(headers)
         if not key:
-            raise Unauthorized(f"the {self.name} API key is missing")
+            raise KeyMissing(f"the {self.name} API key is missing")
         credential = authenticate(
             f"Bearer {key}",
             provided(app, wiring.credentials),
@@ -134,3 +148,46 @@ def vendor_json(status: int, body: Any, headers: dict[str, str] | None = None) -
         body=json.dumps(body),
         headers=headers or {},
     )
+
+
+# Every domain error class by its code: a batch item's rejection (`BatchItemResult.error`) is an ApiError,
+# and the vendor's table is keyed by class.
+ERROR_CLASSES: dict[str, type[PosthornError]] = {kind.code: kind for kind in HTTP_STATUS}
+
+
+def rebuilt(error: ApiError) -> PosthornError:
+    """A batch item's rejection as its domain error again, to render in the vendor's shape."""
+    kind = ERROR_CLASSES.get(error.code, PosthornError)
+    details = [detail.model_dump(exclude_none=True) for detail in error.details or []]
+    if kind is RateLimited:
+        return RateLimited(error.message, retry_after_seconds=1)
+    return kind(error.message, details=details)
+
+
+def invalid(error: ValidationError, name: Callable[[tuple[str | int, ...]], str]) -> ValidationFailed:
+    """A vendor model's (or the message model's) validation errors as one ValidationFailed whose details
+    name each field as the vendor does (`name(loc)`)."""
+    details = []
+    for problem in error.errors():
+        location = tuple(problem.get("loc", ()))
+        named = (problem.get("ctx") or {}).get("field")
+        field = name(location) if location else str(named or "")
+        message = str(problem.get("msg", "is invalid")).removeprefix("Value error, ")
+        if problem.get("type") == "extra_forbidden":
+            message = "is not a field Posthorn knows; it is refused rather than dropped"
+        details.append({"field": field, "message": message} if field else {"message": message})
+    summary = "; ".join(
+        f"{d['field']}: {d['message']}" if "field" in d else d["message"] for d in details[:3]
+    )
+    return ValidationFailed(f"the request is invalid: {summary}", details=details)
+
+
+def path_of(location: tuple[str | int, ...]) -> str:
+    """pydantic's `("to", 3, "email_address", "address")` → `to[3].email_address.address`."""
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not str(part).startswith("function-"):
+            path += f".{part}" if path else str(part)
+    return path

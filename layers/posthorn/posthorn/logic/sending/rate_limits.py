@@ -9,6 +9,13 @@ one conditional write, so every API instance shares the same bucket.
 
 The send worker uses the same timestamp as a schedule: `reserve_slots` takes the next free send times at
 the SES maximum send rate, across every concurrent worker.
+
+A credential's bucket is one item, written once per message it sends; DynamoDB takes about 1,000 write units
+a second on one partition key. A credential faster than `RATE_PER_SHARD` has its bucket split into shards,
+each with its share of the rate and of the burst (`shard_rates`), so no shard's item takes more than about
+that many writes a second. A message goes to the shard its time picks and, when that one is full, to the
+next: the credential still sends at most its rate (the sum of the shards') and at once as many as its burst.
+Shard 0 is the unsharded key, so a credential whose rate rises past the line keeps its bucket.
 """
 
 from __future__ import annotations
@@ -24,6 +31,9 @@ if TYPE_CHECKING:
     from posthorn.models.credentials import Credential
 
 MICROS = 1_000_000
+# The most messages a second one bucket item takes (a write each; a refusal of a full bucket costs one more
+# only when this process has not seen it full): well under a partition key's 1,000 write units a second.
+RATE_PER_SHARD = 400
 # The one schedule every send worker takes its send times from (the SES account's maximum send rate).
 SES_PACE_KEY = "ses-max-send-rate"
 
@@ -44,8 +54,16 @@ class RateDecision(NamedTuple):
         }
 
 
-def credential_key(username: str) -> str:
-    return f"credential#{username}"
+def credential_key(username: str, shard: int = 0) -> str:
+    return f"credential#{username}" if shard == 0 else f"credential#{username}#{shard}"
+
+
+def shard_rates(rate: int) -> list[int]:
+    """Each shard's messages a second: `rate` split into shards of at most RATE_PER_SHARD, as evenly as
+    whole numbers allow (they add up to `rate`)."""
+    shards = max(1, math.ceil(rate / RATE_PER_SHARD))
+    share, extra = divmod(rate, shards)
+    return [share + (1 if index < extra else 0) for index in range(shards)]
 
 
 def _decision(tat: int, *, rate: int, now_us: int) -> RateDecision:
@@ -73,23 +91,47 @@ def take(store: RateStore, key: str, *, rate: int, count: int, now_us: int) -> R
 
 
 def enforce(store: RateStore, username: str, *, rate: int, count: int, now_us: int) -> RateDecision:
-    """`take` for a credential; raises `RateLimited` (429, with `Retry-After` and `RateLimit-*`) when over."""
-    decision = take(store, credential_key(username), rate=rate, count=count, now_us=now_us)
-    if not decision.allowed:
-        noun = "message" if count == 1 else f"{count} messages"
-        raise RateLimited(
-            f"this credential may send {rate} messages per second; retry the {noun} "
-            f"in {decision.retry_after_seconds} s",
-            retry_after_seconds=decision.retry_after_seconds,
-            headers=decision.headers(),
-        )
-    return decision
+    """`take` for a credential, over its shards; raises `RateLimited` (429, with `Retry-After` and
+    `RateLimit-*`) when none of them has room. The decision speaks for the whole credential: its rate is
+    the limit; what remains is the shard's that took the messages, times the shards (they fill alike)."""
+    rates = shard_rates(rate)
+    first = (now_us // 1000) % len(rates)  # which shard a millisecond picks: every instance spreads alike
+    refusals: list[RateDecision] = []
+    for step in range(len(rates)):
+        shard = (first + step) % len(rates)
+        decision = take(store, credential_key(username, shard), rate=rates[shard], count=count, now_us=now_us)
+        if decision.allowed:
+            return decision._replace(limit=rate, remaining=min(rate, decision.remaining * len(rates)))
+        refusals.append(decision)
+    retry_after = min(refused.retry_after_seconds for refused in refusals)
+    decision = RateDecision(
+        False,
+        limit=rate,
+        remaining=0,
+        reset_seconds=max(refused.reset_seconds for refused in refusals),
+        retry_after_seconds=retry_after,
+    )
+    noun = "message" if count == 1 else f"{count} messages"
+    raise RateLimited(
+        f"this credential may send {rate} messages per second; retry the {noun} in {retry_after} s",
+        retry_after_seconds=retry_after,
+        headers=decision.headers(),
+    )
 
 
 def standing(store: RateStore, username: str, *, rate: int, now_us: int) -> RateDecision:
     """Where a credential's bucket stands, without counting anything: the `RateLimit-*` fields of an answer
-    that sent no message (a read, an error). One read of the bucket."""
-    return _decision(store.tat(credential_key(username)), rate=rate, now_us=now_us)
+    that sent no message (a read, an error). One read per shard (one for all but the fastest credentials)."""
+    shards = [
+        _decision(store.tat(credential_key(username, shard)), rate=shard_rate, now_us=now_us)
+        for shard, shard_rate in enumerate(shard_rates(rate))
+    ]
+    return RateDecision(
+        True,
+        limit=rate,
+        remaining=sum(shard.remaining for shard in shards),
+        reset_seconds=max(shard.reset_seconds for shard in shards),
+    )
 
 
 @dataclass(frozen=True)
