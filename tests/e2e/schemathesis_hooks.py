@@ -183,6 +183,41 @@ def resend_sendable(body: Any) -> Any:
     return copy.deepcopy(RESEND_EMAIL)
 
 
+# A Postmark message the credential may send (send_api.compat.postmark): from its domain, to the simulator.
+POSTMARK = {"From": f"Hello <hello@{DOMAIN}>", "To": SIMULATOR, "Subject": "Hello", "TextBody": "Hello"}
+
+
+def postmark_sendable(body: Any) -> Any:
+    """A Postmark message the surface accepts: each field it refuses dropped (optional) or the example's,
+    the addresses on the credential's domain and the simulator, no attachment (whose bytes the document
+    cannot make a real file of)."""
+    from posthorn.errors import ValidationFailed
+    from send_api.compat.postmark import message_of
+
+    if not isinstance(body, dict):
+        return copy.deepcopy(POSTMARK)
+    body = {key: value for key, value in body.items() if key != "Attachments"}
+    for field, value in (("From", POSTMARK["From"]), ("To", SIMULATOR)):
+        body[field] = value
+    for field in ("Cc", "Bcc", "ReplyTo"):
+        if body.get(field):
+            body[field] = SIMULATOR
+    for _ in range(len(body) + 2):
+        try:
+            message_of(body)
+        except ValidationFailed as error:
+            field = error.details[0].get("field", "").split("[")[0].split(".")[0]
+            if field in POSTMARK:
+                body[field] = POSTMARK[field]
+            elif field in body:
+                del body[field]
+            else:  # a rule over the whole message (no body at all)
+                body["TextBody"] = POSTMARK["TextBody"]
+        else:
+            return body
+    return copy.deepcopy(POSTMARK)
+
+
 @schemathesis.hook
 def before_add_examples(context: schemathesis.HookContext, examples: list[schemathesis.Case]) -> None:
     """The explicit examples (the document's, combined by Schemathesis) are valid data: repaired too."""
@@ -247,6 +282,13 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
     )
     if changes_a_credential and case.path_parameters.get("username") == USERNAME:
         case.path_parameters["username"] = "ph_someoneelse"  # the fuzzing credential stays usable
+    if key == ("POST", "/postmark/email"):
+        case.body = postmark_sendable(case.body)
+        return case
+    if key == ("POST", "/postmark/email/batch"):
+        items = case.body if isinstance(case.body, list) and case.body else [None]
+        case.body = [postmark_sendable(item) for item in items]
+        return case
     if key in COMPATIBLE:
         case.body = compatible(case.body, *COMPATIBLE[key])
         return case

@@ -101,6 +101,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(
             f"--header=Authorization: Bearer {api_key}",
             # MailPace's surface reads its own header (the ZeptoMail surface takes Posthorn's Bearer too).
             f"--header=MailPace-Server-Token: {api_key}",
+            f"--header=X-Postmark-Server-Token: {api_key}",  # the Postmark surface's key
             "--checks=all",
             f"--exclude-checks={left_out}",
             f"--mode={mode}",

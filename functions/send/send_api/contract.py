@@ -59,6 +59,10 @@ TAGS: tuple[tuple[str, str], ...] = (
         "compatible: MailPace",
         "MailPace's send API, answered as MailPace answers (base URL `<api>/mailpace/`)",
     ),
+    (
+        "compatible: Postmark",
+        "Postmark's send API, answered as Postmark answers (base URL `<api>/postmark`)",
+    ),
 )
 
 # What each code means (docs/api.md, "Errors"), the summary of its examples.

@@ -64,7 +64,8 @@ def json_object(body: str | bytes) -> dict[str, Any]:
 
 
 def json_value(body: str | bytes) -> Any:
-    """The body as one JSON value by the same rules (a compatible surface's batch is an array)."""
+    """The body as JSON of any kind (a compatible surface's batch is an array), by the same rules as
+    `json_object`, or BodyNotJson saying why not."""
     if isinstance(body, bytes):
         try:
             body = body.decode("utf-8")

@@ -10,6 +10,7 @@ request for the OpenAPI document."""
 from __future__ import annotations
 
 SURFACES: dict[str, str] = {
+    "/postmark/": "postmark",
     "/resend/": "resend",
     "/zeptomail/": "zeptomail",
     "/mailpace/": "mailpace",
