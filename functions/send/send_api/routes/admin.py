@@ -204,9 +204,10 @@ def get_credential(username: str, credentials: Credentials) -> CredentialView:
 
 @router.patch(
     "/v1/credentials/<username>",
-    summary="Change a credential: status, name, domains, permissions, rate limit",
+    summary="Change a credential: status, name, domains, permissions, rate limit, sender defaults",
     description="Only the fields given change. A revoked credential stays revoked; domains must be "
-    "registered; a null `rate_limit_per_second` goes back to the stack's default.",
+    "registered; a null `rate_limit_per_second` goes back to the stack's default; a null "
+    "`sender_defaults` clears them (a default `from_email` must stay on one of the credential's domains).",
     tags=["admin"],
     responses=answers(
         Success(200, "Updated", CredentialView, example=examples.SUSPENDED_CREDENTIAL),

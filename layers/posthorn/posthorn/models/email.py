@@ -150,7 +150,13 @@ class Attachment(BaseModel):
 class SendEmailRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
-    from_email: Address
+    # Optional in the schema: a credential's sender_defaults may supply it (logic/sending/sender_defaults.py);
+    # without one, a message that leaves it out is refused 422 naming from_email.
+    from_email: Address | None = Field(
+        default=None,
+        description="Required unless the credential's sender_defaults has a from_email, which a message "
+        "without one is sent from",
+    )
     from_name: DisplayName | None = None
     to: list[RecipientField] = Field(min_length=1)
     cc: list[RecipientField] = Field(default_factory=list)
