@@ -52,6 +52,8 @@ PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/webhooks/{webhook_id}/test"): Permission.WEBHOOKS,
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"): Permission.WEBHOOKS,
     ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): Permission.WEBHOOKS,
+    # --- compatible surfaces (send_api.compat): each authenticates from its vendor's header itself
+    ("POST", "/api/v2/{service}"): Permission.SEND,
 }
 
 

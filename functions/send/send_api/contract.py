@@ -49,6 +49,10 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("webhooks", "Events pushed to your endpoints"),
     ("guard", "The deliverability guard: bounce and complaint rates, paused domains"),
     ("admin", "Domains and credentials (permission `admin`)"),
+    (
+        "dreamfactory",
+        "DreamFactory's email service, answered as DreamFactory answers (key: X-DreamFactory-API-Key)",
+    ),
     ("health", "Liveness (no credential)"),
 )
 
@@ -269,7 +273,12 @@ def _add_gateway_answers(operation: dict[str, Any]) -> None:
                 "content": {"application/json": {"schema": {"$ref": ERROR_REF}, "examples": {}}},
             },
         )
-        examples = response["content"]["application/json"]["examples"]
+        media = response["content"]["application/json"]
+        if media["schema"] != {"$ref": ERROR_REF}:
+            # A compatible surface's own error shape on the same status (its 429 beside the stage's): the
+            # body is either, and each example stays with the schema it matches.
+            media["schema"] = {"anyOf": [media["schema"], {"$ref": ERROR_REF}]}
+        examples = media["examples"]
         examples[f"{code}_gateway"] = {
             "summary": when,
             "value": {"error": {"code": code, "message": message}},
@@ -327,6 +336,7 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     for name in _POWERTOOLS_SCHEMAS:
         schemas.pop(name, None)
     document["servers"] = SERVERS
+    document["components"].setdefault("securitySchemes", {}).update(_surface_security_schemes())
 
     order = [name for name, _ in TAGS]
     used = {
@@ -336,6 +346,19 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     document["tags"] += [{"name": name} for name in sorted(used - set(order))]
     document["components"]["schemas"] = dict(sorted(schemas.items()))
     return document
+
+
+def _surface_security_schemes() -> dict[str, Any]:
+    """Where each compatible surface takes its key (`SECURITY_SCHEME` of `send_api.compat.<module>`): its
+    operations name their scheme in their own `security`."""
+    from importlib import import_module
+
+    from send_api.compat import SURFACES
+
+    schemes: dict[str, Any] = {}
+    for module in SURFACES.values():
+        schemes.update(getattr(import_module(f"send_api.compat.{module}"), "SECURITY_SCHEME", {}))
+    return schemes
 
 
 # Models a route reads by hand (not through a `Body` parameter), whose schemas the document needs.

@@ -9,7 +9,9 @@ request for the OpenAPI document."""
 
 from __future__ import annotations
 
-SURFACES: dict[str, str] = {}
+SURFACES: dict[str, str] = {
+    "/api/v2/": "dreamfactory",
+}
 
 
 def surface_of(resource: str | None) -> str | None:
