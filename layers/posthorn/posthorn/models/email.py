@@ -113,7 +113,19 @@ class Recipient(BaseModel):
     name: DisplayName | None = None
 
 
-RecipientField = Annotated[Recipient, BeforeValidator(_address_object)]
+# What the document says a recipient is: what the API takes (a string is read by `_address_object`), not
+# only the object it becomes, so a generated client can send `"to": ["a@example.net"]` as the README does.
+RecipientField = Annotated[
+    Recipient,
+    BeforeValidator(
+        _address_object,
+        json_schema_input_type=Annotated[
+            str,
+            Field(description='An address, or a name and an address: "Jane <jane@example.com>"'),
+        ]
+        | Recipient,
+    ),
+]
 
 
 class Attachment(BaseModel):
