@@ -85,7 +85,7 @@ STATUS: dict[type[PosthornError], int] = {
 # branch of a union); the document says what DreamFactory takes.
 _ADDRESS = {
     "type": "object",
-    "properties": {"email": {"type": "string"}, "name": {"type": "string"}},
+    "properties": {"email": {"type": "string"}, "name": {"type": ["string", "null"]}},
     "required": ["email"],
     "additionalProperties": False,
 }
