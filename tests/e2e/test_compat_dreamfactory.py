@@ -158,3 +158,16 @@ def test_over_the_rate_is_dreamfactorys_429_with_retry_after(stack: LocalStack, 
     assert limited[0].json["error"]["code"] == limited[0].json["error"]["status_code"] == 429
     assert limited[0].json["error"]["context"]["code"] == "rate_limited"
     assert int(limited[0].headers["Retry-After"]) >= 1
+
+
+def test_an_idempotency_key_replays_the_first_answer_and_sends_once(
+    stack: LocalStack, http: Http, key: str
+) -> None:
+    body = {**json.loads(SEED_CURL.partition("-d '")[2].rstrip("'")), "subject": "Once"}
+    headers = {"X-DreamFactory-API-Key": key, "Idempotency-Key": "dreamfactory-once"}
+    before = len(stack.ses.outbox)
+    first = http.post("/api/v2/email", body, headers=headers)
+    again = http.post("/api/v2/email", body, headers=headers)
+    assert (first.status, first.json) == (again.status, again.json) == (200, {"count": 1})
+    newest(stack, before)
+    assert len(stack.ses.outbox) == before + 1
