@@ -35,7 +35,7 @@ class Conformance:
     @classmethod
     def check(cls, method: str, path: str, answer: ApiResponse) -> None:
         bare = path.split("?", 1)[0]
-        documented = bare.startswith("/v1/") or path_template(bare) is not None  # a compatible surface's
+        documented = bare.startswith("/v1/") or path_template(bare) is not None  # a compatible surface's too
         if not documented or bare == "/v1/docs":  # the local page; the docs page itself
             return
         content_type = next((v for k, v in answer.headers.items() if k.lower() == "content-type"), "")

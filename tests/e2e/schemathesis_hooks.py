@@ -32,7 +32,7 @@ from posthorn.models.email import SendEmailRequest
 from posthorn.models.files import CreateUploadRequest, UploadFileRequest
 from posthorn.models.suppressions import CreateSuppressionRequest
 from send_api import examples
-from send_api.compat import mailpace, resend, zeptomail
+from send_api.compat import dreamfactory, mailpace, resend, zeptomail
 from tests.support.openapi_conformance import committed_document, schema_errors
 
 DOMAIN = os.environ.get("POSTHORN_FUZZ_DOMAIN", "example.com")
@@ -218,6 +218,33 @@ def postmark_sendable(body: Any) -> Any:
     return copy.deepcopy(POSTMARK)
 
 
+def dreamfactory_sendable(body: Any) -> Any:
+    """A DreamFactory request the credential may send: its From on the credential's domain (the fuzzing
+    credential has no sender defaults), recipients on SES's simulator, and no field that fills no
+    placeholder (the schema cannot say which fields the subject and bodies use)."""
+    example = {**dreamfactory.SEED_EXAMPLE, "to": [SIMULATOR], "from_email": f"hello@{DOMAIN}"}
+    if not isinstance(body, dict):
+        return example
+    body = {name: value for name, value in body.items() if name in dreamfactory.OWN_FIELDS}
+    body["from_email"] = f"hello@{DOMAIN}"
+    for field in dreamfactory.ADDRESS_FIELDS:
+        if body.get(field) or field == "to":
+            body[field] = [SIMULATOR]
+    try:
+        dreamfactory.to_message(body)
+    except PosthornError:
+        return example
+    return body
+
+
+def own_sender_defaults(body: Any) -> Any:
+    """A credential's default From on the fuzzing domain (another domain is refused, as it must be)."""
+    defaults = body.get("sender_defaults") if isinstance(body, dict) else None
+    if isinstance(defaults, dict) and "from_email" in defaults:
+        body["sender_defaults"] = {**defaults, "from_email": f"hello@{DOMAIN}"}
+    return body
+
+
 @schemathesis.hook
 def before_add_examples(context: schemathesis.HookContext, examples: list[schemathesis.Case]) -> None:
     """The explicit examples (the document's, combined by Schemathesis) are valid data: repaired too."""
@@ -302,9 +329,11 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
         case.body = resend_sendable(case.body)
     elif key == ("POST", "/resend/emails/batch") and isinstance(case.body, list) and case.body:
         case.body = [resend_sendable(item) for item in case.body[: resend.MAX_BATCH]]
+    elif key == ("POST", "/api/v2/{service}"):
+        case.body = dreamfactory_sendable(case.body)
     elif key in BODIES:
         model, example = BODIES[key]
-        case.body = repaired(model, case.body, example)
+        case.body = own_sender_defaults(repaired(model, case.body, example))
     suppressed = case.body.get("email") if isinstance(case.body, dict) else None
     if key == ("POST", "/v1/suppressions") and suppressed == SIMULATOR:
         # The fuzzed messages' recipient stays sendable (a suppressed one is a 422 for every send).

@@ -102,6 +102,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(
             # MailPace's surface reads its own header (the ZeptoMail surface takes Posthorn's Bearer too).
             f"--header=MailPace-Server-Token: {api_key}",
             f"--header=X-Postmark-Server-Token: {api_key}",  # the Postmark surface's key
+            f"--header=X-DreamFactory-API-Key: {api_key}",
             "--checks=all",
             f"--exclude-checks={left_out}",
             f"--mode={mode}",

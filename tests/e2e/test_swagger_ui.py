@@ -45,7 +45,7 @@ def test_try_it_out_sends_the_example_message_to_the_local_stack(
     page.goto(stack.api_url + "/v1/docs")
     authorize(page, sender_key)
 
-    operation, status = try_it_out(page, "sending-send_v1_email_post")
+    operation, status = try_it_out(page, "sending-send_email")
 
     assert status == "200"
     assert f"POST {stack.api_url}/v1/email" in sent
@@ -84,7 +84,7 @@ def test_try_it_out_calls_the_api_under_the_url_the_page_was_served_from(
     page.route("**/*", serve)
     page.goto(f"{base_url}/v1/docs")
 
-    _, status = try_it_out(page, "health-health_v1_health_get")
+    _, status = try_it_out(page, "health-get_health")
 
     assert status == "200"
     assert called == [f"{base_url}/v1/health"]

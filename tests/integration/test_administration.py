@@ -106,6 +106,7 @@ def test_one_credential_is_shown_without_its_secret(api: ApiClient, admin: str) 
             "permissions",
             "status",
             "rate_limit_per_second",
+            "sender_defaults",
             "created_at",
         )
     }

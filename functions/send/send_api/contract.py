@@ -50,6 +50,10 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("guard", "The deliverability guard: bounce and complaint rates, paused domains"),
     ("admin", "Domains and credentials (permission `admin`)"),
     ("health", "Liveness (no credential)"),
+    (
+        "compatible: DreamFactory",
+        "DreamFactory's email service, answered as DreamFactory answers (base URL `<api>`, any service name)",
+    ),
     ("compatible: Resend", "Resend's send routes, as its SDKs call them (base URL `<api>/resend`)"),
     (
         "compatible: ZeptoMail",

@@ -178,10 +178,12 @@ RESUMED_DOMAIN: dict[str, Any] = {
         "complaint_rate": 0.0,
     },
 }
+SENDER_DEFAULTS: dict[str, Any] = {"from_email": "hello@example.com", "from_name": "Example"}
 CREDENTIAL_REQUEST: dict[str, Any] = {
     "name": "web app",
     "domains": ["example.com"],
     "permissions": ["send", "read", "files"],
+    "sender_defaults": SENDER_DEFAULTS,
 }
 CREDENTIAL: dict[str, Any] = {
     "username": USERNAME,
@@ -190,6 +192,7 @@ CREDENTIAL: dict[str, Any] = {
     "permissions": ["send", "read", "files"],
     "status": "active",
     "rate_limit_per_second": None,
+    "sender_defaults": SENDER_DEFAULTS,
     "created_at": CREATED_AT,
 }
 CREATED_CREDENTIAL: dict[str, Any] = {

@@ -14,6 +14,7 @@ SURFACES: dict[str, str] = {
     "/resend/": "resend",
     "/zeptomail/": "zeptomail",
     "/mailpace/": "mailpace",
+    "/api/v2/": "dreamfactory",
 }
 
 

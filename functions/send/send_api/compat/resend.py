@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from posthorn import errors, wiring
 from posthorn.errors import PosthornError, ValidationFailed, reply_for
+from posthorn.logic.sending.sender_defaults import from_address, with_sender_defaults
 from posthorn.logic.sending.steps import check_sender
 from posthorn.models.addresses import domain_of, split_display_address
 from posthorn.models.credentials import Credential
@@ -432,9 +433,11 @@ def _all_sendable(items: list[SendEmailRequest | PosthornError], credential: Cre
     allowed: set[str] = set()
     for index, item in enumerate(items):
         refusal = item if isinstance(item, PosthornError) else None
-        if isinstance(item, SendEmailRequest) and domain_of(item.from_email) not in allowed:
+        if isinstance(item, SendEmailRequest):
             try:
-                allowed.add(check_sender(credential, item.from_email, domains))
+                sender = from_address(with_sender_defaults(item, credential))
+                if domain_of(sender) not in allowed:
+                    allowed.add(check_sender(credential, sender, domains))
             except PosthornError as error:
                 refusal = error
         if refusal is not None:

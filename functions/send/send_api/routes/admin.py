@@ -47,6 +47,7 @@ NO_CREDENTIAL = NotFound(f"no credential {examples.USERNAME}")
 
 @router.post(
     "/v1/domains",
+    operation_id="create_domain",
     summary="Register a sending domain",
     tags=["admin"],
     responses=answers(
@@ -77,6 +78,7 @@ def _domain_name(domain: str) -> str:
 
 @router.get(
     "/v1/domains/<domain>",
+    operation_id="get_domain",
     summary="A domain's verification status, DNS records and deliverability guard state",
     tags=["admin"],
     responses=answers(
@@ -96,6 +98,7 @@ def get_domain(domain: str, domains: Domains, identities: Identities, guard: Gua
 
 @router.post(
     "/v1/domains/<domain>/resume",
+    operation_id="resume_domain",
     summary="Let a domain the deliverability guard paused send again; its held messages go out",
     tags=["guard"],
     responses=answers(
@@ -118,6 +121,7 @@ def resume(
 
 @router.get(
     "/v1/domains",
+    operation_id="list_domains",
     summary="Every registered domain, in the order registered",
     tags=["admin"],
     responses=answers(Success(200, "The domains", DomainList, example=examples.DOMAINS)),
@@ -128,6 +132,7 @@ def list_domains(domains: Domains) -> DomainList:
 
 @router.delete(
     "/v1/domains/<domain>",
+    operation_id="delete_domain",
     summary="Forget a domain (409 while a credential names it)",
     description="Its SES identity (with its DKIM keys) and its suppressions are kept: registering it again "
     "needs no DNS change.",
@@ -150,6 +155,7 @@ def remove_domain(domain: str, domains: Domains, credentials: Credentials) -> Re
 
 @router.post(
     "/v1/credentials",
+    operation_id="create_credential",
     summary="Create a credential (its secret is shown once)",
     tags=["admin"],
     responses=answers(
@@ -178,6 +184,7 @@ def create(
 
 @router.get(
     "/v1/credentials",
+    operation_id="list_credentials",
     summary="List credentials (never their secrets)",
     tags=["admin"],
     responses=answers(Success(200, "Every credential", CredentialList, example=examples.CREDENTIALS)),
@@ -189,6 +196,7 @@ def list_credentials(credentials: Credentials) -> CredentialList:
 
 @router.get(
     "/v1/credentials/<username>",
+    operation_id="get_credential",
     summary="One credential (never its secret)",
     tags=["admin"],
     responses=answers(
@@ -204,9 +212,11 @@ def get_credential(username: str, credentials: Credentials) -> CredentialView:
 
 @router.patch(
     "/v1/credentials/<username>",
-    summary="Change a credential: status, name, domains, permissions, rate limit",
+    operation_id="update_credential",
+    summary="Change a credential: status, name, domains, permissions, rate limit, sender defaults",
     description="Only the fields given change. A revoked credential stays revoked; domains must be "
-    "registered; a null `rate_limit_per_second` goes back to the stack's default.",
+    "registered; a null `rate_limit_per_second` goes back to the stack's default; a null "
+    "`sender_defaults` clears them (a default `from_email` must stay on one of the credential's domains).",
     tags=["admin"],
     responses=answers(
         Success(200, "Updated", CredentialView, example=examples.SUSPENDED_CREDENTIAL),
@@ -227,6 +237,7 @@ def update(
 
 @router.post(
     "/v1/credentials/<username>/secret",
+    operation_id="rotate_credential_secret",
     summary="Rotate a credential's secret (the new one is shown once)",
     description="The old secret stops working at once, or `keep_old_seconds` (at most 86400) from now, for "
     "the API and the SMTP relay alike. The body is optional.",

@@ -77,6 +77,7 @@ Keys = Annotated[IdempotencyKeys, Depends(wiring.idempotency_keys)]
 
 @router.post(
     "/v1/email",
+    operation_id="send_email",
     summary="Send one message",
     tags=["sending"],
     responses=answers(
@@ -119,6 +120,7 @@ def send(
 
 @router.post(
     "/v1/email/batch",
+    operation_id="send_batch",
     summary="Queue up to 500 messages",
     description=(
         "Each message is validated on its own: a result per index says `queued` (with its message_id) or "

@@ -71,6 +71,7 @@ def _raw_body() -> bytes:
 
 @router.post(
     "/v1/files",
+    operation_id="upload_file",
     summary="Upload a file to the cache",
     description=UPLOAD_DESCRIPTION,
     tags=["files"],
@@ -122,6 +123,7 @@ def upload_file(
 
 @router.post(
     "/v1/files/uploads",
+    operation_id="create_upload",
     summary="A presigned S3 PUT for a large file",
     description=(
         "For files over API Gateway's request limit. PUT exactly `size` bytes to `upload_url` with the "
@@ -155,6 +157,7 @@ def create_upload(
 
 @router.get(
     "/v1/files/<file_key>",
+    operation_id="get_file",
     summary="A cached file's metadata",
     tags=["files"],
     responses=answers(
@@ -168,6 +171,7 @@ def get_file(file_key: str, credential: CallerCredential, cache: Files) -> FileV
 
 @router.delete(
     "/v1/files/<file_key>",
+    operation_id="delete_file",
     summary="Delete a cached file",
     tags=["files"],
     responses=answers(Success(204, "Deleted"), errors=[NO_FILE, UpstreamUnavailable]),

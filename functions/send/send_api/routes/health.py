@@ -17,6 +17,7 @@ class Health(BaseModel):
 
 @router.get(
     "/v1/health",
+    operation_id="get_health",
     summary="Liveness check (no credential)",
     tags=["health"],
     responses=answers(Success(200, "The API answers", Health, example=examples.HEALTH), public=True),

@@ -51,6 +51,7 @@ def utc(moment: datetime | None) -> datetime | None:
 
 @router.get(
     "/v1/messages",
+    operation_id="list_messages",
     summary="The credential's messages, newest first, with filters and cursor pagination",
     tags=["messages"],
     responses=answers(
@@ -99,6 +100,7 @@ def list_all(
 
 @router.get(
     "/v1/messages/<message_id>",
+    operation_id="get_message",
     summary="A message, its recipients and its event timeline",
     tags=["messages"],
     responses=answers(

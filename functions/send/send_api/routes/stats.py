@@ -25,6 +25,7 @@ STATS_PARAMETERS = frozenset({"domain", "tag", "since", "until", "interval"})
 
 @router.get(
     "/v1/stats",
+    operation_id="get_stats",
     summary="Sent, delivered, bounced, complained, opened, clicked ... per day or hour",
     tags=["messages"],
     responses=answers(

@@ -41,6 +41,7 @@ LIST_PARAMETERS = frozenset({"domain", "reason", "since", "limit", "cursor"})
 
 @router.get(
     "/v1/suppressions",
+    operation_id="list_suppressions",
     summary="The suppression list of the credential's domains, newest first, with cursor pagination",
     tags=["suppressions"],
     responses=answers(
@@ -73,6 +74,7 @@ def list_suppressions(
 
 @router.get(
     "/v1/suppressions/<email>",
+    operation_id="get_suppression",
     summary="Whether an address is suppressed, per domain",
     tags=["suppressions"],
     responses=answers(
@@ -89,6 +91,7 @@ def get_suppression(
 
 @router.delete(
     "/v1/suppressions/<email>",
+    operation_id="delete_suppression",
     summary="Send to an address again",
     tags=["suppressions"],
     responses=answers(Success(204, "Removed"), errors=[ValidationFailed, NO_DOMAIN, NOT_SUPPRESSED]),
@@ -102,6 +105,7 @@ def delete_suppression(
 
 @router.post(
     "/v1/suppressions",
+    operation_id="create_suppression",
     summary="Suppress an address by hand",
     description="201 with the new entry; 200 with the entry already there when the address is suppressed "
     "for that domain (its first reason and date are kept).",

@@ -39,6 +39,7 @@ ACCEPTED = Success(202, "Queued for sending now", DeliveryAccepted, example=exam
 
 @router.post(
     "/v1/webhooks",
+    operation_id="create_webhook",
     summary="Register a webhook (its secret is shown once)",
     tags=["webhooks"],
     responses=answers(
@@ -64,6 +65,7 @@ def create_webhook(
 
 @router.get(
     "/v1/webhooks",
+    operation_id="list_webhooks",
     summary="The webhooks of the credential's domains",
     tags=["webhooks"],
     responses=answers(Success(200, "The webhooks, newest first", WebhookList, example=examples.WEBHOOKS)),
@@ -76,6 +78,7 @@ def list_webhooks(credential: CallerCredential, context: Context) -> WebhookList
 
 @router.get(
     "/v1/webhooks/<webhook_id>",
+    operation_id="get_webhook",
     summary="A webhook",
     tags=["webhooks"],
     responses=answers(
@@ -90,6 +93,7 @@ def get_webhook(webhook_id: str, credential: CallerCredential, context: Context)
 
 @router.patch(
     "/v1/webhooks/<webhook_id>",
+    operation_id="update_webhook",
     summary="Change a webhook, or enable/disable it",
     tags=["webhooks"],
     responses=answers(
@@ -113,6 +117,7 @@ def update_webhook(
 
 @router.delete(
     "/v1/webhooks/<webhook_id>",
+    operation_id="delete_webhook",
     summary="Delete a webhook",
     tags=["webhooks"],
     responses=answers(Success(204, "Deleted"), errors=[NO_WEBHOOK]),
@@ -126,6 +131,7 @@ def delete_webhook(webhook_id: str, credential: CallerCredential, context: Conte
 
 @router.post(
     "/v1/webhooks/<webhook_id>/secret",
+    operation_id="rotate_webhook_secret",
     summary="A new signing secret; the old one also signs for 24 h",
     tags=["webhooks"],
     responses=answers(
@@ -144,6 +150,7 @@ def rotate_webhook_secret(
 
 @router.post(
     "/v1/webhooks/<webhook_id>/test",
+    operation_id="test_webhook",
     summary="Send a webhook.test event now",
     tags=["webhooks"],
     responses=answers(ACCEPTED, errors=[NO_WEBHOOK]),
@@ -159,6 +166,7 @@ def test_webhook(
 
 @router.get(
     "/v1/webhooks/<webhook_id>/deliveries",
+    operation_id="list_webhook_deliveries",
     summary="A webhook's deliveries and their attempts, newest first",
     tags=["webhooks"],
     responses=answers(
@@ -183,6 +191,7 @@ def list_deliveries(
 
 @router.post(
     "/v1/webhooks/<webhook_id>/deliveries/<delivery_id>/replay",
+    operation_id="replay_webhook_delivery",
     summary="Send a delivery again now, with the same webhook-id",
     tags=["webhooks"],
     responses=answers(ACCEPTED, errors=[NO_WEBHOOK, NO_DELIVERY]),

@@ -6,9 +6,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-from posthorn.models.addresses import normalize_domain
+from posthorn.models.addresses import Address, normalize_domain
+from posthorn.models.email import DisplayName
 from posthorn.models.numbers import WholeNumber
 
 
@@ -42,6 +51,37 @@ Permissions = Annotated[list[Permission], Field(min_length=1), AfterValidator(_u
 RateLimit = Annotated[WholeNumber, Field(ge=1, le=10_000)]
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
+# The sender belongs to the credential, not to each app's code: DreamFactory's bodies carry no From at all
+# (its service configuration holds the defaults), nor do many form and notification apps.
+class SenderDefaults(BaseModel):
+    """What a message gets when it leaves out from_email, from_name or reply_to_email (each optional).
+    Fields not set are not shown."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_email: Address | None = Field(
+        default=None, exclude_if=_absent, description="On one of the credential's domains"
+    )
+    from_name: DisplayName | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="For a message without from_name whose from_email is this from_email (or any message, "
+        "without one)",
+    )
+    reply_to_email: Address | None = Field(default=None, exclude_if=_absent)
+    reply_to_name: DisplayName | None = Field(default=None, exclude_if=_absent)
+
+    @model_validator(mode="after")
+    def _names_go_with_addresses(self) -> SenderDefaults:
+        if self.reply_to_name is not None and self.reply_to_email is None:
+            raise ValueError("reply_to_name needs reply_to_email")
+        return self
+
+
 # The admin routes' models are built on first use (`defer_build`): no other route and no other function
 # uses them, and a model built at import adds to every cold start. `Credential` is used by
 # every authenticated request, so it is built at import.
@@ -52,11 +92,12 @@ class CreateCredentialRequest(BaseModel):
     domains: CredentialDomains
     permissions: Permissions
     rate_limit_per_second: RateLimit | None = None
+    sender_defaults: SenderDefaults | None = None
 
 
 class UpdateCredentialRequest(BaseModel):
     """`PATCH /v1/credentials/{username}`: the fields given change, the others stay (a null
-    `rate_limit_per_second` goes back to the stack's default)."""
+    `rate_limit_per_second` goes back to the stack's default, a null `sender_defaults` clears them)."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -65,6 +106,7 @@ class UpdateCredentialRequest(BaseModel):
     domains: CredentialDomains | None = None
     permissions: Permissions | None = None
     rate_limit_per_second: RateLimit | None = None
+    sender_defaults: SenderDefaults | None = None
 
     @field_validator("status", "name", "domains", "permissions")
     @classmethod
@@ -91,6 +133,7 @@ class CredentialView(BaseModel):
     permissions: list[Permission]
     status: CredentialStatus
     rate_limit_per_second: int | None = None
+    sender_defaults: SenderDefaults | None = None
     created_at: datetime
 
     @classmethod

@@ -113,7 +113,19 @@ class Recipient(BaseModel):
     name: DisplayName | None = None
 
 
-RecipientField = Annotated[Recipient, BeforeValidator(_address_object)]
+# What the document says a recipient is: what the API takes (a string is read by `_address_object`), not
+# only the object it becomes, so a generated client can send `"to": ["a@example.net"]` as the README does.
+RecipientField = Annotated[
+    Recipient,
+    BeforeValidator(
+        _address_object,
+        json_schema_input_type=Annotated[
+            str,
+            Field(description='An address, or a name and an address: "Jane <jane@example.com>"'),
+        ]
+        | Recipient,
+    ),
+]
 
 
 class Attachment(BaseModel):
@@ -150,7 +162,13 @@ class Attachment(BaseModel):
 class SendEmailRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
-    from_email: Address
+    # Optional in the schema: a credential's sender_defaults may supply it (logic/sending/sender_defaults.py);
+    # without one, a message that leaves it out is refused 422 naming from_email.
+    from_email: Address | None = Field(
+        default=None,
+        description="Required unless the credential's sender_defaults has a from_email, which a message "
+        "without one is sent from",
+    )
     from_name: DisplayName | None = None
     to: list[RecipientField] = Field(min_length=1)
     cc: list[RecipientField] = Field(default_factory=list)

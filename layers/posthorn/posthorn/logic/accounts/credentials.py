@@ -13,6 +13,7 @@ from typing import Any
 
 from posthorn.errors import CredentialSuspended, Forbidden, NotFound, Unauthorized, ValidationFailed
 from posthorn.logic.ids import new_secret, new_username
+from posthorn.models.addresses import domain_of
 from posthorn.models.credentials import (
     CreateCredentialRequest,
     CreatedCredential,
@@ -20,6 +21,7 @@ from posthorn.models.credentials import (
     CredentialStatus,
     CredentialView,
     Permission,
+    SenderDefaults,
     UpdateCredentialRequest,
 )
 from posthorn.ports import CredentialStore, SenderDomains
@@ -135,6 +137,7 @@ def create_credential(
 ) -> CreatedCredential:
     """A new credential for registered domains only; its secret is in the answer and nowhere else."""
     _require_registered(request.domains, domains)
+    _require_own_sender(request.sender_defaults, request.domains)
     username, secret = new_username(), new_secret()
     credential = Credential(
         username=username,
@@ -144,6 +147,7 @@ def create_credential(
         permissions=request.permissions,
         status=CredentialStatus.ACTIVE,
         rate_limit_per_second=request.rate_limit_per_second,
+        sender_defaults=request.sender_defaults,
         created_at=now,
     )
     store.put_credential(credential)
@@ -158,6 +162,18 @@ def _require_registered(names: list[str], domains: SenderDomains) -> None:
             raise ValidationFailed.on(
                 f"domains[{index}]", f"{domain} is not registered: POST /v1/domains first"
             )
+
+
+def _require_own_sender(defaults: SenderDefaults | None, names: list[str]) -> None:
+    """A default From is one the credential may send from: else every message relying on it would fail."""
+    if defaults is None or defaults.from_email is None:
+        return
+    domain = domain_of(defaults.from_email)
+    if domain not in names:
+        raise ValidationFailed.on(
+            "sender_defaults.from_email",
+            f"{domain} is not one of the credential's domains ({', '.join(names)})",
+        )
 
 
 _STAYS_REVOKED = "a revoked credential cannot be reactivated; create a new one"
@@ -177,6 +193,11 @@ def update_credential(
         raise ValidationFailed.on("status", _STAYS_REVOKED)
     if request.domains is not None:
         _require_registered(request.domains, domains)
+    if {"domains", "sender_defaults"} & request.model_fields_set:  # the two as they will be
+        given = "sender_defaults" in request.model_fields_set
+        _require_own_sender(
+            request.sender_defaults if given else current.sender_defaults, request.domains or current.domains
+        )
     if not changes:
         return current
     updated = store.update_credential(username, changes, unless_revoked=reactivates)

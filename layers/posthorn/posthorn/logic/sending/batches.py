@@ -17,6 +17,7 @@ from dataclasses import replace
 from posthorn.errors import PosthornError, UpstreamUnavailable
 from posthorn.logic.sending.acceptance import queue_stored
 from posthorn.logic.sending.delivery import PreparedMessage
+from posthorn.logic.sending.sender_defaults import from_address, with_sender_defaults
 from posthorn.logic.sending.steps import SendContext, prepare_message, recipients_of
 from posthorn.models.addresses import domain_of
 from posthorn.models.batches import BatchItemResult, SendBatchResult
@@ -42,6 +43,7 @@ def accept_batch(
         raise ValueError("a batch needs the send queue")
     queue = context.queue
     results: dict[int, BatchItemResult] = {}
+    items = [_completed(item, credential) for item in items]
     requests = [item for item in items if isinstance(item, SendEmailRequest)]
     domains = _DomainsOnce(context.domains)
     suppressions = _KnownSuppressions(context.suppressions, _owned_domains(requests, credential, domains))
@@ -78,6 +80,21 @@ def accept_batch(
     return SendBatchResult(count=sum(1 for r in ordered if r.status == "queued"), results=ordered)
 
 
+def _completed(
+    item: SendEmailRequest | PosthornError, credential: Credential
+) -> SendEmailRequest | PosthornError:
+    """The item with the credential's sender defaults (as `prepare_message` gives them), so the batch's
+    lookups below see every message's From; a message left without one is refused at its index."""
+    if isinstance(item, PosthornError):
+        return item
+    completed = with_sender_defaults(item, credential)
+    try:
+        from_address(completed)
+    except PosthornError as error:
+        return error
+    return completed
+
+
 def _rejected(index: int, error: PosthornError) -> BatchItemResult:
     return BatchItemResult(index=index, status="rejected", error=error_object(error))
 
@@ -87,7 +104,7 @@ def _owned_domains(
 ) -> set[str]:
     owned = set()
     for request in requests:
-        domain = domain_of(request.from_email)
+        domain = domain_of(from_address(request))
         if credential.owns_domain(domain) and domains.get_domain(domain) is not None:
             owned.add(domain)
     return owned
@@ -117,7 +134,7 @@ class _KnownSuppressions:
     def prefetch(self, requests: Iterable[SendEmailRequest]) -> None:
         wanted: dict[str, set[str]] = {domain: set() for domain in self._domains}
         for request in requests:
-            domain = domain_of(request.from_email)
+            domain = domain_of(from_address(request))
             if domain in wanted:
                 wanted[domain].update(recipient.email.lower() for recipient, _ in recipients_of(request))
         for domain, emails in wanted.items():

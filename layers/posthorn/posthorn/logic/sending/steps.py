@@ -32,6 +32,7 @@ from posthorn.logic.ids import new_message_id
 from posthorn.logic.sending.acceptance import queue_stored
 from posthorn.logic.sending.delivery import PreparedMessage, deliver
 from posthorn.logic.sending.mime import Mailbox, MessageContent, build_message
+from posthorn.logic.sending.sender_defaults import from_address, with_sender_defaults
 from posthorn.logic.sending.ses_stamp import SesStamp
 from posthorn.logic.sending.templating import render_fields
 from posthorn.models.addresses import domain_of
@@ -170,8 +171,12 @@ def recipients_of(request: SendEmailRequest) -> list[tuple[Recipient, RecipientT
 def prepare_message(
     request: SendEmailRequest, credential: Credential, context: SendContext
 ) -> PreparedMessage:
-    """Everything before SES: raises the API's errors for a message that cannot be sent; stores nothing."""
-    domain = check_sender(credential, request.from_email, context.domains)
+    """Everything before SES: raises the API's errors for a message that cannot be sent; stores nothing.
+    A message without From or Reply-To gets the credential's sender defaults here, whichever route built
+    it."""
+    request = with_sender_defaults(request, credential)
+    from_email = from_address(request)
+    domain = check_sender(credential, from_email, context.domains)
     fields = {"subject": request.subject, "body_text": request.body_text, "body_html": request.body_html}
     if request.template_data is not None:
         fields = render_fields(fields, request.template_data, html_fields={"body_html"})
@@ -191,7 +196,7 @@ def prepare_message(
     stamp = SesStamp(message_id, tags=tuple(request.tags), configuration_set=configuration_set or None)
     content = MessageContent(
         message_id=message_id,
-        sender=Mailbox(request.from_email, request.from_name),
+        sender=Mailbox(from_email, request.from_name),
         to=[Mailbox(r.email, r.name) for r in request.to],
         cc=[Mailbox(r.email, r.name) for r in request.cc],
         reply_to=Mailbox(request.reply_to_email, request.reply_to_name) if request.reply_to_email else None,
@@ -211,7 +216,7 @@ def prepare_message(
         message_id=message_id,
         credential=credential,
         domain=domain,
-        from_email=request.from_email,
+        from_email=from_email,
         subject=content.subject,
         created_at=now,
         stamp=stamp,
