@@ -41,7 +41,8 @@ function legend(names) {
 
 // Counts per interval, one line per metric.
 export function countsChart(series, names, hourly, title) {
-  const max = Math.max(1, ...series.flatMap((p) => names.map((n) => Number(p[n] || 0))));
+  const top = Math.max(1, ...series.flatMap((p) => names.map((n) => Number(p[n] || 0))));
+  const max = top <= 2 ? 2 : Math.ceil(top / 2) * 2;  // whole numbers at 0, half and top
   const { x, y, nodes } = axes(max, series, hourly, (v) => String(Math.round(v)));
   const lines = names.map((name) => h("polyline", {
     fill: "none", stroke: COLORS[name] || "#555", "stroke-width": 2, "data-series": name,

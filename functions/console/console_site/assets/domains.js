@@ -39,7 +39,7 @@ function domainCard(domain, redraw) {
       table(["Type", "Name", "Value", "Purpose", ""], domain.dns_records.map((r) => [
         r.type, h("code", {}, r.name), h("code", { class: "wrap" }, r.value), r.purpose,
         h("span", { class: "copies" }, copyButton(r.name, "Copy name"), copyButton(r.value, "Copy value")),
-      ]), "No records.")));
+      ]), "SES asks for no records for this domain (the local stack verifies domains at once).")));
 }
 
 export async function domainsView(root) {

@@ -64,7 +64,7 @@ export async function localMessagePanel(messageId, refresh) {
       }
     };
     const tracking = view.tracking || {};
-    panel.append(
+    panel.append(h("div", { class: "outbox-copy" },
       dl([
         ["Envelope", `${view.mail_from} → ${(view.rcpt_to || []).join(", ")}`],
         ["Configuration set", tracking.configuration_set || "none"],
@@ -90,8 +90,7 @@ export async function localMessagePanel(messageId, refresh) {
           ` (${a.content_type}, ${a.size} bytes)`))))
         : null,
       h("details", {}, h("summary", {}, "Headers"),
-        table(["Name", "Value"], view.headers.map((x) => [x.name, x.value]), "No headers.")),
-    );
+        table(["Name", "Value"], view.headers.map((x) => [x.name, x.value]), "No headers."))));
   }
   return panel;
 }

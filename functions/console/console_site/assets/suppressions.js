@@ -80,10 +80,11 @@ export async function suppressionsView(root, context) {
   if (context.caps.send) {
     root.append(h("form", { class: "card", id: "suppression-add", onsubmit: async (event) => {
       event.preventDefault();
-      const values = formData(event.currentTarget);
+      const form = event.currentTarget;
+      const values = formData(form);
       try {
         await api("POST", "suppressions", { body: { email: values.email, reason: "manual", ...(values.domain ? { domain: values.domain } : {}) } });
-        event.currentTarget.reset();
+        form.reset();
         clear(message, notice("ok", `${values.email} is suppressed: nothing more is sent to it.`));
         await draw();
       } catch (error) {
