@@ -396,8 +396,9 @@ class LocalHttpServer(ThreadingHTTPServer):
 
     def _preview(self, body: bytes, id: str) -> Response:
         """The HTML body (inline images resolved) as its own sandboxed document, for the console's preview
-        frame: the console's policy allows no inline style, so the message cannot be a `srcdoc` there. The
-        sandbox gives it an opaque origin: no script runs, no form submits, it reads nothing of the console."""
+        frame: the console's policy allows no inline style, so the message cannot be a `srcdoc` there.
+        The sandbox gives it an opaque origin: no script runs, no form submits, it reads nothing of the
+        console."""
         message = self.services.outbox.get(id)
         view = outbox_view.message_view(message) if message is not None else None
         if view is None or view["html_preview"] is None:

@@ -292,7 +292,9 @@ class LocalStack:
             }
         )
         # The console's files (template.STATIC_FUNCTIONS), from the same function the template deploys.
-        functions.update({name: LambdaFunction(name, template.handler_of(name)) for name in template.STATIC_FUNCTIONS})
+        functions.update(
+            {name: LambdaFunction(name, template.handler_of(name)) for name in template.STATIC_FUNCTIONS}
+        )
         with running(self.settings[SEND_FUNCTION]):  # the first admin, as the API would store it
             self._seed_admin()
 

@@ -30,7 +30,7 @@ OTHER_SUBJECT = "Other tenant's private subject"
 
 
 class Tenants:
-    """example.com's admin, its sender without admin, its read-only key; other.org's sender; what they sent."""
+    """example.com's admin, its sender (no admin), its read-only key; other.org's sender; what they sent."""
 
     def __init__(
         self, admin: str, sender: str, reader: str, other: str, message_id: str, other_id: str, hook_id: str
@@ -94,12 +94,19 @@ def tenants(stack: LocalStack, http: Http, receiver: WebhookReceiver) -> Tenants
     message_id = str(sent.json["message_id"])
     other_sent = http.post(
         "/v1/email",
-        {"from_email": "x@other.org", "to": ["someone@other.net"], "subject": OTHER_SUBJECT, "body_text": "x"},
+        {
+            "from_email": "x@other.org",
+            "to": ["someone@other.net"],
+            "subject": OTHER_SUBJECT,
+            "body_text": "x",
+        },
         api_key=other,
     )
     assert other_sent.status == 200, other_sent.body
     wait_for_statuses(http, admin, message_id, {"success@simulator.amazonses.com": "delivered"})
-    return Tenants(admin, sender, reader, other, message_id, str(other_sent.json["message_id"]), hook.json["webhook_id"])
+    return Tenants(
+        admin, sender, reader, other, message_id, str(other_sent.json["message_id"]), hook.json["webhook_id"]
+    )
 
 
 @pytest.fixture
@@ -133,7 +140,9 @@ def not_pwned(page: Any) -> None:
 
 
 def nav(page: Any) -> list[str]:
-    return [str(name) for name in page.eval_on_selector_all("#nav a", "links => links.map(a => a.dataset.view)")]
+    return [
+        str(name) for name in page.eval_on_selector_all("#nav a", "links => links.map(a => a.dataset.view)")
+    ]
 
 
 # --- the page itself ----------------------------------------------------------------------------------
@@ -149,7 +158,7 @@ def test_the_console_is_served_with_a_strict_policy(stack: LocalStack, http: Htt
     assert "unsafe" not in policy
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     assert answer.headers["Referrer-Policy"] == "no-referrer"
-    assert b"<script type=\"module\" src=\"app.js\"></script>" in answer.body
+    assert b'<script type="module" src="app.js"></script>' in answer.body
     assert not re.search(rb"<script>|\son[a-z]+=", answer.body)  # no inline script, no handler attributes
     assert http.get("/console/app.js").headers["Content-Type"].startswith("text/javascript")
     assert http.get("/console/../template.yaml").status == 404
@@ -201,8 +210,18 @@ def test_a_message_is_found_by_recipient_in_two_actions_and_shows_everything(
     page.click("#message-results a.subject")
     page.wait_for_selector("#message-deliveries table, #message-deliveries .empty")
     text = page.inner_text("#view")
-    for expected in (SUBJECT, tenants.message_id, "customer@example.net", "invoice", "monthly", "12345",
-                     f"ref-{HOSTILE}", HOSTILE, "delivery", "api"):
+    for expected in (
+        SUBJECT,
+        tenants.message_id,
+        "customer@example.net",
+        "invoice",
+        "monthly",
+        "12345",
+        f"ref-{HOSTILE}",
+        HOSTILE,
+        "delivery",
+        "api",
+    ):
         assert expected in text, expected
     page.wait_for_selector("#local-panel iframe.preview")
     shot(page, "message")
@@ -284,14 +303,17 @@ def test_domains_show_records_and_add_one(stack: LocalStack, tenants: Tenants, p
     page.press("input[name=domain]", "Enter")
     page.wait_for_selector("article[data-domain='console-added.example']")
     card = page.inner_text("article[data-domain='console-added.example']")
-    assert "DNS records to publish" in card and "verified" in card
+    assert "DNS records to publish" in card
+    assert "verified" in card
     page.click("article[data-domain='console-added.example'] button:has-text('Delete')")
     page.wait_for_selector("article[data-domain='console-added.example']", state="detached")
     assert http.get("/v1/domains/console-added.example", api_key=tenants.admin).status == 404
     shot(page, "domains")
 
 
-def test_credentials_create_rotate_suspend_revoke(stack: LocalStack, tenants: Tenants, page: Any, http: Http) -> None:
+def test_credentials_create_rotate_suspend_revoke(
+    stack: LocalStack, tenants: Tenants, page: Any, http: Http
+) -> None:
     sign_in(page, stack, tenants.admin)
     page.click("#nav a[data-view=credentials]")
     page.wait_for_selector("#credential-create")

@@ -1,5 +1,5 @@
 // Building the page from data: every value becomes a text node or an attribute value, never markup.
-// Nothing in the console uses innerHTML, insertAdjacentHTML or document.write.
+// Nothing in the console parses a string as markup.
 
 const SAFE_ATTRIBUTES = /^(?:class|id|scope|download|open|multiple|accept|maxlength|pattern|type|name|value|placeholder|for|href|title|role|tabindex|min|max|step|colspan|autocomplete|inputmode|spellcheck|required|checked|selected|disabled|readonly|hidden|rows|cols|size|list|src|sandbox|width|height|viewBox|d|x|y|x1|x2|y1|y2|cx|cy|r|fill|stroke|stroke-width|stroke-dasharray|points|text-anchor|dominant-baseline|aria-[a-z]+|data-[a-z-]+)$/;
 

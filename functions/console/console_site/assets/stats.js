@@ -18,7 +18,8 @@ async function thresholds() {
 export async function statsView(root, context) {
   const guard = await thresholds();
   let domains = [];
-  if (context.caps.admin) domains = (await get("domains")).domains.map((d) => d.domain);
+  // The key's own domains, where it may read them (its credential, with the admin permission).
+  if (context.caps.admin) domains = (await get(`credentials/${encodeURIComponent(context.username)}`)).domains || [];
   const output = h("div", { id: "stats-output" });
   const form = h("form", { class: "filters", onsubmit: (event) => { event.preventDefault(); draw(formData(event.currentTarget)); } },
     h("div", { class: "grid" },
