@@ -174,6 +174,7 @@ class LocalStack:
         relay = self.relay
         return {
             "api_url": self.api_url,
+            "console": f"{self.api_url}/console/",
             "local_page": f"{self.api_url}/_local/",
             "docs": f"{self.api_url}/v1/docs",
             "admin_api_key": self.admin_key,
