@@ -119,6 +119,12 @@ async function route() {
   const context = { caps: state.caps, username: state.username, go: (hash) => { location.hash = hash; } };
   try {
     await (param && view.detail ? view.detail(root, context, param) : view.render(root, context));
+    // Keyboard and screen reader users start at the new view's heading (a view that focused a field keeps it).
+    const heading = root.querySelector("h1");
+    if (heading && !root.contains(document.activeElement)) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: true });
+    }
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       signedOut("The key stopped working (revoked, rotated or suspended). Sign in again.");
