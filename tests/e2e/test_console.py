@@ -131,6 +131,7 @@ def sign_in(page: Any, stack: LocalStack, key: str) -> None:
 
 def shot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky menu at the top of a full-page picture
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
@@ -419,6 +420,18 @@ def test_the_local_outbox_and_connection_panels(stack: LocalStack, tenants: Tena
     assert "Invoice" in page.inner_text("#outbox")
     shot(page, "local")
     not_pwned(page)
+
+
+def test_clearing_the_outbox_keeps_posthorns_records(
+    stack: LocalStack, tenants: Tenants, page: Any, http: Http
+) -> None:
+    sign_in(page, stack, tenants.admin)
+    page.click("#nav a[data-view=local]")
+    page.wait_for_selector("#outbox table")
+    page.click("#clear-outbox")  # the dialog is accepted
+    page.wait_for_selector("#outbox .empty")
+    assert http.get("/_local/outbox").json["messages"] == []
+    assert http.get(f"/v1/messages/{tenants.message_id}", api_key=tenants.admin).status == 200
 
 
 def test_the_console_works_on_a_phone(stack: LocalStack, tenants: Tenants, chromium: Any) -> None:  # noqa: F811

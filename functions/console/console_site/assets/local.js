@@ -36,7 +36,12 @@ export async function localView(root) {
   };
   root.append(h("form", { class: "filters", role: "search", onsubmit: (e) => { e.preventDefault(); draw(); } },
     h("div", { class: "primary-search" }, h("label", { class: "field" }, h("span", {}, "Search the outbox"), query),
-      h("button", { type: "submit" }, "Search"))), list);
+      h("button", { type: "submit" }, "Search"),
+      h("button", { type: "button", class: "secondary", id: "clear-outbox", onclick: async () => {
+        if (!confirm("Forget every message the local SES received? Posthorn's own records stay.")) return;
+        await local("DELETE", "outbox");
+        await draw();
+      } }, "Clear outbox"))), list);
   await draw();
   root.append(connectionPanel(await local("GET", "connection")));
 }
