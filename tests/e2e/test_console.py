@@ -7,8 +7,10 @@ reference, a webhook's description, and a webhook answer (an error body). Each v
 
 from __future__ import annotations
 
+import os
 import re
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,9 @@ import pytest
 
 from posthorn_local.stack import LocalStack
 from tests.e2e.conftest import ADMIN_KEY, Http
+from tests.e2e.test_guard import GUARD
 from tests.e2e.test_local_page import chromium  # noqa: F401 - the browser fixture
-from tests.e2e.test_local_stack import wait_for_statuses
+from tests.e2e.test_local_stack import label, wait_for_statuses
 from tests.support.webhook_receiver import WebhookReceiver, running_receiver
 
 pytestmark = [pytest.mark.e2e]
@@ -45,6 +48,25 @@ def create_key(http: Http, name: str, domains: list[str], permissions: list[str]
     )
     assert created.status == 201, created.body
     return str(created.json["api_key"])
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    """A stack of its own whose deliverability guard acts after 5 recipients (test_guard.py's settings), so
+    a domain can be paused for the Resume button."""
+    saved = {name: os.environ.get(name) for name in GUARD}
+    os.environ.update(GUARD)
+    try:
+        with LocalStack(port=0, admin_key=ADMIN_KEY, event_delay_seconds=0.2) as running:
+            yield running
+            reset = urllib.request.Request(running.moto_url + "/moto-api/reset", method="POST")  # noqa: S310
+            urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
@@ -310,6 +332,34 @@ def test_domains_show_records_and_add_one(stack: LocalStack, tenants: Tenants, p
     page.wait_for_selector("article[data-domain='console-added.example']", state="detached")
     assert http.get("/v1/domains/console-added.example", api_key=tenants.admin).status == 404
     shot(page, "domains")
+
+
+def test_a_paused_domain_is_resumed_from_its_card(
+    stack: LocalStack, tenants: Tenants, page: Any, http: Http
+) -> None:
+    assert http.post("/v1/domains", {"domain": "paused.example"}, api_key=ADMIN_KEY).status == 201
+    key = create_key(http, "bouncy list", ["paused.example"], ["send"])
+    for _ in range(6):  # the guard's minimum is 5: five hard bounces of five is over 4 %
+        message = {
+            "from_email": "a@paused.example",
+            "to": [label("bounce")],
+            "subject": "x",
+            "body_text": "x",
+        }
+        http.post("/v1/email", message, api_key=key)
+    deadline = time.monotonic() + 15
+    while http.get("/v1/domains/paused.example", api_key=ADMIN_KEY).json["sending"] != "paused":
+        assert time.monotonic() < deadline, "the guard did not pause paused.example"
+        time.sleep(0.2)
+    sign_in(page, stack, tenants.admin)
+    page.click("#nav a[data-view=domains]")
+    card = "article[data-domain='paused.example']"
+    page.wait_for_selector(f"{card} .badge-paused")
+    assert "bounce rate" in page.inner_text(card)
+    shot(page, "domain-paused")
+    page.click(f"{card} button:has-text('Resume sending')")
+    page.wait_for_selector(f"{card} .badge-enabled")
+    assert http.get("/v1/domains/paused.example", api_key=ADMIN_KEY).json["sending"] == "enabled"
 
 
 def test_credentials_create_rotate_suspend_revoke(
