@@ -21,7 +21,7 @@ export async function credentialsView(root) {
   const draw = async () => {
     const { credentials } = await get("credentials");
     clear(list, table(["Username", "Name", "Status", "Domains", "Permissions", "Rate /s", "Created", ""],
-      credentials.map((c) => [h("code", {}, c.username), c.name, badge(c.status), (c.domains || []).join(", "),
+      credentials.map((c) => [h("code", {}, c.username), c.name, badge(c.status), (c.domains || []).join(", ") || "—",
         (c.permissions || []).join(", "), c.rate_limit_per_second ?? "default", fmtTime(c.created_at), actions(c)]),
       "No credentials yet: create one for each app or person that sends."));
   };
