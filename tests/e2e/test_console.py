@@ -207,13 +207,20 @@ def test_signing_in_keeps_the_key_in_this_tabs_session_storage_only(
     assert page.inner_text("#view") == ""
 
 
-def test_a_wrong_key_is_refused_with_a_message(stack: LocalStack, tenants: Tenants, page: Any) -> None:
-    page.goto(f"{stack.api_url}/console/")
+def test_a_wrong_key_is_refused_and_the_page_works_without_its_slash(
+    stack: LocalStack, tenants: Tenants, page: Any
+) -> None:
+    page.goto(f"{stack.api_url}/console")  # no slash: the same page, its files one folder down
     page.fill("input[name=api_key]", "nobody.wrong-secret")
     page.press("input[name=api_key]", "Enter")
     page.wait_for_selector("#signin-error:not(:empty)")  # (wait_for_function would need 'unsafe-eval')
     assert "not accepted" in page.inner_text("#signin-error")
     assert page.evaluate("sessionStorage.length") == 0
+    page.fill("input[name=api_key]", tenants.reader)
+    page.press("input[name=api_key]", "Enter")
+    page.wait_for_selector("#message-results a.subject")
+    assert page.url.startswith(f"{stack.api_url}/console#/messages")
+    not_pwned(page)
 
 
 # --- messages -----------------------------------------------------------------------------------------

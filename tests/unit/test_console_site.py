@@ -45,10 +45,17 @@ def test_the_index_is_served_at_the_folder_with_a_strict_policy() -> None:
     assert answer["headers"]["Referrer-Policy"] == "no-referrer"
 
 
-def test_without_its_slash_the_console_redirects_relatively_so_a_stage_is_kept() -> None:
-    answer = get("/console")
-    assert answer["statusCode"] == 301
-    assert answer["headers"]["Location"] == "console/"
+def test_without_its_slash_the_page_points_one_folder_down() -> None:
+    """`/prod/console` resolves `app.js` to `/prod/app.js`: without the slash the references say
+    `console/app.js`; hash links stay as they are; and no redirect, which could loop."""
+    folder, bare = get("/console/")["body"], get("/console")
+    assert bare["statusCode"] == 200
+    assert 'src="app.js"' in folder
+    assert 'src="console/app.js"' in bare["body"]
+    assert 'href="console/console.css"' in bare["body"]
+    assert 'href="#/messages"' in bare["body"]
+    assert bare["headers"]["ETag"] != get("/console/")["headers"]["ETag"]
+    assert "Location" not in bare["headers"]
 
 
 @pytest.mark.parametrize(

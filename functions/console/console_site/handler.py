@@ -30,6 +30,7 @@ TYPES = {
     ".json": "application/json",
 }
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\.(?:html|js|css|svg)")
+_REFERENCE = re.compile(r'\b(src|href)="([a-z0-9][a-z0-9-]*\.(?:js|css|svg))"')
 POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -86,6 +87,24 @@ def _config() -> dict[str, Any]:
     return _answer(200, {"Content-Type": TYPES[".json"], "Cache-Control": "no-store"}, body)
 
 
+def _index(event: dict[str, Any]) -> dict[str, Any]:
+    """The page, at `/console/` and at `/console` alike (whether a REST API hands a trailing slash to the
+    `/console` resource is not something to rely on). Without the slash, its files are one folder down:
+    the references are rewritten to `console/<file>` (no redirect, so no loop either way). The scripts find
+    the API from their own URL, so the stage or a custom domain's base path is kept."""
+    found = _asset("index.html")
+    assert found is not None  # packaged with the function
+    data, etag = found
+    page = data.decode("utf-8")
+    if not str(event.get("path") or "").endswith("/"):
+        page = _REFERENCE.sub(r'\1="console/\2"', page)
+        etag = etag[:-1] + '-folder"'
+    headers = {"Content-Type": TYPES[".html"], "Cache-Control": CACHE, "ETag": etag}
+    if _header(event, "if-none-match") == etag:
+        return _answer(304, headers)
+    return _answer(200, headers, page)
+
+
 def _header(event: dict[str, Any], name: str) -> str | None:
     headers = event.get("headers") or {}
     return next((str(v) for k, v in headers.items() if k.lower() == name), None)
@@ -96,11 +115,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _answer(405, {"Allow": "GET", "Content-Type": "application/json"}, "{}")
     asset = (event.get("pathParameters") or {}).get("asset")
     if asset is None:
-        # `/console` without its slash: the page's relative links need the folder, so go there (relative,
-        # so a stage or a custom domain's base path is kept).
-        if not str(event.get("path") or "").endswith("/"):
-            return _answer(301, {"Location": "console/", "Cache-Control": "no-store"})
-        asset = "index.html"
+        return _index(event)
     if asset == "config.json":
         return _config()
     if not _NAME.fullmatch(asset):

@@ -2,9 +2,11 @@
 // The key lives in this tab's sessionStorage only (never a cookie, never localStorage, never a URL).
 
 const KEY = "posthorn.api_key";
-// Relative to the console's own folder, so a stage (/prod) or a custom domain's base path is kept.
-export const API_BASE = new URL("../v1/", document.baseURI);
-export const LOCAL_BASE = new URL("../_local/", document.baseURI);
+// Relative to this module's own URL (<base>/console/api.js), so a stage (/prod) or a custom domain's base
+// path is kept, whether the page was opened at /console or /console/.
+export const CONSOLE_BASE = new URL("./", import.meta.url);
+export const API_BASE = new URL("../v1/", import.meta.url);
+export const LOCAL_BASE = new URL("../_local/", import.meta.url);
 
 export class ApiError extends Error {
   constructor(status, code, message, details) {

@@ -1,5 +1,5 @@
 // Stats: GET /v1/stats per day or hour, for one domain or tag, as charts; rates against the guard.
-import { get } from "./api.js";
+import { CONSOLE_BASE, get } from "./api.js";
 import { clear, dl, field, formData, h, notice, pct, table } from "./dom.js";
 import { countsChart, rateChart } from "./chart.js";
 
@@ -7,7 +7,7 @@ const METRICS = ["sent", "delivered", "bounced", "complained", "opened", "clicke
 
 async function thresholds() {
   try {
-    const response = await fetch(new URL("config.json", document.baseURI), { cache: "no-store", credentials: "omit" });
+    const response = await fetch(new URL("config.json", CONSOLE_BASE), { cache: "no-store", credentials: "omit" });
     const config = await response.json();
     return { bounce: config.guard_bounce_rate / 100, complaint: config.guard_complaint_rate / 100 };
   } catch {
