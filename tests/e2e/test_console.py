@@ -201,9 +201,12 @@ def test_signing_in_keeps_the_key_in_this_tabs_session_storage_only(
     assert page.evaluate("Object.values(sessionStorage)") == [tenants.admin]
     assert page.input_value("input[name=api_key]") == ""
     shot(page, "signed-in")
-    page.click("#signout")
-    page.wait_for_selector("input[name=api_key]", state="visible")
+    page.click("#signout")  # a fresh page: nothing the key saw stays in memory
+    page.wait_for_selector("#signin-error:has-text('Signed out.')")
     assert page.evaluate("sessionStorage.length") == 0
+    assert page.inner_text("#view") == ""
+    assert page.is_hidden("#nav")
+    page.go_back()  # the history holds no view to come back to with data
     assert page.inner_text("#view") == ""
 
 
@@ -228,7 +231,7 @@ def test_a_message_is_found_by_recipient_in_two_actions_and_shows_everything(
     stack: LocalStack, tenants: Tenants, page: Any
 ) -> None:
     sign_in(page, stack, tenants.admin)
-    page.wait_for_selector("#recipient-search")
+    page.wait_for_selector("#recipient-search:focus")
     # The search box has the focus: type the address (1), press Enter (2).
     page.keyboard.type("customer@example.net")
     page.keyboard.press("Enter")
@@ -403,6 +406,7 @@ def test_webhooks_create_test_rotate_and_replay(
     page.click("#nav a[data-view=webhooks]")
     page.wait_for_selector("#webhook-list table")
     assert HOSTILE in page.inner_text("#webhook-list")  # the hostile description, as text
+    shot(page, "webhooks")
     page.fill("#webhook-create input[name=url]", receiver.url("/console"))
     page.click("#webhook-create button[type=submit]")
     page.wait_for_selector("input[data-secret='signing secret']")

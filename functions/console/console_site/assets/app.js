@@ -48,8 +48,16 @@ async function probe() {
   return { read, admin, webhooks, files, send, local: localStack };
 }
 
+const NOTICE = "posthorn.signed_out";
+
 function signedOut(message) {
   session.clear();
+  if (state.caps) {
+    // A fresh page: nothing the last key saw stays in any module's memory (a search, an uploaded file).
+    sessionStorage.setItem(NOTICE, message || "");
+    location.replace(location.pathname + location.search);
+    return;
+  }
   state.caps = null;
   document.getElementById("nav").hidden = true;
   document.getElementById("who").hidden = true;
@@ -142,5 +150,7 @@ document.getElementById("signin-form").addEventListener("submit", (event) => {
   if (key) signIn(key);
 });
 window.addEventListener("hashchange", route);
+const lastNotice = sessionStorage.getItem(NOTICE);
+sessionStorage.removeItem(NOTICE);
 if (session.key) signIn(session.key);
-else document.querySelector("input[name=api_key]").focus();
+else signedOut(lastNotice);

@@ -51,6 +51,7 @@ export async function messagesView(root, context) {
     if (rebuild) {
       clear(root);
       root.append(h("h1", {}, "Messages"), filterForm(() => draw()), results);
+      root.querySelector("#recipient-search").focus();  // the first of the two actions: type the address
     }
     clear(results, h("p", { class: "muted" }, "Loading…"));
     const f = search.filters;
@@ -83,7 +84,6 @@ export async function messagesView(root, context) {
         h("button", { type: "button", class: "secondary", disabled: !page.next_cursor, onclick: () => { search.cursors.push(page.next_cursor); draw(); } }, "Older")));
   };
   await draw(true);
-  root.querySelector("#recipient-search").focus();
 }
 
 async function deliveriesOf(messageId) {
