@@ -277,7 +277,7 @@ def test_simulated_open_and_click_come_back_as_events(stack: LocalStack, tenants
 # --- tenants and permissions ---------------------------------------------------------------------------
 def test_a_read_only_key_sees_no_administration(stack: LocalStack, tenants: Tenants, page: Any) -> None:
     sign_in(page, stack, tenants.reader)
-    assert nav(page) == ["messages", "stats", "suppressions", "local"]
+    assert nav(page) == ["messages", "stats", "suppressions"]
     page.goto(f"{stack.api_url}/console/#/credentials")
     page.wait_for_selector("#recipient-search")  # not a credentials page: the first view it may see
     assert page.get_attribute("#view", "data-view") == "messages"
@@ -295,7 +295,8 @@ def test_a_read_only_key_sees_no_administration(stack: LocalStack, tenants: Tena
 def test_another_tenants_data_never_appears(stack: LocalStack, tenants: Tenants, page: Any) -> None:
     """example.com's sender (no admin: administration is the stack operator's, and sees every tenant)."""
     sign_in(page, stack, tenants.sender)
-    assert nav(page) == ["messages", "stats", "webhooks", "suppressions", "files", "local"]
+    # The whole local outbox (every tenant's mail, the stack's admin key) is for admin keys only.
+    assert nav(page) == ["messages", "stats", "webhooks", "suppressions", "files"]
     page.wait_for_selector("#message-results table")
     assert SUBJECT in page.inner_text("#view")
     assert OTHER_SUBJECT not in page.inner_text("#view")

@@ -18,7 +18,9 @@ const VIEWS = [
   { name: "webhooks", label: "Webhooks", needs: "webhooks", render: webhooksView, detail: webhookView },
   { name: "suppressions", label: "Suppressions", needs: "read", render: suppressionsView },
   { name: "files", label: "Files", needs: "files", render: filesView },
-  { name: "local", label: "Local outbox", needs: "local", render: localView },
+  // The whole outbox (every tenant's mail) and the connection panel (the stack's admin key): the local
+  // stack's operator only, so a key with admin. A message's own outbox copy shows in its detail view.
+  { name: "local", label: "Local outbox", needs: "localAdmin", render: localView },
 ];
 
 const state = { caps: null, username: null };
@@ -45,7 +47,7 @@ async function probe() {
     allowed(() => api("POST", "suppressions", { body: {} })),
     local("GET", "connection").then(() => true, () => false),
   ]);
-  return { read, admin, webhooks, files, send, local: localStack };
+  return { read, admin, webhooks, files, send, local: localStack, localAdmin: localStack && admin };
 }
 
 const NOTICE = "posthorn.signed_out";
