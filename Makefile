@@ -12,7 +12,7 @@ REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 # The import roots of the layer, the functions and the dev-only local stack (pytest reads the same list
 # from pyproject.toml).
-SOURCES := PYTHONPATH=layers/posthorn:functions/send:functions/bounce:functions/worker:functions/webhooks:services/smtp_relay:local:.
+SOURCES := PYTHONPATH=layers/posthorn:functions/send:functions/bounce:functions/worker:functions/webhooks:functions/console:services/smtp_relay:local:.
 export AWS_DEFAULT_REGION ?= $(REGION)
 
 
@@ -55,7 +55,7 @@ lint: $(VENV)/.installed
 	$(SOURCES) $(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy layers/posthorn/posthorn functions/send functions/bounce functions/worker functions/webhooks services/smtp_relay/smtp_relay local/posthorn_local
+	$(VENV)/bin/mypy layers/posthorn/posthorn functions/send functions/bounce functions/worker functions/webhooks functions/console services/smtp_relay/smtp_relay local/posthorn_local
 
 # Both ways a stack can be deployed: as it is, and with the SMTP relay enabled (scripts/relay_enabled_template.py).
 validate: $(TOOLS)/.installed

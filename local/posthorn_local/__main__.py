@@ -65,6 +65,7 @@ def banner(stack: LocalStack, log_file: Path | None = None) -> str:
     return f"""
 Posthorn local stack is running (development only).
   API            {api}
+  Console        {api}/console/   (sign in with an api_key; the outbox is its "Local outbox" panel)
   Local pages    {api}/_local/   (outbox: {api}/_local/outbox)
   Admin api_key  {stack.admin_key}   ({origin})
   SMTP relay     host {stack.smtp_host}

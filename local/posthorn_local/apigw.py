@@ -47,11 +47,14 @@ class LambdaContext:
 
 
 def match_route(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-    for route in routes:
-        if route.method == method.upper():
-            found = route.pattern.match(path)
-            if found:
-                return route, found.groupdict()
+    """The route of `path`; as a REST API does, a trailing slash names the same resource (`/console/` is
+    `/console`; the event's `path` keeps the slash)."""
+    for candidate in (path, path[:-1]) if len(path) > 1 and path.endswith("/") else (path,):
+        for route in routes:
+            if route.method == method.upper():
+                found = route.pattern.match(candidate)
+                if found:
+                    return route, found.groupdict()
     return None
 
 

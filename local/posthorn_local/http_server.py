@@ -68,6 +68,18 @@ PAGE_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+# A message's HTML body framed by the console: sandboxed (no script, no form, an opaque origin), its inline
+# styles and images shown, framed only by this origin.
+PREVIEW_POLICY = "; ".join(
+    [
+        "sandbox",
+        "default-src 'none'",
+        "style-src 'unsafe-inline'",
+        "img-src data: http: https:",
+        "font-src data:",
+        "frame-ancestors 'self'",
+    ]
+)
 PAGE_HEADERS = {
     "Content-Security-Policy": PAGE_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -193,6 +205,12 @@ class LocalHttpServer(ThreadingHTTPServer):
                 self._asset,
             ),
             ("GET", re.compile(r"/_local/outbox/(?P<id>[^/]+)/raw"), "/_local/outbox/{id}/raw", self._raw),
+            (
+                "GET",
+                re.compile(r"/_local/outbox/(?P<id>[^/]+)/preview"),
+                "/_local/outbox/{id}/preview",
+                self._preview,
+            ),
             (
                 "POST",
                 re.compile(r"/_local/outbox/(?P<id>[^/]+)/open"),
@@ -375,6 +393,24 @@ class LocalHttpServer(ThreadingHTTPServer):
             else []
         )
         return _json(200, view, {"Cache-Control": "no-store"})
+
+    def _preview(self, body: bytes, id: str) -> Response:
+        """The HTML body (inline images resolved) as its own sandboxed document, for the console's preview
+        frame: the console's policy allows no inline style, so the message cannot be a `srcdoc` there.
+        The sandbox gives it an opaque origin: no script runs, no form submits, it reads nothing of the
+        console."""
+        message = self.services.outbox.get(id)
+        view = outbox_view.message_view(message) if message is not None else None
+        if view is None or view["html_preview"] is None:
+            return _error(404, "not_found", "no HTML body for this outbox id")
+        headers = {
+            "Content-Type": "text/html; charset=utf-8",
+            "Content-Security-Policy": PREVIEW_POLICY,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store",
+        }
+        return 200, headers, str(view["html_preview"]).encode()
 
     def _attachment(self, body: bytes, id: str, index: str) -> Response:
         message = self.services.outbox.get(id)

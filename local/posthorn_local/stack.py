@@ -174,6 +174,7 @@ class LocalStack:
         relay = self.relay
         return {
             "api_url": self.api_url,
+            "console": f"{self.api_url}/console/",
             "local_page": f"{self.api_url}/_local/",
             "docs": f"{self.api_url}/v1/docs",
             "admin_api_key": self.admin_key,
@@ -290,6 +291,10 @@ class LocalStack:
                 name: LambdaFunction(name, template.handler_of(name), self.settings[name])
                 for name in (SEND_FUNCTION, EVENTS_FUNCTION)
             }
+        )
+        # The console's files (template.STATIC_FUNCTIONS), from the same function the template deploys.
+        functions.update(
+            {name: LambdaFunction(name, template.handler_of(name)) for name in template.STATIC_FUNCTIONS}
         )
         with running(self.settings[SEND_FUNCTION]):  # the first admin, as the API would store it
             self._seed_admin()

@@ -32,6 +32,8 @@ SETTINGS: dict[str, type[Settings]] = {
     "WebhookSenderFunction": WebhookSenderSettings,
     "SmtpRelayTaskDefinition": SubmissionSettings,
 }
+# Functions that read no Posthorn settings: the console serves its packaged files (functions/console).
+STATIC_FUNCTIONS = frozenset({"ConsoleFunction"})
 
 
 class _CfnLoader(yaml.SafeLoader):
