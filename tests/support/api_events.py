@@ -43,7 +43,11 @@ def samples() -> dict[str, dict[str, Any]]:
             "POST", "/v1/email", resource="/v1/email", headers=AUTH, body=json.dumps(SEND).encode()
         ),
         "api_send_email_invalid": build_event(
-            "POST", "/v1/email", resource="/v1/email", headers=AUTH, body=b'{"to": ["not an address"]}'
+            "POST",
+            "/v1/email",
+            resource="/v1/email",
+            headers=AUTH,
+            body=b'{"from_email": "not an address", "to": ["not an address"]}',
         ),
         "api_create_domain": build_event(
             "POST", "/v1/domains", resource="/v1/domains", headers=AUTH, body=b'{"domain": "example.com"}'
