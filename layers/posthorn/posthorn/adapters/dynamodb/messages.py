@@ -199,11 +199,10 @@ class MessageRepository(Repository):
         )
 
     def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
-        """Record SES's id (which ends every claim) and the recipients' statuses, then the pointer from SES's
-        id to the message (`message_items.py`), for SES's notifications that carry no tags. (Not one
-        transaction: a crash between the two leaves such a notification unmatched, kept for operators;
-        events with the `posthorn_message_id` tag, all of the configuration set's, find the message
-        anyway.)"""
+        """Record SES's id (which ends every claim) and the recipients' statuses, then, for a message sent
+        without a configuration set, the pointer from SES's id to the message (`message_items.py`), for
+        SES's notifications that carry no tags. (Not one transaction: a crash between the two leaves such a
+        notification unmatched, kept for operators.)"""
         self._advance(message_id, statuses, {"ses_message_id": ses_message_id}, ses_message_id=ses_message_id)
 
     def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
@@ -230,7 +229,7 @@ class MessageRepository(Repository):
         change = advance(self, message_id, statuses, fields)
         if change is None:
             return False
-        if ses_message_id is not None:
+        if ses_message_id is not None and change.configuration_set is None:
             pointer = ses_pointer(ses_message_id, message_id, self.retention.ttl(change.created_at))
             self.db.put_item(TableName=self.table, Item=pointer)
         if change.before != change.after:
