@@ -93,7 +93,7 @@ def test_a_message_with_a_configuration_set_has_no_ses_id_pointer_and_its_events
     assert notify(message, ses_fixtures.delivery_notification(), tagged=False)["outcomes"]["unmatched"] == 1
     found = api.get(f"/v1/messages/{message['message_id']}", api_key=sender_key).json
     assert found["status"] == "delivered"
-    assert [event["type"] for event in found["events"]] == ["delivery"]
+    assert [event["type"] for event in found["events"]] == ["send", "delivery"]  # send: from `mark_sent`
 
 
 def test_a_message_without_a_configuration_set_is_found_by_ses_id_through_a_pointer(

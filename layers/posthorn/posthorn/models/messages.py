@@ -152,3 +152,6 @@ class MessageChange(NamedTuple):
     after: str
     moved: frozenset[str] = frozenset()
     configuration_set: str | None = None
+    # The recipients (lower-cased) the send path recorded as sent itself (`sent_to`), whose SES Send event
+    # then needs storing and counting no more (`logic/events/recording.py`).
+    sent_to: frozenset[str] = frozenset()

@@ -168,4 +168,5 @@ def _change(old: dict[str, Any], applied: dict[str, str], *, moved: set[str]) ->
         after=after,
         moved=frozenset(moved),
         configuration_set=old.get("configuration_set") or None,
+        sent_to=frozenset(str(email).lower() for email in old.get("sent_to") or ()),
     )
