@@ -107,11 +107,10 @@ def test_each_documented_shape_lands_in_the_timeline(
 ) -> None:
     result = invoke(fixture(fixture_name))
     record, events = message()
+    assert result["outcomes"]["recorded"] == 1
     if event_type == "send":  # `mark_sent` recorded it (and counted it): no item of its own
-        assert result["outcomes"]["recorded_by_send_path"] == 1
         assert events == []
     else:
-        assert result["outcomes"]["recorded"] == 1
         assert [event["type"] for event in events] == [event_type]
     assert record.recipients[0].status == status
     assert record.status == status
@@ -223,8 +222,9 @@ def test_malformed_record_is_parked_and_the_others_are_recorded(sent_message: st
     batch["Records"].insert(1, fixture("sns_malformed")["Records"][0])
     result = invoke(batch)
     assert result["outcomes"]["malformed"] == 1
-    assert result["outcomes"]["recorded"] == 3  # delivery (once for both formats), open, click
-    assert result["outcomes"]["recorded_by_send_path"] == 1  # send: `mark_sent` recorded it
+    assert result["outcomes"]["recorded"] == 4  # send, delivery (once for both formats), open, click
+    # Stored: all but the send, which `mark_sent` recorded.
+    assert sorted(event["type"] for event in message()[1]) == ["click", "delivery", "open"]
     sqs = events_env.session.client("sqs")
     parked = sqs.receive_message(
         QueueUrl=events_env.ids["EventsDeadLetterQueue"],
@@ -332,7 +332,7 @@ def test_event_that_raises_nothing_changes_nothing(sent_message: str, events_env
     assert sum(row["sent"] for row in counted) == 1
     for _ in range(2):
         result = invoke(fixture("sns_event_send"))
-        assert result["outcomes"]["recorded_by_send_path"] == 1
+        assert result["outcomes"]["recorded"] == 1
     assert db.get_item(TableName=table, Key=key)["Item"] == before
     assert message()[1] == []
     [send] = timeline()[1]
