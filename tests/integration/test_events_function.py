@@ -61,6 +61,17 @@ def sent_message(events_env: Stack) -> str:
 
 
 def message() -> tuple[MessageRecord, list[dict[str, Any]]]:
+    """The message and its stored events (not the `send` event its timeline makes from `mark_sent`)."""
+    from posthorn import wiring
+
+    found = wiring.messages().get_message(MESSAGE_ID)
+    assert found is not None
+    record, events = found
+    return record, [event for event in events if "sk" in event]
+
+
+def timeline() -> tuple[MessageRecord, list[dict[str, Any]]]:
+    """The message and every event its timeline shows."""
     from posthorn import wiring
 
     found = wiring.messages().get_message(MESSAGE_ID)
@@ -97,8 +108,11 @@ def test_each_documented_shape_lands_in_the_timeline(
     result = invoke(fixture(fixture_name))
     record, events = message()
     assert result["outcomes"]["recorded"] == 1
+    if event_type == "send":  # `mark_sent` recorded it (and counted it): no item of its own
+        assert events == []
+    else:
+        assert [event["type"] for event in events] == [event_type]
     assert record.recipients[0].status == status
-    assert [event["type"] for event in events] == [event_type]
     assert record.status == status
 
 
@@ -107,7 +121,10 @@ def test_bounce_details_reach_the_api(sent_message: str, api: ApiClient, sender_
     # The fixture message belongs to example.com, the sender credential's domain.
     view = api.get(f"/v1/messages/{MESSAGE_ID}", api_key=sender_key)
     assert view.status == 200, view.body
-    [event] = view.json["events"]
+    # The send `mark_sent` recorded, shown no later than the bounce SES reported (at the fixture's time).
+    sent, event = view.json["events"]
+    assert sent["timestamp"] == event["timestamp"]
+    assert (sent["type"], sent["recipient"], sent["details"]) == ("send", RECIPIENT, {})
     assert event["type"] == "bounce"
     assert event["recipient"] == RECIPIENT
     assert event["details"]["bounce_type"] == "Permanent"
@@ -177,7 +194,7 @@ def test_shuffled_and_repeated_deliveries_end_in_the_same_state(sent_message: st
     random.Random(seed).shuffle(sequence)
     for name in sequence:
         invoke(fixture(name))
-    record, events = message()
+    record, events = timeline()
     assert record.recipients[0].status == "clicked"
     assert sorted(event["type"] for event in events) == ["click", "delivery", "open", "send"]
 
@@ -206,6 +223,8 @@ def test_malformed_record_is_parked_and_the_others_are_recorded(sent_message: st
     result = invoke(batch)
     assert result["outcomes"]["malformed"] == 1
     assert result["outcomes"]["recorded"] == 4  # send, delivery (once for both formats), open, click
+    # Stored: all but the send, which `mark_sent` recorded.
+    assert sorted(event["type"] for event in message()[1]) == ["click", "delivery", "open"]
     sqs = events_env.session.client("sqs")
     parked = sqs.receive_message(
         QueueUrl=events_env.ids["EventsDeadLetterQueue"],
@@ -301,11 +320,40 @@ def test_message_stored_by_an_older_posthorn_is_found_through_gsi1(
 
 
 def test_event_that_raises_nothing_changes_nothing(sent_message: str, events_env: Stack) -> None:
-    """SES's Send after the send path set `sent`: read, not written; stored and counted once all the same."""
+    """SES's Send after the send path set `sent`: read, not written, neither stored nor counted again (the
+    send path counted it and the timeline shows it from `mark_sent`); a Send that came first is stored."""
+    from posthorn import wiring
+
     db, table = events_env.session.client("dynamodb"), events_env.table
     key = {"pk": {"S": f"MSG#{MESSAGE_ID}"}, "sk": {"S": "MSG"}}
     before = db.get_item(TableName=table, Key=key)["Item"]
-    result = invoke(fixture("sns_event_send"))
-    assert result["outcomes"]["recorded"] == 1
+    assert [item["S"] for item in before["sent_to"]["L"]] == [RECIPIENT]
+    counted = wiring.stats().hourly_counts("example.com", None, "2000-01-01T00", "2999-01-01T00")
+    assert sum(row["sent"] for row in counted) == 1
+    for _ in range(2):
+        result = invoke(fixture("sns_event_send"))
+        assert result["outcomes"]["recorded"] == 1
     assert db.get_item(TableName=table, Key=key)["Item"] == before
+    assert message()[1] == []
+    [send] = timeline()[1]
+    assert (send["type"], send["recipient"], send["timestamp"]) == ("send", RECIPIENT, before["sent_at"]["S"])
+    counted = wiring.stats().hourly_counts("example.com", None, "2000-01-01T00", "2999-01-01T00")
+    assert sum(row["sent"] for row in counted) == 1
+
+
+def test_a_send_event_that_comes_before_the_send_path_records_it_is_stored_and_shown_once(
+    events_env: Stack,
+) -> None:
+    from posthorn import wiring
+
+    store = wiring.messages()
+    record = message_record(
+        MESSAGE_ID, recipients=(RECIPIENT,), username="ph_test", subject="Hello", created_at=datetime.now(UTC)
+    )
+    store.create_message(record)
+    assert invoke(fixture("sns_event_send"))["outcomes"]["recorded"] == 1
+    store.mark_sent(MESSAGE_ID, SES_ID, {RECIPIENT: "sent"})
     assert [event["type"] for event in message()[1]] == ["send"]
+    assert [event["type"] for event in timeline()[1]] == ["send"]
+    counted = wiring.stats().hourly_counts("example.com", None, "2000-01-01T00", "2999-01-01T00")
+    assert sum(row["sent"] for row in counted) == 1

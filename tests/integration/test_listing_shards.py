@@ -87,3 +87,28 @@ def test_items_written_before_the_shards_are_listed_and_a_status_move_lists_them
     assert list_all(api, sender_key, 3, status="delivered") == [old]
     assert list_all(api, sender_key, 3, status="sent") == [m for m in reversed(sent) if m != old]
     assert list_all(api, sender_key, 3) == list(reversed(sent))
+
+
+def test_the_usual_path_writes_no_status_item_and_a_rarer_status_moves_in_and_out_of_its_own(
+    api: ApiClient, sender_key: str, stack: Stack
+) -> None:
+    sent = [send(api, sender_key, f"user{n}@example.net")["message_id"] for n in range(4)]
+    messages = [api.get(f"/v1/messages/{message_id}", api_key=sender_key).json for message_id in sent]
+    for message in messages:
+        notify(message, ses_fixtures.delivery_event(recipients=[message["recipients"][0]["email"]]))
+    notify(messages[0], ses_fixtures.open_event(recipients=[messages[0]["recipients"][0]["email"]]))
+    notify(messages[1], ses_fixtures.click_event(recipients=[messages[1]["recipients"][0]["email"]]))
+    status_keys = {item["pk"]["S"] for item in listing_items(stack) if "#S#" in item["pk"]["S"]}
+    # queued, sent, delivered, opened: none; clicked: its own partition, in the message's shard.
+    assert status_keys == {index.partition("example.com", "status", "clicked", index.listing_shard(sent[1]))}
+    assert list_all(api, sender_key, 2, status="delivered") == [sent[3], sent[2]]
+    assert list_all(api, sender_key, 2, status="opened") == [sent[0]]
+    assert list_all(api, sender_key, 2, status="clicked") == [sent[1]]
+    assert list_all(api, sender_key, 2, status="sent") == []
+    notify(messages[1], ses_fixtures.complaint_event(recipients=[messages[1]["recipients"][0]["email"]]))
+    status_keys = {item["pk"]["S"] for item in listing_items(stack) if "#S#" in item["pk"]["S"]}
+    assert status_keys == {
+        index.partition("example.com", "status", "complained", index.listing_shard(sent[1]))
+    }
+    assert list_all(api, sender_key, 2, status="complained") == [sent[1]]
+    assert list_all(api, sender_key, 2, status="clicked") == []

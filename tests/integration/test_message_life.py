@@ -1,7 +1,8 @@
 """A message's life as figure 10 prices it (the API's send with a tag, then SES's Send, Delivery and Open,
 each delivered twice as SNS may), and what the API answers about it afterwards, on the real handlers against
 moto: the message with its events, the listing under each status, the stats per tag. Also what the send
-leaves in the table for SES's id: a pointer item, and no gsi1 keys on the message item."""
+leaves in the table for SES's id: no gsi1 keys on the message item, and a pointer item only for a message
+sent without a configuration set."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.conftest import Stack
 from tests.support import ses_fixtures
 from tests.support.api import ApiClient
 from tests.support.bodies import email_body
+from tests.support.records import message_record
 
 
 def now_iso() -> str:
@@ -72,19 +74,43 @@ def test_the_figures_life_answers_as_before(api: ApiClient, sender_key: str) -> 
         assert (totals["sent"], totals["delivered"], totals["opened"]) == (1, 1, 1)
 
 
-def test_a_notification_without_tags_finds_its_message_by_ses_id(api: ApiClient, sender_key: str) -> None:
-    message = send(api, sender_key)
-    result = notify(message, ses_fixtures.delivery_notification(), tagged=False)
-    assert result["outcomes"]["recorded"] == 1
-    found = api.get(f"/v1/messages/{message['message_id']}", api_key=sender_key).json
-    assert found["status"] == "delivered"
-    assert listed(api, sender_key, status="delivered") == [message["message_id"]]
-
-
-def test_a_sent_message_has_a_pointer_from_its_ses_id_and_no_gsi1_keys(
+def test_a_message_with_a_configuration_set_has_no_ses_id_pointer_and_its_events_need_none(
     api: ApiClient, sender_key: str, stack: Stack
 ) -> None:
+    """Every event SES publishes through a configuration set carries the message's tags; a classic
+    notification (no tags) about such a message repeats one of them and is kept as unmatched."""
     message = send(api, sender_key)
+    db = stack.session.client("dynamodb")
+    item = db.get_item(
+        TableName=stack.table, Key={"pk": {"S": f"MSG#{message['message_id']}"}, "sk": {"S": "MSG"}}
+    )["Item"]
+    assert item["configuration_set"]["S"]
+    assert "gsi1pk" not in item
+    assert "gsi1sk" not in item
+    pointer_key = {"pk": {"S": f"SES#{message['ses_message_id']}"}, "sk": {"S": "SES"}}
+    assert "Item" not in db.get_item(TableName=stack.table, Key=pointer_key)
+    assert notify(message, ses_fixtures.delivery_event())["outcomes"]["recorded"] == 1
+    assert notify(message, ses_fixtures.delivery_notification(), tagged=False)["outcomes"]["unmatched"] == 1
+    found = api.get(f"/v1/messages/{message['message_id']}", api_key=sender_key).json
+    assert found["status"] == "delivered"
+    assert [event["type"] for event in found["events"]] == ["send", "delivery"]  # send: from `mark_sent`
+
+
+def test_a_message_without_a_configuration_set_is_found_by_ses_id_through_a_pointer(
+    api: ApiClient, sender_key: str, stack: Stack
+) -> None:
+    """Stored and sent as the send path does, but without a configuration set (which a deployed stack
+    always gives): SES publishes no event for it, so only a classic notification, without tags, can name
+    it, and its SES id must find it."""
+    from posthorn import wiring
+
+    store = wiring.messages()
+    recipients = (ses_fixtures.RECIPIENT,)
+    record = message_record("msg_" + "0" * 24, recipients=recipients, created_at=datetime.now(UTC))
+    assert record.configuration_set is None
+    store.create_message(record)
+    store.mark_sent(record.message_id, "0100-no-configuration-set", {ses_fixtures.RECIPIENT: "sent"})
+    message = {"message_id": record.message_id, "ses_message_id": "0100-no-configuration-set"}
     db = stack.session.client("dynamodb")
     item = db.get_item(
         TableName=stack.table, Key={"pk": {"S": f"MSG#{message['message_id']}"}, "sk": {"S": "MSG"}}
@@ -92,7 +118,10 @@ def test_a_sent_message_has_a_pointer_from_its_ses_id_and_no_gsi1_keys(
     pointer = db.get_item(
         TableName=stack.table, Key={"pk": {"S": f"SES#{message['ses_message_id']}"}, "sk": {"S": "SES"}}
     )["Item"]
-    assert "gsi1pk" not in item
-    assert "gsi1sk" not in item
     assert pointer["message_id"] == {"S": message["message_id"]}
     assert pointer.get("ttl") == item.get("ttl")  # it expires with its message
+    result = notify(message, ses_fixtures.delivery_notification(), tagged=False)
+    assert result["outcomes"]["recorded"] == 1
+    found = api.get(f"/v1/messages/{message['message_id']}", api_key=sender_key).json
+    assert found["status"] == "delivered"
+    assert listed(api, sender_key, status="delivered") == [message["message_id"]]

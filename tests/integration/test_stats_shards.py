@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from posthorn.adapters.dynamodb import stats
 from posthorn.models.stats import HourCounts
 from tests.conftest import Stack
@@ -79,7 +81,8 @@ def test_sharded_counters_add_up_to_what_one_counter_held(stack: Stack) -> None:
         row = expected.setdefault(at, dict.fromkeys(stats.COUNTED, 0))
         for name, amount in counts.items():
             row[name] += amount
-    assert len(partitions(stack)) == 2 * stats.COUNTER_SHARDS  # the domain's and the tag's, every shard
+    # The domain's, every shard; the tag's counts are attributes of its items, not items of their own.
+    assert partitions(stack) == {stats.stats_partition(DOMAIN, shard=n) for n in range(stats.COUNTER_SHARDS)}
 
     hours = [hour(2), hour(1), hour(0)]
     want = [{"hour": at, **expected[at]} for at in hours]
@@ -138,3 +141,23 @@ def test_the_stats_route_and_the_guard_count_old_and_sharded_counters(
     assert (totals["sent"], totals["delivered"], totals["bounced"]) == (40, 39, 1)
     reputation = api.get(f"/v1/domains/{DOMAIN}", api_key=admin).json["reputation"]
     assert (reputation["sent"], reputation["bounced"]) == (40, 1)
+
+
+def test_many_tags_in_one_hour_spill_to_their_own_items_and_each_tag_still_counts(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stats, "_spilled", {})
+    store = repository()
+    tags = [f"campaign-{index:03d}-with-a-long-name" for index in range(40)]
+    for tag in tags:
+        stats.add_to_shard(store, DOMAIN, [tag], hour(0), {"sent": 1, "delivered": 1}, shard=1)
+    items = stack.session.client("dynamodb").scan(TableName=stack.table)["Items"]
+    [domain_item] = [item for item in items if item["pk"]["S"] == stats.stats_partition(DOMAIN, shard=1)]
+    # Kept near one write unit: past INLINE_BYTES the next tags went to items of their own.
+    assert stats._size(domain_item) < 1024
+    assert {item["pk"]["S"] for item in items} > {stats.stats_partition(DOMAIN, tags[-1], 1)}
+    for tag in tags:
+        [row] = store.hourly_counts(DOMAIN, tag, hour(0), hour(0))
+        assert (row["sent"], row["delivered"]) == (1, 1), tag
+    [total] = store.hourly_counts(DOMAIN, None, hour(0), hour(0))
+    assert (total["sent"], total["delivered"]) == (40, 40)

@@ -20,6 +20,19 @@ class IndexPage(NamedTuple):
 # every shard and merges them. Recipient and client-reference partitions are one message's or a few.
 LISTING_SHARDS = 8
 SHARDED_KINDS = (None, "tag", "status")
+# The statuses nearly every message passes through or ends in have no status partition: a message would
+# otherwise put and delete an item there at each step of its life (7 of the 25 write units a message cost,
+# bench/cost.py). A listing filtered by one of them reads the domain's partition and checks each message's
+# own status, as it checks `from_email`; at most `READ_ROUNDS` x `limit` entries a page, so a page may be
+# short while `next_cursor` says there are more. The other statuses (delayed, clicked, bounced, complained
+# and the terminal ones) are reached by few messages, so their partitions cost little and keep those
+# listings dense.
+PATH_STATUSES = frozenset({"queued", "sent", "delivered", "opened"})
+
+
+def has_status_partition(status: str) -> bool:
+    """Whether messages in `status` are written under a status partition of their own."""
+    return status not in PATH_STATUSES
 
 
 class Partition(NamedTuple):

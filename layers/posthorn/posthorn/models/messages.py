@@ -142,7 +142,8 @@ class MessageList(BaseModel):
 
 class MessageChange(NamedTuple):
     """What raising recipients' statuses did to a message: its domain and tags (what its counters are
-    kept under), its status before and after, and the recipients that moved."""
+    kept under), its status before and after, the recipients that moved, and the configuration set it was
+    sent with (None: none, so SES's events about it arrive without its tags)."""
 
     domain: str
     tags: list[str]
@@ -150,3 +151,7 @@ class MessageChange(NamedTuple):
     before: str
     after: str
     moved: frozenset[str] = frozenset()
+    configuration_set: str | None = None
+    # The recipients (lower-cased) the send path recorded as sent itself (`sent_to`), whose SES Send event
+    # then needs storing and counting no more (`logic/events/recording.py`).
+    sent_to: frozenset[str] = frozenset()

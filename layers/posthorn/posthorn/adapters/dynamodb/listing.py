@@ -9,7 +9,7 @@ items' layout and their reads (`MessageIndexRepository`) live here, as the suppr
 | `LIST#<domain>#R#<address>` | recipient of a message | same |
 | `LIST#<domain>#T#<tag>` | tag of a message | same |
 | `LIST#<domain>#C#<client_reference>` | message with a client reference | same |
-| `LIST#<domain>#S#<status>` | message, under its current status | same |
+| `LIST#<domain>#S#<status>` | message, under its current status (not for `PATH_STATUSES`) | same |
 
 Write shards: the domain's, a tag's and a status's partitions are written for every message of the domain
 (a status's twice: put when a message reaches it, deleted when it leaves), which at a busy domain's rate is
@@ -29,6 +29,11 @@ partition keys need no schema change at all and each query gets the key it needs
 index items (keys and the message id only) per domain and the messages themselves by BatchGetItem: its cost
 depends on the page, not on how many messages the table holds.
 
+Status partitions exist only for the statuses few messages reach (`models/listing.py`, `PATH_STATUSES`):
+queued, sent, delivered and opened are listed from the domain's partition, each message's status checked.
+Items an older Posthorn wrote under those four statuses are no longer read (nor deleted when their message
+moves on): they expire with their message.
+
 The status item moves as events arrive: the write that raises a recipient's status reads the message as it
 was (ReturnValues ALL_OLD), so the message status before and after is known, and the move (put the new
 status's item, delete the old one's, one BatchWriteItem) follows the event's conditional put. A reader
@@ -43,7 +48,13 @@ from typing import Any
 from posthorn.adapters.dynamodb.message_items import message_key, message_record
 from posthorn.adapters.dynamodb.retention import Retention
 from posthorn.adapters.dynamodb.table import Repository, Table, from_item, write_shard
-from posthorn.models.listing import LISTING_SHARDS, SHARDED_KINDS, IndexPage, Partition
+from posthorn.models.listing import (
+    LISTING_SHARDS,
+    SHARDED_KINDS,
+    IndexPage,
+    Partition,
+    has_status_partition,
+)
 from posthorn.models.messages import MessageChange, MessageRecord
 
 # Sorts after every `#<message_id>` suffix: the upper bound of a time range.
@@ -95,7 +106,9 @@ def index_items(record: MessageRecord, status: str, ttl: int | None) -> list[dic
     """The index items a new message is written with (plain values), each expiring with it (`ttl`)."""
     sk = position(record.created_at, record.message_id)
     shard = listing_shard(record.message_id)
-    partitions = [partition(record.domain, shard=shard), partition(record.domain, "status", status, shard)]
+    partitions = [partition(record.domain, shard=shard)]
+    if has_status_partition(status):
+        partitions.append(partition(record.domain, "status", status, shard))
     partitions += [partition(record.domain, "recipient", state.email) for state in record.recipients]
     partitions += [partition(record.domain, "tag", tag, shard) for tag in dict.fromkeys(record.tags)]
     if record.client_reference:
@@ -118,13 +131,17 @@ def status_item(
 
 def move_status(repository: Repository, message_id: str, change: MessageChange, ttl: int | None) -> None:
     """Put the message's status item for `after` (expiring with the message: `ttl`) and delete `before`'s
-    (one BatchWriteItem)."""
-    after = status_item(change.domain, change.after, change.created_at, message_id, ttl)
+    (one BatchWriteItem), each only for a status that has a partition (`has_status_partition`): the move
+    along the usual path (queued, sent, delivered, opened) writes nothing."""
+    puts = []
+    if has_status_partition(change.after):
+        puts.append(status_item(change.domain, change.after, change.created_at, message_id, ttl))
     deletes = []
-    if change.before != change.after:
+    if change.before != change.after and has_status_partition(change.before):
         before = status_item(change.domain, change.before, change.created_at, message_id)
         deletes.append({"pk": before["pk"], "sk": before["sk"]})
-    repository.write_items([after], deletes)
+    if puts or deletes:
+        repository.write_items(puts, deletes)
 
 
 class MessageIndexRepository(Repository):

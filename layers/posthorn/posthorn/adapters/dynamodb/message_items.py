@@ -8,11 +8,15 @@ so a late or repeated event never lowers a status. The message status is not sto
 recipients' statuses (`message_status`), computed on every read, so it can never disagree with them.
 
 SES's message id finds its message through a pointer item (`SES#<ses id>` / `SES`, holding the message id),
-written once when the message is sent. The message item itself carries no index keys: gsi1 projects every
+written once when a message sent without a configuration set is sent: SES publishes no event for such a
+message, so only a classic notification (an identity's, which carries no tags) can name it. A message sent
+with one (every message of a deployed stack) needs none: every event SES publishes through a configuration
+set carries the message's tags, `posthorn_message_id` among them (one write unit a message saved; a classic
+notification about it, a copy of an event already recorded, is kept as unmatched). Messages sent before this
+rule have their pointer already. The message item itself carries no index keys: gsi1 projects every
 attribute, so an item in it would have its whole copy there rewritten by every status change. (Messages
 stored by an older Posthorn still carry `gsi1pk = SES#<ses id>`: readers fall back to gsi1 for them until
-retention removes them.) Most events need neither: they name their message by its `posthorn_message_id`
-tag.
+retention removes them.)
 """
 
 from __future__ import annotations
@@ -163,4 +167,6 @@ def _change(old: dict[str, Any], applied: dict[str, str], *, moved: set[str]) ->
         before=before,
         after=after,
         moved=frozenset(moved),
+        configuration_set=old.get("configuration_set") or None,
+        sent_to=frozenset(str(email).lower() for email in old.get("sent_to") or ()),
     )

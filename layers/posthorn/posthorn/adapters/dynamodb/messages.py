@@ -41,6 +41,42 @@ from posthorn.models.messages import MessageRecord
 from posthorn.models.send_queue import SendClaim
 
 
+def send_events(message: dict[str, Any], stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `send` events of the recipients the send path recorded as sent (`sent_to`, at `sent_at`), as an
+    event item holds them, but for those whose SES Send event is stored anyway (it came first, or the
+    message was sent by an older Posthorn). `sent_at` is when SES's answer was written, a little after SES
+    took the message: a send is never shown after an event of its recipient that SES reported earlier."""
+    if not message.get("sent_at"):
+        return []
+    seen = {str(event.get("recipient", "")).lower() for event in stored if event.get("type") == "send"}
+    sent_at = datetime.fromisoformat(str(message["sent_at"]))
+    events = []
+    for email in message.get("sent_to") or []:
+        if str(email).lower() in seen:
+            continue
+        later = [
+            datetime.fromisoformat(str(event["timestamp"]))
+            for event in stored
+            if str(event.get("recipient", "")).lower() == str(email).lower() and event.get("timestamp")
+        ]
+        at = min([sent_at, *later])
+        events.append(
+            {
+                "type": "send",
+                "timestamp": at.isoformat(),
+                "recipient": email,
+                "details": {},
+                "ses_message_id": message.get("ses_message_id"),
+                "origin": "send",
+            }
+        )
+    return events
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
 def _suppressed_count(record: MessageRecord) -> dict[str, int]:
     suppressed = sum(1 for state in record.recipients if state.status == "suppressed")
     return {"suppressed": suppressed} if suppressed else {}
@@ -199,12 +235,17 @@ class MessageRepository(Repository):
         )
 
     def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
-        """Record SES's id (which ends every claim) and the recipients' statuses, then the pointer from SES's
-        id to the message (`message_items.py`), for SES's notifications that carry no tags. (Not one
-        transaction: a crash between the two leaves such a notification unmatched, kept for operators;
-        events with the `posthorn_message_id` tag, all of the configuration set's, find the message
-        anyway.)"""
-        self._advance(message_id, statuses, {"ses_message_id": ses_message_id}, ses_message_id=ses_message_id)
+        """Record SES's id (which ends every claim) and the recipients' statuses, with the recipients SES
+        took (`sent_to`) and when (`sent_at`): their `sent` counts are added here, once (the update raises
+        each recipient once), and their SES Send events need no item and no count of their own
+        (`logic/events/recording.py`; the timeline shows a `send` event made from these two fields). Then,
+        for a message sent without a configuration set, the pointer from SES's id to the message
+        (`message_items.py`), for SES's notifications that carry no tags. (Not one transaction: a crash
+        between the writes leaves such a notification unmatched, kept for operators, or the sends
+        uncounted.)"""
+        sent_to = [email for email, status in statuses.items() if status == "sent"]
+        fields = {"ses_message_id": ses_message_id, "sent_to": sent_to, "sent_at": _now_iso()}
+        self._advance(message_id, statuses, fields, ses_message_id=ses_message_id)
 
     def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
         self.advance_recipients(message_id, dict.fromkeys(emails, "failed"), fields={"error": reason})
@@ -230,21 +271,22 @@ class MessageRepository(Repository):
         change = advance(self, message_id, statuses, fields)
         if change is None:
             return False
-        if ses_message_id is not None:
+        if ses_message_id is not None and change.configuration_set is None:
             pointer = ses_pointer(ses_message_id, message_id, self.retention.ttl(change.created_at))
             self.db.put_item(TableName=self.table, Item=pointer)
         if change.before != change.after:
             listing.move_status(self, message_id, change, self.retention.ttl(change.created_at))
-        terminal = {
-            status: sum(1 for email in change.moved if statuses.get(email) == status)
-            for status in ("failed", "suppressed")
+        # Counted here: what Posthorn decided (failed, suppressed) and, from `mark_sent`, what SES took.
+        counted = ("failed", "suppressed", "sent") if ses_message_id is not None else ("failed", "suppressed")
+        counts = {
+            status: sum(1 for email in change.moved if statuses.get(email) == status) for status in counted
         }
         add_counts(
             self,
             change.domain,
             change.tags,
             hour_of(datetime.now(UTC)),
-            {k: v for k, v in terminal.items() if v},
+            {k: v for k, v in counts.items() if v},
             message_id=message_id,
         )
         return True
@@ -253,8 +295,10 @@ class MessageRepository(Repository):
         return read_record(self, message_id)
 
     def get_message(self, message_id: str) -> tuple[MessageRecord, list[dict[str, Any]]] | None:
-        """The message with its recipients (in request order) and its stored events; None for an unknown
-        message and for an expired one (`retention.py`: DynamoDB may not have deleted it yet)."""
+        """The message with its recipients (in request order) and its events: those stored, and a `send`
+        event for each recipient `mark_sent` recorded whose SES Send event is not stored (`send_events`);
+        None for an unknown message and for an expired one (`retention.py`: DynamoDB may not have deleted it
+        yet)."""
         items = self.query_all(
             KeyConditionExpression="pk = :p", ExpressionAttributeValues=to_item({":p": f"MSG#{message_id}"})
         )
@@ -262,4 +306,4 @@ class MessageRepository(Repository):
         if message is None or self.retention.expired(message):
             return None
         events = [item for item in items if item["sk"].startswith("EVT#")]
-        return message_record(message), events
+        return message_record(message), events + send_events(message, events)

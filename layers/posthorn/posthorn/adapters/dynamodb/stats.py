@@ -1,5 +1,7 @@
-"""Hourly counters (`STATS#<domain>` / `H#<hour>`, and `STATS#<domain>#T#<tag>` / `H#<hour>` per tag): what
-`GET /v1/stats` sums and the deliverability guard reads.
+"""Hourly counters (`STATS#<domain>` / `H#<hour>`): what `GET /v1/stats` sums and the deliverability guard
+reads. A tag's counts are attributes of the same item (`T#<tag>#<counter>`, `tag_counter`), so an event adds
+to its domain and to every tag of its message in one UpdateItem (one write unit while the item is under 1 KB)
+rather than one item per tag (a tagged message's three counted events were 6 write units, now 3).
 
 A counter is raised by an atomic `ADD` right after the conditional put that stores its event once
 (`MessageEventRepository.put_event`), so an event SNS delivers twice is counted once: the second put fails
@@ -11,14 +13,18 @@ Stats are sums of at most a few hundred of these items per shard (30 days of hou
 Write shards: every event of a domain raises its counters, so one partition key per domain would take all of
 a busy domain's counter writes, past DynamoDB's limit of about 1,000 write units a second per partition key
 (three counted events a message, each an ADD of about one unit). Each counter is therefore split over
-`COUNTER_SHARDS` partition keys: shard 0 is the unsharded key (`STATS#<domain>`, `STATS#<domain>#T#<tag>`),
-shard n > 0 puts the number after the domain (`STATS#<domain>#<n>`, `STATS#<domain>#<n>#T#<tag>`; a domain
-holds no `#`, so no tag can make one key look like another). A message's counts always go to the shard its
-id hashes to (`counter_shard`), so where a count lands never depends on which attempt wrote it, and the
-exactly-once rule above is unchanged: a count is added once, to one shard. Readers add the shards up, hour by
-hour. Counters written before the shards existed are on the unsharded key, which is shard 0, so they are
-still counted with nothing to migrate. Changing `COUNTER_SHARDS` later: readers must keep reading the larger
-of the old and new counts for 400 days (a smaller count would leave the higher shards' items unread).
+`COUNTER_SHARDS` partition keys: shard 0 is the unsharded key (`STATS#<domain>`), shard n > 0 puts the number
+after the domain (`STATS#<domain>#<n>`; a domain holds no `#`, so no tag can make one key look like another).
+A message's counts always go to the shard its id hashes to (`counter_shard`), so where a count lands never
+depends on which attempt wrote it, and the exactly-once rule above is unchanged: a count is added once, to one
+item. Readers add the shards up, hour by hour. Changing `COUNTER_SHARDS` later: readers must keep reading the
+larger of the old and new counts for 400 days (a smaller count would leave the higher shards' items unread).
+
+Tag items (`STATS#<domain>[#<n>]#T#<tag>` / `H#<hour>`, a tag's counts under the plain counter names): what
+an older Posthorn wrote for every tag, and where a tag's counts still go when its hour's domain item has
+grown past `INLINE_BYTES` (`_spilled`: many distinct tags in one hour would otherwise make every event of the
+domain cost a write unit per KB of that item). A tag's figure is the sum of both, so nothing written before
+needs migrating, and a count is in one place or the other, never both.
 
 A counter item expires (`ttl`) 400 days after its hour, whatever `MessageRetentionDays` says (docs/api.md,
 "Retention"): it holds no address and no content, so a year of stats outlives the messages it counted. The
@@ -57,6 +63,17 @@ COUNTER_RETENTION_SECONDS = 400 * 24 * 3600
 # a shard, which leaves room for a fourth counted event (a click: 800) and for a hash's unevenness before the
 # 1,000 a partition key takes. Each read of a counter is one request per shard.
 COUNTER_SHARDS = 10
+# A domain's hour item past this size takes no new tag's counts (they go to the tag's own item): a write
+# unit is 1 KB of the item, so below it one ADD covers the domain and its tags for one unit.
+INLINE_BYTES = 800
+# The hour items known to be past INLINE_BYTES, learnt from each ADD's answer; forgotten past this many.
+_SPILLED_KEPT = 4096
+_spilled: dict[tuple[str, str, str, int], None] = {}
+
+
+def tag_counter(tag: str, counter: str) -> str:
+    """The attribute of the domain's hour item that counts `counter` for `tag` (tags hold no `#`)."""
+    return f"T#{tag}#{counter}"
 
 
 def counter_shard(message_id: str) -> int:
@@ -96,23 +113,64 @@ def add_counts(
 def add_to_shard(
     repository: Repository, domain: str, tags: list[str], hour: str, counts: dict[str, int], *, shard: int
 ) -> None:
-    """`add_counts` for counts already summed by shard (several messages whose ids hash to `shard`)."""
+    """`add_counts` for counts already summed by shard (several messages whose ids hash to `shard`): one
+    ADD to the domain's hour item, its tags' counts as attributes of it, unless that item is known to be
+    past `INLINE_BYTES`; then each tag's counts go to the tag's own item."""
     counts = {name: amount for name, amount in counts.items() if amount}
     if not counts:
         return
-    names = {f"#c{index}": name for index, name in enumerate(counts)} | {"#ttl": "ttl"}
-    values = to_item({f":c{index}": amount for index, amount in enumerate(counts.values())})
+    tags = list(dict.fromkeys(tags))
+    known = (repository.table, domain, hour, shard)
+    inline, spilled = ([], tags) if known in _spilled else (tags, [])
+    attributes = list(counts.items())
+    attributes += [(tag_counter(tag, name), amount) for tag in inline for name, amount in counts.items()]
+    answer = _add(repository, counter_key(domain, None, hour, shard), hour, attributes, new=bool(inline))
+    if answer is not None and _size(answer) > INLINE_BYTES:
+        if len(_spilled) >= _SPILLED_KEPT:
+            _spilled.clear()
+        _spilled[known] = None
+    for tag in spilled:
+        _add(repository, counter_key(domain, tag, hour, shard), hour, list(counts.items()), new=False)
+
+
+def _add(
+    repository: Repository,
+    key: dict[str, Any],
+    hour: str,
+    attributes: list[tuple[str, int]],
+    *,
+    new: bool,
+) -> dict[str, Any] | None:
+    """One ADD of (attribute, amount) pairs to the item under `key`, setting its expiry; with `new`, the
+    item as it is after it (to learn its size: the answer of a write costs no read unit)."""
+    names = {f"#a{index}": attribute for index, (attribute, _) in enumerate(attributes)} | {"#ttl": "ttl"}
+    values = to_item({f":a{index}": amount for index, (_, amount) in enumerate(attributes)})
     values.update(to_item({":ttl": counter_ttl(hour)}))
-    expression = "ADD " + ", ".join(f"#c{index} :c{index}" for index in range(len(counts)))
-    expression += " SET #ttl = :ttl"
-    for tag in [None, *dict.fromkeys(tags)]:
-        repository.db.update_item(
-            TableName=repository.table,
-            Key=counter_key(domain, tag, hour, shard),
-            UpdateExpression=expression,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+    expression = "ADD " + ", ".join(f"#a{index} :a{index}" for index in range(len(attributes)))
+    response = repository.db.update_item(
+        TableName=repository.table,
+        Key=key,
+        UpdateExpression=expression + " SET #ttl = :ttl",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW" if new else "NONE",
+    )
+    attributes_now: dict[str, Any] | None = response.get("Attributes")
+    return attributes_now
+
+
+def _size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it, near enough: names plus values (a number ~ half its digits)."""
+    total = 0
+    for name, value in item.items():
+        total += len(name.encode())
+        if "S" in value:
+            total += len(value["S"].encode())
+        elif "N" in value:
+            total += len(value["N"]) // 2 + 2
+        else:
+            total += len(str(value).encode())
+    return total
 
 
 class StatsRepository(Repository):
@@ -171,22 +229,35 @@ class StatsRepository(Repository):
 
     def hourly_counts(self, domain: str, tag: str | None, first: str, last: str) -> list[dict[str, Any]]:
         """Every counted hour from `first` to `last` (inclusive), oldest first: `{"hour", <counts>}`, each
-        summed over the shards (queried side by side)."""
+        summed over the shards (queried side by side). A tag's counts: the attributes of the domain's items
+        plus the tag's own items (written by an older Posthorn, or spilled)."""
 
-        def shard_items(shard: int) -> list[dict[str, Any]]:
+        def shard_items(partition: str) -> list[dict[str, Any]]:
             return self.query_all(
                 KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
-                ExpressionAttributeValues=to_item(
-                    {":p": stats_partition(domain, tag, shard), ":a": f"H#{first}", ":b": f"H#{last}"}
-                ),
+                ExpressionAttributeValues=to_item({":p": partition, ":a": f"H#{first}", ":b": f"H#{last}"}),
             )
 
         hours: dict[str, dict[str, Any]] = {}
-        for items in side_by_side().map(shard_items, range(COUNTER_SHARDS)):
+
+        def add(items: list[dict[str, Any]], names: dict[str, str]) -> None:
             for item in items:
+                if not any(attribute in item for attribute in names):
+                    continue
                 row = hours.setdefault(item["sk"][2:], {"hour": item["sk"][2:], **dict.fromkeys(COUNTED, 0)})
-                for name in COUNTED:
-                    row[name] += int(item.get(name, 0))
+                for attribute, name in names.items():
+                    row[name] += int(item.get(attribute, 0))
+
+        plain = {name: name for name in COUNTED}
+        domains = [stats_partition(domain, shard=shard) for shard in range(COUNTER_SHARDS)]
+        if tag is None:
+            for items in side_by_side().map(shard_items, domains):
+                add(items, plain)
+        else:
+            inline = {tag_counter(tag, name): name for name in COUNTED}
+            tagged = [stats_partition(domain, tag, shard) for shard in range(COUNTER_SHARDS)]
+            for index, items in enumerate(side_by_side().map(shard_items, domains + tagged)):
+                add(items, inline if index < len(domains) else plain)
         return [hours[hour] for hour in sorted(hours)]
 
 

@@ -126,10 +126,27 @@ def record_event(
         # Before the event is stored (logic/webhooks/fanout.py): a retry after a crash in between still
         # makes the deliveries, and a repeat makes none twice.
         announcer.message_event(message_id, event, record)
+    if _sent_by_send_path(event, change):
+        # The send path recorded this send itself (`sent_to`): counted there, shown from there. Counted
+        # as recorded (its timeline holds it), so no metric of its own (each is a custom metric's cost).
+        outcomes.add("recorded")
+        outcomes.add(f"type_{event.type.value}")
+        return None
     recorded = store.put_event(message_id, event, change, counts)
     outcomes.add("recorded" if recorded else "duplicate")
     outcomes.add(f"type_{event.type.value}")
     return change.domain if recorded and GUARDED & set(counts) else None
+
+
+def _sent_by_send_path(event: RecipientEvent, change: MessageChange) -> bool:
+    """A Send event of a recipient the send path already recorded as sent, with its time and its count (one
+    write unit a message saved: the event's item). One that came first is stored as before."""
+    return (
+        event.type is EventType.SEND
+        and event.recipient is not None
+        and event.recipient.lower() in change.sent_to
+        and change.before == change.after
+    )
 
 
 def _unchanged(record: MessageRecord) -> MessageChange:

@@ -19,7 +19,13 @@ from posthorn.logic.events.suppressions import scope
 from posthorn.logic.insight.cursors import Positions, decode_cursor, encode_cursor
 from posthorn.logic.insight.pages import merged_page
 from posthorn.models.credentials import Credential
-from posthorn.models.listing import LISTING_SHARDS, SHARDED_KINDS, IndexPage, Partition
+from posthorn.models.listing import (
+    LISTING_SHARDS,
+    SHARDED_KINDS,
+    IndexPage,
+    Partition,
+    has_status_partition,
+)
 from posthorn.models.messages import MessageRecord
 from posthorn.models.suppressions import Suppression
 from posthorn.ports import MessageIndex, SuppressionIndex
@@ -50,13 +56,14 @@ def _positions(key: bytes, credential: Credential, scope_text: str, cursor: str 
 
 def message_partitions(domains: list[str], filters: MessageFilters) -> list[Partition]:
     """The index partitions a listing reads: the index that narrows it most, every write shard of it of
-    every domain."""
+    every domain. A status without a partition of its own (`PATH_STATUSES`) is checked on the messages."""
     chosen: tuple[str | None, str | None] = (None, None)
+    status = filters.status if filters.status is not None and has_status_partition(filters.status) else None
     for kind, value in (
         ("client_reference", filters.client_reference),
         ("recipient", filters.recipient),
         ("tag", filters.tag),
-        ("status", filters.status),
+        ("status", status),
     ):
         if value is not None:
             chosen = (kind, value)
