@@ -65,8 +65,8 @@ def banner(stack: LocalStack, log_file: Path | None = None) -> str:
     return f"""
 Posthorn local stack is running (development only).
   API            {api}
-  Console        {api}/console/   (sign in with an api_key; the outbox is its "Local outbox" panel)
-  Local pages    {api}/_local/   (outbox: {api}/_local/outbox)
+  Console        {api}/console/   (sign in with the admin api_key for its "Local outbox" view:
+                 message bodies, Open/Click simulation, this connection; JSON: {api}/_local/outbox)
   Admin api_key  {stack.admin_key}   ({origin})
   SMTP relay     host {stack.smtp_host}
                  port {relay.starttls_port} (STARTTLS) or {relay.tls_port} (implicit TLS), AUTH PLAIN or LOGIN
@@ -93,7 +93,7 @@ Try it:
     --auth PLAIN --auth-user posthorn --auth-password "$KEY" \\
     --from hello@example.com --to success@simulator.amazonses.com --header "Subject: Hello over SMTP"
 
-Press Enter to show this again (it is also on {api}/_local/), Ctrl-C to stop.
+Press Enter to show this again (the console's Local outbox view has it too), Ctrl-C to stop.
 """.rstrip()
 
 

@@ -5,9 +5,9 @@ answer becomes the HTTP response. A handler that raises, or answers something th
 gets API Gateway's `502 {"message": "Internal server error"}`. Paths outside the template are a JSON 404.
 
 The `/_local/*` routes (docs/api.md, "The local stack") are served here and never deployed: the outbox, the
-raw messages, SES Open/Click events, and `POST /_local/sns` into the events function. `GET /_local/` renders
-the outbox page of `posthorn_local/web/` (`outbox_page`), whose script reads `GET /_local/outbox/{id}`: the
-parsed message with its Posthorn record, read from the store directly.
+raw messages, SES Open/Click events, and `POST /_local/sns` into the events function. They are what the
+console's local-only panels read (`GET /_local/outbox/{id}`: the parsed message with its Posthorn record, read
+from the store directly); `GET /_local/` answers a redirect to the console, the one UI.
 """
 
 from __future__ import annotations
@@ -47,27 +47,6 @@ DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 TOO_LARGE = "Request body over {limit}; use POST /v1/files/uploads"  # as in template.yaml
 INTERNAL_ERROR = {"message": "Internal server error"}
 
-WEB_DIR = Path(__file__).resolve().parent / "web"
-ASSET_TYPES = {
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".svg": "image/svg+xml",
-}
-# The page's scripts and styles are its own files; the message preview (an `<iframe sandbox srcdoc>`, which
-# inherits this policy) may use inline styles and show images, never run scripts or submit forms.
-PAGE_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: http: https:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
 # A message's HTML body framed by the console: sandboxed (no script, no form, an opaque origin), its inline
 # styles and images shown, framed only by this origin.
 PREVIEW_POLICY = "; ".join(
@@ -80,12 +59,8 @@ PREVIEW_POLICY = "; ".join(
         "frame-ancestors 'self'",
     ]
 )
-PAGE_HEADERS = {
-    "Content-Security-Policy": PAGE_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
+# Where `GET /_local/` sends a browser: the console, whose local-only panels show the outbox.
+CONSOLE_PATH = "/console/"
 
 Response = tuple[int, dict[str, str], bytes]
 _DIGITS = re.compile(r"[0-9]{1,18}")
@@ -128,16 +103,11 @@ class LocalServices:
     events_function: LambdaFunction
     # The local CA that signs the SMTP relay's (and the local SES's) certificate: `GET /_local/ca.pem`.
     ca_file: Path | None = None
-    # What the banner says (URL, admin key, SMTP settings): `GET /_local/connection`, shown on the page.
+    # What the banner says (URL, admin key, SMTP settings): `GET /_local/connection`, shown in the console.
     connection: Callable[[], dict[str, Any]] | None = None
-    # The API's settings: the page reads and acts on the stack through the API's adapters. None: there is
-    # no stack behind the page (no Posthorn records to show).
+    # The API's settings: the local routes read and act on the stack through the API's adapters. None:
+    # there is no stack behind them (no Posthorn records to show).
     settings: Settings | None = None
-
-
-def outbox_page(services: LocalServices) -> str:
-    """The outbox page (`web/index.html`), its list already filled in for a first paint without script."""
-    return outbox_view.index_page((WEB_DIR / "index.html").read_text(), services.outbox.list())
 
 
 def _json(status: int, value: Any, headers: dict[str, str] | None = None) -> Response:
@@ -198,12 +168,6 @@ class LocalHttpServer(ThreadingHTTPServer):
                 "/_local/outbox/{id}/attachments/{index}",
                 self._attachment,
             ),
-            (
-                "GET",
-                re.compile(r"/_local/assets/(?P<name>[a-z0-9-]+\.(?:css|js|svg))"),
-                "/_local/assets",
-                self._asset,
-            ),
             ("GET", re.compile(r"/_local/outbox/(?P<id>[^/]+)/raw"), "/_local/outbox/{id}/raw", self._raw),
             (
                 "GET",
@@ -226,7 +190,7 @@ class LocalHttpServer(ThreadingHTTPServer):
             ("POST", re.compile(r"/_local/sns"), "/_local/sns", self._sns),
             ("GET", re.compile(r"/_local/ca\.pem"), "/_local/ca.pem", self._ca),
             ("GET", re.compile(r"/_local/events"), "/_local/events", self._events),
-            # The page's domain card: the deliverability guard's state, the domain's stats, resume.
+            # A domain's guard state, stats and resume, without a credential (tests and scripts read them).
             (
                 "GET",
                 re.compile(r"/_local/domains/(?P<domain>[^/]+)"),
@@ -312,19 +276,13 @@ class LocalHttpServer(ThreadingHTTPServer):
 
     # --- /_local/* ------------------------------------------------------------------------------
     def _index(self, body: bytes) -> Response:
-        page = outbox_page(self.services)
-        return 200, {"Content-Type": "text/html; charset=utf-8", **PAGE_HEADERS}, page.encode()
-
-    def _asset(self, body: bytes, name: str) -> Response:
-        path = WEB_DIR / name
-        if not path.is_file():
-            return _error(404, "not_found", "no such asset")
-        return 200, {"Content-Type": ASSET_TYPES[path.suffix], **PAGE_HEADERS}, path.read_bytes()
+        """The old outbox page's address: the console is the one UI (its local panels show the outbox)."""
+        return 302, {"Location": CONSOLE_PATH, "Cache-Control": "no-store"}, b""
 
     def _outbox(self, body: bytes, query: str = "") -> Response:
         """The items the contract lists (docs/api.md, "The local stack"), plus subject, From, To, the Posthorn
         message id and what Posthorn recorded of it (status, tags, metadata, client reference, domain; null
-        when the store does not know it) for the page; `q`, `status`, `tag` and `recipient` filter them."""
+        when the store does not know it) for the console; `q`, `status`, `tag` and `recipient` filter them."""
         summaries = [outbox_view.summary(m) for m in self.services.outbox.list()]
         index = self._message_index()
         ids = [s["posthorn_message_id"] for s in summaries if s["posthorn_message_id"]]
@@ -335,7 +293,7 @@ class LocalHttpServer(ThreadingHTTPServer):
 
     def _domain(self, body: bytes, domain: str) -> Response:
         """A domain's guard state and reputation (as `GET /v1/domains/{domain}`), and its stats of the
-        last 30 days (as `GET /v1/stats?domain=`), for the page's domain card."""
+        last 30 days (as `GET /v1/stats?domain=`), in one answer."""
         from posthorn.logic.guard.pausing import domain_reputation
         from posthorn.logic.insight.stats import domain_stats
         from posthorn.models.domains import DomainView
@@ -350,7 +308,7 @@ class LocalHttpServer(ThreadingHTTPServer):
         return _json(200, {**view, "stats": stats.model_dump(mode="json")}, {"Cache-Control": "no-store"})
 
     def _resume(self, body: bytes, domain: str) -> Response:
-        """`POST /v1/domains/{domain}/resume` without a credential: the page's resume button."""
+        """`POST /v1/domains/{domain}/resume` without a credential."""
         from posthorn.logic.guard.pausing import resume_and_release
 
         try:
@@ -438,7 +396,7 @@ class LocalHttpServer(ThreadingHTTPServer):
         )
 
     def _store(self) -> MessageReader | None:
-        """Where the page reads a Posthorn message: the table the local stack gives the functions."""
+        """Where the local routes read a Posthorn message: the table the local stack gives the functions."""
         return wiring.messages() if self.services.settings is not None else None
 
     def _message_index(self) -> outbox_view.PosthornMessages | None:

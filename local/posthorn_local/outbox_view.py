@@ -1,17 +1,16 @@
-"""What the local web page shows of an outbox message: the MIME parsed into JSON, and the Posthorn record.
+"""What the console's local panels show of an outbox message: the MIME parsed into JSON, the Posthorn record.
 
 `summary` is one row of the outbox list (envelope plus a few headers, parsed from the header block only);
 `message_view` is the whole message: headers, text and HTML bodies, attachments' metadata and the links the
 HTML holds; `part` returns one attachment's bytes for download; `record_view`, `statuses` and
 `webhook_deliveries` read the Posthorn message (recipients, events, webhook deliveries and their attempts)
-straight from the store: the page is development-only.
-Nothing here escapes for HTML: the page builds its DOM from text, and renders the HTML body in a sandbox.
+straight from the store: the local stack is development-only.
+Nothing here escapes for HTML: the console builds its DOM from text, and frames the HTML body in a sandbox.
 """
 
 from __future__ import annotations
 
 import base64
-import html as html_text
 import re
 from dataclasses import dataclass
 from email import policy
@@ -33,7 +32,6 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _FOLD = re.compile(r"\r?\n[ \t]*")
 _TEXT_LINK = re.compile(r"https?://[^\s<>\"')\]]+")
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
-OUTBOX_MARKER = "<!--outbox-->"
 
 
 def _parse(raw: bytes, *, headers_only: bool = False) -> EmailMessage:
@@ -326,22 +324,3 @@ def filtered(items: list[dict[str, Any]], filters: dict[str, str]) -> list[dict[
         )
 
     return [item for item in items if keep(item)]
-
-
-def index_page(template: str, messages: list[OutboxMessage]) -> str:
-    """`template` with the outbox list (newest first) rendered where it says `<!--outbox-->`, every value
-    escaped, so the page shows the outbox before (or without) its script."""
-    e = html_text.escape
-    rows = []
-    for message in messages:
-        item = summary(message)
-        to = ", ".join(item["to"] or item["rcpt_to"])
-        received = item["received_at"]
-        rows.append(
-            f'<li><a class="item" href="#{e(message.id)}" data-id="{e(message.id)}">'
-            f'<span class="subject">{e(item["subject"] or "(no subject)")}</span>'
-            f'<span class="who">{e(to)}</span>'
-            f'<time datetime="{e(received)}">{e(received[:19].replace("T", " "))}</time>'
-            "</a></li>"
-        )
-    return template.replace(OUTBOX_MARKER, "".join(rows), 1)

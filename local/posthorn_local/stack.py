@@ -175,7 +175,6 @@ class LocalStack:
         return {
             "api_url": self.api_url,
             "console": f"{self.api_url}/console/",
-            "local_page": f"{self.api_url}/_local/",
             "docs": f"{self.api_url}/v1/docs",
             "admin_api_key": self.admin_key,
             "admin_api_key_from": "generated" if self.admin_key_generated else "POSTHORN_ADMIN_KEY",

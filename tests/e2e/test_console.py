@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from posthorn_local.stack import LocalStack
+from tests.e2e.browser import chromium  # noqa: F401 - the browser fixture
 from tests.e2e.conftest import ADMIN_KEY, Http
 from tests.e2e.test_guard import GUARD
-from tests.e2e.test_local_page import chromium  # noqa: F401 - the browser fixture
 from tests.e2e.test_local_stack import label, wait_for_statuses
 from tests.support.webhook_receiver import WebhookReceiver, running_receiver
 

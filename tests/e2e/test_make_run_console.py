@@ -1,8 +1,10 @@
 """What `make run` shows in its terminal: the banner (again on Enter), one short line per request, and
-nothing else: the functions' JSON logs and metrics and the libraries' warnings go to the log file."""
+nothing else: the functions' JSON logs and metrics and the libraries' warnings go to the log file. The banner
+points at one UI, the console; `GET /_local/`, where a local page used to be, redirects to it."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -16,6 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -89,6 +92,19 @@ def post(url: str, body: Any, api_key: str) -> dict[str, Any]:
         return dict(json.loads(answer.read()))
 
 
+def redirect(api: str, path: str) -> tuple[int, str | None]:
+    """The answer's status and Location, the redirect not followed (urllib would follow it)."""
+    address = urlsplit(api)
+    connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=30)
+    try:
+        connection.request("GET", path)
+        answer = connection.getresponse()
+        answer.read()
+        return answer.status, answer.getheader("Location")
+    finally:
+        connection.close()
+
+
 def test_the_console_shows_the_banner_and_one_line_per_request_and_the_log_file_the_rest(
     tmp_path: Path,
 ) -> None:
@@ -98,6 +114,9 @@ def test_the_console_shows_the_banner_and_one_line_per_request_and_the_log_file_
         [api_line] = console.wait_for(r"^  API +http://")
         api = api_line.split()[-1]
         console.wait_for("Press Enter to show this again")
+        [console_line] = console.wait_for(r"^  Console +http://")
+        assert console_line.split()[1] == f"{api}/console/"
+        assert not [line for line in console.lines if re.search(r"/_local/(\s|\)|$)", line)], "a second UI"
         post(f"{api}/v1/domains", {"domain": "example.com"}, ADMIN_KEY)
         key = post(
             f"{api}/v1/credentials",
@@ -122,6 +141,7 @@ def test_the_console_shows_the_banner_and_one_line_per_request_and_the_log_file_
         [port_line] = console.wait_for(r"port \d+ \(STARTTLS\)")
         starttls_port = int(re.findall(r"port (\d+) \(STARTTLS\)", port_line)[0])
         ca = urllib.request.urlopen(f"{api}/_local/ca.pem").read().decode()  # noqa: S310
+        assert redirect(api, "/_local/") == (302, "/console/")
         with smtplib.SMTP("localhost", starttls_port, timeout=30) as smtp:
             smtp.starttls(context=ssl.create_default_context(cadata=ca))
             smtp.login("posthorn", key)
@@ -149,8 +169,8 @@ def test_the_console_shows_the_banner_and_one_line_per_request_and_the_log_file_
     assert len([line for line in printed if " SMTP " in line and line[:2].isdigit()]) == 2  # no other
     assert [line.split()[1:3] for line in requests] == [
         ["POST", "/v1/domains"], ["POST", "/v1/credentials"], ["POST", "/v1/email/batch"],
-        ["GET", "/_local/ca.pem"],
-    ] + [["GET", "/_local/outbox"]] * (len(requests) - 4)  # fmt: skip
+        ["GET", "/_local/ca.pem"], ["GET", "/_local/"],
+    ] + [["GET", "/_local/outbox"]] * (len(requests) - 5)  # fmt: skip
     assert not [line for line in printed if line.lstrip().startswith("{")], "JSON on the console"
     assert not [
         line for line in printed if "Warning" in line or "Connection pool" in line or "WARNING" in line

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from posthorn_local.stack import LocalStack
+from tests.e2e.browser import chromium, page  # noqa: F401 - the browser fixtures
 from tests.e2e.conftest import Http
-from tests.e2e.test_local_page import chromium, page  # noqa: F401 - the browser fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

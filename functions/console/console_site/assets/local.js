@@ -24,8 +24,13 @@ export async function localView(root) {
     h("p", { class: "muted" }, "What the local SES received (make run only). Open a message for its bodies and to simulate opens and clicks."));
   const list = h("div", { id: "outbox" });
   const query = h("input", { type: "search", name: "q", placeholder: "subject, address, id or tag" });
+  // Only what changed is redrawn, so the live refresh below neither flickers nor moves the page.
+  let shown = null;
   const draw = async () => {
     const { messages } = await local("GET", "outbox", { query: { q: query.value.trim() } });
+    const seen = JSON.stringify(messages.map((m) => [m.id, m.status, m.subject]));
+    if (seen === shown) return;
+    shown = seen;
     clear(list, table(["Received", "Subject", "From", "To", "Status", "Tags"], messages.map((m) => [
       fmtTime(m.received_at),
       m.posthorn_message_id
@@ -44,6 +49,20 @@ export async function localView(root) {
       } }, "Clear outbox"))), list);
   await draw();
   root.append(connectionPanel(await local("GET", "connection")));
+  live(list, draw);
+}
+
+// Mail sent while the view is open appears without a reload: the outbox is read again every two seconds
+// while the list is on the page and the tab is visible; leaving the view (the list detached) stops it.
+function live(list, draw) {
+  const tick = async () => {
+    if (!list.isConnected) return;
+    if (!document.hidden) {
+      try { await draw(); } catch { /* the stack stopped or the key was signed out: try again later */ }
+    }
+    setTimeout(tick, 2000);
+  };
+  setTimeout(tick, 2000);
 }
 
 // The outbox copy of a Posthorn message: bodies (text, and HTML in a sandboxed frame), links, attachments,
@@ -84,6 +103,15 @@ export async function localMessagePanel(messageId, refresh) {
           h("button", { type: "button", class: "small", disabled: !tracking.clicks, onclick: () => act("click", { link }) }, "Simulate click"),
           " ", h("code", {}, link))))
         : h("p", { class: "muted" }, "No links in this message."),
+      // Any URL, as a recipient's client may report one the body does not hold (a rewritten or typed link).
+      h("form", { class: "actions", onsubmit: (event) => {
+        event.preventDefault();
+        const link = event.currentTarget.elements.link.value.trim();
+        if (link) act("click", { link });
+      } },
+      h("label", { class: "field" }, h("span", {}, "Another link"),
+        h("input", { type: "url", name: "link", id: "click-link", placeholder: "https://…", disabled: !tracking.clicks })),
+      h("button", { type: "submit", class: "secondary", id: "simulate-click", disabled: !tracking.clicks }, "Simulate click")),
       view.html !== null
         ? h("div", {}, h("h3", {}, "HTML body"),
           h("iframe", { class: "preview", sandbox: "", title: "HTML body (sandboxed)", src: localUrl(`outbox/${encodeURIComponent(copy.id)}/preview`) }))
