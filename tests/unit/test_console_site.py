@@ -131,3 +131,13 @@ def test_the_template_routes_the_console_to_its_own_function() -> None:
     assert function["CodeUri"] == "functions/console"
     assert Path(template.ROOT, function["CodeUri"], "console_site", "assets", "index.html").is_file()
     assert set(function["Environment"]["Variables"]) == {"GUARD_BOUNCE_RATE", "GUARD_COMPLAINT_RATE"}
+
+
+def test_the_sign_in_form_would_never_put_the_key_in_a_url() -> None:
+    """Submitted without its script (JavaScript off, an asset that failed to load), a GET form would carry
+    `?api_key=<username>.<secret>` into the address bar, the history and every access log."""
+    page = (ASSETS / "index.html").read_text()
+    form = re.search(r"<form[^>]*\bid=\"signin-form\"[^>]*>", page)
+    assert form is not None
+    assert re.search(r'\bmethod="post"', form[0])
+    assert "action=" not in form[0]  # the console's own URL, which has no POST route: an error, no page
