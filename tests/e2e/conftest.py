@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import pytest
@@ -113,15 +115,31 @@ def basic_auth(api_key: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()}
 
 
+@contextmanager
+def running_stack(environment: dict[str, str] | None = None, **options: Any) -> Iterator[LocalStack]:
+    """A local stack of a module's own, with `environment` (its POSTHORN_* settings) set while it runs and
+    `options` for LocalStack; moto emptied after it (moto keeps its resources process-wide, across servers,
+    so the next module's stack can create the template's resources again)."""
+    saved = {name: os.environ.get(name) for name in environment or {}}
+    os.environ.update(environment or {})
+    try:
+        with LocalStack(port=0, admin_key=ADMIN_KEY, event_delay_seconds=0.2, **options) as running:
+            yield running
+            # The stack's own loopback moto server (always http://127.0.0.1).
+            reset = urllib.request.Request(running.moto_url + "/moto-api/reset", method="POST")  # noqa: S310
+            urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(port=0, admin_key=ADMIN_KEY, event_delay_seconds=0.2) as running:
+    with running_stack() as running:
         yield running
-        # moto keeps its resources process-wide, across servers: empty it so the next module's stack can
-        # create the template's resources again.
-        # The stack's own loopback moto server (always http://127.0.0.1).
-        reset = urllib.request.Request(running.moto_url + "/moto-api/reset", method="POST")  # noqa: S310
-        urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,8 @@ reference, a webhook's description, and a webhook answer (an error body). Each v
 
 from __future__ import annotations
 
-import os
 import re
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ import pytest
 
 from posthorn_local.stack import LocalStack
 from tests.e2e.browser import chromium  # noqa: F401 - the browser fixture
-from tests.e2e.conftest import ADMIN_KEY, Http
+from tests.e2e.conftest import ADMIN_KEY, Http, running_stack
 from tests.e2e.test_guard import GUARD
 from tests.e2e.test_local_stack import label, wait_for_statuses
 from tests.support.webhook_receiver import WebhookReceiver, running_receiver
@@ -54,19 +52,8 @@ def create_key(http: Http, name: str, domains: list[str], permissions: list[str]
 def stack() -> Iterator[LocalStack]:
     """A stack of its own whose deliverability guard acts after 5 recipients (test_guard.py's settings), so
     a domain can be paused for the Resume button."""
-    saved = {name: os.environ.get(name) for name in GUARD}
-    os.environ.update(GUARD)
-    try:
-        with LocalStack(port=0, admin_key=ADMIN_KEY, event_delay_seconds=0.2) as running:
-            yield running
-            reset = urllib.request.Request(running.moto_url + "/moto-api/reset", method="POST")  # noqa: S310
-            urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with running_stack(GUARD) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

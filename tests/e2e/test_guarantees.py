@@ -29,11 +29,9 @@ message's second copy and counted.
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +42,7 @@ import pytest
 
 from posthorn_local.ses_smtp_server import FaultPlan
 from posthorn_local.stack import LocalStack
-from tests.e2e.conftest import ADMIN_KEY, Http
+from tests.e2e.conftest import ADMIN_KEY, Http, running_stack
 from tests.support.guarantees import (
     ACCEPTED,
     LOST,
@@ -95,19 +93,8 @@ GUARD = {
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     """A stack of its own (as tests/e2e/conftest.py starts one) with the guard's small settings."""
-    saved = {name: os.environ.get(name) for name in GUARD}
-    os.environ.update(GUARD)
-    try:
-        with LocalStack(port=0, admin_key=ADMIN_KEY, event_delay_seconds=0.2) as running:
-            yield running
-            reset = urllib.request.Request(running.moto_url + "/moto-api/reset", method="POST")  # noqa: S310
-            urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 - the stack's loopback moto
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with running_stack(GUARD) as running:
+        yield running
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,14 @@ sent. The local page's domain card reads the same state and resumes the same way
 
 from __future__ import annotations
 
-import os
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from posthorn_local.stack import LocalStack
-from tests.e2e.conftest import ADMIN_KEY, Http
+from tests.e2e.conftest import ADMIN_KEY, Http, running_stack
 from tests.e2e.test_local_stack import label, send
 
 GUARD = {
@@ -29,21 +27,8 @@ BATCH = 12
 def stack() -> Iterator[LocalStack]:
     """A stack of its own: the guard's small settings, and a send worker at 1 message a second, so a batch
     is still being sent when the guard pauses its domain."""
-    saved = {name: os.environ.get(name) for name in GUARD}
-    os.environ.update(GUARD)
-    try:
-        with LocalStack(
-            port=0, admin_key=ADMIN_KEY, event_delay_seconds=0.2, ses_max_send_rate=1.0
-        ) as running:
-            yield running
-            reset = urllib.request.Request(running.moto_url + "/moto-api/reset", method="POST")  # noqa: S310
-            urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with running_stack(GUARD, ses_max_send_rate=1.0) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,7 @@ place of the template's MessageRetentionDays, and what they write for a message 
 
 from __future__ import annotations
 
-import os
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -15,7 +13,7 @@ import pytest
 
 from posthorn.settings import RetentionSettings
 from posthorn_local.stack import LocalStack
-from tests.e2e.conftest import ADMIN_KEY, Http
+from tests.e2e.conftest import Http, running_stack
 from tests.e2e.test_local_stack import send
 
 DAYS = 7
@@ -23,18 +21,8 @@ DAYS = 7
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    saved = os.environ.get("POSTHORN_MESSAGE_RETENTION_DAYS")
-    os.environ["POSTHORN_MESSAGE_RETENTION_DAYS"] = str(DAYS)
-    try:
-        with LocalStack(port=0, admin_key=ADMIN_KEY, event_delay_seconds=0.2) as running:
-            yield running
-            reset = urllib.request.Request(running.moto_url + "/moto-api/reset", method="POST")  # noqa: S310
-            urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
-    finally:
-        if saved is None:
-            os.environ.pop("POSTHORN_MESSAGE_RETENTION_DAYS", None)
-        else:
-            os.environ["POSTHORN_MESSAGE_RETENTION_DAYS"] = saved
+    with running_stack({"POSTHORN_MESSAGE_RETENTION_DAYS": str(DAYS)}) as running:
+        yield running
 
 
 def test_every_function_reads_the_local_retention(stack: LocalStack) -> None:
