@@ -357,3 +357,108 @@ def test_a_send_event_that_comes_before_the_send_path_records_it_is_stored_and_s
     assert [event["type"] for event in timeline()[1]] == ["send"]
     counted = wiring.stats().hourly_counts("example.com", None, "2000-01-01T00", "2999-01-01T00")
     assert sum(row["sent"] for row in counted) == 1
+
+
+def _message_item(events_env: Stack) -> dict[str, Any]:
+    db, table = events_env.session.client("dynamodb"), events_env.table
+    return db.get_item(TableName=table, Key={"pk": {"S": f"MSG#{MESSAGE_ID}"}, "sk": {"S": "MSG"}})["Item"]
+
+
+def _event_items(events_env: Stack) -> list[dict[str, Any]]:
+    db, table = events_env.session.client("dynamodb"), events_env.table
+    return db.query(
+        TableName=table,
+        KeyConditionExpression="pk = :p AND begins_with(sk, :e)",
+        ExpressionAttributeValues={":p": {"S": f"MSG#{MESSAGE_ID}"}, ":e": {"S": "EVT#"}},
+    )["Items"]
+
+
+def test_an_event_that_raises_a_status_is_stored_on_the_message_once(
+    sent_message: str, events_env: Stack, api: ApiClient, sender_key: str
+) -> None:
+    """The Delivery rides on the update that raises its recipient (one write, no event item); a repeat is a
+    duplicate, counted once; the API shows it like any event."""
+    from posthorn import wiring
+
+    results = [invoke(fixture("sns_event_delivery")) for _ in range(2)]
+    assert [result["outcomes"].get("recorded") for result in results] == [1, None]
+    assert results[1]["outcomes"]["duplicate"] == 1
+    item = _message_item(events_env)
+    inline = [name for name in item if name.startswith("E#")]
+    assert len(inline) == 1
+    assert item[inline[0]]["M"]["type"]["S"] == "delivery"
+    assert _event_items(events_env) == []
+    assert [event["type"] for event in message()[1]] == ["delivery"]
+    counted = wiring.stats().hourly_counts("example.com", None, "2000-01-01T00", "2999-01-01T00")
+    assert sum(row["delivered"] for row in counted) == 1
+    view = api.get(f"/v1/messages/{MESSAGE_ID}", api_key=sender_key)
+    assert view.status == 200, view.body
+    assert [event["type"] for event in view.json["events"]] == ["send", "delivery"]
+    assert view.json["events"][1]["details"]
+    assert view.json["status"] == "delivered"
+
+
+def test_an_event_that_would_grow_the_message_past_its_write_units_gets_its_own_item(
+    sent_message: str, events_env: Stack
+) -> None:
+    """A message item just under a KB boundary: the event goes to an item of its own, the item stays."""
+    db, table = events_env.session.client("dynamodb"), events_env.table
+    from posthorn.adapters.dynamodb.message_items import item_size
+
+    filler = 2048 - 60 - item_size(_message_item(events_env))
+    db.update_item(
+        TableName=table,
+        Key={"pk": {"S": f"MSG#{MESSAGE_ID}"}, "sk": {"S": "MSG"}},
+        UpdateExpression="SET filler = :f",
+        ExpressionAttributeValues={":f": {"S": "x" * filler}},
+    )
+    assert invoke(fixture("sns_event_delivery"))["outcomes"]["recorded"] == 1
+    assert not [name for name in _message_item(events_env) if name.startswith("E#")]
+    assert [item["type"]["S"] for item in _event_items(events_env)] == ["delivery"]
+    assert recipient_status() == "delivered"
+    assert invoke(fixture("sns_event_delivery"))["outcomes"]["duplicate"] == 1
+    assert [event["type"] for event in message()[1]] == ["delivery"]
+
+
+def test_a_stale_read_never_stores_an_event_twice(sent_message: str, events_env: Stack) -> None:
+    """The read foretold a raise, but the status rose meanwhile by this same event: the failed condition's
+    item says it is there."""
+    from posthorn import wiring
+
+    store = wiring.message_events()
+    invoke(fixture("sns_event_delivery"))
+    from posthorn.logic.events.notifications import parse_sns_message, to_recipient_events
+
+    [event] = to_recipient_events(
+        parse_sns_message(fixture("sns_event_delivery")["Records"][0]["Sns"]["Message"])
+    )
+    stale = _message_item(events_env)
+    stale = {name: value for name, value in stale.items() if not name.startswith("E#")}
+    stale["recipients"]["M"][RECIPIENT]["M"]["rank"] = {"N": "1"}
+    from posthorn.adapters.dynamodb.message_events import _Read
+
+    change = store.advance_for_event(MESSAGE_ID, RECIPIENT, "delivered")
+    store._read.value = _Read(MESSAGE_ID, RECIPIENT, "delivered", stale)
+    assert store.put_event(MESSAGE_ID, event, change, {"delivered": 1}) is False
+    assert _event_items(events_env) == []
+    counted = wiring.stats().hourly_counts("example.com", None, "2000-01-01T00", "2999-01-01T00")
+    assert sum(row["delivered"] for row in counted) == 1
+
+
+def test_events_stored_as_items_before_still_read_and_repeat_as_duplicates(
+    sent_message: str, events_env: Stack
+) -> None:
+    """As an older Posthorn stored a Delivery: its own item, the status raised apart."""
+    from posthorn import wiring
+
+    store = wiring.message_events()
+    from posthorn.logic.events.notifications import parse_sns_message, to_recipient_events
+
+    [event] = to_recipient_events(
+        parse_sns_message(fixture("sns_event_delivery")["Records"][0]["Sns"]["Message"])
+    )
+    wiring.messages().advance_recipients(MESSAGE_ID, {RECIPIENT: "delivered"})
+    assert store._put_once(f"MSG#{MESSAGE_ID}", event, ttl=None)
+    assert invoke(fixture("sns_event_delivery"))["outcomes"]["duplicate"] == 1
+    assert [event["type"] for event in message()[1]] == ["delivery"]
+    assert not [name for name in _message_item(events_env) if name.startswith("E#")]

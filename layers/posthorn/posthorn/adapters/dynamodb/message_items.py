@@ -28,6 +28,40 @@ from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
 from posthorn.logic.events.recipient_status import message_status, rank
 from posthorn.models.messages import MessageChange, MessageRecord, RecipientState
 
+# An event stored on the message item itself, in the update that raised its recipient's status: attribute
+# `E#<event_key>`, holding what an event item holds (`message_events.py`: `put_event`).
+INLINE_EVENT = "E#"
+
+
+def inline_events(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events stored on a message item (plain values), as event items hold them."""
+    return [
+        {"pk": values["pk"], "sk": f"EVT#{name.removeprefix(INLINE_EVENT)}", **event}
+        for name, event in values.items()
+        if name.startswith(INLINE_EVENT)
+    ]
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size (wire format) as DynamoDB bills it: names plus values, a number about half its
+    digits, each map or list entry a few bytes more."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    [(kind, inner)] = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return len(inner.lstrip("-").replace(".", "").strip("0") or "0") // 2 + 2
+    if kind == "M":
+        return 3 + sum(len(name.encode()) + _value_size(element) + 1 for name, element in inner.items())
+    if kind == "L":
+        return 3 + sum(_value_size(element) + 1 for element in inner)
+    if kind in ("SS", "NS", "BS"):
+        return sum(len(str(element).encode()) for element in inner)
+    return len(inner) if isinstance(inner, bytes | bytearray) else 1
+
 
 def message_key(message_id: str) -> dict[str, Any]:
     return to_item({"pk": f"MSG#{message_id}", "sk": "MSG"})
@@ -57,6 +91,7 @@ def message_item(record: MessageRecord, ttl: int | None) -> dict[str, Any]:
 
 def message_record(values: dict[str, Any]) -> MessageRecord:
     """A stored message item → its record, recipients in request order, status derived from theirs."""
+    values = {name: value for name, value in values.items() if not name.startswith(INLINE_EVENT)}
     recipients = sorted(values.pop("recipients", {}).values(), key=lambda r: r["position"])
     states = [RecipientState.model_validate(r) for r in recipients]
     return MessageRecord.model_validate(
@@ -85,9 +120,9 @@ def advance(
     if old is None:
         return None
     if applied:
-        return _change(old, statuses, moved=set(statuses))
+        return message_change(old, statuses, moved=set(statuses))
     if not (fields or len(statuses) > 1):
-        return _change(old, {}, moved=set())
+        return message_change(old, {}, moved=set())
     if fields:
         _update_recipients(repository, message_id, {}, fields)
     moved = set()
@@ -95,21 +130,7 @@ def advance(
         one_applied, _ = _update_recipients(repository, message_id, {email: status}, {})
         if one_applied:
             moved.add(email)
-    return _change(old, {email: statuses[email] for email in moved}, moved=moved)
-
-
-def advance_one(repository: Repository, message_id: str, email: str, status: str) -> MessageChange | None:
-    """`advance` for one recipient (an event's), read first: an event that would not raise the status (SES's
-    Send after the send path set `sent`, a second open) then costs a read, not a write whose condition
-    fails, which DynamoDB bills as a write. An eventually consistent read is enough to skip: statuses only
-    rise, so a stale item can only show a lower rank, and then the conditional update decides."""
-    item = repository.db.get_item(TableName=repository.table, Key=message_key(message_id)).get("Item")
-    if item is not None:
-        values = from_item(item)
-        held = values.get("recipients", {}).get(email.lower())
-        if held is None or int(held["rank"]) >= rank(status):
-            return _change(values, {}, moved=set())
-    return advance(repository, message_id, {email: status}, {})
+    return message_change(old, {email: statuses[email] for email in moved}, moved=moved)
 
 
 def _update_recipients(
@@ -153,7 +174,7 @@ def _update_recipients(
     return True, from_item(response["Attributes"])
 
 
-def _change(old: dict[str, Any], applied: dict[str, str], *, moved: set[str]) -> MessageChange:
+def message_change(old: dict[str, Any], applied: dict[str, str], *, moved: set[str]) -> MessageChange:
     """What an update did to a message, from the item as it was and the statuses it applied."""
     recipients = old.get("recipients", {})
     before = message_status(r["status"] for r in recipients.values()).value

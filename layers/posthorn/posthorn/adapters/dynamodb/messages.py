@@ -26,6 +26,7 @@ from posthorn.adapters.aws import side_by_side
 from posthorn.adapters.dynamodb import listing
 from posthorn.adapters.dynamodb.message_items import (
     advance,
+    inline_events,
     message_item,
     message_key,
     message_record,
@@ -305,5 +306,5 @@ class MessageRepository(Repository):
         message = next((item for item in items if item["sk"] == "MSG"), None)
         if message is None or self.retention.expired(message):
             return None
-        events = [item for item in items if item["sk"].startswith("EVT#")]
+        events = [item for item in items if item["sk"].startswith("EVT#")] + inline_events(message)
         return message_record(message), events + send_events(message, events)
