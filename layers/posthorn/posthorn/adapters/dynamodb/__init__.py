@@ -6,7 +6,7 @@
 | domain | DOMAIN#<domain> | DOMAIN |  | domains.py |
 | message | MSG#<message_id> | MSG | (older ones: SES#<ses id> / MSG) | message_items.py, messages.py |
 | SES id pointer | SES#<ses_message_id> | SES |  | message_items.py, messages.py |
-| event | MSG#<message_id> | EVT#<event_key> (or the message's E#<event_key>) |  | message_events.py |
+| event | MSG#<message_id> | EVT#<event_key> (or the message's E#<type>:<hash>) |  | message_events.py |
 | unmatched | UNMATCHED#<ses id> | EVT#<event_key> | (ttl: 30 d) | message_events.py |
 | suppression | SUPP#<domain> | <address> |  | suppressions.py |
 | suppression listing | SUPPLIST#<domain>[#<reason>] | <created>#<address> |  | suppressions.py |

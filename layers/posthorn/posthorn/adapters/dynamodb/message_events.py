@@ -1,7 +1,7 @@
 """SES's events on messages: each raises its recipient's status on the message item (`message_items.py`: never
 lowers it) and is stored once under the message (`MSG#<message_id>` / `EVT#<event_key>`, so one query returns
 a message with its events), or, when it raised the status and fits, on the message item itself, in the same
-update (`E#<event_key>`: `put_event`). An event of a message Posthorn does not know is kept under
+update (`E#<type>:<hash>`: `put_event`). An event of a message Posthorn does not know is kept under
 `UNMATCHED#<ses id>` for 30 days, where an operator can query it.
 
 A new event raises the hourly counters (`stats.py`) right after the conditional put that stores it once, and
@@ -21,8 +21,9 @@ from typing import Any
 
 from posthorn.adapters.dynamodb import listing
 from posthorn.adapters.dynamodb.message_items import (
-    INLINE_EVENT,
     advance,
+    inline_name,
+    inline_value,
     item_size,
     message_change,
     message_key,
@@ -145,19 +146,19 @@ class MessageEventRepository(Repository):
         when it differs from the one the read foretold.
 
         An event that raises its recipient's status is stored in the same conditional update that raises it
-        (attribute `E#<event_key>`: one write instead of two, the event item's), when that keeps the item
+        (attribute `E#<type>:<hash>`: one write instead of two, the event item's), when that keeps the item
         within the write units it takes already: an update is billed by the larger of the item before and
         after, so a message grown past the next KB would cost more on every later write. The raise happens
         once (its condition), so the event is stored once; a repeat finds it on the item, in the read or in
         the item the failed condition hands back. Every other event gets its own item (`_put_once`), as
         did all events stored before (a repeat of those raises no status: the item's condition sees it)."""
-        name = f"{INLINE_EVENT}{event.event_key}"
+        name = inline_name(event.event_key)
         if name in read.item:
             return None
         if read.status is None or event.recipient is None:
             return False, None
-        stored = _event_item("", event, ttl=None)
-        value = to_item({"event": {k: v for k, v in stored.items() if k not in ("pk", "sk", "ttl")}})["event"]
+        ses_message_id = read.item.get("ses_message_id", {}).get("S")
+        value = to_item({"e": inline_value(_event_item("", event, ttl=None), ses_message_id)})["e"]
         size = item_size(read.item)
         grown = size + len(name) + item_size({"e": value}) + len(read.status) + SIZE_MARGIN
         inline = math.ceil(grown / WRITE_UNIT_BYTES) <= max(1, math.ceil(size / WRITE_UNIT_BYTES))

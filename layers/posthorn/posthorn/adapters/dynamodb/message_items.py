@@ -28,15 +28,40 @@ from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
 from posthorn.logic.events.recipient_status import message_status, rank
 from posthorn.models.messages import MessageChange, MessageRecord, RecipientState
 
-# An event stored on the message item itself, in the update that raised its recipient's status: attribute
-# `E#<event_key>`, holding what an event item holds (`message_events.py`: `put_event`).
+# An event stored on the message item itself, in the update that raised its recipient's status (`put_event`
+# in `message_events.py`): attribute `E#<type>:<first 128 bits of the event key's hash>`, holding what an
+# event item holds but what the message says already (its type is in the name; SES's id and the origin
+# `event` are left out when they are the message's and the usual one), so two events fit in a message's KB.
 INLINE_EVENT = "E#"
+INLINE_DIGEST = 32
+
+
+def inline_name(event_key: str) -> str:
+    kind, _, digest = event_key.partition(":")
+    return f"{INLINE_EVENT}{kind}:{digest[:INLINE_DIGEST]}"
+
+
+def inline_value(event: dict[str, Any], ses_message_id: str | None) -> dict[str, Any]:
+    """An event item's fields (plain values) → what the message item holds of it (`inline_events` undoes)."""
+    value = {name: event[name] for name in ("timestamp", "recipient", "details")}
+    if event.get("ses_message_id") != ses_message_id:
+        value["ses_message_id"] = event.get("ses_message_id")
+    if event.get("origin") != "event":
+        value["origin"] = event.get("origin")
+    return value
 
 
 def inline_events(values: dict[str, Any]) -> list[dict[str, Any]]:
     """The events stored on a message item (plain values), as event items hold them."""
     return [
-        {"pk": values["pk"], "sk": f"EVT#{name.removeprefix(INLINE_EVENT)}", **event}
+        {
+            "pk": values["pk"],
+            "sk": f"EVT#{name.removeprefix(INLINE_EVENT)}",
+            "type": name.removeprefix(INLINE_EVENT).partition(":")[0],
+            "ses_message_id": values.get("ses_message_id"),
+            "origin": "event",
+            **event,
+        }
         for name, event in values.items()
         if name.startswith(INLINE_EVENT)
     ]
