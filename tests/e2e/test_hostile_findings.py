@@ -3,7 +3,7 @@ stack (/work/scratch/hostile21.md). Each test states the contract it holds the s
 /work/shared/API.md or the README's "Moving from another provider") and fails while the finding stands.
 
 Raw HTTP on purpose (no vendor SDK, no OpenAPI conformance hook): what is checked is the wire answer a
-vendor's SDK would receive."""
+vendor's SDK would receive. The console's finding runs in Chromium (the fixture of test_local_page)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import pytest
 
 from posthorn_local.stack import LocalStack
 from tests.e2e.conftest import ADMIN_KEY, SENDER_DOMAIN
+from tests.e2e.test_local_page import chromium  # noqa: F401 - the browser fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -227,3 +228,25 @@ def test_mailpace_takes_a_null_attachments_like_every_other_null(stack: LocalSta
         {"MailPace-Server-Token": key},
     )  # fmt: skip
     assert status == 200, answer
+
+
+# --- the console's sign-in form never puts the key in a URL ---------------------------------------------
+@pytest.mark.parametrize("failure", ["javascript off", "app.js fails to load"])
+def test_the_sign_in_form_keeps_the_key_out_of_urls(stack: LocalStack, chromium: Any, failure: str) -> None:  # noqa: F811
+    """README, "The console": the key stays in sessionStorage, "never a cookie, `localStorage` or a URL".
+    The form (`<form id="signin-form">`, no method) is a GET form: whenever its submit handler is not attached
+    (JavaScript off, a module that failed to load, a browser without ES modules), pressing "Sign in" goes to
+    `/console/?api_key=<username.secret>`: the key lands in the address bar, the history and any access log
+    that records query strings."""
+    context = chromium.new_context(java_script_enabled=failure != "javascript off")
+    try:
+        page = context.new_page()
+        if failure == "app.js fails to load":
+            page.route("**/console/app.js", lambda route: route.abort())
+        page.goto(stack.api_url + "/console/")
+        page.fill("input[name=api_key]", "ph_hostile.not-a-real-secret")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        assert "not-a-real-secret" not in page.url
+    finally:
+        context.close()
