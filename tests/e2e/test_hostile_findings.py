@@ -1,0 +1,252 @@
+"""Regression tests for what a hostile pass over the compatible endpoints (issue 21) found against the local
+stack (/work/scratch/hostile21.md). Each test states the contract it holds the stack to (docs/api.md,
+/work/shared/API.md or the README's "Moving from another provider") and fails while the finding stands.
+
+Raw HTTP on purpose (no vendor SDK, no OpenAPI conformance hook): what is checked is the wire answer a
+vendor's SDK would receive. The console's finding runs in Chromium (the fixture of test_local_page)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+
+from posthorn_local.stack import LocalStack
+from tests.e2e.conftest import ADMIN_KEY, SENDER_DOMAIN
+from tests.e2e.test_local_page import chromium  # noqa: F401 - the browser fixture
+
+pytestmark = pytest.mark.e2e
+
+SUPPRESSED = "gone@example.net"
+
+
+def call(
+    stack: LocalStack, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    data = body if isinstance(body, bytes) else None if body is None else json.dumps(body).encode()
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    request = urllib.request.Request(stack.api_url + path, data=data, method=method, headers=all_headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+            status, raw = answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode("utf-8", "replace")
+
+
+@pytest.fixture(scope="module")
+def key(stack: LocalStack) -> str:
+    """A send+read key for example.com whose sender_defaults name a From and a Reply-To."""
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    status, _ = call(stack, "POST", "/v1/domains", {"domain": SENDER_DOMAIN}, admin)
+    assert status == 201
+    status, created = call(
+        stack,
+        "POST",
+        "/v1/credentials",
+        {
+            "name": "hostile",
+            "domains": [SENDER_DOMAIN],
+            "permissions": ["send", "read"],
+            "sender_defaults": {"from_email": f"noreply@{SENDER_DOMAIN}", "from_name": "Shop"},
+        },
+        admin,
+    )
+    assert status == 201, created
+    api_key = str(created["api_key"])
+    status, _ = call(
+        stack, "POST", "/v1/suppressions", {"email": SUPPRESSED, "reason": "manual"}, bearer(api_key)
+    )
+    assert status == 201
+    return api_key
+
+
+def bearer(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+def outbox_subjects(stack: LocalStack) -> list[str]:
+    _, listed = call(stack, "GET", "/_local/outbox")
+    return [str(m["subject"]) for m in listed["messages"]]
+
+
+def wait_for_subject(stack: LocalStack, subject: str, copies: int) -> list[str]:
+    """The outbox's copies of `subject` once at least `copies` arrived (or what arrived in 15 s)."""
+    deadline = time.monotonic() + 15
+    while True:
+        found = [s for s in outbox_subjects(stack) if s == subject]
+        if len(found) >= copies or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+# --- an oversized body is answered in the vendor's shape --------------------------------------------------
+# README, "Moving from another provider": the vendor's request is "answered in the vendor's shape"; API.md:
+# "answers in the vendor's shape and status codes, errors included". Over Lambda's 6 MB event the local
+# stack answers Posthorn's `{"error": {"code": "payload_too_large"}}` on every vendor route, and the SDKs
+# then surface nonsense (Resend: an error without `name`; Postmark: UnknownError code 0; MailPace: the
+# message "[object Object]").
+BIG = "a" * (7 * 1024 * 1024)
+
+
+def vendor_shaped(vendor: str, body: Any) -> bool:
+    if not isinstance(body, dict):
+        return False
+    if vendor == "resend":
+        return {"statusCode", "name", "message"} <= set(body)
+    if vendor == "postmark":
+        return {"ErrorCode", "Message"} <= set(body)
+    if vendor == "zeptomail":
+        return isinstance(body.get("error"), dict) and "details" in body["error"]
+    if vendor == "mailpace":
+        return isinstance(body.get("error"), str) or isinstance(body.get("errors"), dict)
+    return isinstance(body.get("error"), dict) and "status_code" in body["error"]  # DreamFactory
+
+
+OVERSIZED = [
+    ("resend", "/resend/emails", "Authorization", "Bearer {key}",
+     {"from": f"hello@{SENDER_DOMAIN}", "to": "a@example.net", "subject": "big", "text": BIG}),
+    ("postmark", "/postmark/email", "X-Postmark-Server-Token", "{key}",
+     {"From": f"hello@{SENDER_DOMAIN}", "To": "a@example.net", "Subject": "big", "TextBody": BIG}),
+    ("zeptomail", "/zeptomail/v1.1/email", "Authorization", "Zoho-enczapikey {key}",
+     {"from": {"address": f"hello@{SENDER_DOMAIN}"}, "to": [{"email_address": {"address": "a@example.net"}}],
+      "subject": "big", "textbody": BIG}),
+    ("mailpace", "/mailpace/api/v1/send", "MailPace-Server-Token", "{key}",
+     {"from": f"hello@{SENDER_DOMAIN}", "to": "a@example.net", "subject": "big", "textbody": BIG}),
+    ("dreamfactory", "/api/v2/email", "X-DreamFactory-API-Key", "{key}",
+     {"to": [{"email": "a@example.net"}], "subject": "big", "body_text": BIG}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("vendor", "path", "header", "value", "body"), OVERSIZED, ids=[o[0] for o in OVERSIZED]
+)
+def test_an_oversized_body_is_refused_in_the_vendors_shape(
+    stack: LocalStack, key: str, vendor: str, path: str, header: str, value: str, body: dict[str, Any]
+) -> None:
+    status, answer = call(stack, "POST", path, body, {header: value.format(key=key)})
+    assert 400 <= status < 500
+    assert vendor_shaped(vendor, answer), answer
+
+
+# --- Postmark honours Idempotency-Key like every other entry point ----------------------------------------
+def test_postmark_replays_an_idempotency_key_instead_of_sending_twice(stack: LocalStack, key: str) -> None:
+    """API.md, "Guarantees (HTTPS, SMTP and every compatible endpoint alike)": "A resend is sent once. (HTTP:
+    the same Idempotency-Key)". The Postmark surface reads no Idempotency-Key: the same key and body twice
+    are two messages and two copies at SES."""
+    subject = f"pm-idem-{uuid.uuid4().hex[:8]}"
+    body = {"From": f"hello@{SENDER_DOMAIN}", "To": "success@simulator.amazonses.com", "Subject": subject,
+            "TextBody": "once"}  # fmt: skip
+    headers = {"X-Postmark-Server-Token": key, "Idempotency-Key": f"order-{subject}"}
+    first_status, first = call(stack, "POST", "/postmark/email", body, headers)
+    second_status, second = call(stack, "POST", "/postmark/email", body, headers)
+    assert (first_status, second_status) == (200, 200)
+    assert second["MessageID"] == first["MessageID"]
+    assert len(wait_for_subject(stack, subject, copies=2)) == 1
+
+
+# --- sender_defaults on every compatible endpoint ---------------------------------------------------------
+DEFAULTED = [
+    ("resend", "/resend/emails", "Authorization", "Bearer {key}",
+     {"to": "success@simulator.amazonses.com", "text": "x"}),
+    ("postmark", "/postmark/email", "X-Postmark-Server-Token", "{key}",
+     {"To": "success@simulator.amazonses.com", "TextBody": "x"}),
+    ("zeptomail", "/zeptomail/v1.1/email", "Authorization", "Zoho-enczapikey {key}",
+     {"to": [{"email_address": {"address": "success@simulator.amazonses.com"}}], "textbody": "x"}),
+    ("mailpace", "/mailpace/api/v1/send", "MailPace-Server-Token", "{key}",
+     {"to": "success@simulator.amazonses.com", "textbody": "x"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("vendor", "path", "header", "value", "body"), DEFAULTED, ids=[d[0] for d in DEFAULTED]
+)
+def test_a_send_without_from_uses_the_credentials_sender_defaults(
+    stack: LocalStack, key: str, vendor: str, path: str, header: str, value: str, body: dict[str, Any]
+) -> None:
+    """API.md, Administration: "A message that omits a field gets the default, on every entry point that can
+    omit it (`POST /v1/email`, batch items, every compatible endpoint)". /v1/email and DreamFactory do; the
+    other four refuse a missing `from` as a missing field although the credential has a default."""
+    subject = f"{vendor}-default-{uuid.uuid4().hex[:8]}"
+    subject_field = "Subject" if vendor == "postmark" else "subject"
+    status, answer = call(
+        stack, "POST", path, {**body, subject_field: subject}, {header: value.format(key=key)}
+    )
+    assert status in (200, 201), answer
+    assert wait_for_subject(stack, subject, copies=1) == [subject]
+
+
+# --- error texts that name the wrong thing ----------------------------------------------------------------
+def test_resend_names_the_recipient_limit_for_51_recipients(stack: LocalStack, key: str) -> None:
+    """README, Resend: "at most 50 recipients in all". A list of 51 is answered "to: Input should be a valid
+    string" (the string branch of the union), which tells the user nothing; the other surfaces name the
+    limit."""
+    to = [f"success+{i}@simulator.amazonses.com" for i in range(51)]
+    status, answer = call(
+        stack, "POST", "/resend/emails",
+        {"from": f"hello@{SENDER_DOMAIN}", "to": to, "subject": "51", "text": "x"}, bearer(key),
+    )  # fmt: skip
+    assert status == 422
+    assert "50" in answer["message"], answer
+
+
+def test_zeptomail_names_the_header_in_target(stack: LocalStack, key: str) -> None:
+    """README, ZeptoMail: a bad field is `TM_4001/SM_113` "naming it in `target`". A line break in a
+    mime_headers value is reported with target "mime_headersX-A" (no separator)."""
+    status, answer = call(
+        stack,
+        "POST",
+        "/zeptomail/v1.1/email",
+        {"from": {"address": f"hello@{SENDER_DOMAIN}"},
+         "to": [{"email_address": {"address": "a@example.net"}}], "subject": "s", "textbody": "x",
+         "mime_headers": {"X-A": "a\r\nBcc: evil@example.org"}},
+        {"Authorization": f"Zoho-enczapikey {key}"},
+    )  # fmt: skip
+    assert status == 400
+    assert answer["error"]["details"][0]["target"] in ("mime_headers.X-A", "mime_headers"), answer
+
+
+def test_mailpace_takes_a_null_attachments_like_every_other_null(stack: LocalStack, key: str) -> None:
+    """Every other optional MailPace field sent as JSON null (cc, bcc, replyto, tags, htmlbody,
+    list_unsubscribe, inreplyto, references) is taken as absent; `"attachments": null` alone is a 400
+    "Input should be a valid list". Clients in languages that serialise an unset field as null (PHP, Go
+    structs without omitempty) trip on it."""
+    subject = f"mp-null-{uuid.uuid4().hex[:8]}"
+    status, answer = call(
+        stack, "POST", "/mailpace/api/v1/send",
+        {"from": f"hello@{SENDER_DOMAIN}", "to": "success@simulator.amazonses.com", "subject": subject,
+         "textbody": "x", "attachments": None},
+        {"MailPace-Server-Token": key},
+    )  # fmt: skip
+    assert status == 200, answer
+
+
+# --- the console's sign-in form never puts the key in a URL ---------------------------------------------
+@pytest.mark.parametrize("failure", ["javascript off", "app.js fails to load"])
+def test_the_sign_in_form_keeps_the_key_out_of_urls(stack: LocalStack, chromium: Any, failure: str) -> None:  # noqa: F811
+    """README, "The console": the key stays in sessionStorage, "never a cookie, `localStorage` or a URL".
+    The form (`<form id="signin-form">`, no method) is a GET form: whenever its submit handler is not attached
+    (JavaScript off, a module that failed to load, a browser without ES modules), pressing "Sign in" goes to
+    `/console/?api_key=<username.secret>`: the key lands in the address bar, the history and any access log
+    that records query strings."""
+    context = chromium.new_context(java_script_enabled=failure != "javascript off")
+    try:
+        page = context.new_page()
+        if failure == "app.js fails to load":
+            page.route("**/console/app.js", lambda route: route.abort())
+        page.goto(stack.api_url + "/console/")
+        page.fill("input[name=api_key]", "ph_hostile.not-a-real-secret")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        assert "not-a-real-secret" not in page.url
+    finally:
+        context.close()
