@@ -153,6 +153,14 @@ def accept_many(
     return result, limits
 
 
+def has_sender(message: SendEmailRequest, credential: Credential) -> bool:
+    """Whether `message` has a From, its own or the credential's default (API.md, "Administration": a
+    compatible request may leave it out). A surface refuses a message without either in its vendor's words,
+    naming its own field (`from`, `From`), before Posthorn's `from_email` refusal could."""
+    defaults = credential.sender_defaults
+    return message.from_email is not None or (defaults is not None and defaults.from_email is not None)
+
+
 def vendor_json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(
         status_code=status,
