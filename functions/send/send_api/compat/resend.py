@@ -18,10 +18,11 @@ React to `html` itself; a raw `react` field is not something the API can render)
 (Posthorn does not fetch URLs), more than one `reply_to`, and any other field.
 
 The batch takes up to 100 emails, Resend's `x-batch-validation` modes: `strict` (the default) refuses the
-whole batch for the first invalid email (its fields, its sender) before any is queued; `permissive` queues
-the valid ones and lists `errors: [{index, message}]`. A message refused only as it is stored (every
-recipient suppressed, too large once encoded) is left out of `data` and listed in `errors` in either mode:
-the others are queued by then.
+whole batch for the first email that would be refused (its fields, its sender, every recipient
+suppressed, too large once encoded) before any is queued (Resend: "sends the batch only if all emails in the
+request are valid"); `permissive` queues the valid ones and lists `errors: [{index, message}]`. Only an
+email that could not be stored or queued (the store or the queue unavailable) is listed in `errors` in
+strict mode: the others are queued by then.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from posthorn import errors, wiring
 from posthorn.errors import PosthornError, ValidationFailed, reply_for
+from posthorn.logic.sending.batches import BatchRefused
 from posthorn.logic.sending.sender_defaults import from_address, with_sender_defaults
 from posthorn.logic.sending.steps import check_sender
 from posthorn.models.addresses import domain_of, split_display_address
@@ -451,8 +453,12 @@ def _send_batch(credential: Credential) -> Response:
         except PosthornError as error:
             items.append(error)
     if mode == "strict":
-        _allsendable(items, credential)
-    result, limits = accept_many(router, items, credential)
+        _all_sendable(items, credential)
+    try:
+        result, limits = accept_many(router, items, credential, all_or_nothing=mode == "strict")
+    except BatchRefused as whole:  # strict: an email refused as it was stored (all suppressed, too large)
+        whole.error.message = f"emails[{whole.index}]: {whole.error.message}"
+        raise whole.error from None
     answer: dict[str, Any] = {
         "data": [{"id": item.message_id} for item in result.results if item.status == "queued"]
     }
@@ -466,7 +472,7 @@ def _send_batch(credential: Credential) -> Response:
     return vendor_json(200, answer, limits.headers())
 
 
-def _allsendable(items: list[SendEmailRequest | PosthornError], credential: Credential) -> None:
+def _all_sendable(items: list[SendEmailRequest | PosthornError], credential: Credential) -> None:
     """Strict mode: the first email that is invalid, or whose sender this key may not use, refuses all."""
     domains = provided(router, wiring.send_context).domains
     allowed: set[str] = set()

@@ -1,6 +1,7 @@
-"""Regression tests for what a hostile pass over the compatible endpoints (issue 21) found against the local
-stack (/work/scratch/hostile21.md). Each test states the contract it holds the stack to (docs/api.md,
-/work/shared/API.md or the README's "Moving from another provider") and fails while the finding stands.
+"""Edges of the compatible endpoints (issue 21) that a hostile pass found: Postmark's Idempotency-Key,
+sender_defaults on every vendor route, error texts naming the vendor's field, nulls, Resend's strict batch,
+SMTP control headers over HTTP. Each test states the contract it holds the stack to (docs/api.md, API.md or
+the README's "Moving from another provider").
 
 Raw HTTP on purpose (no vendor SDK, no OpenAPI conformance hook): what is checked is the wire answer a
 vendor's SDK would receive."""
@@ -178,3 +179,65 @@ def test_mailpace_takes_a_null_attachments_like_every_other_null(stack: LocalSta
         {"MailPace-Server-Token": key},
     )  # fmt: skip
     assert status == 200, answer
+
+
+# --- Resend's strict batch is all or nothing --------------------------------------------------------------
+def test_a_strict_resend_batch_with_an_email_refused_at_storage_sends_nothing(
+    stack: LocalStack, key: str
+) -> None:
+    """Resend's batch validation modes: strict (the default) "sends the batch only if all emails in the
+    request are valid". An email whose every recipient is suppressed refuses the whole batch, and the good
+    email beside it is not sent."""
+    subject = f"rs-strict-{uuid.uuid4().hex[:8]}"
+    good = {"from": f"hello@{SENDER_DOMAIN}", "to": "success@simulator.amazonses.com", "subject": subject,
+            "text": "x"}  # fmt: skip
+    status, answer = call(
+        stack, "POST", "/resend/emails/batch", [good, {**good, "to": SUPPRESSED}], bearer(key)
+    )
+    assert status == 422, answer
+    assert answer["message"].startswith("emails[1]: "), answer
+    permissive_subject = subject + "-permissive"
+    status, answer = call(
+        stack, "POST", "/resend/emails/batch",
+        [{**good, "subject": permissive_subject}, {**good, "to": SUPPRESSED}],
+        {**bearer(key), "x-batch-validation": "permissive"},
+    )  # fmt: skip
+    assert status == 200, answer
+    assert [error["index"] for error in answer["errors"]] == [1]
+    assert wait_for_subject(stack, permissive_subject, copies=1) == [permissive_subject]
+    assert subject not in outbox_subjects(stack)  # the strict batch's good email was never sent
+
+
+# --- SMTP control headers are not custom headers over HTTP ------------------------------------------------
+CONTROL_HEADER = "X-Posthorn-Idempotency-Key"
+WITH_CONTROL_HEADER = [
+    ("v1", "/v1/email", "Authorization", "Bearer {key}", 422,
+     {"from_email": f"hello@{SENDER_DOMAIN}", "to": ["a@example.net"], "subject": "h", "body_text": "x",
+      "headers": {CONTROL_HEADER: "k"}}),
+    ("resend", "/resend/emails", "Authorization", "Bearer {key}", 422,
+     {"from": f"hello@{SENDER_DOMAIN}", "to": "a@example.net", "subject": "h", "text": "x",
+      "headers": {CONTROL_HEADER: "k"}}),
+    ("postmark", "/postmark/email", "X-Postmark-Server-Token", "{key}", 422,
+     {"From": f"hello@{SENDER_DOMAIN}", "To": "a@example.net", "Subject": "h", "TextBody": "x",
+      "Headers": [{"Name": CONTROL_HEADER, "Value": "k"}]}),
+    ("zeptomail", "/zeptomail/v1.1/email", "Authorization", "Zoho-enczapikey {key}", 400,
+     {"from": {"address": f"hello@{SENDER_DOMAIN}"}, "to": [{"email_address": {"address": "a@example.net"}}],
+      "subject": "h", "textbody": "x", "mime_headers": {CONTROL_HEADER: "k"}}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("surface", "path", "header", "value", "expected", "body"),
+    WITH_CONTROL_HEADER,
+    ids=[w[0] for w in WITH_CONTROL_HEADER],
+)
+def test_an_smtp_control_header_is_refused_on_every_http_entry_point(
+    stack: LocalStack, key: str, surface: str, path: str, header: str, value: str, expected: int,
+    body: dict[str, Any],
+) -> None:  # fmt: skip
+    """API.md, "SMTP relay": the control headers are read and removed there. Over HTTP they were mailed to
+    the recipient as they stood (an idempotency key, a file key); every HTTP entry point now refuses them,
+    naming the header, in its own shape."""
+    status, answer = call(stack, "POST", path, body, {header: value.format(key=key)})
+    assert status == expected, answer
+    assert CONTROL_HEADER in json.dumps(answer), answer
