@@ -97,7 +97,9 @@ ANSWERS: dict[type[PosthornError], tuple[int, int]] = {
     errors.MissingTemplateData: (422, INVALID_REQUEST),  # (not reachable: no template_data is mapped)
     errors.NotFound: (422, INVALID_REQUEST),  # (a send refers to nothing by id; kept for completeness)
     errors.Conflict: (422, INVALID_REQUEST),
-    errors.IdempotencyConflict: (422, INVALID_REQUEST),  # Idempotency-Key reused, another body
+    # Posthorn's Idempotency-Key reused with another body, or still running: Postmark has no such error; 409
+    # as every other surface answers it (the SDK's UnknownError with this message), ErrorCode 300.
+    errors.IdempotencyConflict: (409, INVALID_REQUEST),
     errors.UpstreamRejected: (422, INVALID_REQUEST),  # SES refused the message for good: not sent
     errors.PayloadTooLarge: (413, INVALID_REQUEST),  # Postmark's 413 "payload too large"
     errors.RateLimited: (429, RATE_LIMIT_EXCEEDED),  # rate limit exceeded, with Retry-After
@@ -517,6 +519,7 @@ _ERROR_EXAMPLES: tuple[tuple[int, list[tuple[int, str]], Mapping[str, str]], ...
         (NOT_ALLOWED_TO_SEND, "sending from example.com is paused by the deliverability guard"),
         (INACTIVE_RECIPIENT, _INACTIVE_EXAMPLE),
     ], RATE_LIMIT_FIELDS),
+    (409, [(INVALID_REQUEST, "this Idempotency-Key was used with a different request body")], {}),
     (429, [(RATE_LIMIT_EXCEEDED, "rate limit of 14 messages per second exceeded")],
      {**RATE_LIMIT_FIELDS, "Retry-After": "Seconds until a retry can be accepted"}),
     (503, [(MAINTENANCE, "SES is unavailable; the message was not sent")], RATE_LIMIT_FIELDS),
