@@ -89,3 +89,15 @@ def test_the_documented_request_schema_no_longer_requires_from(vendor: str) -> N
     schema = model.model_json_schema(by_alias=True)
     assert not {"from", "From"} & set(schema.get("required", []))
     assert "sender_defaults" in str(schema["properties"].get("from") or schema["properties"]["From"])
+
+
+def test_a_message_without_a_body_names_the_vendors_body_fields() -> None:
+    """Not Posthorn's `body_text`/`body_html` (nor MailPace's catch-all `base`)."""
+    with pytest.raises(ValidationFailed) as raised:
+        mailpace.message({"from": "a@example.com", "to": "b@example.net", "subject": "s"})
+    assert raised.value.details[0]["field"] == "htmlbody"
+    with pytest.raises(ValidationFailed) as raised:
+        zeptomail.single({"from": {"address": "a@example.com"}, "subject": "s",
+                          "to": [{"email_address": {"address": "b@example.net"}}]})  # fmt: skip
+    assert raised.value.details[0]["field"] == "htmlbody"
+    assert "textbody" in raised.value.details[0]["message"]

@@ -270,6 +270,8 @@ def message(body: Mapping[str, Any]) -> SendEmailRequest:
         raise errors.ValidationFailed.on("replyto", "Posthorn sends one Reply-To address; give at most one")
     if email.subject is None:
         raise errors.ValidationFailed.on("subject", "Posthorn needs a subject; give one")
+    if email.htmlbody is None and email.textbody is None:  # said with MailPace's names, not Posthorn's
+        raise errors.ValidationFailed.on("htmlbody", "give htmlbody or textbody (or both)")
     headers = {"In-Reply-To": email.inreplyto, "References": email.references}
     mapped: dict[str, Any] = {
         "to": addresses(email.to),

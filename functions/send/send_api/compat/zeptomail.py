@@ -459,6 +459,8 @@ def message(
         raise ValidationFailed.on("reply_to", "Posthorn sends one Reply-To address; give at most one")
     if not to:
         raise ValidationFailed.on("to", "Field required: give at least one recipient in to")
+    if email.htmlbody is None and email.textbody is None:  # said with ZeptoMail's names, not Posthorn's
+        raise ValidationFailed.on("htmlbody", "Field required: give htmlbody or textbody (or both)")
     subject, textbody, htmlbody, reference = (
         email.subject,
         email.textbody,
