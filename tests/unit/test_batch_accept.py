@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from posthorn.errors import InvalidJson, PosthornError, ValidationFailed
-from posthorn.logic.sending.batches import accept_batch
+from posthorn.logic.sending.batches import BatchRefused, accept_batch
 from posthorn.models.batches import SendBatchResult
 from posthorn.models.domains import DomainStatus
 from posthorn.models.email import SendEmailRequest
@@ -208,3 +208,32 @@ def test_a_batch_needs_the_send_queue(fakes: Fakes) -> None:
     with pytest.raises(ValueError, match="send queue"):
         accept_batch([request()], CREDENTIAL, fakes.context(with_queue=False))
     assert fakes.messages.records == {}
+
+
+def test_an_all_or_nothing_batch_with_an_item_refused_before_storage_stores_and_queues_nothing(
+    fakes: Fakes,
+) -> None:
+    """Resend's strict mode: "sends the batch only if all emails in the request are valid". An email whose
+    every recipient is suppressed is found only as the batch is prepared; the whole batch is refused then,
+    naming the first such item, before anything is stored or queued."""
+    fakes.suppressions.suppressions.add("gone@example.net")
+    with pytest.raises(BatchRefused) as refused:
+        accept_batch(
+            [request(subject="a"), request(subject="b", to=["gone@example.net"]), request(subject="c")],
+            CREDENTIAL,
+            fakes.context(),
+            all_or_nothing=True,
+        )
+    assert refused.value.index == 1
+    assert refused.value.error.code == "all_recipients_suppressed"
+    assert fakes.messages.records == {}
+    assert fakes.queue.queued_ids == []
+
+
+def test_an_all_or_nothing_batch_refuses_for_an_item_that_was_already_an_error(fakes: Fakes) -> None:
+    with pytest.raises(BatchRefused) as refused:
+        accept_batch(
+            [request(), ValidationFailed.on("to", "bad")], CREDENTIAL, fakes.context(), all_or_nothing=True
+        )
+    assert refused.value.index == 1
+    assert fakes.queue.queued_ids == []

@@ -12,6 +12,7 @@ import pytest
 
 from posthorn import errors
 from posthorn.errors import AllRecipientsSuppressed, PosthornError, RateLimited, ValidationFailed
+from posthorn.logic.sending.sender_defaults import NO_SENDER
 from posthorn.models.email import SendEmailRequest
 from send_api.compat import SURFACES, surface_of
 from send_api.compat.postmark import (
@@ -22,6 +23,7 @@ from send_api.compat.postmark import (
     answer_of,
     inactive,
     message_of,
+    renamed,
     render,
 )
 from tests.support.openapi_conformance import committed_document, schema_errors
@@ -194,11 +196,22 @@ def test_what_posthorn_cannot_honour_is_refused_with_300_naming_the_field(
     assert f"'{field}'" in error.message
 
 
-@pytest.mark.parametrize("missing", ["From", "To", "Subject"])
+@pytest.mark.parametrize("missing", ["To", "Subject"])
 def test_a_required_field_missing_is_named(missing: str) -> None:
     body = postmark()
     del body[missing]
     assert refused_field(body) == missing
+
+
+def test_a_missing_from_is_left_to_the_credentials_sender_defaults() -> None:
+    """API.md, Administration: a compatible request may omit From and get the credential's default; without
+    one, the send refuses Posthorn's `from_email`, which this surface says of Postmark's `From`."""
+    body = postmark()
+    del body["From"]
+    assert message_of(body).from_email is None
+    refused = renamed(ValidationFailed.on("from_email", NO_SENDER))
+    assert refused.details[0]["field"] == "From"
+    assert refused.message.startswith("Invalid 'From': is required")
 
 
 def test_a_message_without_a_body_is_refused_as_postmark_words_it() -> None:
@@ -235,7 +248,7 @@ def test_every_posthorn_error_has_a_postmark_answer() -> None:
     assert set(HTTP_STATUS) <= set(ANSWERS)
     for kind in domain_errors():
         status, code = answer_of(kind.__new__(kind))
-        assert status in {401, 413, 422, 429, 503}, kind
+        assert status in {401, 409, 413, 422, 429, 503}, kind  # 409: Posthorn's Idempotency-Key
         assert code > 0, kind
 
 

@@ -159,7 +159,6 @@ def test_more_than_one_reply_to_is_refused() -> None:
 @pytest.mark.parametrize(
     ("missing", "message"),
     [
-        ("from", "Missing `from` field."),
         ("to", "Missing `to` field."),
         ("subject", "Missing `subject` field."),
     ],
@@ -328,7 +327,7 @@ def test_the_document_describes_the_routes_in_resends_shape() -> None:
                 assert not schema_errors(document, schema, example["value"])
     email = document["components"]["schemas"]["ResendEmail"]
     assert email["additionalProperties"] is False
-    assert set(email["required"]) == {"from", "to", "subject"}
+    assert set(email["required"]) == {"to", "subject"}  # `from`: the credential's sender_defaults may give it
 
 
 def test_every_documented_refusal_is_what_render_sends() -> None:

@@ -188,6 +188,33 @@ def test_reserved_header_is_refused(name: str) -> None:
     assert "reserved" in error["msg"]
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "X-Posthorn-Idempotency-Key",
+        "x-posthorn-metadata-order",
+        "X-TM-FILE-KEY",
+        "X-PM-Tag",
+        "X-MailPace-Tags",
+        "X-OMS-Tags",
+        "X-OhMySMTP-Tags",
+        "X-List-Unsubscribe",
+    ],
+)
+def test_an_smtp_control_header_is_refused_over_http(name: str) -> None:
+    """The relay reads and removes these; over HTTP they would reach the recipient as they stand (a file
+    key or an idempotency key mailed out), so every HTTP entry point refuses them, naming the header."""
+    [error] = errors_of(request(headers={name: "x"}))
+    assert tuple(error["loc"]) == ("headers",)
+    assert name in error["msg"]
+    assert "control header" in error["msg"]
+
+
+def test_a_header_merely_like_a_control_header_is_kept() -> None:
+    headers = {"X-Posthorn": "1", "X-Tmp": "2", "X-Pmx-Ref": "3"}
+    assert SendEmailRequest.model_validate(request(headers=headers)).headers == headers
+
+
 @pytest.mark.parametrize("name", ["X Space", "X:Colon", "", "Ünicode", "X-" + "a" * 80])
 def test_bad_header_name_is_refused(name: str) -> None:
     assert locations(request(headers={name: "x"})) == [("headers",)]

@@ -115,7 +115,12 @@ class MailPaceEmail(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
-    sender: StrictStr = Field(alias="from")
+    sender: StrictStr | None = Field(
+        default=None,
+        alias="from",
+        description="Optional here (required by MailPace): without it the credential's "
+        "sender_defaults.from_email is used, and with no default it is refused as required",
+    )
     to: StrictStr
     subject: StrictStr | None = None
     htmlbody: StrictStr | None = None
@@ -126,7 +131,7 @@ class MailPaceEmail(BaseModel):
     inreplyto: StrictStr | None = None
     references: StrictStr | None = None
     list_unsubscribe: StrictStr | None = None
-    attachments: list[MailPaceAttachment] = Field(default_factory=list)
+    attachments: list[MailPaceAttachment] | None = None  # null is absent, like every other field
     tags: StrictStr | list[StrictStr] | None = None
 
 
@@ -260,16 +265,15 @@ def message(body: Mapping[str, Any]) -> SendEmailRequest:
         email = MailPaceEmail.model_validate(body)
     except PydanticError as error:
         raise compat.invalid(error, lambda location: str(location[0]) if location else "") from None
-    name, address = split_display_address(email.sender.strip())
     replies = addresses(email.replyto or "")
     if len(replies) > 1:
         raise errors.ValidationFailed.on("replyto", "Posthorn sends one Reply-To address; give at most one")
     if email.subject is None:
         raise errors.ValidationFailed.on("subject", "Posthorn needs a subject; give one")
+    if email.htmlbody is None and email.textbody is None:  # said with MailPace's names, not Posthorn's
+        raise errors.ValidationFailed.on("htmlbody", "give htmlbody or textbody (or both)")
     headers = {"In-Reply-To": email.inreplyto, "References": email.references}
     mapped: dict[str, Any] = {
-        "from_email": address,
-        "from_name": name or None,
         "to": addresses(email.to),
         "cc": addresses(email.cc or ""),
         "bcc": addresses(email.bcc or ""),
@@ -289,10 +293,13 @@ def message(body: Mapping[str, Any]) -> SendEmailRequest:
                 }.items()
                 if value is not None
             }
-            for item in email.attachments
+            for item in email.attachments or []
         ],
         "tags": [email.tags] if isinstance(email.tags, str) else list(email.tags or []),
     }
+    if email.sender is not None:  # absent: the credential's sender_defaults fill it (or refuse it) later
+        name, address = split_display_address(email.sender.strip())
+        mapped["from_email"], mapped["from_name"] = address, name or None
     if replies:
         reply_name, reply_address = split_display_address(replies[0])
         mapped["reply_to_email"] = reply_address
@@ -301,6 +308,15 @@ def message(body: Mapping[str, Any]) -> SendEmailRequest:
         return SendEmailRequest.model_validate(mapped)
     except PydanticError as error:
         raise compat.invalid(error, mailpace_field) from None
+
+
+def sendable(request: SendEmailRequest, credential: Credential) -> SendEmailRequest:
+    """A message without `from` needs the credential's default From: else MailPace's field error."""
+    if not compat.has_sender(request, credential):
+        raise errors.ValidationFailed.on(
+            "from", "is required: give it, or set the credential's sender_defaults.from_email"
+        )
+    return request
 
 
 @router.post(
@@ -314,7 +330,7 @@ def message(body: Mapping[str, Any]) -> SendEmailRequest:
 )
 def send() -> Response[Any]:
     def handle(credential: Credential) -> Response:
-        result, limits = send_one(router, message(json_body(router)), credential)
+        result, limits = send_one(router, sendable(message(json_body(router)), credential), credential)
         return vendor_json(200, {"id": result.message_id, "status": "queued"}, limits.headers())
 
     return SURFACE.answer(router, handle, idempotency=True)

@@ -97,7 +97,9 @@ ANSWERS: dict[type[PosthornError], tuple[int, int]] = {
     errors.MissingTemplateData: (422, INVALID_REQUEST),  # (not reachable: no template_data is mapped)
     errors.NotFound: (422, INVALID_REQUEST),  # (a send refers to nothing by id; kept for completeness)
     errors.Conflict: (422, INVALID_REQUEST),
-    errors.IdempotencyConflict: (422, INVALID_REQUEST),  # (Postmark has no Idempotency-Key; none is read)
+    # Posthorn's Idempotency-Key reused with another body, or still running: Postmark has no such error; 409
+    # as every other surface answers it (the SDK's UnknownError with this message), ErrorCode 300.
+    errors.IdempotencyConflict: (409, INVALID_REQUEST),
     errors.UpstreamRejected: (422, INVALID_REQUEST),  # SES refused the message for good: not sent
     errors.PayloadTooLarge: (413, INVALID_REQUEST),  # Postmark's 413 "payload too large"
     errors.RateLimited: (429, RATE_LIMIT_EXCEEDED),  # rate limit exceeded, with Retry-After
@@ -152,7 +154,12 @@ class PostmarkMessage(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    From: str = Field(description='"sender@example.com" or "Name <sender@example.com>"')
+    From: str | None = Field(
+        default=None,
+        description='"sender@example.com" or "Name <sender@example.com>". Optional here (required by '
+        "Postmark): without it the credential's sender_defaults.from_email is used, and with no default "
+        "it is refused as required",
+    )
     To: str = Field(description="Comma-separated, with names: 'Jane <jane@example.net>, bob@example.net'")
     Cc: str | None = None
     Bcc: str | None = None
@@ -258,10 +265,7 @@ def _reason(error: Mapping[str, Any]) -> str:
 def _request(message: PostmarkMessage) -> SendEmailRequest:
     if message.HtmlBody is None and message.TextBody is None:
         raise invalid("TextBody", "provide either TextBody or HtmlBody or both")
-    sender_name, sender = _one_address("From", message.From)
     fields: dict[str, Any] = {
-        "from_email": sender,
-        "from_name": sender_name or None,
         "to": addresses(message.To),
         "cc": addresses(message.Cc or ""),
         "bcc": addresses(message.Bcc or ""),
@@ -275,6 +279,9 @@ def _request(message: PostmarkMessage) -> SendEmailRequest:
         "track_opens": bool(message.TrackOpens),
         "track_clicks": message.TrackLinks in ("HtmlAndText", "HtmlOnly"),
     }
+    if message.From is not None:  # absent: the credential's sender_defaults fill it (or refuse it) later
+        sender_name, sender = _one_address("From", message.From)
+        fields["from_email"], fields["from_name"] = sender, sender_name or None
     if message.ReplyTo:
         reply_name, reply = _one_address("ReplyTo", message.ReplyTo)
         fields["reply_to_email"], fields["reply_to_name"] = reply, reply_name or None
@@ -512,6 +519,7 @@ _ERROR_EXAMPLES: tuple[tuple[int, list[tuple[int, str]], Mapping[str, str]], ...
         (NOT_ALLOWED_TO_SEND, "sending from example.com is paused by the deliverability guard"),
         (INACTIVE_RECIPIENT, _INACTIVE_EXAMPLE),
     ], RATE_LIMIT_FIELDS),
+    (409, [(INVALID_REQUEST, "this Idempotency-Key was used with a different request body")], {}),
     (429, [(RATE_LIMIT_EXCEEDED, "rate limit of 14 messages per second exceeded")],
      {**RATE_LIMIT_FIELDS, "Retry-After": "Seconds until a retry can be accepted"}),
     (503, [(MAINTENANCE, "SES is unavailable; the message was not sent")], RATE_LIMIT_FIELDS),
@@ -545,6 +553,15 @@ def _responses(success: dict[str, Any], *, batch: bool) -> dict[int, Any]:
 
 _BATCH_ITEMS = {"anyOf": [{"$ref": "#/components/schemas/PostmarkMessage"}, {"description": "anything else"}]}
 _SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
+# Postmark has no Idempotency-Key; Posthorn reads it here as on every entry point (API.md, "Guarantees").
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Send the same key again with the same body to get the first answer instead of a second "
+    "send (Posthorn's, not Postmark's; 24 hours)",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+}
 
 
 @router.post(
@@ -559,6 +576,7 @@ _SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
     security=_SECURITY,
     openapi_extensions={
         "requestBody": request_body("A Postmark message", PostmarkMessage, EXAMPLE_MESSAGE),
+        "parameters": [_IDEMPOTENCY_KEY],
     },
     responses=_responses(
         {
@@ -572,7 +590,7 @@ _SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
     ),
 )
 def postmark_send_email() -> Response[Any]:
-    return SURFACE.answer(router, send)
+    return SURFACE.answer(router, send, idempotency=True, body=lambda _: _body())
 
 
 @router.post(
@@ -586,6 +604,7 @@ def postmark_send_email() -> Response[Any]:
     operation_id="postmark_send_email_batch",
     security=_SECURITY,
     openapi_extensions={
+        "parameters": [_IDEMPOTENCY_KEY],
         "requestBody": {
             "description": "Up to 500 Postmark messages",
             "required": True,
@@ -602,7 +621,7 @@ def postmark_send_email() -> Response[Any]:
                     },
                 }
             },
-        }
+        },
     },
     responses=_responses(
         {
@@ -634,4 +653,4 @@ def postmark_send_email() -> Response[Any]:
     ),
 )
 def postmark_send_email_batch() -> Response[Any]:
-    return SURFACE.answer(router, send_batch)
+    return SURFACE.answer(router, send_batch, idempotency=True, body=lambda _: _body())

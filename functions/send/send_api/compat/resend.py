@@ -18,10 +18,11 @@ React to `html` itself; a raw `react` field is not something the API can render)
 (Posthorn does not fetch URLs), more than one `reply_to`, and any other field.
 
 The batch takes up to 100 emails, Resend's `x-batch-validation` modes: `strict` (the default) refuses the
-whole batch for the first invalid email (its fields, its sender) before any is queued; `permissive` queues
-the valid ones and lists `errors: [{index, message}]`. A message refused only as it is stored (every
-recipient suppressed, too large once encoded) is left out of `data` and listed in `errors` in either mode:
-the others are queued by then.
+whole batch for the first email that would be refused (its fields, its sender, every recipient
+suppressed, too large once encoded) before any is queued (Resend: "sends the batch only if all emails in the
+request are valid"); `permissive` queues the valid ones and lists `errors: [{index, message}]`. Only an
+email that could not be stored or queued (the store or the queue unavailable) is listed in `errors` in
+strict mode: the others are queued by then.
 """
 
 from __future__ import annotations
@@ -36,12 +37,21 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from posthorn import errors, wiring
 from posthorn.errors import PosthornError, ValidationFailed, reply_for
+from posthorn.logic.sending.batches import BatchRefused
 from posthorn.logic.sending.sender_defaults import from_address, with_sender_defaults
 from posthorn.logic.sending.steps import check_sender
 from posthorn.models.addresses import domain_of, split_display_address
 from posthorn.models.credentials import Credential
 from posthorn.models.email import SendEmailRequest
-from send_api.compat.surface import MissingApiKey, Surface, accept_many, json_body, send_one, vendor_json
+from send_api.compat.surface import (
+    MissingApiKey,
+    Surface,
+    accept_many,
+    has_sender,
+    json_body,
+    send_one,
+    vendor_json,
+)
 from send_api.contract import ERROR_REF, INTERNAL_ERROR, RATE_LIMIT_FIELDS, schema_ref
 from send_api.provided import provided
 from send_api.request_body import BodyNotJson, is_json, json_value, not_json_message
@@ -105,7 +115,12 @@ class ResendEmail(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
-    from_: Addresses = Field(alias="from", description='"addr" or "Name <addr>"')
+    from_: Addresses | None = Field(
+        default=None,
+        alias="from",
+        description='"addr" or "Name <addr>". Optional here (required by Resend): without it the '
+        "credential's sender_defaults.from_email is used, and with no default it is refused as missing",
+    )
     to: AddressField
     subject: Annotated[str, StringConstraints(min_length=1, max_length=998)]
     cc: AddressField | None = None
@@ -247,6 +262,8 @@ def message_of(body: Any) -> SendEmailRequest:
                 "Posthorn does not fetch URLs: send the file's bytes as content (base64)",
             )
     body = {key: value for key, value in body.items() if not (key in REFUSED and value is None)}
+    for field in ("to", "cc", "bcc"):
+        _check_addresses(field, body.get(field), required=field == "to")
     if isinstance(body.get("reply_to"), list) and len(body["reply_to"]) > 1:
         raise ValidationFailed.on("reply_to", "Posthorn sets one Reply-To address: give one")
     try:
@@ -261,11 +278,25 @@ def message_of(body: Any) -> SendEmailRequest:
         raise _refusal(error, resend=False) from None
 
 
+def _check_addresses(field: str, value: Any, *, required: bool) -> None:
+    """`to`/`cc`/`bcc` is a string or a list of 1-50: said as such, not as the union's first branch's
+    "Input should be a valid string" (pydantic reports the `str` branch first)."""
+    if value is None:
+        if required:
+            raise MissingRequiredField.named(field)
+        return
+    if isinstance(value, list) and len(value) > MAX_ADDRESSES:
+        raise ValidationFailed.on(
+            field, f"at most {MAX_ADDRESSES} recipients per email (Resend's limit), not {len(value)}"
+        )
+    if isinstance(value, list) and not value:
+        raise ValidationFailed.on(field, "give at least one address")
+    if not isinstance(value, str | list):
+        raise ValidationFailed.on(field, "must be an address or a list of addresses")
+
+
 def _posthorn_fields(email: ResendEmail) -> dict[str, Any]:
-    from_name, from_email = split_display_address(email.from_)
     fields: dict[str, Any] = {
-        "from_email": from_email,
-        "from_name": from_name or None,
         "to": _listed(email.to),
         "cc": _listed(email.cc),
         "bcc": _listed(email.bcc),
@@ -273,6 +304,9 @@ def _posthorn_fields(email: ResendEmail) -> dict[str, Any]:
         "body_html": email.html,
         "body_text": email.text or None,  # "" is Resend's "no text part"
     }
+    if email.from_ is not None:  # absent: the credential's sender_defaults fill it (or refuse it) later
+        from_name, from_email = split_display_address(email.from_)
+        fields.update(from_email=from_email, from_name=from_name or None)
     reply_to = _listed(email.reply_to)
     if reply_to:
         name, address = split_display_address(reply_to[0])
@@ -367,8 +401,15 @@ def _field_path(location: list[str | int], *, resend: bool) -> str:
 
 
 # --- the routes -----------------------------------------------------------------------------------------
+def sendable(message: SendEmailRequest, credential: Credential) -> SendEmailRequest:
+    """A message without `from` needs the credential's default From: else Resend's missing-field error."""
+    if not has_sender(message, credential):
+        raise MissingRequiredField.named("from")
+    return message
+
+
 def _send(credential: Credential) -> Response:
-    message = message_of(json_body(router))
+    message = sendable(message_of(json_body(router)), credential)
     result, limits = send_one(router, message, credential)
     return vendor_json(200, {"id": result.message_id}, limits.headers())
 
@@ -408,12 +449,16 @@ def _send_batch(credential: Credential) -> Response:
     items: list[SendEmailRequest | PosthornError] = []
     for email in emails:
         try:
-            items.append(message_of(email))
+            items.append(sendable(message_of(email), credential))
         except PosthornError as error:
             items.append(error)
     if mode == "strict":
         _all_sendable(items, credential)
-    result, limits = accept_many(router, items, credential)
+    try:
+        result, limits = accept_many(router, items, credential, all_or_nothing=mode == "strict")
+    except BatchRefused as whole:  # strict: an email refused as it was stored (all suppressed, too large)
+        whole.error.message = f"emails[{whole.index}]: {whole.error.message}"
+        raise whole.error from None
     answer: dict[str, Any] = {
         "data": [{"id": item.message_id} for item in result.results if item.status == "queued"]
     }

@@ -142,15 +142,30 @@ def send_one(
 
 
 def accept_many(
-    app: BaseRouter, messages: Sequence[SendEmailRequest | PosthornError], credential: Credential
+    app: BaseRouter,
+    messages: Sequence[SendEmailRequest | PosthornError],
+    credential: Credential,
+    *,
+    all_or_nothing: bool = False,
 ) -> tuple[SendBatchResult, RateDecision]:
     """`POST /v1/email/batch`'s use case: the rate limit takes every message, each checked item is stored and
-    queued, each bad one keeps its error (per index, as the vendor's batch answers)."""
+    queued, each bad one keeps its error (per index, as the vendor's batch answers); `all_or_nothing`
+    (`accept_batch`'s) refuses the whole batch instead for an item refused before storage."""
     limits = provided(app, wiring.credential_rates).take(credential, len(messages))
-    result = accept_batch(list(messages), credential, provided(app, wiring.send_context))
+    result = accept_batch(
+        list(messages), credential, provided(app, wiring.send_context), all_or_nothing=all_or_nothing
+    )
     metrics.add_metric(name="MessagesQueued", unit=MetricUnit.Count, value=result.count)
     request_log.note(count=result.count)
     return result, limits
+
+
+def has_sender(message: SendEmailRequest, credential: Credential) -> bool:
+    """Whether `message` has a From, its own or the credential's default (API.md, "Administration": a
+    compatible request may leave it out). A surface refuses a message without either in its vendor's words,
+    naming its own field (`from`, `From`), before Posthorn's `from_email` refusal could."""
+    defaults = credential.sender_defaults
+    return message.from_email is not None or (defaults is not None and defaults.from_email is not None)
 
 
 def vendor_json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:

@@ -193,7 +193,12 @@ class ZeptoMailEmail(Strict):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    sender: ZeptoMailMailbox = Field(alias="from")
+    sender: ZeptoMailMailbox | None = Field(
+        default=None,
+        alias="from",
+        description="Optional here (required by ZeptoMail): without it the credential's "
+        "sender_defaults.from_email is used, and with no default it is refused as a missing field",
+    )
     to: list[ZeptoMailRecipient] = Field(default_factory=list)
     cc: list[ZeptoMailRecipient] = Field(default_factory=list)
     bcc: list[ZeptoMailRecipient] = Field(default_factory=list)
@@ -217,7 +222,12 @@ class ZeptoMailBatch(Strict):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    sender: ZeptoMailMailbox = Field(alias="from")
+    sender: ZeptoMailMailbox | None = Field(
+        default=None,
+        alias="from",
+        description="Optional here (required by ZeptoMail): without it the credential's "
+        "sender_defaults.from_email is used, and with no default it is refused as a missing field",
+    )
     to: list[ZeptoMailBatchRecipient] = Field(min_length=1, max_length=MAX_BATCH_RECIPIENTS)
     reply_to: list[ZeptoMailMailbox] = Field(
         default_factory=list, description="At most one: Posthorn sends one Reply-To"
@@ -366,7 +376,8 @@ def zepto_field(location: tuple[str | int, ...]) -> str:
         return f"{head}{index}{tail.get(str(rest[1]), '') if len(rest) > 1 else ''}"
     name = _FIELDS.get(str(head))
     if name is not None:
-        return name + compat.path_of(rest)
+        path = compat.path_of(rest)
+        return f"{name}.{path}" if path and not path.startswith("[") else name + path
     return compat.path_of(location)
 
 
@@ -448,6 +459,8 @@ def message(
         raise ValidationFailed.on("reply_to", "Posthorn sends one Reply-To address; give at most one")
     if not to:
         raise ValidationFailed.on("to", "Field required: give at least one recipient in to")
+    if email.htmlbody is None and email.textbody is None:  # said with ZeptoMail's names, not Posthorn's
+        raise ValidationFailed.on("htmlbody", "Field required: give htmlbody or textbody (or both)")
     subject, textbody, htmlbody, reference = (
         email.subject,
         email.textbody,
@@ -460,8 +473,6 @@ def message(
         htmlbody = _merged(htmlbody, merge, "htmlbody", merge_field, escape=True)
         reference = _merged(reference, merge, "client_reference", merge_field, escape=False)
     body: dict[str, Any] = {
-        "from_email": email.sender.address,
-        "from_name": email.sender.name or None,
         "to": [_mailbox(box) for box in to],
         "cc": [_mailbox(box) for box in cc],
         "bcc": [_mailbox(box) for box in bcc],
@@ -474,6 +485,8 @@ def message(
         "track_opens": email.track_opens,
         "track_clicks": email.track_clicks,
     }
+    if email.sender is not None:  # absent: the credential's sender_defaults fill it (or refuse it) later
+        body["from_email"], body["from_name"] = email.sender.address, email.sender.name or None
     if email.reply_to:
         body["reply_to_email"] = email.reply_to[0].address
         body["reply_to_name"] = email.reply_to[0].name or None
@@ -514,6 +527,15 @@ def batch(body: Mapping[str, Any]) -> list[SendEmailRequest]:
     return messages
 
 
+def sendable(*messages: SendEmailRequest, credential: Credential) -> list[SendEmailRequest]:
+    """Messages without `from` need the credential's default From: else ZeptoMail's missing field."""
+    if not all(compat.has_sender(message, credential) for message in messages):
+        raise ValidationFailed.on(
+            "from", "Field required: give it, or set the credential's sender_defaults.from_email"
+        )
+    return list(messages)
+
+
 # --- the routes --------------------------------------------------------------------------------------------
 @_route(
     "/zeptomail/v1.1/email",
@@ -525,7 +547,8 @@ def batch(body: Mapping[str, Any]) -> list[SendEmailRequest]:
 )
 def send_email() -> Response[Any]:
     def handle(credential: Credential) -> Response:
-        result, limits = send_one(router, single(json_body(router)), credential)
+        request = sendable(single(json_body(router)), credential=credential)[0]
+        result, limits = send_one(router, request, credential)
         answer = {"data": [RECEIVED], "message": "OK", "request_id": result.message_id, "object": "email"}
         return vendor_json(201, answer, limits.headers())
 
@@ -554,7 +577,7 @@ def send_email() -> Response[Any]:
 )
 def send_batch() -> Response[Any]:
     def handle(credential: Credential) -> Response:
-        messages = batch(json_body(router))
+        messages = sendable(*batch(json_body(router)), credential=credential)
         result, limits = accept_many(router, messages, credential)
         accepted = [item for item in result.results if item.message_id is not None]
         if not accepted:

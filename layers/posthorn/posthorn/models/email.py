@@ -33,6 +33,11 @@ RESERVED_HEADERS = frozenset(
         "date", "message-id", "list-unsubscribe", "list-unsubscribe-post",
     }
 )  # fmt: skip
+# The SMTP relay's control headers (API.md, "SMTP relay"): there Posthorn reads and removes them; the HTTP
+# API has a field for each, so a custom header of these families is refused rather than mailed to the
+# recipient as it stands (a file key or idempotency key would leak, a tag would silently not be a tag).
+CONTROL_HEADER_PREFIXES = ("x-posthorn-", "x-tm-", "x-pm-", "x-mailpace-", "x-oms-", "x-ohmysmtp-")
+CONTROL_HEADER_NAMES = frozenset({"x-list-unsubscribe"})
 _HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")  # printable ASCII except ':' (RFC 5322 ftext)
 _TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _UNSUBSCRIBE_URI = re.compile(r"^<(mailto:[^<>\s]+|https?://[^<>\s]+)>$")
@@ -211,6 +216,12 @@ class SendEmailRequest(BaseModel):
                 raise ValueError(f"header name {name!r} must be printable ASCII without ':' or spaces")
             if lowered in RESERVED_HEADERS or lowered.startswith(("content-", "x-ses-")):
                 raise ValueError(f"header {name!r} is reserved; use the matching field instead")
+            if lowered in CONTROL_HEADER_NAMES or lowered.startswith(CONTROL_HEADER_PREFIXES):
+                raise ValueError(
+                    f"header {name!r} is an SMTP control header, which the HTTP API does not read or send; "
+                    "use the matching field instead (tags, metadata, client_reference, track_opens, "
+                    "track_clicks, attachments, list_unsubscribe, the Idempotency-Key request header)"
+                )
             if lowered in seen:
                 raise ValueError(f"header {name!r} is given twice")
             seen.add(lowered)

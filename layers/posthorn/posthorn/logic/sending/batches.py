@@ -34,11 +34,28 @@ def error_object(error: PosthornError) -> ApiError:
     return ApiError(code=error.code, message=error.message, details=details or None)
 
 
+class BatchRefused(Exception):
+    """An all-or-nothing batch (Resend's strict mode) with an item that would be refused: nothing was stored
+    or queued. `index` is the first such item, `error` why."""
+
+    def __init__(self, index: int, error: PosthornError) -> None:
+        super().__init__(index, error.code)
+        self.index = index
+        self.error = error
+
+
 def accept_batch(
-    items: Sequence[SendEmailRequest | PosthornError], credential: Credential, context: SendContext
+    items: Sequence[SendEmailRequest | PosthornError],
+    credential: Credential,
+    context: SendContext,
+    *,
+    all_or_nothing: bool = False,
 ) -> SendBatchResult:
     """`items` are the batch's messages, already validated: a request, or the error that refused it.
-    Every accepted message goes to `context.queue`; none is sent here."""
+    Every accepted message goes to `context.queue`; none is sent here. With `all_or_nothing`, an item
+    refused before storage (its sender, every recipient suppressed, its size, ...) raises BatchRefused and
+    nothing is stored; a store or queue failure afterwards is still per item (the others are queued by
+    then)."""
     if context.queue is None:
         raise ValueError("a batch needs the send queue")
     queue = context.queue
@@ -50,14 +67,20 @@ def accept_batch(
     suppressions.prefetch(requests)
     item_context = replace(context, suppressions=suppressions, domains=domains)
     prepared: dict[int, PreparedMessage] = {}
+    refusals: dict[int, PosthornError] = {}
     for index, item in enumerate(items):
         if isinstance(item, PosthornError):
             results[index] = _rejected(index, item)
+            refusals[index] = item
             continue
         try:
             prepared[index] = prepare_message(item, credential, item_context)
         except PosthornError as error:
             results[index] = _rejected(index, error)
+            refusals[index] = error
+    if all_or_nothing and refusals:
+        first = min(refusals)
+        raise BatchRefused(first, refusals[first])
 
     unstored = context.messages.create_messages([message.record for message in prepared.values()])
     refused = queue_stored(
