@@ -113,6 +113,20 @@ def test_errors_are_dreamfactorys_shape_and_status(error: PosthornError, status:
     assert body["error"]["context"]["code"] == error.code
 
 
+def test_every_error_the_api_answers_has_its_dreamfactory_status() -> None:
+    """A new error class is answered with its meaning, never the 500 an unlisted one would get."""
+    from send_api.compat.dreamfactory import STATUS
+    from send_api.errors import HTTP_STATUS
+
+    assert set(HTTP_STATUS) - {errors.Conflict} <= set(STATUS)  # Conflict: administration routes only
+    # DreamFactory's BadRequestException (400) is every refusal of the content; the rest keep their status.
+    assert {kind for kind, status in HTTP_STATUS.items() if STATUS.get(kind, status) != status} == {
+        errors.ValidationFailed,
+        errors.MissingTemplateData,
+        errors.AllRecipientsSuppressed,
+    }
+
+
 def test_a_validation_error_names_its_field_in_the_context() -> None:
     body = json.loads(str(error_response(ValidationFailed.on("to[0].email", "bad")).body))
     assert body["error"]["context"] == {"code": "validation_error", "field": "to[0].email", "error": "bad"}
