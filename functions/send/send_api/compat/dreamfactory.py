@@ -35,7 +35,7 @@ from posthorn.models.credentials import Credential
 from posthorn.models.email import SendEmailRequest
 from send_api.compat.surface import Surface, json_body, send_one, vendor_json
 from send_api.contract import RATE_LIMIT_FIELDS, request_body, security_scheme
-from send_api.errors import validation_failure
+from send_api.errors import HTTP_STATUS, validation_failure
 
 router = APIGatewayRouter()
 KEY_HEADER = "X-DreamFactory-API-Key"
@@ -59,24 +59,13 @@ OWN_FIELDS = frozenset(
 )  # fmt: skip
 
 # DreamFactory's status for each of Posthorn's errors: its BadRequestException (400) is every refusal of
-# the request's content; the rest keep their meaning.
+# the request's content; the rest keep the API's status (`send_api.errors.HTTP_STATUS`). `Conflict` is left
+# out: only the administration routes raise it.
+CONTENT_REFUSALS = (errors.ValidationFailed, errors.MissingTemplateData, errors.AllRecipientsSuppressed)
 STATUS: dict[type[PosthornError], int] = {
-    errors.InvalidJson: 400,
-    errors.ValidationFailed: 400,
-    errors.MissingTemplateData: 400,
-    errors.AllRecipientsSuppressed: 400,
-    errors.Unauthorized: 401,
-    errors.CredentialSuspended: 403,
-    errors.Forbidden: 403,
-    errors.SenderNotAllowed: 403,
-    errors.DomainNotVerified: 403,
-    errors.DomainPaused: 403,
-    errors.NotFound: 404,
-    errors.IdempotencyConflict: 409,
-    errors.PayloadTooLarge: 413,
-    errors.RateLimited: 429,
-    errors.UpstreamRejected: 502,
-    errors.UpstreamUnavailable: 503,
+    kind: 400 if kind in CONTENT_REFUSALS else status
+    for kind, status in HTTP_STATUS.items()
+    if kind is not errors.Conflict
 }
 
 
