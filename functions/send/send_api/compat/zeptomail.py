@@ -188,8 +188,8 @@ class ZeptoMailInlineImage(Strict):
         return self
 
 
-class ZeptoMailEmail(Strict):
-    """`POST /zeptomail/v1.1/email`: ZeptoMail's Email Sending API body."""
+class ZeptoMailContent(Strict):
+    """What a single send and a batch both take: the sender, the content and its options."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -199,48 +199,33 @@ class ZeptoMailEmail(Strict):
         description="Optional here (required by ZeptoMail): without it the credential's "
         "sender_defaults.from_email is used, and with no default it is refused as a missing field",
     )
+    reply_to: list[ZeptoMailMailbox] = Field(
+        default_factory=list, description="At most one: Posthorn sends one Reply-To"
+    )
+    subject: StrictStr
+    htmlbody: StrictStr | None = None
+    textbody: StrictStr | None = None
+    attachments: list[ZeptoMailAttachment] = Field(default_factory=list)
+    inline_images: list[ZeptoMailInlineImage] = Field(default_factory=list)
+    track_clicks: StrictBool = False
+    track_opens: StrictBool = False
+    client_reference: StrictStr | None = None
+    mime_headers: dict[str, StrictStr] = Field(default_factory=dict)
+
+
+class ZeptoMailEmail(ZeptoMailContent):
+    """`POST /zeptomail/v1.1/email`: ZeptoMail's Email Sending API body."""
+
     to: list[ZeptoMailRecipient] = Field(default_factory=list)
     cc: list[ZeptoMailRecipient] = Field(default_factory=list)
     bcc: list[ZeptoMailRecipient] = Field(default_factory=list)
-    reply_to: list[ZeptoMailMailbox] = Field(
-        default_factory=list, description="At most one: Posthorn sends one Reply-To"
-    )
-    subject: StrictStr
-    htmlbody: StrictStr | None = None
-    textbody: StrictStr | None = None
-    attachments: list[ZeptoMailAttachment] = Field(default_factory=list)
-    inline_images: list[ZeptoMailInlineImage] = Field(default_factory=list)
-    track_clicks: StrictBool = False
-    track_opens: StrictBool = False
-    client_reference: StrictStr | None = None
-    mime_headers: dict[str, StrictStr] = Field(default_factory=dict)
 
 
-class ZeptoMailBatch(Strict):
+class ZeptoMailBatch(ZeptoMailContent):
     """`POST /zeptomail/v1.1/email/batch`: one message per `to` recipient, `{{name}}` filled from its
     `merge_info`, else from the top-level `merge_info`."""
 
-    model_config = ConfigDict(populate_by_name=True)
-
-    sender: ZeptoMailMailbox | None = Field(
-        default=None,
-        alias="from",
-        description="Optional here (required by ZeptoMail): without it the credential's "
-        "sender_defaults.from_email is used, and with no default it is refused as a missing field",
-    )
     to: list[ZeptoMailBatchRecipient] = Field(min_length=1, max_length=MAX_BATCH_RECIPIENTS)
-    reply_to: list[ZeptoMailMailbox] = Field(
-        default_factory=list, description="At most one: Posthorn sends one Reply-To"
-    )
-    subject: StrictStr
-    htmlbody: StrictStr | None = None
-    textbody: StrictStr | None = None
-    attachments: list[ZeptoMailAttachment] = Field(default_factory=list)
-    inline_images: list[ZeptoMailInlineImage] = Field(default_factory=list)
-    track_clicks: StrictBool = False
-    track_opens: StrictBool = False
-    client_reference: StrictStr | None = None
-    mime_headers: dict[str, StrictStr] = Field(default_factory=dict)
     merge_info: dict[str, MergeValue] | None = Field(
         default=None, description="Values for recipients without a merge_info of their own"
     )
@@ -404,7 +389,7 @@ def _image_name(image: ZeptoMailInlineImage) -> str:
     return image.cid if "." in image.cid or not extension else image.cid + extension
 
 
-def _attachments(email: ZeptoMailEmail | ZeptoMailBatch) -> list[dict[str, Any]]:
+def _attachments(email: ZeptoMailContent) -> list[dict[str, Any]]:
     files: list[dict[str, Any]] = []
     for attachment in email.attachments:
         if attachment.file_cache_key is not None:
@@ -446,7 +431,7 @@ def _merged(
 
 
 def message(
-    email: ZeptoMailEmail | ZeptoMailBatch,
+    email: ZeptoMailContent,
     to: list[ZeptoMailMailbox],
     *,
     cc: list[ZeptoMailMailbox] = (),  # type: ignore[assignment]
