@@ -25,7 +25,9 @@ from send_api.compat.resend import (
 from send_api.compat.surface import MissingApiKey
 from send_api.errors import HTTP_STATUS
 from tests.support.openapi_conformance import committed_document, schema_errors
+from tests.support.records import credential
 
+WITH_FROM = credential()
 EMAIL: dict[str, Any] = {
     "from": "hello@example.com",
     "to": "success@simulator.amazonses.com",
@@ -333,3 +335,43 @@ def test_the_document_describes_the_routes_in_resends_shape() -> None:
 def test_every_documented_refusal_is_what_render_sends() -> None:
     for error in resend.REFUSALS:
         assert json.loads(str(render(error).body)) == resend.error_json(error)
+
+
+# --- the batch's modes: permissive forgives an email Posthorn will not send, not one off the document ---
+BATCH_SCHEMA = {"$ref": "#/components/schemas/ResendEmail"}
+UNSENDABLE = {**EMAIL, "to": "not-an-address"}  # Resend's shape; Posthorn refuses the address
+OFF_THE_DOCUMENT = [
+    {**EMAIL, "reply_to": {"email": "r@example.com"}},
+    {**EMAIL, "headers": ["X-A: 1"]},
+    {**EMAIL, "to": 7},
+    {**EMAIL, "unknown": 1},
+    {key: value for key, value in EMAIL.items() if key != "subject"},
+    "not an email",
+]
+
+
+@pytest.mark.parametrize("malformed", OFF_THE_DOCUMENT)
+def test_permissive_refuses_the_batch_for_an_email_off_the_document(malformed: Any) -> None:
+    document = committed_document()
+    assert schema_errors(document, BATCH_SCHEMA, malformed), "the case must be off the document"
+    with pytest.raises(ValidationFailed) as raised:
+        resend.batch_items([EMAIL, UNSENDABLE, malformed], "permissive", WITH_FROM)
+    assert raised.value.message.startswith("emails[2]: ")
+    assert answer_of(raised.value)[0] == 422
+
+
+def test_permissive_lists_an_email_on_the_document_that_posthorn_refuses() -> None:
+    assert not schema_errors(committed_document(), BATCH_SCHEMA, UNSENDABLE)
+    sent, refused = resend.batch_items([EMAIL, UNSENDABLE], "permissive", WITH_FROM)
+    assert sent == message_of(EMAIL)
+    assert isinstance(refused, ValidationFailed)
+    assert "not-an-address" in refused.message
+
+
+def test_strict_keeps_every_refusal_in_order_for_the_first_to_refuse_the_batch() -> None:
+    malformed = OFF_THE_DOCUMENT[0]
+    items = resend.batch_items([UNSENDABLE, malformed], "strict", WITH_FROM)
+    messages = [item.message for item in items if isinstance(item, ValidationFailed)]
+    assert len(messages) == 2
+    assert messages[0].startswith("to[0]: ")
+    assert messages[1].startswith("reply_to: ")

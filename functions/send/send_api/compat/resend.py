@@ -20,9 +20,10 @@ React to `html` itself; a raw `react` field is not something the API can render)
 The batch takes up to 100 emails, Resend's `x-batch-validation` modes: `strict` (the default) refuses the
 whole batch for the first email that would be refused (its fields, its sender, every recipient
 suppressed, too large once encoded) before any is queued (Resend: "sends the batch only if all emails in the
-request are valid"); `permissive` queues the valid ones and lists `errors: [{index, message}]`. Only an
-email that could not be stored or queued (the store or the queue unavailable) is listed in `errors` in
-strict mode: the others are queued by then.
+request are valid"); `permissive` queues the valid ones and lists `errors: [{index, message}]`. An email off
+the documented shape (a field's type or limit, a field Resend does not have) refuses the whole batch in
+either mode, as any request off the document is refused. Only an email that could not be stored or queued
+(the store or the queue unavailable) is listed in `errors` in strict mode: the others are queued by then.
 """
 
 from __future__ import annotations
@@ -247,10 +248,26 @@ RESEND_FIELD = {
 ATTACHMENT_FIELD = {"name": "filename"}
 
 
+class Malformed(Exception):
+    """An email off Resend's documented shape (a type, a limit, a field it has not): the refusal it carries
+    refuses the whole batch in either `x-batch-validation` mode, as a request off the document is refused."""
+
+    def __init__(self, refusal: ValidationFailed) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
 def message_of(body: Any) -> SendEmailRequest:
     """One Resend email as Posthorn's message, or the error naming the Resend field that stops it."""
+    try:
+        return _message_of(body)
+    except Malformed as malformed:
+        raise malformed.refusal from None
+
+
+def _message_of(body: Any) -> SendEmailRequest:
     if not isinstance(body, dict):
-        raise ValidationFailed.on("(body)", "an email must be a JSON object")
+        raise Malformed(ValidationFailed.on("(body)", "an email must be a JSON object"))
     for field, reason in REFUSED.items():
         if body.get(field) is not None:
             raise ValidationFailed.on(field, f"not supported by Posthorn: {reason}")
@@ -262,14 +279,16 @@ def message_of(body: Any) -> SendEmailRequest:
                 "Posthorn does not fetch URLs: send the file's bytes as content (base64)",
             )
     body = {key: value for key, value in body.items() if not (key in REFUSED and value is None)}
-    for field in ("to", "cc", "bcc"):
-        _check_addresses(field, body.get(field), required=field == "to")
-    if isinstance(body.get("reply_to"), list) and len(body["reply_to"]) > 1:
-        raise ValidationFailed.on("reply_to", "Posthorn sets one Reply-To address: give one")
     try:
+        for field in ("to", "cc", "bcc"):
+            _check_addresses(field, body.get(field), required=field == "to")
+        if isinstance(body.get("reply_to"), list) and len(body["reply_to"]) > 1:
+            raise ValidationFailed.on("reply_to", "Posthorn sets one Reply-To address: give one")
         email = ResendEmail.model_validate(body)
     except ValidationError as error:
-        raise _refusal(error, resend=True) from None
+        raise Malformed(_refusal(error, resend=True)) from None
+    except ValidationFailed as refusal:
+        raise Malformed(refusal) from None
     if email.html is None and not email.text:
         raise MissingRequiredField.named("html", "html` or `text")
     try:
@@ -444,14 +463,29 @@ def _mode(app: Any) -> str:
     return mode
 
 
-def _send_batch(credential: Credential) -> Response:
-    emails, mode = _emails(router), _mode(router)
+def batch_items(
+    emails: list[Any], mode: str, credential: Credential
+) -> list[SendEmailRequest | PosthornError]:
+    """Each email as a message or the refusal `permissive` lists at its index. An email off the documented
+    shape refuses the batch in either mode (the first, as `emails[i]: ...`): `permissive` forgives an
+    email Posthorn will not send, not a request the document says is wrong."""
     items: list[SendEmailRequest | PosthornError] = []
-    for email in emails:
+    for index, email in enumerate(emails):
         try:
-            items.append(sendable(message_of(email), credential))
+            items.append(sendable(_message_of(email), credential))
+        except Malformed as malformed:
+            if mode == "permissive":
+                malformed.refusal.message = f"emails[{index}]: {malformed.refusal.message}"
+                raise malformed.refusal from None
+            items.append(malformed.refusal)
         except PosthornError as error:
             items.append(error)
+    return items
+
+
+def _send_batch(credential: Credential) -> Response:
+    emails, mode = _emails(router), _mode(router)
+    items = batch_items(emails, mode, credential)
     if mode == "strict":
         _all_sendable(items, credential)
     try:
