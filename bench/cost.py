@@ -2,8 +2,10 @@
 from every AWS request the real code makes and priced from bench/prices.json (us-east-1 list prices, dated,
 each with its source).
 
-A message here has one recipient and one tag, and open tracking; its life is the send and three SES events
-(Send, Delivery, one Open). MESSAGES messages go through each path, the handlers invoked as Lambda would
+A message here has one recipient and one tag, and open tracking; its life is the send and the SES events
+of Send, Delivery and one Open that its configuration set publishes (template.yaml's
+ConfigurationSetOpensEvents: Delivery and Open; SES's Send event is not published, the send path records
+SES's 250 itself). MESSAGES messages go through each path, the handlers invoked as Lambda would
 (the template's environment, Powertools at the template's log level), against in-process moto, with the
 local SES (a real SMTP server, STARTTLS and AUTH, in a process of its own, REPLY_DELAY per reply: about a
 round trip to SES) for SMTP:
@@ -17,8 +19,8 @@ round trip to SES) for SMTP:
   found: the dearest case);
 - webhook (context, not judged): the api path with one webhook subscribed to the three events, and the
   webhook sender delivering them to an endpoint on loopback.
-Every message's Send, Delivery and Open then go through the events function's handler, one SNS
-notification an invocation, as SNS invokes it (the events/sns_event_*.json shapes, with the message's ids).
+Every message's published events then go through the events function's handler, one SNS notification an
+invocation, as SNS invokes it (the events/sns_event_*.json shapes, with the message's ids).
 
 Counted (bench/meter.py: botocore's events on the functions' session, so every client any code path makes
 is counted): each AWS request by service and operation, SQS and SNS by 64 KB chunk; DynamoDB's write and
@@ -32,8 +34,10 @@ Measured and assumed:
   own time standing in for the in-region round trips it replaces, REPLY_DELAY for SES's), rounded up to
   the millisecond as billed, at the function's MemorySize and architecture in the template.
 - CloudWatch Logs: every byte the handlers and the relay write to stdout and stderr (file descriptors 1
-  and 2 captured around each invocation), 26 bytes per line, Lambda's START, END and REPORT lines (and
-  XRAY with tracing on), and API Gateway's access log line (the template's format with typical values).
+  and 2 captured around each invocation), 26 bytes per line, Lambda's platform.start and platform.report
+  lines when the template's LambdaSystemLogLevel lets them through (its default, WARN, does not; in the JSON
+  format the trace id rides on platform.report), and API Gateway's access log line (the template's format
+  with typical values).
 - X-Ray, both settings of `Tracing`: Active records a trace per invocation (API Gateway's and the API
   function's are one trace; SQS-triggered and SNS-triggered invocations start their own, linked); at the
   volumes here X-Ray's default sampling (1 a second, then 5 %) records nearly all of them, so this is the
@@ -87,7 +91,7 @@ PRICES = Path(__file__).with_name("prices.json")
 EVENTS_DIR = ROOT / "events"
 MESSAGES = int(os.environ.get("BENCH_COST_MESSAGES", "50"))
 REPLY_DELAY = 0.02
-SES_EVENTS = ("Send", "Delivery", "Open")
+LIFE = ("Send", "Delivery", "Open")  # what happens to the message; SES publishes what the template says
 PATHS = ("api", "batch", "relay")  # judged; "webhook" is context
 TARGET = 0.15
 WRITE_UNITS_TARGET = 12
@@ -104,15 +108,31 @@ FUNCTIONS = {
 }
 RELAY = "SmtpRelayTaskDefinition"
 WEBHOOKS_KEY = "ph_hooks.bench-webhooks-secret-for-benchmarks-only-012345"
-# Lambda's own lines per invocation (text format), as it writes them.
+# Lambda's own lines per invocation in the JSON log format, as it writes them at SystemLogLevel INFO (WARN
+# leaves both out: template.yaml's LambdaSystemLogLevel).
 _REQUEST_ID = "6b2c1b7f-2d5c-4b4f-9f5d-0c2b4f6f2a11"
+_TIME = "2026-12-01T10:00:00.000Z"
 LAMBDA_LINES = [
-    f"START RequestId: {_REQUEST_ID} Version: $LATEST",
-    f"END RequestId: {_REQUEST_ID}",
-    f"REPORT RequestId: {_REQUEST_ID}\tDuration: 41.87 ms\tBilled Duration: 42 ms\tMemory Size: 512 MB\t"
-    "Max Memory Used: 96 MB\t",
+    json.dumps(
+        {"time": _TIME, "type": "platform.start", "record": {"requestId": _REQUEST_ID, "version": "$LATEST"}}
+    ),
+    json.dumps(
+        {
+            "time": _TIME,
+            "type": "platform.report",
+            "record": {
+                "requestId": _REQUEST_ID,
+                "metrics": {
+                    "durationMs": 41.87,
+                    "billedDurationMs": 42,
+                    "memorySizeMB": 512,
+                    "maxMemoryUsedMB": 96,
+                },
+                "status": "success",
+            },
+        }
+    ),
 ]
-XRAY_LINE = "XRAY TraceId: 1-675c1f2a-3b5f0c8e7d2a4e1f9c6b8a70\tSegmentId: 4f1e2d3c4b5a6978\tSampled: true\t"
 # Typical values of API Gateway's $context variables, for the access log line's size.
 ACCESS_LOG_VALUES = {
     "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
@@ -134,6 +154,23 @@ def _template() -> dict[str, Any]:
     from posthorn_local import template
 
     return template.load()
+
+
+def platform_lines() -> list[str]:
+    """Lambda's own lines per invocation at the template's LoggingConfig: none below INFO."""
+    config = _template()["Globals"]["Function"].get("LoggingConfig", {})
+    if resolve(config.get("LogFormat", "Text")) != "JSON":
+        raise ValueError("the bench prices Lambda's JSON log format only")
+    level = resolve(config.get("SystemLogLevel", "INFO"))
+    return LAMBDA_LINES if level in ("INFO", "DEBUG") else []
+
+
+def published_events() -> list[str]:
+    """The events of LIFE that SES publishes for a message with open tracking: those the configuration set's
+    event destination matches (`MatchingEventTypes`, camelCase: `send`, `delivery`, `open`)."""
+    destination = _template()["Resources"]["ConfigurationSetOpensEvents"]["Properties"]["EventDestination"]
+    matching = {str(kind).lower() for kind in destination["MatchingEventTypes"]}
+    return [kind for kind in LIFE if kind.lower() in matching]
 
 
 def resolve(value: Any, parameters: dict[str, str] | None = None) -> Any:
@@ -354,7 +391,7 @@ class Lives:
         return len(received)
 
     def ses_events(self, run: PathRun | None, message_ids: list[str]) -> list[str]:
-        """Send, Delivery and Open of each message through the events function, one notification each."""
+        """The published events of each message's life through the events function, one notification each."""
         from posthorn import wiring
 
         store = wiring.messages()
@@ -365,7 +402,7 @@ class Lives:
                 raise RuntimeError(f"{message_id} was not sent: {record}")
             ses_ids.append(record.ses_message_id)
             at = datetime.now(UTC)
-            for offset, kind in enumerate(SES_EVENTS):
+            for offset, kind in enumerate(published_events()):
                 event = ses_notification(kind, record, at + timedelta(seconds=offset))
                 if run is not None:
                     run.ses_publishes += 1
@@ -670,7 +707,7 @@ def bill(run: PathRun, table: dict[str, Any], *, tracing: str) -> dict[str, floa
         lambda_cost += price("lambda_request")
         lambda_cost += billed_ms / 1000 * memory_gb(invocation.function) * price(f"lambda_gb_second_{arch}")
         size, lines = log_bytes(invocation.output)
-        platform = LAMBDA_LINES + ([XRAY_LINE] if tracing == "Active" else [])
+        platform = platform_lines()
         log_total += size + lines * overhead + sum(len(line) + overhead for line in platform)
     size, lines = log_bytes(run.relay_output)
     log_total += size + lines * overhead
@@ -897,7 +934,7 @@ def main() -> list[Row]:
     api_writes = _writes_by_function(runs["api"])
     rows.append(
         Row(
-            figure="10. DynamoDB write units per message over its life (send, 3 events), worst path",
+            figure="10. DynamoDB write units per message over its life (send, Send, Delivery, Open), worst",
             ours=round(worst_units, 2),
             baseline=WRITE_UNITS_TARGET,
             unit="WCU",

@@ -1,7 +1,8 @@
 """SES event publishing, locally: what SES would publish to the events topic about each message the local SES
 accepts, delivered to the events function the way SNS → Lambda delivers it.
 
-For every accepted message: a Send event, then the outcome SES's mailbox simulator defines for each recipient
+For every accepted message, what the template's configuration sets publish (no Send event: the send path
+records SES's 250 itself, template.yaml): the outcome SES's mailbox simulator defines for each recipient
 (`success@`, `bounce@`, `ooto@`, `complaint@`, `suppressionlist@simulator.amazonses.com`, labels such as
 `bounce+x@` included); every other recipient is delivered. Open and Click events are made on request.
 Shapes follow the SES Developer Guide ("Contents of event data that Amazon SES publishes to Amazon SNS").
@@ -145,7 +146,7 @@ def mail_object(message: OutboxMessage) -> dict[str, Any]:
 
 
 def outcome_events(message: OutboxMessage, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Send, then one event per simulator outcome covering its recipients, in the order SES reports them."""
+    """One event per simulator outcome covering its recipients, in the order SES reports them."""
     now = now or datetime.now(UTC)
     mail = mail_object(message)
     by_outcome: dict[Outcome, list[str]] = {}
@@ -158,7 +159,7 @@ def outcome_events(message: OutboxMessage, now: datetime | None = None) -> list[
     ]
     timestamp = ses_timestamp(now)
 
-    events: list[dict[str, Any]] = [{"eventType": "Send", "mail": mail, "send": {}}]
+    events: list[dict[str, Any]] = []
     if delivered:
         processing = max(0, int((now - message.received_at).total_seconds() * 1000))
         events.append(

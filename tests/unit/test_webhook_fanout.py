@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from posthorn.logic.events.notifications import parse_sns_message, to_recipient_events
 from posthorn.logic.events.recording import record_sns_messages
 from posthorn.logic.webhooks.contexts import WebhookFanout
 from posthorn.logic.webhooks.fanout import (
@@ -17,7 +18,9 @@ from posthorn.logic.webhooks.fanout import (
     RecentDirectory,
     announce_domain_event,
     delivery_id_for,
+    message_event_announcement,
 )
+from posthorn.models.messages import MessageRecord
 from posthorn.models.webhooks import DeliveryView, WebhookEventType
 from tests.support import ses_fixtures as fx
 from tests.support.fakes import FakeDeliveries, FakeMessages, FakeNotices, FakeWebhooks, FixedClock
@@ -82,6 +85,61 @@ def test_suppressed_recipients_of_a_new_message_are_announced() -> None:
     (delivery,) = setup.deliveries.records.values()
     assert delivery.event_type == "email.suppressed"
     assert json.loads(delivery.payload)["data"]["recipient"] == "b@example.net"
+
+
+class CountingReads(FakeMessages):
+    reads: int = 0
+
+    def get_message_record(self, message_id: str) -> MessageRecord | None:
+        self.reads += 1
+        return super().get_message_record(message_id)
+
+
+@pytest.mark.parametrize("path", ["single send", "send worker"])
+def test_the_send_path_announces_email_sent_for_each_recipient_ses_took_without_a_read(path: str) -> None:
+    setup = Fanout(webhook_record("wh_all"), webhook_record("wh_bounced", events=["email.bounced"]))
+    a, b = "a@example.net", "b@example.net"
+    record = message_record(fx.POSTHORN_MESSAGE_ID, recipients=[a, b], recipient_status="queued")
+    messages = CountingReads()
+    announcing = AnnouncingMessages(messages, setup.fanout)
+    if path == "single send":
+        announcing.create_message(record)
+    else:
+        messages.records[record.message_id] = record
+        assert announcing.claim_for_sending(record.message_id, now=0, lease_seconds=60).state == "claimed"
+        messages.reads = 0
+    announcing.mark_sent(record.message_id, fx.SES_MESSAGE_ID, {a: "sent", b: "rejected"})
+
+    (delivery,) = setup.deliveries.records.values()
+    assert (delivery.webhook_id, delivery.event_type) == ("wh_all", "email.sent")
+    data = json.loads(delivery.payload)["data"]
+    assert (data["recipient"], data["ses_message_id"], data["message_id"]) == (
+        a,
+        fx.SES_MESSAGE_ID,
+        record.message_id,
+    )
+    assert messages.sent == {record.message_id: fx.SES_MESSAGE_ID}
+    assert messages.reads == 0
+
+    # SES's own Send event for that recipient (a configuration set that still publishes it) is the same
+    # event: it makes no second delivery, whichever comes first.
+    (ses_send,) = [
+        event
+        for event in to_recipient_events(parse_sns_message(_sns(fx.send_event(recipients=[a, b]))))
+        if event.recipient == a
+    ]
+    assert delivery.delivery_id == delivery_id_for(
+        message_event_announcement(record, ses_send).identity, "wh_all"
+    )
+
+
+def test_a_send_no_webhook_wants_makes_nothing() -> None:
+    setup = Fanout(webhook_record("wh_bounced", events=["email.bounced"]))
+    announcing = AnnouncingMessages(FakeMessages(), setup.fanout)
+    record = message_record("m1", recipient_status="queued")
+    announcing.create_message(record)
+    announcing.mark_sent("m1", "ses-1", {"a@example.net": "sent"})
+    assert setup.deliveries.records == {}
 
 
 def _sns(notification: dict[str, object]) -> str:

@@ -6,6 +6,8 @@ those."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -25,6 +27,20 @@ class EventType(StrEnum):
     CLICK = "click"
     RENDERING_FAILURE = "rendering_failure"
     SUBSCRIPTION = "subscription"
+
+
+def event_key(
+    ses_message_id: str, event_type: EventType, recipient: str | None, occurrence: tuple[str, ...]
+) -> str:
+    """``"<type>:<sha256>"`` over (SES message id, type, recipient, what tells this occurrence apart).
+
+    Hashed so the key can be logged and stored without exposing the address, and so no separator inside an
+    address can make two different tuples collide. Here, not with SES's notifications, because the send path
+    makes the `send` event's key itself (`logic/webhooks/fanout.py`): the same key SES's Send event has."""
+    material = json.dumps(
+        [ses_message_id, str(event_type), recipient, *occurrence], separators=(",", ":"), ensure_ascii=False
+    )
+    return f"{event_type}:{hashlib.sha256(material.encode()).hexdigest()}"
 
 
 class RecipientEvent(BaseModel):

@@ -10,7 +10,6 @@ Pure: no I/O, no boto3. Error messages never include the message content (it hol
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from pydantic import ValidationError
 
 # EventType and RecipientEvent live in models/events.py (the API and the store need them, not the SES
 # notification models); they are imported here for the code that turns notifications into them.
-from posthorn.models.events import EventType, RecipientEvent
+from posthorn.models.events import EventType, RecipientEvent, event_key
 from posthorn.models.ses_notifications import (
     Bounce,
     BounceEvent,
@@ -250,19 +249,6 @@ class _Context:
 
 
 _CLASSIC = (BounceNotification, ComplaintNotification, DeliveryNotification)
-
-
-def event_key(
-    ses_message_id: str, event_type: EventType, recipient: str | None, occurrence: tuple[str, ...]
-) -> str:
-    """``"<type>:<sha256>"`` over (SES message id, type, recipient, what tells this occurrence apart).
-
-    Hashed so the key can be logged and stored without exposing the address, and so no separator inside an
-    address can make two different tuples collide."""
-    material = json.dumps(
-        [ses_message_id, str(event_type), recipient, *occurrence], separators=(",", ":"), ensure_ascii=False
-    )
-    return f"{event_type}:{hashlib.sha256(material.encode()).hexdigest()}"
 
 
 def _bounce_events(context: _Context, bounce: Bounce) -> list[RecipientEvent]:

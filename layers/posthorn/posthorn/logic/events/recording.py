@@ -122,16 +122,17 @@ def record_event(
         )
         outcomes.add("suppressed" if suppressed else "already_suppressed")
     counts = counts_for(event, change)
+    if _sent_by_send_path(event, change):
+        # The send path recorded this send itself (`sent_to`): counted there, shown from there, announced
+        # from there (`email.sent`, under this event's identity). Counted as recorded (its timeline holds
+        # it), so no metric of its own (each is a custom metric's cost).
+        outcomes.add("recorded")
+        outcomes.add(f"type_{event.type.value}")
+        return None
     if announcer is not None:
         # Before the event is stored (logic/webhooks/fanout.py): a retry after a crash in between still
         # makes the deliveries, and a repeat makes none twice.
         announcer.message_event(message_id, event, record)
-    if _sent_by_send_path(event, change):
-        # The send path recorded this send itself (`sent_to`): counted there, shown from there. Counted
-        # as recorded (its timeline holds it), so no metric of its own (each is a custom metric's cost).
-        outcomes.add("recorded")
-        outcomes.add(f"type_{event.type.value}")
-        return None
     recorded = store.put_event(message_id, event, change, counts)
     outcomes.add("recorded" if recorded else "duplicate")
     outcomes.add(f"type_{event.type.value}")

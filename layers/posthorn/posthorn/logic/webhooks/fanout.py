@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 from posthorn.logic.ttl_cache import TtlCache
 from posthorn.logic.webhooks.contexts import WebhookFanout
-from posthorn.models.events import EventType, RecipientEvent
+from posthorn.models.events import EventType, RecipientEvent, event_key
 from posthorn.models.messages import MessageRecord
 from posthorn.models.send_queue import SendClaim
 from posthorn.models.webhooks import DeliveryRecord, DueDelivery, WebhookEventType, WebhookRecord
@@ -287,13 +287,58 @@ class EventAnnouncer:
             announce(self.fanout, message_event_announcement(record, event))
 
 
+def sent_announcements(
+    record: MessageRecord, ses_message_id: str, statuses: dict[str, str], now: datetime
+) -> list[Announcement]:
+    """`email.sent` for each recipient SES took, made by the send path at SES's 250: the configuration sets
+    do not publish SES's Send event (template.yaml; an SNS notification and an events-function invocation
+    a message saved). Its identity is the one SES's Send event for that recipient would have, so a Send
+    event that does arrive (a configuration set made by hand) makes no second delivery."""
+    return [
+        message_event_announcement(
+            record,
+            RecipientEvent(
+                ses_message_id=ses_message_id,
+                posthorn_message_id=record.message_id,
+                type=EventType.SEND,
+                recipient=email.lower(),
+                timestamp=now,
+                details={},
+                suppresses=False,
+                event_key=event_key(ses_message_id, EventType.SEND, email.lower(), ()),
+                origin="event",
+            ),
+        )
+        for email, status in statuses.items()
+        if status == "sent"
+    ]
+
+
 class AnnouncingMessages:
-    """The send path's message store with its `failed` and `suppressed` outcomes announced (before they are
-    written, for the reason in the module docstring). Everything else passes through."""
+    """The send path's message store with its `sent`, `failed` and `suppressed` outcomes announced (before
+    they are written, for the reason in the module docstring). Everything else passes through.
+
+    `email.sent` needs the message's record: the one this process created (a single send) or claimed (the
+    send worker) is kept until its outcome is written, so announcing costs no read."""
+
+    KEPT_RECORDS = 512
 
     def __init__(self, messages: Any, fanout: WebhookFanout) -> None:
         self.messages = messages
         self.fanout = fanout
+        self._kept: OrderedDict[str, MessageRecord] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _keep(self, record: MessageRecord) -> None:
+        with self._lock:
+            self._kept[record.message_id] = record
+            while len(self._kept) > self.KEPT_RECORDS:
+                self._kept.popitem(last=False)
+
+    def _kept_record(self, message_id: str) -> MessageRecord | None:
+        with self._lock:
+            record = self._kept.pop(message_id, None)
+        return record or self.messages.get_message_record(message_id)
 
     def _announce(self, announcements: Iterable[Announcement]) -> None:
         for announcement in announcements:
@@ -310,6 +355,7 @@ class AnnouncingMessages:
     def create_message(self, record: MessageRecord) -> None:
         self._suppressed(record)
         self.messages.create_message(record)
+        self._keep(record)
 
     def create_messages(self, records: list[MessageRecord]) -> set[str]:
         for record in records:
@@ -327,11 +373,14 @@ class AnnouncingMessages:
 
     # DeliveryRecorder
     def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
+        record = self._kept_record(message_id)
+        if record is not None:
+            self._announce(sent_announcements(record, ses_message_id, statuses, self.fanout.clock.now()))
         self.messages.mark_sent(message_id, ses_message_id, statuses)
 
     def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
         emails = list(emails)
-        record = self.messages.get_message_record(message_id)
+        record = self._kept_record(message_id)
         if record is not None:
             now = self.fanout.clock.now()
             self._announce(outcome_announcements(record, WebhookEventType.FAILED, emails, now, reason))
@@ -340,9 +389,13 @@ class AnnouncingMessages:
     # SendClaims
     def claim_for_sending(self, message_id: str, *, now: float, lease_seconds: float) -> SendClaim:
         claim: SendClaim = self.messages.claim_for_sending(message_id, now=now, lease_seconds=lease_seconds)
+        if claim.state == "claimed" and claim.record is not None:
+            self._keep(claim.record)
         return claim
 
     def release_claim(self, message_id: str) -> None:
+        with self._lock:
+            self._kept.pop(message_id, None)
         self.messages.release_claim(message_id)
 
     def mark_suppressed(self, message_id: str, emails: Iterable[str]) -> None:
