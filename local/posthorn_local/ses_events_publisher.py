@@ -1,11 +1,15 @@
 """SES event publishing, locally: what SES would publish to the events topic about each message the local SES
 accepts, delivered to the events function the way SNS → Lambda delivers it.
 
-For every accepted message, what the template's configuration sets publish (no Send event: the send path
-records SES's 250 itself, template.yaml): the outcome SES's mailbox simulator defines for each recipient
+For every accepted message: a Send event, then the outcome SES's mailbox simulator defines for each recipient
 (`success@`, `bounce@`, `ooto@`, `complaint@`, `suppressionlist@simulator.amazonses.com`, labels such as
 `bounce+x@` included); every other recipient is delivered. Open and Click events are made on request.
 Shapes follow the SES Developer Guide ("Contents of event data that Amazon SES publishes to Amazon SNS").
+
+The Send event is published as the product contract's local stack says (API.md), although the deployed
+configuration sets no longer publish it (template.yaml): the events function takes it as it takes one from a
+configuration set made by hand, a send the send path recorded already, so nothing is written or announced
+twice, which the local stack's tests thereby cover.
 
 Events are delivered by one worker thread after `delay_seconds`, in order. The delay stands for SES's own
 latency: the send path records the SES message id after SMTP's 250 reply, and events arriving before that
@@ -146,7 +150,7 @@ def mail_object(message: OutboxMessage) -> dict[str, Any]:
 
 
 def outcome_events(message: OutboxMessage, now: datetime | None = None) -> list[dict[str, Any]]:
-    """One event per simulator outcome covering its recipients, in the order SES reports them."""
+    """Send, then one event per simulator outcome covering its recipients, in the order SES reports them."""
     now = now or datetime.now(UTC)
     mail = mail_object(message)
     by_outcome: dict[Outcome, list[str]] = {}
@@ -159,7 +163,7 @@ def outcome_events(message: OutboxMessage, now: datetime | None = None) -> list[
     ]
     timestamp = ses_timestamp(now)
 
-    events: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = [{"eventType": "Send", "mail": mail, "send": {}}]
     if delivered:
         processing = max(0, int((now - message.received_at).total_seconds() * 1000))
         events.append(
