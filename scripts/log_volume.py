@@ -3,7 +3,8 @@
 
 Ours is what tests/integration/test_log_volume.py captures from the real handlers and the relay (Powertools'
 JSON lines and EMF metric blobs). Beside it, what AWS writes per invocation that we only shape: Lambda's
-START/END/REPORT lines and API Gateway's access log line (the template's format, with typical values)."""
+platform.start/platform.report lines (none at the default LambdaSystemLogLevel, WARN) and API Gateway's
+access log line (the template's format, with typical values)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST_ID = "0f4e5a2b-8c1d-4e7f-9a3b-6d2c1e0f9a8b"
-PLATFORM = [
-    f"START RequestId: {REQUEST_ID} Version: $LATEST",
-    f"END RequestId: {REQUEST_ID}",
-    f"REPORT RequestId: {REQUEST_ID}\tDuration: 41.27 ms\tBilled Duration: 42 ms\tMemory Size: 512 MB\t"
-    "Max Memory Used: 112 MB\t",
-]
+# Lambda's own lines per invocation in the JSON log format at SystemLogLevel INFO (platform.start and
+# platform.report); the template's default, LambdaSystemLogLevel WARN, writes neither.
+PLATFORM_AT_INFO = [
+    json.dumps({"time": "2026-01-05T10:15:42.000Z", "type": "platform.start",
+                "record": {"requestId": REQUEST_ID, "version": "$LATEST"}}),
+    json.dumps({"time": "2026-01-05T10:15:42.042Z", "type": "platform.report",
+                "record": {"requestId": REQUEST_ID, "status": "success",
+                           "metrics": {"durationMs": 41.27, "billedDurationMs": 42, "memorySizeMB": 512,
+                                       "maxMemoryUsedMB": 112}}}),
+]  # fmt: skip
 ACCESS_VALUES = {
     "requestId": REQUEST_ID,
     "identity.sourceIp": "203.0.113.40",
@@ -48,6 +53,14 @@ def access_log_line() -> str:
     return re.sub(r"\$context\.([A-Za-z.]+)", lambda found: ACCESS_VALUES.get(found.group(1), "-"), fmt)
 
 
+def system_log_level() -> str:
+    """The template's default LambdaSystemLogLevel."""
+    template = (ROOT / "template.yaml").read_text()
+    found = re.search(r"\n  LambdaSystemLogLevel:\n(?:    .*\n)*?    Default: (\w+)", template)
+    assert found, "template.yaml has no LambdaSystemLogLevel default"
+    return found.group(1)
+
+
 def measured() -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.jsonl"
@@ -62,9 +75,11 @@ def main() -> None:
     figures: dict[str, list[dict[str, object]]] = defaultdict(list)
     for figure in measured():
         figures[str(figure["path"])].append(figure)
-    platform = sum(len(line) for line in PLATFORM)
+    level = system_log_level()
+    platform = sum(len(line) for line in PLATFORM_AT_INFO) if level in ("INFO", "DEBUG") else 0
     access = len(access_log_line())
-    print(f"\nper invocation: Lambda START/END/REPORT {platform} B; API access log line {access} B")
+    print(f"\nper invocation: Lambda's own lines {platform} B (LambdaSystemLogLevel {level}); "
+          f"API access log line {access} B")  # fmt: skip
     print(f"{'path (bytes per message)':48} {'lines':>6} {'ours':>6} {'+ AWS':>7}")
     for path, runs in figures.items():
         messages = sum(int(str(run["messages"])) for run in runs)
