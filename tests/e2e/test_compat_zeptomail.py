@@ -244,6 +244,11 @@ def test_a_field_posthorn_cannot_honour_is_refused_naming_it(stack: LocalStack, 
     assert (detail["code"], detail["target"]) == ("SM_113", "to[0].email_address.address")
     unknown = zeptomail(stack, f"Zoho-enczapikey {key}", "sendMail", {**base, "schedule": "tomorrow"})
     assert [detail["target"] for detail in unknown["rejected"]["error"]["details"]] == ["schedule"]
+    # Refused while the message is sent (the key is looked up then), still in ZeptoMail's field names.
+    missing_key = {**base, "inline_images": [{"cid": "logo", "file_cache_key": "fk_0000000000000000000000"}]}
+    rejected = zeptomail(stack, f"Zoho-enczapikey {key}", "sendMail", missing_key)["rejected"]
+    [detail] = rejected["error"]["details"]
+    assert detail["target"] == "inline_images[0].file_cache_key", rejected
 
 
 def test_over_the_rate_is_429_in_zeptomails_shape(stack: LocalStack, http: Http) -> None:

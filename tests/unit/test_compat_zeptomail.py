@@ -69,6 +69,40 @@ def test_a_send_maps_every_field() -> None:
 
 
 @pytest.mark.parametrize(
+    ("posthorn", "zeptomail_field"),
+    [
+        ("attachments[1].file_key", "attachments[1].file_cache_key"),
+        ("attachments[0].content_type", "attachments[0].mime_type"),
+        ("attachments[3].file_key", "inline_images[1].file_cache_key"),
+        ("attachments[2].content_id", "inline_images[0].cid"),
+        ("attachments[2].content", "inline_images[0].content"),
+        ("subject", "subject"),
+    ],
+)
+def test_a_refusal_met_while_sending_names_zeptomails_attachment_field(
+    posthorn: str, zeptomail_field: str
+) -> None:
+    message = zeptomail.single(
+        {
+            **BASE,
+            "attachments": [
+                {"content": "JVBERi0=", "mime_type": "application/pdf", "name": "a.pdf"},
+                {"file_cache_key": "fk_1", "name": "b.txt"},
+            ],
+            "inline_images": [
+                {"cid": "logo", "content": "iVBORw==", "mime_type": "image/png"},
+                {"cid": "footer", "file_cache_key": "fk_2"},
+            ],
+        }
+    )
+    error = zeptomail.in_zeptomail_terms(ValidationFailed.on(posthorn, "unknown file_key"), message)
+    assert isinstance(error, ValidationFailed)
+    assert error.details == [{"field": zeptomail_field, "message": "unknown file_key"}]
+    assert error.message == f"{zeptomail_field}: unknown file_key"
+    assert f'"target": "{zeptomail_field}"' in str(zeptomail.render(error).body)
+
+
+@pytest.mark.parametrize(
     ("field", "value"),
     [
         ("template_key", "2d6f.1"),

@@ -366,6 +366,38 @@ def zepto_field(location: tuple[str | int, ...]) -> str:
     return compat.path_of(location)
 
 
+# Posthorn's attachment fields → ZeptoMail's (`name` and `content` are the same on both).
+_ATTACHMENT_FIELDS = {"file_key": "file_cache_key", "content_type": "mime_type", "content_id": "cid"}
+_POSTHORN_ATTACHMENT = re.compile(r"attachments\[(\d+)\](?:\.(\w+))?")
+
+
+def in_zeptomail_terms(error: PosthornError, request: SendEmailRequest) -> PosthornError:
+    """A refusal of the mapped message's attachments met while it is sent (an unknown `file_cache_key`, a
+    blocked type) named as ZeptoMail names the field: the message's attachments are the email's
+    `attachments`, then its `inline_images` (those have a content id)."""
+    if not isinstance(error, ValidationFailed):
+        return error
+    plain = sum(1 for attachment in request.attachments if attachment.content_id is None)
+
+    def renamed(field: str) -> str:
+        found = _POSTHORN_ATTACHMENT.match(field)
+        if found is None:
+            return field
+        index, name = int(found.group(1)), found.group(2)
+        where = f"attachments[{index}]" if index < plain else f"inline_images[{index - plain}]"
+        if name:
+            where += "." + _ATTACHMENT_FIELDS.get(name, name)
+        return where + field[found.end() :]
+
+    for detail in error.details:
+        field = detail.get("field")
+        if field:
+            detail["field"] = renamed(field)
+            if error.message.startswith(f"{field}:"):
+                error.message = detail["field"] + error.message[len(field) :]
+    return error
+
+
 def refused(body: Mapping[str, Any], extra: Mapping[str, str] = {}) -> None:
     found = [(field, reason) for field, reason in {**REFUSED, **extra}.items() if field in body]
     if found:
@@ -533,7 +565,10 @@ def sendable(*messages: SendEmailRequest, credential: Credential) -> list[SendEm
 def send_email() -> Response[Any]:
     def handle(credential: Credential) -> Response:
         request = sendable(single(json_body(router)), credential=credential)[0]
-        result, limits = send_one(router, request, credential)
+        try:
+            result, limits = send_one(router, request, credential)
+        except PosthornError as error:
+            raise in_zeptomail_terms(error, request) from None
         answer = {"data": [RECEIVED], "message": "OK", "request_id": result.message_id, "object": "email"}
         return vendor_json(201, answer, limits.headers())
 
@@ -568,7 +603,7 @@ def send_batch() -> Response[Any]:
         if not accepted:
             rejected = result.results[0].error
             raise (
-                compat.rebuilt(rejected)
+                in_zeptomail_terms(compat.rebuilt(rejected), messages[0])
                 if rejected is not None
                 else errors.UpstreamUnavailable("nothing accepted")
             )
@@ -580,12 +615,13 @@ def send_batch() -> Response[Any]:
                     {**RECEIVED, "additional_info": [{"email_address": who, "message_id": item.message_id}]}
                 )
             elif item.error is not None:
-                code = reply_for(ERRORS, compat.rebuilt(item.error))
+                refusal = in_zeptomail_terms(compat.rebuilt(item.error), sent)
+                code = reply_for(ERRORS, refusal)
                 data.append(
                     {
                         "code": code[2] if code else "SM_113",
                         "additional_info": [{"email_address": who}],
-                        "message": item.error.message,
+                        "message": refusal.message,
                     }
                 )
         answer = {"data": data, "message": "OK", "request_id": accepted[0].message_id, "object": "email"}
