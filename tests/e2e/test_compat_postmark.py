@@ -8,60 +8,34 @@ Postmark's ErrorCodes. `make sdk-clients` installs the SDK."""
 from __future__ import annotations
 
 import base64
-import json
-import os
-import shutil
-import subprocess
 import time
 import uuid
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
 from posthorn_local.stack import LocalStack
 from tests.e2e.conftest import ADMIN_KEY, SENDER_DOMAIN, Http
+from tests.e2e.sdk_clients import run_sdk
 from tests.e2e.test_smtp_clients import files_of, normalized, parse, png, posthorn_id, subject_of
 
 pytestmark = pytest.mark.e2e
 
-SDK_DIR = Path(__file__).resolve().parent / "clients" / "sdk-postmark"
 WAIT_SECONDS = 15
 REPORT = b"%PDF-1.4\n" + bytes(range(256)) + b"\r\n.\r\n"
 LOGO = png()
 
 
-def require_sdk() -> None:
-    installed = bool(shutil.which("node")) and (SDK_DIR / "node_modules" / "postmark").is_dir()
-    if installed:
-        return
-    reason = "the postmark SDK is not installed: run `make sdk-clients`"
-    if os.environ.get("CI", "").lower() in {"true", "1", "yes"}:
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 def sdk(stack: LocalStack, token: str, *calls: tuple[str, Any]) -> list[dict[str, Any]]:
     """Run the SDK's calls in one process; each result is {"ok": answer} or {"error": the SDK's error}."""
-    require_sdk()
     config = {
         "request_host": stack.api_url.removeprefix("http://") + "/postmark",
         "use_https": False,
         "token": token,
         "calls": [{"method": method, "body": body} for method, body in calls],
     }
-    done = subprocess.run(  # noqa: S603 (our own script, the machine's node)
-        ["node", "send.js", json.dumps(config)],  # noqa: S607
-        cwd=SDK_DIR,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    lines = done.stdout.strip().splitlines()
-    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
-    return cast(list[dict[str, Any]], json.loads(lines[-1])["results"])
+    return cast(list[dict[str, Any]], run_sdk("postmark", "postmark", config, timeout=90)["results"])
 
 
 def one(stack: LocalStack, token: str, method: str, body: Any) -> dict[str, Any]:

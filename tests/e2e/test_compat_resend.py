@@ -13,53 +13,28 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
 from posthorn_local.stack import LocalStack
 from tests.e2e.conftest import ADMIN_KEY, SENDER_DOMAIN, Http
+from tests.e2e.sdk_clients import run_sdk
 from tests.e2e.test_smtp_clients import copies, files_of, png, posthorn_id, wait_for_record
 
 pytestmark = pytest.mark.e2e
 
-SDK_DIR = Path(__file__).resolve().parent / "clients" / "sdk-resend"
 TO = '"Müller, Jürgen" <juergen@example.net>'
 CC = "team@example.net"
 BCC = "hidden@example.org"
 REPORT = b"%PDF-1.4\n" + bytes(range(256)) + b"\r\n.\r\n"
 
 
-def require_node_sdk() -> None:
-    installed = bool(shutil.which("node")) and (SDK_DIR / "node_modules" / "resend").is_dir()
-    if installed:
-        return
-    reason = "the Resend Node SDK is not installed: run `make sdk-clients`"
-    if os.environ.get("CI", "").lower() in {"true", "1", "yes"}:
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 def node(config: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
     """What `resend.emails.send` / `resend.batch.send` resolved to: `{data, error, headers}`."""
-    require_node_sdk()
-    done = subprocess.run(  # noqa: S603 (our own script, a fixed interpreter)
-        [str(shutil.which("node")), str(SDK_DIR / "send.js"), json.dumps(config)],
-        cwd=SDK_DIR,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return cast(dict[str, Any], json.loads(done.stdout.strip().splitlines()[-1]))
+    return cast(dict[str, Any], run_sdk("resend", "resend", config, env=env))
 
 
 @pytest.fixture(scope="module")

@@ -12,25 +12,20 @@ error shape and status."""
 from __future__ import annotations
 
 import base64
-import json
-import os
-import shutil
-import subprocess
 import time
 import uuid
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
 from posthorn_local.stack import LocalStack
 from tests.e2e.conftest import ADMIN_KEY, SENDER_DOMAIN, Http
+from tests.e2e.sdk_clients import run_sdk
 from tests.e2e.test_smtp_clients import copies, files_of, png, posthorn_id
 
 pytestmark = pytest.mark.e2e
 
-CLIENT = Path(__file__).resolve().parent / "clients" / "sdk-zeptomail"
 WAIT_SECONDS = 15
 FROM = {"address": f"hello@{SENDER_DOMAIN}", "name": "Zoë's Café"}
 TO = {"address": "juergen@example.net", "name": "Müller, Jürgen"}
@@ -61,23 +56,8 @@ def key(http: Http) -> str:
 
 def zeptomail(stack: LocalStack, token: str, call: str, options: dict[str, Any]) -> dict[str, Any]:
     """What the SDK resolved (`{"answer": ...}`) or rejected with (`{"rejected": ...}`)."""
-    node = shutil.which("node")
-    if node is None or not (CLIENT / "node_modules" / "zeptomail").is_dir():
-        reason = "ZeptoMail's SDK is not installed: run `make sdk-clients`"
-        if os.environ.get("CI", "").lower() in {"true", "1", "yes"}:
-            pytest.fail(reason)
-        pytest.skip(reason)
     config = {"url": f"{stack.api_url}/zeptomail/", "token": token, "use_https": False, "call": call}
-    done = subprocess.run(  # noqa: S603 (our own script, a fixed interpreter)
-        [node, str(CLIENT / "send.js"), json.dumps({**config, "options": options})],
-        cwd=CLIENT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return cast(dict[str, Any], json.loads(done.stdout.strip().splitlines()[-1]))
+    return cast(dict[str, Any], run_sdk("zeptomail", "zeptomail", {**config, "options": options}))
 
 
 def landed(stack: LocalStack, message_id: str) -> tuple[Any, EmailMessage]:
