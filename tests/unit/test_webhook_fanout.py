@@ -161,6 +161,28 @@ def test_a_duplicate_sns_notification_makes_no_second_delivery() -> None:
     assert len(setup.notices.prompts) == 1
 
 
+@pytest.mark.parametrize(
+    ("webhooks", "reads", "deliveries"),
+    [
+        ((), 0, 0),
+        ((webhook_record("wh_bounced", events=["email.bounced"]),), 0, 0),
+        ((webhook_record("wh_off", status="disabled"),), 0, 0),
+        ((webhook_record("wh_delivered", events=["email.delivered"]),), 1, 1),
+    ],
+)
+def test_an_event_reads_its_message_only_for_a_webhook_that_wants_it(
+    webhooks: tuple[object, ...], reads: int, deliveries: int
+) -> None:
+    setup = Fanout(*webhooks)
+    messages = CountingEventStore()
+    announcer = EventAnnouncer(setup.fanout, messages)
+    notification = _sns(fx.delivery_event(message_id="ses-1"))
+    outcome = record_sns_messages([notification], messages, messages, datetime.now(UTC), announcer)
+    assert outcome.counts["recorded"] == 1
+    assert messages.reads == reads
+    assert len(setup.deliveries.records) == deliveries
+
+
 def test_a_crash_between_the_deliveries_and_the_event_loses_no_delivery_when_retried() -> None:
     setup = Fanout(webhook_record("wh_1"), webhook_record("wh_2"))
     setup.deliveries.fail_creates_after = 1  # the first delivery is made, then the table fails
@@ -261,3 +283,13 @@ def test_a_domains_webhooks_are_read_once_per_burst_and_a_write_here_is_seen_at_
     routes.delete_webhook(webhook_record())
     assert directory.webhooks_for_domain("example.com") == []
     assert len(reads) == 3
+
+
+class CountingEventStore(FakeEventStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get_message_record(self, message_id: str):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return super().get_message_record(message_id)

@@ -132,7 +132,7 @@ def record_event(
     if announcer is not None:
         # Before the event is stored (logic/webhooks/fanout.py): a retry after a crash in between still
         # makes the deliveries, and a repeat makes none twice.
-        announcer.message_event(message_id, event, record)
+        announcer.message_event(message_id, event, record, domain=change.domain)
     recorded = store.put_event(message_id, event, change, counts)
     outcomes.add("recorded" if recorded else "duplicate")
     outcomes.add(f"type_{event.type.value}")

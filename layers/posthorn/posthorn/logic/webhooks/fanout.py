@@ -281,7 +281,14 @@ class EventAnnouncer:
                     self._cached.popitem(last=False)
         return record
 
-    def message_event(self, message_id: str, event: RecipientEvent, record: MessageRecord | None) -> None:
+    def message_event(
+        self, message_id: str, event: RecipientEvent, record: MessageRecord | None, *, domain: str
+    ) -> None:
+        """Announce the event of the message of `domain`. The message is read only when one of the domain's
+        webhooks wants the event: most domains' events cost no read here."""
+        kind = EMAIL_EVENT_TYPES[event.type].value
+        if not any(webhook.wants(kind) for webhook in self.fanout.webhooks.webhooks_for_domain(domain)):
+            return
         record = record or self._record(message_id)
         if record is not None:
             announce(self.fanout, message_event_announcement(record, event))
