@@ -130,6 +130,39 @@ def test_a_message_s_events_arrive_signed_and_verify_with_both_libraries(
     assert "secret" not in http.get(f"/v1/webhooks/{webhook['webhook_id']}", api_key=key).json
 
 
+def test_email_sent_comes_once_per_recipient_from_the_send_worker_too(
+    http: Http, key: str, receiver: WebhookReceiver
+) -> None:
+    """A batch is sent by the send worker: `email.sent` is announced at SES's 250 there, and SES's Send event
+    (which the local SES still publishes) makes no second one."""
+    create_webhook(http, key, receiver, "/sent", ["email.sent"])
+    recipients = [f"success+{n}@{SIMULATOR}" for n in ("a", "b")]
+    answer = http.post(
+        "/v1/email/batch",
+        {
+            "messages": [
+                {"from_email": f"app@{DOMAIN}", "to": recipients, "subject": "Batched", "body_text": "Hi"}
+            ]
+        },
+        api_key=key,
+    )
+    assert answer.status == 202, answer.body
+    [accepted] = answer.json["results"]
+    message_id = accepted["message_id"]
+    sent = wait_for_type(receiver, "/sent", "email.sent", message_id)
+    deadline = time.monotonic() + 10
+    while len(sent) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        sent = of_type(receiver.on("/sent"), "email.sent", message_id)
+    assert sorted(request.json["data"]["recipient"] for request in sent) == recipients
+    # The local SES's Send events arrive a moment later and change nothing.
+    time.sleep(2)
+    again = of_type(receiver.on("/sent"), "email.sent", message_id)
+    assert len(again) == 2
+    assert all(request.json["data"]["ses_message_id"] for request in again)
+    assert {request.headers["webhook-id"] for request in again} == {r.headers["webhook-id"] for r in sent}
+
+
 VERIFIERS = Path(__file__).resolve().parent / "clients" / "webhook-verifiers"
 
 
