@@ -9,7 +9,7 @@ What the child interpreter sees is what the deployed function sees:
 - Lambda's environment (LAMBDA_TASK_ROOT, AWS_LAMBDA_FUNCTION_NAME, the template's Globals at the
   parameters' defaults): with the default Tracing=PassThrough, POWERTOOLS_TRACE_DISABLED is true and the
   X-Ray SDK is not imported (BENCH_TRACING=Active measures a stack deployed with Tracing=Active, where it
-  is, in its Lambda mode);
+  is, in its Lambda mode; botocore is not: posthorn/tracing.py patches it when the first client is made);
 - bytecode caches for everything, ours included (compiled once by a warm-up run), as the baseline's
   site-packages have them, and as the built layer has them (layers/posthorn/Makefile compiles it; SAM's
   Python builder shipped no .pyc).

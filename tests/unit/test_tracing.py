@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -54,18 +54,56 @@ def test_untraced_decorator_returns_the_handler_itself(monkeypatch: pytest.Monke
     assert tracer.capture_lambda_handler(handler) is handler
 
 
-def test_traced_functions_patch_only_botocore(in_lambda: pytest.MonkeyPatch) -> None:
+class RecordingTracer:
+    """Powertools' Tracer as far as these tests see it: how each was made, what it patched."""
+
+    made: ClassVar[list[dict[str, Any]]] = []
+    patched: ClassVar[list[list[str]]] = []
+
+    def __init__(self, **options: Any) -> None:
+        self.made.append(options)
+
+    def patch(self, modules: list[str]) -> None:
+        self.patched.append(modules)
+
+
+@pytest.fixture
+def recording(in_lambda: pytest.MonkeyPatch) -> type[RecordingTracer]:
     import aws_lambda_powertools
 
-    made: list[dict[str, Any]] = []
-
-    class RecordingTracer:
-        def __init__(self, **options: Any) -> None:
-            made.append(options)
-
+    in_lambda.setattr(RecordingTracer, "made", [])
+    in_lambda.setattr(RecordingTracer, "patched", [])
     in_lambda.setattr(aws_lambda_powertools, "Tracer", RecordingTracer)
+    return RecordingTracer
+
+
+def test_traced_functions_patch_nothing_at_init(recording: type[RecordingTracer]) -> None:
     assert isinstance(tracing.tracer(), RecordingTracer)
-    assert made == [{"patch_modules": ["botocore"]}]
+    assert recording.made == [{"auto_patch": False}]  # patching botocore would import it at init
+    assert recording.patched == []
+
+
+def test_traced_functions_patch_only_botocore_before_the_first_client(
+    recording: type[RecordingTracer],
+) -> None:
+    from posthorn.adapters import aws
+
+    aws.reset_clients()
+    try:
+        aws._session()
+    finally:
+        aws.reset_clients()
+    assert recording.patched == [["botocore"]]
+    assert recording.made == [{"auto_patch": False}]  # the handler's tracer, not a second one patching all
+
+
+def test_untraced_functions_patch_nothing(
+    in_lambda: pytest.MonkeyPatch, recording: type[RecordingTracer]
+) -> None:
+    in_lambda.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    tracing.trace_aws_calls()
+    assert recording.made == []
+    assert recording.patched == []
 
 
 @pytest.mark.parametrize(("mode", "traced"), [("PassThrough", False), ("Active", True)])

@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
+from posthorn.tracing import trace_aws_calls
+
 _creating = threading.Lock()
 # Connections kept open per client. botocore keeps 10; a process calling from more threads at once opens
 # more and throws them away ("Connection pool is full, discarding connection"), a new TLS handshake each
@@ -25,6 +27,7 @@ MAX_POOL_CONNECTIONS = 128
 
 @cache
 def _session() -> Any:
+    trace_aws_calls()  # where X-Ray is on: patched here, when botocore is first needed, not at init
     import boto3
 
     return boto3.session.Session()

@@ -11,8 +11,10 @@ from posthorn.models.errors import ApiError
 MAX_BATCH_MESSAGES = 500
 
 
+# The batch's models are built on first use (`defer_build`; see models/credentials.py): a single send, what
+# most cold starts are for, never uses them.
 class SendBatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     # Items are validated one by one (a bad item is rejected, the others are queued), so the batch's own
     # schema only counts them; each item is a `POST /v1/email` body.
@@ -40,6 +42,8 @@ def _absent(value: object) -> bool:
 class BatchItemResult(BaseModel):
     """`queued` with its `message_id`, or `rejected` with its `error` (the absent one is left out)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     index: int
     status: Literal["queued", "rejected"]
     message_id: str | None = Field(default=None, exclude_if=_absent)
@@ -48,5 +52,7 @@ class BatchItemResult(BaseModel):
 
 
 class SendBatchResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     count: int = Field(description="How many messages were accepted (queued)")
     results: list[BatchItemResult]

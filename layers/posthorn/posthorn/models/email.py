@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from posthorn.models.addresses import Address, header_text, split_display_address
+from posthorn.models.defaults import empty_dict, empty_list
 from posthorn.models.files import FileName, MediaType
 
 MAX_RECIPIENTS = 50
@@ -176,18 +177,18 @@ class SendEmailRequest(BaseModel):
     )
     from_name: DisplayName | None = None
     to: list[RecipientField] = Field(min_length=1)
-    cc: list[RecipientField] = Field(default_factory=list)
-    bcc: list[RecipientField] = Field(default_factory=list)
+    cc: list[RecipientField] = Field(default_factory=empty_list)
+    bcc: list[RecipientField] = Field(default_factory=empty_list)
     reply_to_email: Address | None = None
     reply_to_name: DisplayName | None = None
     subject: Annotated[HeaderText, StringConstraints(min_length=1, max_length=998)]
     body_text: Text | None = None
     body_html: Text | None = None
     template_data: dict[str, str | int | float | bool] | None = None
-    attachments: list[Attachment] = Field(default_factory=list)
-    headers: dict[str, HeaderValue] = Field(default_factory=dict, max_length=MAX_HEADERS)
-    tags: Tags = Field(default_factory=list, max_length=MAX_TAGS)
-    metadata: Metadata = Field(default_factory=dict, max_length=MAX_METADATA)
+    attachments: list[Attachment] = Field(default_factory=empty_list)
+    headers: dict[str, HeaderValue] = Field(default_factory=empty_dict, max_length=MAX_HEADERS)
+    tags: Tags = Field(default_factory=empty_list, max_length=MAX_TAGS)
+    metadata: Metadata = Field(default_factory=empty_dict, max_length=MAX_METADATA)
     client_reference: ClientReference | None = None
     track_opens: bool = False
     track_clicks: bool = False

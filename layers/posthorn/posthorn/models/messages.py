@@ -7,6 +7,8 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from posthorn.models.defaults import empty_dict, empty_list
+
 RecipientType = Literal["to", "cc", "bcc"]
 # How a message came in: the HTTPS API or the SMTP relay.
 MessageSource = Literal["api", "smtp"]
@@ -41,8 +43,8 @@ class MessageRecord(BaseModel):
     status: str
     created_at: datetime
     recipients: list[RecipientState]
-    tags: list[str] = Field(default_factory=list)
-    metadata: dict[str, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=empty_list)
+    metadata: dict[str, str] = Field(default_factory=empty_dict)
     client_reference: str | None = None
     configuration_set: str | None = None
     ses_message_id: str | None = None
@@ -58,7 +60,7 @@ class EventView(BaseModel):
     type: str
     timestamp: datetime
     recipient: str | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=empty_dict)
 
     def timeline_position(self) -> tuple[datetime, int, str]:
         """Sort key of a timeline: by time, and events of the same millisecond in the order they happen."""
