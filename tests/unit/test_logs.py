@@ -154,3 +154,24 @@ def test_an_outcome_without_metrics_is_a_plain_line(stream: io.StringIO, metrics
     [line] = lines(stream)
     assert "_aws" not in line
     assert line["due"] == 0
+
+
+def test_the_functions_log_level_is_decided_in_one_place() -> None:
+    """Under Lambda's JSON log format Lambda hands ApplicationLogLevel to Powertools as AWS_LAMBDA_LOG_LEVEL,
+    which Powertools puts above POWERTOOLS_LOG_LEVEL: a POWERTOOLS_LOG_LEVEL in the template would decide
+    nothing, and a reader changing it would be misled."""
+    from posthorn_local import template
+
+    function = template.load()["Globals"]["Function"]
+    assert function["LoggingConfig"]["LogFormat"] == "JSON"
+    assert function["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
+    assert "POWERTOOLS_LOG_LEVEL" not in function["Environment"]["Variables"]
+
+
+def test_under_lambdas_level_powertools_follows_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    monkeypatch.setenv("AWS_LAMBDA_LOG_LEVEL", "WARN")
+    monkeypatch.delenv("POWERTOOLS_LOG_LEVEL", raising=False)
+    assert logs.service_logger(service=f"unit-{uuid.uuid4().hex[:6]}").log_level == logging.WARNING
+    assert logging.getLogger("botocore").level == logging.WARNING

@@ -38,10 +38,14 @@ def left_out() -> dict[str, None]:
 
 
 def service_logger(**options: Any) -> Logger:
-    """Powertools' Logger (service and level from POWERTOOLS_SERVICE_NAME and POWERTOOLS_LOG_LEVEL, unless
-    `options` name them)."""
+    """Powertools' Logger (service from POWERTOOLS_SERVICE_NAME; level from AWS_LAMBDA_LOG_LEVEL, which
+    Lambda sets from the template's ApplicationLogLevel under its JSON log format, else POWERTOOLS_LOG_LEVEL;
+    unless `options` name them). Under that format Lambda also sets the root logger to the application's
+    level, so botocore's INFO lines ("Found credentials in environment variables.", one per cold start)
+    are kept below WARNING out, as they were in the text format."""
     from aws_lambda_powertools import Logger
 
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     return Logger(**{**left_out(), **options})
 
 
@@ -72,7 +76,7 @@ def per_invocation(
 
 def outcome(logger: Logger, metrics: Metrics, message: str, **fields: Any) -> None:
     """The invocation's INFO line, with the metrics it added (which are then cleared). Where INFO lines are
-    not written (POWERTOOLS_LOG_LEVEL above INFO), or metrics are off, the metrics are left to be printed
+    not written (the functions' log level above INFO), or metrics are off, the metrics are left to be printed
     on their own as usual."""
     embedded: dict[str, Any] = {}
     if metrics.metric_set and logger.log_level <= logging.INFO and not _metrics_disabled():

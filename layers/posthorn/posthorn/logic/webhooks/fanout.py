@@ -91,6 +91,26 @@ def announce(
 ) -> list[str]:
     """Make the announcement's deliveries (once each) and prompt the sender; their ids, made now or before.
     `to`: that webhook only, whatever its events and status (a test event)."""
+    made, fresh = _deliveries(fanout, announcement, to)
+    if fresh:
+        fanout.notices.notify(fresh)
+    return made
+
+
+def announce_all(fanout: WebhookFanout, announcements: Iterable[Announcement]) -> None:
+    """`announce` for each (a message's recipients), the sender prompted once for all their deliveries: a
+    send to 50 recipients is one queue request, not 50."""
+    fresh: list[DueDelivery] = []
+    for announcement in announcements:
+        fresh += _deliveries(fanout, announcement, None)[1]
+    if fresh:
+        fanout.notices.notify(fresh)
+
+
+def _deliveries(
+    fanout: WebhookFanout, announcement: Announcement, to: WebhookRecord | None
+) -> tuple[list[str], list[DueDelivery]]:
+    """The announcement's deliveries, made once each: every id, and those made now (to prompt)."""
     kind = announcement.event_type.value
     if to is not None:
         matching = [to]
@@ -98,7 +118,7 @@ def announce(
         candidates = fanout.webhooks.webhooks_for_domain(announcement.domain)
         matching = [webhook for webhook in candidates if webhook.wants(kind)]
     if not matching:
-        return []
+        return [], []
     now = fanout.clock.now()
     body = payload(announcement)
     made: list[str] = []
@@ -119,9 +139,7 @@ def announce(
         if fanout.deliveries.create_delivery(record):
             fresh.append(DueDelivery(delivery_id, webhook.webhook_id, webhook.slow))
         made.append(delivery_id)
-    if fresh:
-        fanout.notices.notify(fresh)
-    return made
+    return made, fresh
 
 
 # --- what the events become -----------------------------------------------------------------------------
@@ -321,6 +339,10 @@ def sent_announcements(
     ]
 
 
+# Recipients SES never took: their status says so for good (every other status is SES's, from `sent` on).
+NOT_TAKEN = frozenset({"queued", "suppressed", "failed", "rejected"})
+
+
 class AnnouncingMessages:
     """The send path's message store with its `sent`, `failed` and `suppressed` outcomes announced (before
     they are written, for the reason in the module docstring). Everything else passes through.
@@ -348,8 +370,7 @@ class AnnouncingMessages:
         return record or self.messages.get_message_record(message_id)
 
     def _announce(self, announcements: Iterable[Announcement]) -> None:
-        for announcement in announcements:
-            announce(self.fanout, announcement)
+        announce_all(self.fanout, announcements)
 
     def _suppressed(self, record: MessageRecord) -> None:
         emails = [state.email for state in record.recipients if state.status == "suppressed"]
@@ -380,9 +401,18 @@ class AnnouncingMessages:
 
     # DeliveryRecorder
     def mark_sent(self, message_id: str, ses_message_id: str, statuses: dict[str, str]) -> None:
+        """`email.sent`, then SES's id on the record. SES has the message whatever the webhooks' table says:
+        when the fan-out fails the id is written all the same (a record without it would have the worker
+        send the message again), and the error raised, so the fan-out is made again: by the caller's retry
+        (`deliver`), or from the record when the queue's next copy finds the message sent
+        (`claim_for_sending`)."""
         record = self._kept_record(message_id)
-        if record is not None:
-            self._announce(sent_announcements(record, ses_message_id, statuses, self.fanout.clock.now()))
+        try:
+            if record is not None:
+                self._announce(sent_announcements(record, ses_message_id, statuses, self.fanout.clock.now()))
+        except Exception:
+            self.messages.mark_sent(message_id, ses_message_id, statuses)
+            raise
         self.messages.mark_sent(message_id, ses_message_id, statuses)
 
     def mark_failed(self, message_id: str, reason: str, emails: Iterable[str] = ()) -> None:
@@ -398,6 +428,12 @@ class AnnouncingMessages:
         claim: SendClaim = self.messages.claim_for_sending(message_id, now=now, lease_seconds=lease_seconds)
         if claim.state == "claimed" and claim.record is not None:
             self._keep(claim.record)
+        elif claim.state == "done" and claim.record is not None and claim.record.ses_message_id is not None:
+            # Sent already, perhaps by a worker whose fan-out then failed (`mark_sent`): made again, under
+            # the same identities, so what was made before is not made twice.
+            record, ses_message_id = claim.record, claim.record.ses_message_id
+            taken = {state.email: "sent" for state in record.recipients if state.status not in NOT_TAKEN}
+            self._announce(sent_announcements(record, ses_message_id, taken, self.fanout.clock.now()))
         return claim
 
     def release_claim(self, message_id: str) -> None:
