@@ -110,7 +110,7 @@ def encode_base64_chunks(chunks: Iterable[bytes], size: int) -> Base64Body:
     return body
 
 
-def _encode_block(body: bytearray, position: int, block: bytes | memoryview) -> int:
+def _encode_block(body: bytearray, position: int, block: bytes | bytearray | memoryview) -> int:
     encoded = base64.encodebytes(block).replace(b"\n", b"\r\n")
     body[position : position + len(encoded)] = encoded
     return position + len(encoded)
