@@ -34,8 +34,10 @@ Where the time goes (cProfile and per-invocation CPU, 2026-12-06): a later batch
 machine): the claims side by side, one pace call and one suppression lookup per batch, SES's ids recorded
 during the next transaction leave ~1-2 ms per message. What remained was the first batch of each fresh
 instance: it imported boto3 and every adapter (~0.17 s of CPU, eight instances at once on two cores: ~2.7 s
-against 0.9 s), now imported at init (`wiring.send_worker_imports`, figure 1 counts them); it still makes
-the Secrets Manager client, reads the SMTP secret and opens its connection (~1.4 s under the same load).
+against 0.9 s), then read the SMTP secret, then opened its connection. Now boto3 is imported at init
+(`wiring.send_worker_imports`: figure 1 for the worker 0.68x -> ~1.18x; every adapter too would be ~1.27x,
+for no more here), and the connection's handshake runs while the secret is read and the repositories'
+modules are imported (`ses_smtp.transport_from_settings`): the first batch takes ~1.2 s.
 Alone: `python bench/worker.py` (`--json` for bench/run.py).
 """
 

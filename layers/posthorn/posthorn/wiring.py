@@ -463,10 +463,11 @@ def send_worker_batch(
 
     s = settings(WorkerSettings)
     queue = SqsWorkQueue(records, s.send_queue_url, s.bucket_name)
+    smtp = transport()  # first: a new process's connection opens while the rest is built
     return queue.items, DrainContext(
         messages=announced_messages(),
         suppressions=suppressions(),
-        transport=transport(),
+        transport=smtp,
         queue=queue,
         attachments=attachment_bodies(),
         reserve_slots=ses_pace(),
@@ -494,27 +495,19 @@ def store_calls() -> ThreadPoolExecutor:
 
 def send_worker_imports() -> None:
     """Import what every batch uses during Lambda's init (the handler imports no adapter itself), so the
-    first batch does not pay for it: the modules of every adapter `send_worker_batch` builds, boto3 with
-    the table's. A fresh instance's first batch used to import them, ~0.17 s of CPU where the later
-    batches take ~0.013 s (`make bench`, figure 2); at init they add ~0.4x to the worker's cold start
-    (figure 1: 0.65x to ~1.07x of its boto3 baseline, which imports them too)."""
+    first batch does not pay for it: boto3 with the table's module, and the adapters that need no model
+    beyond the handler's. The repositories and the webhook fan-out (their models: ~40 ms, a fifth more on
+    the worker's cold start, `make bench` figure 1) are imported by the first batch while its first SMTP
+    connection opens (`transport`, built first), which waits about as long for SES's replies."""
     import posthorn.adapters.clock
-    import posthorn.adapters.dynamodb.domains
-    import posthorn.adapters.dynamodb.held
-    import posthorn.adapters.dynamodb.messages
-    import posthorn.adapters.dynamodb.rate_limits
-    import posthorn.adapters.dynamodb.suppressions
-    import posthorn.adapters.dynamodb.webhook_deliveries
-    import posthorn.adapters.dynamodb.webhooks
+    import posthorn.adapters.dynamodb.table
     import posthorn.adapters.s3
     import posthorn.adapters.secrets
     import posthorn.adapters.send_queue
     import posthorn.adapters.ses_smtp
     import posthorn.adapters.webhook_queue
     import posthorn.logic.files.bodies
-    import posthorn.logic.sending.rate_limits
-    import posthorn.logic.webhooks.contexts
-    import posthorn.logic.webhooks.fanout  # noqa: F401
+    import posthorn.logic.sending.rate_limits  # noqa: F401
 
 
 # --- webhooks: their table, the sender's queue, secrets, the endpoints -----------------------------------
