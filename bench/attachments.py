@@ -2,7 +2,7 @@
 cache. Target: peak resident memory at most 1.3x the attachment's encoded (base64) size above the worker's
 idle memory (issue 20; 2x before), and one S3 read of the file.
 
-What the peak is made of (2026-12-06, VmHWM read at each step; 8.7 MiB over idle for a 6.8 MiB body): the
+What the peak is made of (2026-12-06, VmHWM read at each step; 8.4-8.7 MiB over idle for a 6.8 MiB body): the
 file's base64 body, held once for all 100 messages (`encode_base64_chunks` writes it into one buffer of its
 final size while the object streams in; the sends add ~0.2 MiB); S3's client, made by this first read of a
 file (~1.2 MiB: the warm-up sends no attachment); the batch's store threads starting, ~0.5 MiB. The read
