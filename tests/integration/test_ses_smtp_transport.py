@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import smtplib
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -123,7 +124,7 @@ def test_the_connection_ahead_waits_for_the_credentials_only_at_auth(
         harness.transport.settings, sleep=harness._sleep, clock=harness.clock, credentials=credentials
     )
     harness.transport.open_ahead()
-    for _ in range(200):  # the handshake goes as far as it can without them
+    for _ in range(1000):  # the handshake goes as far as it can without them
         if steps:
             break
         time.sleep(0.01)
@@ -152,6 +153,34 @@ def test_credentials_that_could_not_be_read_fail_the_connection_ahead_and_the_se
         harness.send()
     assert harness.transport.connections_opened == 0
     assert len(local_ses.outbox) == 0
+
+
+def test_a_send_waits_for_a_slow_connection_ahead_no_longer_than_for_a_reply(
+    local_ses: LocalSes, tls: TlsMaterial
+) -> None:
+    """A connection ahead stuck (here: at AUTH) holds the send up for its socket timeout at most; the send
+    opens its own, and the one ahead is closed once it is open."""
+    release = threading.Event()
+    calls: list[str] = []
+
+    def credentials() -> tuple[str, str]:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:
+            release.wait(10)
+        return SMTP.username, SMTP.password
+
+    harness = Harness(local_ses, tls)
+    harness.transport = SesSmtpTransport(
+        harness.transport.settings, sleep=harness._sleep, clock=harness.clock, credentials=credentials
+    )
+    harness.transport.open_ahead()
+    harness.send()  # done while the connection ahead is still stuck: it did not wait for it
+    assert calls[0] == "smtp-ahead"
+    assert len(calls) == 2
+    assert harness.transport.connections_opened == 1  # the send's own; the stuck one never opened
+    assert len(local_ses.outbox) == 1
+    release.set()
+    harness.transport.close()
 
 
 def test_a_connection_ahead_that_failed_is_opened_again_by_the_send(

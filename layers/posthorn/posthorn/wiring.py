@@ -495,10 +495,12 @@ def store_calls() -> ThreadPoolExecutor:
 
 def send_worker_imports() -> None:
     """Import what every batch uses during Lambda's init (the handler imports no adapter itself), so the
-    first batch does not pay for it: boto3 with the table's module, and the adapters that need no model
-    beyond the handler's. The repositories and the webhook fan-out (their models: ~40 ms, a fifth more on
-    the worker's cold start, `make bench` figure 1) are imported by the first batch while its first SMTP
-    connection opens (`transport`, built first), which waits about as long for SES's replies."""
+    first batch does not pay for it (figure 2 of `make bench`: with eight fresh instances on two cores, their
+    first batches took ~2.7 s against 0.9 s): boto3 with the table's module, and the adapters that need no
+    model beyond the handler's (figure 1 for the worker: 0.68x -> ~1.18x of its baseline, which imports
+    boto3 too). The repositories and the webhook fan-out (their models: another ~0.1x there, for nothing
+    measurable in figure 2) are imported by the first batch while its first SMTP connection opens
+    (`transport`, built first), which waits about as long for SES's replies."""
     import posthorn.adapters.clock
     import posthorn.adapters.dynamodb.table
     import posthorn.adapters.s3

@@ -124,6 +124,12 @@ class PendingCredentials:
         return self._value
 
 
+def _close_opened(opening: Future[_Connection]) -> None:
+    """A connection opened ahead that no send took."""
+    if opening.exception() is None:
+        opening.result().close()
+
+
 class SesSmtpTransport:
     """A pool of authenticated SMTP connections to SES, safe to share between threads."""
 
@@ -205,8 +211,8 @@ class SesSmtpTransport:
         with self._lock:
             idle, self._idle = self._idle, []
             ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead.exception() is None:
-            idle.append(ahead.result())
+        if ahead is not None:
+            ahead.add_done_callback(_close_opened)
         for connection in idle:
             try:
                 connection.smtp.quit()
@@ -218,10 +224,17 @@ class SesSmtpTransport:
         """A live connection whose socket waits at most `timeout` seconds for any reply."""
         with self._lock:
             ahead, self._ahead = self._ahead, None
-        # One that failed to open is opened again below, where the failure counts.
-        if ahead is not None and ahead.exception() is None:
-            with self._lock:
-                self._idle.append(ahead.result())  # checked below like any idle connection
+        if ahead is not None:
+            # Waited for as long as any reply; one that failed (or is that slow) is opened again below,
+            # where the failure counts and the deadline applies.
+            try:
+                failed = ahead.exception(timeout=timeout)
+            except TimeoutError:
+                ahead.add_done_callback(_close_opened)
+            else:
+                if failed is None:
+                    with self._lock:
+                        self._idle.append(ahead.result())  # checked below like any idle connection
         while True:
             with self._lock:
                 connection = self._idle.pop() if self._idle else None
