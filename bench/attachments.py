@@ -1,6 +1,13 @@
 """Figure 4, memory: the send worker sending 100 queued messages that all attach one 5 MB file from the file
-cache. Target: peak resident memory at most 2x the attachment's encoded (base64) size above the worker's idle
-memory, and one S3 read of the file.
+cache. Target: peak resident memory at most 1.3x the attachment's encoded (base64) size above the worker's
+idle memory (issue 20; 2x before), and one S3 read of the file.
+
+What the peak is made of (2026-12-06, VmHWM read at each step; 8.4-8.7 MiB over idle for a 6.8 MiB body): the
+file's base64 body, held once for all 100 messages (`encode_base64_chunks` writes it into one buffer of its
+final size while the object streams in; the sends add ~0.2 MiB); S3's client, made by this first read of a
+file (~1.2 MiB: the warm-up sends no attachment); the batch's store threads starting, ~0.5 MiB. The read
+itself used to add 2.3 MiB more (1.56x): each 1 MiB chunk of the stream was joined to the remainder of the
+previous one, a copy beside the chunk; the remainder is now filled from the chunk instead.
 
 - AWS is the moto server and SES the local SES (STARTTLS, AUTH), each in a process of its own, so the
   worker's memory is its own. Not a speed figure: the seconds are context (the local SES is slow with
@@ -27,7 +34,7 @@ from bench.stack import BenchStack, served_stack
 
 FILE_BYTES = 5 * 1024 * 1024
 MESSAGES = 100
-TARGET = 2.0
+TARGET = 1.3
 
 
 def _api_instance(body: dict[str, Any], warm_up: dict[str, Any], results: Any) -> None:
@@ -170,7 +177,7 @@ def main() -> list[Row]:
             baseline=round(encoded / 2**20, 1),
             unit="MiB",
             ratio=round(peak / encoded, 2),
-            target=f"<= {TARGET:.0f}x encoded, 1 S3 read",
+            target=f"<= {TARGET}x encoded, 1 S3 read",
             passed=ok,
             details={
                 "worker_s3_reads": worker["s3_reads"],

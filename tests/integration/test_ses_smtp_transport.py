@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import smtplib
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from posthorn.adapters.ses_smtp import SesSmtpTransport, SmtpSettings
+from posthorn.adapters.ses_smtp import PendingCredentials, SesSmtpTransport, SmtpSettings
 from posthorn.errors import DeliveryRejected, DeliveryUnavailable
 from posthorn.models.raw_message import RawMessage, encode_base64_body
 from posthorn_local.ses_smtp_server import FaultPlan, LocalSes
@@ -87,6 +89,118 @@ def test_two_sends_in_a_row_use_one_connection(harness: Harness, local_ses: Loca
     harness.send()
     assert harness.transport.connections_opened == 1
     assert len(local_ses.outbox) == 2
+
+
+def test_a_connection_opened_ahead_is_the_one_the_first_send_takes(
+    harness: Harness, local_ses: LocalSes
+) -> None:
+    harness.transport.open_ahead()
+    harness.send()
+    harness.send()
+    assert harness.transport.connections_opened == 1
+    assert len(local_ses.outbox) == 2
+
+
+def test_the_connection_ahead_waits_for_the_credentials_only_at_auth(
+    local_ses: LocalSes, tls: TlsMaterial, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a new process does (`transport_from_settings`): the handshake runs while the secret is read."""
+    steps: list[str] = []
+    real_starttls, real_login = smtplib.SMTP.starttls, smtplib.SMTP.login
+
+    def starttls(self: smtplib.SMTP, *args: Any, **kwargs: Any) -> Any:
+        steps.append("starttls")
+        return real_starttls(self, *args, **kwargs)
+
+    def login(self: smtplib.SMTP, user: str, password: str, **kwargs: Any) -> Any:
+        steps.append(f"login {user}")
+        return real_login(self, user, password, **kwargs)
+
+    monkeypatch.setattr(smtplib.SMTP, "starttls", starttls)
+    monkeypatch.setattr(smtplib.SMTP, "login", login)
+    credentials = PendingCredentials()
+    harness = Harness(local_ses, tls, password="")
+    harness.transport = SesSmtpTransport(
+        harness.transport.settings, sleep=harness._sleep, clock=harness.clock, credentials=credentials
+    )
+    harness.transport.open_ahead()
+    for _ in range(1000):  # the handshake goes as far as it can without them
+        if steps:
+            break
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert steps == ["starttls"]
+    steps.append("secret read")
+    credentials.give(SMTP.username, SMTP.password)
+    harness.send()
+    assert steps == ["starttls", "secret read", f"login {SMTP.username}"]
+    assert harness.transport.connections_opened == 1
+    assert len(local_ses.outbox) == 1
+    harness.transport.close()
+
+
+def test_credentials_that_could_not_be_read_fail_the_connection_ahead_and_the_send_alike(
+    local_ses: LocalSes, tls: TlsMaterial
+) -> None:
+    credentials = PendingCredentials()
+    harness = Harness(local_ses, tls)
+    harness.transport = SesSmtpTransport(
+        harness.transport.settings, sleep=harness._sleep, clock=harness.clock, credentials=credentials
+    )
+    harness.transport.open_ahead()
+    credentials.withdraw()
+    with pytest.raises(DeliveryUnavailable, match="secret could not be read"):
+        harness.send()
+    assert harness.transport.connections_opened == 0
+    assert len(local_ses.outbox) == 0
+
+
+def test_a_send_waits_for_a_slow_connection_ahead_no_longer_than_for_a_reply(
+    local_ses: LocalSes, tls: TlsMaterial
+) -> None:
+    """A connection ahead stuck (here: at AUTH) holds the send up for its socket timeout at most; the send
+    opens its own, and the one ahead is closed once it is open."""
+    release = threading.Event()
+    calls: list[str] = []
+
+    def credentials() -> tuple[str, str]:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:
+            release.wait(10)
+        return SMTP.username, SMTP.password
+
+    harness = Harness(local_ses, tls)
+    harness.transport = SesSmtpTransport(
+        harness.transport.settings, sleep=harness._sleep, clock=harness.clock, credentials=credentials
+    )
+    harness.transport.open_ahead()
+    harness.send()  # done while the connection ahead is still stuck: it did not wait for it
+    assert calls[0] == "smtp-ahead"
+    assert len(calls) == 2
+    assert harness.transport.connections_opened == 1  # the send's own; the stuck one never opened
+    assert len(local_ses.outbox) == 1
+    release.set()
+    harness.transport.close()
+
+
+def test_a_connection_ahead_that_failed_is_opened_again_by_the_send(
+    harness: Harness, local_ses: LocalSes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_login = smtplib.SMTP.login
+    calls: list[str] = []
+
+    def flaky_login(self: smtplib.SMTP, user: str, password: str, **kwargs: Any) -> Any:
+        calls.append(user)
+        if len(calls) == 1:  # the connection ahead
+            raise smtplib.SMTPAuthenticationError(454, b"Temporary authentication failure")
+        return real_login(self, user, password, **kwargs)
+
+    monkeypatch.setattr(smtplib.SMTP, "login", flaky_login)
+    harness.transport.open_ahead()
+    harness.send()
+    assert len(calls) == 2
+    assert harness.sleeps == []  # not a retry of the send: its own first attempt
+    assert len(local_ses.outbox) == 1
 
 
 def test_pooled_connections_send_without_waiting_for_acks(harness: Harness) -> None:
@@ -363,10 +477,10 @@ def test_api_replaces_a_connection_idle_longer_than_max_idle(
 ) -> None:
     from posthorn import wiring
 
-    transport = wiring.transport()
+    transport = wiring.transport()  # its first connection opened ahead, taken by the first send
+    assert api.post("/v1/email", MESSAGE, api_key=sender_key).status == 200
     transport.max_idle = 0.0
-    for _ in range(2):
-        assert api.post("/v1/email", MESSAGE, api_key=sender_key).status == 200
+    assert api.post("/v1/email", MESSAGE, api_key=sender_key).status == 200
     assert transport.connections_opened == 2
 
 

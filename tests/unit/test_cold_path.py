@@ -62,6 +62,21 @@ def test_the_worker_does_not_import_the_mime_builder() -> None:
     assert "posthorn.logic.sending.steps" not in modules
 
 
+def test_the_worker_imports_boto3_and_its_light_adapters_at_init_not_the_repositories_models() -> None:
+    """A fresh instance's first batch otherwise imports boto3 (bench/worker.py, figure 2); the repositories
+    and the webhook fan-out, whose models would cost the cold start a fifth more (figure 1), it imports while
+    its first SMTP connection opens."""
+    modules = imported_at_init("functions/worker", "send_worker.handler")
+    assert {
+        "boto3",
+        "posthorn.adapters.dynamodb.table",
+        "posthorn.adapters.ses_smtp",
+        "posthorn.adapters.secrets",
+        "posthorn.logic.files.bodies",
+    } <= modules
+    assert "posthorn.adapters.dynamodb.domains" not in modules  # with the models of domains, credentials
+
+
 def test_the_events_functions_repository_imports_nothing_of_the_send_path() -> None:
     modules = imported_at_init("functions/bounce", "posthorn.adapters.dynamodb.message_events")
     assert "posthorn.adapters.dynamodb.message_items" in modules

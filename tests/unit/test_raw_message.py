@@ -43,6 +43,14 @@ def test_a_stream_in_any_chunks_encodes_like_the_whole(size: int, seed: int) -> 
     assert len(encoded) == encoded_size(size)
 
 
+@pytest.mark.parametrize("chunk", [1, 1000, 57 * 1024 - 1, 57 * 1024, 57 * 1024 + 1, 256 * 1024])
+def test_chunks_of_any_fixed_size_encode_like_the_whole(chunk: int) -> None:
+    """Chunks shorter than a block fill the carried block over several chunks; longer ones leave a carry."""
+    data = DATA[:150_000]
+    chunks = [data[start : start + chunk] for start in range(0, len(data), chunk)]
+    assert encode_base64_chunks(chunks, len(data)) == encode_base64_body(data)
+
+
 def test_a_stream_shorter_or_longer_than_announced_is_refused() -> None:
     with pytest.raises(ValueError, match="1000 bytes arrived"):
         encode_base64_chunks([DATA[:1000]], 2000)

@@ -5,7 +5,7 @@ run time, deployed (the local stack shares adapters between its functions, so th
 each entry point asks wiring for every factory its source names (the handler; the API's routes and
 middleware; the relay's start), under its own settings and nothing else, from a fresh wiring, so every
 factory on the way is built and asks for its group. Secrets Manager is the one call a factory makes while
-building: it answers here.
+building: it answers here; the SMTP transport's connection ahead, which it starts, is not opened.
 """
 
 from __future__ import annotations
@@ -65,11 +65,13 @@ def asked_for(kind: type[Settings]) -> list[str]:
 @pytest.fixture
 def offline_wiring(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     import posthorn.adapters.secrets
+    from posthorn.adapters.ses_smtp import SesSmtpTransport
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setattr(posthorn.adapters.secrets, "read_secret", lambda secret_id: SES_SMTP_SECRET)
+    monkeypatch.setattr(SesSmtpTransport, "open_ahead", lambda self: None)
     wiring.reset()
     yield
     wiring.reset()

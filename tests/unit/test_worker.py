@@ -141,6 +141,21 @@ def test_a_transient_failure_releases_the_claim_and_retries_after_a_backoff() ->
     assert store.failed == {}
 
 
+def test_a_failure_mid_batch_reports_exactly_the_unsent_message_and_keeps_the_order() -> None:
+    """SES failing for one message of a batch: the others are sent in queue order, recorded and
+    acknowledged; only that one comes back (batchItemFailures), its claim released."""
+    ids = ("m1", "m2", "m3", "m4")
+    store = FakeMessages(stored(*ids))
+    transport, queue = FakeTransport(["ok", "unavailable", "ok", "rejected"]), FakeWorkQueue()
+    report = drain([item(message_id) for message_id in ids], context(store, transport, queue))
+    assert report.failed_items == ["q-m2"]
+    assert store.sent == {"m1": "ses-1", "m3": "ses-3"}  # SES's ids follow the queue's order
+    assert store.released == ["m2"]
+    assert sorted(queue.done) == ["q-m1", "q-m3", "q-m4"]  # m4 refused for good: recorded, acknowledged
+    assert "m4" in store.failed
+    assert report.outcomes == {"sent": 2, "retry": 1, "rejected": 1}
+
+
 def test_the_last_allowed_receive_marks_the_message_failed_before_the_dead_letter_queue() -> None:
     store, transport, queue = FakeMessages(stored("m1")), FakeTransport(["unavailable"]), FakeWorkQueue()
     report = drain([item("m1", receives=5)], context(store, transport, queue))

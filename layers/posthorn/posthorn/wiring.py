@@ -463,10 +463,11 @@ def send_worker_batch(
 
     s = settings(WorkerSettings)
     queue = SqsWorkQueue(records, s.send_queue_url, s.bucket_name)
+    smtp = transport()  # first: a new process's connection opens while the rest is built
     return queue.items, DrainContext(
         messages=announced_messages(),
         suppressions=suppressions(),
-        transport=transport(),
+        transport=smtp,
         queue=queue,
         attachments=attachment_bodies(),
         reserve_slots=ses_pace(),
@@ -494,8 +495,20 @@ def store_calls() -> ThreadPoolExecutor:
 
 def send_worker_imports() -> None:
     """Import what every batch uses during Lambda's init (the handler imports no adapter itself), so the
-    first batch does not pay for it."""
+    first batch does not pay for it (figure 2 of `make bench`: with eight fresh instances on two cores, their
+    first batches took ~2.7 s against 0.9 s): boto3 with the table's module, and the adapters that need no
+    model beyond the handler's (figure 1 for the worker: 0.68x -> ~1.18x of its baseline, which imports
+    boto3 too). The repositories and the webhook fan-out (their models: another ~0.1x there, for nothing
+    measurable in figure 2) are imported by the first batch while its first SMTP connection opens
+    (`transport`, built first), which waits about as long for SES's replies."""
+    import posthorn.adapters.clock
+    import posthorn.adapters.dynamodb.table
+    import posthorn.adapters.s3
+    import posthorn.adapters.secrets
     import posthorn.adapters.send_queue
+    import posthorn.adapters.ses_smtp
+    import posthorn.adapters.webhook_queue
+    import posthorn.logic.files.bodies
     import posthorn.logic.sending.rate_limits  # noqa: F401
 
 

@@ -9,6 +9,9 @@
 - 4xx replies, dropped connections and timeouts are retried with capped exponential backoff while the
   caller's deadline allows; every socket wait is also bounded by what is left of it. A 5xx is final.
 - SES refusing our SMTP credentials (535) is our configuration, not the message: DeliveryUnavailable.
+- A new process's first connection is opened while its SMTP secret is read (`transport_from_settings`):
+  TCP, greeting, EHLO, STARTTLS and EHLO again (five waits for SES) do not wait for Secrets Manager; only
+  AUTH does. The first send takes that connection (`open_ahead`).
 - The one ambiguous moment: the connection drops after the final "." and before SES's reply. SES may
   have accepted the message. The transaction is retried (at-least-once): a rare duplicate is preferred
   to a lost message. The receipt says so (`after_ambiguous_drop`).
@@ -25,6 +28,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -97,6 +101,35 @@ class _Connection:
             self.smtp.close()
 
 
+class PendingCredentials:
+    """The SMTP username and password, given once they are read: `__call__` waits for them (AUTH is the
+    only step that needs them)."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self._value: tuple[str, str] | None = None
+
+    def give(self, username: str, password: str) -> None:
+        self._value = (username, password)
+        self._ready.set()
+
+    def withdraw(self) -> None:
+        """They could not be read: whoever waits gives up."""
+        self._ready.set()
+
+    def __call__(self) -> tuple[str, str]:
+        self._ready.wait()
+        if self._value is None:
+            raise DeliveryUnavailable("the SES SMTP secret could not be read")
+        return self._value
+
+
+def _close_opened(opening: Future[_Connection]) -> None:
+    """A connection opened ahead that no send took."""
+    if opening.exception() is None:
+        opening.result().close()
+
+
 class SesSmtpTransport:
     """A pool of authenticated SMTP connections to SES, safe to share between threads."""
 
@@ -112,14 +145,38 @@ class SesSmtpTransport:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        credentials: Callable[[], tuple[str, str]] | None = None,
     ) -> None:
         self.settings = settings
         self._sleep = sleep
         self._clock = clock
+        # What AUTH sends: the settings' username and password, or a `PendingCredentials` still being read.
+        self._credentials = credentials or (lambda: (settings.username, settings.password))
         self._idle: list[_Connection] = []
+        self._ahead: Future[_Connection] | None = None
         self._lock = threading.Lock()
         self._context = ssl.create_default_context(cafile=settings.ca_file)
         self.connections_opened = 0
+
+    def open_ahead(self) -> None:
+        """Open a connection on a thread of its own, for the next send to take (waiting for it if it is
+        still opening). If it fails, that send opens its own as usual and meets the failure itself."""
+        opening: Future[_Connection] = Future()
+        with self._lock:
+            if self._ahead is not None or self._idle:
+                return
+            self._ahead = opening
+
+        def run() -> None:
+            try:
+                connection = self._open(self.settings.timeout)
+            except BaseException as error:  # handed to the send that takes the connection
+                opening.set_exception(error)
+                return
+            connection.last_used = self._clock()
+            opening.set_result(connection)
+
+        threading.Thread(target=run, name="smtp-ahead", daemon=True).start()
 
     # --- public ------------------------------------------------------------------------------------
     def send(
@@ -153,6 +210,9 @@ class SesSmtpTransport:
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
+            ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.add_done_callback(_close_opened)
         for connection in idle:
             try:
                 connection.smtp.quit()
@@ -162,6 +222,19 @@ class SesSmtpTransport:
     # --- the pool ----------------------------------------------------------------------------------
     def _acquire(self, timeout: float) -> _Connection:
         """A live connection whose socket waits at most `timeout` seconds for any reply."""
+        with self._lock:
+            ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            # Waited for as long as any reply; one that failed (or is that slow) is opened again below,
+            # where the failure counts and the deadline applies.
+            try:
+                failed = ahead.exception(timeout=timeout)
+            except TimeoutError:
+                ahead.add_done_callback(_close_opened)
+            else:
+                if failed is None:
+                    with self._lock:
+                        self._idle.append(ahead.result())  # checked below like any idle connection
         while True:
             with self._lock:
                 connection = self._idle.pop() if self._idle else None
@@ -224,7 +297,8 @@ class SesSmtpTransport:
             if smtp.sock is not None:
                 smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
-            smtp.login(s.username, s.password)
+            username, password = self._credentials()
+            smtp.login(username, password)
         except smtplib.SMTPAuthenticationError as error:
             if error.smtp_code < 500:  # e.g. 454 Temporary authentication failure: retry
                 raise _Transient(
@@ -319,18 +393,29 @@ def _text(reply: bytes | str) -> str:
 
 
 def transport_from_settings(settings: SesSmtpSettings) -> SesSmtpTransport:
-    """The transport the settings describe, with the SMTP credentials from Secrets Manager."""
+    """The transport the settings describe, with the SMTP credentials from Secrets Manager; its first
+    connection opening while they are read. If the read fails, so does this (as before the connection
+    ahead): the connection gives up at AUTH."""
     from posthorn.adapters.secrets import secret_json
 
-    secret = secret_json(settings.ses_smtp_secret_id)
-    return SesSmtpTransport(
+    credentials = PendingCredentials()
+    transport = SesSmtpTransport(
         SmtpSettings(
             host=settings.ses_smtp_host,
             port=settings.ses_smtp_port,
             tls=settings.ses_smtp_tls,
-            username=secret["username"],
-            password=secret["password"],
+            username="",
+            password="",
             ca_file=settings.ses_smtp_ca_file,
             timeout=settings.ses_smtp_timeout_seconds,
-        )
+        ),
+        credentials=credentials,
     )
+    transport.open_ahead()
+    try:
+        secret = secret_json(settings.ses_smtp_secret_id)
+    except BaseException:
+        credentials.withdraw()
+        raise
+    credentials.give(secret["username"], secret["password"])
+    return transport

@@ -78,30 +78,39 @@ def encode_base64_body(data: bytes) -> Base64Body:
 
 def encode_base64_chunks(chunks: Iterable[bytes], size: int) -> Base64Body:
     """`size` bytes arriving in chunks of any length (a stream from S3, say) as a base64 MIME body, written
-    block by block into one buffer of the final size: encoding holds the result and one block, never the
-    whole input or a list of lines. The buffer is shared by every message that attaches it and never
-    modified. Raises ValueError when the chunks do not add up to `size`."""
+    block by block into one buffer of the final size: encoding holds the result, the chunk at hand and less
+    than one block carried over from the previous chunk (never the whole input, a list of lines, or a chunk
+    joined to the carry: that copy was the largest transient of the send worker's read). The buffer is
+    shared by every message that attaches it and never modified. Raises ValueError when the chunks do not
+    add up to `size`."""
     body = bytearray(encoded_size(size) + 2)  # room for the last line's CRLF, removed at the end
     position = 0
-    pending = b""
+    carry = bytearray()  # less than one block: the end of the previous chunk
     received = 0
     for chunk in chunks:
         received += len(chunk)
-        pending = pending + chunk if pending else chunk
-        whole = len(pending) - len(pending) % _BLOCK_BYTES
-        view = memoryview(pending)
-        for start in range(0, whole, _BLOCK_BYTES):
-            position = _encode_block(body, position, view[start : start + _BLOCK_BYTES])
-        pending = bytes(view[whole:])
-    if pending:
-        position = _encode_block(body, position, pending)
+        view = memoryview(chunk)
+        start = 0
+        if carry:  # fill the carried block from this chunk's start
+            start = min(len(view), _BLOCK_BYTES - len(carry))
+            carry += view[:start]
+            if len(carry) < _BLOCK_BYTES:
+                continue
+            position = _encode_block(body, position, carry)
+            carry = bytearray()
+        whole = start + (len(view) - start) // _BLOCK_BYTES * _BLOCK_BYTES
+        for block in range(start, whole, _BLOCK_BYTES):
+            position = _encode_block(body, position, view[block : block + _BLOCK_BYTES])
+        carry += view[whole:]
+    if carry:
+        position = _encode_block(body, position, carry)
     if received != size:
         raise ValueError(f"{received} bytes arrived; {size} were expected")
     del body[max(0, position - 2) :]  # the last line's CRLF
     return body
 
 
-def _encode_block(body: bytearray, position: int, block: bytes | memoryview) -> int:
+def _encode_block(body: bytearray, position: int, block: bytes | bytearray | memoryview) -> int:
     encoded = base64.encodebytes(block).replace(b"\n", b"\r\n")
     body[position : position + len(encoded)] = encoded
     return position + len(encoded)
