@@ -152,3 +152,15 @@ def test_email_sent_for_many_recipients_prompts_the_sender_once() -> None:
     messages.mark_sent("m1", "ses-1", dict.fromkeys(recipients, "sent"))
     assert len(notices.prompts) == 50
     assert notices.calls == 1
+
+
+def test_a_sent_message_s_next_copy_is_acknowledged_though_the_fan_out_fails_again() -> None:
+    """The queue's next copy of a sent message is acknowledged whatever the webhooks' table says: a claim
+    that raised would hold back every message of its batch."""
+    store = RecordingMessages({"m1": message_record("m1", recipient_status="queued")})
+    store.mark_sent("m1", "ses-1", {"a@example.net": "sent"})
+    messages = AnnouncingMessages(store, fanout(FakeDeliveries(fail_creates_after=0)))
+    transport = FakeTransport()
+    report = drain([copy(2)], drain_context(messages, transport, FakeWorkQueue()))
+    assert report.outcomes["already_done"] == 1
+    assert transport.sends == 0

@@ -23,6 +23,7 @@ queued costs nothing but time, since the sender's sweep finds every pending deli
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -430,10 +431,12 @@ class AnnouncingMessages:
             self._keep(claim.record)
         elif claim.state == "done" and claim.record is not None and claim.record.ses_message_id is not None:
             # Sent already, perhaps by a worker whose fan-out then failed (`mark_sent`): made again, under
-            # the same identities, so what was made before is not made twice.
+            # the same identities, so what was made before is not made twice. Once: a fan-out failing
+            # again is left (the message is sent; a claim that raised would hold back its whole batch).
             record, ses_message_id = claim.record, claim.record.ses_message_id
             taken = {state.email: "sent" for state in record.recipients if state.status not in NOT_TAKEN}
-            self._announce(sent_announcements(record, ses_message_id, taken, self.fanout.clock.now()))
+            with contextlib.suppress(Exception):
+                self._announce(sent_announcements(record, ses_message_id, taken, self.fanout.clock.now()))
         return claim
 
     def release_claim(self, message_id: str) -> None:
