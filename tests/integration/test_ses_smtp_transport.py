@@ -8,7 +8,7 @@ import smtplib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -31,8 +31,15 @@ class Harness:
     """A transport on a clock the test moves: backoff sleeps advance it, so retries take no real time."""
 
     def __init__(
-        self, ses: LocalSes, material: TlsMaterial, *, password: str = SMTP.password, **settings: Any
+        self,
+        ses: LocalSes,
+        material: TlsMaterial,
+        *,
+        password: str = SMTP.password,
+        credentials: Callable[[], tuple[str, str]] | None = None,
+        **settings: Any,
     ) -> None:
+        """`credentials`: what AUTH waits for instead of the settings' (the secret still being read)."""
         self.clock = ManualMonotonic()
         self.sleeps: list[float] = []
         self.transport = SesSmtpTransport(
@@ -47,6 +54,7 @@ class Harness:
             ),
             sleep=self._sleep,
             clock=self.clock,
+            credentials=credentials,
         )
 
     def _sleep(self, seconds: float) -> None:
@@ -119,10 +127,7 @@ def test_the_connection_ahead_waits_for_the_credentials_only_at_auth(
     monkeypatch.setattr(smtplib.SMTP, "starttls", starttls)
     monkeypatch.setattr(smtplib.SMTP, "login", login)
     credentials = PendingCredentials()
-    harness = Harness(local_ses, tls, password="")
-    harness.transport = SesSmtpTransport(
-        harness.transport.settings, sleep=harness._sleep, clock=harness.clock, credentials=credentials
-    )
+    harness = Harness(local_ses, tls, password="", credentials=credentials)
     harness.transport.open_ahead()
     for _ in range(1000):  # the handshake goes as far as it can without them
         if steps:
@@ -143,10 +148,7 @@ def test_credentials_that_could_not_be_read_fail_the_connection_ahead_and_the_se
     local_ses: LocalSes, tls: TlsMaterial
 ) -> None:
     credentials = PendingCredentials()
-    harness = Harness(local_ses, tls)
-    harness.transport = SesSmtpTransport(
-        harness.transport.settings, sleep=harness._sleep, clock=harness.clock, credentials=credentials
-    )
+    harness = Harness(local_ses, tls, credentials=credentials)
     harness.transport.open_ahead()
     credentials.withdraw()
     with pytest.raises(DeliveryUnavailable, match="secret could not be read"):
@@ -169,10 +171,7 @@ def test_a_send_waits_for_a_slow_connection_ahead_no_longer_than_for_a_reply(
             release.wait(10)
         return SMTP.username, SMTP.password
 
-    harness = Harness(local_ses, tls)
-    harness.transport = SesSmtpTransport(
-        harness.transport.settings, sleep=harness._sleep, clock=harness.clock, credentials=credentials
-    )
+    harness = Harness(local_ses, tls, credentials=credentials)
     harness.transport.open_ahead()
     harness.send()  # done while the connection ahead is still stuck: it did not wait for it
     assert calls[0] == "smtp-ahead"

@@ -23,6 +23,19 @@ BASE: dict[str, Any] = {
 }
 
 
+# Two attachments and two inline images, each kind inline and by file_cache_key.
+FILES: dict[str, Any] = {
+    "attachments": [
+        {"content": "JVBERi0=", "mime_type": "application/pdf", "name": "a.pdf"},
+        {"file_cache_key": "fk_1", "name": "b.txt"},
+    ],
+    "inline_images": [
+        {"cid": "logo", "content": "iVBORw==", "mime_type": "image/png"},
+        {"cid": "footer", "file_cache_key": "fk_2"},
+    ],
+}
+
+
 def refusal(call: Any, body: dict[str, Any]) -> tuple[str, list[dict[str, str]]]:
     with pytest.raises(ValidationFailed) as raised:
         call(body)
@@ -41,14 +54,7 @@ def test_a_send_maps_every_field() -> None:
             "track_opens": True,
             "client_reference": "order-1",
             "mime_headers": {"X-Order": "42"},
-            "attachments": [
-                {"content": "JVBERi0=", "mime_type": "application/pdf", "name": "a.pdf"},
-                {"file_cache_key": "fk_1", "name": "b.txt"},
-            ],
-            "inline_images": [
-                {"cid": "logo", "content": "iVBORw==", "mime_type": "image/png"},
-                {"cid": "footer", "file_cache_key": "fk_2"},
-            ],
+            **FILES,
         }
     )
     assert (message.from_email, message.from_name) == ("hello@example.com", "Example")
@@ -85,14 +91,7 @@ def test_a_refusal_met_while_sending_names_zeptomails_attachment_field(
     message = zeptomail.single(
         {
             **BASE,
-            "attachments": [
-                {"content": "JVBERi0=", "mime_type": "application/pdf", "name": "a.pdf"},
-                {"file_cache_key": "fk_1", "name": "b.txt"},
-            ],
-            "inline_images": [
-                {"cid": "logo", "content": "iVBORw==", "mime_type": "image/png"},
-                {"cid": "footer", "file_cache_key": "fk_2"},
-            ],
+            **FILES,
         }
     )
     error = zeptomail.in_zeptomail_terms(ValidationFailed.on(posthorn, "unknown file_key"), message)

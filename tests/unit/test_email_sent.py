@@ -106,17 +106,21 @@ def test_worker_a_webhook_table_failure_at_250_does_not_get_the_message_sent_twi
     assert [(m["type"], m["data"]["ses_message_id"]) for m in made] == [("email.sent", "ses-1")]
 
 
-def test_single_send_a_webhook_table_failure_at_250_still_records_ses_id() -> None:
-    """The API's `deliver` answers `sent` once SES said 250, and SES's id is on the record though the fan-out
-    failed both times it was tried (that `email.sent` is lost: the note in README's Webhooks)."""
+def single_send(deliveries: FakeDeliveries) -> FakeMessages:
+    """`POST /v1/email`'s store and delivery, the webhooks' table being `deliveries`: the store afterwards."""
     store = FakeMessages()
-    deliveries = FakeDeliveries(fail_creates_after=0)
     messages = AnnouncingMessages(store, fanout(deliveries))
     record = message_record("m1")
     messages.create_message(record)
     result = deliver(PreparedMessage(record, RawMessage(())), FakeTransport(), messages, deadline=1e12)
     assert result.status == "sent"
-    assert store.sent == {"m1": "ses-1"}
+    return store
+
+
+def test_single_send_a_webhook_table_failure_at_250_still_records_ses_id() -> None:
+    """The API's `deliver` answers `sent` once SES said 250, and SES's id is on the record though the fan-out
+    failed both times it was tried (that `email.sent` is lost: the note in README's Webhooks)."""
+    assert single_send(FakeDeliveries(fail_creates_after=0)).sent == {"m1": "ses-1"}
 
 
 class FailingOnce(FakeDeliveries):
@@ -130,14 +134,8 @@ class FailingOnce(FakeDeliveries):
 
 
 def test_single_send_a_fan_out_failing_once_is_made_by_the_retry() -> None:
-    store = FakeMessages()
     deliveries = FailingOnce()
-    messages = AnnouncingMessages(store, fanout(deliveries))
-    record = message_record("m1")
-    messages.create_message(record)
-    result = deliver(PreparedMessage(record, RawMessage(())), FakeTransport(), messages, deadline=1e12)
-    assert result.status == "sent"
-    assert store.sent == {"m1": "ses-1"}
+    assert single_send(deliveries).sent == {"m1": "ses-1"}
     [made] = [json.loads(d.payload) for d in deliveries.records.values()]
     assert (made["type"], made["data"]["ses_message_id"]) == ("email.sent", "ses-1")
 
