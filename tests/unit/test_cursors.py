@@ -86,3 +86,40 @@ def test_a_partition_read_to_the_end_is_not_read_again() -> None:
     assert asked == ["a.com"]
     assert [key for key, _ in entries] == ["01"]
     assert done
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_paging_any_partitions_gives_every_entry_once_newest_first(seed: int) -> None:
+    import random
+
+    chance = random.Random(seed)
+    data = {
+        f"d{n}.com": sorted({f"{chance.randrange(10_000):05d}" for _ in range(chance.randrange(0, 40))})
+        for n in range(chance.randrange(1, 10))
+    }
+    partitions = [Partition(domain) for domain in data]
+    everything = sorted((key for keys in data.values() for key in keys), reverse=True)
+    seen: list[str] = []
+    positions: dict[int, str | None] = {}
+    done = False
+    while not done:
+        entries, positions, done = merged_page(pages(data), partitions, positions, chance.randrange(1, 30))
+        seen += [key for key, _ in entries]
+    assert seen == everything
+
+
+def test_a_page_reads_about_the_page_not_the_page_from_every_partition() -> None:
+    """Nine partitions (a domain's eight write shards and its old key), 200 entries each, interleaved: a page
+    of 50 reads the page and a step of each partition, not 51 from each (459)."""
+    data = {f"s{n}": [f"{index * 9 + n:05d}" for index in range(200)] for n in range(9)}
+    read: list[int] = []
+
+    def fetch(partition: Partition, after: str | None, limit: int) -> IndexPage:
+        page = pages(data)(partition, after, limit)
+        read.append(len(page.entries))
+        return page
+
+    partitions = [Partition(domain) for domain in data]
+    entries, _, _ = merged_page(fetch, partitions, {}, 50)
+    assert [key for key, _ in entries] == sorted((k for keys in data.values() for k in keys), reverse=True)[:50]
+    assert sum(read) <= 50 + 9 * 7
