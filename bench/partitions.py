@@ -1,6 +1,7 @@
 """Figure 11, hot partitions: the write units a second each partition key takes when one domain sends RATE
-messages a second, each with three SES events (Send, Delivery, Open), against DynamoDB's limit of about
-1,000 write units a second per partition key.
+messages a second, each with its life's SES events as figure 10 has them (Delivery and one Open: SES's Send
+event is not published, template.yaml), against DynamoDB's limit of about 1,000 write units a second per
+partition key.
 
 The DynamoDB writes are the code's own: figure 10's lives (bench/cost.py: MESSAGES messages of one domain,
 one credential, one tag, through each path's real handlers against in-process moto), each write priced in
@@ -17,8 +18,9 @@ rate, per partition key:
   `#<n>` is that kind's shard 0 (the code keeps the unsharded key as shard 0) and is averaged with it.
 The send worker takes the relay's messages 10 at a time here (a busy queue fills its batches), the batch
 path's as figure 10. The figure is the busiest key of the three judged paths (API single, batch, relay);
-the webhook path (one webhook on the three events) is in the details, with the busiest read partition
-(read units a second, against about 3,000). Keys are shown redacted to what they are (`STATS#<domain>`).
+the webhook path (one webhook on `email.sent`, delivered and opened) is in the details, with the busiest
+read partition (read units a second, against about 3,000). Keys are shown redacted to what they are
+(`STATS#<domain>`).
 What it cannot see: a key that changes every second (a per-second time bucket) would be spread over the
 seconds this run took, not the rate's.
 Alone: `python bench/partitions.py` (`--json` for bench/run.py).
@@ -101,7 +103,7 @@ def main() -> list[Row]:
     SUMMARY[:] = [f"partitions: busiest {busiest:.0f} WCU/s"]
     return [
         Row(
-            figure=f"11. busiest partition key at {RATE:,} messages/s of one domain, 3 events each ({key})",
+            figure=f"11. busiest partition key at {RATE:,} messages/s of one domain, with its events ({key})",
             ours=round(busiest),
             baseline=LIMIT,
             unit="WCU/s",
