@@ -121,5 +121,6 @@ def test_a_page_reads_about_the_page_not_the_page_from_every_partition() -> None
 
     partitions = [Partition(domain) for domain in data]
     entries, _, _ = merged_page(fetch, partitions, {}, 50)
-    assert [key for key, _ in entries] == sorted((k for keys in data.values() for k in keys), reverse=True)[:50]
+    newest = sorted((key for keys in data.values() for key in keys), reverse=True)[:50]
+    assert [key for key, _ in entries] == newest
     assert sum(read) <= 50 + 9 * 7
