@@ -108,16 +108,17 @@ def announce_all(fanout: WebhookFanout, announcements: Iterable[Announcement]) -
         fanout.notices.notify(fresh)
 
 
+def wanting(fanout: WebhookFanout, domain: str, kind: str) -> list[WebhookRecord]:
+    """The domain's webhooks that take `kind` (enabled, subscribed to it or to everything)."""
+    return [webhook for webhook in fanout.webhooks.webhooks_for_domain(domain) if webhook.wants(kind)]
+
+
 def _deliveries(
     fanout: WebhookFanout, announcement: Announcement, to: WebhookRecord | None
 ) -> tuple[list[str], list[DueDelivery]]:
     """The announcement's deliveries, made once each: every id, and those made now (to prompt)."""
     kind = announcement.event_type.value
-    if to is not None:
-        matching = [to]
-    else:
-        candidates = fanout.webhooks.webhooks_for_domain(announcement.domain)
-        matching = [webhook for webhook in candidates if webhook.wants(kind)]
+    matching = [to] if to is not None else wanting(fanout, announcement.domain, kind)
     if not matching:
         return [], []
     now = fanout.clock.now()
@@ -306,7 +307,7 @@ class EventAnnouncer:
         """Announce the event of the message of `domain`. The message is read only when one of the domain's
         webhooks wants the event: most domains' events cost no read here."""
         kind = EMAIL_EVENT_TYPES[event.type].value
-        if not any(webhook.wants(kind) for webhook in self.fanout.webhooks.webhooks_for_domain(domain)):
+        if not wanting(self.fanout, domain, kind):
             return
         record = record or self._record(message_id)
         if record is not None:
