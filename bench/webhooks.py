@@ -4,12 +4,14 @@ bodies, and whether the slow endpoint lowers the fast ones' rate.
 
 The sender is the deployed code path: `attempt_all` (`logic/webhooks/sender.py`) per prompt (the claim, the
 webhook read, Standard Webhooks signing, the SSRF check, `adapters/webhook_http.PinnedHttpPoster` resolving
-and connecting to the checked address, the outcome written), on SENDER_THREADS threads (the local stack's
-sender: WebhookSenderConcurrency instances x 10 attempts, and the slow lane's SLOW_LANE_THREADS), each
-endpoint capped by the sender's `EndpointGate` (WebhookEndpointConcurrency), prompts the gate turns away put
-back for about the endpoint's own latency, as SQS would make them visible again. The slow endpoint starts
-in the fast lane, like any new webhook, and its first slow answers move it to the slow lane. The deliveries
-are made by the real fan-out (`announce`, `logic/webhooks/fanout.py`).
+and connecting to the checked address, the outcome written), on SENDER_INSTANCES sender instances of
+ATTEMPTS_PER_INSTANCE threads each (WebhookSenderConcurrency, and the slow lane's SLOW_LANE_INSTANCES), each
+instance with its own `SenderContext` as a Lambda execution environment has: its own `EndpointGate`
+(WebhookEndpointConcurrency places per endpoint), webhook cache and connection pool. Prompts a gate turns
+away are put back for about the endpoint's own latency, as SQS would make them visible again. The local
+stack's sender runs its instances in one process with one gate; that shape's rate is printed beside. The
+slow endpoint starts in the fast lane, like any new webhook, and its first slow answers move it to the slow
+lane. The deliveries are made by the real fan-out (`announce`, `logic/webhooks/fanout.py`).
 Its stores (deliveries, webhooks, the queue, the secrets) are `InMemoryWebhookStores`: state in memory, every
 call answered after STORE_LATENCY (an in-region DynamoDB or SQS round trip, as figures 2 and 6 assume),
 waiting without the interpreter lock, so what is measured is the sender, not moto. The endpoints run in a
@@ -45,8 +47,9 @@ from bench.services import service
 EVENTS = 1000
 SLOW_SECONDS = 2.0
 STORE_LATENCY = 0.006  # the relay's and the worker's figure assume the same in-region round trip
-SENDER_THREADS = 50  # WebhookSenderConcurrency (5) x 10
-SLOW_LANE_THREADS = 20  # WebhookSlowSenderConcurrency (2) x 10
+SENDER_INSTANCES = 5  # WebhookSenderConcurrency's default in template.yaml
+SLOW_LANE_INSTANCES = 2  # WebhookSlowSenderConcurrency's
+ATTEMPTS_PER_INSTANCE = 10  # a prompt batch's attempts at once (the SQS event source's batch of 10)
 ENDPOINT_CONCURRENCY = 10  # WebhookEndpointConcurrency's default in template.yaml
 EVENT_RATE = 250.0
 ANNOUNCING_THREADS = 8
@@ -223,28 +226,31 @@ class _Inline:
         return future
 
 
-def sender(stores: InMemoryWebhookStores, stop: threading.Event) -> list[threading.Thread]:
+def sender(
+    stores: InMemoryWebhookStores, stop: threading.Event, *, one_gate: bool = False
+) -> list[threading.Thread]:
+    """The sender instances of both lanes, each a SenderContext of its own (`one_gate`: all sharing one, as
+    the local stack's sender in one process)."""
     from posthorn.adapters.clock import SystemClock
     from posthorn.adapters.webhook_http import PinnedHttpPoster
-    from posthorn.logic.webhooks.sender import (
-        EndpointGate,
-        SenderContext,
-        attempt_all,
-    )
+    from posthorn.logic.webhooks.sender import EndpointGate, SenderContext, attempt_all
 
-    context = SenderContext(
-        deliveries=stores,
-        webhooks=stores,
-        secrets=stores,
-        poster=PinnedHttpPoster(allow_loopback=True, pool_size=ENDPOINT_CONCURRENCY),
-        notices=stores,
-        alarms=None,  # type: ignore[arg-type]  (no endpoint fails here)
-        clock=SystemClock(),
-        gate=EndpointGate(ENDPOINT_CONCURRENCY),
-        allow_loopback=True,
-    )
+    def new_context() -> SenderContext:
+        return SenderContext(
+            deliveries=stores,
+            webhooks=stores,
+            secrets=stores,
+            poster=PinnedHttpPoster(allow_loopback=True, pool_size=ENDPOINT_CONCURRENCY),
+            notices=stores,
+            alarms=None,  # type: ignore[arg-type]  (no endpoint fails here)
+            clock=SystemClock(),
+            gate=EndpointGate(ENDPOINT_CONCURRENCY),
+            allow_loopback=True,
+        )
 
-    def instance(lane: Prompts) -> None:
+    shared = new_context()
+
+    def attempts(lane: Prompts, context: SenderContext) -> None:
         while not stop.is_set():
             due = lane.get(stop)
             if due is None:
@@ -253,11 +259,14 @@ def sender(stores: InMemoryWebhookStores, stop: threading.Event) -> list[threadi
             if report.put_back:
                 lane.put(due, report.put_back_seconds)
 
-    threads = [
-        threading.Thread(target=instance, args=(stores.lanes[slow],), daemon=True)
-        for slow, count in ((False, SENDER_THREADS), (True, SLOW_LANE_THREADS))
-        for _ in range(count)
-    ]
+    threads = []
+    for slow, instances in ((False, SENDER_INSTANCES), (True, SLOW_LANE_INSTANCES)):
+        for _ in range(instances):
+            context = shared if one_gate else new_context()
+            threads += [
+                threading.Thread(target=attempts, args=(stores.lanes[slow], context), daemon=True)
+                for _ in range(ATTEMPTS_PER_INSTANCE)
+            ]
     for thread in threads:
         thread.start()
     return threads
@@ -328,7 +337,9 @@ def _wait_fast(commands: Connection, expected: int, timeout: float = 120) -> lis
         time.sleep(0.02)
 
 
-def fast_rate(commands: Connection, ports: Sequence[int], *, with_slow: bool) -> tuple[float, dict[str, Any]]:
+def fast_rate(
+    commands: Connection, ports: Sequence[int], *, with_slow: bool, one_gate: bool = False
+) -> tuple[float, dict[str, Any]]:
     from posthorn.logic.webhooks.fanout import announce
 
     commands.send("clear")
@@ -340,7 +351,7 @@ def fast_rate(commands: Connection, ports: Sequence[int], *, with_slow: bool) ->
     stores.latency = STORE_LATENCY
     stop = threading.Event()
     started = time.time()
-    threads = sender(stores, stop)
+    threads = sender(stores, stop, one_gate=one_gate)
     fast = _wait_fast(commands, 2 * EVENTS)
     last = max(r[2] for r in fast)
     slow = len([r for r in _received(commands) if r[0] == "/slow"])
@@ -410,6 +421,7 @@ def main() -> list[Row]:
         bare_before = bare_loop(ports)
         with_slow, details = fast_rate(commands, ports, with_slow=True)
         without_slow, _ = fast_rate(commands, ports, with_slow=False)
+        one_gate, _ = fast_rate(commands, ports, with_slow=True, one_gate=True)
         bare = max(bare_before, bare_loop(ports))
         waits = latency(commands, ports)
     return [
@@ -424,6 +436,7 @@ def main() -> list[Row]:
             details={
                 "fast_rate_without_the_slow_endpoint": round(without_slow, 1),
                 "with_slow_over_without": round(with_slow / without_slow, 2),
+                "one_gate_for_all_instances": f"{one_gate:.1f}/s ({one_gate / bare:.2f}x, the local stack)",
                 "event_to_receipt_fast": f"p50 {waits['p50_ms']} ms, p99 {waits['p99_ms']} ms "
                 f"({EVENTS} events at {EVENT_RATE:.0f}/s)",
                 "store_latency_ms": STORE_LATENCY * 1000,

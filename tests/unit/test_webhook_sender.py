@@ -253,6 +253,8 @@ def test_an_endpoint_whose_gate_stays_full_has_its_extra_delivery_put_back() -> 
             return super().post(url, headers, body, timeout=timeout)
 
     sender = Sender()
+    sender.context.gate.try_enter("wh_1")
+    sender.context.gate.leave("wh_1", 0.01)  # the gate has heard the endpoint answer fast
     sender.context.poster = SlowPoster()
     fanout = WebhookFanout(sender.webhooks, sender.deliveries, sender.notices, sender.clock)
     webhook = sender.webhooks.get_webhook("wh_1")
@@ -333,3 +335,47 @@ def test_the_sweep_prompts_each_delivery_in_its_webhooks_lane() -> None:
     sender.notices.prompts.clear()
     assert sweep(sender.context) == 1
     assert sender.notices.prompts == [(DueDelivery(sender.delivery_id, "wh_1", slow=True), 0)]
+
+
+def test_an_endpoint_not_heard_yet_gets_one_attempt_until_its_first_answer() -> None:
+    gate = EndpointGate(10)
+    assert gate.try_enter("new")
+    assert not gate.try_enter("new")  # a probe is in flight
+    gate.leave("new", 0.01)  # it answered fast: the full limit
+    assert all(gate.try_enter("new") for _ in range(10))
+    assert not gate.try_enter("new")
+    # In the slow lane every endpoint is known slow: no probe.
+    assert gate.try_enter("lane", slow_lane=True)
+    assert gate.try_enter("lane", slow_lane=True)
+
+
+def test_an_attempt_waiting_for_a_place_gives_up_once_the_one_in_flight_shows_the_endpoint_slow() -> None:
+    gate = EndpointGate(1)
+    gate.try_enter("k")
+    gate.leave("k", 0.01)
+    assert gate.try_enter("k")  # in flight, and never answering while the other waits
+    started = time.monotonic()
+    assert not gate.try_enter("k", wait=10.0)
+    assert time.monotonic() - started < 5.0  # turned away once the attempt in flight passed FAST_SECONDS
+
+
+def test_the_endpoint_place_is_free_before_the_outcome_is_written() -> None:
+    sender = Sender(answer(200))
+    sender.context.gate = EndpointGate(1)
+    held_while_writing: list[bool] = []
+
+    class Watching(FakeDeliveries):
+        def finish_attempt(self, record, *, token):  # type: ignore[no-untyped-def]
+            entered = sender.context.gate.try_enter("wh_1")
+            if entered:
+                sender.context.gate.leave("wh_1")
+            held_while_writing.append(not entered)
+            return super().finish_attempt(record, token=token)
+
+    watching = Watching()
+    watching.__dict__.update(sender.deliveries.__dict__)
+    sender.context.deliveries = watching
+    with ThreadPoolExecutor(1) as pool:
+        report = attempt_all([("q0", DueDelivery(sender.delivery_id, "wh_1"))], sender.context, pool, print)
+    assert report.outcomes["succeeded"] == 1
+    assert held_while_writing == [False]

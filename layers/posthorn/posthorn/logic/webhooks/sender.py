@@ -14,7 +14,8 @@ One slow endpoint never delays another's deliveries, on two levels:
   wrong lane is moved, not attempted; one that answers fast again (under EndpointGate.FAST_SECONDS) comes
   back. Lambda waits for the slowest attempt of a batch before it takes the next, so without lanes every
   instance would spend its time waiting on the slow endpoint's answers.
-- within an instance, at most `EndpointGate.limit` attempts per endpoint at once; a fast endpoint's extra
+- within an instance, at most `EndpointGate.limit` requests per endpoint at once (a place is held from
+  before the claim until the endpoint answers, not while the outcome is written); a fast endpoint's extra
   attempt waits for its place (it frees in milliseconds), a slow one's is put back for about as long as the
   endpoint takes instead of holding a thread.
 """
@@ -68,46 +69,61 @@ class EndpointGate:
     gate full waits for a place only when the endpoint answers fast (its recent attempts took under
     FAST_SECONDS on average and none in flight has taken longer: a place frees within milliseconds); for a
     slow one it is put back for about as long as the endpoint takes, so the slow endpoint's backlog never
-    holds a thread that another endpoint's delivery could use."""
+    holds a thread that another endpoint's delivery could use.
+
+    An endpoint this process has not heard answer yet gets one attempt at once, a probe, until its first
+    answer tells how fast it is (in the slow lane every endpoint is known slow and has its full limit): a
+    webhook whose endpoint has just become slow would otherwise take every thread of every fast-lane
+    instance for as long as its first answers take, before the first of them moves it to the slow lane."""
 
     FAST_SECONDS = 0.25
     WAIT_SECONDS = 0.5
+    PROBES = 1
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._busy: Counter[str] = Counter()
         self._started: dict[str, list[float]] = {}  # when each attempt in flight began, per endpoint
         self._seconds: dict[str, float] = {}  # moving average of each endpoint's attempt time
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        # One condition per endpoint: a freed place wakes one attempt waiting for that endpoint, not every
+        # waiting thread of the instance.
+        self._freed: dict[str, threading.Condition] = {}
 
     def _slow(self, key: str) -> bool:
         started = self._started.get(key)
         stuck = bool(started) and time.monotonic() - min(started or [0.0]) > self.FAST_SECONDS
         return stuck or self._seconds.get(key, 0.0) >= self.FAST_SECONDS
 
+    def _room(self, key: str, slow_lane: bool) -> int:
+        return self.limit if slow_lane or key in self._seconds else min(self.limit, self.PROBES)
+
     def patience(self, key: str) -> float:
-        with self._changed:
+        with self._lock:
             return 0.0 if self._slow(key) else self.WAIT_SECONDS
 
     def put_back_seconds(self, key: str) -> int:
         """How long a turned-away attempt waits before it is handed over again (1 to 15 s)."""
-        with self._changed:
+        with self._lock:
             return min(15, max(1, math.ceil(self._seconds.get(key, 1.0))))
 
-    def try_enter(self, key: str, wait: float = 0.0) -> bool:
+    def try_enter(self, key: str, wait: float = 0.0, *, slow_lane: bool = False) -> bool:
+        """Take a place for `key`, waiting up to `wait` seconds for one, and no longer once an attempt in
+        flight shows the endpoint slow."""
         deadline = time.monotonic() + wait
-        with self._changed:
-            while self._busy[key] >= self.limit:
+        with self._lock:
+            while self._busy[key] >= self._room(key, slow_lane):
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or self._slow(key):
                     return False
-                self._changed.wait(left)
+                freed = self._freed.setdefault(key, threading.Condition(self._lock))
+                freed.wait(min(left, self.FAST_SECONDS))
             self._busy[key] += 1
             self._started.setdefault(key, []).append(time.monotonic())
             return True
 
     def leave(self, key: str, seconds: float | None = None) -> None:
-        with self._changed:
+        with self._lock:
             self._busy[key] -= 1
             started = self._started.get(key, [])
             if started:
@@ -118,7 +134,9 @@ class EndpointGate:
             if seconds is not None:
                 previous = self._seconds.get(key, seconds)
                 self._seconds[key] = previous * 0.8 + seconds * 0.2
-            self._changed.notify_all()
+            freed = self._freed.get(key)
+            if freed is not None:
+                freed.notify()
 
 
 class RecentWebhooks:
@@ -180,8 +198,11 @@ def _post(
     return context.poster.post(webhook.url, headers, record.payload, timeout=context.timeout_seconds)
 
 
-def attempt(delivery_id: str, context: SenderContext) -> str:
-    """Make one attempt of the delivery if it is due and unclaimed; what came of it."""
+def attempt(
+    delivery_id: str, context: SenderContext, answered: Callable[[float], None] = lambda seconds: None
+) -> str:
+    """Make one attempt of the delivery if it is due and unclaimed; what came of it. `answered` is told how
+    long the endpoint took as soon as it has answered, before the outcome is written."""
     now = context.clock.now()
     token = random_source.token_hex(8)
     record = context.deliveries.claim_delivery(delivery_id, now=now, lease_seconds=LEASE_SECONDS, token=token)
@@ -200,6 +221,7 @@ def attempt(delivery_id: str, context: SenderContext) -> str:
         context.deliveries.finish_attempt(finished, token=token)
         return "webhook_off"
     result = _post(webhook, record, context, now)
+    answered(result.duration_ms / 1000)
     return _record_outcome(record, webhook, result, context, now, token)
 
 
@@ -290,11 +312,20 @@ def attempt_all(
     report = BatchReport()
 
     def run(due: DueDelivery) -> str:
-        started = time.monotonic()
+        # The endpoint's place is taken before the claim (a full gate puts the prompt back without writing)
+        # and given up as soon as the endpoint has answered: the outcome's write does not hold it, and the
+        # gate learns the endpoint's own time.
+        held = [True]
+
+        def leave(seconds: float | None = None) -> None:
+            if held:
+                held.clear()
+                context.gate.leave(due.webhook_id, seconds)
+
         try:
-            return attempt(due.delivery_id, context)
+            return attempt(due.delivery_id, context, leave)
         finally:
-            context.gate.leave(due.webhook_id, time.monotonic() - started)
+            leave()
 
     # Each attempt starts as soon as its endpoint has a place, so the places the first ones free are there
     # for the next ones of the same endpoint.
@@ -305,7 +336,7 @@ def attempt_all(
             context.notices.notify([due._replace(slow=webhook.slow)])
             report.outcomes["moved_lane"] += 1
             continue
-        if context.gate.try_enter(due.webhook_id, context.gate.patience(due.webhook_id)):
+        if context.gate.try_enter(due.webhook_id, context.gate.patience(due.webhook_id), slow_lane=due.slow):
             futures.append((item_id, due, pool.submit(run, due)))
         else:
             report.outcomes["endpoint_busy"] += 1
