@@ -215,6 +215,32 @@ def test_an_endpoint_that_fails_then_succeeds_gets_the_same_webhook_id_about_5_s
     assert [a["http_status"] for a in delivery["attempts"]] == [500, 200]
 
 
+def test_an_endpoint_that_turns_slow_is_given_up_on_after_1_s_and_served_in_the_slow_lane(
+    http: Http, key: str, receiver: WebhookReceiver
+) -> None:
+    receiver.script("/turns-slow", 200, delay=2.0)
+    slow = create_webhook(http, key, receiver, "/turns-slow", ["webhook.test"])
+    fast = create_webhook(http, key, receiver, "/stays-fast", ["webhook.test"])
+    asked = time.time()
+    slow_delivery = http.post(f"/v1/webhooks/{slow['webhook_id']}/test", api_key=key).json["delivery_id"]
+    fast_delivery = http.post(f"/v1/webhooks/{fast['webhook_id']}/test", api_key=key).json["delivery_id"]
+    (fast_request,) = receiver.wait_for("/stays-fast", 1, timeout=30)
+    assert fast_request.headers["webhook-id"] == fast_delivery
+    assert fast_request.at - asked < 2.0  # not behind the slow endpoint's first answer
+    first, again = receiver.wait_for("/turns-slow", 2, timeout=30)
+    # The fast lane gave up after 1 s; the same delivery was made again at once in the slow lane.
+    assert first.headers["webhook-id"] == again.headers["webhook-id"] == slow_delivery
+    assert again.body == first.body
+    assert 0.9 <= again.at - first.at <= 10
+    assert again.verified_by == {"standardwebhooks": True, "svix": True}
+    delivery = _delivery(http, key, slow["webhook_id"], slow_delivery, "succeeded")
+    moved, answered = delivery["attempts"]
+    assert moved["http_status"] is None
+    assert "slow lane" in moved["error"]
+    assert answered["http_status"] == 200
+    assert answered["duration_ms"] >= 1900
+
+
 def _delivery(http: Http, key: str, webhook_id: str, delivery_id: str, status: str) -> dict[str, Any]:
     deadline = time.monotonic() + 15
     while True:

@@ -283,7 +283,12 @@ def test_an_answer_slower_than_the_timeout_is_no_answer(tls_endpoint: dict[str, 
     result = tls_endpoint["poster"].post(tls_endpoint["base"] + "/slow", {}, "{}", timeout=0.5)
     assert result.http_status is None
     assert result.error == "no answer within the timeout"
+    assert result.timed_out  # what moves a fast-lane webhook to the slow lane
     assert result.duration_ms < 1500
+    refused = tls_endpoint["poster"].post(
+        tls_endpoint["base"].replace("hooks.test", "other.test"), {}, "{}", timeout=5
+    )
+    assert not refused.timed_out
 
 
 def test_a_long_answer_is_kept_to_its_first_4_kb(tls_endpoint: dict[str, Any]) -> None:

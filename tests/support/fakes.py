@@ -656,11 +656,13 @@ class FakePoster:
 
     answers: list[Any] = field(default_factory=list)
     requests: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
+    timeouts: list[float] = field(default_factory=list)
 
     def post(self, url: str, headers: dict[str, str], body: str, *, timeout: float) -> Any:
         from posthorn.models.webhooks import PostResult
 
         self.requests.append((url, headers, body))
+        self.timeouts.append(timeout)
         if not self.answers:
             return PostResult(http_status=200, duration_ms=3, body_head="ok")
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]

@@ -16,6 +16,7 @@ from posthorn.logic.webhooks.fanout import WebhookFanout, announce, webhook_test
 from posthorn.logic.webhooks.schedule import MAX_ATTEMPTS
 from posthorn.logic.webhooks.sender import (
     SLOW_LANE_SECONDS,
+    TIMEOUT_SECONDS,
     EndpointGate,
     RecentWebhooks,
     SenderContext,
@@ -253,8 +254,6 @@ def test_an_endpoint_whose_gate_stays_full_has_its_extra_delivery_put_back() -> 
             return super().post(url, headers, body, timeout=timeout)
 
     sender = Sender()
-    sender.context.gate.try_enter("wh_1")
-    sender.context.gate.leave("wh_1", 0.01)  # the gate has heard the endpoint answer fast
     sender.context.poster = SlowPoster()
     fanout = WebhookFanout(sender.webhooks, sender.deliveries, sender.notices, sender.clock)
     webhook = sender.webhooks.get_webhook("wh_1")
@@ -305,6 +304,29 @@ def test_a_slow_answer_moves_the_webhook_to_the_slow_lane_and_its_retry_goes_the
     assert retry.slow is True  # the short retry's prompt is queued in the slow lane
 
 
+def test_a_fast_lane_endpoint_silent_past_the_lane_deadline_is_tried_again_at_once_in_the_slow_lane() -> None:
+    silent = PostResult(
+        http_status=None, duration_ms=1000, error="no answer within the timeout", timed_out=True
+    )
+    sender = Sender(silent)
+    report = attempt_all(
+        [("q0", DueDelivery(sender.delivery_id, "wh_1"))], sender.context, ThreadPoolExecutor(1), print
+    )
+    assert report.outcomes["slow_lane"] == 1
+    assert sender.poster.timeouts == [SLOW_LANE_SECONDS]  # not the whole timeout: the batch waits for it
+    assert sender.webhooks.get_webhook("wh_1").slow is True
+    assert sender.notices.prompts[-1] == (DueDelivery(sender.delivery_id, "wh_1", True), 0)
+    delivery = sender.delivery
+    assert delivery.status == "pending"
+    assert delivery.failures == 0  # not counted against the endpoint
+    assert delivery.next_attempt_at == sender.clock.at
+    assert "slow lane" in (delivery.attempts[-1].error or "")
+    # In the slow lane it has the whole timeout, and silence there is a failure like any other.
+    assert attempt(sender.delivery_id, sender.context) == "retry"
+    assert sender.poster.timeouts[-1] == TIMEOUT_SECONDS
+    assert sender.delivery.failures == 1
+
+
 def test_a_prompt_in_the_wrong_lane_is_moved_not_attempted() -> None:
     sender = Sender(slow=True)
     report = attempt_all(
@@ -337,22 +359,8 @@ def test_the_sweep_prompts_each_delivery_in_its_webhooks_lane() -> None:
     assert sender.notices.prompts == [(DueDelivery(sender.delivery_id, "wh_1", slow=True), 0)]
 
 
-def test_an_endpoint_not_heard_yet_gets_one_attempt_until_its_first_answer() -> None:
-    gate = EndpointGate(10)
-    assert gate.try_enter("new")
-    assert not gate.try_enter("new")  # a probe is in flight
-    gate.leave("new", 0.01)  # it answered fast: the full limit
-    assert all(gate.try_enter("new") for _ in range(10))
-    assert not gate.try_enter("new")
-    # In the slow lane every endpoint is known slow: no probe.
-    assert gate.try_enter("lane", slow_lane=True)
-    assert gate.try_enter("lane", slow_lane=True)
-
-
 def test_an_attempt_waiting_for_a_place_gives_up_once_the_one_in_flight_shows_the_endpoint_slow() -> None:
     gate = EndpointGate(1)
-    gate.try_enter("k")
-    gate.leave("k", 0.01)
     assert gate.try_enter("k")  # in flight, and never answering while the other waits
     started = time.monotonic()
     assert not gate.try_enter("k", wait=10.0)

@@ -114,7 +114,10 @@ class PinnedHttpPoster:
                 assert_same_host=False,
             )
         except (HTTPError, OSError) as error:
-            return PostResult(http_status=None, duration_ms=elapsed(), error=_describe(error))
+            described = _describe(error)
+            return PostResult(
+                http_status=None, duration_ms=elapsed(), error=described, timed_out=described == TIMED_OUT
+            )
         try:
             head = response.read(BODY_LIMIT + 1, decode_content=True)
         except (HTTPError, OSError) as error:
@@ -136,11 +139,14 @@ class PinnedHttpPoster:
         )
 
 
+TIMED_OUT = "no answer within the timeout"
+
+
 def _describe(error: Exception) -> str:
     reason = getattr(error, "reason", None) or error
     name = type(reason).__name__
     if "Timeout" in name or isinstance(reason, TimeoutError):
-        return "no answer within the timeout"
+        return TIMED_OUT
     if "SSL" in name:
         return f"TLS failed ({str(reason)[:200]})"
     if "NewConnection" in name or isinstance(reason, ConnectionError):

@@ -231,3 +231,4 @@ class PostResult(NamedTuple):
     retry_after: str | None = None
     body_head: str | None = None  # the first few KB of the answer, for the customer; never logged
     error: str | None = None
+    timed_out: bool = False  # no answer within the timeout (connecting included)

@@ -13,7 +13,11 @@ One slow endpoint never delays another's deliveries, on two levels:
   queue of their own (WebhookSlowQueue) with sender instances of their own; a prompt that arrives in the
   wrong lane is moved, not attempted; one that answers fast again (under EndpointGate.FAST_SECONDS) comes
   back. Lambda waits for the slowest attempt of a batch before it takes the next, so without lanes every
-  instance would spend its time waiting on the slow endpoint's answers.
+  instance would spend its time waiting on the slow endpoint's answers. In the fast lane an endpoint gets
+  SLOW_LANE_SECONDS to answer, not TIMEOUT_SECONDS: one that has turned slow (or hangs) holds a fast-lane
+  batch that long once, and the delivery is made again at once in the slow lane, with the whole timeout
+  (not counted as a failure; the endpoint may see it twice, as any at-least-once delivery, under the same
+  `webhook-id`).
 - within an instance, at most `EndpointGate.limit` requests per endpoint at once (a place is held from
   before the claim until the endpoint answers, not while the outcome is written); a fast endpoint's extra
   attempt waits for its place (it frees in milliseconds), a slow one's is put back for about as long as the
@@ -69,16 +73,10 @@ class EndpointGate:
     gate full waits for a place only when the endpoint answers fast (its recent attempts took under
     FAST_SECONDS on average and none in flight has taken longer: a place frees within milliseconds); for a
     slow one it is put back for about as long as the endpoint takes, so the slow endpoint's backlog never
-    holds a thread that another endpoint's delivery could use.
-
-    An endpoint this process has not heard answer yet gets one attempt at once, a probe, until its first
-    answer tells how fast it is (in the slow lane every endpoint is known slow and has its full limit): a
-    webhook whose endpoint has just become slow would otherwise take every thread of every fast-lane
-    instance for as long as its first answers take, before the first of them moves it to the slow lane."""
+    holds a thread that another endpoint's delivery could use."""
 
     FAST_SECONDS = 0.25
     WAIT_SECONDS = 0.5
-    PROBES = 1
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -86,7 +84,7 @@ class EndpointGate:
         self._started: dict[str, list[float]] = {}  # when each attempt in flight began, per endpoint
         self._seconds: dict[str, float] = {}  # moving average of each endpoint's attempt time
         self._lock = threading.Lock()
-        # One condition per endpoint: a freed place wakes one attempt waiting for that endpoint, not every
+        # One condition per endpoint: a freed place wakes the attempts waiting for that endpoint, not every
         # waiting thread of the instance.
         self._freed: dict[str, threading.Condition] = {}
 
@@ -94,9 +92,6 @@ class EndpointGate:
         started = self._started.get(key)
         stuck = bool(started) and time.monotonic() - min(started or [0.0]) > self.FAST_SECONDS
         return stuck or self._seconds.get(key, 0.0) >= self.FAST_SECONDS
-
-    def _room(self, key: str, slow_lane: bool) -> int:
-        return self.limit if slow_lane or key in self._seconds else min(self.limit, self.PROBES)
 
     def patience(self, key: str) -> float:
         with self._lock:
@@ -107,16 +102,18 @@ class EndpointGate:
         with self._lock:
             return min(15, max(1, math.ceil(self._seconds.get(key, 1.0))))
 
-    def try_enter(self, key: str, wait: float = 0.0, *, slow_lane: bool = False) -> bool:
+    def try_enter(self, key: str, wait: float = 0.0) -> bool:
         """Take a place for `key`, waiting up to `wait` seconds for one, and no longer once an attempt in
         flight shows the endpoint slow."""
         deadline = time.monotonic() + wait
         with self._lock:
-            while self._busy[key] >= self._room(key, slow_lane):
+            while self._busy[key] >= self.limit:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._slow(key):
                     return False
-                freed = self._freed.setdefault(key, threading.Condition(self._lock))
+                freed = self._freed.get(key)
+                if freed is None:
+                    freed = self._freed[key] = threading.Condition(self._lock)
                 freed.wait(min(left, self.FAST_SECONDS))
             self._busy[key] += 1
             self._started.setdefault(key, []).append(time.monotonic())
@@ -136,7 +133,7 @@ class EndpointGate:
                 self._seconds[key] = previous * 0.8 + seconds * 0.2
             freed = self._freed.get(key)
             if freed is not None:
-                freed.notify()
+                freed.notify_all()
 
 
 class RecentWebhooks:
@@ -195,14 +192,16 @@ def _post(
         return PostResult(http_status=None, duration_ms=0, error=f"the URL {refused}")
     secrets = _signing_secrets(webhook, context, now)
     headers = signing.headers(secrets, record.delivery_id, int(now.timestamp()), record.payload)
-    return context.poster.post(webhook.url, headers, record.payload, timeout=context.timeout_seconds)
+    timeout = context.timeout_seconds if webhook.slow else min(context.timeout_seconds, SLOW_LANE_SECONDS)
+    return context.poster.post(webhook.url, headers, record.payload, timeout=timeout)
 
 
 def attempt(
     delivery_id: str, context: SenderContext, answered: Callable[[float], None] = lambda seconds: None
 ) -> str:
     """Make one attempt of the delivery if it is due and unclaimed; what came of it. `answered` is told how
-    long the endpoint took as soon as it has answered, before the outcome is written."""
+    long the endpoint took as soon as it has answered, before the outcome is written. A webhook in the
+    fast lane (not `slow`) has SLOW_LANE_SECONDS to answer."""
     now = context.clock.now()
     token = random_source.token_hex(8)
     record = context.deliveries.claim_delivery(delivery_id, now=now, lease_seconds=LEASE_SECONDS, token=token)
@@ -233,6 +232,8 @@ def _record_outcome(
     now: datetime,
     token: str,
 ) -> str:
+    if result.timed_out and not webhook.slow:
+        return _to_slow_lane(record, webhook, result, context, now, token)
     done = Attempt(
         at=now,
         http_status=result.http_status,
@@ -275,6 +276,32 @@ def _record_outcome(
         due = DueDelivery(record.delivery_id, record.webhook_id, slow)
         context.notices.notify([due], delay_seconds=math.ceil(delay))
     return outcome
+
+
+def _to_slow_lane(
+    record: DeliveryRecord,
+    webhook: WebhookRecord,
+    result: PostResult,
+    context: SenderContext,
+    now: datetime,
+    token: str,
+) -> str:
+    """A fast-lane attempt the endpoint did not answer within SLOW_LANE_SECONDS: the webhook moves to the slow
+    lane and the delivery is due again at once there, the attempt shown but not counted as a failure."""
+    moved = Attempt(
+        at=now,
+        duration_ms=result.duration_ms,
+        error=f"no answer within {SLOW_LANE_SECONDS:g} s in the fast lane: made again in the slow lane",
+    )
+    finished = record.model_copy(
+        update={"next_attempt_at": now, "attempts": [*record.attempts, moved][-KEPT_ATTEMPTS:]}
+    )
+    if not context.deliveries.finish_attempt(finished, token=token):
+        return "claim_lost"
+    context.webhooks.set_slow(webhook.webhook_id, True)
+    context.recent.forget(webhook.webhook_id)
+    context.notices.notify([DueDelivery(record.delivery_id, record.webhook_id, True)])
+    return "slow_lane"
 
 
 def _disable_if_failing_for_days(webhook: WebhookRecord, context: SenderContext, now: datetime) -> None:
@@ -336,7 +363,7 @@ def attempt_all(
             context.notices.notify([due._replace(slow=webhook.slow)])
             report.outcomes["moved_lane"] += 1
             continue
-        if context.gate.try_enter(due.webhook_id, context.gate.patience(due.webhook_id), slow_lane=due.slow):
+        if context.gate.try_enter(due.webhook_id, context.gate.patience(due.webhook_id)):
             futures.append((item_id, due, pool.submit(run, due)))
         else:
             report.outcomes["endpoint_busy"] += 1
