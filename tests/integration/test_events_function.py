@@ -387,9 +387,9 @@ def test_an_event_that_raises_a_status_is_stored_on_the_message_once(
     inline = [name for name in item if name.startswith("E#")]
     assert len(inline) == 1
     assert inline[0].startswith("E#delivery:")
-    assert set(item[inline[0]]["M"]) == {"timestamp", "recipient", "details"}
+    assert set(item[inline[0]]["M"]) == {"timestamp", "details"}  # its recipient is the message's only one
     assert _event_items(events_env) == []
-    assert [event["type"] for event in message()[1]] == ["delivery"]
+    assert [(event["type"], event["recipient"]) for event in message()[1]] == [("delivery", RECIPIENT)]
     counted = wiring.stats().hourly_counts("example.com", None, "2000-01-01T00", "2999-01-01T00")
     assert sum(row["delivered"] for row in counted) == 1
     view = api.get(f"/v1/messages/{MESSAGE_ID}", api_key=sender_key)
@@ -397,6 +397,52 @@ def test_an_event_that_raises_a_status_is_stored_on_the_message_once(
     assert [event["type"] for event in view.json["events"]] == ["send", "delivery"]
     assert view.json["events"][1]["details"]
     assert view.json["status"] == "delivered"
+
+
+def test_a_short_message_s_delivery_and_open_both_ride_on_its_item_in_one_write_unit_each(
+    sent_message: str, events_env: Stack, api: ApiClient, sender_key: str
+) -> None:
+    from bench.meter import item_size as billed_size
+
+    for name in ("sns_event_delivery", "sns_event_open"):
+        assert invoke(fixture(name))["outcomes"]["recorded"] == 1
+    item = _message_item(events_env)
+    assert sorted(name.partition(":")[0] for name in item if name.startswith("E#")) == [
+        "E#delivery",
+        "E#open",
+    ]
+    assert _event_items(events_env) == []
+    assert billed_size(item) <= 1024  # every write of it, the open's included, one unit
+    view = api.get(f"/v1/messages/{MESSAGE_ID}", api_key=sender_key)
+    assert [(event["type"], event["recipient"]) for event in view.json["events"]] == [
+        ("send", RECIPIENT),
+        ("delivery", RECIPIENT),
+        ("open", RECIPIENT),
+    ]
+    assert view.json["status"] == "opened"
+
+
+def test_a_repeat_of_an_event_stored_on_the_item_under_its_former_longer_name_is_a_duplicate(
+    sent_message: str, events_env: Stack
+) -> None:
+    from posthorn.adapters.dynamodb.message_items import inline_names
+    from posthorn.logic.events.notifications import parse_sns_message, to_recipient_events
+
+    delivery = fixture("sns_event_delivery")
+    [event] = to_recipient_events(parse_sns_message(delivery["Records"][0]["Sns"]["Message"]))
+    current, former = inline_names(event.event_key)
+    assert invoke(delivery)["outcomes"]["recorded"] == 1
+    db, table = events_env.session.client("dynamodb"), events_env.table
+    db.update_item(  # as a Posthorn before the shorter names stored it
+        TableName=table,
+        Key={"pk": {"S": f"MSG#{MESSAGE_ID}"}, "sk": {"S": "MSG"}},
+        UpdateExpression="REMOVE #c SET #f = :v",
+        ExpressionAttributeNames={"#c": current, "#f": former},
+        ExpressionAttributeValues={":v": _message_item(events_env)[current]},
+    )
+    assert invoke(delivery)["outcomes"].get("duplicate") == 1
+    assert _event_items(events_env) == []
+    assert [event["type"] for event in message()[1]] == ["delivery"]
 
 
 def test_an_event_that_would_grow_the_message_past_its_write_units_gets_its_own_item(

@@ -205,6 +205,7 @@ def test_retention_zero_keeps_messages_for_ever_and_counters_400_days(
     message = send(api, sender_key, ses_fixtures.RECIPIENT, tags=["kept"])
     notify(message, ses_fixtures.delivery_event())
     notify(message, ses_fixtures.click_event())  # clicked has a status item (`models/listing.py`)
+    notify(message, ses_fixtures.open_event())  # raises nothing after the click: an event item of its own
     items = scan(stack, stack.table)
     mine = [item for item in items if message_of(item) == message["message_id"]]
     assert {kind_of(item) for item in mine} == {"message", "event", "listing", "status"}

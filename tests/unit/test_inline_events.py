@@ -3,10 +3,13 @@ events function judges the item by agrees with the bench's meter (what figure 10
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bench.meter import item_size as billed_size
 from posthorn.adapters.dynamodb.message_items import (
     inline_events,
     inline_name,
+    inline_names,
     inline_value,
     item_size,
     message_record,
@@ -49,12 +52,37 @@ MESSAGE = {
 
 def test_an_inline_event_reads_back_as_its_event_item() -> None:
     name = inline_name(KEY)
-    value = inline_value(EVENT, SES_ID)
-    assert name == "E#delivery:" + "ab" * 16
-    assert set(value) == {"timestamp", "recipient", "details"}
+    value = inline_value(EVENT, SES_ID, MESSAGE)
+    assert name == "E#delivery:" + "ab" * 6
+    assert set(value) == {"timestamp", "details"}  # the message's only recipient is not repeated
+    assert value["timestamp"] == "2026-12-06T10:00:00.000Z"
     [event] = inline_events({**MESSAGE, name: value})
-    assert {field: event[field] for field in EVENT} == EVENT
+    assert {field: event[field] for field in EVENT if field != "timestamp"} == {
+        field: EVENT[field] for field in EVENT if field != "timestamp"
+    }
+    assert datetime.fromisoformat(event["timestamp"]) == datetime.fromisoformat(str(EVENT["timestamp"]))
     assert event["sk"].startswith("EVT#")
+
+
+def test_an_event_of_one_of_several_recipients_keeps_its_recipient() -> None:
+    two = {**MESSAGE, "recipients": {**MESSAGE["recipients"], "b@example.net": {"email": "b@example.net"}}}
+    value = inline_value(EVENT, SES_ID, two)
+    assert value["recipient"] == "user@example.net"
+    [event] = inline_events({**two, inline_name(KEY): value})
+    assert event["recipient"] == "user@example.net"
+
+
+def test_events_stored_before_are_read_and_known_by_their_longer_name() -> None:
+    legacy = {"timestamp": "2026-12-06T10:00:00+00:00", "recipient": "user@example.net", "details": {}}
+    current, before = inline_names(KEY)
+    assert before == "E#delivery:" + "ab" * 16
+    assert current != before
+    [event] = inline_events({**MESSAGE, before: legacy})
+    assert (event["type"], event["recipient"], event["timestamp"]) == (
+        "delivery",
+        "user@example.net",
+        "2026-12-06T10:00:00+00:00",
+    )
 
 
 def test_what_differs_from_the_message_is_kept() -> None:

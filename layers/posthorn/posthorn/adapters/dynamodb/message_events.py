@@ -22,7 +22,7 @@ from typing import Any
 from posthorn.adapters.dynamodb import listing
 from posthorn.adapters.dynamodb.message_items import (
     advance,
-    inline_name,
+    inline_names,
     inline_value,
     item_size,
     message_change,
@@ -152,13 +152,16 @@ class MessageEventRepository(Repository):
         once (its condition), so the event is stored once; a repeat finds it on the item, in the read or in
         the item the failed condition hands back. Every other event gets its own item (`_put_once`), as
         did all events stored before (a repeat of those raises no status: the item's condition sees it)."""
-        name = inline_name(event.event_key)
-        if name in read.item:
+        known_as = inline_names(event.event_key)
+        name = known_as[0]
+        if any(known in read.item for known in known_as):
             return None
         if read.status is None or event.recipient is None:
             return False, None
         ses_message_id = read.item.get("ses_message_id", {}).get("S")
-        value = to_item({"e": inline_value(_event_item("", event, ttl=None), ses_message_id)})["e"]
+        message = from_item({"recipients": read.item["recipients"]}) if "recipients" in read.item else {}
+        stored = inline_value(_event_item("", event, ttl=None), ses_message_id, message)
+        value = to_item({"e": stored})["e"]
         size = item_size(read.item)
         grown = size + len(name) + item_size({"e": value}) + len(read.status) + SIZE_MARGIN
         inline = math.ceil(grown / WRITE_UNIT_BYTES) <= max(1, math.ceil(size / WRITE_UNIT_BYTES))
@@ -183,7 +186,7 @@ class MessageEventRepository(Repository):
             # The status was raised meanwhile (the read was stale, or another event came first): by this
             # event (a repeat) or another, and then this one raises nothing and is counted as such.
             item = failed.response.get("Item") or read.item
-            if name in item:
+            if any(known in item for known in known_as):
                 return None
             return False, message_change(from_item(item), {}, moved=set())
         return inline, None

@@ -21,7 +21,7 @@ retention removes them.)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from posthorn.adapters.dynamodb.table import Repository, from_item, to_item
@@ -29,21 +29,53 @@ from posthorn.logic.events.recipient_status import message_status, rank
 from posthorn.models.messages import MessageChange, MessageRecord, RecipientState
 
 # An event stored on the message item itself, in the update that raised its recipient's status (`put_event`
-# in `message_events.py`): attribute `E#<type>:<first 128 bits of the event key's hash>`, holding what an
-# event item holds but what the message says already (its type is in the name; SES's id and the origin
-# `event` are left out when they are the message's and the usual one), so two events fit in a message's KB.
+# in `message_events.py`): attribute `E#<type>:<first 48 bits of the event key's hash>` (unique among a
+# message's few events), holding what an event item holds but what the message says already (its type is in
+# the name; its recipient when the message has only that one; SES's id and the origin `event` when they are
+# the message's and the usual one) and its time to the millisecond SES gives, so a Delivery and an Open fit
+# in a short message's KB. Events stored before kept 128 bits in the name (`LEGACY_INLINE_DIGEST`).
 INLINE_EVENT = "E#"
-INLINE_DIGEST = 32
+INLINE_DIGEST = 12
+LEGACY_INLINE_DIGEST = 32
 
 
-def inline_name(event_key: str) -> str:
+def inline_name(event_key: str, digest_length: int = INLINE_DIGEST) -> str:
     kind, _, digest = event_key.partition(":")
-    return f"{INLINE_EVENT}{kind}:{digest[:INLINE_DIGEST]}"
+    return f"{INLINE_EVENT}{kind}:{digest[:digest_length]}"
 
 
-def inline_value(event: dict[str, Any], ses_message_id: str | None) -> dict[str, Any]:
-    """An event item's fields (plain values) → what the message item holds of it (`inline_events` undoes)."""
-    value = {name: event[name] for name in ("timestamp", "recipient", "details")}
+def inline_names(event_key: str) -> tuple[str, str]:
+    """The names an event may have on a message item: as stored now, and as stored before."""
+    return inline_name(event_key), inline_name(event_key, LEGACY_INLINE_DIGEST)
+
+
+def _only_recipient(values: dict[str, Any]) -> str | None:
+    recipients = values.get("recipients") or {}
+    if len(recipients) != 1:
+        return None
+    (state,) = recipients.values()
+    return str(state.get("email")) if isinstance(state, dict) else None
+
+
+def _milliseconds(timestamp: Any) -> Any:
+    """An ISO time to the millisecond with `Z` (24 characters, not 32): SES's events carry milliseconds."""
+    try:
+        at = datetime.fromisoformat(str(timestamp))
+    except ValueError:
+        return timestamp
+    if at.utcoffset() != timedelta(0):
+        return timestamp
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def inline_value(
+    event: dict[str, Any], ses_message_id: str | None, message: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An event item's fields (plain values) → what the message item (`message`, plain values) holds of it
+    (`inline_events` undoes)."""
+    value = {"timestamp": _milliseconds(event["timestamp"]), "details": event["details"]}
+    if message is None or event["recipient"] != _only_recipient(message):
+        value["recipient"] = event["recipient"]
     if event.get("ses_message_id") != ses_message_id:
         value["ses_message_id"] = event.get("ses_message_id")
     if event.get("origin") != "event":
@@ -58,6 +90,7 @@ def inline_events(values: dict[str, Any]) -> list[dict[str, Any]]:
             "pk": values["pk"],
             "sk": f"EVT#{name.removeprefix(INLINE_EVENT)}",
             "type": name.removeprefix(INLINE_EVENT).partition(":")[0],
+            "recipient": _only_recipient(values),
             "ses_message_id": values.get("ses_message_id"),
             "origin": "event",
             **event,
