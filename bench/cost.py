@@ -15,9 +15,8 @@ round trip to SES) for SMTP:
   messages in batches of 10 (the event source's BatchSize);
 - relay: the SMTP relay (`LocalRelay`, the container's code, on loopback), one connection a message (as
   most frameworks' mailers open one per message: EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA), then the send
-  worker on each queue message alone, one every LOW_TRAFFIC_SECONDS (an event source mapping at low
-  traffic hands over what one receive found: the dearest case for the queue's calls; the worker paces
-  such traffic within its own part of SesMaxSendRate, without the shared schedule's write);
+  worker on each queue message alone (an event source mapping at low traffic hands over what one receive
+  found: the dearest case);
 - webhook (context, not judged): the api path with one webhook subscribed to the three events, and the
   webhook sender delivering them to an endpoint on loopback.
 Every message's published events then go through the events function's handler, one SNS notification an
@@ -92,9 +91,6 @@ PRICES = Path(__file__).with_name("prices.json")
 EVENTS_DIR = ROOT / "events"
 MESSAGES = int(os.environ.get("BENCH_COST_MESSAGES", "50"))
 REPLY_DELAY = 0.02
-# The relay's low traffic: one message a receive, a receive every half second (about 5M messages a month),
-# the send worker at the template's SesMaxSendRate and SendWorkerConcurrency, as deployed.
-LOW_TRAFFIC_SECONDS = 0.5
 LIFE = ("Send", "Delivery", "Open")  # what happens to the message; SES publishes what the template says
 PATHS = ("api", "batch", "relay")  # judged; "webhook" is context
 TARGET = 0.15
@@ -103,6 +99,7 @@ JUDGED_WRITE_PATHS = ("api", "batch")
 RELAY_GUARANTEE_UNITS = {
     "the send worker's claim on the record (a queued message is sent once when SQS hands it over twice)": 1,
     "the duplicate claim and its completion (a resend is sent once; the API pays it with Idempotency-Key)": 2,
+    "the SES pace item, one a worker batch (a batch of one at low traffic; 0.1 a message when busy)": 1,
 }
 WRITE_UNITS_BEFORE = 28  # the issue's count from the code before it
 MONTH_MINUTES = 30 * 24 * 60
@@ -379,18 +376,15 @@ class Lives:
         status, _, raw = decode_response(self.invoke(run, "SendFunction", event))
         return status, json.loads(raw) if raw else None
 
-    def drain(self, run: PathRun | None, queue: str, function: str, batch: int, every: float = 0.0) -> int:
+    def drain(self, run: PathRun | None, queue: str, function: str, batch: int) -> int:
         """What waits in `queue`, handed to `function` `batch` messages at a time as the event source mapping
-        does (its receive and delete added to the run), an invocation every `every` seconds at most; the
-        messages handed over."""
+        does (its receive and delete added to the run); the messages handed over."""
         from posthorn_local.queue_poller import sqs_event
 
         received = [message for group in self.stack.receive_all(queue) for message in group]
         arn = self.stack.queue_arn(queue)
         for start in range(0, len(received), batch):
             group = received[start : start + batch]
-            if start:
-                time.sleep(every)
             answer = self.invoke(run, function, sqs_event(group, arn, "us-east-1"))
             failures = (answer or {}).get("batchItemFailures") or []
             if failures:
@@ -466,13 +460,7 @@ class Lives:
                         ids.append(reply.decode().rsplit(" ", 1)[-1])
         finally:
             self.meter.label = None
-        self.drain(
-            run,
-            "SendQueue",
-            "SendWorkerFunction",
-            batch=batch,
-            every=LOW_TRAFFIC_SECONDS if batch == 1 else 0,
-        )
+        self.drain(run, "SendQueue", "SendWorkerFunction", batch=batch)
         if run is not None:
             run.relay_output = output.data
             run.message_ids = ids
@@ -603,6 +591,7 @@ def lives() -> Iterator[Lives]:
             username=ses.username,
             password=ses.password,
             DEFAULT_RATE_LIMIT_PER_SECOND=CREDENTIAL_RATE,
+            SES_MAX_SEND_RATE="100000",
             WEBHOOK_ALLOW_LOOPBACK="true",
             **powertools,
         )

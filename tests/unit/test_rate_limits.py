@@ -7,7 +7,6 @@ import pytest
 from posthorn.errors import RateLimited
 from posthorn.logic.sending.rate_limits import (
     RATE_PER_SHARD,
-    SendPace,
     enforce,
     reserve_slots,
     shard_rates,
@@ -152,60 +151,3 @@ def test_standing_of_a_sharded_credential_sums_its_shards() -> None:
         enforce(store, "ph_fast", rate=2000, count=1, now_us=NOW)
     stands = standing(store, "ph_fast", rate=2000, now_us=NOW)
     assert (stands.limit, stands.remaining, stands.reset_seconds) == (2000, 1700, 1)
-
-
-class CountingRateStore(FakeRateStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes = 0
-
-    def advance(
-        self, key: str, *, now_us: int, cost_us: int, latest_start_us: int | None
-    ) -> tuple[bool, int]:
-        self.writes += 1
-        return super().advance(key, now_us=now_us, cost_us=cost_us, latest_start_us=latest_start_us)
-
-
-def _pace(store: FakeRateStore, clock: list[int], *, rate: float = 14, instances: int = 2) -> SendPace:
-    return SendPace(store, "ses", rate=rate, instances=instances, now_us=lambda: clock[0])
-
-
-def test_a_quiet_worker_paces_itself_without_a_write() -> None:
-    store, clock = CountingRateStore(), [NOW]
-    pace = _pace(store, clock)  # its own part: 14 / 2 / 2 = 3.5 a second
-    for _ in range(100):
-        assert pace.reserve(1) == [clock[0] / SECOND]
-        clock[0] += SECOND // 3
-    assert store.writes == 0
-
-
-def test_beyond_its_own_part_an_instance_takes_times_from_the_shared_schedule() -> None:
-    store, clock = CountingRateStore(), [NOW]
-    pace = _pace(store, clock)
-    slots = pace.reserve(10)
-    assert slots[:3] == [NOW / SECOND] * 3  # its bucket: a second of its 3.5 a second
-    assert slots[3:] == pytest.approx([NOW / SECOND + i / 7 for i in range(7)])  # the shared half, 7/s
-    assert store.writes == 1  # one write for the batch
-
-
-@pytest.mark.parametrize("instances", [1, 2, 5])
-def test_the_instances_together_stay_under_the_rate_and_one_alone_sends_over_half_of_it(
-    instances: int,
-) -> None:
-    rate, seconds = 14, 60
-    store, clock = FakeRateStore(), [NOW]
-    paces = [_pace(store, clock, rate=rate, instances=instances) for _ in range(instances)]
-    sent = []
-    # Every instance asks for a batch of 10 every 100 ms, as a busy worker would, and sends in its slots.
-    for _step in range(seconds * 10):
-        for pace in paces:
-            sent += [slot for slot in pace.reserve(10) if slot < NOW / SECOND + seconds]
-        clock[0] += SECOND // 10
-    burst = instances * max(1, int(rate * 0.5 / instances))
-    assert len(sent) <= rate * seconds + burst
-    clock[0] = NOW
-    alone, times = _pace(FakeRateStore(), clock, rate=rate, instances=instances), []
-    for _step in range(seconds * 10):
-        times += [slot for slot in alone.reserve(10) if slot < NOW / SECOND + seconds]
-        clock[0] += SECOND // 10
-    assert len(times) >= rate * 0.5 * seconds

@@ -212,8 +212,6 @@ class WorkerSettings(
     """SendWorkerFunction: queued messages sent at the SES account's rate (template: SendQueue)."""
 
     ses_max_send_rate: float = Field(default=14.0, gt=0)
-    # The most worker instances at once (SendQueue's MaximumConcurrency): each paces a part of the rate alone.
-    send_worker_concurrency: int = Field(default=2, ge=1)
     # Must equal SendQueue's maxReceiveCount: on the last receive the worker records the message `failed`.
     send_max_receives: int = Field(default=5, ge=1)
     # Backoff before a queued message is tried again: base * 2^(attempt - 1), at most the cap.

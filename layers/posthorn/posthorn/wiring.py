@@ -434,22 +434,19 @@ def intake_context(side_by_side: Executor) -> IntakeContext:
 # --- the send worker ----------------------------------------------------------------------------------------
 @_factory
 def ses_pace() -> Callable[[int], list[float]]:
-    """The next n send times of this worker instance at the SES account's maximum send rate: its own part of
-    the rate in memory, the rest from the one schedule every worker takes its times from (`SendPace`)."""
+    """The next n send times at the SES account's maximum send rate: the one schedule every worker takes its
+    send times from (`reserve_slots`, shared through the rate store)."""
     import time
 
-    from posthorn.logic.sending.rate_limits import SES_PACE_KEY, SendPace
+    from posthorn.logic.sending.rate_limits import SES_PACE_KEY, reserve_slots
     from posthorn.settings import WorkerSettings
 
-    s = settings(WorkerSettings)
-    pace = SendPace(
-        rate_limits(),
-        SES_PACE_KEY,
-        rate=s.ses_max_send_rate,
-        instances=s.send_worker_concurrency,
-        now_us=lambda: time.time_ns() // 1000,
-    )
-    return pace.reserve
+    store, rate = rate_limits(), settings(WorkerSettings).ses_max_send_rate
+
+    def reserve(count: int) -> list[float]:
+        return reserve_slots(store, SES_PACE_KEY, rate=rate, count=count, now_us=time.time_ns() // 1000)
+
+    return reserve
 
 
 def send_worker_batch(

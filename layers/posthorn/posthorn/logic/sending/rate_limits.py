@@ -8,9 +8,7 @@ the credential waits out the debt: over time it never sends more than its rate. 
 one conditional write, so every API instance shares the same bucket.
 
 The send worker uses the same timestamp as a schedule: `reserve_slots` takes the next free send times at
-the SES maximum send rate, across every concurrent worker. A worker that sends little takes none of them:
-`SendPace` gives each instance a part of the rate of its own, in memory, so pacing a quiet worker costs no
-write (see there).
+the SES maximum send rate, across every concurrent worker.
 
 A credential's bucket is one item, written once per message it sends; DynamoDB takes about 1,000 write units
 a second on one partition key. A credential faster than `RATE_PER_SHARD` has its bucket split into shards,
@@ -23,8 +21,6 @@ Shard 0 is the unsharded key, so a credential whose rate rises past the line kee
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -40,8 +36,6 @@ MICROS = 1_000_000
 RATE_PER_SHARD = 400
 # The one schedule every send worker takes its send times from (the SES account's maximum send rate).
 SES_PACE_KEY = "ses-max-send-rate"
-# The part of the SES rate the worker instances use each on its own, without the shared schedule (SendPace).
-OWN_SHARE = 0.5
 
 
 class RateDecision(NamedTuple):
@@ -175,42 +169,3 @@ def reserve_slots(store: RateStore, key: str, *, rate: float, count: int, now_us
     _, tat = store.advance(key, now_us=now_us, cost_us=count * interval, latest_start_us=None)
     first = tat - count * interval
     return [(first + index * interval) / MICROS for index in range(count)]
-
-
-class SendPace:
-    """One send worker instance's send times, all the instances together under the SES account's maximum
-    send rate.
-
-    OWN_SHARE of the rate is split evenly among the instances that may run at once (SendWorkerConcurrency):
-    each sends its part on its own, from a bucket in this process that holds a second of it, with no write.
-    What an instance sends beyond its part takes its times from the one shared schedule (`reserve_slots`:
-    one conditional write per batch), which runs at the rest of the rate. So the instances together never
-    pass the rate, a quiet worker (under 3.5 messages a second per instance at the template's defaults, 14/s
-    and 2 instances) pays no write to pace itself, and one instance alone still sends at over half the rate
-    (the shared part and its own), more than one SES connection carries at the defaults (about 7/s)."""
-
-    def __init__(
-        self, store: RateStore, key: str, *, rate: float, instances: int, now_us: Callable[[], int]
-    ) -> None:
-        self.store = store
-        self.key = key
-        self.now_us = now_us
-        self.shared_rate = rate * (1 - OWN_SHARE)
-        own_rate = rate * OWN_SHARE / max(1, instances)
-        self._interval = MICROS / own_rate
-        self._tolerance = (max(1, math.floor(own_rate)) - 1) * self._interval  # the bucket: a second's worth
-        self._tat = 0.0
-        self._lock = threading.Lock()
-
-    def reserve(self, count: int) -> list[float]:
-        """The next `count` send times (epoch seconds): now for those this instance's own part has room for,
-        the shared schedule's next free times for the rest."""
-        now = self.now_us()
-        own: list[float] = []
-        with self._lock:
-            while len(own) < count and max(self._tat, now) - now <= self._tolerance:
-                own.append(now / MICROS)
-                self._tat = max(self._tat, now) + self._interval
-        return own + reserve_slots(
-            self.store, self.key, rate=self.shared_rate, count=count - len(own), now_us=now
-        )
