@@ -284,6 +284,11 @@ def test_an_answer_slower_than_the_timeout_is_no_answer(tls_endpoint: dict[str, 
     assert result.http_status is None
     assert result.error == "no answer within the timeout"
     assert result.timed_out  # what moves a fast-lane webhook to the slow lane
+    fast_lane = tls_endpoint["poster"].post(
+        tls_endpoint["base"] + "/slow", {}, "{}", timeout=15, answer_within=0.5
+    )
+    assert (fast_lane.http_status, fast_lane.timed_out) == (None, True)
+    assert fast_lane.duration_ms < 1500
     assert result.duration_ms < 1500
     refused = tls_endpoint["poster"].post(
         tls_endpoint["base"].replace("hooks.test", "other.test"), {}, "{}", timeout=5

@@ -658,11 +658,19 @@ class FakePoster:
     requests: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
     timeouts: list[float] = field(default_factory=list)
 
-    def post(self, url: str, headers: dict[str, str], body: str, *, timeout: float) -> Any:
+    def post(
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: str,
+        *,
+        timeout: float,
+        answer_within: float | None = None,
+    ) -> Any:
         from posthorn.models.webhooks import PostResult
 
         self.requests.append((url, headers, body))
-        self.timeouts.append(timeout)
+        self.timeouts.append(timeout if answer_within is None else answer_within)
         if not self.answers:
             return PostResult(http_status=200, duration_ms=3, body_head="ok")
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]

@@ -249,7 +249,7 @@ def test_an_endpoint_whose_gate_stays_full_has_its_extra_delivery_put_back() -> 
     release = threading.Event()
 
     class SlowPoster(FakePoster):
-        def post(self, url, headers, body, *, timeout):  # type: ignore[no-untyped-def]
+        def post(self, url, headers, body, *, timeout, answer_within=None):  # type: ignore[no-untyped-def]
             release.wait(5)
             return super().post(url, headers, body, timeout=timeout)
 
@@ -290,7 +290,7 @@ def test_the_sweep_prompts_everything_that_fell_due_while_the_sender_was_down_fo
 
 def test_a_slow_answer_moves_the_webhook_to_the_slow_lane_and_its_retry_goes_there() -> None:
     class SlowPoster(FakePoster):
-        def post(self, url, headers, body, *, timeout):  # type: ignore[no-untyped-def]
+        def post(self, url, headers, body, *, timeout, answer_within=None):  # type: ignore[no-untyped-def]
             return PostResult(http_status=503, duration_ms=int(SLOW_LANE_SECONDS * 1000) + 100)
 
     sender = Sender()
@@ -325,6 +325,24 @@ def test_a_fast_lane_endpoint_silent_past_the_lane_deadline_is_tried_again_at_on
     assert attempt(sender.delivery_id, sender.context) == "retry"
     assert sender.poster.timeouts[-1] == TIMEOUT_SECONDS
     assert sender.delivery.failures == 1
+
+
+def test_a_delivery_is_given_up_on_in_the_fast_lane_once_then_it_has_the_whole_timeout_in_either_lane() -> (
+    None
+):
+    """An endpoint that answers its other deliveries fast (its webhook moved back to the fast lane) but hangs
+    on this one: the second time it is counted as a failure, and the schedule goes on to its end."""
+    silent = PostResult(
+        http_status=None, duration_ms=1000, error="no answer within the timeout", timed_out=True
+    )
+    sender = Sender(silent)
+    assert attempt(sender.delivery_id, sender.context) == "slow_lane"
+    sender.webhooks.set_slow("wh_1", False)  # another delivery answered fast in the slow lane
+    outcomes = [sender.attempt_when_due() for _ in range(MAX_ATTEMPTS)]
+    assert sender.poster.timeouts[1:] == [TIMEOUT_SECONDS] * MAX_ATTEMPTS
+    assert outcomes[-1] == "failed"
+    assert sender.delivery.status == "failed"
+    assert sender.delivery.failures == MAX_ATTEMPTS
 
 
 def test_a_prompt_in_the_wrong_lane_is_moved_not_attempted() -> None:

@@ -100,7 +100,18 @@ class SecretBox(Protocol):
 
 
 class WebhookPoster(Protocol):
-    def post(self, url: str, headers: dict[str, str], body: str, *, timeout: float) -> PostResult: ...
+    def post(
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: str,
+        *,
+        timeout: float,
+        answer_within: float | None = None,
+    ) -> PostResult:
+        """`timeout`: seconds for the whole attempt; `answer_within`: seconds to connect and, once the request
+        is sent, to answer (`timed_out` says either ran out: before sending, nothing reached the endpoint)."""
+        ...
 
 
 class Alarms(Protocol):

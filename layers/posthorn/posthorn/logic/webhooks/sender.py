@@ -14,10 +14,10 @@ One slow endpoint never delays another's deliveries, on two levels:
   wrong lane is moved, not attempted; one that answers fast again (under EndpointGate.FAST_SECONDS) comes
   back. Lambda waits for the slowest attempt of a batch before it takes the next, so without lanes every
   instance would spend its time waiting on the slow endpoint's answers. In the fast lane an endpoint gets
-  SLOW_LANE_SECONDS to answer, not TIMEOUT_SECONDS: one that has turned slow (or hangs) holds a fast-lane
-  batch that long once, and the delivery is made again at once in the slow lane, with the whole timeout
-  (not counted as a failure; the endpoint may see it twice, as any at-least-once delivery, under the same
-  `webhook-id`).
+  SLOW_LANE_SECONDS to connect and SLOW_LANE_SECONDS to answer, not TIMEOUT_SECONDS: one that has turned
+  slow (or hangs) holds a fast-lane batch that long once, and the delivery is made again at once in the slow
+  lane, with the whole timeout (not counted as a failure, once per delivery; the endpoint may see it twice,
+  as any at-least-once delivery, under the same `webhook-id`; a connect given up sent nothing).
 - within an instance, at most `EndpointGate.limit` requests per endpoint at once (a place is held from
   before the claim until the endpoint answers, not while the outcome is written); a fast endpoint's extra
   attempt waits for its place (it frees in milliseconds), a slow one's is put back for about as long as the
@@ -66,6 +66,7 @@ LEASE_SECONDS = 45.0
 SQS_MAX_DELAY_SECONDS = 900
 KEPT_ATTEMPTS = 50  # attempts shown per delivery (replays can add more than the schedule's ten)
 GATE_FULL_RETRY_SECONDS = 1  # SQS's smallest visibility delay that is not "at once"
+MOVED_TO_SLOW_LANE = "given up after"  # how a fast-lane attempt given up after SLOW_LANE_SECONDS is listed
 
 
 class EndpointGate:
@@ -192,8 +193,25 @@ def _post(
         return PostResult(http_status=None, duration_ms=0, error=f"the URL {refused}")
     secrets = _signing_secrets(webhook, context, now)
     headers = signing.headers(secrets, record.delivery_id, int(now.timestamp()), record.payload)
-    timeout = context.timeout_seconds if webhook.slow else min(context.timeout_seconds, SLOW_LANE_SECONDS)
-    return context.poster.post(webhook.url, headers, record.payload, timeout=timeout)
+    return context.poster.post(
+        webhook.url,
+        headers,
+        record.payload,
+        timeout=context.timeout_seconds,
+        answer_within=SLOW_LANE_SECONDS if _fast_lane_deadline(webhook, record) else None,
+    )
+
+
+def _fast_lane_deadline(webhook: WebhookRecord, record: DeliveryRecord) -> bool:
+    """Whether this attempt has SLOW_LANE_SECONDS: in the fast lane, once per delivery. A delivery moved to
+    the slow lane before has the whole timeout in either lane, so an endpoint that hangs on it while
+    answering others fast (its webhook moving back and forth) has it counted as a failure, retried on the
+    schedule."""
+    return not webhook.slow and not any(_moved(attempt) for attempt in record.attempts)
+
+
+def _moved(attempt: Attempt) -> bool:
+    return bool(attempt.error and attempt.error.startswith(MOVED_TO_SLOW_LANE))
 
 
 def attempt(
@@ -232,7 +250,7 @@ def _record_outcome(
     now: datetime,
     token: str,
 ) -> str:
-    if result.timed_out and not webhook.slow:
+    if result.timed_out and _fast_lane_deadline(webhook, record):
         return _to_slow_lane(record, webhook, result, context, now, token)
     done = Attempt(
         at=now,
@@ -291,7 +309,7 @@ def _to_slow_lane(
     moved = Attempt(
         at=now,
         duration_ms=result.duration_ms,
-        error=f"no answer within {SLOW_LANE_SECONDS:g} s in the fast lane: made again in the slow lane",
+        error=f"{MOVED_TO_SLOW_LANE} {SLOW_LANE_SECONDS:g} s in the fast lane: made again in the slow lane",
     )
     finished = record.model_copy(
         update={"next_attempt_at": now, "attempts": [*record.attempts, moved][-KEPT_ATTEMPTS:]}
