@@ -212,10 +212,6 @@ class Prompts:
             heapq.heappush(self._ready, (time.monotonic() + delay, self._count, item))
             self._cond.notify()
 
-    def get(self, stop: threading.Event) -> Any:
-        batch = self.get_batch(stop, 1)
-        return batch[0] if batch else None
-
     def get_batch(self, stop: threading.Event, most: int) -> list[Any]:
         """What is visible now, up to `most` (at least one: waits as a long poll does)."""
         with self._cond:

@@ -185,7 +185,11 @@ def _signing_secrets(webhook: WebhookRecord, context: SenderContext, now: dateti
 
 
 def _post(
-    webhook: WebhookRecord, record: DeliveryRecord, context: SenderContext, now: datetime
+    webhook: WebhookRecord,
+    record: DeliveryRecord,
+    context: SenderContext,
+    now: datetime,
+    answer_within: float | None,
 ) -> PostResult:
     try:
         check_url(webhook.url, allow_loopback=context.allow_loopback)
@@ -198,7 +202,7 @@ def _post(
         headers,
         record.payload,
         timeout=context.timeout_seconds,
-        answer_within=SLOW_LANE_SECONDS if _fast_lane_deadline(webhook, record) else None,
+        answer_within=answer_within,
     )
 
 
@@ -237,8 +241,11 @@ def attempt(
         )
         context.deliveries.finish_attempt(finished, token=token)
         return "webhook_off"
-    result = _post(webhook, record, context, now)
+    fast_lane = _fast_lane_deadline(webhook, record)
+    result = _post(webhook, record, context, now, SLOW_LANE_SECONDS if fast_lane else None)
     answered(result.duration_ms / 1000)
+    if result.timed_out and fast_lane:
+        return _to_slow_lane(record, webhook, result, context, now, token)
     return _record_outcome(record, webhook, result, context, now, token)
 
 
@@ -250,8 +257,6 @@ def _record_outcome(
     now: datetime,
     token: str,
 ) -> str:
-    if result.timed_out and _fast_lane_deadline(webhook, record):
-        return _to_slow_lane(record, webhook, result, context, now, token)
     done = Attempt(
         at=now,
         http_status=result.http_status,
